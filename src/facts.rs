@@ -1,0 +1,378 @@
+//! The plain data every stage shares.
+//!
+//! Field names here are the vocabulary of the rule language: a rule's expression reads
+//! `service.signature.supported` or `host.cert.days_left` exactly as these structs serialise.
+//! Renaming a field is a breaking change for every rule file; add fields, do not rename them.
+//!
+//! Conventions that keep rule expressions simple and typed:
+//! - integers are `i64` (CEL `int`), never unsigned, so `x > 0` works without casts;
+//! - optional text is an empty string rather than `null` where "absent" and "empty" mean the same;
+//! - times are RFC 3339 strings in UTC (`2026-11-27T04:37:00Z`); durations derived for rules
+//!   (`days_left`) are precomputed integers;
+//! - lists are never `null`, only empty.
+
+use serde::{Deserialize, Serialize};
+
+/// Kind of agency: ministry, province or centrally-run city.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgencyKind {
+    Ministry,
+    Province,
+    City,
+}
+
+impl AgencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgencyKind::Ministry => "ministry",
+            AgencyKind::Province => "province",
+            AgencyKind::City => "city",
+        }
+    }
+}
+
+/// The agency as rules see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgencyFacts {
+    pub id: String,
+    /// Vietnamese name (the official one).
+    pub name: String,
+    pub name_en: String,
+    /// `ministry`, `province` or `city`.
+    pub kind: AgencyKind,
+    /// The portal's main URL.
+    pub portal: String,
+    /// Platform profile id used to read the portal.
+    pub platform: String,
+    /// Inspection jurisdiction (e.g. a region or inspection team id).
+    pub jurisdiction: String,
+}
+
+/// Normalised service level (Decree 42/2022/NĐ-CP, with the Decree 43/2011 levels mapped in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Toàn trình / mức độ 4.
+    Full,
+    /// Một phần / mức độ 3.
+    Partial,
+    /// Information only / mức độ 1–2.
+    Info,
+    /// No level published, or a label no profile rule recognises.
+    #[default]
+    Unknown,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Full => "full",
+            Level::Partial => "partial",
+            Level::Info => "info",
+            Level::Unknown => "unknown",
+        }
+    }
+}
+
+/// One piece of evidence behind an extracted value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Evidence {
+    /// What kind of signal: `script_src`, `js_literal`, `control`, `requirement_text`,
+    /// `json_field`, `label_value`, `selector`, ...
+    pub kind: String,
+    /// The field this evidence supports (`code`, `level`, `signature`, ...).
+    pub field: String,
+    /// The CSS selector, regex pattern or JSON pointer that matched.
+    pub locator: String,
+    /// A bounded excerpt of what matched (at most [`EXCERPT_MAX_CHARS`] characters).
+    pub excerpt: String,
+    /// The page the evidence was read from.
+    pub url: String,
+    /// Signature provider implied by this signal, if any (`vgca`, `vnpt-ca`, ...).
+    pub provider: String,
+    /// The signal was present on every page of the portal: platform capability, not a
+    /// per-service statement.
+    pub site_wide: bool,
+}
+
+/// Upper bound of an evidence excerpt, in characters.
+pub const EXCERPT_MAX_CHARS: usize = 240;
+
+/// Cut `text` to at most [`EXCERPT_MAX_CHARS`] characters on a character boundary,
+/// collapsing whitespace runs, adding `…` when cut.
+pub fn excerpt(text: &str) -> String {
+    let mut out = String::new();
+    let mut count = 0usize;
+    let mut last_space = true;
+    for ch in text.chars() {
+        let ch = if ch.is_whitespace() { ' ' } else { ch };
+        if ch == ' ' && last_space {
+            continue;
+        }
+        last_space = ch == ' ';
+        if count == EXCERPT_MAX_CHARS {
+            let trimmed = out.trim_end().len();
+            out.truncate(trimmed);
+            out.push('…');
+            return out;
+        }
+        out.push(ch);
+        count += 1;
+    }
+    let trimmed = out.trim_end().len();
+    out.truncate(trimmed);
+    out
+}
+
+/// What the pages say about digital signatures for one service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct SignatureFacts {
+    /// The service's own page states a signed dossier is required.
+    pub required: bool,
+    /// The service's own page offers signing (plugin call, "Ký số" control, signed upload).
+    pub supported: bool,
+    /// Providers implied by per-service signals, sorted, deduplicated
+    /// (`vgca`, `vnpt-ca`, `viettel-ca`, `fpt-ca`, `bkav-ca`, `smartca`, `mysign`).
+    pub providers: Vec<String>,
+    /// A signing signal is present on every page of the portal (theme-level plugin).
+    pub site_wide: bool,
+    /// Providers implied by the site-wide signals.
+    pub site_wide_providers: Vec<String>,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Closed set of reasons why something could not be assessed. An outage is never a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum AssessReason {
+    Dns,
+    Connect,
+    Timeout,
+    TlsHandshake,
+    HttpStatus,
+    RateLimited,
+    RobotsDisallowed,
+    TooLarge,
+    RedirectLoop,
+    Decode,
+    SpaWithoutApi,
+    NoData,
+    RuleError,
+}
+
+impl AssessReason {
+    pub const ALL: [AssessReason; 13] = [
+        AssessReason::Dns,
+        AssessReason::Connect,
+        AssessReason::Timeout,
+        AssessReason::TlsHandshake,
+        AssessReason::HttpStatus,
+        AssessReason::RateLimited,
+        AssessReason::RobotsDisallowed,
+        AssessReason::TooLarge,
+        AssessReason::RedirectLoop,
+        AssessReason::Decode,
+        AssessReason::SpaWithoutApi,
+        AssessReason::NoData,
+        AssessReason::RuleError,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssessReason::Dns => "dns",
+            AssessReason::Connect => "connect",
+            AssessReason::Timeout => "timeout",
+            AssessReason::TlsHandshake => "tls_handshake",
+            AssessReason::HttpStatus => "http_status",
+            AssessReason::RateLimited => "rate_limited",
+            AssessReason::RobotsDisallowed => "robots_disallowed",
+            AssessReason::TooLarge => "too_large",
+            AssessReason::RedirectLoop => "redirect_loop",
+            AssessReason::Decode => "decode",
+            AssessReason::SpaWithoutApi => "spa_without_api",
+            AssessReason::NoData => "no_data",
+            AssessReason::RuleError => "rule_error",
+        }
+    }
+}
+
+impl std::fmt::Display for AssessReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure recorded as a fact.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFact {
+    pub kind: AssessReason,
+    pub message: String,
+}
+
+/// How the page behind a fact was fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FetchFacts {
+    pub url: String,
+    pub final_url: String,
+    /// HTTP status, 0 when no response was received.
+    pub status: i64,
+    /// RFC 3339, UTC.
+    pub fetched_at: String,
+    /// Decoded body size in bytes.
+    pub bytes: i64,
+    /// SHA-256 (hex) of the normalised content.
+    pub sha256: String,
+    pub error: Option<ErrorFact>,
+}
+
+/// Everything known about one service of one agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ServiceFacts {
+    pub agency_id: String,
+    /// Procedure code (mã thủ tục), e.g. `1.004222`.
+    pub code: String,
+    pub name: String,
+    pub url: String,
+    pub level: Level,
+    /// The level as shown on the page, trimmed; empty when none is published.
+    pub level_label: String,
+    /// The service accepts online submission (levels `full` and `partial`).
+    pub online_submission: bool,
+    pub signature: SignatureFacts,
+    /// The page links to / declares integration with the National Public Service Portal.
+    pub national_portal_link: bool,
+    pub fetch: FetchFacts,
+    /// Evidence for the non-signature fields (code, name, level, national link).
+    pub evidence: Vec<Evidence>,
+}
+
+/// A public key as found in a certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct KeyFacts {
+    /// `rsa`, `ec`, `ed25519`, `ed448`, `dsa` or `unknown`.
+    pub alg: String,
+    pub bits: i64,
+}
+
+/// One certificate of a served chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CertFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub serial: String,
+    pub sha256: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub validity_days: i64,
+    pub key: KeyFacts,
+    /// e.g. `sha256WithRSAEncryption`, `ecdsa-with-SHA256`, `sha1WithRSAEncryption`.
+    pub sig_alg: String,
+    pub self_signed: bool,
+    pub is_ca: bool,
+}
+
+/// The leaf certificate with the verdicts that concern the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct LeafFacts {
+    pub subject: String,
+    pub issuer: String,
+    pub sans: Vec<String>,
+    pub not_before: String,
+    pub not_after: String,
+    pub days_left: i64,
+    pub validity_days: i64,
+    pub expired: bool,
+    pub not_yet_valid: bool,
+    pub hostname_ok: bool,
+    /// Verified against any anchor set (web roots or a configured anchor).
+    pub trusted: bool,
+    /// Verified against the public web roots.
+    pub publicly_trusted: bool,
+    /// Names of the anchor sets that verify the chain: `web` and configured names.
+    pub trusted_by: Vec<String>,
+    pub chain_complete: bool,
+    pub self_signed: bool,
+    pub key: KeyFacts,
+    pub sig_alg: String,
+    /// A certificate below the root in the served chain is signed with SHA-1 or MD5.
+    pub weak_sig_in_chain: bool,
+    pub has_san: bool,
+    /// Why verification failed against each anchor set, `name: reason`.
+    pub verify_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct TlsFacts {
+    /// The version rustls negotiated (`TLSv1.3`, `TLSv1.2`), empty if no handshake.
+    pub version: String,
+    pub cipher: String,
+    /// Every version the host accepted (`TLSv1.0` ... `TLSv1.3`).
+    pub versions: Vec<String>,
+    /// TLS 1.0 or 1.1 accepted.
+    pub legacy: bool,
+    /// Weak suites accepted (3DES, RC4, NULL, EXPORT), as names.
+    pub weak_ciphers: Vec<String>,
+    /// Smallest finite-field DHE group accepted, in bits; 0 if none.
+    pub dhe_min_bits: i64,
+    pub ocsp_stapled: bool,
+    /// `good`, `revoked`, `unknown`, or empty when nothing was stapled.
+    pub ocsp_status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HstsFacts {
+    pub present: bool,
+    pub max_age: i64,
+    pub include_subdomains: bool,
+    pub preload: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HttpFacts {
+    /// `http://host/` answers with a redirect to `https://` on the same host.
+    pub https_redirect: bool,
+    /// Plain HTTP was reachable at all.
+    pub http_reachable: bool,
+    pub hsts: HstsFacts,
+    pub final_url: String,
+}
+
+/// Everything known about one host a citizen touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct HostFacts {
+    pub name: String,
+    pub port: i64,
+    pub reachable: bool,
+    pub tls: TlsFacts,
+    pub cert: LeafFacts,
+    /// The chain as served, leaf first.
+    pub chain: Vec<CertFacts>,
+    pub http: HttpFacts,
+    pub error: Option<ErrorFact>,
+    pub probed_at: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_is_bounded_and_collapses_whitespace() {
+        assert_eq!(excerpt("  a \n\t b  "), "a b");
+        let long = "ký số ".repeat(200);
+        let e = excerpt(&long);
+        assert!(e.chars().count() <= EXCERPT_MAX_CHARS + 1);
+        assert!(e.ends_with('…'));
+    }
+
+    #[test]
+    fn reasons_serialise_as_snake_case() {
+        for r in AssessReason::ALL {
+            let json = serde_json::to_string(&r).expect("serialise");
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+    }
+}
