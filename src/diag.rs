@@ -159,7 +159,11 @@ impl Diagnostic {
                 .with_context_lines(1)
                 .with_width(120);
             let mut buf = String::new();
-            if handler.render_report(&mut buf, &MietteView(self)).is_ok() {
+            let view = MietteView {
+                d: self,
+                src: self.file.as_ref().map(|f| named_source(f)),
+            };
+            if handler.render_report(&mut buf, &view).is_ok() {
                 out.push_str(&buf);
             }
         } else if let Some(help) = &self.help {
@@ -170,54 +174,53 @@ impl Diagnostic {
 }
 
 /// Adapter so miette's graphical handler can draw a [`Diagnostic`].
-struct MietteView<'a>(&'a Diagnostic);
+struct MietteView<'a> {
+    d: &'a Diagnostic,
+    src: Option<NamedSource<String>>,
+}
 
 impl fmt::Debug for MietteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.d.message)
     }
 }
 
 impl fmt::Display for MietteView<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.d.message)
     }
 }
 
 impl std::error::Error for MietteView<'_> {}
 
 impl miette::Diagnostic for MietteView<'_> {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new(&self.0.code))
-    }
-
     fn severity(&self) -> Option<miette::Severity> {
-        Some(match self.0.severity {
+        Some(match self.d.severity {
             Severity::Error => miette::Severity::Error,
             Severity::Warning => miette::Severity::Warning,
         })
     }
 
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.0
+        self.d
             .help
             .as_ref()
             .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.0.file.as_ref().map(|f| &f.text as &dyn SourceCode)
+        self.src.as_ref().map(|s| s as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.0.span.clone()?;
-        let file = self.0.file.as_ref()?;
+        let span = self.d.span.clone()?;
+        let file = self.d.file.as_ref()?;
         let start = span.start.min(file.text.len());
         let len = span.end.min(file.text.len()).saturating_sub(start).max(1);
-        let label = if self.0.label.is_empty() {
+        let label = if self.d.label.is_empty() {
             None
         } else {
-            Some(self.0.label.clone())
+            Some(self.d.label.clone())
         };
         Some(Box::new(std::iter::once(LabeledSpan::new(
             label, start, len,

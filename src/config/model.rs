@@ -1,0 +1,316 @@
+//! The `audit.toml` data model: what a user can write, with defaults.
+//!
+//! Every struct is deserialised strictly: unknown keys are collected (all of them, with spans)
+//! by the loader and reported as errors. Semantic checks live in `validate.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::facts::AgencyKind;
+
+/// Exported defaults, so documentation, tests and code agree.
+pub mod defaults {
+    pub const CONCURRENCY: u32 = 32;
+    pub const PER_HOST_CONCURRENCY: u32 = 2;
+    pub const PER_HOST_RATE: f64 = 2.0;
+    pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+    pub const READ_TIMEOUT_MS: u64 = 20_000;
+    pub const TOTAL_TIMEOUT_MS: u64 = 60_000;
+    pub const MAX_BODY_BYTES: u64 = 5_000_000;
+    pub const MAX_REDIRECTS: u32 = 5;
+    pub const MAX_PAGES_PER_AGENCY: u32 = 5_000;
+    pub const MAX_URL_LENGTH: u32 = 2_048;
+    pub const RETRIES: u32 = 2;
+    pub const EXPIRY_WARNING_DAYS: u32 = 30;
+    pub const RAW_RETENTION_DAYS: u32 = 30;
+    pub const SQLITE: &str = "dvc-audit.sqlite";
+    pub const REPORT_DIR: &str = "reports";
+    pub const OUTBOX: &str = "outbox";
+    pub const PASSWORD_ENV: &str = "DVC_AUDIT_SMTP_PASSWORD";
+    pub const HTTP_PORT: u16 = 80;
+}
+
+/// Severity of a finding; `fail_on` uses it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuditSection {
+    /// A name for this deployment, shown in reports.
+    pub name: String,
+    /// Exit with code 1 when a finding at or above this severity exists.
+    pub fail_on: Severity,
+    pub lang: Lang,
+}
+
+impl Default for AuditSection {
+    fn default() -> Self {
+        AuditSection {
+            name: "dvc-audit".into(),
+            fail_on: Severity::High,
+            lang: Lang::Vi,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CrawlSection {
+    /// Must identify the tool and give a contact (`mailto:` or URL).
+    pub user_agent: String,
+    pub concurrency: u32,
+    pub per_host_concurrency: u32,
+    /// Requests per second per host; 0 turns the rate limit off (benchmarks only).
+    pub per_host_rate: f64,
+    pub connect_timeout_ms: u64,
+    pub read_timeout_ms: u64,
+    pub total_timeout_ms: u64,
+    pub max_body_bytes: u64,
+    pub max_redirects: u32,
+    pub max_pages_per_agency: u32,
+    pub max_url_length: u32,
+    pub retries: u32,
+    pub respect_robots: bool,
+    /// Private, loopback or link-local ranges the crawler may reach (none by default).
+    pub allow_private: Vec<String>,
+    /// `host:port:addr`, as curl's `--resolve`.
+    pub resolve: Vec<String>,
+    /// Port for the plain-HTTP checks (HTTP→HTTPS redirect).
+    pub http_port: u16,
+}
+
+impl Default for CrawlSection {
+    fn default() -> Self {
+        use defaults::*;
+        CrawlSection {
+            user_agent: String::new(),
+            concurrency: CONCURRENCY,
+            per_host_concurrency: PER_HOST_CONCURRENCY,
+            per_host_rate: PER_HOST_RATE,
+            connect_timeout_ms: CONNECT_TIMEOUT_MS,
+            read_timeout_ms: READ_TIMEOUT_MS,
+            total_timeout_ms: TOTAL_TIMEOUT_MS,
+            max_body_bytes: MAX_BODY_BYTES,
+            max_redirects: MAX_REDIRECTS,
+            max_pages_per_agency: MAX_PAGES_PER_AGENCY,
+            max_url_length: MAX_URL_LENGTH,
+            retries: RETRIES,
+            respect_robots: true,
+            allow_private: Vec::new(),
+            resolve: Vec::new(),
+            http_port: HTTP_PORT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TlsSection {
+    pub expiry_warning_days: u32,
+    /// A PEM file replacing the built-in Mozilla roots (tests and sandboxes only).
+    pub web_roots: Option<String>,
+    /// Named extra trust-anchor sets: name → PEM file (e.g. `vgca`, `national-root`).
+    pub anchors: BTreeMap<String, String>,
+}
+
+impl Default for TlsSection {
+    fn default() -> Self {
+        TlsSection {
+            expiry_warning_days: defaults::EXPIRY_WARNING_DAYS,
+            web_roots: None,
+            anchors: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageSection {
+    pub sqlite: String,
+    pub raw_retention_days: u32,
+}
+
+impl Default for StorageSection {
+    fn default() -> Self {
+        StorageSection {
+            sqlite: defaults::SQLITE.into(),
+            raw_retention_days: defaults::RAW_RETENTION_DAYS,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReportSection {
+    pub dir: String,
+    pub formats: Vec<String>,
+}
+
+impl Default for ReportSection {
+    fn default() -> Self {
+        ReportSection {
+            dir: defaults::REPORT_DIR.into(),
+            formats: vec!["html".into(), "json".into(), "text".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// STARTTLS on the submission port.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// No TLS: allowed only for a loopback SMTP host.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SendPolicy {
+    #[default]
+    Always,
+    /// Only when something is new or regressed.
+    OnChange,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct LeadSection {
+    /// Recipients of the whole-run digest (the inspection lead).
+    pub to: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EmailSection {
+    pub enabled: bool,
+    pub from: String,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub tls: SmtpTls,
+    pub username: String,
+    /// Name of the environment variable holding the SMTP password.
+    pub password_env: String,
+    /// A file holding the SMTP password (first line). Takes precedence over `password_env`.
+    pub password_file: Option<String>,
+    pub outbox: String,
+    pub send: SendPolicy,
+    pub lead: LeadSection,
+}
+
+impl Default for EmailSection {
+    fn default() -> Self {
+        EmailSection {
+            enabled: false,
+            from: String::new(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            tls: SmtpTls::Starttls,
+            username: String::new(),
+            password_env: defaults::PASSWORD_ENV.into(),
+            password_file: None,
+            outbox: defaults::OUTBOX.into(),
+            send: SendPolicy::Always,
+            lead: LeadSection::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RulesSection {
+    /// Rule directories; empty means the bundled default rule pack.
+    pub dirs: Vec<String>,
+    pub waivers: Option<String>,
+    /// Per-deployment severity overrides: rule id → severity.
+    pub severity: BTreeMap<String, Severity>,
+    /// Rule parameters (thresholds), e.g. `signature_share_min = 1.0`.
+    pub params: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ProfilesSection {
+    /// Profile directories; empty means the bundled profiles.
+    pub dirs: Vec<String>,
+}
+
+/// One agency under inspection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgencyConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub name_en: String,
+    pub kind: AgencyKind,
+    pub portal: String,
+    /// Other hosts citizens touch (API, submission, payment); probed like the portal.
+    #[serde(default)]
+    pub extra_hosts: Vec<String>,
+    /// Platform profile id.
+    pub platform: String,
+    #[serde(default)]
+    pub jurisdiction: String,
+    #[serde(default)]
+    pub contacts: Vec<String>,
+    /// Inspectors for this agency in addition to those of its jurisdiction.
+    #[serde(default)]
+    pub inspectors: Vec<String>,
+    /// Id of the agency this one merged into (2025 reorganisation), if any.
+    #[serde(default)]
+    pub successor: String,
+    #[serde(default)]
+    pub former_names: Vec<String>,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Whether the host names were verified by a person; unverified ones are marked in reports.
+    #[serde(default = "default_true")]
+    pub verified: bool,
+    #[serde(default)]
+    pub note: String,
+    /// Extra template variables for the platform profile (e.g. `api`).
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct Config {
+    pub audit: AuditSection,
+    pub crawl: CrawlSection,
+    pub tls: TlsSection,
+    pub storage: StorageSection,
+    pub report: ReportSection,
+    pub email: EmailSection,
+    /// Inspectors per jurisdiction: jurisdiction → addresses.
+    pub inspectors: BTreeMap<String, Vec<String>>,
+    pub rules: RulesSection,
+    pub profiles: ProfilesSection,
+    #[serde(rename = "agency")]
+    pub agencies: Vec<AgencyConfig>,
+}

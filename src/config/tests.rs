@@ -1,0 +1,184 @@
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use super::*;
+
+const GOOD: &str = r#"
+[audit]
+name = "test"
+[crawl]
+user_agent = "dvc-audit/0.1 (+mailto:kiemtra@example.gov.vn)"
+[inspectors]
+mien-bac = ["thanhtra@example.gov.vn"]
+[[agency]]
+id = "hanoi"
+name = "UBND Thành phố Hà Nội"
+kind = "city"
+portal = "https://dichvucong.hanoi.gov.vn/"
+platform = "accordion"
+jurisdiction = "mien-bac"
+contacts = ["vanthu@hanoi.gov.vn"]
+"#;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Loaded, DiagnosticsError> {
+    let env: HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load_source(
+        SourceFile::new("audit.toml", text),
+        PathBuf::from("."),
+        &|k| env.get(k).cloned(),
+    )
+}
+
+fn rendered(text: &str) -> String {
+    match load(text, &[]) {
+        Ok(_) => panic!("expected errors"),
+        Err(e) => e.0.render(false),
+    }
+}
+
+#[test]
+fn good_config_loads_with_defaults() {
+    let loaded = load(GOOD, &[]).expect("loads");
+    let c = &loaded.config;
+    assert_eq!(c.agencies.len(), 1);
+    assert_eq!(c.crawl.concurrency, defaults::CONCURRENCY);
+    assert_eq!(c.storage.sqlite, defaults::SQLITE);
+    assert!(
+        c.crawl.allow_private.is_empty(),
+        "no private range by default"
+    );
+    assert_eq!(loaded.digest.len(), 64);
+}
+
+#[test]
+fn three_mistakes_give_three_spanned_diagnostics() {
+    let text = GOOD
+        .replace("[crawl]\n", "[crawl]\nconcurency = 4\n")
+        .replace(
+            "portal = \"https://dichvucong.hanoi.gov.vn/\"",
+            "portal = \"dichvucong.hanoi.gov.vn\"",
+        )
+        .replace("jurisdiction = \"mien-bac\"", "jurisdiction = \"mien-tay\"");
+    let out = rendered(&text);
+    assert!(out.contains("unknown key `crawl.concurency`"), "{out}");
+    assert!(out.contains("audit.toml:5:1"), "{out}");
+    assert!(out.contains("is not a URL"), "{out}");
+    assert!(out.contains("audit.toml:13:10"), "{out}");
+    assert!(
+        out.contains("jurisdiction \"mien-tay\" has no [inspectors] entry"),
+        "{out}"
+    );
+    assert!(out.contains("audit.toml:15:16"), "{out}");
+    assert!(out.contains("3 errors, 0 warnings"), "{out}");
+    // The offending text is quoted under its location.
+    assert!(out.contains("concurency = 4"), "{out}");
+}
+
+#[test]
+fn every_unknown_key_is_reported_not_just_the_first() {
+    let text = GOOD
+        .replace("[audit]\n", "[audit]\nfoo = 1\n")
+        .replace("kind = \"city\"", "kind = \"city\"\nnmae = \"x\"");
+    let out = rendered(&text);
+    assert!(out.contains("unknown key `audit.foo`"), "{out}");
+    assert!(out.contains("unknown key `agency.0.nmae`"), "{out}");
+}
+
+#[test]
+fn syntax_error_points_at_the_line() {
+    let out = rendered("[crawl\nuser_agent = 1\n");
+    assert!(out.contains("audit.toml:1:"), "{out}");
+    assert!(out.contains("error[config::syntax]"), "{out}");
+}
+
+#[test]
+fn type_error_is_spanned() {
+    let out = rendered(&GOOD.replace("kind = \"city\"", "kind = \"village\""));
+    assert!(out.contains("error[config::type]"), "{out}");
+    assert!(out.contains("village"), "{out}");
+}
+
+#[test]
+fn semantic_checks_collect_everything() {
+    let text = GOOD.replace(
+        "[crawl]\nuser_agent = \"dvc-audit/0.1 (+mailto:kiemtra@example.gov.vn)\"",
+        "[crawl]\nuser_agent = \"dvc-audit\"\nconcurrency = 0\nallow_private = [\"8.8.8.0/24\", \"nope\"]\nresolve = [\"a.test:x:127.0.0.1\"]",
+    ) + r#"
+[[agency]]
+id = "hanoi"
+name = ""
+kind = "city"
+portal = "ftp://x/"
+platform = "Bad Id"
+successor = "nowhere"
+contacts = ["not-an-address"]
+"#;
+    let out = rendered(&text);
+    for needle in [
+        "must contain a contact address",
+        "crawl.concurrency = 0 is out of range",
+        "is a public range",
+        "\"nope\" is not an IP range",
+        "\"x\" is not a port number",
+        "agency id \"hanoi\" is used twice",
+        "first used at audit.toml:",
+        "agency name is empty",
+        "must be an http(s) URL",
+        "must be a profile id",
+        "successor \"nowhere\" is not another configured agency id",
+        "\"not-an-address\" is not an email address",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn plain_http_portal_is_a_warning_not_an_error() {
+    let text = GOOD.replace("https://dichvucong", "http://dichvucong");
+    let loaded = load(&text, &[]).expect("loads");
+    assert_eq!(loaded.warnings.items.len(), 1);
+    assert!(loaded.warnings.render(false).contains("plain HTTP"));
+}
+
+#[test]
+fn environment_overrides_apply_and_are_validated() {
+    let loaded = load(
+        GOOD,
+        &[
+            ("DVC_AUDIT_DB", "/var/lib/dvc/a.sqlite"),
+            ("DVC_AUDIT_SMTP_PORT", "465"),
+        ],
+    )
+    .expect("loads");
+    assert_eq!(loaded.config.storage.sqlite, "/var/lib/dvc/a.sqlite");
+    assert_eq!(loaded.config.email.smtp_port, 465);
+    let err = load(GOOD, &[("DVC_AUDIT_SMTP_PORT", "lots")]).expect_err("bad port");
+    assert!(err.0.render(false).contains("DVC_AUDIT_SMTP_PORT"));
+}
+
+#[test]
+fn email_without_tls_only_on_loopback() {
+    // `[email]` before the `[[agency]]` array so it is a top-level table.
+    let email = "[email]\nenabled = true\nfrom = \"dvc <a@example.gov.vn>\"\nsmtp_host = \"HOST\"\ntls = \"none\"\n[[agency]]";
+    let remote = GOOD.replacen(
+        "[[agency]]",
+        &email.replace("HOST", "mail.example.gov.vn"),
+        1,
+    );
+    let out = rendered(&remote);
+    assert!(
+        out.contains("allowed only for a loopback SMTP host"),
+        "{out}"
+    );
+    let local = GOOD.replacen("[[agency]]", &email.replace("HOST", "127.0.0.1"), 1);
+    assert!(load(&local, &[]).is_ok());
+}
+
+#[test]
+fn secret_never_prints() {
+    let s = Secret("hunter2".into());
+    assert_eq!(format!("{s:?}"), "Secret(***)");
+}
