@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crawl;
 pub mod diag;
 pub mod exit;
 pub mod extract;

@@ -1,0 +1,55 @@
+//! The crawl stage: polite, bounded fetching.
+//!
+//! - [`client`]: the run's one reqwest client (rustls), host pinning and the private-address guard;
+//! - [`host`]: per-host politeness (robots.txt, rate limit, concurrency, cool-off);
+//! - [`fetch`]: one request → a [`fetch::FetchRecord`] (+ decoded text), every bound recorded;
+//! - [`body`]: capped streaming decompression and charset decoding.
+//!
+//! The crawler knows nothing of HTML meaning: profiles and extraction decide what to fetch next.
+
+pub mod body;
+pub mod client;
+pub mod fetch;
+pub mod host;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use fetch::{FetchRecord, FetchSettings, Fetched, Fetcher, Method, Request};
+
+use crate::config::CrawlSection;
+
+/// Build the run's fetcher from `[crawl]`. `resolve_extra` adds `--resolve` entries from the
+/// command line.
+pub fn fetcher_from_config(
+    c: &CrawlSection,
+    resolve_extra: &[String],
+) -> Result<Arc<Fetcher>, reqwest::Error> {
+    let mut resolve = c.resolve.clone();
+    resolve.extend_from_slice(resolve_extra);
+    let policy = client::AddressPolicy::from_config(&c.allow_private, &resolve);
+    let client = client::build(&client::ClientSettings {
+        user_agent: c.user_agent.clone(),
+        connect_timeout: Duration::from_millis(c.connect_timeout_ms),
+        read_timeout: Duration::from_millis(c.read_timeout_ms),
+        policy: policy.clone(),
+        pool_per_host: c.per_host_concurrency as usize,
+    })?;
+    Ok(Fetcher::new(
+        client,
+        FetchSettings {
+            user_agent: c.user_agent.clone(),
+            per_host_rate: c.per_host_rate,
+            per_host_concurrency: c.per_host_concurrency,
+            total_timeout: Duration::from_millis(c.total_timeout_ms),
+            max_body_bytes: c.max_body_bytes,
+            max_redirects: c.max_redirects,
+            max_url_length: c.max_url_length as usize,
+            retries: c.retries,
+            respect_robots: c.respect_robots,
+            cooloff: host::CoolOff::default(),
+            backoff_base: Duration::from_millis(200),
+        },
+        policy,
+    ))
+}
