@@ -13,6 +13,7 @@ pub mod facts;
 pub mod profile;
 pub mod rules;
 pub mod sandbox;
+pub mod store;
 
 /// Install the process-wide rustls crypto provider (ring). Idempotent.
 pub fn install_crypto_provider() {

@@ -1,0 +1,447 @@
+//! History: runs, facts, findings, evidence and their lifecycle in an embedded SQLite database.
+//!
+//! One module owns the database; other stages hand it plain records. A PostgreSQL store for
+//! several scanner machines would implement the same public methods (see ARCHITECTURE.md).
+//!
+//! Promises:
+//! - versioned migrations (`PRAGMA user_version`), WAL, one writer (the run lock guarantees it);
+//! - one transaction per stage: a crash leaves earlier runs intact and the crashed run
+//!   `running`, which the next run marks `incomplete`; an incomplete run is never a baseline;
+//! - finding lifecycle across complete runs of overlapping scope: new, persisting, regressed,
+//!   resolved; surprise and regular runs share it;
+//! - tamper evidence: each complete run's digest covers its findings and evidence and chains to
+//!   the previous complete run's digest ([`Store::verify_chain`]).
+
+mod chain;
+mod lifecycle;
+mod schema;
+
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+pub use chain::ChainBreak;
+pub use lifecycle::{RunDiff, TrendPoint};
+
+use crate::facts::{AgencyFacts, HostFacts, ServiceFacts};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot encode stored data: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error(
+        "the database was written by a newer dvc-audit (schema {found}, this build knows {known})"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error("run {0} does not exist")]
+    NoSuchRun(i64),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which subjects a run looked at; findings outside it are neither persisting nor resolved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub agencies: Vec<String>,
+    /// For a service-sampled surprise run: `agency_id/service_key` of the sampled services.
+    pub services: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStart {
+    pub mode: String,
+    pub scope: Scope,
+    pub seed: Option<u64>,
+    pub ruleset_digest: String,
+    pub config_digest: String,
+}
+
+/// One piece of evidence behind a finding.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub url: String,
+    pub fetched_at: String,
+    pub status: i64,
+    pub content_hash: String,
+    pub locator: String,
+    pub excerpt: String,
+}
+
+/// A finding (a failed or not-assessable rule for one subject) as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingRecord {
+    pub fingerprint: String,
+    pub rule_id: String,
+    pub severity: String,
+    /// `service`, `host` or `agency`.
+    pub scope: String,
+    pub agency_id: String,
+    /// `agency/service_key`, `host:port` or `agency`.
+    pub subject: String,
+    /// `fail` or `could_not_assess`.
+    pub outcome: String,
+    pub reason: String,
+    pub message_vi: String,
+    pub message_en: String,
+    /// Waiver reference that applied, if any.
+    pub waiver: String,
+    pub evidence: Vec<EvidenceRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub mode: String,
+    pub scope: Scope,
+    pub seed: Option<i64>,
+    pub ruleset_digest: String,
+    pub config_digest: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status: String,
+    pub note: String,
+    pub digest: Option<String>,
+}
+
+/// Cached validators and extraction for a URL (conditional GET on re-runs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedPage {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub content_hash: String,
+    pub extraction_json: String,
+}
+
+pub(crate) fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// The history database.
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Open (creating if needed) and migrate.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            // A missing directory surfaces as the open error below if this fails.
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let conn = Connection::open(path)?;
+        Store::init(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Start a run. Runs left `running` by a crashed process are marked `incomplete` first
+    /// (the caller holds the run lock, so no other process is writing).
+    pub fn begin_run(&mut self, start: &RunStart) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE runs SET status = 'incomplete', ended_at = COALESCE(ended_at, ?1),
+                 note = CASE WHEN note = '' THEN 'interrupted (found running at the start of a later run)' ELSE note END
+             WHERE status = 'running'",
+            params![now()],
+        )?;
+        tx.execute(
+            "INSERT INTO runs (mode, scope_json, seed, ruleset_digest, config_digest, started_at, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+            params![
+                start.mode,
+                serde_json::to_string(&start.scope)?,
+                start.seed.map(|s| s as i64),
+                start.ruleset_digest,
+                start.config_digest,
+                now()
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Mark a run incomplete (interrupted, storage trouble, ...), keeping what was stored.
+    pub fn mark_incomplete(&mut self, run: i64, note: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET status = 'incomplete', ended_at = ?2, note = ?3 WHERE id = ?1 AND status = 'running'",
+            params![run, now(), note],
+        )?;
+        Ok(())
+    }
+
+    /// Store the agency facts of a run (one transaction).
+    pub fn record_agencies(&mut self, run: i64, agencies: &[AgencyFacts]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO agency_facts (run_id, agency_id, facts_json) VALUES (?1, ?2, ?3)",
+            )?;
+            for a in agencies {
+                st.execute(params![run, a.id, serde_json::to_string(a)?])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Store the host facts of a run: (agency id, facts).
+    pub fn record_hosts(&mut self, run: i64, hosts: &[(String, HostFacts)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO host_facts (run_id, host, agency_id, facts_json) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for (agency, h) in hosts {
+                st.execute(params![
+                    run,
+                    format!("{}:{}", h.name, h.port),
+                    agency,
+                    serde_json::to_string(h)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Store the service facts of a run (one transaction).
+    pub fn record_services(&mut self, run: i64, services: &[ServiceFacts]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO service_facts (run_id, agency_id, service_key, url, level, content_hash, facts_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in services {
+                st.execute(params![
+                    run,
+                    s.agency_id,
+                    service_key(s),
+                    s.url,
+                    s.level.as_str(),
+                    s.fetch.sha256,
+                    serde_json::to_string(s)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Store fetch records (any serialisable record with url/status/error kind).
+    pub fn record_fetches(
+        &mut self,
+        run: i64,
+        fetches: &[crate::crawl::FetchRecord],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO fetches (run_id, url, status, error_kind, record_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for f in fetches {
+                st.execute(params![
+                    run,
+                    f.url,
+                    f.status,
+                    f.error.as_ref().map(|e| e.kind.as_str()),
+                    serde_json::to_string(f)?
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The facts of one service in a run, if stored.
+    pub fn service_facts(&self, run: i64) -> Result<Vec<ServiceFacts>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT facts_json FROM service_facts WHERE run_id = ?1 ORDER BY agency_id, service_key",
+        )?;
+        let rows = st.query_map(params![run], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(serde_json::from_str(&row?)?);
+        }
+        Ok(out)
+    }
+
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, mode, scope_json, seed, ruleset_digest, config_digest, started_at, ended_at, status, note, digest
+             FROM runs ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map(params![limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<String>>(7)?,
+                r.get::<_, String>(8)?,
+                r.get::<_, String>(9)?,
+                r.get::<_, Option<String>>(10)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, mode, scope, seed, rd, cd, started, ended, status, note, digest) = row?;
+            out.push(RunRow {
+                id,
+                mode,
+                scope: serde_json::from_str(&scope)?,
+                seed,
+                ruleset_digest: rd,
+                config_digest: cd,
+                started_at: started,
+                ended_at: ended,
+                status,
+                note,
+                digest,
+            });
+        }
+        Ok(out)
+    }
+
+    pub fn run(&self, id: i64) -> Result<RunRow> {
+        self.runs(usize::MAX >> 1)?
+            .into_iter()
+            .find(|r| r.id == id)
+            .ok_or(StoreError::NoSuchRun(id))
+    }
+
+    /// Validators and extraction stored for `url` by an earlier run.
+    pub fn cached_page(&self, url: &str) -> Result<Option<CachedPage>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT etag, last_modified, content_hash, extraction_json FROM page_cache WHERE url = ?1",
+                params![url],
+                |r| {
+                    Ok(CachedPage {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                        content_hash: r.get(2)?,
+                        extraction_json: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Remember validators and extraction for many URLs (one transaction).
+    pub fn put_cached_pages(&mut self, pages: &[(String, CachedPage)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_json, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let at = now();
+            for (url, p) in pages {
+                st.execute(params![
+                    url,
+                    p.etag,
+                    p.last_modified,
+                    p.content_hash,
+                    p.extraction_json,
+                    at
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Keep a raw body once by its content hash.
+    pub fn put_body(&mut self, content_hash: &str, body: &[u8]) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO bodies (content_hash, stored_at, body) VALUES (?1, ?2, ?3)",
+            params![content_hash, now(), body],
+        )?;
+        Ok(())
+    }
+
+    pub fn body(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT body FROM bodies WHERE content_hash = ?1",
+                params![content_hash],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Delete raw bodies older than `retention_days`; returns how many were removed.
+    pub fn gc(&mut self, retention_days: u32) -> Result<usize> {
+        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(retention_days.into());
+        let cutoff = cutoff
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let n = self
+            .conn
+            .execute("DELETE FROM bodies WHERE stored_at < ?1", params![cutoff])?;
+        Ok(n)
+    }
+
+    /// Raw access for tests and the `history` command's own queries.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// The identity of a service within its agency: its code, or its URL when it has none.
+pub fn service_key(s: &ServiceFacts) -> String {
+    if s.code.is_empty() {
+        s.url.clone()
+    } else {
+        s.code.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,125 @@
+//! Versioned migrations. `PRAGMA user_version` holds the number of migrations applied; each
+//! migration runs in its own transaction. Never edit a released migration: add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, facts, findings, evidence, lifecycle, conditional-GET cache, raw bodies.
+    r#"
+CREATE TABLE runs (
+    id              INTEGER PRIMARY KEY,
+    mode            TEXT NOT NULL,            -- regular | surprise | spot
+    scope_json      TEXT NOT NULL,            -- {"agencies":[...], "services":[...]|null}
+    seed            INTEGER,                  -- surprise sample seed
+    ruleset_digest  TEXT NOT NULL,
+    config_digest   TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    ended_at        TEXT,
+    status          TEXT NOT NULL CHECK (status IN ('running','complete','incomplete')),
+    note            TEXT NOT NULL DEFAULT '',
+    digest          TEXT,                     -- chained digest of findings + evidence
+    prev_digest     TEXT
+);
+
+CREATE TABLE agency_facts (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    agency_id   TEXT NOT NULL,
+    facts_json  TEXT NOT NULL,
+    PRIMARY KEY (run_id, agency_id)
+);
+
+CREATE TABLE host_facts (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    host        TEXT NOT NULL,                -- name:port
+    agency_id   TEXT NOT NULL,
+    facts_json  TEXT NOT NULL,
+    PRIMARY KEY (run_id, host, agency_id)
+);
+
+CREATE TABLE service_facts (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    agency_id   TEXT NOT NULL,
+    service_key TEXT NOT NULL,                -- code, or URL when no code was found
+    url         TEXT NOT NULL,
+    level       TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    facts_json  TEXT NOT NULL,
+    PRIMARY KEY (run_id, agency_id, service_key)
+);
+
+CREATE TABLE fetches (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    url         TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    error_kind  TEXT,
+    record_json TEXT NOT NULL
+);
+CREATE INDEX fetches_run ON fetches(run_id);
+
+CREATE TABLE findings (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    rule_id     TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    scope       TEXT NOT NULL,
+    agency_id   TEXT NOT NULL,
+    subject     TEXT NOT NULL,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('fail','could_not_assess')),
+    reason      TEXT NOT NULL DEFAULT '',
+    message_vi  TEXT NOT NULL,
+    message_en  TEXT NOT NULL,
+    waiver      TEXT NOT NULL DEFAULT '',
+    state       TEXT NOT NULL DEFAULT '',     -- new | persisting | regressed (filled at finish)
+    PRIMARY KEY (run_id, fingerprint)
+);
+CREATE INDEX findings_fp ON findings(fingerprint);
+
+CREATE TABLE evidence (
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint  TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    fetched_at   TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    locator      TEXT NOT NULL DEFAULT '',
+    excerpt      TEXT NOT NULL
+);
+CREATE INDEX evidence_run ON evidence(run_id, fingerprint);
+
+-- One row per finding fingerprint ever seen: its lifecycle across complete runs.
+CREATE TABLE lifecycle (
+    fingerprint      TEXT PRIMARY KEY,
+    rule_id          TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    agency_id        TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('open','resolved')),
+    first_seen_run   INTEGER NOT NULL,
+    last_seen_run    INTEGER NOT NULL,
+    resolved_run     INTEGER,
+    times_regressed  INTEGER NOT NULL DEFAULT 0
+);
+
+-- Findings resolved by a run (present in the baseline, in scope, absent now).
+CREATE TABLE resolutions (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (run_id, fingerprint)
+);
+
+-- Conditional GET: the latest validators and extraction per URL.
+CREATE TABLE page_cache (
+    url             TEXT PRIMARY KEY,
+    etag            TEXT,
+    last_modified   TEXT,
+    content_hash    TEXT NOT NULL,
+    extraction_json TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+);
+
+-- Raw bodies stored once by content hash, kept for storage.raw_retention_days.
+CREATE TABLE bodies (
+    content_hash TEXT PRIMARY KEY,
+    stored_at    TEXT NOT NULL,
+    body         BLOB NOT NULL
+);
+"#,
+];

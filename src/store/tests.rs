@@ -1,0 +1,195 @@
+use super::*;
+
+fn start(mode: &str, agencies: &[&str], services: Option<&[&str]>) -> RunStart {
+    RunStart {
+        mode: mode.into(),
+        scope: Scope {
+            agencies: agencies.iter().map(|s| s.to_string()).collect(),
+            services: services.map(|s| s.iter().map(|x| x.to_string()).collect()),
+        },
+        seed: None,
+        ruleset_digest: "r".into(),
+        config_digest: "c".into(),
+    }
+}
+
+fn finding(fp: &str, agency: &str, scope: &str, subject: &str, outcome: &str) -> FindingRecord {
+    FindingRecord {
+        fingerprint: fp.into(),
+        rule_id: "SIG-001".into(),
+        severity: "high".into(),
+        scope: scope.into(),
+        agency_id: agency.into(),
+        subject: subject.into(),
+        outcome: outcome.into(),
+        message_vi: "thiếu chữ ký số".into(),
+        message_en: "no signature".into(),
+        evidence: vec![EvidenceRecord {
+            url: format!("https://dvc.{agency}.test/{subject}"),
+            fetched_at: "2026-11-27T00:00:00Z".into(),
+            status: 200,
+            content_hash: "ab".repeat(32),
+            locator: "div.x".into(),
+            excerpt: "Ký số".into(),
+        }],
+        ..FindingRecord::default()
+    }
+}
+
+fn fail(fp: &str) -> FindingRecord {
+    finding(fp, "a", "service", &format!("a/{fp}"), "fail")
+}
+
+#[test]
+fn lifecycle_new_persisting_resolved_regressed() {
+    let mut s = Store::open_in_memory().expect("open");
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let d1 = s.finish_run(r1, &[fail("x"), fail("y")]).expect("finish");
+    assert_eq!(d1.new, vec!["x", "y"]);
+
+    let r2 = s
+        .begin_run(&start("surprise", &["a"], None))
+        .expect("begin");
+    let d2 = s.finish_run(r2, &[fail("x"), fail("z")]).expect("finish");
+    assert_eq!(d2.persisting, vec!["x"]);
+    assert_eq!(d2.new, vec!["z"]);
+    assert_eq!(d2.resolved, vec!["y"]);
+
+    let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let d3 = s.finish_run(r3, &[fail("x"), fail("y")]).expect("finish");
+    assert_eq!(d3.persisting, vec!["x"]);
+    assert_eq!(d3.regressed, vec!["y"]);
+    assert_eq!(d3.resolved, vec!["z"]);
+    assert_eq!(s.diff(r3).expect("diff"), d3);
+    assert_eq!(
+        s.lifecycle_of("x").expect("q"),
+        Some((r1, r3, "open".to_string()))
+    );
+}
+
+#[test]
+fn out_of_scope_and_unassessed_findings_are_not_resolved() {
+    let mut s = Store::open_in_memory().expect("open");
+    let r1 = s
+        .begin_run(&start("regular", &["a", "b"], None))
+        .expect("begin");
+    s.finish_run(
+        r1,
+        &[
+            fail("x"),
+            finding("bx", "b", "service", "b/bx", "fail"),
+            finding("h", "a", "host", "dvc.a:443", "fail"),
+            finding("agg", "a", "agency", "a", "fail"),
+        ],
+    )
+    .expect("finish");
+    // Agency b not inspected; x could not be assessed; a sampled run on service a/other.
+    let r2 = s
+        .begin_run(&start("surprise", &["a"], Some(&["a/other"])))
+        .expect("begin");
+    let d = s
+        .finish_run(
+            r2,
+            &[finding("x", "a", "service", "a/x", "could_not_assess")],
+        )
+        .expect("finish");
+    // Only the host finding is in the sampled scope and absent: resolved. The aggregate is
+    // not judged on a sample; b was not inspected; x was not seen.
+    assert_eq!(d.resolved, vec!["h"]);
+    assert!(d.new.is_empty());
+}
+
+#[test]
+fn crashed_run_is_marked_incomplete_and_never_a_baseline() {
+    let mut s = Store::open_in_memory().expect("open");
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    s.finish_run(r1, &[fail("x")]).expect("finish");
+    let crashed = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    // ... process dies here; the next run starts.
+    let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assert_eq!(s.run(crashed).expect("run").status, "incomplete");
+    let d = s.finish_run(r3, &[fail("x")]).expect("finish");
+    assert_eq!(d.persisting, vec!["x"]);
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
+
+#[test]
+fn verify_detects_an_edited_row_and_names_the_run() {
+    let mut s = Store::open_in_memory().expect("open");
+    let mut ids = Vec::new();
+    for fps in [vec!["x"], vec!["x", "y"], vec!["y"]] {
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        let f: Vec<_> = fps.iter().map(|f| fail(f)).collect();
+        s.finish_run(r, &f).expect("finish");
+        ids.push(r);
+    }
+    assert!(s.verify_chain().expect("verify").is_empty());
+    s.connection()
+        .execute(
+            "UPDATE evidence SET excerpt = 'Không có' WHERE run_id = ?1",
+            params![ids[1]],
+        )
+        .expect("tamper");
+    let breaks = s.verify_chain().expect("verify");
+    assert_eq!(breaks.len(), 1, "{breaks:?}");
+    assert_eq!(breaks[0].run_id, ids[1]);
+
+    // Deleting a whole run breaks the link of the next one.
+    let mut s2 = Store::open_in_memory().expect("open");
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = s2
+            .begin_run(&start("regular", &["a"], None))
+            .expect("begin");
+        s2.finish_run(r, &[fail("x")]).expect("finish");
+        ids.push(r);
+    }
+    s2.connection()
+        .execute(
+            "UPDATE runs SET status = 'incomplete' WHERE id = ?1",
+            params![ids[1]],
+        )
+        .expect("tamper");
+    let breaks = s2.verify_chain().expect("verify");
+    assert_eq!(
+        breaks.iter().map(|b| b.run_id).collect::<Vec<_>>(),
+        vec![ids[2]]
+    );
+}
+
+#[test]
+fn page_cache_and_bodies() {
+    let mut s = Store::open_in_memory().expect("open");
+    assert!(s.cached_page("https://x/").expect("q").is_none());
+    let page = CachedPage {
+        etag: Some("\"abc\"".into()),
+        last_modified: None,
+        content_hash: "h".into(),
+        extraction_json: "{}".into(),
+    };
+    s.put_cached_pages(&[("https://x/".into(), page.clone())])
+        .expect("put");
+    assert_eq!(s.cached_page("https://x/").expect("q"), Some(page));
+    s.put_body("h", b"<html>").expect("body");
+    s.put_body("h", b"<html>").expect("body stored once");
+    assert_eq!(s.body("h").expect("q").as_deref(), Some(&b"<html>"[..]));
+    assert_eq!(s.gc(30).expect("gc"), 0);
+    s.connection()
+        .execute("UPDATE bodies SET stored_at = '2000-01-01T00:00:00Z'", [])
+        .expect("age");
+    assert_eq!(s.gc(30).expect("gc"), 1);
+}
+
+#[test]
+fn reopening_keeps_data_and_migrations_are_idempotent() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("h.sqlite");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        s.finish_run(r, &[fail("x")]).expect("finish");
+    }
+    let s = Store::open(&path).expect("reopen");
+    assert_eq!(s.runs(10).expect("runs").len(), 1);
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
