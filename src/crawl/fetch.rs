@@ -26,6 +26,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone)]
 pub struct FetchSettings {
     pub user_agent: String,
+    /// Requests in flight across all hosts.
+    pub concurrency: u32,
     pub per_host_rate: f64,
     pub per_host_concurrency: u32,
     pub total_timeout: Duration,
@@ -113,6 +115,7 @@ pub struct Fetcher {
     settings: FetchSettings,
     hosts: Hosts,
     policy: super::client::AddressPolicy,
+    global: Arc<tokio::sync::Semaphore>,
 }
 
 fn err(kind: AssessReason, message: impl Into<String>) -> ErrorFact {
@@ -182,6 +185,12 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+/// Per-host and global slots held while a response is being read.
+struct Held {
+    _host: Option<tokio::sync::OwnedSemaphorePermit>,
+    _global: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 enum Attempt {
     Response(reqwest::Response),
     Failed(ErrorFact),
@@ -193,11 +202,15 @@ impl Fetcher {
         settings: FetchSettings,
         policy: super::client::AddressPolicy,
     ) -> Arc<Self> {
+        let global = Arc::new(tokio::sync::Semaphore::new(
+            settings.concurrency.max(1) as usize,
+        ));
         Arc::new(Fetcher {
             client,
             settings,
             hosts: Hosts::default(),
             policy,
+            global,
         })
     }
 
@@ -259,7 +272,7 @@ impl Fetcher {
                 }
             }
             let conditional = hop == 0 && method == Method::Get;
-            let resp = match self
+            let (resp, held) = match self
                 .send_with_retries(&gate, method, &url, body.as_deref(), req, conditional, rec)
                 .await
             {
@@ -309,7 +322,9 @@ impl Fetcher {
                 rec.final_url = url.to_string();
                 continue;
             }
-            return self.read_body(resp, rec).await;
+            let text = self.read_body(resp, rec).await;
+            drop(held);
+            return text;
         }
         rec.error = Some(err(
             AssessReason::RedirectLoop,
@@ -349,7 +364,7 @@ impl Fetcher {
         robots_url.set_path("/robots.txt");
         robots_url.set_query(None);
         robots_url.set_fragment(None);
-        let _permit = gate.acquire(0.0).await;
+        let _permit = gate.acquire_slot().await;
         let fut = self.client.get(robots_url.as_str()).send();
         let resp = match tokio::time::timeout(self.settings.total_timeout, fut).await {
             Ok(Ok(r)) => r,
@@ -407,15 +422,20 @@ impl Fetcher {
         req: &Request,
         conditional: bool,
         rec: &mut FetchRecord,
-    ) -> Result<reqwest::Response, ErrorFact> {
+    ) -> Result<(reqwest::Response, Held), ErrorFact> {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             rec.attempts += 1;
-            let outcome = {
-                let _permit = gate.acquire(self.settings.per_host_rate).await;
-                self.send_once(method, url, body, req, conditional).await
+            // Held until the body is read (returned with the response).
+            let host_permit = gate.acquire(self.settings.per_host_rate).await;
+            // `acquire` fails only on a closed semaphore; this one is never closed.
+            let global_permit = Arc::clone(&self.global).acquire_owned().await.ok();
+            let held = Held {
+                _host: host_permit,
+                _global: global_permit,
             };
+            let outcome = self.send_once(method, url, body, req, conditional).await;
             let retry_in = match outcome {
                 Attempt::Response(resp) => {
                     let status = resp.status().as_u16();
@@ -455,7 +475,7 @@ impl Fetcher {
                         return Err(err(AssessReason::HttpStatus, format!("HTTP {status}")));
                     } else {
                         gate.record_success();
-                        return Ok(resp);
+                        return Ok((resp, held));
                     }
                 }
                 Attempt::Failed(e) => {
@@ -471,6 +491,7 @@ impl Fetcher {
                     self.backoff(attempt)
                 }
             };
+            drop(held);
             tokio::time::sleep(retry_in).await;
         }
     }

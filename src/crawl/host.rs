@@ -89,7 +89,7 @@ impl Default for CoolOff {
 pub struct HostGate {
     pub robots: OnceCell<Robots>,
     limiter: OnceCell<Option<DefaultDirectRateLimiter>>,
-    slots: Semaphore,
+    slots: std::sync::Arc<Semaphore>,
     consecutive_failures: AtomicU32,
     cooloffs: AtomicU32,
     unreachable: Mutex<Option<ErrorFact>>,
@@ -100,23 +100,24 @@ impl HostGate {
         HostGate {
             robots: OnceCell::new(),
             limiter: OnceCell::new(),
-            slots: Semaphore::new(per_host_concurrency.max(1) as usize),
+            slots: std::sync::Arc::new(Semaphore::new(per_host_concurrency.max(1) as usize)),
             consecutive_failures: AtomicU32::new(0),
             cooloffs: AtomicU32::new(0),
             unreachable: Mutex::new(None),
         }
     }
 
+    /// A concurrency slot only, without touching the rate limiter (used for robots.txt, which
+    /// must be read before the limiter can know the Crawl-delay).
+    pub async fn acquire_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        std::sync::Arc::clone(&self.slots).acquire_owned().await.ok()
+    }
+
     /// Wait for a request slot: concurrency first, then the rate limit. The permit must be held
     /// for the duration of the request.
-    pub async fn acquire(&self, per_host_rate: f64) -> tokio::sync::SemaphorePermit<'_> {
+    pub async fn acquire(&self, per_host_rate: f64) -> Option<tokio::sync::OwnedSemaphorePermit> {
         // `acquire` fails only on a closed semaphore, and this one is never closed.
-        let permit = loop {
-            if let Ok(p) = self.slots.acquire().await {
-                break p;
-            }
-            tokio::task::yield_now().await;
-        };
+        let permit = std::sync::Arc::clone(&self.slots).acquire_owned().await.ok();
         let limiter = self
             .limiter
             // Created once robots.txt is known: the interval is the larger of 1/per_host_rate

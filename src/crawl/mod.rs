@@ -39,6 +39,7 @@ pub fn fetcher_from_config(
         client,
         FetchSettings {
             user_agent: c.user_agent.clone(),
+            concurrency: c.concurrency,
             per_host_rate: c.per_host_rate,
             per_host_concurrency: c.per_host_concurrency,
             total_timeout: Duration::from_millis(c.total_timeout_ms),
