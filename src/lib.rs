@@ -12,6 +12,7 @@ pub mod extract;
 pub mod facts;
 pub mod profile;
 pub mod rules;
+pub mod run;
 pub mod sandbox;
 pub mod store;
 
