@@ -13,6 +13,7 @@
 //! A rule set is loaded once (`RuleSet::bundled()` or `RuleSet::load_dir`), configured with
 //! deployment settings, then shared (it is `Send + Sync`) by every evaluation.
 
+pub mod bench;
 pub mod cases;
 pub mod cli;
 pub mod digest;
