@@ -295,7 +295,9 @@ fn settings_override_params_and_severity() {
         Ok(s) => s,
         Err(e) => panic!("{e}"),
     };
+    let before = set.settings_digest().to_string();
     assert_eq!(set.configure(&settings), Ok(()));
+    assert_ne!(set.settings_digest(), before);
     let mut host = HostFacts {
         name: "h".into(),
         port: 443,
@@ -435,4 +437,32 @@ fn bundled_pack_equals_the_rules_directory() {
         "a rules/*.toml file is missing from BUNDLED"
     );
     let _: Arc<SourceFile> = SourceFile::new("x", "");
+}
+
+/// Throughput over 200,000 generated services. Not a pass/fail check (no timing thresholds):
+/// run `cargo test --release --test rules throughput -- --ignored --nocapture` to print the figure.
+#[test]
+#[ignore]
+fn throughput_over_200k_services() {
+    let set = pack();
+    let n = std::env::var("DVC_BENCH_SERVICES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let r = dvc_audit::rules::bench::bench_services(&set, n);
+    println!(
+        "{} services, {} evaluations in {:.2?}: {:.0} evaluations/s",
+        r.services,
+        r.evaluations,
+        r.elapsed,
+        r.evaluations_per_second()
+    );
+    assert_eq!(r.services, n);
+}
+
+#[test]
+fn rule_set_is_shareable_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RuleSet>();
+    assert_send_sync::<Waivers>();
 }

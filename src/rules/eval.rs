@@ -80,15 +80,17 @@ impl RuleSet {
         outcomes.extend(scope.evaluate_agency(services, hosts));
         Evaluation {
             rules_digest: self.digest().to_string(),
+            settings_digest: self.settings_digest().to_string(),
             outcomes,
         }
     }
 }
 
-/// Outcomes with the digest of the rule set that produced them.
+/// Outcomes with the digests of the rule set and settings that produced them.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Evaluation {
     pub rules_digest: String,
+    pub settings_digest: String,
     pub outcomes: Vec<Outcome>,
 }
 

@@ -334,6 +334,7 @@ impl Checker<'_> {
             Node::Call(call) => {
                 let target = call.target.as_ref().map(|t| self.walk(t));
                 let args: Vec<Shape> = call.args.iter().map(|a| self.walk(a)).collect();
+                self.check_enum_literals(&call.func_name, &call.args, &args);
                 match (call.func_name.as_str(), target, args.as_slice()) {
                     ("_[_]", None, [Shape::List(el), _]) => (**el).clone(),
                     ("size", _, _) => Shape::Int,
@@ -388,6 +389,44 @@ impl Checker<'_> {
                 _ => Shape::Any,
             },
             Node::Unspecified => Shape::Any,
+        }
+    }
+
+    /// `level == 'ful'` and `level in ['full', 'partal']` can never hold: report the literal.
+    fn check_enum_literals(&mut self, func: &str, nodes: &[IdedExpr], shapes: &[Shape]) {
+        let mut check = |values: &[&str], lit: &IdedExpr| {
+            if let Node::Literal(LiteralValue::String(s)) = &lit.expr {
+                let s = s.inner();
+                if !values.contains(&s) {
+                    let help = match closest(s, values) {
+                        Some(c) => format!("did you mean '{c}'?"),
+                        None => format!("one of: {}", values.join(", ")),
+                    };
+                    self.problems.push(ExprProblem {
+                        message: format!("'{s}' is not a possible value here"),
+                        span: self.span_of(lit.id, s),
+                        help: Some(help),
+                    });
+                }
+            }
+        };
+        match (func, nodes, shapes) {
+            ("_==_" | "_!=_", [a, b], [sa, sb]) => {
+                if let Shape::Enum(v) = sa {
+                    check(v, b);
+                }
+                if let Shape::Enum(v) = sb {
+                    check(v, a);
+                }
+            }
+            ("@in", [_, list], [Shape::Enum(v), _]) => {
+                if let Node::List(l) = &list.expr {
+                    for e in &l.elements {
+                        check(v, e);
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
@@ -477,6 +516,20 @@ mod tests {
                 .is_empty()
         );
         assert!(check("has(service.fetch.error) && service.fetch.error.kind == 'dns'").is_empty());
+    }
+
+    #[test]
+    fn impossible_enum_literals_are_errors() {
+        let src = "service.level == 'ful' || service.level in ['full', 'partal']";
+        let p = check(src);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(&src[p[0].span.clone()], "ful");
+        assert_eq!(p[0].help.as_deref(), Some("did you mean 'full'?"));
+        assert_eq!(&src[p[1].span.clone()], "partal");
+        assert!(
+            check("'dns' == service.fetch.error.kind && service.level != 'unknown'").is_empty()
+        );
+        assert_eq!(check("agency.kind == 'provence'").len(), 1);
     }
 
     #[test]

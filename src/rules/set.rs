@@ -63,6 +63,7 @@ pub struct RuleSet {
     pub(crate) defaults: BTreeMap<String, toml::Value>,
     pub(crate) severity: BTreeMap<String, Severity>,
     digest: String,
+    settings_digest: String,
 }
 
 /// A loaded rule set and the warnings found while loading it.
@@ -78,12 +79,14 @@ impl RuleSet {
         let (rules, params, diags) = super::load::load(files);
         let warnings = diags.into_result()?;
         let digest = rule_set_digest(rules.iter().map(|r| (r.id.as_str(), r.canonical.as_str())));
+        let settings_digest = settings_digest(&params, &BTreeMap::new());
         Ok(LoadedRules {
             rules: RuleSet {
                 rules,
                 defaults: params.clone(),
                 params,
                 severity: BTreeMap::new(),
+                settings_digest,
                 digest,
             },
             warnings,
@@ -130,6 +133,7 @@ impl RuleSet {
         if !errors.is_empty() {
             return Err(errors);
         }
+        self.settings_digest = settings_digest(&params, &settings.severity);
         self.params = params;
         self.severity = settings.severity.clone();
         Ok(())
@@ -156,6 +160,12 @@ impl RuleSet {
         &self.digest
     }
 
+    /// SHA-256 (hex) of the parameter values and severity overrides in effect: with
+    /// [`RuleSet::digest`] it pins down exactly what judged a run.
+    pub fn settings_digest(&self) -> &str {
+        &self.settings_digest
+    }
+
     /// Parameter values in effect (defaults overlaid with settings).
     pub fn params(&self) -> &BTreeMap<String, toml::Value> {
         &self.params
@@ -168,6 +178,21 @@ impl RuleSet {
             .copied()
             .unwrap_or(rule.severity)
     }
+}
+
+/// Digest of deployment settings: parameters (TOML text of each value) and overrides, sorted.
+fn settings_digest(
+    params: &BTreeMap<String, toml::Value>,
+    severity: &BTreeMap<String, Severity>,
+) -> String {
+    let params = params
+        .iter()
+        .map(|(k, v)| (format!("param:{k}"), v.to_string()));
+    let sev = severity
+        .iter()
+        .map(|(k, v)| (format!("severity:{k}"), v.as_str().to_string()));
+    let items: Vec<(String, String)> = params.chain(sev).collect();
+    rule_set_digest(items.iter().map(|(a, b)| (a.as_str(), b.as_str())))
 }
 
 /// Accept a value of the default's type; an integer where a float is declared is widened.

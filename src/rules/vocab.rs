@@ -12,8 +12,38 @@ use serde_json::Value as Json;
 
 use crate::facts::{
     AgencyFacts, AgencyKind, AssessReason, CertFacts, ErrorFact, Evidence, FetchFacts, HostFacts,
-    HttpFacts, LeafFacts, ServiceFacts, SignatureFacts, TlsFacts,
+    HttpFacts, LeafFacts, Level, ServiceFacts, SignatureFacts, TlsFacts,
 };
+
+/// Values of the fact enums, from their own `as_str` (a test checks serde agrees).
+fn level_values() -> Vec<&'static str> {
+    [Level::Full, Level::Partial, Level::Info, Level::Unknown]
+        .map(Level::as_str)
+        .to_vec()
+}
+
+fn reason_values() -> Vec<&'static str> {
+    AssessReason::ALL.map(AssessReason::as_str).to_vec()
+}
+
+fn kind_values() -> Vec<&'static str> {
+    [AgencyKind::Ministry, AgencyKind::Province, AgencyKind::City]
+        .map(AgencyKind::as_str)
+        .to_vec()
+}
+
+/// Replace the shape at `path` (a string field) with an enumeration.
+fn set_enum(shape: &mut Shape, path: &[&str], values: Vec<&'static str>) {
+    let Some((first, rest)) = path.split_first() else {
+        *shape = Shape::Enum(values);
+        return;
+    };
+    if let Shape::Record(fields) = shape
+        && let Some(f) = fields.get_mut(*first)
+    {
+        set_enum(&mut f.shape, rest, values);
+    }
+}
 
 /// The shape of a value in the rule context.
 #[derive(Debug, Clone, PartialEq)]
@@ -25,6 +55,9 @@ pub enum Shape {
     List(Box<Shape>),
     /// A record with known fields. `optional` marks fields that may be `null` (Rust `Option`).
     Record(BTreeMap<String, Field>),
+    /// A string with a closed set of values (a Rust enum): comparing it with a literal outside
+    /// the set is a lint error, since it could never be true.
+    Enum(Vec<&'static str>),
     /// Anything (not checked further).
     Any,
 }
@@ -49,7 +82,7 @@ impl Shape {
             Shape::Bool => "bool",
             Shape::Int => "int",
             Shape::Double => "double",
-            Shape::String => "string",
+            Shape::String | Shape::Enum(_) => "string",
             Shape::List(_) => "list",
             Shape::Record(_) => "record",
             Shape::Any => "any",
@@ -178,10 +211,17 @@ pub struct Vocabulary {
 
 impl Vocabulary {
     pub fn from_facts() -> Self {
+        let mut service = shape_with_optional(&sample_service(), &ServiceFacts::default());
+        set_enum(&mut service, &["level"], level_values());
+        set_enum(&mut service, &["fetch", "error", "kind"], reason_values());
+        let mut host = shape_with_optional(&sample_host(), &HostFacts::default());
+        set_enum(&mut host, &["error", "kind"], reason_values());
+        let mut agency = shape_with_optional(&sample_agency(), &sample_agency());
+        set_enum(&mut agency, &["kind"], kind_values());
         Vocabulary {
-            service: shape_with_optional(&sample_service(), &ServiceFacts::default()),
-            host: shape_with_optional(&sample_host(), &HostFacts::default()),
-            agency: shape_with_optional(&sample_agency(), &sample_agency()),
+            service,
+            host,
+            agency,
         }
     }
 }
