@@ -57,3 +57,20 @@ fn test_reports_a_failing_case_with_exit_1() {
         .stdout(contains("FAIL ").and(contains("NPL-001 / linked: expected pass, got fail")))
         .stdout(contains("1 passed, 2 failed"));
 }
+
+#[test]
+fn lint_checks_a_waivers_file() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("waivers.toml");
+    std::fs::write(
+        &path,
+        "[[waiver]]\nrule = \"SIG-001\"\nsubject = \"bca/*\"\nreason = \"r\"\ndecision = \"d\"\nexpires = 2027-01-01\nextra = 1\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    cmd()
+        .args(["rules", "lint", "--waivers"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(contains("waivers.toml:7:1").and(contains("unknown field `extra`")));
+}

@@ -15,6 +15,9 @@ pub enum RulesCmd {
         /// Rule directory (default: the bundled pack).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Also validate a waivers file against the rules.
+        #[arg(long)]
+        waivers: Option<PathBuf>,
     },
     /// Run every embedded test case (exit 1 on a failure).
     Test {
@@ -40,7 +43,7 @@ fn load(dir: Option<&Path>) -> Result<LoadedRules, DiagnosticsError> {
 /// Run a rules command and return the exit code.
 pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     let dir = match cmd {
-        RulesCmd::Lint { dir } | RulesCmd::Test { dir } | RulesCmd::Doc { dir, .. } => {
+        RulesCmd::Lint { dir, .. } | RulesCmd::Test { dir } | RulesCmd::Doc { dir, .. } => {
             dir.as_deref()
         }
     };
@@ -56,7 +59,19 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     }
     let set = loaded.rules;
     match cmd {
-        RulesCmd::Lint { .. } => {
+        RulesCmd::Lint { waivers, .. } => {
+            if let Some(path) = waivers {
+                match super::waiver::Waivers::load(path, &set) {
+                    Ok((w, warnings)) => {
+                        eprint!("{}", warnings.render(color));
+                        println!("{}: {} waivers ok", path.display(), w.entries().len());
+                    }
+                    Err(e) => {
+                        eprint!("{}", e.0.render(color));
+                        return ExitCode::ConfigError;
+                    }
+                }
+            }
             println!("{} rules ok (digest {})", set.rules().len(), set.digest());
             ExitCode::Ok
         }

@@ -107,6 +107,23 @@ impl RuleSet {
         RuleSet::from_sources(&read_dir(dir)?)
     }
 
+    /// Rule files from several directories (a deployment's own rules beside the default pack);
+    /// ids must be unique across all of them.
+    pub fn load_dirs(dirs: &[&Path]) -> Result<LoadedRules, DiagnosticsError> {
+        let mut files = Vec::new();
+        let mut diags = Diagnostics::default();
+        for d in dirs {
+            match read_dir(d) {
+                Ok(f) => files.extend(f),
+                Err(e) => diags.extend(e.0),
+            }
+        }
+        if diags.has_errors() {
+            return Err(DiagnosticsError(diags));
+        }
+        RuleSet::from_sources(&files)
+    }
+
     /// Apply deployment settings. All problems are returned together.
     pub fn configure(&mut self, settings: &RuleSettings) -> Result<(), Vec<SettingsError>> {
         let mut errors = Vec::new();
