@@ -189,7 +189,15 @@ fn evaluation_error_is_could_not_assess_not_a_panic() {
     );
     let file = SourceFile::new("rules/test.toml", text);
     let set = match RuleSet::from_sources(&[file]) {
-        Ok(l) => l.rules,
+        Ok(l) => {
+            // Loads, with a warning that says why it may not be assessable.
+            let w = l.warnings.render(false);
+            assert!(
+                w.contains("warning[rule::unguarded-optional]: rules/test.toml:13:"),
+                "{w}"
+            );
+            l.rules
+        }
         Err(e) => panic!("{}", e.0.render(false)),
     };
     let svc = ServiceFacts {

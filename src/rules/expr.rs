@@ -37,6 +37,9 @@ fn env() -> &'static Arc<cel::Env> {
 /// A problem in an expression, located by a byte range inside the expression text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExprProblem {
+    /// Stable short code: `bad-expression`, `unknown-field`, `unknown-variable`,
+    /// `impossible-value`.
+    pub code: &'static str,
     pub message: String,
     pub span: Range<usize>,
     pub help: Option<String>,
@@ -69,6 +72,7 @@ impl Expr {
     pub fn compile(source: &str) -> Result<Expr, Vec<ExprProblem>> {
         if source.len() > MAX_EXPR_LEN {
             return Err(vec![ExprProblem {
+                code: "bad-expression",
                 message: format!("expression longer than {MAX_EXPR_LEN} bytes"),
                 span: 0..source.len().min(1),
                 help: None,
@@ -76,6 +80,7 @@ impl Expr {
         }
         if source.trim().is_empty() {
             return Err(vec![ExprProblem {
+                code: "bad-expression",
                 message: "empty expression".into(),
                 span: 0..0,
                 help: Some("write `true` for \"always\"".into()),
@@ -93,6 +98,7 @@ impl Expr {
                     let start = byte_of_line_col(source, e.pos.0, e.pos.1);
                     let end = next_char_end(source, start);
                     ExprProblem {
+                        code: "bad-expression",
                         message: e.msg.clone(),
                         span: start..end,
                         help: None,
@@ -269,6 +275,15 @@ fn next_char_end(source: &str, start: usize) -> usize {
         .map_or(start, |c| start + c.len_utf8())
 }
 
+/// `a.b.c` as text, for a chain of selections on an identifier.
+fn dotted(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Node::Ident(name) => Some(name.clone()),
+        Node::Select(sel) if !sel.test => Some(format!("{}.{}", dotted(&sel.operand)?, sel.field)),
+        _ => None,
+    }
+}
+
 /// A parser offset (bytes, as the lexer reads the text as bytes) clamped to a char boundary.
 fn char_floor(source: &str, offset: usize) -> usize {
     let mut offset = offset.min(source.len());
@@ -318,6 +333,7 @@ impl Checker<'_> {
                         names.extend(self.scopes.iter().map(|(n, _)| n.as_str()));
                         let help = closest(name, &names).map(|c| format!("did you mean `{c}`?"));
                         self.problems.push(ExprProblem {
+                            code: "unknown-variable",
                             message: format!("unknown variable `{name}`"),
                             span: self.span_of(e.id, name),
                             help: help
@@ -329,6 +345,9 @@ impl Checker<'_> {
             },
             Node::Select(sel) => {
                 let operand = self.walk(&sel.operand);
+                if !sel.test {
+                    self.check_null_guard(&sel.operand, &operand, &sel.field);
+                }
                 self.select(e.id, &operand, &sel.field)
             }
             Node::Call(call) => {
@@ -392,6 +411,50 @@ impl Checker<'_> {
         }
     }
 
+    /// Reading a field of an optional fact (`service.fetch.error.kind`) fails at run time when
+    /// it is null, which yields `could_not_assess(rule_error)`. Warn unless the same expression
+    /// tests it (`x != null`, `x == null` or `has(x)`); a textual check, deliberately simple.
+    fn check_null_guard(&mut self, operand: &IdedExpr, _shape: &Shape, field: &str) {
+        let Node::Select(inner) = &operand.expr else {
+            return;
+        };
+        let Some(path) = dotted(operand) else {
+            return;
+        };
+        let parent = self.walk_quiet(&inner.operand);
+        let optional =
+            matches!(&parent, Shape::Record(f) if f.get(&inner.field).is_some_and(|f| f.optional));
+        if !optional {
+            return;
+        }
+        let compact: String = self.source.chars().filter(|c| !c.is_whitespace()).collect();
+        let guarded = [
+            format!("{path}!=null"),
+            format!("{path}==null"),
+            format!("null!={path}"),
+            format!("null=={path}"),
+            format!("has({path})"),
+        ]
+        .iter()
+        .any(|g| compact.contains(g.as_str()));
+        if !guarded {
+            self.problems.push(ExprProblem {
+                code: "unguarded-optional",
+                message: format!("`{path}` may be null; reading `.{field}` then fails"),
+                span: self.span_of(operand.id, &inner.field),
+                help: Some(format!("test it first: `{path} != null && ...`")),
+            });
+        }
+    }
+
+    /// The shape of an expression without recording problems (they were recorded once already).
+    fn walk_quiet(&mut self, e: &IdedExpr) -> Shape {
+        let n = self.problems.len();
+        let s = self.walk(e);
+        self.problems.truncate(n);
+        s
+    }
+
     /// `level == 'ful'` and `level in ['full', 'partal']` can never hold: report the literal.
     fn check_enum_literals(&mut self, func: &str, nodes: &[IdedExpr], shapes: &[Shape]) {
         let mut check = |values: &[&str], lit: &IdedExpr| {
@@ -403,6 +466,7 @@ impl Checker<'_> {
                         None => format!("one of: {}", values.join(", ")),
                     };
                     self.problems.push(ExprProblem {
+                        code: "impossible-value",
                         message: format!("'{s}' is not a possible value here"),
                         span: self.span_of(lit.id, s),
                         help: Some(help),
@@ -456,6 +520,7 @@ impl Checker<'_> {
                         None => format!("known fields: {}", names.join(", ")),
                     };
                     self.problems.push(ExprProblem {
+                        code: "unknown-field",
                         message: format!("unknown field `{field}`"),
                         span: self.span_of(id, field),
                         help: Some(help),
@@ -465,6 +530,7 @@ impl Checker<'_> {
             },
             other => {
                 self.problems.push(ExprProblem {
+                    code: "unknown-field",
                     message: format!("`{field}`: a {} has no fields", other.type_name()),
                     span: self.span_of(id, field),
                     help: None,
@@ -516,6 +582,16 @@ mod tests {
                 .is_empty()
         );
         assert!(check("has(service.fetch.error) && service.fetch.error.kind == 'dns'").is_empty());
+        assert!(
+            check("service.fetch.error != null && service.fetch.error.kind == 'dns'").is_empty()
+        );
+        let p = check("service.fetch.error.kind == 'dns'");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].code, "unguarded-optional");
+        assert!(
+            check("services.exists(s, s.fetch.error != null && s.fetch.error.kind == 'dns')")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -527,7 +603,7 @@ mod tests {
         assert_eq!(p[0].help.as_deref(), Some("did you mean 'full'?"));
         assert_eq!(&src[p[1].span.clone()], "partal");
         assert!(
-            check("'dns' == service.fetch.error.kind && service.level != 'unknown'").is_empty()
+            check("service.fetch.error != null && 'dns' == service.fetch.error.kind && service.level != 'unknown'").is_empty()
         );
         assert_eq!(check("agency.kind == 'provence'").len(), 1);
     }

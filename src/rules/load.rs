@@ -93,24 +93,31 @@ pub fn value_offset(file: &SourceFile, span: &Range<usize>, decoded: usize) -> u
     (span.start + pos + body.len()).min(span.end)
 }
 
+/// A problem that does not stop the rule from loading.
+fn is_warning(p: &ExprProblem) -> bool {
+    p.code == "unguarded-optional"
+}
+
 /// Turn expression problems into diagnostics inside the TOML string `value`.
 fn expr_diags(
     file: &Arc<SourceFile>,
     value: &Spanned<String>,
     what: &str,
     problems: Vec<ExprProblem>,
-    code: &str,
     diags: &mut Diagnostics,
 ) {
     let span = value.span();
     for p in problems {
         let start = value_offset(file, &span, p.span.start);
         let end = value_offset(file, &span, p.span.end).max(start + 1);
-        let mut d = Diagnostic::error(code, format!("{what}: {}", p.message)).at(
-            file,
-            start..end,
-            p.message.clone(),
-        );
+        let code = format!("rule::{}", p.code);
+        let message = format!("{what}: {}", p.message);
+        let d = if is_warning(&p) {
+            Diagnostic::warning(code, message)
+        } else {
+            Diagnostic::error(code, message)
+        };
+        let mut d = d.at(file, start..end, p.message.clone());
         if let Some(h) = p.help {
             d = d.with_help(h);
         }
@@ -297,15 +304,12 @@ fn compile_checked(
     match Expr::compile(v.get_ref()) {
         Ok(e) => {
             let problems = e.check(roots);
-            if problems.is_empty() {
-                Some(e)
-            } else {
-                expr_diags(file, v, what, problems, "rule::unknown-field", diags);
-                None
-            }
+            let fatal = problems.iter().any(|p| !is_warning(p));
+            expr_diags(file, v, what, problems, diags);
+            (!fatal).then_some(e)
         }
         Err(problems) => {
-            expr_diags(file, v, what, problems, "rule::bad-expression", diags);
+            expr_diags(file, v, what, problems, diags);
             None
         }
     }
@@ -329,15 +333,12 @@ fn template(
                         .map(|p| super::template::shift(p, off)),
                 );
             }
-            if problems.is_empty() {
-                Some(t)
-            } else {
-                expr_diags(file, v, what, problems, "rule::unknown-field", diags);
-                None
-            }
+            let fatal = problems.iter().any(|p| !is_warning(p));
+            expr_diags(file, v, what, problems, diags);
+            (!fatal).then_some(t)
         }
         Err(problems) => {
-            expr_diags(file, v, what, problems, "rule::bad-expression", diags);
+            expr_diags(file, v, what, problems, diags);
             None
         }
     }

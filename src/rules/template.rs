@@ -58,6 +58,7 @@ impl Template {
                     }
                     let Some(end) = end else {
                         problems.push(ExprProblem {
+                            code: "bad-expression",
                             message: "unclosed `{` in message".into(),
                             span: i..i + 1,
                             help: Some("write `{{` for a literal brace".into()),
@@ -74,6 +75,7 @@ impl Template {
                     }
                 }
                 '}' => problems.push(ExprProblem {
+                    code: "bad-expression",
                     message: "unmatched `}` in message".into(),
                     span: i..i + 1,
                     help: Some("write `}}` for a literal brace".into()),
