@@ -118,6 +118,8 @@ pub struct Outcome {
     /// After deployment overrides.
     pub severity: Severity,
     pub subject: Subject,
+    /// Serialised flat: `"verdict": "could_not_assess", "reason": "timeout", "detail": ...`.
+    #[serde(flatten)]
     pub verdict: Verdict,
     /// Rendered for failures only (empty otherwise).
     pub message_vi: String,
@@ -184,6 +186,25 @@ mod tests {
             port: 443,
         };
         assert_eq!(h.key(), "DVC.example.gov.vn:443");
+        let o = Outcome {
+            rule_id: Arc::from("TLS-001"),
+            scope: Scope::Host,
+            severity: Severity::High,
+            subject: h.clone(),
+            verdict: Verdict::CouldNotAssess {
+                reason: AssessReason::Timeout,
+                detail: "30 s".into(),
+            },
+            message_vi: String::new(),
+            message_en: String::new(),
+            evidence: vec![],
+            waiver: None,
+        };
+        let json = serde_json::to_value(&o).unwrap_or_default();
+        assert_eq!(json["verdict"], "could_not_assess");
+        assert_eq!(json["reason"], "timeout");
+        assert_eq!(json["subject"]["kind"], "host");
+        assert_eq!(json["rule_id"], "TLS-001");
         assert_ne!(
             finding_fingerprint("TLS-001", Scope::Host, &h),
             finding_fingerprint("TLS-002", Scope::Host, &h)
