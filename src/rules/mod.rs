@@ -5,7 +5,8 @@
 //! - [`load`]: strict parse then validation collecting every diagnostic with `file:line:col`,
 //!   including unknown fact fields inside expressions ([`vocab`] derives the vocabulary from
 //!   `src/facts.rs`);
-//! - [`expr`]: the only module that knows the expression language (CEL, `cel` crate);
+//! - [`expr`]: the only module that knows the expression language (CEL, `cel` crate), with its
+//!   load-time checker; [`span`] maps a problem inside a TOML string back to the file;
 //! - [`eval`]: facts in, [`Outcome`]s out (pass / fail / not applicable / could not assess);
 //! - [`waiver`]: accepted findings with reason, decision and expiry;
 //! - [`selftest`] and [`doc`]: `rules test` and `rules doc`.
@@ -25,6 +26,7 @@ pub mod model;
 pub mod outcome;
 pub mod selftest;
 pub mod set;
+pub mod span;
 pub mod template;
 pub mod vocab;
 pub mod waiver;
