@@ -102,10 +102,10 @@ impl<'a> AgencyScope<'a> {
     ) -> Self {
         let mut root = Activation::root();
         root.set("params", params_value(params));
-        match Value::from_serialize(agency) {
-            Ok(v) => root.set("agency", v),
-            // Not reachable for these plain types; an unset variable makes rules `rule_error`.
-            Err(e) => tracing::warn!("agency facts not convertible: {e}"),
+        // A conversion error is not reachable for these plain types; were it to happen, the
+        // unset variable makes every rule `could_not_assess(rule_error)`, never a verdict.
+        if let Err(e) = root.set_facts("agency", agency) {
+            tracing::warn!("agency facts not convertible: {e}");
         }
         AgencyScope { set, agency, root }
     }
@@ -142,16 +142,16 @@ impl<'a> AgencyScope<'a> {
 
     pub(crate) fn service_activation(&self, service: &ServiceFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Ok(v) = Value::from_serialize(service) {
-            act.set("service", v);
+        if let Err(e) = act.set_facts("service", service) {
+            tracing::warn!("service facts not convertible: {e}");
         }
         act
     }
 
     pub(crate) fn host_activation(&self, host: &HostFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Ok(v) = Value::from_serialize(host) {
-            act.set("host", v);
+        if let Err(e) = act.set_facts("host", host) {
+            tracing::warn!("host facts not convertible: {e}");
         }
         act
     }
@@ -162,11 +162,13 @@ impl<'a> AgencyScope<'a> {
         hosts: &[HostFacts],
     ) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Ok(v) = Value::from_serialize(&services) {
-            act.set("services", v);
-        }
-        if let Ok(v) = Value::from_serialize(&hosts) {
-            act.set("hosts", v);
+        for (name, r) in [
+            ("services", act.set_facts("services", services)),
+            ("hosts", act.set_facts("hosts", hosts)),
+        ] {
+            if let Err(e) = r {
+                tracing::warn!("{name} facts not convertible: {e}");
+            }
         }
         act
     }

@@ -18,6 +18,7 @@ use cel::{Context, Program};
 use super::vocab::Shape;
 
 mod check;
+mod val;
 
 /// Longest expression accepted (bytes); longer text is a lint error, not a slow parse.
 pub const MAX_EXPR_LEN: usize = 4096;
@@ -152,6 +153,17 @@ impl<'p> Activation<'p> {
 
     pub fn set(&mut self, name: &str, value: Value) {
         self.ctx.add_variable_from_value(name, value.0);
+    }
+
+    /// Bind typed facts directly (one conversion pass; see `val.rs`).
+    pub fn set_facts<T: serde::Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        facts: &T,
+    ) -> Result<(), String> {
+        let v = val::to_val(facts)?;
+        self.ctx.add_variable_as_val(name, v);
+        Ok(())
     }
 }
 
