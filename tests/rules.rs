@@ -169,6 +169,28 @@ fn unknown_keys_and_missing_cases_are_errors() {
         out.contains("needs at least one `pass` and one `fail` test case"),
         "{out}"
     );
+    // Facts the scope cannot see are a warning, not an error.
+    let file = SourceFile::new(
+        "rules/test.toml",
+        GOOD.replace(
+            "service = { level = \"full\" }",
+            "service = { level = \"full\" }\nhost = { port = 1 }",
+        ),
+    );
+    match RuleSet::from_sources(&[file]) {
+        Ok(l) => {
+            let w = l.warnings.render(false);
+            assert!(
+                w.contains("warning[rule::unused-test-facts]: rules/test.toml:23:1"),
+                "{w}"
+            );
+            assert!(
+                w.contains("test `bad` sets `host`, which a service rule does not see"),
+                "{w}"
+            );
+        }
+        Err(e) => panic!("{}", e.0.render(false)),
+    }
     let typo = GOOD.replace(
         "signature = { supported = true }",
         "signature = { suported = true }",

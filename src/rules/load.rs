@@ -402,6 +402,32 @@ pub(crate) fn validate(
     }
     let mut tests = Vec::new();
     for t in r.test.iter().take(MAX_TESTS_PER_RULE) {
+        let raw_test = t.get_ref();
+        let given = [
+            ("service", raw_test.service.is_some()),
+            ("host", raw_test.host.is_some()),
+            ("services", raw_test.services.is_some()),
+            ("hosts", raw_test.hosts.is_some()),
+        ];
+        for (name, present) in given {
+            if present && !scope_v.variables().contains(&name) {
+                diags.push(
+                    Diagnostic::warning(
+                        "rule::unused-test-facts",
+                        format!(
+                            "test `{}` sets `{name}`, which a {} rule does not see",
+                            raw_test.name,
+                            scope_v.as_str()
+                        ),
+                    )
+                    .at(file, t.span(), "in this test case")
+                    .with_help(format!(
+                        "variables here: {}",
+                        scope_v.variables().join(", ")
+                    )),
+                );
+            }
+        }
         let expect = enum_value(
             file,
             &t.get_ref().expect,
