@@ -47,6 +47,9 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Rule pack commands: lint, run embedded tests, generate the reference.
+    #[command(subcommand)]
+    Rules(crate::rules::cli::RulesCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +62,7 @@ pub enum ConfigCmd {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
     }
 }
 

@@ -1,0 +1,337 @@
+//! Evaluation: facts in, [`Outcome`]s out. Never panics on facts; a runtime expression error is
+//! a `could_not_assess` outcome with reason `rule_error`.
+//!
+//! Order of decisions for one rule and subject:
+//! 1. the subject was not seen (service `fetch.error`, host `error`) and the rule does not
+//!    declare `assess_unavailable` → `could_not_assess` with the error's kind: what was not
+//!    seen is not judged;
+//! 2. `when` false → `not_applicable`;
+//! 3. `require` true → `pass`; false → `fail` (or `could_not_assess` for `on_fail =
+//!    "could_not_assess"` availability rules, so an outage is never a violation).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::expr::{Activation, Value};
+use super::model::{OnFail, Rule, Scope};
+use super::outcome::{EvidenceRef, MAX_EVIDENCE, Outcome, Subject, Verdict};
+use super::set::RuleSet;
+use crate::facts::{AgencyFacts, AssessReason, ErrorFact, Evidence, HostFacts, ServiceFacts};
+
+/// A prepared evaluation for one agency: `params` and `agency` converted once, shared by every
+/// service and host of the agency. Cheap to build; `RuleSet` is `Sync`, so one scope per
+/// thread evaluates in parallel.
+pub struct AgencyScope<'a> {
+    set: &'a RuleSet,
+    agency: &'a AgencyFacts,
+    root: Activation<'static>,
+}
+
+fn params_value(params: &BTreeMap<String, toml::Value>) -> Value {
+    Value::map(
+        params
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_toml(v)))
+            .collect(),
+    )
+}
+
+impl RuleSet {
+    /// Prepare evaluation for one agency with the configured parameters.
+    pub fn agency_scope<'a>(&'a self, agency: &'a AgencyFacts) -> AgencyScope<'a> {
+        AgencyScope::with_params(self, agency, &self.params)
+    }
+
+    /// Every service-scope rule on one service.
+    pub fn evaluate_service(&self, service: &ServiceFacts, agency: &AgencyFacts) -> Vec<Outcome> {
+        self.agency_scope(agency).evaluate_service(service)
+    }
+
+    /// Every host-scope rule on one host.
+    pub fn evaluate_host(&self, host: &HostFacts, agency: &AgencyFacts) -> Vec<Outcome> {
+        self.agency_scope(agency).evaluate_host(host)
+    }
+
+    /// Every agency-scope rule on one agency with its services and hosts.
+    pub fn evaluate_agency(
+        &self,
+        agency: &AgencyFacts,
+        services: &[ServiceFacts],
+        hosts: &[HostFacts],
+    ) -> Vec<Outcome> {
+        self.agency_scope(agency).evaluate_agency(services, hosts)
+    }
+
+    /// Everything about one agency: its services, hosts and the agency itself.
+    pub fn evaluate_all(
+        &self,
+        agency: &AgencyFacts,
+        services: &[ServiceFacts],
+        hosts: &[HostFacts],
+    ) -> Evaluation {
+        let scope = self.agency_scope(agency);
+        let mut outcomes = Vec::new();
+        for s in services {
+            outcomes.extend(scope.evaluate_service(s));
+        }
+        for h in hosts {
+            outcomes.extend(scope.evaluate_host(h));
+        }
+        outcomes.extend(scope.evaluate_agency(services, hosts));
+        Evaluation {
+            rules_digest: self.digest().to_string(),
+            settings_digest: self.settings_digest().to_string(),
+            outcomes,
+        }
+    }
+}
+
+/// Outcomes with the digests of the rule set and settings that produced them.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Evaluation {
+    pub rules_digest: String,
+    pub settings_digest: String,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl<'a> AgencyScope<'a> {
+    pub(crate) fn with_params(
+        set: &'a RuleSet,
+        agency: &'a AgencyFacts,
+        params: &BTreeMap<String, toml::Value>,
+    ) -> Self {
+        let mut root = Activation::root();
+        root.set("params", params_value(params));
+        // A conversion error is not reachable for these plain types; were it to happen, the
+        // unset variable makes every rule `could_not_assess(rule_error)`, never a verdict.
+        if let Err(e) = root.set_facts("agency", agency) {
+            tracing::warn!("agency facts not convertible: {e}");
+        }
+        AgencyScope { set, agency, root }
+    }
+
+    pub fn evaluate_service(&self, service: &ServiceFacts) -> Vec<Outcome> {
+        let act = self.service_activation(service);
+        self.set
+            .rules
+            .iter()
+            .filter(|r| r.scope == Scope::Service)
+            .map(|r| self.service_rule(r, &act, service))
+            .collect()
+    }
+
+    pub fn evaluate_host(&self, host: &HostFacts) -> Vec<Outcome> {
+        let act = self.host_activation(host);
+        self.set
+            .rules
+            .iter()
+            .filter(|r| r.scope == Scope::Host)
+            .map(|r| self.host_rule(r, &act, host))
+            .collect()
+    }
+
+    pub fn evaluate_agency(&self, services: &[ServiceFacts], hosts: &[HostFacts]) -> Vec<Outcome> {
+        let act = self.agency_activation(services, hosts);
+        self.set
+            .rules
+            .iter()
+            .filter(|r| r.scope == Scope::Agency)
+            .map(|r| self.agency_rule(r, &act))
+            .collect()
+    }
+
+    pub(crate) fn service_activation(&self, service: &ServiceFacts) -> Activation<'_> {
+        let mut act = self.root.child();
+        if let Err(e) = act.set_facts("service", service) {
+            tracing::warn!("service facts not convertible: {e}");
+        }
+        act
+    }
+
+    pub(crate) fn host_activation(&self, host: &HostFacts) -> Activation<'_> {
+        let mut act = self.root.child();
+        if let Err(e) = act.set_facts("host", host) {
+            tracing::warn!("host facts not convertible: {e}");
+        }
+        act
+    }
+
+    pub(crate) fn agency_activation(
+        &self,
+        services: &[ServiceFacts],
+        hosts: &[HostFacts],
+    ) -> Activation<'_> {
+        let mut act = self.root.child();
+        for (name, r) in [
+            ("services", act.set_facts("services", services)),
+            ("hosts", act.set_facts("hosts", hosts)),
+        ] {
+            if let Err(e) = r {
+                tracing::warn!("{name} facts not convertible: {e}");
+            }
+        }
+        act
+    }
+
+    pub(crate) fn service_rule(
+        &self,
+        rule: &Rule,
+        act: &Activation<'_>,
+        service: &ServiceFacts,
+    ) -> Outcome {
+        let subject = Subject::Service {
+            agency_id: service.agency_id.clone(),
+            code: service.code.clone(),
+            url: service.url.clone(),
+        };
+        self.judge(rule, act, service.fetch.error.as_ref(), subject, || {
+            service_evidence(rule, service)
+        })
+    }
+
+    pub(crate) fn host_rule(&self, rule: &Rule, act: &Activation<'_>, host: &HostFacts) -> Outcome {
+        let subject = Subject::Host {
+            name: host.name.clone(),
+            port: host.port,
+        };
+        self.judge(rule, act, host.error.as_ref(), subject, || {
+            vec![host_evidence(host)]
+        })
+    }
+
+    pub(crate) fn agency_rule(&self, rule: &Rule, act: &Activation<'_>) -> Outcome {
+        let subject = Subject::Agency {
+            id: self.agency.id.clone(),
+        };
+        let portal = self.agency.portal.clone();
+        self.judge(rule, act, None, subject, || {
+            vec![EvidenceRef {
+                kind: "portal".into(),
+                url: portal,
+                ..EvidenceRef::default()
+            }]
+        })
+    }
+
+    fn judge(
+        &self,
+        rule: &Rule,
+        act: &Activation<'_>,
+        unavailable: Option<&ErrorFact>,
+        subject: Subject,
+        evidence: impl FnOnce() -> Vec<EvidenceRef>,
+    ) -> Outcome {
+        let mut out = Outcome {
+            rule_id: Arc::from(rule.id.as_str()),
+            scope: rule.scope,
+            severity: self.set.severity_of(rule),
+            subject,
+            verdict: Verdict::Pass,
+            message_vi: String::new(),
+            message_en: String::new(),
+            evidence: Vec::new(),
+            waiver: None,
+        };
+        let cna = |reason: AssessReason, detail: String| Verdict::CouldNotAssess { reason, detail };
+        out.verdict = match unavailable {
+            Some(err) if !rule.assess_unavailable => cna(err.kind, err.message.clone()),
+            _ => {
+                let applicable = match &rule.when {
+                    None => Ok(true),
+                    Some(w) => w.eval_bool(act).map_err(|e| format!("when: {e}")),
+                };
+                match applicable {
+                    Err(e) => cna(AssessReason::RuleError, e),
+                    Ok(false) => Verdict::NotApplicable,
+                    Ok(true) => match rule.require.eval_bool(act) {
+                        Err(e) => cna(AssessReason::RuleError, format!("require: {e}")),
+                        Ok(true) => Verdict::Pass,
+                        Ok(false) => match (rule.on_fail, unavailable) {
+                            (OnFail::Fail, _) => Verdict::Fail,
+                            (OnFail::CouldNotAssess, Some(err)) => {
+                                cna(err.kind, err.message.clone())
+                            }
+                            (OnFail::CouldNotAssess, None) => cna(
+                                AssessReason::Connect,
+                                "not reachable, no error recorded".into(),
+                            ),
+                        },
+                    },
+                }
+            }
+        };
+        if matches!(out.verdict, Verdict::Fail) {
+            out.message_vi = rule.templates[0].render(act);
+            out.message_en = rule.templates[1].render(act);
+        }
+        if matches!(out.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. }) {
+            out.evidence = evidence();
+            out.evidence.truncate(MAX_EVIDENCE);
+        }
+        out
+    }
+}
+
+fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
+    let url = [&s.fetch.final_url, &s.fetch.url, &s.url]
+        .into_iter()
+        .find(|u| !u.is_empty())
+        .cloned()
+        .unwrap_or_default();
+    let mut out = vec![EvidenceRef {
+        kind: "fetch".into(),
+        url,
+        at: s.fetch.fetched_at.clone(),
+        status: s.fetch.status,
+        sha256: s.fetch.sha256.clone(),
+        locator: String::new(),
+        excerpt: s
+            .fetch
+            .error
+            .as_ref()
+            .map(|e| crate::facts::excerpt(&e.message))
+            .unwrap_or_default(),
+    }];
+    let wanted =
+        |e: &Evidence| rule.evidence_fields.is_empty() || rule.evidence_fields.contains(&e.field);
+    for e in s.evidence.iter().chain(&s.signature.evidence) {
+        if out.len() >= MAX_EVIDENCE {
+            break;
+        }
+        if wanted(e) {
+            out.push(EvidenceRef {
+                kind: e.kind.clone(),
+                url: e.url.clone(),
+                at: s.fetch.fetched_at.clone(),
+                status: 0,
+                sha256: String::new(),
+                locator: e.locator.clone(),
+                excerpt: crate::facts::excerpt(&e.excerpt),
+            });
+        }
+    }
+    out
+}
+
+fn host_evidence(h: &HostFacts) -> EvidenceRef {
+    let excerpt = match &h.error {
+        Some(e) => e.message.clone(),
+        None => format!(
+            "subject={}; issuer={}; not_after={}",
+            h.cert.subject, h.cert.issuer, h.cert.not_after
+        ),
+    };
+    EvidenceRef {
+        kind: "probe".into(),
+        url: format!("https://{}:{}/", h.name, h.port),
+        at: h.probed_at.clone(),
+        status: 0,
+        sha256: h
+            .chain
+            .first()
+            .map(|c| c.sha256.clone())
+            .unwrap_or_default(),
+        locator: String::new(),
+        excerpt: crate::facts::excerpt(&excerpt),
+    }
+}
