@@ -31,16 +31,7 @@ pub mod defaults {
     pub const HTTP_PORT: u16 = 80;
 }
 
-/// Severity of a finding; `fail_on` uses it too.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Info,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+pub use crate::facts::Severity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

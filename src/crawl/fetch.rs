@@ -203,7 +203,7 @@ impl Fetcher {
         policy: super::client::AddressPolicy,
     ) -> Arc<Self> {
         let global = Arc::new(tokio::sync::Semaphore::new(
-            settings.concurrency.max(1) as usize,
+            settings.concurrency.max(1) as usize
         ));
         Arc::new(Fetcher {
             client,

@@ -110,14 +110,20 @@ impl HostGate {
     /// A concurrency slot only, without touching the rate limiter (used for robots.txt, which
     /// must be read before the limiter can know the Crawl-delay).
     pub async fn acquire_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
-        std::sync::Arc::clone(&self.slots).acquire_owned().await.ok()
+        std::sync::Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .ok()
     }
 
     /// Wait for a request slot: concurrency first, then the rate limit. The permit must be held
     /// for the duration of the request.
     pub async fn acquire(&self, per_host_rate: f64) -> Option<tokio::sync::OwnedSemaphorePermit> {
         // `acquire` fails only on a closed semaphore, and this one is never closed.
-        let permit = std::sync::Arc::clone(&self.slots).acquire_owned().await.ok();
+        let permit = std::sync::Arc::clone(&self.slots)
+            .acquire_owned()
+            .await
+            .ok();
         let limiter = self
             .limiter
             // Created once robots.txt is known: the interval is the larger of 1/per_host_rate
