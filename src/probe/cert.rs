@@ -22,14 +22,15 @@ pub const MAX_VALIDITY_DAYS: i64 = 398;
 const OID_ED25519: &str = "1.3.101.112";
 const OID_ED448: &str = "1.3.101.113";
 
-/// Signature algorithms considered broken for certificate signatures.
-const WEAK_SIG_ALGS: &[&str] = &[
-    "1.2.840.113549.1.1.2", // md2WithRSAEncryption
-    "1.2.840.113549.1.1.4", // md5WithRSAEncryption
-    "1.2.840.113549.1.1.5", // sha1WithRSAEncryption
-    "1.3.14.3.2.29",        // sha1WithRSAEncryption (OIW)
-    "1.2.840.10045.4.1",    // ecdsa-with-SHA1
-    "1.2.840.10040.4.3",    // dsa-with-sha1
+/// Signature algorithms considered broken for certificate signatures, with their names
+/// (the OID registry lacks some of these, e.g. `ecdsa-with-SHA1`).
+const WEAK_SIG_ALGS: &[(&str, &str)] = &[
+    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
+    ("1.3.14.3.2.29", "sha1WithRSAEncryption"),
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.10040.4.3", "dsa-with-sha1"),
 ];
 
 /// Facts for one DER certificate, judged at `now`.
@@ -65,7 +66,7 @@ pub fn cert_facts(der: &[u8], now: OffsetDateTime) -> CertFacts {
 pub fn weak_signature(der: &[u8]) -> bool {
     X509Certificate::from_der(der).is_ok_and(|(_, x)| {
         let oid = x.signature_algorithm.algorithm.to_id_string();
-        WEAK_SIG_ALGS.contains(&oid.as_str())
+        WEAK_SIG_ALGS.iter().any(|(o, _)| *o == oid)
     })
 }
 
@@ -138,6 +139,10 @@ fn key_facts(x: &X509Certificate<'_>) -> KeyFacts {
 
 fn sig_alg_name(x: &X509Certificate<'_>) -> String {
     let oid = &x.signature_algorithm.algorithm;
+    let id = oid.to_id_string();
+    if let Some((_, name)) = WEAK_SIG_ALGS.iter().find(|(o, _)| *o == id) {
+        return (*name).to_string();
+    }
     match x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry()) {
         Ok(name) => name.to_string(),
         Err(_) => oid.to_id_string(),
