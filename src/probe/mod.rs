@@ -523,3 +523,29 @@ pub async fn probe_hosts_timed(
     .collect()
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_specs() {
+        let (h, p, a) = parse_resolve("dvc.a.sandbox.test:8443:127.0.0.1").expect("ok");
+        assert_eq!(
+            (h.as_str(), p, a.to_string().as_str()),
+            ("dvc.a.sandbox.test", 8443, "127.0.0.1")
+        );
+        let (_, _, a) = parse_resolve("h:443:[::1]").expect("ok");
+        assert_eq!(a.to_string(), "::1");
+        for bad in ["h:443", "h:x:127.0.0.1", ":443:127.0.0.1", "h:443:nope"] {
+            assert!(parse_resolve(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn versions_sort_oldest_first() {
+        let mut v = vec!["TLSv1.3".to_string(), "TLSv1.0".into(), "TLSv1.2".into()];
+        sort_versions(&mut v);
+        assert_eq!(v, ["TLSv1.0", "TLSv1.2", "TLSv1.3"]);
+    }
+}

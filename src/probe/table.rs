@@ -143,7 +143,8 @@ pub fn render_table(f: &HostFacts) -> String {
         .min(72);
     let mut out = String::new();
     for (k, val, verdict) in rows {
-        let _ = writeln!(out, "{k:<w$}  {val:<v$}  {verdict}");
+        let line = format!("{k:<w$}  {val:<v$}  {verdict}");
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     out
 }
