@@ -1,6 +1,7 @@
 //! A readable table of one host's facts with a verdict per line, for `dvc-audit spot`.
 //! Verdicts here are the probe's own plain judgements (the rules engine gives the official
-//! ones); they make the table scannable: `ok`, `WARN`, `FAIL`, or blank for information.
+//! ones); they make the table scannable: `ok`, `WARN`, `FAIL`, `n/a` (could not assess), or
+//! blank for information.
 
 use std::fmt::Write;
 
@@ -13,9 +14,13 @@ pub fn render_table(f: &HostFacts) -> String {
         |k: &str, v: String, verdict: &'static str| rows.push((k.to_string(), v, verdict));
     let ok = |good: bool| if good { "ok" } else { "FAIL" };
     row("host", format!("{}:{}", f.name, f.port), "");
-    row("reachable", f.reachable.to_string(), ok(f.reachable));
+    row(
+        "reachable",
+        f.reachable.to_string(),
+        if f.reachable { "ok" } else { "n/a" },
+    );
     if let Some(e) = &f.error {
-        row("error", format!("{}: {}", e.kind, e.message), "FAIL");
+        row("error", format!("{}: {}", e.kind, e.message), "n/a");
     }
     let t = &f.tls;
     if !t.versions.is_empty() {
@@ -112,10 +117,16 @@ pub fn render_table(f: &HostFacts) -> String {
     }
     let h = &f.http;
     row("http.reachable", h.http_reachable.to_string(), "");
+    // Could-not-assess is not a verdict: no plain HTTP answer, no redirect verdict.
+    let redirect_verdict = if h.http_reachable {
+        ok(h.https_redirect)
+    } else {
+        "n/a"
+    };
     row(
         "http.https_redirect",
         h.https_redirect.to_string(),
-        ok(h.https_redirect),
+        redirect_verdict,
     );
     row("http.final_url", h.final_url.clone(), "");
     let hsts = if h.hsts.present {
@@ -132,7 +143,12 @@ pub fn render_table(f: &HostFacts) -> String {
     } else {
         "absent".into()
     };
-    row("http.hsts", hsts, ok(h.hsts.present));
+    let hsts_verdict = if t.versions.is_empty() {
+        "n/a"
+    } else {
+        ok(h.hsts.present)
+    };
+    row("http.hsts", hsts, hsts_verdict);
 
     let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
     let v = rows
@@ -154,5 +170,46 @@ fn list(v: &[String]) -> String {
         "-".into()
     } else {
         v.join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{AssessReason, ErrorFact};
+
+    #[test]
+    fn an_outage_is_not_a_failure() {
+        let f = HostFacts {
+            name: "dvc.x.gov.vn".into(),
+            port: 443,
+            error: Some(ErrorFact {
+                kind: AssessReason::Connect,
+                message: "refused".into(),
+            }),
+            ..HostFacts::default()
+        };
+        let t = render_table(&f);
+        assert!(!t.contains("FAIL"), "{t}");
+        assert!(t.contains("connect: refused"));
+    }
+
+    #[test]
+    fn bad_certificate_rows_fail() {
+        let mut f = HostFacts::default();
+        f.tls.versions = vec!["TLSv1.0".into(), "TLSv1.2".into()];
+        f.tls.legacy = true;
+        f.chain = vec![Default::default()];
+        f.cert.expired = true;
+        let t = render_table(&f);
+        let row = |name: &str| {
+            t.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(row("tls.versions").ends_with("FAIL"));
+        assert!(row("cert.not_after").ends_with("FAIL"));
+        assert!(row("http.hsts").ends_with("FAIL"));
     }
 }
