@@ -272,8 +272,27 @@ impl Prober {
                 Err(_) => Default::default(),
             }
         };
-        let legacy = self.legacy(addr, host, gate);
-        let (hs12, hsts, legacy) = tokio::join!(hs12, hsts, legacy);
+        use hello::SuiteClass::*;
+        use legacy::Question;
+        let questions = [
+            Question::Version(hello::TLS1_0),
+            Question::Version(hello::TLS1_1),
+            Question::Weak(TripleDes),
+            Question::Weak(Rc4),
+            Question::Weak(Null),
+            Question::Weak(Export),
+            Question::Dhe,
+        ];
+        let legacy = self.legacy(&questions, addr, host, gate);
+        let (hs12, hsts, mut legacy) = tokio::join!(hs12, hsts, legacy);
+        if hs12.is_err() {
+            // rustls only speaks ECDHE with AEAD suites: ask whether TLS 1.2 works at all
+            // (CBC-only, DHE-only or RSA-key-exchange-only servers).
+            let more = self
+                .legacy(&[Question::Version(hello::TLS1_2)], addr, host, gate)
+                .await;
+            legacy.merge(more);
+        }
         facts.http.hsts = hsts;
 
         let mut tls = TlsFacts::default();
@@ -410,23 +429,20 @@ impl Prober {
         facts.cert = l;
     }
 
-    async fn legacy(&self, addr: SocketAddr, host: &str, gate: &Semaphore) -> LegacyFacts {
+    /// Ask the legacy `questions` (when the legacy probe is enabled), each on its own
+    /// connection under the host's connection gate.
+    async fn legacy(
+        &self,
+        questions: &[legacy::Question],
+        addr: SocketAddr,
+        host: &str,
+        gate: &Semaphore,
+    ) -> LegacyFacts {
+        use legacy::Question;
         let mut out = LegacyFacts::default();
         if !self.cfg.legacy_probe {
             return out;
         }
-        use hello::SuiteClass::*;
-        use legacy::Question;
-        let questions = [
-            Question::Version(hello::TLS1_0),
-            Question::Version(hello::TLS1_1),
-            Question::Version(hello::TLS1_2),
-            Question::Weak(TripleDes),
-            Question::Weak(Rc4),
-            Question::Weak(Null),
-            Question::Weak(Export),
-            Question::Dhe,
-        ];
         let asks = questions.iter().map(|q| async move {
             let _p = gate.acquire().await;
             let a = legacy::ask(
@@ -469,6 +485,19 @@ struct LegacyFacts {
     weak_ciphers: Vec<String>,
     dhe_min_bits: i64,
     certificates: Vec<CertificateDer<'static>>,
+}
+
+impl LegacyFacts {
+    fn merge(&mut self, other: LegacyFacts) {
+        self.versions.extend(other.versions);
+        self.weak_ciphers.extend(other.weak_ciphers);
+        if self.dhe_min_bits == 0 {
+            self.dhe_min_bits = other.dhe_min_bits;
+        }
+        if self.certificates.is_empty() {
+            self.certificates = other.certificates;
+        }
+    }
 }
 
 fn leaf_times(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {

@@ -450,7 +450,9 @@ pub async fn wait_listening(port: u16) {
     panic!("nothing listens on port {port}");
 }
 
-/// Start `openssl s_server` on a free loopback port with `cert`/`key` and extra `args`.
+/// Start `openssl s_server` on a free loopback port with `cert`/`key` and extra `args`. It
+/// serves one connection at a time; `-www` makes it answer HTTP requests and hang up, so no
+/// connection holds it until a timeout.
 pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGuard, u16) {
     let port = closed_port();
     let child = Command::new("openssl")
@@ -461,7 +463,7 @@ pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGua
         .arg(cert)
         .arg("-key")
         .arg(key)
-        .args(["-naccept", "1000", "-quiet"])
+        .args(["-naccept", "1000", "-quiet", "-www"])
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
