@@ -184,8 +184,8 @@ pub async fn handshake(
             let cipher = conn
                 .negotiated_cipher_suite()
                 .and_then(|s| s.suite().as_str())
-                .unwrap_or_default()
-                .to_string();
+                .map(iana_suite_name)
+                .unwrap_or_default();
             Ok(Handshake {
                 version,
                 cipher,
@@ -198,6 +198,15 @@ pub async fn handshake(
 /// rustls names versions `TLSv1_3`; facts use `TLSv1.3`.
 fn tls_version_name(s: &str) -> String {
     s.replace('_', ".")
+}
+
+/// rustls names TLS 1.3 suites `TLS13_AES_128_GCM_SHA256`; facts use the IANA registry names
+/// (`TLS_AES_128_GCM_SHA256`), like the legacy probe's suite names.
+fn iana_suite_name(s: &str) -> String {
+    match s.strip_prefix("TLS13_") {
+        Some(rest) => format!("TLS_{rest}"),
+        None => s.to_string(),
+    }
 }
 
 fn tls_error_text(e: &std::io::Error) -> String {
