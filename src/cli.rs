@@ -50,6 +50,32 @@ pub enum Command {
     /// Rule pack commands: lint, run embedded tests, generate the reference.
     #[command(subcommand)]
     Rules(crate::rules::cli::RulesCmd),
+    /// Probe one host now and print its TLS and HTTP facts with verdicts.
+    Spot(SpotArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SpotArgs {
+    /// The URL to check, e.g. `https://dichvucong.gov.vn` or `https://host:8443`.
+    pub url: String,
+    /// Print the facts as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Extra trust anchors, `NAME=file.pem` (repeatable), e.g. `vgca=vgca-root.pem`.
+    #[arg(long = "anchors", value_name = "NAME=FILE")]
+    pub anchors: Vec<String>,
+    /// Pin `host:port:address`, as curl's `--resolve` (repeatable).
+    #[arg(long = "resolve", value_name = "HOST:PORT:ADDR")]
+    pub resolve: Vec<String>,
+    /// Replace the built-in public web roots with the certificates in this PEM file (testing).
+    #[arg(long, value_name = "FILE")]
+    pub web_roots: Option<PathBuf>,
+    /// Port of the plain-HTTP redirect check.
+    #[arg(long, default_value_t = 80)]
+    pub http_port: u16,
+    /// Skip the legacy protocol probe (TLS 1.0/1.1, weak suites, DHE).
+    #[arg(long)]
+    pub no_legacy: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -63,6 +89,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
+        Command::Spot(args) => spot(&args).await,
     }
 }
 
@@ -82,6 +109,72 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::ConfigError)
         }
     }
+}
+
+async fn spot(args: &SpotArgs) -> anyhow::Result<ExitCode> {
+    let cfg = match spot_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::ConfigError);
+        }
+    };
+    let url = match url::Url::parse(&args.url) {
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => u,
+        _ => {
+            eprintln!("error: `{}` is not an https:// URL", args.url);
+            return Ok(ExitCode::ConfigError);
+        }
+    };
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    let port = url.port_or_known_default().unwrap_or(443);
+    spot_host(&cfg, host, port, args.json).await
+}
+
+/// Probe one host and print it; the portal part of `spot` builds on this.
+pub async fn spot_host(
+    cfg: &crate::probe::ProbeConfig,
+    host: &str,
+    port: u16,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let facts = crate::probe::probe_host(cfg, host, port).await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&facts)?);
+    } else {
+        print!("{}", crate::probe::render_table(&facts));
+    }
+    Ok(if facts.error.is_some() {
+        ExitCode::Incomplete
+    } else {
+        ExitCode::Ok
+    })
+}
+
+fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {
+    use crate::probe::{AnchorSet, ProbeConfig, WebRoots, load_pem_certs, parse_resolve};
+    let mut cfg = ProbeConfig {
+        http_port: args.http_port,
+        legacy_probe: !args.no_legacy,
+        ..ProbeConfig::default()
+    };
+    for spec in &args.anchors {
+        let (name, file) = spec
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("bad --anchors `{spec}`: expected NAME=file.pem"))?;
+        cfg.anchors.push(AnchorSet {
+            name: name.to_string(),
+            certs: load_pem_certs(std::path::Path::new(file))?,
+        });
+    }
+    for spec in &args.resolve {
+        let (host, port, addr) = parse_resolve(spec)?;
+        cfg.pin(&host, port, addr);
+    }
+    if let Some(path) = &args.web_roots {
+        cfg.web_roots = WebRoots::Custom(load_pem_certs(path)?);
+    }
+    Ok(cfg)
 }
 
 /// Colour diagnostics only on a terminal.

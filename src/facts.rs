@@ -343,6 +343,12 @@ pub struct LeafFacts {
     pub has_san: bool,
     /// Why verification failed against each anchor set, `name: reason`.
     pub verify_errors: Vec<String>,
+    /// The leaf key is below the minimum (RSA/DSA < 2048 bits, EC < 256 bits).
+    #[serde(default)]
+    pub weak_key: bool,
+    /// Not expired, and expires within the configured warning window.
+    #[serde(default)]
+    pub expiring_soon: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]

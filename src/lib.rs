@@ -10,6 +10,7 @@ pub mod diag;
 pub mod exit;
 pub mod extract;
 pub mod facts;
+pub mod probe;
 pub mod profile;
 pub mod rules;
 pub mod run;

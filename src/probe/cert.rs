@@ -1,0 +1,230 @@
+//! Certificate facts read with x509-parser: names, dates, key strength, signature algorithm.
+//!
+//! webpki (used for trust in [`super::trust`]) does not judge key size or report algorithms,
+//! so every descriptive fact comes from here. A certificate x509-parser cannot read still
+//! yields a [`CertFacts`] with its fingerprint and `sig_alg = "unparseable"`, so the chain as
+//! served is never silently shortened.
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::facts::{CertFacts, KeyFacts};
+
+/// Minimum acceptable key sizes (CA/Browser Forum Baseline Requirements §6.1.5).
+pub const MIN_RSA_BITS: i64 = 2048;
+pub const MIN_EC_BITS: i64 = 256;
+/// Maximum leaf validity accepted by browsers since 2020-09-01 (days).
+pub const MAX_VALIDITY_DAYS: i64 = 398;
+
+const OID_ED25519: &str = "1.3.101.112";
+const OID_ED448: &str = "1.3.101.113";
+
+/// Signature algorithms considered broken for certificate signatures, with their names
+/// (the OID registry lacks some of these, e.g. `ecdsa-with-SHA1`).
+const WEAK_SIG_ALGS: &[(&str, &str)] = &[
+    ("1.2.840.113549.1.1.2", "md2WithRSAEncryption"),
+    ("1.2.840.113549.1.1.4", "md5WithRSAEncryption"),
+    ("1.2.840.113549.1.1.5", "sha1WithRSAEncryption"),
+    ("1.3.14.3.2.29", "sha1WithRSAEncryption"),
+    ("1.2.840.10045.4.1", "ecdsa-with-SHA1"),
+    ("1.2.840.10040.4.3", "dsa-with-sha1"),
+];
+
+/// Facts for one DER certificate, judged at `now`.
+pub fn cert_facts(der: &[u8], now: OffsetDateTime) -> CertFacts {
+    let sha256 = hex::encode(Sha256::digest(der));
+    let Ok((_, x)) = X509Certificate::from_der(der) else {
+        return CertFacts {
+            sha256,
+            sig_alg: "unparseable".into(),
+            ..CertFacts::default()
+        };
+    };
+    let not_before = x.validity().not_before.to_datetime();
+    let not_after = x.validity().not_after.to_datetime();
+    CertFacts {
+        subject: x.subject().to_string(),
+        issuer: x.issuer().to_string(),
+        sans: sans(&x),
+        serial: hex::encode(x.raw_serial()),
+        sha256,
+        not_before: rfc3339(not_before),
+        not_after: rfc3339(not_after),
+        days_left: (not_after - now).whole_days(),
+        validity_days: (not_after - not_before).whole_days(),
+        key: key_facts(&x),
+        sig_alg: sig_alg_name(&x),
+        self_signed: is_self_signed(&x),
+        is_ca: x.is_ca(),
+    }
+}
+
+/// `true` when the certificate is signed with MD2, MD5 or SHA-1.
+pub fn weak_signature(der: &[u8]) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, x)| {
+        let oid = x.signature_algorithm.algorithm.to_id_string();
+        WEAK_SIG_ALGS.iter().any(|(o, _)| *o == oid)
+    })
+}
+
+/// `true` when the key is below the minimum for its algorithm.
+pub fn weak_key(key: &KeyFacts) -> bool {
+    match key.alg.as_str() {
+        "rsa" | "dsa" => key.bits < MIN_RSA_BITS,
+        "ec" => key.bits < MIN_EC_BITS,
+        _ => false,
+    }
+}
+
+/// Whether `der` parses as a self-signed certificate (a root or a self-issued leaf).
+pub fn der_is_self_signed(der: &[u8]) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, x)| is_self_signed(&x))
+}
+
+/// Whether `der` parses as a CA certificate.
+pub fn der_is_ca(der: &[u8]) -> bool {
+    X509Certificate::from_der(der).is_ok_and(|(_, x)| x.is_ca())
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+fn sans(x: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for ext in x.extensions() {
+        if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+            for name in &san.general_names {
+                match name {
+                    GeneralName::DNSName(d) => out.push((*d).to_string()),
+                    GeneralName::IPAddress(ip) => out.push(ip_text(ip)),
+                    _ => {}
+                }
+            }
+        }
+    }
+    out
+}
+
+fn ip_text(bytes: &[u8]) -> String {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return std::net::Ipv4Addr::from(v4).to_string();
+    }
+    if let Ok(v6) = <[u8; 16]>::try_from(bytes) {
+        return std::net::Ipv6Addr::from(v6).to_string();
+    }
+    hex::encode(bytes)
+}
+
+fn key_facts(x: &X509Certificate<'_>) -> KeyFacts {
+    let spki = x.public_key();
+    let oid = spki.algorithm.algorithm.to_id_string();
+    let (alg, bits) = match spki.parsed() {
+        Ok(PublicKey::RSA(k)) => ("rsa", k.key_size()),
+        Ok(PublicKey::EC(k)) => ("ec", k.key_size()),
+        Ok(PublicKey::DSA(k)) => ("dsa", k.len() * 8),
+        _ if oid == OID_ED25519 => ("ed25519", 256),
+        _ if oid == OID_ED448 => ("ed448", 456),
+        _ => ("unknown", 0),
+    };
+    KeyFacts {
+        alg: alg.into(),
+        bits: i64::try_from(bits).unwrap_or(i64::MAX),
+    }
+}
+
+fn sig_alg_name(x: &X509Certificate<'_>) -> String {
+    let oid = &x.signature_algorithm.algorithm;
+    let id = oid.to_id_string();
+    if let Some((_, name)) = WEAK_SIG_ALGS.iter().find(|(o, _)| *o == id) {
+        return (*name).to_string();
+    }
+    match x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry()) {
+        Ok(name) => name.to_string(),
+        Err(_) => oid.to_id_string(),
+    }
+}
+
+/// Subject equals issuer, and the authority key id (if any) names the certificate's own key.
+fn is_self_signed(x: &X509Certificate<'_>) -> bool {
+    if x.subject().as_raw() != x.issuer().as_raw() {
+        return false;
+    }
+    let mut ski = None;
+    let mut aki = None;
+    for ext in x.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(k) => ski = Some(k.0),
+            ParsedExtension::AuthorityKeyIdentifier(a) => {
+                aki = a.key_identifier.as_ref().map(|k| k.0)
+            }
+            _ => {}
+        }
+    }
+    match (ski, aki) {
+        (Some(s), Some(a)) => s == a,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn make(alg: &'static rcgen::SignatureAlgorithm, sans: Vec<String>) -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(alg).expect("key");
+        let params = rcgen::CertificateParams::new(sans).expect("params");
+        params.self_signed(&key).expect("cert").der().to_vec()
+    }
+
+    #[test]
+    fn reads_ec_leaf() {
+        let der = make(&rcgen::PKCS_ECDSA_P256_SHA256, vec!["a.test".into()]);
+        let f = cert_facts(&der, OffsetDateTime::now_utc());
+        assert_eq!(f.key.alg, "ec");
+        assert_eq!(f.key.bits, 256);
+        assert_eq!(f.sig_alg, "ecdsa-with-SHA256");
+        assert_eq!(f.sans, vec!["a.test".to_string()]);
+        assert!(f.self_signed);
+        assert_eq!(f.sha256.len(), 64);
+        assert!(!weak_signature(&der));
+        assert!(!weak_key(&f.key));
+    }
+
+    #[test]
+    fn p384_and_ed25519_sizes() {
+        let f = cert_facts(
+            &make(&rcgen::PKCS_ECDSA_P384_SHA384, vec!["a.test".into()]),
+            OffsetDateTime::now_utc(),
+        );
+        assert_eq!((f.key.alg.as_str(), f.key.bits), ("ec", 384));
+        let f = cert_facts(
+            &make(&rcgen::PKCS_ED25519, vec!["a.test".into()]),
+            OffsetDateTime::now_utc(),
+        );
+        assert_eq!(f.key.alg, "ed25519");
+    }
+
+    #[test]
+    fn garbage_is_reported_not_dropped() {
+        let f = cert_facts(b"not a certificate", OffsetDateTime::now_utc());
+        assert_eq!(f.sig_alg, "unparseable");
+        assert!(!f.sha256.is_empty());
+    }
+
+    #[test]
+    fn weak_key_thresholds() {
+        let k = |alg: &str, bits| KeyFacts {
+            alg: alg.into(),
+            bits,
+        };
+        assert!(weak_key(&k("rsa", 1024)));
+        assert!(!weak_key(&k("rsa", 2048)));
+        assert!(weak_key(&k("ec", 224)));
+        assert!(!weak_key(&k("ec", 256)));
+    }
+}

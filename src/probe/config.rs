@@ -1,0 +1,141 @@
+//! What a probe needs to know: anchor sets, web roots, timeouts, address pins, bounds; and
+//! the helpers that build them from files and command-line arguments.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+
+use super::net;
+
+/// Default days before expiry at which a certificate is "expiring soon".
+pub const DEFAULT_EXPIRY_WARNING_DAYS: i64 = 30;
+/// Default connections one host may have open at once.
+pub const DEFAULT_MAX_CONNS_PER_HOST: usize = 4;
+/// Default hosts probed at once.
+pub const DEFAULT_MAX_HOSTS_IN_FLIGHT: usize = 32;
+
+/// A named set of trust anchors (e.g. `vgca`), as certificates.
+#[derive(Debug, Clone)]
+pub struct AnchorSet {
+    pub name: String,
+    pub certs: Vec<CertificateDer<'static>>,
+}
+
+/// The "public web" roots: Mozilla's set from webpki-roots, or a custom list (tests, sandbox).
+#[derive(Debug, Clone, Default)]
+pub enum WebRoots {
+    #[default]
+    Builtin,
+    Custom(Vec<CertificateDer<'static>>),
+}
+
+/// Everything a probe needs to know.
+#[derive(Debug, Clone)]
+pub struct ProbeConfig {
+    pub anchors: Vec<AnchorSet>,
+    pub web_roots: WebRoots,
+    /// Known intermediates (besides those in the anchor files) for incomplete-chain detection.
+    pub intermediates: Vec<CertificateDer<'static>>,
+    pub expiry_warning_days: i64,
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    /// Bound on reading one answer (legacy flight, HTTP response headers).
+    pub read_timeout: Duration,
+    /// `host:port` → address, as curl's `--resolve`.
+    pub resolve: BTreeMap<String, SocketAddr>,
+    pub http_port: u16,
+    pub legacy_probe: bool,
+    pub max_conns_per_host: usize,
+    pub max_hosts_in_flight: usize,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            anchors: Vec::new(),
+            web_roots: WebRoots::Builtin,
+            intermediates: Vec::new(),
+            expiry_warning_days: DEFAULT_EXPIRY_WARNING_DAYS,
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(8),
+            read_timeout: Duration::from_secs(8),
+            resolve: BTreeMap::new(),
+            http_port: 80,
+            legacy_probe: true,
+            max_conns_per_host: DEFAULT_MAX_CONNS_PER_HOST,
+            max_hosts_in_flight: DEFAULT_MAX_HOSTS_IN_FLIGHT,
+        }
+    }
+}
+
+impl ProbeConfig {
+    /// Pin `host:port` to `addr` (curl `--resolve host:port:addr`).
+    pub fn pin(&mut self, host: &str, port: u16, addr: std::net::IpAddr) {
+        self.resolve
+            .insert(net::pin_key(host, port), SocketAddr::new(addr, port));
+    }
+}
+
+/// Errors building probe inputs from files and arguments.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: no PEM certificate found")]
+    NoCertificates { path: String },
+    #[error("{path}: bad PEM: {message}")]
+    Pem { path: String, message: String },
+    #[error("bad --resolve `{0}`: expected host:port:address")]
+    Resolve(String),
+}
+
+/// Read every certificate from a PEM file.
+pub fn load_pem_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, ProbeError> {
+    use rustls::pki_types::pem::PemObject;
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| ProbeError::Read {
+        path: shown.clone(),
+        source,
+    })?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ProbeError::Pem {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(ProbeError::NoCertificates { path: shown });
+    }
+    Ok(certs)
+}
+
+/// Parse `host:port:address` (curl `--resolve`; IPv6 addresses may be bracketed): the
+/// configuration's parser, with this module's error type.
+pub fn parse_resolve(spec: &str) -> Result<(String, u16, std::net::IpAddr), ProbeError> {
+    crate::config::parse_resolve(spec).map_err(|why| ProbeError::Resolve(format!("{spec}: {why}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolve_specs() {
+        let (h, p, a) = parse_resolve("dvc.a.sandbox.test:8443:127.0.0.1").expect("ok");
+        assert_eq!(
+            (h.as_str(), p, a.to_string().as_str()),
+            ("dvc.a.sandbox.test", 8443, "127.0.0.1")
+        );
+        let (_, _, a) = parse_resolve("h:443:[::1]").expect("ok");
+        assert_eq!(a.to_string(), "::1");
+        for bad in ["h:443", "h:x:127.0.0.1", ":443:127.0.0.1", "h:443:nope"] {
+            assert!(parse_resolve(bad).is_err(), "{bad}");
+        }
+    }
+}

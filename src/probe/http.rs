@@ -1,0 +1,153 @@
+//! HTTP facts: does plain HTTP send the citizen to HTTPS on the same host, and does the
+//! HTTPS answer carry HSTS (RFC 6797)?
+//!
+//! Redirects are followed by hand (at most [`MAX_REDIRECTS`]) so every hop is seen; bodies are
+//! never read. The client accepts any certificate: trust is judged by the TLS probe, and the
+//! header is a fact either way.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, LOCATION, STRICT_TRANSPORT_SECURITY};
+use url::Url;
+
+use crate::facts::{HstsFacts, HttpFacts};
+
+/// Most redirects followed from `http://host/`.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// Build the HTTP client: pinned addresses (ports come from the URL, as reqwest resolves by
+/// name only), no proxy, no automatic redirects, bounded times.
+pub fn client(
+    tls: rustls::ClientConfig,
+    pins: &std::collections::BTreeMap<String, std::net::SocketAddr>,
+    connect_timeout: Duration,
+    total_timeout: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    let mut b = reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .connect_timeout(connect_timeout)
+        .timeout(total_timeout)
+        .pool_max_idle_per_host(0)
+        .user_agent(concat!("dvc-audit/", env!("CARGO_PKG_VERSION")));
+    for (key, addr) in pins {
+        if let Some((host, _port)) = key.rsplit_once(':') {
+            b = b.resolve(host, *addr);
+        }
+    }
+    b.build()
+}
+
+/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL.
+pub async fn plain(client: &reqwest::Client, host: &str, http_port: u16) -> HttpFacts {
+    let mut facts = HttpFacts::default();
+    let Ok(mut url) = Url::parse(&format!("http://{}:{http_port}/", host_for_url(host))) else {
+        return facts;
+    };
+    for hop in 0..=MAX_REDIRECTS {
+        let Ok(resp) = client.get(url.clone()).send().await else {
+            break;
+        };
+        if hop == 0 {
+            facts.http_reachable = true;
+        }
+        facts.final_url = url.to_string();
+        let next = resp
+            .status()
+            .is_redirection()
+            .then(|| location(&url, resp.headers()))
+            .flatten();
+        drop(resp);
+        let Some(next) = next else { break };
+        if next.scheme() == "https" && !facts.https_redirect {
+            facts.https_redirect = same_host(&next, host);
+        }
+        if next.scheme() != "https" && next.scheme() != "http" {
+            break;
+        }
+        facts.final_url = next.to_string();
+        url = next;
+    }
+    facts
+}
+
+/// HSTS as sent on `https://host:port/`, or absent when the request fails.
+pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> HstsFacts {
+    let Ok(url) = Url::parse(&format!("https://{}:{port}/", host_for_url(host))) else {
+        return HstsFacts::default();
+    };
+    match client.get(url).send().await {
+        Ok(resp) => resp
+            .headers()
+            .get(STRICT_TRANSPORT_SECURITY)
+            .and_then(|v| v.to_str().ok())
+            .map(parse_hsts)
+            .unwrap_or_default(),
+        Err(_) => HstsFacts::default(),
+    }
+}
+
+/// Parse a `Strict-Transport-Security` value. A header without a valid `max-age` is invalid
+/// (RFC 6797 §6.1.1) and reported as absent.
+pub fn parse_hsts(value: &str) -> HstsFacts {
+    let mut f = HstsFacts::default();
+    let mut max_age = None;
+    for directive in value.split(';') {
+        let (name, val) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), Some(v.trim().trim_matches('"'))),
+            None => (directive.trim(), None),
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "max-age" => max_age = val.and_then(|v| v.parse::<i64>().ok()),
+            "includesubdomains" => f.include_subdomains = true,
+            "preload" => f.preload = true,
+            _ => {}
+        }
+    }
+    match max_age {
+        Some(age) if age >= 0 => {
+            f.present = true;
+            f.max_age = age;
+            f
+        }
+        _ => HstsFacts::default(),
+    }
+}
+
+fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
+    let loc = headers.get(LOCATION)?.to_str().ok()?;
+    base.join(loc).ok()
+}
+
+fn same_host(url: &Url, host: &str) -> bool {
+    url.host_str().is_some_and(|h| {
+        h.trim_matches(['[', ']'])
+            .eq_ignore_ascii_case(host.trim_matches(['[', ']']))
+    })
+}
+
+fn host_for_url(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hsts_directives() {
+        let f = parse_hsts("max-age=31536000; includeSubDomains; preload");
+        assert!(f.present && f.include_subdomains && f.preload);
+        assert_eq!(f.max_age, 31_536_000);
+        let f = parse_hsts("Max-Age=\"60\"");
+        assert!(f.present && !f.include_subdomains);
+        assert_eq!(f.max_age, 60);
+        assert!(!parse_hsts("includeSubDomains").present);
+        assert!(!parse_hsts("max-age=abc").present);
+    }
+}

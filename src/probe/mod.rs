@@ -1,0 +1,440 @@
+//! The TLS and HTTP probe: host → [`HostFacts`].
+//!
+//! One probe asks a handful of small questions of a host, each on its own connection and each
+//! under a timeout, and merges the answers into facts:
+//! - rustls handshakes with only TLS 1.3, then only TLS 1.2 enabled ([`tls`]): negotiated
+//!   version and cipher, the chain as served and any stapled OCSP response;
+//! - the chain described with x509-parser ([`cert`]) and judged per anchor set ([`trust`]);
+//! - the legacy probe ([`legacy`], [`hello`]): TLS 1.0/1.1, weak suites, small DHE groups;
+//! - plain HTTP redirect and HSTS ([`http`]).
+//!
+//! Bounds: every step has a timeout; a host gets at most `max_conns_per_host` connections at
+//! once; [`probe_hosts`] runs at most `max_hosts_in_flight` hosts at once. A probe never fails:
+//! what could not be learned is an [`ErrorFact`](crate::facts::ErrorFact) in the result.
+
+pub mod cert;
+mod config;
+pub mod hello;
+pub mod http;
+pub mod legacy;
+pub mod net;
+pub mod ocsp;
+mod table;
+pub mod tls;
+pub mod trust;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+use crate::facts::{HostFacts, LeafFacts, TlsFacts};
+pub use config::{
+    AnchorSet, DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CONNS_PER_HOST,
+    DEFAULT_MAX_HOSTS_IN_FLIGHT, ProbeConfig, ProbeError, WebRoots, load_pem_certs, parse_resolve,
+};
+pub use table::render_table;
+use trust::TrustStore;
+
+/// A prepared probe: trust store, crypto provider and HTTP clients built once and shared by
+/// every host.
+pub struct Prober {
+    cfg: ProbeConfig,
+    provider: Arc<CryptoProvider>,
+    trust: TrustStore,
+    http: Result<reqwest::Client, String>,
+}
+
+impl Prober {
+    pub fn new(cfg: ProbeConfig) -> Self {
+        crate::install_crypto_provider();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let algs = provider.signature_verification_algorithms;
+        let mut sets: Vec<(String, Vec<CertificateDer<'static>>)> = cfg
+            .anchors
+            .iter()
+            .map(|a| (a.name.clone(), a.certs.clone()))
+            .collect();
+        let trust = match &cfg.web_roots {
+            WebRoots::Custom(certs) => {
+                sets.insert(0, (trust::WEB.to_string(), certs.clone()));
+                TrustStore::new(sets, cfg.intermediates.clone(), algs)
+            }
+            WebRoots::Builtin => {
+                let web = rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                };
+                TrustStore::new(sets, cfg.intermediates.clone(), algs).with_store(trust::WEB, web)
+            }
+        };
+        let recorder = Arc::new(tls::Recorder::new(provider.clone()));
+        let http = tls::recording_config(provider.clone(), None, recorder)
+            .map_err(|e| e.to_string())
+            .and_then(|tls_cfg| {
+                http::client(
+                    tls_cfg,
+                    &cfg.resolve,
+                    cfg.connect_timeout,
+                    cfg.connect_timeout + cfg.read_timeout,
+                )
+                .map_err(|e| e.to_string())
+            });
+        Prober {
+            cfg,
+            provider,
+            trust,
+            http,
+        }
+    }
+
+    pub fn config(&self) -> &ProbeConfig {
+        &self.cfg
+    }
+
+    /// Probe one host. Never panics on what the host sends; every step is timed out.
+    pub async fn probe_host(&self, host: &str, port: u16) -> HostFacts {
+        let now = OffsetDateTime::now_utc();
+        let mut facts = HostFacts {
+            name: host.to_string(),
+            port: i64::from(port),
+            probed_at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ..HostFacts::default()
+        };
+        let c = &self.cfg;
+        let addr = match net::resolve(&c.resolve, host, port, c.connect_timeout).await {
+            Ok(a) => a,
+            Err(f) => {
+                facts.error = Some(f.into());
+                return facts;
+            }
+        };
+        let gate = Semaphore::new(c.max_conns_per_host.max(1));
+        let gate = &gate;
+
+        // Phase 1: TLS 1.3 and plain HTTP together.
+        let hs13 = async {
+            let _p = gate.acquire().await;
+            self.handshake(&rustls::version::TLS13, addr, host).await
+        };
+        let plain = async {
+            let _p = gate.acquire().await;
+            match &self.http {
+                Ok(client) => http::plain(client, host, c.http_port).await,
+                Err(_) => Default::default(),
+            }
+        };
+        let (hs13, plain) = tokio::join!(hs13, plain);
+        facts.http = plain;
+        if let Err((f, _)) = &hs13
+            && !f.peer_answered()
+        {
+            // Nothing listens on the TLS port: no point asking more questions of it.
+            facts.reachable = facts.http.http_reachable;
+            facts.error = Some(f.clone().into());
+            return facts;
+        }
+        facts.reachable = true;
+
+        // Phase 2: TLS 1.2, HSTS and the legacy questions, at most `max_conns_per_host` at once.
+        let hs12 = async {
+            let _p = gate.acquire().await;
+            self.handshake(&rustls::version::TLS12, addr, host).await
+        };
+        let hsts = async {
+            let _p = gate.acquire().await;
+            match &self.http {
+                Ok(client) => http::hsts(client, host, port).await,
+                Err(_) => Default::default(),
+            }
+        };
+        use hello::SuiteClass::*;
+        use legacy::Question;
+        let questions = [
+            Question::Version(hello::TLS1_0),
+            Question::Version(hello::TLS1_1),
+            Question::Weak(TripleDes),
+            Question::Weak(Rc4),
+            Question::Weak(Null),
+            Question::Weak(Export),
+            Question::Dhe,
+        ];
+        let legacy = self.legacy(&questions, addr, host, gate);
+        let (hs12, hsts, mut legacy) = tokio::join!(hs12, hsts, legacy);
+        if hs12.is_err() {
+            // rustls only speaks ECDHE with AEAD suites: ask whether TLS 1.2 works at all
+            // (CBC-only, DHE-only or RSA-key-exchange-only servers).
+            let more = self
+                .legacy(&[Question::Version(hello::TLS1_2)], addr, host, gate)
+                .await;
+            legacy.merge(more);
+        }
+        facts.http.hsts = hsts;
+
+        let mut tls = TlsFacts::default();
+        let mut chain = Vec::new();
+        let mut ocsp = Vec::new();
+        let mut sig_error = None;
+        for (hs, name) in [(&hs13, "TLSv1.3"), (&hs12, "TLSv1.2")] {
+            if let Ok(h) = hs {
+                tls.versions.push(name.to_string());
+                if tls.version.is_empty() {
+                    tls.version = h.version.clone();
+                    tls.cipher = h.cipher.clone();
+                    chain = h.seen.chain.clone();
+                    ocsp = h.seen.ocsp.clone();
+                    sig_error = h.seen.sig_error.clone();
+                }
+            }
+        }
+        if chain.is_empty() {
+            // No rustls handshake: keep whatever chain a failed handshake or the legacy probe saw.
+            for hs in [&hs13, &hs12] {
+                if let Err((_, seen)) = hs
+                    && chain.is_empty()
+                {
+                    chain = seen.chain.clone();
+                }
+            }
+            if chain.is_empty() {
+                chain = legacy.certificates.clone();
+            }
+        }
+        for v in legacy.versions.iter().rev() {
+            if !tls.versions.contains(v) {
+                tls.versions.push(v.clone());
+            }
+        }
+        sort_versions(&mut tls.versions);
+        tls.legacy = tls
+            .versions
+            .iter()
+            .any(|v| v == "TLSv1.0" || v == "TLSv1.1" || v == "SSLv3");
+        tls.weak_ciphers = legacy.weak_ciphers;
+        tls.dhe_min_bits = legacy.dhe_min_bits;
+        tls.ocsp_stapled = !ocsp.is_empty();
+        facts.tls = tls;
+
+        if facts.tls.versions.is_empty() {
+            let failure = match (&hs13, &hs12) {
+                (Err((f, _)), _) => f.clone(),
+                (_, Err((f, _))) => f.clone(),
+                _ => net::Failure::tls("no TLS version accepted"),
+            };
+            facts.error = Some(failure.into());
+        }
+        if !chain.is_empty() {
+            self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
+        }
+        facts
+    }
+
+    async fn handshake(
+        &self,
+        version: &'static rustls::SupportedProtocolVersion,
+        addr: SocketAddr,
+        host: &str,
+    ) -> Result<tls::Handshake, (net::Failure, tls::Seen)> {
+        tls::handshake(
+            self.provider.clone(),
+            version,
+            addr,
+            host,
+            self.cfg.connect_timeout,
+            self.cfg.handshake_timeout,
+        )
+        .await
+    }
+
+    fn judge_chain(
+        &self,
+        facts: &mut HostFacts,
+        chain: &[CertificateDer<'static>],
+        ocsp: &[u8],
+        sig_error: Option<String>,
+        host: &str,
+        now: OffsetDateTime,
+    ) {
+        facts.chain = chain.iter().map(|c| cert::cert_facts(c, now)).collect();
+        let unix = UnixTime::since_unix_epoch(Duration::from_secs(
+            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+        ));
+        let verdict = self.trust.judge(chain, host, unix);
+        let Some(leaf) = facts.chain.first().cloned() else {
+            return;
+        };
+        let mut l = LeafFacts {
+            subject: leaf.subject,
+            issuer: leaf.issuer,
+            has_san: !leaf.sans.is_empty(),
+            sans: leaf.sans,
+            not_before: leaf.not_before,
+            not_after: leaf.not_after,
+            days_left: leaf.days_left,
+            validity_days: leaf.validity_days,
+            expired: false,
+            not_yet_valid: false,
+            hostname_ok: verdict.hostname_ok,
+            trusted: !verdict.trusted_by.is_empty(),
+            publicly_trusted: verdict.trusted_by.iter().any(|n| n == trust::WEB),
+            trusted_by: verdict.trusted_by,
+            chain_complete: verdict.chain_complete,
+            self_signed: leaf.self_signed,
+            weak_key: cert::weak_key(&leaf.key),
+            key: leaf.key,
+            sig_alg: leaf.sig_alg,
+            weak_sig_in_chain: chain
+                .iter()
+                .zip(&facts.chain)
+                .any(|(der, f)| !f.self_signed && cert::weak_signature(der)),
+            verify_errors: verdict.verify_errors,
+            expiring_soon: false,
+        };
+        if let Some(x) = chain.first().and_then(|d| leaf_times(d)) {
+            l.expired = now > x.1;
+            l.not_yet_valid = now < x.0;
+        }
+        l.expiring_soon = !l.expired && l.days_left < self.cfg.expiry_warning_days;
+        if let Some(e) = sig_error {
+            l.verify_errors.push(format!("handshake signature: {e}"));
+        }
+        if !ocsp.is_empty() {
+            let serial = hex::decode(&leaf.serial).unwrap_or_default();
+            facts.tls.ocsp_status = ocsp::stapled_status(ocsp, &serial).to_string();
+        }
+        facts.cert = l;
+    }
+
+    /// Ask the legacy `questions` (when the legacy probe is enabled), each on its own
+    /// connection under the host's connection gate.
+    async fn legacy(
+        &self,
+        questions: &[legacy::Question],
+        addr: SocketAddr,
+        host: &str,
+        gate: &Semaphore,
+    ) -> LegacyFacts {
+        use legacy::Question;
+        let mut out = LegacyFacts::default();
+        if !self.cfg.legacy_probe {
+            return out;
+        }
+        let asks = questions.iter().map(|q| async move {
+            let _p = gate.acquire().await;
+            let a = legacy::ask(
+                *q,
+                addr,
+                host,
+                self.cfg.connect_timeout,
+                self.cfg.handshake_timeout,
+            )
+            .await;
+            (*q, a)
+        });
+        for (q, a) in futures::future::join_all(asks).await {
+            let Ok(a) = a else { continue };
+            if out.certificates.is_empty() && !a.certificates.is_empty() {
+                out.certificates = a
+                    .certificates
+                    .iter()
+                    .map(|c| CertificateDer::from(c.clone()))
+                    .collect();
+            }
+            if !a.accepted {
+                continue;
+            }
+            match q {
+                Question::Version(v) => out.versions.push(hello::version_name(v).to_string()),
+                Question::Weak(_) => out.weak_ciphers.push(a.suite),
+                Question::Dhe => {
+                    out.dhe_min_bits = a.dhe_prime_bits.map(i64::from).unwrap_or_default()
+                }
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Default)]
+struct LegacyFacts {
+    versions: Vec<String>,
+    weak_ciphers: Vec<String>,
+    dhe_min_bits: i64,
+    certificates: Vec<CertificateDer<'static>>,
+}
+
+impl LegacyFacts {
+    fn merge(&mut self, other: LegacyFacts) {
+        self.versions.extend(other.versions);
+        self.weak_ciphers.extend(other.weak_ciphers);
+        if self.dhe_min_bits == 0 {
+            self.dhe_min_bits = other.dhe_min_bits;
+        }
+        if self.certificates.is_empty() {
+            self.certificates = other.certificates;
+        }
+    }
+}
+
+fn leaf_times(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, x) = X509Certificate::from_der(der).ok()?;
+    Some((
+        x.validity().not_before.to_datetime(),
+        x.validity().not_after.to_datetime(),
+    ))
+}
+
+fn sort_versions(v: &mut [String]) {
+    let rank = |s: &String| match s.as_str() {
+        "SSLv3" => 0,
+        "TLSv1.0" => 1,
+        "TLSv1.1" => 2,
+        "TLSv1.2" => 3,
+        "TLSv1.3" => 4,
+        _ => 5,
+    };
+    v.sort_by_key(rank);
+}
+
+/// Probe one host with a fresh [`Prober`]. For many hosts, build one `Prober` and reuse it.
+pub async fn probe_host(cfg: &ProbeConfig, host: &str, port: u16) -> HostFacts {
+    Prober::new(cfg.clone()).probe_host(host, port).await
+}
+
+/// Probe many `(host, port)` pairs concurrently (at most `max_hosts_in_flight` at once),
+/// results in input order.
+pub async fn probe_hosts(cfg: &ProbeConfig, hosts: &[(String, u16)]) -> Vec<HostFacts> {
+    probe_hosts_timed(cfg, hosts)
+        .await
+        .into_iter()
+        .map(|(f, _)| f)
+        .collect()
+}
+
+/// As [`probe_hosts`], with the wall time of each host's probe (for benchmarks).
+pub async fn probe_hosts_timed(
+    cfg: &ProbeConfig,
+    hosts: &[(String, u16)],
+) -> Vec<(HostFacts, Duration)> {
+    let prober = Prober::new(cfg.clone());
+    let prober = &prober;
+    // Unordered so one slow host does not hold a slot after others finish; re-sorted below.
+    let mut out: Vec<(usize, HostFacts, Duration)> =
+        futures::stream::iter(hosts.iter().enumerate().map(|(i, (h, p))| async move {
+            let start = Instant::now();
+            let f = prober.probe_host(h, *p).await;
+            (i, f, start.elapsed())
+        }))
+        .buffer_unordered(cfg.max_hosts_in_flight.max(1))
+        .collect()
+        .await;
+    out.sort_by_key(|(i, _, _)| *i);
+    out.into_iter().map(|(_, f, d)| (f, d)).collect()
+}

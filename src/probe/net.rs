@@ -1,0 +1,94 @@
+//! Name resolution (with curl-style `--resolve` pins) and TCP connects, each under a timeout,
+//! with failures classified into the closed set of [`AssessReason`]s.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use crate::facts::{AssessReason, ErrorFact};
+
+/// A failed step, already classified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub kind: AssessReason,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(kind: AssessReason, message: impl Into<String>) -> Self {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+    pub fn tls(message: impl Into<String>) -> Self {
+        Self::new(AssessReason::TlsHandshake, message)
+    }
+    pub fn timeout(message: impl Into<String>) -> Self {
+        Self::new(AssessReason::Timeout, message)
+    }
+    /// The step reached a listening peer (so the host is "reachable").
+    pub fn peer_answered(&self) -> bool {
+        self.kind == AssessReason::TlsHandshake
+    }
+}
+
+impl From<Failure> for ErrorFact {
+    fn from(f: Failure) -> Self {
+        ErrorFact {
+            kind: f.kind,
+            message: f.message,
+        }
+    }
+}
+
+/// Resolve `host:port`: a pinned address first (curl `--resolve` semantics: the pin applies to
+/// exactly that host and port), else the system resolver, under `timeout`.
+pub async fn resolve(
+    pins: &BTreeMap<String, SocketAddr>,
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<SocketAddr, Failure> {
+    if let Some(addr) = pins.get(&pin_key(host, port)) {
+        return Ok(*addr);
+    }
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
+        Err(_) => Err(Failure::timeout(format!("DNS lookup of {host} timed out"))),
+        Ok(Err(e)) => Err(Failure::new(
+            AssessReason::Dns,
+            format!("DNS lookup of {host} failed: {e}"),
+        )),
+        Ok(Ok(mut addrs)) => addrs
+            .next()
+            .ok_or_else(|| Failure::new(AssessReason::Dns, format!("{host} has no address"))),
+    }
+}
+
+/// Key of the resolve map: `host:port`, host lower-cased.
+pub fn pin_key(host: &str, port: u16) -> String {
+    format!("{}:{port}", host.to_ascii_lowercase())
+}
+
+/// TCP connect under `timeout`; refused, reset and unreachable become `connect`.
+pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Failure> {
+    match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        Err(_) => Err(Failure::timeout(format!(
+            "connect to {addr} timed out after {} ms",
+            timeout.as_millis()
+        ))),
+        Ok(Err(e)) => Err(Failure::new(
+            AssessReason::Connect,
+            format!("connect to {addr}: {e}"),
+        )),
+        Ok(Ok(s)) => {
+            let _ = s.set_nodelay(true);
+            Ok(s)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The certificate status in a stapled OCSP response (RFC 6960 §4.2.1), read minimally.
+//!
+//! No crate in the dependency tree parses OCSP responses, so this walks the DER with
+//! asn1-rs's generic `Any` (already used by x509-parser) down to the `certStatus` of the
+//! single response whose serial matches the leaf. The response's signature is not verified:
+//! the fact says what the server stapled, not that the responder is authentic.
+
+use x509_parser::asn1_rs::{Any, Class, FromDer};
+
+/// `good`, `revoked` or `unknown` (also for unsuccessful or unreadable responses).
+pub fn stapled_status(response: &[u8], leaf_serial: &[u8]) -> &'static str {
+    status(response, leaf_serial).unwrap_or("unknown")
+}
+
+/// DER TLV: (class, tag number, constructed content, rest).
+fn tlv(i: &[u8]) -> Option<(Class, u32, &[u8], &[u8])> {
+    let (rest, any) = Any::from_der(i).ok()?;
+    Some((any.header.class(), any.header.tag().0, any.data, rest))
+}
+
+/// The children of a constructed value.
+fn children(mut data: &[u8]) -> Vec<(Class, u32, &[u8])> {
+    let mut out = Vec::new();
+    while !data.is_empty() && out.len() < 64 {
+        let Some((class, tag, content, rest)) = tlv(data) else {
+            break;
+        };
+        out.push((class, tag, content));
+        data = rest;
+    }
+    out
+}
+
+const SEQUENCE: u32 = 16;
+const ENUMERATED: u32 = 10;
+const INTEGER: u32 = 2;
+const OCTET_STRING: u32 = 4;
+
+fn status(response: &[u8], leaf_serial: &[u8]) -> Option<&'static str> {
+    // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT ... }
+    let (_, _, top, _) = tlv(response)?;
+    let top = children(top);
+    let (_, _, status) = top
+        .iter()
+        .find(|(c, t, _)| *c == Class::Universal && *t == ENUMERATED)?;
+    if status.iter().any(|b| *b != 0) {
+        return None; // not `successful`
+    }
+    let (_, _, explicit) = top
+        .iter()
+        .find(|(c, t, _)| *c == Class::ContextSpecific && *t == 0)?;
+    // ResponseBytes ::= SEQUENCE { responseType OID, response OCTET STRING }
+    let (_, _, rb, _) = tlv(explicit)?;
+    let (_, _, basic) = children(rb)
+        .into_iter()
+        .find(|(c, t, _)| *c == Class::Universal && *t == OCTET_STRING)?;
+    // BasicOCSPResponse ::= SEQUENCE { tbsResponseData ResponseData, ... }
+    let (_, _, basic, _) = tlv(basic)?;
+    let (_, _, tbs, _) = tlv(basic)?;
+    // ResponseData: the only universal SEQUENCE child is `responses`.
+    let (_, _, responses) = children(tbs)
+        .into_iter()
+        .find(|(c, t, _)| *c == Class::Universal && *t == SEQUENCE)?;
+    let mut first = None;
+    for (_, _, single) in children(responses) {
+        // SingleResponse ::= SEQUENCE { certID CertID, certStatus CHOICE {[0] good, [1] revoked, [2] unknown}, ... }
+        let parts = children(single);
+        let serial = parts
+            .first()
+            .map(|(_, _, cert_id)| children(cert_id))
+            .and_then(|id| {
+                id.into_iter()
+                    .find(|(c, t, _)| *c == Class::Universal && *t == INTEGER)
+                    .map(|(_, _, s)| s)
+            });
+        let st = match parts.get(1) {
+            Some((Class::ContextSpecific, 0, _)) => "good",
+            Some((Class::ContextSpecific, 1, _)) => "revoked",
+            _ => "unknown",
+        };
+        if serial.is_some_and(|s| strip_zeros(s) == strip_zeros(leaf_serial)) {
+            return Some(st);
+        }
+        first.get_or_insert(st);
+    }
+    first
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let n = b.iter().take_while(|x| **x == 0).count();
+    b.get(n..).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_unknown() {
+        assert_eq!(stapled_status(b"", b"\x01"), "unknown");
+        assert_eq!(stapled_status(b"\x30\x03\x0a\x01\x01", b"\x01"), "unknown");
+        for n in 0..200u8 {
+            let v: Vec<u8> = (0..n).map(|i| i.wrapping_mul(37) ^ n).collect();
+            let _ = stapled_status(&v, b"\x01");
+        }
+    }
+}

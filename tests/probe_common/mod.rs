@@ -1,0 +1,480 @@
+//! Shared fixtures for the probe integration tests: a test PKI (rcgen, plus the `openssl`
+//! CLI where rcgen cannot: SHA-1 signatures and RSA keys), local TLS servers (tokio-rustls on
+//! 127.0.0.1:0), plain HTTP servers, and helpers to run external legacy TLS servers.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use dvc_audit::probe::{ProbeConfig, WebRoots};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use time::{Duration as TimeDuration, OffsetDateTime};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+/// A CA: its certificate and an issuer to sign with.
+pub struct Ca {
+    pub cert: CertificateDer<'static>,
+    pub key: KeyPair,
+    pub issuer: Issuer<'static, KeyPair>,
+}
+
+fn dn(cn: &str) -> DistinguishedName {
+    let mut d = DistinguishedName::new();
+    d.push(DnType::CommonName, cn);
+    d
+}
+
+fn ca_params(cn: &str) -> CertificateParams {
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.distinguished_name = dn(cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    p
+}
+
+fn ec_key() -> KeyPair {
+    KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap()
+}
+
+impl Ca {
+    pub fn root(cn: &str) -> Ca {
+        let key = ec_key();
+        let params = ca_params(cn);
+        let cert = params.self_signed(&key).unwrap().der().clone();
+        let issuer = Issuer::new(params, ec_key_clone(&key));
+        Ca { cert, key, issuer }
+    }
+
+    pub fn intermediate(&self, cn: &str) -> Ca {
+        let key = ec_key();
+        let params = ca_params(cn);
+        let cert = params.signed_by(&key, &self.issuer).unwrap().der().clone();
+        let issuer = Issuer::new(params, ec_key_clone(&key));
+        Ca { cert, key, issuer }
+    }
+
+    /// Issue a leaf for `leaf.key` with `leaf`'s options.
+    pub fn issue(&self, leaf: &LeafSpec) -> CertificateDer<'static> {
+        leaf.params()
+            .signed_by(&leaf.key, &self.issuer)
+            .unwrap()
+            .der()
+            .clone()
+    }
+
+    pub fn pem(&self) -> String {
+        pem("CERTIFICATE", &self.cert)
+    }
+}
+
+fn ec_key_clone(k: &KeyPair) -> KeyPair {
+    KeyPair::from_pem(&k.serialize_pem()).unwrap()
+}
+
+pub fn pem(label: &str, der: &[u8]) -> String {
+    use std::fmt::Write;
+    let b64 = base64(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        let _ = writeln!(out, "{}", String::from_utf8_lossy(chunk));
+    }
+    let _ = writeln!(out, "-----END {label}-----");
+    out
+}
+
+fn base64(data: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in data.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Options of a leaf certificate.
+pub struct LeafSpec {
+    pub names: Vec<String>,
+    pub cn: String,
+    pub san: bool,
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    pub key: KeyPair,
+}
+
+impl LeafSpec {
+    pub fn new(name: &str) -> LeafSpec {
+        let now = OffsetDateTime::now_utc();
+        LeafSpec {
+            names: vec![name.to_string()],
+            cn: name.to_string(),
+            san: true,
+            not_before: now - TimeDuration::days(10),
+            not_after: now + TimeDuration::days(90),
+            key: ec_key(),
+        }
+    }
+    pub fn valid(mut self, from_days: i64, to_days: i64) -> Self {
+        let now = OffsetDateTime::now_utc();
+        self.not_before = now + TimeDuration::days(from_days);
+        self.not_after = now + TimeDuration::days(to_days);
+        self
+    }
+    pub fn key(mut self, key: KeyPair) -> Self {
+        self.key = key;
+        self
+    }
+    pub fn no_san(mut self) -> Self {
+        self.san = false;
+        self
+    }
+    fn params(&self) -> CertificateParams {
+        let names = if self.san {
+            self.names.clone()
+        } else {
+            Vec::new()
+        };
+        let mut p = CertificateParams::new(names).unwrap();
+        p.distinguished_name = dn(&self.cn);
+        p.not_before = self.not_before;
+        p.not_after = self.not_after;
+        p
+    }
+    pub fn self_signed(&self) -> CertificateDer<'static> {
+        self.params().self_signed(&self.key).unwrap().der().clone()
+    }
+    pub fn private_key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_slice(self.key.serialize_pem().as_bytes()).unwrap()
+    }
+}
+
+/// What the TLS fixture server sends.
+#[derive(Clone)]
+pub struct Serve {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: Arc<PrivateKeyDer<'static>>,
+    pub ocsp: Vec<u8>,
+    /// Extra response header lines, e.g. `Strict-Transport-Security: max-age=60`.
+    pub headers: Vec<String>,
+}
+
+impl Serve {
+    pub fn new(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> Serve {
+        Serve {
+            chain,
+            key: Arc::new(key),
+            ocsp: Vec::new(),
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// Serve TLS (1.2 and 1.3, rustls defaults) on 127.0.0.1:0; answers any request with 200.
+pub async fn serve_tls(s: Serve) -> u16 {
+    dvc_audit::install_crypto_provider();
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let head = response_head("200 OK", &s.headers);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let head = head.clone();
+            tokio::spawn(async move {
+                let fut = async {
+                    let mut tls = acceptor.accept(tcp).await.ok()?;
+                    read_head(&mut tls).await?;
+                    tls.write_all(head.as_bytes()).await.ok()?;
+                    tls.shutdown().await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            });
+        }
+    });
+    port
+}
+
+/// Serve plain HTTP on 127.0.0.1:0 with a fixed status and headers.
+pub async fn serve_http(status: &str, headers: Vec<String>) -> u16 {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let head = response_head(status, &headers);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let head = head.clone();
+            tokio::spawn(async move {
+                let fut = async {
+                    read_head(&mut tcp).await?;
+                    tcp.write_all(head.as_bytes()).await.ok()?;
+                    tcp.shutdown().await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            });
+        }
+    });
+    port
+}
+
+/// A TCP server that accepts and never says anything.
+pub async fn serve_silent() -> u16 {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((tcp, _)) = listener.accept().await {
+            held.push(tcp);
+        }
+    });
+    port
+}
+
+/// A TCP server that writes `banner` as soon as a client connects, then closes.
+pub async fn serve_banner(banner: &'static [u8]) -> u16 {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = tcp.write_all(banner).await;
+                let _ = tcp.shutdown().await;
+            });
+        }
+    });
+    port
+}
+
+/// A port nothing listens on.
+pub fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn response_head(status: &str, headers: &[String]) -> String {
+    let mut h = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n");
+    for line in headers {
+        h.push_str(line);
+        h.push_str("\r\n");
+    }
+    h.push_str("\r\n");
+    h
+}
+
+async fn read_head<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Some(())
+}
+
+/// A probe config for tests: `web` is the fixture root, short timeouts, names pinned.
+pub fn config(web: &[CertificateDer<'static>], pins: &[(&str, u16)]) -> ProbeConfig {
+    let mut cfg = ProbeConfig {
+        web_roots: WebRoots::Custom(web.to_vec()),
+        connect_timeout: Duration::from_secs(3),
+        handshake_timeout: Duration::from_secs(3),
+        read_timeout: Duration::from_secs(3),
+        legacy_probe: false,
+        ..ProbeConfig::default()
+    };
+    for (host, port) in pins {
+        cfg.pin(host, *port, LOCALHOST);
+    }
+    cfg
+}
+
+// ---- external tools -------------------------------------------------------------------------
+
+/// Whether `bin` is on PATH. When it is not: skip (return false, with a printed reason) unless
+/// `DVC_AUDIT_REQUIRE_LEGACY_SERVERS` is set, in which case fail (CI sets it).
+pub fn have(bin: &str) -> bool {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        if std::env::var_os("DVC_AUDIT_REQUIRE_LEGACY_SERVERS").is_some() {
+            panic!(
+                "`{bin}` is required (DVC_AUDIT_REQUIRE_LEGACY_SERVERS is set) but not installed"
+            );
+        }
+        eprintln!(
+            "SKIP: `{bin}` not installed (set DVC_AUDIT_REQUIRE_LEGACY_SERVERS to fail instead)"
+        );
+    }
+    found
+}
+
+/// Run a command to completion, panicking with its stderr on failure.
+pub fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A scratch directory for one test.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `openssl x509 -req` signing `csr` with the CA, with digest `md` (e.g. `sha1`) and the CSR's
+/// extensions copied, plus `ext` lines (an extfile) when given.
+pub fn openssl_sign(
+    dir: &Path,
+    ca: &Ca,
+    csr: &Path,
+    md: &str,
+    ext: Option<&str>,
+    out: &str,
+) -> CertificateDer<'static> {
+    let ca_pem = write(dir, "signer.pem", &ca.pem());
+    let ca_key = write(dir, "signer.key", &ca.key.serialize_pem());
+    let out_path = dir.join(out);
+    let mut cmd = Command::new("openssl");
+    cmd.args([
+        "x509",
+        "-req",
+        "-days",
+        "60",
+        "-copy_extensions",
+        "copy",
+        &format!("-{md}"),
+    ])
+    .arg("-in")
+    .arg(csr)
+    .arg("-CA")
+    .arg(&ca_pem)
+    .arg("-CAkey")
+    .arg(&ca_key)
+    .arg("-out")
+    .arg(&out_path);
+    if let Some(ext) = ext {
+        let ext_path = write(dir, &format!("{out}.ext"), ext);
+        cmd.arg("-extfile").arg(ext_path);
+    }
+    run(&mut cmd);
+    CertificateDer::from_pem_file(&out_path).unwrap()
+}
+
+/// An RSA key of `bits` made by `openssl genpkey` (ring cannot generate RSA keys), as PEM.
+pub fn openssl_rsa_key(dir: &Path, bits: u32) -> PathBuf {
+    let path = dir.join(format!("rsa{bits}.key"));
+    run(Command::new("openssl")
+        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt"])
+        .arg(format!("rsa_keygen_bits:{bits}"))
+        .arg("-out")
+        .arg(&path));
+    path
+}
+
+/// A CSR for `key` naming `host` (CN and SAN).
+pub fn openssl_csr(dir: &Path, key: &Path, host: &str, out: &str) -> PathBuf {
+    let path = dir.join(out);
+    run(Command::new("openssl")
+        .args(["req", "-new", "-subj"])
+        .arg(format!("/CN={host}"))
+        .arg("-addext")
+        .arg(format!("subjectAltName=DNS:{host}"))
+        .arg("-key")
+        .arg(key)
+        .arg("-out")
+        .arg(&path));
+    path
+}
+
+/// A child process killed on drop.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Wait until something accepts on 127.0.0.1:`port` (at most ~10 s).
+pub async fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect((LOCALHOST, port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// Start `openssl s_server` on a free loopback port with `cert`/`key` and extra `args`. It
+/// serves one connection at a time; `-www` makes it answer HTTP requests and hang up, so no
+/// connection holds it until a timeout.
+pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGuard, u16) {
+    let port = closed_port();
+    let child = Command::new("openssl")
+        .arg("s_server")
+        .arg("-accept")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(cert)
+        .arg("-key")
+        .arg(key)
+        .args(["-naccept", "1000", "-quiet", "-www"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = ChildGuard(child);
+    wait_listening(port).await;
+    (guard, port)
+}
+
+pub fn socket(port: u16) -> SocketAddr {
+    SocketAddr::new(LOCALHOST, port)
+}

@@ -1,0 +1,178 @@
+//! HTTP redirect and HSTS facts over local servers, and failures becoming error facts.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod probe_common;
+
+use std::time::Duration;
+
+use dvc_audit::facts::AssessReason;
+use dvc_audit::probe::{probe_host, probe_hosts};
+use probe_common::*;
+
+const HOST: &str = "dvc.http-agency.sandbox.test";
+
+/// A TLS server for HOST sending `tls_headers`, a plain HTTP server answering `status` with
+/// `http_headers`; returns the config and TLS port.
+async fn setup(
+    tls_headers: Vec<String>,
+    status: &str,
+    http_headers: Vec<String>,
+) -> (dvc_audit::probe::ProbeConfig, u16) {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = tls_headers;
+    let port = serve_tls(serve).await;
+    let http_port = serve_http(status, http_headers).await;
+    let mut cfg = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, port), (HOST, http_port)],
+    );
+    cfg.http_port = http_port;
+    (cfg, port)
+}
+
+#[tokio::test]
+async fn redirect_to_https_and_hsts() {
+    let hsts =
+        "Strict-Transport-Security: max-age=31536000; includeSubDomains; preload".to_string();
+    // The redirect names the TLS port, so this test builds its servers itself.
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![hsts];
+    let port = serve_tls(serve).await;
+    let location = format!("Location: https://{HOST}:{port}/portal");
+    let http_port = serve_http("301 Moved Permanently", vec![location]).await;
+    let mut cfg = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, port), (HOST, http_port)],
+    );
+    cfg.http_port = http_port;
+
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.http.http_reachable);
+    assert!(f.http.https_redirect, "{:#?}", f.http);
+    assert_eq!(f.http.final_url, format!("https://{HOST}:{port}/portal"));
+    let h = &f.http.hsts;
+    assert!(h.present && h.include_subdomains && h.preload);
+    assert_eq!(h.max_age, 31_536_000);
+}
+
+#[tokio::test]
+async fn redirect_to_another_host_is_not_an_https_redirect() {
+    let (cfg, port) = setup(
+        vec![],
+        "302 Found",
+        vec!["Location: https://elsewhere.invalid/".into()],
+    )
+    .await;
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.http.http_reachable);
+    assert!(!f.http.https_redirect);
+    assert_eq!(f.http.final_url, "https://elsewhere.invalid/");
+    assert!(!f.http.hsts.present);
+}
+
+#[tokio::test]
+async fn no_redirect_no_hsts() {
+    let (cfg, port) = setup(vec![], "200 OK", vec![]).await;
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.http.http_reachable && !f.http.https_redirect);
+    assert_eq!(
+        f.http.final_url,
+        format!("http://{HOST}:{}/", cfg.http_port)
+    );
+    assert!(!f.http.hsts.present);
+    assert!(f.cert.trusted, "the TLS side is fine");
+}
+
+#[tokio::test]
+async fn invalid_hsts_is_absent() {
+    let (cfg, port) = setup(
+        vec!["Strict-Transport-Security: includeSubDomains".into()],
+        "200 OK",
+        vec![],
+    )
+    .await;
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(!f.http.hsts.present);
+}
+
+#[tokio::test]
+async fn refused_port_is_a_connect_error() {
+    let port = closed_port();
+    let mut cfg = config(&[], &[(HOST, port)]);
+    cfg.http_port = closed_port();
+    cfg.pin(HOST, cfg.http_port, LOCALHOST);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(!f.reachable);
+    let e = f.error.expect("error fact");
+    assert_eq!(e.kind, AssessReason::Connect, "{}", e.message);
+    assert!(f.chain.is_empty());
+}
+
+#[tokio::test]
+async fn silent_server_is_a_timeout() {
+    let port = serve_silent().await;
+    let mut cfg = config(&[], &[(HOST, port)]);
+    cfg.handshake_timeout = Duration::from_millis(300);
+    cfg.read_timeout = Duration::from_millis(300);
+    cfg.http_port = closed_port();
+    cfg.pin(HOST, cfg.http_port, LOCALHOST);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(!f.reachable);
+    assert_eq!(f.error.expect("error fact").kind, AssessReason::Timeout);
+}
+
+#[tokio::test]
+async fn plain_http_on_the_tls_port_is_a_handshake_error() {
+    let port = serve_banner(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n").await;
+    let cfg = config(&[], &[(HOST, port)]);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.reachable, "something answered");
+    assert_eq!(
+        f.error.expect("error fact").kind,
+        AssessReason::TlsHandshake
+    );
+}
+
+#[tokio::test]
+async fn closed_without_a_word_is_a_handshake_error() {
+    let port = serve_banner(b"").await;
+    let cfg = config(&[], &[(HOST, port)]);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.reachable);
+    let e = f.error.expect("error fact");
+    assert_eq!(e.kind, AssessReason::TlsHandshake, "{}", e.message);
+}
+
+#[tokio::test]
+async fn unknown_name_is_a_dns_error() {
+    let cfg = config(&[], &[]);
+    let f = probe_host(&cfg, "no-such-host.invalid", 443).await;
+    assert!(!f.reachable);
+    let kind = f.error.expect("error fact").kind;
+    assert!(
+        matches!(kind, AssessReason::Dns | AssessReason::Timeout),
+        "{kind}"
+    );
+}
+
+#[tokio::test]
+async fn many_hosts_in_order() {
+    let (cfg, port) = setup(vec![], "200 OK", vec![]).await;
+    let dead = closed_port();
+    let mut cfg = cfg;
+    cfg.pin(HOST, dead, LOCALHOST);
+    let hosts = vec![
+        (HOST.to_string(), port),
+        (HOST.to_string(), dead),
+        (HOST.to_string(), port),
+    ];
+    let facts = probe_hosts(&cfg, &hosts).await;
+    assert_eq!(facts.len(), 3);
+    assert!(facts[0].cert.trusted && facts[2].cert.trusted);
+    assert_eq!(facts[1].port, i64::from(dead));
+    assert!(facts[1].error.is_some());
+}
