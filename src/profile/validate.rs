@@ -112,7 +112,8 @@ impl Cx {
             Ok(r) => Some(r),
             Err(e) => {
                 let first = e.to_string();
-                let first = first.lines().last().unwrap_or("invalid regex").to_string();
+                let first = first.lines().last().unwrap_or("invalid regex");
+                let first = first.trim().trim_start_matches("error: ").to_string();
                 self.err(
                     "profile::regex",
                     s.span(),
