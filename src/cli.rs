@@ -47,6 +47,9 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Portal profiles: lint them, or see what one extracts from a page.
+    #[command(subcommand)]
+    Profile(crate::profile::cmd::ProfileCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +62,7 @@ pub enum ConfigCmd {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Profile(cmd) => profile_cmd(cmd),
     }
 }
 
@@ -78,6 +82,13 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::ConfigError)
         }
     }
+}
+
+fn profile_cmd(cmd: crate::profile::cmd::ProfileCmd) -> anyhow::Result<ExitCode> {
+    let out = crate::profile::cmd::run(cmd, color_stderr())?;
+    eprint!("{}", out.stderr);
+    print!("{}", out.stdout);
+    Ok(out.exit_code())
 }
 
 /// Colour diagnostics only on a terminal.

@@ -39,6 +39,7 @@
 mod detail;
 mod hash;
 mod html;
+pub mod inspect;
 mod list;
 mod request;
 mod signals;

@@ -24,6 +24,7 @@ pub mod template;
 pub mod text;
 pub mod validate;
 
+pub mod cmd;
 mod set;
 
 use regex::Regex;
