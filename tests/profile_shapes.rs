@@ -447,6 +447,15 @@ fn spa_json_list_follows_the_cursor_and_detail_reads_json() {
 }
 
 #[test]
+fn spa_detail_that_is_not_json_is_a_decode_problem() {
+    let p = profile("spa");
+    let mut page = Page::from_body(&format!("{API}/api/v1/procedures/x"), "{\"code\": ");
+    page.content_type = "application/json".into();
+    let f = extract::detail_page(&p, &page, "hni");
+    assert_eq!(f.fetch.error.map(|e| e.kind), Some(AssessReason::Decode));
+}
+
+#[test]
 fn spa_without_api_could_not_be_assessed() {
     let p = profile("spa-noapi");
     let shell = "<!doctype html><html><head><script src=\"/static/js/app.js\"></script></head><body><div id=\"app\"></div></body></html>";
@@ -472,6 +481,28 @@ fn spa_without_api_could_not_be_assessed() {
         Some(AssessReason::SpaWithoutApi)
     );
     assert_eq!(f.level, Level::Unknown);
+}
+
+#[test]
+fn requirement_text_respects_diacritics() {
+    // "đăng ký số lượng" and "ký sổ" are not about digital signatures.
+    let p = profile("accordion");
+    for (dossier, required) in [
+        ("Giấy đăng ký số lượng; sổ hộ khẩu đã ký sổ", false),
+        ("Tờ khai phải được KÝ SỐ bằng chữ ký số chuyên dùng", true),
+        ("Bản sao có chữ ký số của cơ quan cấp", true),
+    ] {
+        let html = accordion_detail(&DetailSpec {
+            code: "1.000006",
+            name: "E",
+            level: Some("Một phần"),
+            head: "",
+            extra: "",
+            dossier,
+        });
+        let f = extract::detail_page(&p, &Page::from_body(&format!("{PORTAL}/d"), html), "bca");
+        assert_eq!(f.signature.required, required, "{dossier}");
+    }
 }
 
 #[test]

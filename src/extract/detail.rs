@@ -108,7 +108,11 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     let nothing = facts.code.is_empty() && facts.name.is_empty() && facts.level_label.is_empty();
     if nothing && facts.fetch.error.is_none() {
         let (kind, message) = match (shell, profile.has_api()) {
-            (Some(marker), false) => (
+            (Some(Unreadable::Json(e)), _) => (
+                AssessReason::Decode,
+                format!("the detail response is not JSON: {e}"),
+            ),
+            (Some(Unreadable::Shell(marker)), false) => (
                 AssessReason::SpaWithoutApi,
                 format!(
                     "single-page-app shell (`{marker}`) and no API in profile `{}`",
@@ -137,7 +141,14 @@ fn pick_code(profile: &Profile, text: &str) -> String {
     text.chars().take(MAX_CODE_CHARS).collect()
 }
 
-type Read = (Vec<Evidence>, Option<Evidence>, Option<String>);
+/// Signals, national-link evidence, and what made the page unreadable: the shell marker seen
+/// (HTML) or a JSON parse error.
+type Read = (Vec<Evidence>, Option<Evidence>, Option<Unreadable>);
+
+enum Unreadable {
+    Shell(String),
+    Json(String),
+}
 
 fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Read {
     let doc = Html::parse_document(&page.body);
@@ -208,7 +219,7 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         .shell
         .as_ref()
         .filter(|m| doc.select(&m.selector).next().is_some())
-        .map(|m| m.text.clone());
+        .map(|m| Unreadable::Shell(m.text.clone()));
     (signals, national, shell)
 }
 
@@ -220,8 +231,9 @@ fn sections(found: &FieldMap<Found>) -> Vec<&str> {
 }
 
 fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Read {
-    let Ok(json) = serde_json::from_str::<Value>(&page.body) else {
-        return (Vec::new(), None, None);
+    let json = match serde_json::from_str::<Value>(&page.body) {
+        Ok(v) => v,
+        Err(e) => return (Vec::new(), None, Some(Unreadable::Json(e.to_string()))),
     };
     if let Some(ptrs) = &profile.detail.json {
         for f in Field::ALL {

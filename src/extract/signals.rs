@@ -13,7 +13,6 @@ use serde_json::Value;
 use super::html::{context, element_text};
 use super::limits::{CONTEXT_CHARS, MAX_EVIDENCE_PER_PAGE};
 use crate::facts::{Evidence, ServiceFacts, SignatureFacts, excerpt};
-use crate::profile::text::strip_diacritics;
 use crate::profile::{Effect, Profile, Signal, SignalKind};
 
 pub(crate) const FIELD_SUPPORTED: &str = "signature.supported";
@@ -35,36 +34,11 @@ fn evidence(sig: &Signal, url: &str, text: String) -> Evidence {
     }
 }
 
-/// Text with diacritics stripped, and for every byte of it the byte offset in the original,
-/// so a match found without diacritics can be quoted with them.
-struct Stripped {
-    text: String,
-    map: Vec<usize>,
-}
-
-fn stripped(original: &str) -> Stripped {
-    let mut text = String::with_capacity(original.len());
-    let mut map = Vec::with_capacity(original.len() + 1);
-    for (i, ch) in original.char_indices() {
-        let mut buf = [0u8; 4];
-        for s in strip_diacritics(ch.encode_utf8(&mut buf)).chars() {
-            let before = text.len();
-            text.push(s);
-            map.extend(std::iter::repeat_n(i, text.len() - before));
-        }
-    }
-    map.push(original.len());
-    Stripped { text, map }
-}
-
-/// Find `re` in a Vietnamese text (pattern and text compared without diacritics); return an
-/// excerpt of the original around the match.
-fn find_in_text(re: &regex::Regex, original: &str) -> Option<String> {
-    let s = stripped(original);
-    let m = re.find(&s.text)?;
-    let start = s.map.get(m.start()).copied().unwrap_or(0);
-    let end = s.map.get(m.end()).copied().unwrap_or(original.len());
-    Some(context(original, start..end.max(start), CONTEXT_CHARS))
+/// Find `re` in a page text (already NFC, as every extracted text is); return an excerpt
+/// around the match.
+fn find_in_text(re: &regex::Regex, text: &str) -> Option<String> {
+    let m = re.find(text)?;
+    Some(context(text, m.range(), CONTEXT_CHARS))
 }
 
 /// Signals on an HTML page. `sections` are the texts requirement-text signals read
@@ -166,7 +140,7 @@ fn requirement_text(sig: &Signal, sections: &[&str]) -> Option<String> {
 fn json_field(sig: &Signal, json: &Value) -> Option<String> {
     let v = json.pointer(sig.pointer.as_deref()?)?;
     let matches = |s: &str| match &sig.regex {
-        Some(re) => re.is_match(&strip_diacritics(s)),
+        Some(re) => re.is_match(&crate::profile::text::clean(s)),
         None => !s.trim().is_empty(),
     };
     match v {

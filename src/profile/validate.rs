@@ -6,6 +6,7 @@ use std::sync::Arc;
 use regex::{Regex, RegexBuilder};
 use scraper::Selector;
 use toml::Spanned;
+use unicode_normalization::UnicodeNormalization;
 
 use super::level::{LevelPattern, LevelRule};
 use super::model::{
@@ -97,7 +98,15 @@ impl Cx {
         self.build_regex(s, s.get_ref(), false)
     }
 
-    /// Compile a regex for Vietnamese text: diacritics stripped from the pattern, case-insensitive.
+    /// Compile a regex for folded level labels: diacritics stripped from the pattern,
+    /// case-insensitive.
+    /// Compile a regex for page text (signals): NFC like the text it meets, case-insensitive,
+    /// diacritics significant (in Vietnamese "ký số" is a signature, "ký sổ" signs a book).
+    fn page_text_regex(&mut self, s: &Spanned<String>) -> Option<Regex> {
+        let pattern: String = s.get_ref().nfc().collect();
+        self.build_regex(s, &pattern, true)
+    }
+
     fn text_regex(&mut self, s: &Spanned<String>) -> Option<Regex> {
         let pattern = strip_diacritics(s.get_ref());
         self.build_regex(s, &pattern, true)
@@ -560,20 +569,28 @@ impl Cx {
             SignalKind::Control => {
                 ok &= need(self, s.selector.is_some(), "selector");
                 let sel = self.opt_css(&s.selector);
-                (sel, s.regex.as_ref().and_then(|r| self.text_regex(r)), None)
+                (
+                    sel,
+                    s.regex.as_ref().and_then(|r| self.page_text_regex(r)),
+                    None,
+                )
             }
             SignalKind::RequirementText => {
                 ok &= need(self, s.regex.is_some(), "regex");
                 (
                     None,
-                    s.regex.as_ref().and_then(|r| self.text_regex(r)),
+                    s.regex.as_ref().and_then(|r| self.page_text_regex(r)),
                     None,
                 )
             }
             SignalKind::JsonField => {
                 ok &= need(self, s.pointer.is_some(), "pointer");
                 let ptr = self.opt_pointer(&s.pointer);
-                (None, s.regex.as_ref().and_then(|r| self.text_regex(r)), ptr)
+                (
+                    None,
+                    s.regex.as_ref().and_then(|r| self.page_text_regex(r)),
+                    ptr,
+                )
             }
         };
         let provider = match &s.provider {
