@@ -137,3 +137,126 @@ fn a_profile_written_in_a_test_reads_a_new_shape() {
     // The file input has no text of its own: the control signal needs its regex to match, so no support.
     assert!(!f.signature.supported);
 }
+
+/// A JSON API read with POST and a templated body, paged by index in the body only.
+const POST_PROFILE: &str = r#"
+id = "post-api"
+name = "POST API"
+
+[listing]
+start = ["{api}/search"]
+
+[listing.json]
+method = "POST"
+body = '{{"page": {page}, "size": {size}, "agency": "{id}"}}'
+items = "/data/items"
+detail_url = "{api}/procedure?code={/maTTHC}"
+code = "/maTTHC"
+name = "/tenTTHC"
+total = "/data/total"
+
+[listing.pagination]
+kind = "page_index"
+start = 0
+size = 2
+
+[detail.json]
+code = "/maTTHC"
+name = "/tenTTHC"
+level = "/mucDo"
+"#;
+
+#[test]
+fn json_post_listing_pages_through_the_body_until_total() {
+    let (p, _) = Profile::from_str_named("post.toml", POST_PROFILE)
+        .unwrap_or_else(|e| panic!("{}", e.0.render(false)));
+    let vars =
+        AgencyVars::new("qni", "https://dvc.qni.test").with("api", "https://api.qni.test/v2");
+    let mut req = p.start_requests(&vars).expect("start").into_iter().next();
+    let mut state = ListState::new(&vars);
+    let mut bodies = Vec::new();
+    let mut details = Vec::new();
+    while let Some(r) = req {
+        assert!(bodies.len() < 10, "runaway");
+        assert_eq!(r.method, dvc_audit::profile::Method::Post);
+        assert_eq!(r.url, "https://api.qni.test/v2/search");
+        let body = r.body.clone().expect("body");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("body is JSON");
+        let page = v["page"].as_i64().expect("page");
+        bodies.push(body);
+        let items: Vec<serde_json::Value> = (0..2)
+            .map(|i| page * 2 + i)
+            .filter(|n| *n < 3)
+            .map(|n| serde_json::json!({"maTTHC": format!("2.00{n} x"), "tenTTHC": format!("TT {n}")}))
+            .collect();
+        let resp = serde_json::json!({"data": {"items": items, "total": 3}}).to_string();
+        let out = extract::list_page(&p, &Page::from_body(&r.url, resp), &r, &mut state);
+        details.extend(out.details);
+        req = out.next;
+    }
+    assert_eq!(
+        bodies,
+        vec![
+            r#"{"page": 0, "size": 2, "agency": "qni"}"#,
+            r#"{"page": 1, "size": 2, "agency": "qni"}"#,
+        ],
+        "stops once the announced total is listed"
+    );
+    assert_eq!(details.len(), 3);
+    assert_eq!(
+        details[2].url,
+        "https://api.qni.test/v2/procedure?code=2.002%20x"
+    );
+    assert_eq!(details[2].hint.code, "2.002 x");
+}
+
+/// HTML next links, one of which leads back to a page already read.
+const NEXT_PROFILE: &str = r#"
+id = "next"
+name = "Next links"
+
+[listing]
+start = ["{portal}/ds"]
+
+[listing.html]
+link = "a.tt"
+
+[listing.pagination]
+kind = "next_link"
+selector = "a.next"
+
+[detail.direct]
+name = "h1"
+"#;
+
+#[test]
+fn next_link_pagination_stops_on_a_page_already_read() {
+    let (p, _) = Profile::from_str_named("next.toml", NEXT_PROFILE)
+        .unwrap_or_else(|e| panic!("{}", e.0.render(false)));
+    let vars = AgencyVars::new("x", "https://x.test");
+    let mut req = p.start_requests(&vars).expect("start").into_iter().next();
+    let mut state = ListState::new(&vars);
+    let mut urls = Vec::new();
+    let mut details = 0;
+    while let Some(r) = req {
+        assert!(urls.len() < 10, "runaway");
+        urls.push(r.url.clone());
+        let (links, next) = if r.url.ends_with("/ds") {
+            (
+                "<a class=tt href=/d/1>1</a><a class=tt href='/d/2#top'>2</a>",
+                "/ds?p=2",
+            )
+        } else {
+            (
+                "<a class=tt href=/d/3>3</a><a class=tt href=/d/1>1 again</a>",
+                "/ds",
+            )
+        };
+        let html = format!("<body>{links}<a class=next href='{next}'>»</a></body>");
+        let out = extract::list_page(&p, &Page::from_body(&r.url, html), &r, &mut state);
+        details += out.details.len();
+        req = out.next;
+    }
+    assert_eq!(urls, vec!["https://x.test/ds", "https://x.test/ds?p=2"]);
+    assert_eq!(details, 3, "duplicates across pages are dropped");
+}

@@ -118,3 +118,14 @@ fn duplicate_ids_in_a_directory_are_an_error() {
     let err = ProfileSet::load_dir(dir.path()).expect_err("duplicate");
     assert!(err.0.render(false).contains("profile id `ok`"));
 }
+
+#[test]
+fn counter_pagination_needs_a_way_to_send_the_counter() {
+    let text = GOOD.replace(
+        "[detail.direct]",
+        "[listing.pagination]\nkind = \"page_index\"\n\n[detail.direct]",
+    );
+    let out = errors_of(&text);
+    assert!(out.contains("needs `param`"), "{out}");
+    assert!(out.contains("bad.toml:11:8"), "{out}");
+}

@@ -230,3 +230,55 @@ pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>
         s.signature = summarise_signature(evidence);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, provider: &str) -> Evidence {
+        Evidence {
+            kind: kind.into(),
+            field: FIELD_SUPPORTED.into(),
+            locator: "x".into(),
+            provider: provider.into(),
+            ..Evidence::default()
+        }
+    }
+
+    fn service(evidence: Vec<Evidence>) -> ServiceFacts {
+        ServiceFacts {
+            signature: summarise_signature(evidence),
+            ..ServiceFacts::default()
+        }
+    }
+
+    #[test]
+    fn nothing_is_site_wide_without_list_pages() {
+        let mut s = vec![service(vec![ev("script_src", "vgca")]); 3];
+        mark_site_wide(&mut s, &[]);
+        assert!(
+            s.iter()
+                .all(|s| s.signature.supported && !s.signature.site_wide)
+        );
+    }
+
+    #[test]
+    fn a_signal_missing_from_one_page_is_not_site_wide() {
+        let mut s = vec![
+            service(vec![ev("script_src", "vgca")]),
+            service(vec![ev("script_src", "vgca")]),
+        ];
+        mark_site_wide(&mut s, &[vec![ev("script_src", "vgca")], vec![]]);
+        assert!(s.iter().all(|s| !s.signature.site_wide));
+        // A failed fetch does not count as a page without the signal.
+        let mut failed = service(vec![]);
+        failed.fetch.error = Some(crate::facts::ErrorFact {
+            kind: crate::facts::AssessReason::Timeout,
+            message: String::new(),
+        });
+        s.push(failed);
+        mark_site_wide(&mut s, &[vec![ev("script_src", "vgca")]]);
+        assert!(s[0].signature.site_wide && !s[0].signature.supported);
+        assert_eq!(s[1].signature.site_wide_providers, vec!["vgca"]);
+    }
+}

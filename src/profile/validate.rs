@@ -285,6 +285,15 @@ impl Cx {
             },
         };
         let is_json = raw.json.is_some();
+        // Variables the list body template reads, so counter pagination can check it has a
+        // way to send its counter.
+        let body_vars: Vec<String> = raw
+            .json
+            .as_ref()
+            .and_then(|j| j.get_ref().body.as_ref())
+            .and_then(|b| Template::parse(b.get_ref()).ok())
+            .map(|t| t.vars().map(str::to_string).collect())
+            .unwrap_or_default();
         let source = match (raw.html, raw.json) {
             (Some(h), None) => {
                 let link = self.css(&h.link);
@@ -347,7 +356,7 @@ impl Cx {
         };
         let pagination = match raw.pagination {
             None => Some(Pagination::None),
-            Some(p) => self.pagination(p, is_json),
+            Some(p) => self.pagination(p, is_json, &body_vars),
         };
         Some(Listing {
             start,
@@ -374,7 +383,12 @@ impl Cx {
         v.as_ref()
     }
 
-    fn pagination(&mut self, p: RawPagination, is_json: bool) -> Option<Pagination> {
+    fn pagination(
+        &mut self,
+        p: RawPagination,
+        is_json: bool,
+        body_vars: &[String],
+    ) -> Option<Pagination> {
         let kind = *p.kind.get_ref();
         let more = match &p.more {
             Some(m) if is_json => self.pointer(m).map(Locator::Pointer),
@@ -433,6 +447,21 @@ impl Cx {
                 } else {
                     1
                 };
+                let var = if kind == PaginationKind::Offset {
+                    "offset"
+                } else {
+                    "page"
+                };
+                if p.param.is_none() && !body_vars.iter().any(|v| v == var) {
+                    self.err(
+                        "profile::pagination",
+                        p.kind.span(),
+                        format!(
+                            "this pagination needs `param` (a query parameter) or a list `body` that uses `{{{var}}}`"
+                        ),
+                        "kind given here",
+                    );
+                }
                 Some(Pagination::Counter(Counter {
                     kind: if kind == PaginationKind::Offset {
                         CounterKind::Offset
