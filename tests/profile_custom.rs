@@ -260,3 +260,69 @@ fn next_link_pagination_stops_on_a_page_already_read() {
     assert_eq!(urls, vec!["https://x.test/ds", "https://x.test/ds?p=2"]);
     assert_eq!(details, 3, "duplicates across pages are dropped");
 }
+
+/// The fenced blocks of one language between two headings of a markdown text.
+fn blocks(md: &str, lang: &str, from: &str, to: &str) -> Vec<String> {
+    let start = md.find(from).expect("section start");
+    let end = md[start..].find(to).map_or(md.len(), |e| start + e);
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for line in md[start..end].lines() {
+        match &mut cur {
+            None if line.trim() == format!("```{lang}") => cur = Some(String::new()),
+            Some(b) if line.trim() == "```" => {
+                out.push(std::mem::take(b));
+                cur = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_worked_example_in_the_docs_loads_and_reads_its_pages() {
+    let md = include_str!("../docs/writing-a-profile.md");
+    let toml = blocks(md, "toml", "## Worked example", "## Reference").concat();
+    let html = blocks(md, "html", "## Worked example", "## Reference");
+    assert_eq!(html.len(), 2, "a list page and a service page");
+    let (p, warnings) = Profile::from_str_named("docs/writing-a-profile.md", &toml)
+        .unwrap_or_else(|e| panic!("{}", e.0.render(false)));
+    assert!(warnings.is_empty(), "{}", warnings.render(false));
+    assert_eq!(p.id, "info-rows");
+
+    let vars = AgencyVars::new("old", "https://old.example.gov.vn").with("field", "tu-phap");
+    let start = p.start_requests(&vars).expect("start");
+    assert_eq!(
+        start[0].url,
+        "https://old.example.gov.vn/tthc/tim-kiem?linhvuc=tu-phap&_cur=1&size=20"
+    );
+    let mut state = ListState::new(&vars);
+    let list = extract::list_page(
+        &p,
+        &Page::from_body(&start[0].url, html[0].clone()),
+        &start[0],
+        &mut state,
+    );
+    assert_eq!(list.details.len(), 1);
+    assert_eq!(
+        list.details[0].url,
+        "https://old.example.gov.vn/tthc/chi-tiet/4"
+    );
+    assert_eq!(list.details[0].hint.code, "1.000204");
+    assert_eq!(list.total, Some(99));
+
+    let f = extract::detail_page(
+        &p,
+        &Page::from_body(&list.details[0].url, html[1].clone()),
+        "old",
+    );
+    assert_eq!(f.code, "1.000204");
+    assert_eq!(f.name, "Dịch vụ 4");
+    assert_eq!((f.level, f.level_label.as_str()), (Level::Full, "Mức độ 4"));
+    assert!(f.national_portal_link);
+}
