@@ -95,10 +95,16 @@ pub(crate) fn detect_json(
     out
 }
 
+/// `script[src]`, compiled once.
+static SCRIPT_SRC: std::sync::LazyLock<Option<scraper::Selector>> =
+    std::sync::LazyLock::new(|| scraper::Selector::parse("script[src]").ok());
+
 fn script_src(sig: &Signal, doc: &Html) -> Option<String> {
     let re = sig.regex.as_ref()?;
-    let default = scraper::Selector::parse("script[src]").ok()?;
-    let sel = sig.selector.as_ref().map_or(&default, |c| &c.selector);
+    let sel = match &sig.selector {
+        Some(c) => &c.selector,
+        None => SCRIPT_SRC.as_ref()?,
+    };
     doc.select(sel)
         .filter_map(|el| el.value().attr("src"))
         .find(|src| re.is_match(src))
