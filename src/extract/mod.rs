@@ -1,7 +1,8 @@
-//! Extraction: a fetched page + a [`Profile`] → requests to make next and [`ServiceFacts`].
+//! Extraction: a fetched page + a [`Profile`](crate::profile::Profile) → requests to make next
+//! and [`ServiceFacts`](crate::facts::ServiceFacts).
 //!
 //! No I/O happens here. The crawler owns HTTP; it asks the profile where to start
-//! ([`Profile::start_requests`]), fetches each [`PageRequest`], decodes the body, and hands the
+//! ([`Profile::start_requests`](crate::profile::Profile::start_requests)), fetches each [`PageRequest`], decodes the body, and hands the
 //! [`Page`] back:
 //!
 //! ```text
@@ -23,14 +24,17 @@
 //! Design points:
 //! - each HTML page is parsed once (`scraper::Html`); selectors were compiled when the profile
 //!   loaded; JSON pages are parsed once with `serde_json`;
-//! - every value carries [`Evidence`] (URL, selector/pointer, bounded excerpt); texts are NFC
-//!   and whitespace-collapsed ([`crate::profile::text::clean`]); markup inside a text stays text;
+//! - every value carries [`Evidence`](crate::facts::Evidence) (URL, selector/pointer, bounded
+//!   excerpt); texts are NFC and whitespace-collapsed ([`crate::profile::text::clean`]); markup
+//!   inside a text stays text;
 //! - pagination decisions (no new links, total reached, `more` absent, `max_pages`, a cursor or
 //!   next link seen before) are made here, from [`ListState`], so every crawler stops the same way;
 //! - "could not assess" is an outcome, not an error: an SPA shell with no API in the profile
-//!   gives [`AssessReason::SpaWithoutApi`], a first list page where the profile matches nothing
-//!   gives [`AssessReason::NoData`]. For detail pages the reason is recorded in
-//!   `ServiceFacts.fetch.error` (the one place rules and reports already read);
+//!   gives `spa_without_api`, a first list page where the profile matches nothing gives
+//!   `no_data` ([`AssessReason`](crate::facts::AssessReason)). For detail pages the reason is
+//!   recorded in `ServiceFacts.fetch.error` (the one place rules and reports already read);
+//! - the service `url` is the detail request's URL (for JSON profiles, the API URL), and
+//!   `fetch.sha256` is [`normalised_hash`] when the crawler left it empty;
 //! - signature signals are recorded per page; [`mark_site_wide`] then flags those present on
 //!   every page of a portal (theme-level plugins) so they count as `site_wide`, not `supported`;
 //! - everything is bounded: links per page, containers read, evidence items, text lengths
@@ -51,10 +55,6 @@ pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError}
 pub use signals::{mark_site_wide, summarise_signature};
 
 use crate::facts::FetchFacts;
-#[allow(unused_imports)]
-use crate::facts::{AssessReason, Evidence, ServiceFacts};
-#[allow(unused_imports)]
-use crate::profile::Profile;
 
 /// Bounds of extraction.
 pub mod limits {

@@ -699,3 +699,18 @@ fn folded_labels(raw: &RawLabels) -> FieldMap<Vec<String>> {
     }
     map
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_pointer;
+
+    #[test]
+    fn json_pointers_follow_rfc_6901() {
+        for ok in ["", "/", "/a/0", "/a~0b/c~1d"] {
+            assert!(check_pointer(ok).is_ok(), "{ok}");
+        }
+        for bad in ["a", "a/b", "/a~", "/a~2"] {
+            assert!(check_pointer(bad).is_err(), "{bad}");
+        }
+    }
+}
