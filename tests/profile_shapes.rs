@@ -537,3 +537,46 @@ fn normalised_hash_ignores_volatile_parts() {
     );
     assert_eq!(extract::normalised_hash(&p, a).len(), 64);
 }
+
+#[test]
+fn error_status_pages_are_not_read() {
+    let p = profile("accordion");
+    let html = accordion_detail(&DetailSpec {
+        code: "1.000007",
+        name: "F",
+        level: Some("Mức độ 4"),
+        head: "",
+        extra: "",
+        dossier: "",
+    });
+    let mut page = Page::from_body(&format!("{PORTAL}/d"), html);
+    page.status = 503;
+    let f = extract::detail_page(&p, &page, "bca");
+    assert_eq!(
+        f.fetch.error.map(|e| e.kind),
+        Some(AssessReason::HttpStatus)
+    );
+    assert_eq!((f.code.as_str(), f.level), ("", Level::Unknown));
+
+    let vars = AgencyVars::new("bca", PORTAL);
+    let start = p.start_requests(&vars).expect("start");
+    let mut page = Page::from_body(&start[0].url, accordion_list(1, 5, 20, false, false));
+    page.status = 500;
+    let out = extract::list_page(&p, &page, &start[0], &mut ListState::new(&vars));
+    assert_eq!(out.could_not_assess, Some(AssessReason::HttpStatus));
+    assert!(out.details.is_empty() && out.next.is_none());
+}
+
+#[test]
+fn an_empty_json_list_is_an_answer_not_no_data() {
+    let p = profile("spa");
+    let vars = AgencyVars::new("hni", "https://dvc.hni.sandbox.test").with("api", API);
+    let start = p.start_requests(&vars).expect("start");
+    let page = Page::from_body(&start[0].url, r#"{"content":[],"lastId":null,"last":true}"#);
+    let out = extract::list_page(&p, &page, &start[0], &mut ListState::new(&vars));
+    assert_eq!(out.could_not_assess, None);
+    assert_eq!(out.total, Some(0));
+    let page = Page::from_body(&start[0].url, r#"{"items":[]}"#);
+    let out = extract::list_page(&p, &page, &start[0], &mut ListState::new(&vars));
+    assert_eq!(out.could_not_assess, Some(AssessReason::NoData));
+}

@@ -61,6 +61,15 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     if facts.fetch.sha256.is_empty() {
         facts.fetch.sha256 = super::normalised_hash(profile, &page.body);
     }
+    if !super::status_ok(page.status) {
+        if facts.fetch.error.is_none() {
+            facts.fetch.error = Some(ErrorFact {
+                kind: AssessReason::HttpStatus,
+                message: format!("HTTP status {}", page.status),
+            });
+        }
+        return facts;
+    }
     let url = page.base_url().to_string();
     let mut found: FieldMap<Found> = FieldMap::default();
     let (signals, national, shell) = if profile.detail.json.is_some() && page.is_json() {

@@ -74,11 +74,18 @@ pub fn list_page(
     state.visited.insert(page.url.clone());
     state.visited.insert(page.base_url().to_string());
     let mut out = ListOutcome::default();
+    if !super::status_ok(page.status) {
+        out.could_not_assess = Some(AssessReason::HttpStatus);
+        out.notes.push(format!("HTTP status {}", page.status));
+        return out;
+    }
     let found = match &profile.listing.source {
         ListSource::Html(h) => html_list(profile, h, page, request, state, &mut out),
         ListSource::Json(j) => json_list(profile, j, page, request, state, &mut out),
     };
-    if found == 0 && state.pages == 1 && out.could_not_assess.is_none() {
+    // A page that announces a total (even 0) or whose JSON has the items array was understood.
+    let matched = found > 0 || out.total.is_some();
+    if !matched && state.pages == 1 && out.could_not_assess.is_none() {
         out.could_not_assess = Some(AssessReason::NoData);
         out.notes
             .push("the profile's listing matched nothing on the first page".into());
@@ -232,10 +239,8 @@ fn json_list(
         }
     };
     let before = out.details.len();
-    let items: &[Value] = json
-        .pointer(&j.items)
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
+    let array = json.pointer(&j.items).and_then(Value::as_array);
+    let items: &[Value] = array.map_or(&[], Vec::as_slice);
     let vars = state.vars.clone();
     let mut found = 0usize;
     for item in items.iter().take(MAX_LINKS_PER_PAGE) {
@@ -283,6 +288,10 @@ fn json_list(
         .as_ref()
         .and_then(|p| json.pointer(p))
         .and_then(Value::as_i64);
+    if array.is_some() && found == 0 && out.total.is_none() {
+        // An empty list is an answer, not a profile that matched nothing.
+        out.total = Some(0);
+    }
     out.signals = detect_json(profile, &json, &page.body, page.base_url(), &[]);
     let truthy = |loc: &Locator| match loc {
         Locator::Pointer(p) => json.pointer(p).is_some_and(is_truthy),

@@ -139,6 +139,12 @@ impl Page {
     }
 }
 
+/// A status extraction can read: 2xx, 304 (the crawler serves its cached body), or 0 (a page
+/// that did not come from HTTP, e.g. a file).
+pub(crate) fn status_ok(status: i64) -> bool {
+    status == 0 || status == 304 || (200..300).contains(&status)
+}
+
 fn looks_like_json(body: &str) -> bool {
     matches!(body.trim_start().chars().next(), Some('{' | '['))
 }
