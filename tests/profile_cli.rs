@@ -99,3 +99,50 @@ fn profile_lint_passes_on_the_shipped_profiles() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("4 profiles"));
 }
+
+#[test]
+fn profile_test_reads_a_json_detail_with_the_spa_profile() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let page = dir.path().join("a1.json");
+    std::fs::write(
+        &page,
+        r#"{"id":"a1","code":"1.000101","name":"Khai sinh","level":{"id":3,"name":"Mức độ 3"},
+            "requireDigitalSignature":false,"digitalSignatureProviders":["VGCA"],
+            "dossierRequirement":"","nationalPortalSync":true}"#,
+    )
+    .expect("write");
+    let out = bin()
+        .args(["profile", "test", "spa"])
+        .arg(&page)
+        .args([
+            "--as",
+            "detail",
+            "--url",
+            "https://api.x.test/api/v1/procedures/a1",
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn profile_test_real_detail_snapshot() {
+    let out = bin()
+        .args([
+            "profile",
+            "test",
+            "accordion",
+            "tests/fixtures/real/bocongan_tthc_26360.html",
+            "--url",
+            "https://dichvucong.bocongan.gov.vn/bocongan/bothutuc/tthc?matt=26360",
+        ])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}

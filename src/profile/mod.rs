@@ -279,3 +279,14 @@ pub const KNOWN_PROVIDERS: [&str; 7] = [
 pub fn map_level(profile: &Profile, label: &str) -> (Level, String) {
     profile.levels.map(label)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The crawler shares one loaded profile between worker tasks.
+    #[test]
+    fn profiles_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<super::Profile>();
+        assert_send_sync::<super::ProfileSet>();
+    }
+}
