@@ -580,3 +580,30 @@ fn an_empty_json_list_is_an_answer_not_no_data() {
     let out = extract::list_page(&p, &page, &start[0], &mut ListState::new(&vars));
     assert_eq!(out.could_not_assess, Some(AssessReason::NoData));
 }
+
+#[test]
+fn spa_provider_names_map_to_slugs() {
+    let p = profile("spa");
+    let cases = [
+        ("VGCA", "vgca"),
+        ("vgca", "vgca"),
+        ("VGCA (Ban Cơ yếu Chính phủ)", "vgca"),
+        ("VNPT-CA", "vnpt-ca"),
+        ("Viettel-CA", "viettel-ca"),
+        ("FPT-CA", "fpt-ca"),
+        ("BKAV-CA", "bkav-ca"),
+        ("VNPT SmartCA", "smartca"),
+        ("Viettel MySign", "mysign"),
+    ];
+    for (name, slug) in cases {
+        let json = serde_json::json!({
+            "id": "a", "code": "1.000001", "name": "A", "level": null,
+            "requireDigitalSignature": false, "digitalSignatureProviders": [name],
+            "dossierRequirement": "", "nationalPortalSync": false
+        })
+        .to_string();
+        let f = extract::detail_page(&p, &Page::from_body(&format!("{API}/x"), json), "hni");
+        assert_eq!(f.signature.providers, vec![slug], "{name}");
+        assert!(f.signature.supported && !f.signature.required, "{name}");
+    }
+}
