@@ -30,7 +30,6 @@ mod set;
 use regex::Regex;
 use scraper::Selector;
 
-use crate::facts::Level;
 pub use level::LevelMap;
 pub use model::{Effect, Method, SignalKind};
 pub use set::{BUNDLED, ProfileSet};
@@ -274,11 +273,6 @@ pub const KNOWN_PROVIDERS: [&str; 7] = [
     "smartca",
     "mysign",
 ];
-
-/// Map a level label with a profile (convenience for [`LevelMap::map`]).
-pub fn map_level(profile: &Profile, label: &str) -> (Level, String) {
-    profile.levels.map(label)
-}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ use super::template::Template;
 use super::text::{fold, strip_diacritics};
 use super::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceFile, from_toml_error};
+use crate::facts::Level;
 
 /// Check a JSON pointer (RFC 6901): empty, or `/`-separated tokens where `~` is followed by
 /// `0` or `1`. Returns a message on error.
