@@ -52,6 +52,9 @@ pub enum Command {
     Rules(crate::rules::cli::RulesCmd),
     /// Probe one host now and print its TLS and HTTP facts with verdicts.
     Spot(SpotArgs),
+    /// Portal profiles: lint them, or see what one extracts from a page.
+    #[command(subcommand)]
+    Profile(crate::profile::cmd::ProfileCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +93,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&args).await,
+        Command::Profile(cmd) => profile_cmd(cmd),
     }
 }
 
@@ -175,6 +179,13 @@ fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {
         cfg.web_roots = WebRoots::Custom(load_pem_certs(path)?);
     }
     Ok(cfg)
+}
+
+fn profile_cmd(cmd: crate::profile::cmd::ProfileCmd) -> anyhow::Result<ExitCode> {
+    let out = crate::profile::cmd::run(cmd, color_stderr())?;
+    eprint!("{}", out.stderr);
+    print!("{}", out.stdout);
+    Ok(out.exit_code())
 }
 
 /// Colour diagnostics only on a terminal.

@@ -1,0 +1,209 @@
+//! What a profile extracts from one page, for people writing profiles
+//! (`dvc-audit profile test`). Builds a serialisable [`Inspection`] and renders it as text;
+//! the CLI prints it.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::request::{ListPosition, PageKind, PageRequest};
+use super::{ListOutcome, ListState, Page, ServiceHint, detail_page, list_page};
+use crate::facts::{ServiceFacts, excerpt};
+use crate::profile::{Method, Pagination, Profile};
+
+/// Read the page as a list page, a detail page, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadAs {
+    #[default]
+    Both,
+    List,
+    Detail,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub profile: String,
+    pub origin: String,
+    pub url: String,
+    pub bytes: usize,
+    pub list: Option<ListOutcome>,
+    pub detail: Option<ServiceFacts>,
+}
+
+/// Run the profile over one page.
+pub fn inspect(profile: &Profile, page: &Page, agency_id: &str, read_as: ReadAs) -> Inspection {
+    let list = matches!(read_as, ReadAs::Both | ReadAs::List).then(|| {
+        let counter = match &profile.listing.pagination {
+            Pagination::Counter(c) => c.start,
+            _ => 0,
+        };
+        let request = PageRequest {
+            method: Method::Get,
+            url: page.url.clone(),
+            body: None,
+            kind: PageKind::List,
+            list: Some(ListPosition {
+                chain: 0,
+                page: 1,
+                counter,
+                cursor: None,
+            }),
+            hint: ServiceHint::default(),
+        };
+        let vars = super::AgencyVars::new(agency_id, page.base_url());
+        let mut state = ListState::new(&vars);
+        list_page(profile, page, &request, &mut state)
+    });
+    let detail = matches!(read_as, ReadAs::Both | ReadAs::Detail)
+        .then(|| detail_page(profile, page, agency_id));
+    Inspection {
+        profile: profile.id.clone(),
+        origin: profile.origin.clone(),
+        url: page.url.clone(),
+        bytes: page.body.len(),
+        list,
+        detail,
+    }
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn list_or_dash(v: &[String]) -> String {
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+impl Inspection {
+    /// A readable report (at most `max_rows` services listed).
+    pub fn render_text(&self, max_rows: usize) -> String {
+        let mut o = String::new();
+        let _ = writeln!(o, "profile  {} ({})", self.profile, self.origin);
+        let _ = writeln!(o, "page     {} ({} bytes)", self.url, self.bytes);
+        if let Some(l) = &self.list {
+            let _ = writeln!(o, "\nAs a list page");
+            let total = l.total.map_or("-".to_string(), |t| t.to_string());
+            let _ = writeln!(
+                o,
+                "  services found  {} (total announced: {total})",
+                l.details.len()
+            );
+            for (i, d) in l.details.iter().take(max_rows).enumerate() {
+                let hint = [d.hint.code.as_str(), d.hint.name.as_str()]
+                    .iter()
+                    .filter(|s| !s.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("  ");
+                let _ = writeln!(o, "  {:>3}  {}  {}", i + 1, d.url, excerpt(&hint));
+            }
+            if l.details.len() > max_rows {
+                let _ = writeln!(o, "  ... {} more", l.details.len() - max_rows);
+            }
+            match &l.next {
+                Some(n) => {
+                    let _ = writeln!(o, "  next page       {} {}", method(n.method), n.url);
+                }
+                None => {
+                    let _ = writeln!(o, "  next page       none");
+                }
+            }
+            for n in &l.notes {
+                let _ = writeln!(o, "  note            {n}");
+            }
+            for e in &l.signals {
+                let _ = writeln!(
+                    o,
+                    "  signal          {} {} [{}] {}",
+                    e.kind,
+                    if e.provider.is_empty() {
+                        "-"
+                    } else {
+                        &e.provider
+                    },
+                    e.locator,
+                    e.excerpt
+                );
+            }
+            if let Some(r) = l.could_not_assess {
+                let _ = writeln!(o, "  COULD NOT ASSESS: {r}");
+            }
+        }
+        if let Some(f) = &self.detail {
+            let _ = writeln!(o, "\nAs a detail page");
+            let _ = writeln!(o, "  code            {}", dash(&f.code));
+            let _ = writeln!(o, "  name            {}", dash(&f.name));
+            let _ = writeln!(
+                o,
+                "  level           {} (label: {})",
+                f.level.as_str(),
+                if f.level_label.is_empty() {
+                    "none".into()
+                } else {
+                    format!("\"{}\"", f.level_label)
+                }
+            );
+            let _ = writeln!(o, "  online          {}", yes(f.online_submission));
+            let _ = writeln!(o, "  national link   {}", yes(f.national_portal_link));
+            let s = &f.signature;
+            let _ = writeln!(
+                o,
+                "  signature       required {}, supported {}, providers {}, site-wide {} ({})",
+                yes(s.required),
+                yes(s.supported),
+                list_or_dash(&s.providers),
+                yes(s.site_wide),
+                list_or_dash(&s.site_wide_providers)
+            );
+            if let Some(e) = &f.fetch.error {
+                let _ = writeln!(o, "  COULD NOT ASSESS: {} ({})", e.kind, e.message);
+            }
+            let _ = writeln!(o, "  evidence");
+            for e in f.evidence.iter().chain(&s.evidence) {
+                let _ = writeln!(
+                    o,
+                    "    {:<20} {:<16} {:<10} {}\n    {:<20} {}",
+                    e.field,
+                    e.kind,
+                    if e.provider.is_empty() {
+                        "-"
+                    } else {
+                        &e.provider
+                    },
+                    excerpt(&e.excerpt),
+                    "",
+                    e.locator
+                );
+            }
+            let _ = writeln!(o, "  sha256          {}", f.fetch.sha256);
+        }
+        o
+    }
+}
+
+fn dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
+fn method(m: Method) -> &'static str {
+    match m {
+        Method::Get => "GET",
+        Method::Post => "POST",
+    }
+}
+
+/// Decode page bytes read from a file: UTF-8 when valid, else the encoding `chardetng`
+/// guesses (a stand-in until the crawler's header/meta/detection decoding is shared).
+pub fn decode_bytes(bytes: &[u8]) -> String {
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_string();
+    }
+    let mut det = chardetng::EncodingDetector::new();
+    det.feed(bytes, true);
+    let enc = det.guess(None, true);
+    enc.decode(bytes).0.into_owned()
+}

@@ -1,0 +1,290 @@
+//! Digital-signature signals: detection on one page, summary into [`SignatureFacts`], and
+//! site-wide marking across a portal.
+//!
+//! A signal's evidence records its effect in `field` (`signature.supported` or
+//! `signature.required`), so the summary can be recomputed from evidence alone after
+//! [`mark_site_wide`] flags some of it.
+
+use std::collections::BTreeSet;
+
+use scraper::Html;
+use serde_json::Value;
+
+use super::html::{context, element_text};
+use super::limits::{CONTEXT_CHARS, MAX_EVIDENCE_PER_PAGE};
+use crate::facts::{Evidence, ServiceFacts, SignatureFacts, excerpt};
+use crate::profile::{Effect, Profile, Signal, SignalKind};
+
+pub(crate) const FIELD_SUPPORTED: &str = "signature.supported";
+pub(crate) const FIELD_REQUIRED: &str = "signature.required";
+
+fn evidence(sig: &Signal, url: &str, text: String) -> Evidence {
+    Evidence {
+        kind: sig.kind.as_str().to_string(),
+        field: match sig.effect {
+            Effect::Supports => FIELD_SUPPORTED,
+            Effect::Requires => FIELD_REQUIRED,
+        }
+        .to_string(),
+        locator: sig.locator.clone(),
+        excerpt: excerpt(&text),
+        url: url.to_string(),
+        provider: sig.provider.clone(),
+        site_wide: false,
+    }
+}
+
+/// Find `re` in a page text (already NFC, as every extracted text is); return an excerpt
+/// around the match.
+fn find_in_text(re: &regex::Regex, text: &str) -> Option<String> {
+    let m = re.find(text)?;
+    Some(context(text, m.range(), CONTEXT_CHARS))
+}
+
+/// Signals on an HTML page. `sections` are the texts requirement-text signals read
+/// (dossier, requirements); empty on list pages.
+pub(crate) fn detect_html(
+    profile: &Profile,
+    doc: &Html,
+    body: &str,
+    url: &str,
+    sections: &[&str],
+) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for sig in &profile.signals {
+        if out.len() >= MAX_EVIDENCE_PER_PAGE {
+            break;
+        }
+        let hit = match sig.kind {
+            SignalKind::ScriptSrc => script_src(sig, doc),
+            SignalKind::JsLiteral => js_literal(sig, body),
+            SignalKind::Control => control(sig, doc),
+            SignalKind::RequirementText => requirement_text(sig, sections),
+            SignalKind::JsonField => None,
+        };
+        if let Some(text) = hit {
+            out.push(evidence(sig, url, text));
+        }
+    }
+    out
+}
+
+/// Signals on a JSON page.
+pub(crate) fn detect_json(
+    profile: &Profile,
+    json: &Value,
+    body: &str,
+    url: &str,
+    sections: &[&str],
+) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for sig in &profile.signals {
+        if out.len() >= MAX_EVIDENCE_PER_PAGE {
+            break;
+        }
+        let hit = match sig.kind {
+            SignalKind::JsonField => json_field(sig, json),
+            SignalKind::JsLiteral => js_literal(sig, body),
+            SignalKind::RequirementText => requirement_text(sig, sections),
+            SignalKind::ScriptSrc | SignalKind::Control => None,
+        };
+        if let Some(text) = hit {
+            out.push(evidence(sig, url, text));
+        }
+    }
+    out
+}
+
+/// `script[src]`, compiled once.
+static SCRIPT_SRC: std::sync::LazyLock<Option<scraper::Selector>> =
+    std::sync::LazyLock::new(|| scraper::Selector::parse("script[src]").ok());
+
+fn script_src(sig: &Signal, doc: &Html) -> Option<String> {
+    let re = sig.regex.as_ref()?;
+    let sel = match &sig.selector {
+        Some(c) => &c.selector,
+        None => SCRIPT_SRC.as_ref()?,
+    };
+    doc.select(sel)
+        .filter_map(|el| el.value().attr("src"))
+        .find(|src| re.is_match(src))
+        .map(str::to_string)
+}
+
+fn js_literal(sig: &Signal, body: &str) -> Option<String> {
+    let m = sig.regex.as_ref()?.find(body)?;
+    Some(context(body, m.range(), CONTEXT_CHARS))
+}
+
+fn control(sig: &Signal, doc: &Html) -> Option<String> {
+    let sel = sig.selector.as_ref()?;
+    for el in doc
+        .select(&sel.selector)
+        .take(super::limits::MAX_CONTAINERS)
+    {
+        let mut text = element_text(el, 500);
+        if text.is_empty() {
+            text = el.value().attr("value").unwrap_or_default().to_string();
+        }
+        match &sig.regex {
+            None => return Some(if text.is_empty() { el.html() } else { text }),
+            Some(re) => {
+                if let Some(hit) = find_in_text(re, &text) {
+                    return Some(hit);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn requirement_text(sig: &Signal, sections: &[&str]) -> Option<String> {
+    let re = sig.regex.as_ref()?;
+    sections.iter().find_map(|s| find_in_text(re, s))
+}
+
+fn json_field(sig: &Signal, json: &Value) -> Option<String> {
+    let v = json.pointer(sig.pointer.as_deref()?)?;
+    let matches = |s: &str| match &sig.regex {
+        Some(re) => re.is_match(&crate::profile::text::clean(s)),
+        None => !s.trim().is_empty(),
+    };
+    match v {
+        Value::Bool(true) => Some("true".into()),
+        Value::Number(n) if n.as_f64().is_some_and(|f| f != 0.0) => Some(n.to_string()),
+        Value::String(s) if matches(s) => Some(s.clone()),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|s| matches(s))
+            .map(str::to_string)
+            .or_else(|| (sig.regex.is_none() && !items.is_empty()).then(|| v.to_string())),
+        _ => None,
+    }
+}
+
+/// Recompute the signature summary from evidence: site-wide evidence counts in `site_wide` /
+/// `site_wide_providers`, the rest in `supported` / `required` / `providers`.
+pub fn summarise_signature(evidence: Vec<Evidence>) -> SignatureFacts {
+    let mut providers = BTreeSet::new();
+    let mut site_providers = BTreeSet::new();
+    let mut sig = SignatureFacts::default();
+    for e in &evidence {
+        if e.site_wide {
+            sig.site_wide = true;
+            if !e.provider.is_empty() {
+                site_providers.insert(e.provider.clone());
+            }
+            continue;
+        }
+        match e.field.as_str() {
+            FIELD_SUPPORTED => sig.supported = true,
+            FIELD_REQUIRED => sig.required = true,
+            _ => {}
+        }
+        if !e.provider.is_empty() {
+            providers.insert(e.provider.clone());
+        }
+    }
+    sig.providers = providers.into_iter().collect();
+    sig.site_wide_providers = site_providers.into_iter().collect();
+    sig.evidence = evidence;
+    sig
+}
+
+type Key = (String, String, String, String);
+
+fn key(e: &Evidence) -> Key {
+    (
+        e.kind.clone(),
+        e.field.clone(),
+        e.locator.clone(),
+        e.provider.clone(),
+    )
+}
+
+/// Mark signature signals present on **every** page of one portal as `site_wide`.
+///
+/// `list_pages` holds the signals of each list page ([`super::ListOutcome::signals`]). A signal
+/// (same kind, effect, locator and provider) is site-wide when it is on every list page and on
+/// the page of every service that was read (services whose `fetch.error` is set are left out).
+/// Without at least one list page nothing is marked: a plugin on every detail page of a
+/// portal whose every service offers signing is not distinguishable from a theme plugin.
+pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>]) {
+    let Some((first, rest)) = list_pages.split_first() else {
+        return;
+    };
+    let mut common: BTreeSet<Key> = first.iter().map(key).collect();
+    for page in rest {
+        let keys: BTreeSet<Key> = page.iter().map(key).collect();
+        common.retain(|k| keys.contains(k));
+    }
+    for s in services.iter().filter(|s| s.fetch.error.is_none()) {
+        let keys: BTreeSet<Key> = s.signature.evidence.iter().map(key).collect();
+        common.retain(|k| keys.contains(k));
+    }
+    if common.is_empty() {
+        return;
+    }
+    for s in services.iter_mut().filter(|s| s.fetch.error.is_none()) {
+        let mut evidence = std::mem::take(&mut s.signature.evidence);
+        for e in &mut evidence {
+            if common.contains(&key(e)) {
+                e.site_wide = true;
+            }
+        }
+        s.signature = summarise_signature(evidence);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(kind: &str, provider: &str) -> Evidence {
+        Evidence {
+            kind: kind.into(),
+            field: FIELD_SUPPORTED.into(),
+            locator: "x".into(),
+            provider: provider.into(),
+            ..Evidence::default()
+        }
+    }
+
+    fn service(evidence: Vec<Evidence>) -> ServiceFacts {
+        ServiceFacts {
+            signature: summarise_signature(evidence),
+            ..ServiceFacts::default()
+        }
+    }
+
+    #[test]
+    fn nothing_is_site_wide_without_list_pages() {
+        let mut s = vec![service(vec![ev("script_src", "vgca")]); 3];
+        mark_site_wide(&mut s, &[]);
+        assert!(
+            s.iter()
+                .all(|s| s.signature.supported && !s.signature.site_wide)
+        );
+    }
+
+    #[test]
+    fn a_signal_missing_from_one_page_is_not_site_wide() {
+        let mut s = vec![
+            service(vec![ev("script_src", "vgca")]),
+            service(vec![ev("script_src", "vgca")]),
+        ];
+        mark_site_wide(&mut s, &[vec![ev("script_src", "vgca")], vec![]]);
+        assert!(s.iter().all(|s| !s.signature.site_wide));
+        // A failed fetch does not count as a page without the signal.
+        let mut failed = service(vec![]);
+        failed.fetch.error = Some(crate::facts::ErrorFact {
+            kind: crate::facts::AssessReason::Timeout,
+            message: String::new(),
+        });
+        s.push(failed);
+        mark_site_wide(&mut s, &[vec![ev("script_src", "vgca")]]);
+        assert!(s[0].signature.site_wide && !s[0].signature.supported);
+        assert_eq!(s[1].signature.site_wide_providers, vec!["vgca"]);
+    }
+}

@@ -1,0 +1,268 @@
+//! Checks of `[listing]` and `[listing.pagination]`.
+
+use toml::Spanned;
+
+use super::Cx;
+use crate::profile::model::{PaginationKind, RawListing, RawPagination};
+use crate::profile::template::Template;
+use crate::profile::{
+    Counter, CounterKind, HtmlListing, JsonListing, ListSource, Listing, Locator, Pagination,
+    limits,
+};
+
+impl Cx {
+    pub(super) fn listing(&mut self, raw: RawListing) -> Option<Listing> {
+        let start: Vec<Template> = raw
+            .start
+            .get_ref()
+            .iter()
+            .filter_map(|t| self.template(t))
+            .collect();
+        if raw.start.get_ref().is_empty() {
+            self.err(
+                "profile::listing",
+                raw.start.span(),
+                "`start` needs at least one URL template",
+                "empty",
+            );
+        }
+        for t in raw.start.get_ref() {
+            if Template::parse(t.get_ref()).is_ok_and(|t| t.uses_item()) {
+                self.err(
+                    "profile::template",
+                    t.span(),
+                    "a start URL cannot read a list item (`{/...}`)",
+                    "no item here",
+                );
+            }
+        }
+        let max_pages = match raw.max_pages {
+            None => limits::DEFAULT_MAX_PAGES,
+            Some(m) => match u32::try_from(*m.get_ref()) {
+                Ok(v) if (1..=limits::MAX_PAGES).contains(&v) => v,
+                _ => {
+                    self.err(
+                        "profile::range",
+                        m.span(),
+                        format!("`max_pages` must be 1..={}", limits::MAX_PAGES),
+                        "out of range",
+                    );
+                    limits::DEFAULT_MAX_PAGES
+                }
+            },
+        };
+        let is_json = raw.json.is_some();
+        // Variables the list body template reads, so counter pagination can check it has a
+        // way to send its counter.
+        let body_vars: Vec<String> = raw
+            .json
+            .as_ref()
+            .and_then(|j| j.get_ref().body.as_ref())
+            .and_then(|b| Template::parse(b.get_ref()).ok())
+            .map(|t| t.vars().map(str::to_string).collect())
+            .unwrap_or_default();
+        let source = match (raw.html, raw.json) {
+            (Some(h), None) => {
+                let link = self.css(&h.link);
+                let item = self.opt_css(&h.item);
+                let code = self.opt_css(&h.code);
+                let name = self.opt_css(&h.name);
+                let total = self.opt_css(&h.total);
+                Some(ListSource::Html(HtmlListing {
+                    link: link?,
+                    attr: h
+                        .attr
+                        .map(|a| a.into_inner())
+                        .unwrap_or_else(|| "href".into()),
+                    item,
+                    code,
+                    name,
+                    total,
+                }))
+            }
+            (None, Some(j)) => {
+                let span = j.span();
+                let j = j.into_inner();
+                let items = self.pointer(&j.items);
+                let detail_url = self.template(&j.detail_url);
+                let body = j.body.as_ref().and_then(|b| self.template(b));
+                let detail_body = j.detail_body.as_ref().and_then(|b| self.template(b));
+                let code = self.opt_pointer(&j.code);
+                let name = self.opt_pointer(&j.name);
+                let total = self.opt_pointer(&j.total);
+                if detail_url.as_ref().is_some_and(|t| !t.uses_item()) {
+                    self.err(
+                        "profile::template",
+                        j.detail_url.span(),
+                        "`detail_url` must read the item (e.g. `{/id}`), or every service gets the same URL",
+                        "no `{/...}`",
+                    );
+                }
+                let _ = span;
+                Some(ListSource::Json(JsonListing {
+                    method: j.method.unwrap_or_default(),
+                    body,
+                    items: items?,
+                    detail_url: detail_url?,
+                    detail_method: j.detail_method.unwrap_or_default(),
+                    detail_body,
+                    code,
+                    name,
+                    total,
+                }))
+            }
+            _ => {
+                self.err(
+                    "profile::listing",
+                    raw.start.span(),
+                    "[listing] needs exactly one of [listing.html] or [listing.json]",
+                    "in this listing",
+                );
+                None
+            }
+        };
+        let pagination = match raw.pagination {
+            None => Some(Pagination::None),
+            Some(p) => self.pagination(p, is_json, &body_vars),
+        };
+        Some(Listing {
+            start,
+            max_pages,
+            source: source?,
+            pagination: pagination?,
+        })
+    }
+
+    fn require<'a>(
+        &mut self,
+        kind: &Spanned<PaginationKind>,
+        v: &'a Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<&'a Spanned<String>> {
+        if v.is_none() {
+            self.err(
+                "profile::pagination",
+                kind.span(),
+                format!("this pagination kind needs `{key}`"),
+                "kind given here",
+            );
+        }
+        v.as_ref()
+    }
+
+    fn pagination(
+        &mut self,
+        p: RawPagination,
+        is_json: bool,
+        body_vars: &[String],
+    ) -> Option<Pagination> {
+        let kind = *p.kind.get_ref();
+        let more = match &p.more {
+            Some(m) if is_json => self.pointer(m).map(Locator::Pointer),
+            Some(m) => self.css(m).map(Locator::Css),
+            None => None,
+        };
+        let positive = |cx: &mut Cx, v: &Option<Spanned<i64>>, key: &str| -> Option<i64> {
+            let v = v.as_ref()?;
+            if *v.get_ref() < 1 {
+                cx.err(
+                    "profile::range",
+                    v.span(),
+                    format!("`{key}` must be at least 1"),
+                    "too small",
+                );
+                return None;
+            }
+            Some(*v.get_ref())
+        };
+        match kind {
+            PaginationKind::None => Some(Pagination::None),
+            PaginationKind::NextLink => {
+                if is_json {
+                    self.err(
+                        "profile::pagination",
+                        p.kind.span(),
+                        "`next_link` reads a link from HTML; JSON listings use page_index, offset or cursor",
+                        "not for JSON",
+                    );
+                }
+                let sel = self.require(&p.kind, &p.selector, "selector")?;
+                let selector = self.css(sel)?;
+                Some(Pagination::NextLink {
+                    selector,
+                    attr: p
+                        .attr
+                        .map(|a| a.into_inner())
+                        .unwrap_or_else(|| "href".into()),
+                })
+            }
+            PaginationKind::PageIndex | PaginationKind::Offset => {
+                let size = positive(self, &p.size, "size");
+                let step = if kind == PaginationKind::Offset {
+                    match positive(self, &p.step, "step").or(size) {
+                        Some(s) => s,
+                        None => {
+                            self.err(
+                                "profile::pagination",
+                                p.kind.span(),
+                                "`offset` pagination needs `step` (or `size`)",
+                                "kind given here",
+                            );
+                            return None;
+                        }
+                    }
+                } else {
+                    1
+                };
+                let var = if kind == PaginationKind::Offset {
+                    "offset"
+                } else {
+                    "page"
+                };
+                if p.param.is_none() && !body_vars.iter().any(|v| v == var) {
+                    self.err(
+                        "profile::pagination",
+                        p.kind.span(),
+                        format!(
+                            "this pagination needs `param` (a query parameter) or a list `body` that uses `{{{var}}}`"
+                        ),
+                        "kind given here",
+                    );
+                }
+                Some(Pagination::Counter(Counter {
+                    kind: if kind == PaginationKind::Offset {
+                        CounterKind::Offset
+                    } else {
+                        CounterKind::PageIndex
+                    },
+                    param: p.param.map(|s| s.into_inner()),
+                    start: p
+                        .start
+                        .unwrap_or(if kind == PaginationKind::Offset { 0 } else { 1 }),
+                    step,
+                    size_param: p.size_param.map(|s| s.into_inner()),
+                    size,
+                    more,
+                }))
+            }
+            PaginationKind::Cursor => {
+                if !is_json {
+                    self.err(
+                        "profile::pagination",
+                        p.kind.span(),
+                        "`cursor` pagination reads the cursor from JSON; use it with [listing.json]",
+                        "not for HTML",
+                    );
+                }
+                let c = self.require(&p.kind, &p.cursor, "cursor")?;
+                let cursor = self.pointer(c)?;
+                let last = self.opt_pointer(&p.last);
+                Some(Pagination::Cursor {
+                    cursor,
+                    param: p.param.map(|s| s.into_inner()),
+                    last,
+                })
+            }
+        }
+    }
+}
