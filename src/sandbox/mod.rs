@@ -153,7 +153,9 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
     let https = bind(opts.https_port).await?;
     let http = bind(opts.http_port).await?;
     let local = |l: &TcpListener, addr_port: Option<u16>| {
-        l.local_addr().map(|a| a.port()).unwrap_or(addr_port.unwrap_or(0))
+        l.local_addr()
+            .map(|a| a.port())
+            .unwrap_or(addr_port.unwrap_or(0))
     };
     let ports = Ports {
         https: local(&https, opts.https_port),

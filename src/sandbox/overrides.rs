@@ -57,11 +57,10 @@ impl Overrides {
         // Codes are `1.` + (1000 + global ordinal), assigned in agency order.
         let n: usize = code.strip_prefix("1.")?.parse().ok()?;
         let ordinal = n.checked_sub(1000)?;
-        let a = self
-            .world
-            .agencies()
-            .iter()
-            .find(|a| ordinal >= a.first_ordinal && ordinal < a.first_ordinal + a.service_count)?;
+        let a =
+            self.world.agencies().iter().find(|a| {
+                ordinal >= a.first_ordinal && ordinal < a.first_ordinal + a.service_count
+            })?;
         Some((a.index, ordinal - a.first_ordinal))
     }
 
@@ -157,7 +156,10 @@ mod tests {
         if let Some(s) = o.service(&base.code) {
             s.name = "Đổi tên".into();
         }
-        assert_eq!(o.service_at(0, 2).map(|s| s.name).as_deref(), Some("Đổi tên"));
+        assert_eq!(
+            o.service_at(0, 2).map(|s| s.name).as_deref(),
+            Some("Đổi tên")
+        );
         o.reset_service(&base.code);
         assert_eq!(o.service_at(0, 2), Some(base));
         assert!(o.service("9.999999").is_none());

@@ -65,7 +65,12 @@ impl Pki {
             key()?,
         )?;
         let web_inter = CertifiedIssuer::signed_by(
-            ca_params("Sandbox Public Web Issuing CA 1", "dvc-audit sandbox", 365, 1825),
+            ca_params(
+                "Sandbox Public Web Issuing CA 1",
+                "dvc-audit sandbox",
+                365,
+                1825,
+            ),
             key()?,
             &web_root,
         )?;
@@ -144,7 +149,10 @@ pub(crate) struct SniResolver {
 }
 
 impl SniResolver {
-    pub(crate) fn new(certs: HashMap<String, Arc<CertifiedKey>>, fallback: Arc<CertifiedKey>) -> Self {
+    pub(crate) fn new(
+        certs: HashMap<String, Arc<CertifiedKey>>,
+        fallback: Arc<CertifiedKey>,
+    ) -> Self {
         SniResolver {
             certs: RwLock::new(certs),
             fallback,

@@ -93,7 +93,12 @@ fn ways(s: &ServiceSpec) -> &'static str {
 }
 
 /// `/bothutuc?page=<n>&per_page=<k>`.
-pub(crate) fn accordion_list(o: &Overrides, a: &AgencySpec, page_no: usize, per_page: usize) -> String {
+pub(crate) fn accordion_list(
+    o: &Overrides,
+    a: &AgencySpec,
+    page_no: usize,
+    per_page: usize,
+) -> String {
     let total = a.service_count;
     let start = page_no.saturating_sub(1).saturating_mul(per_page);
     let end = start.saturating_add(per_page).min(total);
@@ -141,7 +146,10 @@ pub(crate) fn accordion_detail(a: &AgencySpec, s: &ServiceSpec, charset: &str) -
         ));
     }
     rows.push(("Cách thức thực hiện", ways(s).to_string()));
-    rows.push(("Thành phần hồ sơ", format!("<p>{}</p>", esc(&dossier_text(s)))));
+    rows.push((
+        "Thành phần hồ sơ",
+        format!("<p>{}</p>", esc(&dossier_text(s))),
+    ));
     rows.push(("Yêu cầu, điều kiện thực hiện", "<p>Không</p>".to_string()));
     let items: String = rows
         .iter()
@@ -197,10 +205,7 @@ pub(crate) fn table_list(o: &Overrides, a: &AgencySpec, offset: usize) -> String
 
 /// `/web/guest/thu-tuc-hanh-chinh/chi-tiet?id=<n>`.
 pub(crate) fn table_detail(a: &AgencySpec, s: &ServiceSpec, charset: &str) -> String {
-    let mut rows = vec![
-        ("Mã thủ tục", esc(&s.code)),
-        ("Tên thủ tục", esc(&s.name)),
-    ];
+    let mut rows = vec![("Mã thủ tục", esc(&s.code)), ("Tên thủ tục", esc(&s.name))];
     if !s.level_label.is_empty() {
         rows.push(("Mức trực tuyến", esc(&s.level_label)));
     }
@@ -231,7 +236,9 @@ pub(crate) fn portal_home(a: &AgencySpec) -> String {
         a,
         "Trang chủ",
         "utf-8",
-        &format!("<h1>Cổng dịch vụ công</h1>\n<a class=\"ds-tthc\" href=\"{list}\">Thủ tục hành chính</a>"),
+        &format!(
+            "<h1>Cổng dịch vụ công</h1>\n<a class=\"ds-tthc\" href=\"{list}\">Thủ tục hành chính</a>"
+        ),
     )
 }
 
@@ -263,7 +270,9 @@ pub(crate) fn extra_home(a: &AgencySpec, h: &HostSpec) -> String {
 /// `GET /api/v1/procedures?limit=&lastId=`.
 pub(crate) fn api_list(o: &Overrides, a: &AgencySpec, limit: usize, after: Option<usize>) -> Value {
     let seed = o.world().seed();
-    let start = after.map_or(0, |i| i.saturating_add(1)).min(a.service_count);
+    let start = after
+        .map_or(0, |i| i.saturating_add(1))
+        .min(a.service_count);
     let end = start.saturating_add(limit).min(a.service_count);
     let content: Vec<Value> = (start..end)
         .filter_map(|i| o.service_at(a.index, i))

@@ -136,8 +136,12 @@ fn static_asset(path: &str) -> Option<Reply> {
             js,
             "/* VNPT-CA plugin (sandbox stub) */\nfunction VnptPlugin(url) { this.url = url; }\n",
         ),
-        "/static/theme.css" => Reply::ok("text/css; charset=utf-8", "body{font-family:sans-serif}\n"),
-        p if p.starts_with("/static/js/") => Reply::ok(js, "/* application bundle (sandbox stub) */\n"),
+        "/static/theme.css" => {
+            Reply::ok("text/css; charset=utf-8", "body{font-family:sans-serif}\n")
+        }
+        p if p.starts_with("/static/js/") => {
+            Reply::ok(js, "/* application bundle (sandbox stub) */\n")
+        }
         _ => return None,
     })
 }
@@ -162,8 +166,13 @@ fn portal(
             let offset = num(q, "count").unwrap_or(0);
             Reply::ok(HTML, render::table_list(o, a, offset))
         }
-        (Shape::Accordion, "/bothutuc/tthc") | (Shape::Table, "/web/guest/thu-tuc-hanh-chinh/chi-tiet") => {
-            let key = if a.shape == Shape::Accordion { "matt" } else { "id" };
+        (Shape::Accordion, "/bothutuc/tthc")
+        | (Shape::Table, "/web/guest/thu-tuc-hanh-chinh/chi-tiet") => {
+            let key = if a.shape == Shape::Accordion {
+                "matt"
+            } else {
+                "id"
+            };
             let svc = query_get(q, key)
                 .and_then(|raw| service::parse_id(seed, a, raw))
                 .and_then(|i| o.service_at(a.index, i));

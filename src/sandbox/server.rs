@@ -198,11 +198,12 @@ pub(crate) async fn handle(
             status = StatusCode::NOT_MODIFIED;
             builder = builder.status(status);
             body = Vec::new();
-        } else if accept_gzip && body.len() > 512 {
-            if let Some(z) = gzip(&body) {
-                body = z;
-                builder = builder.header(header::CONTENT_ENCODING, "gzip");
-            }
+        } else if accept_gzip
+            && body.len() > 512
+            && let Some(z) = gzip(&body)
+        {
+            body = z;
+            builder = builder.header(header::CONTENT_ENCODING, "gzip");
         }
     }
     if status != StatusCode::NOT_MODIFIED {
@@ -220,7 +221,11 @@ pub(crate) async fn handle(
             HeaderValue::from_static("max-age=31536000; includeSubDomains"),
         );
     }
-    let bytes = if method == Method::HEAD { 0 } else { body.len() };
+    let bytes = if method == Method::HEAD {
+        0
+    } else {
+        body.len()
+    };
     record(
         &state,
         RequestRecord {

@@ -166,10 +166,10 @@ pub(crate) fn derive(w: &WorldData, agency_index: usize, index: usize) -> Option
             8 => Provider::ViettelCa,
             _ => Provider::SmartCa,
         });
-        if rng.random_bool(0.2) {
-            if let Some(p) = Provider::ALL.choose(&mut rng) {
-                providers.push(*p);
-            }
+        if rng.random_bool(0.2)
+            && let Some(p) = Provider::ALL.choose(&mut rng)
+        {
+            providers.push(*p);
         }
         providers.sort_unstable();
         providers.dedup();

@@ -277,7 +277,14 @@ const TINY: &[(&str, Shape)] = &[
 ];
 
 /// Names of extra hosts, used in order as host-level defects need them.
-const EXTRA_PREFIXES: &[&str] = &["thanhtoan", "tracuu", "motcua", "hoidap", "vanban", "tintuc"];
+const EXTRA_PREFIXES: &[&str] = &[
+    "thanhtoan",
+    "tracuu",
+    "motcua",
+    "hoidap",
+    "vanban",
+    "tintuc",
+];
 
 impl World {
     /// Build the world for `(size, seed)`. Same inputs, same world.
