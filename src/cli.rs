@@ -47,6 +47,30 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// The simulated portal world (tests, demo, benchmarks).
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Serve a sandbox world on 127.0.0.1 until Ctrl-C.
+    Serve {
+        /// World size: tiny, demo or nation.
+        #[arg(long, default_value = "demo")]
+        size: crate::sandbox::Size,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// HTTPS port (default: ephemeral).
+        #[arg(long)]
+        https_port: Option<u16>,
+        /// Plain-HTTP port (default: ephemeral).
+        #[arg(long)]
+        http_port: Option<u16>,
+        /// Where to write ca.pem, gov-ca.pem, audit.toml, ground-truth.json, requests.jsonl.
+        #[arg(long, default_value = "sandbox-world")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,7 +83,53 @@ pub enum ConfigCmd {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Sandbox(SandboxCmd::Serve {
+            size,
+            seed,
+            https_port,
+            http_port,
+            out,
+        }) => sandbox_serve(size, seed, https_port, http_port, out).await,
     }
+}
+
+async fn sandbox_serve(
+    size: crate::sandbox::Size,
+    seed: u64,
+    https_port: Option<u16>,
+    http_port: Option<u16>,
+    out: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let world = crate::sandbox::World::new(size, seed);
+    let opts = crate::sandbox::ServeOptions {
+        https_port,
+        http_port,
+        out_dir: Some(out.clone()),
+        ..Default::default()
+    };
+    let handle = crate::sandbox::serve(world, opts).await?;
+    println!(
+        "sandbox {} world (seed {seed}): {} agencies, {} services",
+        size.as_str(),
+        handle.world().agencies().len(),
+        handle.world().service_count()
+    );
+    println!("https: 127.0.0.1:{}", handle.https_port());
+    println!("http:  127.0.0.1:{}", handle.http_port());
+    println!("out:   {}", out.display());
+    for name in [
+        "audit.toml",
+        "ca.pem",
+        "gov-ca.pem",
+        "ground-truth.json",
+        "requests.jsonl",
+    ] {
+        println!("  {}", out.join(name).display());
+    }
+    println!("Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown().await;
+    Ok(ExitCode::Ok)
 }
 
 fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {

@@ -230,6 +230,8 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
         pki,
         slow: opts.slow_delay,
         hang: opts.hang_delay,
+        truth_write: Mutex::new(()),
+        truth_latest: std::sync::atomic::AtomicU64::new(0),
     });
     tasks.push(tokio::spawn(server::accept_loop(
         https,
@@ -362,21 +364,34 @@ impl SandboxHandle {
         Ok(r)
     }
 
+    /// Write `ground-truth.json` (via a temporary file and a rename, so a reader never sees
+    /// half a file). Worlds above [`BACKGROUND_TRUTH_SERVICES`] services are written on a
+    /// background thread (the nation world's file is ~90 MB and takes seconds); a newer
+    /// mutation's write supersedes an older one still waiting.
     fn write_ground_truth(&self) -> Result<(), SandboxError> {
-        let Some(dir) = &self.out_dir else {
+        let Some(dir) = self.out_dir.clone() else {
             return Ok(());
         };
-        let path = dir.join("ground-truth.json");
-        let io_err = |source| SandboxError::Write {
-            path: path.clone(),
-            source,
-        };
-        let file = std::fs::File::create(&path).map_err(io_err)?;
-        let mut w = std::io::BufWriter::new(file);
-        self.overrides()
-            .write_ground_truth(self.state.ports, &mut w)
-            .map_err(|e| io_err(std::io::Error::other(e)))?;
-        std::io::Write::flush(&mut w).map_err(io_err)
+        let snapshot = self.overrides();
+        let ports = self.state.ports;
+        let generation = snapshot.generation();
+        self.state
+            .truth_latest
+            .store(generation, std::sync::atomic::Ordering::SeqCst);
+        if self.world.service_count() <= BACKGROUND_TRUTH_SERVICES {
+            return write_truth_file(&dir, &snapshot, ports);
+        }
+        let state = self.state.clone();
+        std::thread::spawn(move || {
+            let _serial = state.truth_write.lock().unwrap_or_else(|e| e.into_inner());
+            if state.truth_latest.load(std::sync::atomic::Ordering::SeqCst) != generation {
+                return;
+            }
+            if let Err(e) = write_truth_file(&dir, &snapshot, ports) {
+                tracing::warn!("ground truth not written: {e}");
+            }
+        });
+        Ok(())
     }
 
     /// Stop the listeners and wait for them.
@@ -388,6 +403,25 @@ impl SandboxHandle {
             }
         }
     }
+}
+
+/// Above this many services, `ground-truth.json` is written in the background.
+pub const BACKGROUND_TRUTH_SERVICES: usize = 20_000;
+
+fn write_truth_file(dir: &Path, o: &Overrides, ports: Ports) -> Result<(), SandboxError> {
+    let path = dir.join("ground-truth.json");
+    let tmp = dir.join(format!(".ground-truth.json.{}", o.generation()));
+    let io_err = |source| SandboxError::Write {
+        path: path.clone(),
+        source,
+    };
+    let file = std::fs::File::create(&tmp).map_err(io_err)?;
+    let mut w = std::io::BufWriter::new(file);
+    o.write_ground_truth(ports, &mut w)
+        .map_err(|e| io_err(std::io::Error::other(e)))?;
+    std::io::Write::flush(&mut w).map_err(io_err)?;
+    drop(w);
+    std::fs::rename(&tmp, &path).map_err(io_err)
 }
 
 impl Drop for SandboxHandle {

@@ -269,7 +269,6 @@ pub(crate) fn extra_home(a: &AgencySpec, h: &HostSpec) -> String {
 
 /// `GET /api/v1/procedures?limit=&lastId=`.
 pub(crate) fn api_list(o: &Overrides, a: &AgencySpec, limit: usize, after: Option<usize>) -> Value {
-    let seed = o.world().seed();
     let start = after
         .map_or(0, |i| i.saturating_add(1))
         .min(a.service_count);
@@ -278,18 +277,18 @@ pub(crate) fn api_list(o: &Overrides, a: &AgencySpec, limit: usize, after: Optio
         .filter_map(|i| o.service_at(a.index, i))
         .map(|s| {
             json!({
-                "id": service::spa_id(seed, a, s.index),
+                "id": service::spa_id(a, s.index),
                 "code": s.code,
                 "name": s.name,
             })
         })
         .collect();
-    let last_id = (end > start).then(|| service::spa_id(seed, a, end - 1));
+    let last_id = (end > start).then(|| service::spa_id(a, end - 1));
     json!({ "content": content, "lastId": last_id, "last": end >= a.service_count })
 }
 
 /// `GET /api/v1/procedures/<id>`.
-pub(crate) fn api_detail(o: &Overrides, a: &AgencySpec, s: &ServiceSpec) -> Value {
+pub(crate) fn api_detail(a: &AgencySpec, s: &ServiceSpec) -> Value {
     let level = match s.level_label.is_empty() {
         true => Value::Null,
         false => {
@@ -302,7 +301,7 @@ pub(crate) fn api_detail(o: &Overrides, a: &AgencySpec, s: &ServiceSpec) -> Valu
         }
     };
     json!({
-        "id": service::spa_id(o.world().seed(), a, s.index),
+        "id": service::spa_id(a, s.index),
         "code": s.code,
         "name": s.name,
         "sector": s.field,

@@ -113,10 +113,7 @@ fn robots(o: &Overrides, a: &AgencySpec, h: &HostSpec) -> String {
     let mut s = String::from("User-agent: *\nDisallow: /admin/\n");
     if data_role(a) == h.role && a.shape != Shape::SpaNoapi {
         for svc in o.robots_disallowed(a.index) {
-            s.push_str(&format!(
-                "Disallow: {}$\n",
-                svc.detail_path(a, o.world().seed())
-            ));
+            s.push_str(&format!("Disallow: {}$\n", svc.detail_path(a)));
         }
     }
     if let Some(ms) = h.crawl_delay_ms {
@@ -154,7 +151,6 @@ fn portal(
     q: &[(String, String)],
 ) -> Reply {
     let o = ctx.o;
-    let seed = o.world().seed();
     match (a.shape, path) {
         (Shape::Accordion | Shape::Table, "/") => Reply::ok(HTML, render::portal_home(a)),
         (Shape::Accordion, "/bothutuc") => {
@@ -174,7 +170,7 @@ fn portal(
                 "id"
             };
             let svc = query_get(q, key)
-                .and_then(|raw| service::parse_id(seed, a, raw))
+                .and_then(|raw| service::parse_id(a, raw))
                 .and_then(|i| o.service_at(a.index, i));
             match svc {
                 Some(s) => detail(ctx, a, &s, path, raw_query, q),
@@ -200,11 +196,10 @@ fn api(
     q: &[(String, String)],
 ) -> Reply {
     let o = ctx.o;
-    let seed = o.world().seed();
     if path == "/api/v1/procedures" {
         let limit = num(q, "limit").unwrap_or(50).clamp(1, MAX_PAGE);
         let after = match query_get(q, "lastId").filter(|v| !v.is_empty() && *v != "null") {
-            Some(raw) => match service::parse_id(seed, a, raw) {
+            Some(raw) => match service::parse_id(a, raw) {
                 Some(i) => Some(i),
                 None => return Reply::status(StatusCode::BAD_REQUEST, "lastId không hợp lệ\n"),
             },
@@ -213,7 +208,7 @@ fn api(
         return Reply::ok(JSON, render::api_list(o, a, limit, after).to_string());
     }
     if let Some(raw) = path.strip_prefix("/api/v1/procedures/") {
-        return match service::parse_id(seed, a, raw).and_then(|i| o.service_at(a.index, i)) {
+        return match service::parse_id(a, raw).and_then(|i| o.service_at(a.index, i)) {
             Some(s) => detail(ctx, a, &s, path, raw_query, q),
             None => Reply::status(StatusCode::NOT_FOUND, "{\"error\":\"not found\"}\n"),
         };
@@ -271,7 +266,7 @@ fn detail(
     }
     let mut reply = match a.shape {
         Shape::Spa => {
-            let mut v = render::api_detail(ctx.o, a, s);
+            let mut v = render::api_detail(a, s);
             if s.behaviour == Behaviour::Oversized {
                 v["attachmentText"] = render::padding(OVERSIZED_BYTES).into();
             }

@@ -65,6 +65,10 @@ pub(crate) struct State {
     pub pki: Pki,
     pub slow: Duration,
     pub hang: Duration,
+    /// Serialises background writes of `ground-truth.json`.
+    pub truth_write: Mutex<()>,
+    /// Generation of the newest ground truth to write.
+    pub truth_latest: std::sync::atomic::AtomicU64,
 }
 
 /// `Last-Modified` of every page: a fixed date, moved forward one second per mutation.

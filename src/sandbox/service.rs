@@ -155,7 +155,14 @@ pub(crate) fn derive(w: &WorldData, agency_index: usize, index: usize) -> Option
         4..=7 => Level::Partial,
         _ => Level::Info,
     };
-    let level_label = label_for(level, agency.level_scheme, &mut rng);
+    let mut level_label = label_for(level, agency.level_scheme, &mut rng);
+    // A few portals leave the level row out; the scanner can then only say `unknown`.
+    let level = if rng.random_bool(0.03) {
+        level_label.clear();
+        Level::Unknown
+    } else {
+        level
+    };
     let online = matches!(level, Level::Full | Level::Partial);
     let mut providers = Vec::new();
     if online && rng.random_bool(0.85) {
@@ -285,14 +292,14 @@ impl ServiceSpec {
     }
 
     /// The path (with query) of the service's detail page on its data host.
-    pub fn detail_path(&self, agency: &AgencySpec, seed: u64) -> String {
+    pub fn detail_path(&self, agency: &AgencySpec) -> String {
         match agency.shape {
             Shape::Accordion => format!("/bothutuc/tthc?matt={}", accordion_id(self.index)),
             Shape::Table => format!(
                 "/web/guest/thu-tuc-hanh-chinh/chi-tiet?id={}",
                 table_id(self.index)
             ),
-            Shape::Spa => format!("/api/v1/procedures/{}", spa_id(seed, agency, self.index)),
+            Shape::Spa => format!("/api/v1/procedures/{}", spa_id(agency, self.index)),
             Shape::SpaNoapi => format!("/dich-vu-cong/tthc/{}", self.code),
         }
     }
@@ -315,17 +322,12 @@ pub(crate) fn table_id(index: usize) -> usize {
 }
 
 /// An iGate-like 24-hex id: 8 hex of an agency tag, 16 hex of the index.
-pub(crate) fn spa_id(seed: u64, agency: &AgencySpec, index: usize) -> String {
-    format!("{:08x}{:016x}", spa_tag(seed, agency), index)
-}
-
-fn spa_tag(seed: u64, agency: &AgencySpec) -> u32 {
-    let mut rng = rng_for(seed, TAG_SERVICE, agency.index as u64, u64::MAX);
-    rng.next_u32() | 0x6000_0000
+pub(crate) fn spa_id(agency: &AgencySpec, index: usize) -> String {
+    format!("{:08x}{:016x}", agency.id_tag, index)
 }
 
 /// Parse an accordion `matt`, table `id` or SPA id back to a service index.
-pub(crate) fn parse_id(seed: u64, agency: &AgencySpec, raw: &str) -> Option<usize> {
+pub(crate) fn parse_id(agency: &AgencySpec, raw: &str) -> Option<usize> {
     let index = match agency.shape {
         Shape::Accordion => raw.parse::<usize>().ok()?.checked_sub(26000)?,
         Shape::Table => raw.parse::<usize>().ok()?.checked_sub(100_000)?,
@@ -334,7 +336,7 @@ pub(crate) fn parse_id(seed: u64, agency: &AgencySpec, raw: &str) -> Option<usiz
                 return None;
             }
             let (tag, idx) = raw.split_at(8);
-            if u32::from_str_radix(tag, 16).ok()? != spa_tag(seed, agency) {
+            if u32::from_str_radix(tag, 16).ok()? != agency.id_tag {
                 return None;
             }
             usize::try_from(u64::from_str_radix(idx, 16).ok()?).ok()?
@@ -374,9 +376,9 @@ mod tests {
         let w = World::new(Size::Tiny, 5);
         for ag in w.agencies() {
             let s = derive(&w.data, ag.index, 3).expect("service");
-            let path = s.detail_path(ag, 5);
+            let path = s.detail_path(ag);
             let raw = path.rsplit(['=', '/']).next().unwrap_or_default();
-            let back = parse_id(5, ag, raw);
+            let back = parse_id(ag, raw);
             if ag.shape == Shape::SpaNoapi {
                 assert_eq!(back, None);
             } else {

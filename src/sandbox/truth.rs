@@ -98,15 +98,10 @@ pub(crate) fn host_url(host: &str, port: u16) -> String {
     }
 }
 
-pub(crate) fn service_truth(
-    o: &Overrides,
-    a: &AgencySpec,
-    s: &ServiceSpec,
-    ports: Ports,
-) -> ServiceTruth {
+pub(crate) fn service_truth(a: &AgencySpec, s: &ServiceSpec, ports: Ports) -> ServiceTruth {
     let host = s.data_host(a);
     let base = host_url(&host, ports.https);
-    let path = s.detail_path(a, o.world().seed());
+    let path = s.detail_path(a);
     let site_wide = a.site_wide_plugin && a.shape.is_html();
     ServiceTruth {
         agency_id: a.id.clone(),
@@ -138,7 +133,7 @@ pub(crate) fn host_truth(o: &Overrides, h: &HostSpec, ports: Ports) -> HostTruth
         (Some(a), HostRole::Portal | HostRole::Api) if data_role(a) == h.role => o
             .robots_disallowed(a.index)
             .iter()
-            .map(|s| s.detail_path(a, o.world().seed()))
+            .map(|s| s.detail_path(a))
             .collect(),
         _ => Vec::new(),
     };
@@ -170,7 +165,7 @@ pub(crate) fn data_role(a: &AgencySpec) -> HostRole {
     }
 }
 
-fn agency_truth(o: &Overrides, a: &AgencySpec, hosts: &[HostSpec], ports: Ports) -> AgencyTruth {
+fn agency_truth(a: &AgencySpec, hosts: &[HostSpec], ports: Ports) -> AgencyTruth {
     let mut defects: Vec<String> = Vec::new();
     if a.site_wide_plugin && a.shape.is_html() {
         defects.push("site_wide_signature_only".into());
@@ -188,7 +183,6 @@ fn agency_truth(o: &Overrides, a: &AgencySpec, hosts: &[HostSpec], ports: Ports)
             }
         }
     }
-    let _ = o;
     AgencyTruth {
         id: a.id.clone(),
         name: a.name.clone(),
@@ -216,7 +210,7 @@ impl Overrides {
             .world()
             .agencies()
             .iter()
-            .map(|a| agency_truth(self, a, &hosts, ports))
+            .map(|a| agency_truth(a, &hosts, ports))
             .collect();
         let host_truths = hosts.iter().map(|h| host_truth(self, h, ports)).collect();
         (agencies, host_truths)
@@ -234,7 +228,7 @@ impl Overrides {
             hosts,
             services: self
                 .services()
-                .map(|(a, s)| service_truth(self, a, &s, ports))
+                .map(|(a, s)| service_truth(a, &s, ports))
                 .collect(),
         }
     }
@@ -258,7 +252,7 @@ impl Serialize for ServiceSeq<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(None)?;
         for (a, svc) in self.0.services() {
-            seq.serialize_element(&service_truth(self.0, a, &svc, self.1))?;
+            seq.serialize_element(&service_truth(a, &svc, self.1))?;
         }
         seq.end()
     }
@@ -296,6 +290,46 @@ mod tests {
         o.write_ground_truth(PORTS, &mut buf).expect("write");
         let back: GroundTruth = serde_json::from_slice(&buf).expect("parse");
         assert_eq!(back, o.ground_truth(PORTS));
+    }
+
+    #[test]
+    fn every_seed_plants_every_defect_in_demo() {
+        for seed in 0..16 {
+            let gt = Overrides::new(World::new(Size::Demo, seed)).ground_truth(PORTS);
+            let mut seen: Vec<&str> = gt
+                .agencies
+                .iter()
+                .flat_map(|a| a.defects.iter())
+                .chain(gt.hosts.iter().flat_map(|h| h.defects.iter()))
+                .chain(gt.services.iter().flat_map(|s| s.defects.iter()))
+                .map(String::as_str)
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            let mut all = crate::sandbox::DEFECTS.to_vec();
+            all.sort_unstable();
+            assert_eq!(seen, all, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn tiny_carries_the_key_defects_without_slow_pages() {
+        let gt = Overrides::new(World::new(Size::Tiny, 9)).ground_truth(PORTS);
+        let has = |d: &str| gt.services.iter().any(|s| s.defects.iter().any(|x| x == d));
+        for d in [
+            "full_without_signature",
+            "no_level_label",
+            "robots_disallow",
+            "server_error",
+            "redirect_loop",
+            "windows_1258_page",
+            "injected_markup_name",
+            "spa_without_api",
+        ] {
+            assert!(has(d), "{d}");
+        }
+        assert!(!has("slow_page") && !has("hanging_page"));
+        assert!(gt.services.len() <= 40);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use rand::seq::{IndexedRandom, SliceRandom};
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
@@ -188,6 +188,8 @@ pub struct AgencySpec {
     /// The last list page links back to the first (table shape).
     pub pagination_loop: bool,
     pub level_scheme: LevelScheme,
+    /// Agency part of SPA ids (8 hex digits).
+    pub id_tag: u32,
     /// Portal host first, then the API host (spa), then extra hosts.
     pub hosts: Vec<String>,
 }
@@ -439,7 +441,9 @@ fn build_agencies(size: Size, seed: u64) -> Vec<AgencySpec> {
         let level_scheme = *[LevelScheme::Old, LevelScheme::New, LevelScheme::Mixed]
             .choose(&mut rng)
             .unwrap_or(&LevelScheme::Mixed);
+        let id_tag = rng.next_u32() | 0x6000_0000;
         out.push(AgencySpec {
+            id_tag,
             index: i,
             id,
             name,
