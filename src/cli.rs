@@ -117,6 +117,7 @@ async fn sandbox_serve(
     println!("https: 127.0.0.1:{}", handle.https_port());
     println!("http:  127.0.0.1:{}", handle.http_port());
     println!("out:   {}", out.display());
+    let background = handle.world().service_count() > crate::sandbox::BACKGROUND_TRUTH_SERVICES;
     for name in [
         "audit.toml",
         "ca.pem",
@@ -124,7 +125,12 @@ async fn sandbox_serve(
         "ground-truth.json",
         "requests.jsonl",
     ] {
-        println!("  {}", out.join(name).display());
+        let note = if name == "ground-truth.json" && background {
+            "  (being written in the background)"
+        } else {
+            ""
+        };
+        println!("  {}{note}", out.join(name).display());
     }
     println!("Ctrl-C to stop.");
     tokio::signal::ctrl_c().await?;

@@ -15,6 +15,12 @@ fn list(items: &[String]) -> String {
     format!("[{}]", inner.join(", "))
 }
 
+/// A long list, one item per line.
+fn long_list(items: &[String]) -> String {
+    let inner: String = items.iter().map(|s| format!("  {},\n", q(s))).collect();
+    format!("[\n{inner}]")
+}
+
 /// The config text. Paths (`ca.pem`, `gov-ca.pem`, ...) are relative to the config file.
 pub(crate) fn render(world: &World, ports: Ports) -> String {
     let mut out = String::new();
@@ -51,7 +57,7 @@ smtp_port = 2525\ntls = \"none\"\noutbox = \"outbox\"\n\n\
 [inspectors]\nmien-bac = [\"thanh-tra-bac@sandbox.test\"]\nmien-trung = [\"thanh-tra-trung@sandbox.test\"]\n\
 mien-nam = [\"thanh-tra-nam@sandbox.test\"]\n",
         q(&name),
-        list(&resolve),
+        long_list(&resolve),
         ports.http
     ));
     for a in world.agencies() {
