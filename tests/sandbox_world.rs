@@ -547,3 +547,30 @@ async fn out_dir_holds_config_certificates_truth_and_log() {
         ("dvc.bca.sandbox.test", "/", 200)
     );
 }
+
+#[tokio::test]
+async fn dropping_the_handle_stops_the_listeners() {
+    let h = start(Size::Tiny, 1).await;
+    let port = h.https_port();
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+    );
+    drop(h);
+    // Aborted tasks release their listener when the runtime next polls them: retry a bounded
+    // number of times until the port refuses connections.
+    let mut refused = false;
+    for _ in 0..100 {
+        tokio::task::yield_now().await;
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(refused, "port {port} still accepts connections");
+}

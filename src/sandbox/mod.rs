@@ -297,7 +297,7 @@ impl SandboxHandle {
             .collect()
     }
 
-    /// Every request served so far (bounded at two million records; the JSONL file in
+    /// Every request served so far (bounded at one million records; the JSONL file in
     /// `out_dir` has them all).
     pub fn request_log(&self) -> Vec<RequestRecord> {
         self.state

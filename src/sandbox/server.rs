@@ -49,7 +49,7 @@ pub struct RequestRecord {
 }
 
 /// Upper bound of the in-memory request log (the JSONL file has everything).
-pub(crate) const MAX_LOG: usize = 2_000_000;
+pub(crate) const MAX_LOG: usize = 1_000_000;
 /// Upper bound of open connections per listener.
 const MAX_CONNECTIONS: usize = 4096;
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
