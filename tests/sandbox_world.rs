@@ -496,6 +496,51 @@ async fn mutations_change_pages_certificates_and_truth() {
         .expect("host");
     assert_eq!(bca.cert, "cert_untrusted_issuer");
 
+    // An agency-level defect: plant the site-wide plugin on an HTML portal without it.
+    let plain = gt
+        .agencies
+        .iter()
+        .find(|a| {
+            // bca's certificate was made untrusted above.
+            a.platform == "accordion"
+                && a.id != "bca"
+                && !a.defects.iter().any(|d| d == "site_wide_signature_only")
+        })
+        .expect("an accordion portal without the theme plugin");
+    let list_url = url(
+        &h,
+        &format!("dvc.{}.sandbox.test", plain.id),
+        "/bothutuc?page=1",
+    );
+    assert!(!get(&c, &list_url).await.1.contains("vgcaplugin.js"));
+    h.mutate(|o| o.set_site_wide_plugin(&plain.id, true))
+        .expect("mutate");
+    assert!(
+        get(&c, &list_url)
+            .await
+            .1
+            .contains("<script src=\"/static/vgcaplugin.js\"></script>")
+    );
+    let truth = h.ground_truth();
+    let agency = truth
+        .agencies
+        .iter()
+        .find(|a| a.id == plain.id)
+        .expect("agency");
+    assert!(
+        agency
+            .defects
+            .iter()
+            .any(|d| d == "site_wide_signature_only")
+    );
+    assert!(
+        truth
+            .services
+            .iter()
+            .filter(|s| s.agency_id == plain.id)
+            .all(|s| s.signature.site_wide)
+    );
+
     // The government anchor trusts its own leaves only.
     let gov = gt
         .hosts

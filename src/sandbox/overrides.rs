@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::service::{self, ServiceSpec};
-use super::world::{HostSpec, World};
+use super::world::{AgencySpec, HostSpec, World};
 
 /// The changeable state of a served world. Obtain one through
 /// [`super::SandboxHandle::mutate`] (or [`Overrides::new`] to compute a ground truth offline).
@@ -16,6 +16,8 @@ pub struct Overrides {
     world: World,
     services: BTreeMap<(usize, usize), ServiceSpec>,
     hosts: BTreeMap<String, HostSpec>,
+    /// Agencies with changed flags (copy-on-write of the world's list; at most ~100).
+    agencies: Option<Vec<AgencySpec>>,
     /// Incremented by every mutation; feeds `Last-Modified`.
     generation: u64,
 }
@@ -27,6 +29,7 @@ impl Overrides {
             world,
             services: BTreeMap::new(),
             hosts: BTreeMap::new(),
+            agencies: None,
             generation: 0,
         }
     }
@@ -109,6 +112,43 @@ impl Overrides {
     pub fn reset_all(&mut self) {
         self.services.clear();
         self.hosts.clear();
+        self.agencies = None;
+    }
+
+    /// The effective agencies, in world order.
+    pub fn agencies(&self) -> &[AgencySpec] {
+        self.agencies
+            .as_deref()
+            .unwrap_or_else(|| self.world.agencies())
+    }
+
+    /// The effective agency.
+    pub fn agency(&self, id: &str) -> Option<&AgencySpec> {
+        let i = *self.world.data.agency_index.get(id)?;
+        self.agencies().get(i)
+    }
+
+    fn agency_mut(&mut self, id: &str) -> Option<&mut AgencySpec> {
+        let i = *self.world.data.agency_index.get(id)?;
+        let list = self
+            .agencies
+            .get_or_insert_with(|| self.world.agencies().to_vec());
+        list.get_mut(i)
+    }
+
+    /// Plant or fix the site-wide theme plugin of an agency (HTML shapes). Only agency flags
+    /// are changeable: ids, shapes and service counts are the world's. `false` if no such id.
+    pub fn set_site_wide_plugin(&mut self, agency_id: &str, on: bool) -> bool {
+        self.agency_mut(agency_id)
+            .map(|a| a.site_wide_plugin = on)
+            .is_some()
+    }
+
+    /// Plant or fix the pagination loop of an agency (table shape). `false` if no such id.
+    pub fn set_pagination_loop(&mut self, agency_id: &str, on: bool) -> bool {
+        self.agency_mut(agency_id)
+            .map(|a| a.pagination_loop = on)
+            .is_some()
     }
 
     /// Every effective host, in world order.
@@ -170,5 +210,13 @@ mod tests {
         assert_eq!(o.host_spec(host).map(|h| h.hsts), Some(false));
         o.reset_host(host);
         assert_eq!(o.host_spec(host).map(|h| h.hsts), Some(true));
+        assert!(o.set_site_wide_plugin("bca", true));
+        assert_eq!(o.agency("bca").map(|a| a.site_wide_plugin), Some(true));
+        assert!(!o.set_pagination_loop("nope", true));
+        o.reset_all();
+        assert_eq!(
+            o.agency("bca").map(|a| a.site_wide_plugin),
+            o.world().agency("bca").map(|a| a.site_wide_plugin)
+        );
     }
 }

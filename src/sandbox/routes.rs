@@ -90,7 +90,7 @@ pub(crate) fn route(ctx: &Ctx<'_>, host: &HostSpec, path: &str, raw_query: &str)
     let query: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .into_owned()
         .collect();
-    let Some(agency) = ctx.o.world().agency(&host.agency_id) else {
+    let Some(agency) = ctx.o.agency(&host.agency_id) else {
         return Reply::not_found();
     };
     if path == "/robots.txt" {

@@ -129,7 +129,7 @@ pub(crate) fn service_truth(a: &AgencySpec, s: &ServiceSpec, ports: Ports) -> Se
 }
 
 pub(crate) fn host_truth(o: &Overrides, h: &HostSpec, ports: Ports) -> HostTruth {
-    let robots_disallow = match (o.world().agency(&h.agency_id), h.role) {
+    let robots_disallow = match (o.agency(&h.agency_id), h.role) {
         (Some(a), HostRole::Portal | HostRole::Api) if data_role(a) == h.role => o
             .robots_disallowed(a.index)
             .iter()
@@ -199,7 +199,7 @@ fn agency_truth(a: &AgencySpec, hosts: &[HostSpec], ports: Ports) -> AgencyTruth
 impl Overrides {
     /// Every effective service, agency by agency (derived lazily).
     pub fn services(&self) -> impl Iterator<Item = (&AgencySpec, ServiceSpec)> + '_ {
-        self.world().agencies().iter().flat_map(move |a| {
+        self.agencies().iter().flat_map(move |a| {
             (0..a.service_count).filter_map(move |i| self.service_at(a.index, i).map(|s| (a, s)))
         })
     }
@@ -207,7 +207,6 @@ impl Overrides {
     fn head(&self, ports: Ports) -> (Vec<AgencyTruth>, Vec<HostTruth>) {
         let hosts = self.hosts();
         let agencies = self
-            .world()
             .agencies()
             .iter()
             .map(|a| agency_truth(a, &hosts, ports))
