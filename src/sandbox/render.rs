@@ -365,6 +365,199 @@ mod tests {
         assert_eq!(decoded.nfc().collect::<String>(), text);
     }
 
+    use crate::sandbox::overrides::Overrides;
+    use crate::sandbox::world::{Shape, Size, World};
+    use scraper::{Html, Selector};
+
+    fn sel(s: &str) -> Selector {
+        Selector::parse(s).expect("selector")
+    }
+
+    fn text(e: scraper::ElementRef<'_>) -> String {
+        e.text().collect::<String>().trim().to_string()
+    }
+
+    /// Read every rendered detail page back with the contract's selectors.
+    #[test]
+    fn detail_pages_read_back_with_the_documented_selectors() {
+        let o = Overrides::new(World::new(Size::Demo, 2));
+        let mut checked = 0;
+        for (a, s) in o.services() {
+            let (pairs, name) = match a.shape {
+                Shape::Accordion => {
+                    let doc = Html::parse_document(&accordion_detail(a, &s, "utf-8"));
+                    let pairs: Vec<(String, String)> = doc
+                        .select(&sel("div.tthc-list-item"))
+                        .filter_map(|item| {
+                            let l = item.select(&sel("div.item-title")).next()?;
+                            let v = item.select(&sel("div.tthc-list-item-detail")).next()?;
+                            Some((text(l), text(v)))
+                        })
+                        .collect();
+                    let name = doc.select(&sel("div.tthc-title h4")).next().map(text);
+                    (pairs, name)
+                }
+                Shape::Table => {
+                    let doc = Html::parse_document(&table_detail(a, &s, "utf-8"));
+                    let pairs: Vec<(String, String)> = doc
+                        .select(&sel("table.chi-tiet-thu-tuc tr"))
+                        .filter_map(|tr| {
+                            let l = tr.select(&sel("td.td-1")).next()?;
+                            let v = tr.select(&sel("td.td-2")).next()?;
+                            Some((text(l), text(v)))
+                        })
+                        .collect();
+                    let name = pairs
+                        .iter()
+                        .find(|(l, _)| l == "Tên thủ tục")
+                        .map(|(_, v)| v.clone());
+                    (pairs, name)
+                }
+                _ => continue,
+            };
+            let get = |label: &str| {
+                pairs
+                    .iter()
+                    .find(|(l, _)| l == label)
+                    .map(|(_, v)| v.as_str())
+            };
+            assert_eq!(get("Mã thủ tục"), Some(s.code.as_str()));
+            assert_eq!(name.as_deref(), Some(s.name.as_str()));
+            let level_label = if a.shape == Shape::Table {
+                "Mức trực tuyến"
+            } else {
+                "Mức độ cung cấp dịch vụ công trực tuyến"
+            };
+            assert_eq!(get(level_label).unwrap_or(""), s.level_label);
+            let dossier = get("Thành phần hồ sơ").unwrap_or_default();
+            assert_eq!(
+                dossier.contains("được ký số bằng chữ ký số chuyên dùng"),
+                s.signature_required
+            );
+            assert_eq!(dossier.contains("chữ ký số"), s.signature_required);
+            checked += 1;
+        }
+        assert!(checked > 200, "{checked}");
+    }
+
+    #[test]
+    fn signals_are_per_service_or_site_wide() {
+        let o = Overrides::new(World::new(Size::Demo, 2));
+        let vgca_button = sel("button.btn-kyso[onclick^=\"vgca_sign_pdf\"]");
+        let plugin = sel("script[src=\"/static/vgcaplugin.js\"]");
+        let national = sel("a[href^=\"https://dichvucong.gov.vn\"]");
+        for (a, s) in o.services().filter(|(a, _)| a.shape.is_html()) {
+            let html = match a.shape {
+                Shape::Table => table_detail(a, &s, "utf-8"),
+                _ => accordion_detail(a, &s, "utf-8"),
+            };
+            let doc = Html::parse_document(&html);
+            let has_vgca = s.providers.contains(&Provider::Vgca);
+            assert_eq!(doc.select(&vgca_button).next().is_some(), has_vgca);
+            let scripts = doc.select(&plugin).count();
+            assert_eq!(
+                scripts,
+                usize::from(has_vgca) + usize::from(a.site_wide_plugin)
+            );
+            assert_eq!(
+                html.contains("wss://localhost:4433/plugin"),
+                s.providers.contains(&Provider::VnptCa)
+            );
+            assert_eq!(
+                html.contains("127.0.0.1:14007"),
+                s.providers.contains(&Provider::ViettelCa)
+            );
+            assert_eq!(
+                html.contains("VNPT SmartCA"),
+                s.providers.contains(&Provider::SmartCa)
+            );
+            let link = doc.select(&national).next().map(text);
+            assert_eq!(
+                link.as_deref() == Some("Nộp hồ sơ trên Cổng DVC quốc gia"),
+                s.national_portal_link
+            );
+        }
+    }
+
+    /// Follow each shape's documented pagination and collect every listed service once.
+    #[test]
+    fn list_pagination_reaches_every_service() {
+        let o = Overrides::new(World::new(Size::Demo, 5));
+        for a in o.agencies() {
+            let mut hrefs = Vec::new();
+            match a.shape {
+                Shape::Accordion => {
+                    let mut page = 1;
+                    loop {
+                        let doc = Html::parse_document(&accordion_list(&o, a, page, 20));
+                        hrefs.extend(
+                            doc.select(&sel("ul.list-tthc a.tthc-name"))
+                                .filter_map(|e| e.value().attr("href").map(String::from)),
+                        );
+                        let next = doc.select(&sel("ul.pagination a[rel=next]")).next();
+                        if next.is_none() || page > 100 {
+                            break;
+                        }
+                        page += 1;
+                    }
+                }
+                Shape::Table => {
+                    let mut offset = 0;
+                    let mut seen = std::collections::BTreeSet::new();
+                    let mut looped = false;
+                    loop {
+                        if !seen.insert(offset) {
+                            looped = true;
+                            break;
+                        }
+                        let doc = Html::parse_document(&table_list(&o, a, offset));
+                        hrefs.extend(
+                            doc.select(&sel("table.ds-thu-tuc tr td a.ten-thu-tuc"))
+                                .filter_map(|e| e.value().attr("href").map(String::from)),
+                        );
+                        let Some(next) = doc
+                            .select(&sel("a.next-page"))
+                            .next()
+                            .and_then(|e| e.value().attr("href"))
+                            .and_then(|h| h.rsplit('=').next())
+                            .and_then(|n| n.parse().ok())
+                        else {
+                            break;
+                        };
+                        offset = next;
+                    }
+                    // The planted loop shows as a link back to an offset already seen.
+                    assert_eq!(looped, a.pagination_loop, "{}", a.id);
+                }
+                Shape::Spa => {
+                    let mut after = None;
+                    loop {
+                        let v = api_list(&o, a, 50, after);
+                        for item in v["content"].as_array().into_iter().flatten() {
+                            hrefs.push(item["id"].as_str().unwrap_or_default().to_string());
+                        }
+                        if v["last"] == true {
+                            break;
+                        }
+                        let cursor = v["lastId"].as_str().unwrap_or_default();
+                        after = service::parse_id(a, cursor);
+                        assert!(after.is_some());
+                    }
+                }
+                Shape::SpaNoapi => continue,
+            }
+            let n = hrefs.len();
+            hrefs.sort();
+            hrefs.dedup();
+            assert_eq!(
+                (hrefs.len(), n),
+                (a.service_count, a.service_count),
+                "{}",
+                a.id
+            );
+        }
+    }
+
     #[test]
     fn escaping_neutralises_markup() {
         let e = esc(catalog::INJECTED_NAME);
