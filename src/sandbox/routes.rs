@@ -44,7 +44,7 @@ impl Reply {
             cacheable: true,
         }
     }
-    fn status(status: StatusCode, text: &str) -> Reply {
+    pub(crate) fn status(status: StatusCode, text: &str) -> Reply {
         Reply {
             status,
             content_type: "text/plain; charset=utf-8",

@@ -150,20 +150,17 @@ pub(crate) async fn handle(
         let host = o.host_spec(&host_header);
         let reply = match (&host, &method) {
             (None, _) => Reply::not_found(),
-            (Some(_), m) if *m != Method::GET && *m != Method::HEAD => {
-                let mut r = Reply::not_found();
-                r.status = StatusCode::METHOD_NOT_ALLOWED;
-                r
-            }
+            (Some(_), m) if *m != Method::GET && *m != Method::HEAD => Reply::status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Phương thức không được hỗ trợ (405)\n",
+            ),
             (Some(h), _) if !https && h.https_redirect => {
                 let location = format!(
                     "{}{}",
                     super::truth::host_url(&h.name, state.ports.https).trim_end_matches('/'),
                     path_q
                 );
-                let mut r = Reply::not_found();
-                r.status = StatusCode::MOVED_PERMANENTLY;
-                r.body.clear();
+                let mut r = Reply::status(StatusCode::MOVED_PERMANENTLY, "");
                 r.location = Some(location);
                 r
             }
