@@ -16,6 +16,7 @@ mod audit_toml;
 mod catalog;
 mod overrides;
 mod pki;
+mod plant;
 mod render;
 mod routes;
 mod server;
