@@ -76,11 +76,15 @@ impl Provider {
 }
 
 /// Everything the sandbox serves about one service. Fields are public so a test can change
-/// them through [`super::Overrides::service`].
+/// them through [`super::Overrides::service`]; the identity fields (`agency_index`, `index`,
+/// `code`) are how the service is found and must be left as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServiceSpec {
+    /// Identity: index of the agency in the world.
     pub agency_index: usize,
+    /// Identity: index of the service in its agency (drives `matt`, `id` and SPA ids).
     pub index: usize,
+    /// Identity: procedure code.
     pub code: String,
     pub name: String,
     pub field: String,

@@ -134,7 +134,8 @@ pub enum HostRole {
 }
 
 /// One host name served by the sandbox. Fields are public so a test can change them
-/// through [`super::Overrides::host`].
+/// through [`super::Overrides::host`]; `name`, `agency_id` and `role` are its identity and
+/// must be left as they are (certificates, HSTS, redirects and crawl delay are changeable).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HostSpec {
     pub name: String,
