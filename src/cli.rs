@@ -55,6 +55,9 @@ pub enum Command {
     /// Portal profiles: lint them, or see what one extracts from a page.
     #[command(subcommand)]
     Profile(crate::profile::cmd::ProfileCmd),
+    /// The simulated portal world (tests, demo, benchmarks).
+    #[command(subcommand)]
+    Sandbox(SandboxCmd),
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,6 +85,27 @@ pub struct SpotArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum SandboxCmd {
+    /// Serve a sandbox world on 127.0.0.1 until Ctrl-C.
+    Serve {
+        /// World size: tiny, demo or nation.
+        #[arg(long, default_value = "demo")]
+        size: crate::sandbox::Size,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// HTTPS port (default: ephemeral).
+        #[arg(long)]
+        https_port: Option<u16>,
+        /// Plain-HTTP port (default: ephemeral).
+        #[arg(long)]
+        http_port: Option<u16>,
+        /// Where to write ca.pem, gov-ca.pem, audit.toml, ground-truth.json, requests.jsonl.
+        #[arg(long, default_value = "sandbox-world")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Load and validate the configuration; print every problem with file:line:col.
     Check,
@@ -94,7 +118,59 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&args).await,
         Command::Profile(cmd) => profile_cmd(cmd),
+        Command::Sandbox(SandboxCmd::Serve {
+            size,
+            seed,
+            https_port,
+            http_port,
+            out,
+        }) => sandbox_serve(size, seed, https_port, http_port, out).await,
     }
+}
+
+async fn sandbox_serve(
+    size: crate::sandbox::Size,
+    seed: u64,
+    https_port: Option<u16>,
+    http_port: Option<u16>,
+    out: PathBuf,
+) -> anyhow::Result<ExitCode> {
+    let world = crate::sandbox::World::new(size, seed);
+    let opts = crate::sandbox::ServeOptions {
+        https_port,
+        http_port,
+        out_dir: Some(out.clone()),
+        ..Default::default()
+    };
+    let handle = crate::sandbox::serve(world, opts).await?;
+    println!(
+        "sandbox {} world (seed {seed}): {} agencies, {} services",
+        size.as_str(),
+        handle.world().agencies().len(),
+        handle.world().service_count()
+    );
+    println!("https: 127.0.0.1:{}", handle.https_port());
+    println!("http:  127.0.0.1:{}", handle.http_port());
+    println!("out:   {}", out.display());
+    let background = handle.world().service_count() > crate::sandbox::BACKGROUND_TRUTH_SERVICES;
+    for name in [
+        "audit.toml",
+        "ca.pem",
+        "gov-ca.pem",
+        "ground-truth.json",
+        "requests.jsonl",
+    ] {
+        let note = if name == "ground-truth.json" && background {
+            "  (being written in the background)"
+        } else {
+            ""
+        };
+        println!("  {}{note}", out.join(name).display());
+    }
+    println!("Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    handle.shutdown().await;
+    Ok(ExitCode::Ok)
 }
 
 fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
