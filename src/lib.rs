@@ -11,6 +11,7 @@ pub mod exit;
 pub mod extract;
 pub mod facts;
 pub mod profile;
+pub mod report;
 pub mod rules;
 pub mod sandbox;
 pub mod store;
