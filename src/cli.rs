@@ -47,6 +47,17 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Email outbox: messages not yet delivered.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCmd {
+    /// List pending (undelivered) messages.
+    List,
+    /// Send every pending message now; delivered ones move to `sent/`.
+    Flush,
 }
 
 #[derive(Debug, Subcommand)]
@@ -59,6 +70,7 @@ pub enum ConfigCmd {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Outbox(cmd) => outbox(&cli.config, cmd).await,
     }
 }
 
@@ -76,6 +88,50 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
         Err(e) => {
             eprint!("{}", e.0.render(color_stderr()));
             Ok(ExitCode::ConfigError)
+        }
+    }
+}
+
+async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
+    let loaded = match crate::config::Config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{}", e.0.render(color_stderr()));
+            return Ok(ExitCode::ConfigError);
+        }
+    };
+    let (settings, _, dir) = crate::notify::settings_from_config(&loaded)?;
+    let outbox = crate::notify::Outbox::open(&dir)?;
+    match cmd {
+        OutboxCmd::List => {
+            let pending = outbox.pending()?;
+            for p in &pending {
+                println!(
+                    "{}\t{}\t{}",
+                    p.id,
+                    p.envelope.to.join(","),
+                    p.envelope.subject
+                );
+            }
+            println!(
+                "{} pending, {} sent ({})",
+                pending.len(),
+                outbox.sent()?.len(),
+                dir.display()
+            );
+            Ok(ExitCode::Ok)
+        }
+        OutboxCmd::Flush => {
+            let r = crate::notify::flush(&outbox, &settings.smtp).await?;
+            for (id, e) in &r.failed {
+                eprintln!("not sent: {id}: {e}");
+            }
+            println!("{} sent, {} still pending", r.sent.len(), r.failed.len());
+            Ok(if r.failed.is_empty() {
+                ExitCode::Ok
+            } else {
+                ExitCode::Incomplete
+            })
         }
     }
 }

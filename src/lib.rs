@@ -10,6 +10,7 @@ pub mod diag;
 pub mod exit;
 pub mod extract;
 pub mod facts;
+pub mod notify;
 pub mod profile;
 pub mod report;
 pub mod rules;

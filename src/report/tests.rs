@@ -197,3 +197,81 @@ fn write_all_writes_every_format() {
         );
     }
 }
+
+#[test]
+fn gather_reads_a_finished_run_from_the_store() {
+    use crate::store::{RunStart, Scope, Store};
+    let input = sample_input(Lang::Vi);
+    let metas = input.agencies.clone();
+    let mut store = Store::open_in_memory().expect("store");
+    let start = RunStart {
+        mode: "regular".into(),
+        scope: Scope {
+            agencies: vec!["bca".into(), "ha-noi".into()],
+            services: None,
+        },
+        seed: None,
+        ruleset_digest: "r".into(),
+        config_digest: "c".into(),
+    };
+    let fails = |fps: &[&str]| -> Vec<crate::store::FindingRecord> {
+        input
+            .findings
+            .iter()
+            .chain(&input.resolved)
+            .filter(|f| fps.contains(&f.fingerprint.as_str()))
+            .cloned()
+            .collect()
+    };
+    let r1 = store.begin_run(&start).expect("begin");
+    store
+        .record_services(r1, &input.services)
+        .expect("services");
+    store
+        .finish_run(r1, &fails(&["fp-old", "fp-tls-1"]))
+        .expect("finish");
+    let r2 = store.begin_run(&start).expect("begin");
+    store
+        .record_services(r2, &input.services)
+        .expect("services");
+    store
+        .finish_run(r2, &fails(&["fp-tls-1", "fp-sig-1", "fp-cna", "fp-waived"]))
+        .expect("finish");
+
+    let data = gather(
+        &store,
+        r2,
+        "test",
+        Lang::Vi,
+        metas,
+        input.rules.clone(),
+        Vec::new(),
+    )
+    .expect("gather");
+    let bca = &data.agencies[0];
+    let states: Vec<(&str, FindingState)> = bca
+        .findings
+        .iter()
+        .map(|f| (f.record.fingerprint.as_str(), f.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("fp-sig-1", FindingState::New),
+            ("fp-tls-1", FindingState::Persisting)
+        ]
+    );
+    let hn = &data.agencies[1];
+    assert_eq!(hn.resolved.len(), 1);
+    assert_eq!(hn.resolved[0].record.fingerprint, "fp-old");
+    assert_eq!(
+        hn.resolved[0].record.evidence.len(),
+        1,
+        "resolved evidence loaded"
+    );
+    assert_eq!(hn.waived.len(), 1);
+    assert_eq!(hn.could_not_assess.len(), 1);
+    assert_eq!(bca.trend.len(), 2);
+    assert_eq!(bca.services_total, 3);
+    assert_eq!(data.run.mode, Mode::Regular);
+}
