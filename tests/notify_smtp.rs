@@ -471,3 +471,84 @@ fn base64_decode(s: &str) -> Vec<u8> {
     }
     out
 }
+
+/// `dvc-audit outbox list` and `outbox flush` on a config with plain SMTP to loopback.
+#[tokio::test]
+async fn outbox_cli_lists_then_flushes_once() {
+    if !smtp_available() {
+        return;
+    }
+    dvc_audit::install_crypto_provider();
+    let pki = Pki::new();
+    let port = free_port();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = tmp.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[crawl]
+user_agent = "dvc-audit/0.1 (+mailto:kiemtra@bcy.example.vn)"
+[email]
+enabled = true
+from = "{FROM}"
+smtp_host = "127.0.0.1"
+smtp_port = {port}
+tls = "none"
+outbox = "spool"
+[[agency]]
+id = "bca"
+name = "Bộ Công an"
+kind = "ministry"
+portal = "https://dvc.bca.sandbox.test/"
+platform = "accordion"
+"#
+        ),
+    )
+    .expect("config");
+    let outbox = Outbox::open(&tmp.path().join("spool")).expect("outbox");
+    let mut s = settings(&pki, port, SmtpTls::None, None);
+    s.smtp.host = "127.0.0.1".into();
+    let report = deliver(&sample(Lang::Vi), &book(), &s, &outbox)
+        .await
+        .expect("deliver");
+    assert_eq!(report.flush.failed.len(), 3, "server is down");
+
+    let dvc = |args: &[&str]| {
+        let out = assert_cmd::Command::cargo_bin("dvc-audit")
+            .expect("binary")
+            .args(args)
+            .arg("-c")
+            .arg(&config)
+            .env_remove("DVC_AUDIT_OUTBOX")
+            .output()
+            .expect("run");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, list) = dvc(&["outbox", "list"]);
+    assert_eq!(code, Some(0));
+    assert!(list.contains("3 pending, 0 sent"), "{list}");
+    for p in &report.planned {
+        assert!(list.contains(&p.id), "{list}");
+    }
+    let (code, _) = dvc(&["outbox", "flush"]);
+    assert_eq!(
+        code,
+        Some(3),
+        "flush with the server down exits 3 and keeps the messages"
+    );
+
+    let server = start(&pki, port, &tmp.path().join("received"), "plain", None);
+    let (code, out) = dvc(&["outbox", "flush"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("3 sent, 0 still pending"), "{out}");
+    let (_, out) = dvc(&["outbox", "flush"]);
+    assert!(out.contains("0 sent, 0 still pending"), "{out}");
+    let got = received(&server.mailbox);
+    assert_eq!(got.len(), 3);
+    assert!(got.iter().all(|m| m["tls"] == false));
+    let (_, list) = dvc(&["outbox", "list"]);
+    assert!(list.contains("0 pending, 3 sent"), "{list}");
+}

@@ -11,6 +11,10 @@ use super::plan::{Audience, PlannedMessage};
 use crate::report::i18n::{Lang, label};
 use crate::report::{Renderer, ReportData, json, view::clean};
 
+/// At most this many entries per list per agency in an email (bodies and attachments); the
+/// full report stays in the report directory. Keeps a nation-sized digest within SMTP limits.
+pub const EMAIL_LIST_CAP: usize = 200;
+
 /// The subject: always starts with the Vietnamese mode tag (`[Kiểm tra định kỳ]`, ...) so mail
 /// filters can rely on it, then a summary in the report's language.
 pub fn subject(data: &ReportData, msg: &PlannedMessage) -> String {
@@ -63,7 +67,7 @@ pub fn compose(
     from: &str,
 ) -> Result<Message, NotifyError> {
     let ids: Vec<&str> = msg.agencies.iter().map(String::as_str).collect();
-    let part = data.only(&ids);
+    let part = data.only(&ids).capped(EMAIL_LIST_CAP);
     let html = renderer.html(&part)?;
     let text = renderer.text(&part)?;
     let json = json::render(&part)?;

@@ -18,7 +18,7 @@ mod smtp;
 
 use std::path::PathBuf;
 
-pub use compose::{compose, subject};
+pub use compose::{EMAIL_LIST_CAP, compose, subject};
 pub use outbox::{
     Enqueued, FlushLock, MAX_MESSAGE_BYTES, Outbox, Pending, StoredEnvelope, valid_id,
 };

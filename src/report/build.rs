@@ -190,6 +190,7 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             could_not_assess,
             resolved,
             waived,
+            omitted: 0,
             facts: meta.facts,
         });
     }

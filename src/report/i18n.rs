@@ -155,6 +155,16 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ),
     ("expires", "Hết hạn", "Expires"),
     ("approver", "Người phê duyệt", "Approved by"),
+    (
+        "omitted",
+        "Số mục không hiển thị trong thư này (xem báo cáo đầy đủ)",
+        "Items not shown in this email (see the full report)",
+    ),
+    ("status_complete", "Hoàn tất", "Complete"),
+    ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
+    ("status_running", "Đang chạy", "Running"),
+    ("waiver_expired", "Đã hết hạn", "Expired"),
+    ("waiver_stale", "Không còn áp dụng", "Matched nothing"),
 ];
 
 /// The label table for one language, as a map the templates read.
@@ -163,6 +173,17 @@ pub fn labels(lang: Lang) -> BTreeMap<&'static str, &'static str> {
         .iter()
         .map(|(k, vi, en)| (*k, lang.pick(vi, en)))
         .collect()
+}
+
+/// The label for `<prefix>_<value>` (run status, waiver kind, ...), or `value` itself when the
+/// table has no such key (stored text from a newer version, say).
+pub fn label_or<'a>(lang: Lang, prefix: &str, value: &'a str) -> &'a str {
+    let key = format!("{prefix}_{value}");
+    LABELS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, vi, en)| lang.pick(vi, en))
+        .unwrap_or(value)
 }
 
 /// One label; the key itself when unknown (a visible bug, never a panic).

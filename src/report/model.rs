@@ -193,6 +193,9 @@ pub struct AgencyReport {
     pub could_not_assess: Vec<UnassessedView>,
     pub resolved: Vec<FindingView>,
     pub waived: Vec<FindingView>,
+    /// Entries left out of the lists above by [`ReportData::capped`] (0 in a full report).
+    #[serde(default)]
+    pub omitted: i64,
 }
 
 impl AgencyReport {
@@ -252,6 +255,26 @@ impl ReportData {
     /// Something is new or regressed anywhere in the report.
     pub fn has_change(&self) -> bool {
         self.agencies.iter().any(AgencyReport::has_change)
+    }
+
+    /// The same report with each agency's lists cut to `limit` entries (most severe kept:
+    /// lists are sorted most severe first); totals stay those of the full report and each
+    /// agency's `omitted` counts what was cut. Emails use this so one message stays bounded.
+    pub fn capped(&self, limit: usize) -> ReportData {
+        let mut out = self.clone();
+        for a in &mut out.agencies {
+            let mut cut = 0usize;
+            cut += a.findings.len().saturating_sub(limit);
+            a.findings.truncate(limit);
+            cut += a.could_not_assess.len().saturating_sub(limit);
+            a.could_not_assess.truncate(limit);
+            cut += a.resolved.len().saturating_sub(limit);
+            a.resolved.truncate(limit);
+            cut += a.waived.len().saturating_sub(limit);
+            a.waived.truncate(limit);
+            a.omitted += cut as i64;
+        }
+        out
     }
 
     /// The same report restricted to some agencies (for per-agency emails); totals recomputed.

@@ -275,3 +275,20 @@ fn gather_reads_a_finished_run_from_the_store() {
     assert_eq!(bca.services_total, 3);
     assert_eq!(data.run.mode, Mode::Regular);
 }
+
+#[test]
+fn capped_reports_keep_totals_and_count_what_was_cut() {
+    let d = sample(Lang::Vi);
+    let c = d.capped(1);
+    assert_eq!(c.totals, d.totals);
+    let hn = &c.agencies[1];
+    assert_eq!(hn.findings.len(), 1);
+    assert_eq!(
+        hn.findings[0].severity,
+        Severity::Medium,
+        "most severe kept"
+    );
+    assert_eq!(hn.omitted, 1);
+    let text = Renderer::new().and_then(|r| r.text(&c)).expect("render");
+    assert!(text.contains("Số mục không hiển thị trong thư này (xem báo cáo đầy đủ): 1"));
+}

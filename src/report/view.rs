@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::i18n::{Lang, label, labels, local_time, short_date};
+use super::i18n::{Lang, label, label_or, labels, local_time, short_date};
 use super::model::*;
 use super::svg;
 
@@ -95,6 +95,8 @@ pub struct AgencyView {
     pub level_svg: String,
     pub trend_svg: String,
     pub findings_count: usize,
+    /// Items left out of this rendering (emails are capped; see [`ReportData::capped`]).
+    pub omitted: i64,
     pub new_count: usize,
     pub regressed_count: usize,
     pub groups: Vec<SeverityGroup>,
@@ -268,6 +270,7 @@ fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
         ),
         trend_svg: svg::sparkline(&fails, &trend_title),
         findings_count: a.findings.len(),
+        omitted: a.omitted,
         new_count: a
             .findings
             .iter()
@@ -310,7 +313,7 @@ pub fn view(data: &ReportData) -> View {
             seed: run.seed.map(|s| s.to_string()).unwrap_or_default(),
             ruleset_digest: short_hash(&clean(&run.ruleset_digest)),
             config_digest: short_hash(&clean(&run.config_digest)),
-            status: clean(&run.status),
+            status: clean(label_or(lang, "status", &run.status)),
             deployment: clean(&run.deployment),
         },
         totals: data.totals.clone(),
@@ -320,7 +323,7 @@ pub fn view(data: &ReportData) -> View {
             .iter()
             .map(|w| WaiverNoteView {
                 reference: clean(&w.reference),
-                kind: clean(&w.kind),
+                kind: clean(label_or(lang, "waiver", &w.kind)),
                 rule_id: clean(&w.rule_id),
                 subject: clean(&w.subject),
                 expires: local_time(lang, &w.expires),
