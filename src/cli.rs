@@ -47,9 +47,33 @@ pub enum Command {
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Render a stored run again (e.g. in English) without crawling.
+    Report(ReportArgs),
     /// Email outbox: messages not yet delivered.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// Run id (default: the latest complete run).
+    #[arg(long)]
+    pub run: Option<i64>,
+    /// Report language.
+    #[arg(long, value_enum, default_value_t = ReportLang::Vi)]
+    pub lang: ReportLang,
+    /// Formats, comma-separated: html, text, json, csv, xlsx (default: `report.formats`).
+    #[arg(long, value_delimiter = ',')]
+    pub format: Vec<String>,
+    /// Output directory (default: `report.dir`); files go to `<dir>/run-<id>/`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReportLang {
+    Vi,
+    En,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +94,7 @@ pub enum ConfigCmd {
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Report(args) => report(&cli.config, args),
         Command::Outbox(cmd) => outbox(&cli.config, cmd).await,
     }
 }
@@ -90,6 +115,33 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::ConfigError)
         }
     }
+}
+
+fn report(path: &std::path::Path, args: ReportArgs) -> anyhow::Result<ExitCode> {
+    use crate::report::{Format, Lang};
+    let loaded = match crate::config::Config::load(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprint!("{}", e.0.render(color_stderr()));
+            return Ok(ExitCode::ConfigError);
+        }
+    };
+    let formats = if args.format.is_empty() {
+        crate::report::configured_formats(&loaded)?
+    } else {
+        args.format
+            .iter()
+            .map(|f| Format::parse(f))
+            .collect::<Result<_, _>>()?
+    };
+    let lang = match args.lang {
+        ReportLang::Vi => Lang::Vi,
+        ReportLang::En => Lang::En,
+    };
+    for f in crate::report::regenerate(&loaded, args.run, lang, &formats, args.out.as_deref())? {
+        println!("{}", f.display());
+    }
+    Ok(ExitCode::Ok)
 }
 
 async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {

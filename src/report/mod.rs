@@ -15,6 +15,7 @@ pub mod csv;
 pub mod i18n;
 pub mod json;
 mod model;
+mod regen;
 mod render;
 pub mod sample;
 pub mod svg;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 pub use build::{AgencyMeta, BuildError, BuildInput, TREND_MAX, build, gather};
 pub use i18n::Lang;
 pub use model::*;
+pub use regen::{RegenError, configured_formats, metas_for, regenerate};
 pub use render::Renderer;
 
 #[derive(Debug, thiserror::Error)]
