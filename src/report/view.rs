@@ -179,7 +179,7 @@ fn row(lang: Lang, f: &FindingView) -> FindingRow {
                 status: e.status,
                 content_hash: short_hash(&clean(&e.content_hash)),
                 locator: clean(&e.locator),
-                excerpt: clean(&e.excerpt),
+                excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
             })
             .collect(),
     }
