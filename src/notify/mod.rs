@@ -118,7 +118,27 @@ pub async fn deliver(
             Enqueued::AlreadySent => report.already_sent.push(p.id.clone()),
         }
     }
-    report.flush = flush(outbox, &settings.smtp).await?;
+    report.flush = match flush(outbox, &settings.smtp).await {
+        Ok(r) => r,
+        // Another process is flushing: it (or the next run) sends what was just queued.
+        Err(NotifyError::Busy(path)) => {
+            tracing::warn!(lock = %path.display(), "outbox busy; messages stay queued");
+            FlushReport {
+                failed: report
+                    .queued
+                    .iter()
+                    .map(|id| {
+                        (
+                            id.clone(),
+                            "outbox busy: queued for the next flush".to_string(),
+                        )
+                    })
+                    .collect(),
+                ..FlushReport::default()
+            }
+        }
+        Err(e) => return Err(e),
+    };
     Ok(report)
 }
 

@@ -165,7 +165,13 @@ impl Outbox {
             if !valid_id(id) {
                 continue;
             }
-            let (envelope, _) = self.read(id)?;
+            // An unreadable envelope must not hide the other messages: list it, and let the
+            // flush report it as failed (it has no recipients).
+            let envelope = self.read_envelope(id).unwrap_or_else(|e| StoredEnvelope {
+                from: String::new(),
+                to: Vec::new(),
+                subject: format!("(unreadable envelope: {e})"),
+            });
             let meta = entry.metadata().map_err(io(&entry.path()))?;
             out.push(Pending {
                 id: id.to_string(),
@@ -195,13 +201,15 @@ impl Outbox {
         Ok(out)
     }
 
-    /// The envelope and bytes of a pending message.
-    pub fn read(&self, id: &str) -> Result<(StoredEnvelope, Vec<u8>), NotifyError> {
+    fn read_envelope(&self, id: &str) -> Result<StoredEnvelope, NotifyError> {
         let env_path = self.env(id);
         let env = read_bounded(&env_path)?;
-        let envelope = serde_json::from_slice(&env)
-            .map_err(|e| NotifyError::Corrupt(env_path, e.to_string()))?;
-        Ok((envelope, read_bounded(&self.eml(id))?))
+        serde_json::from_slice(&env).map_err(|e| NotifyError::Corrupt(env_path, e.to_string()))
+    }
+
+    /// The envelope and bytes of a pending message.
+    pub fn read(&self, id: &str) -> Result<(StoredEnvelope, Vec<u8>), NotifyError> {
+        Ok((self.read_envelope(id)?, read_bounded(&self.eml(id))?))
     }
 
     /// Move a delivered message to `sent/` (the `.eml` last: its presence there is the mark).
@@ -296,6 +304,19 @@ mod tests {
         assert!(ob.enqueue("../evil", &env(), b"x").is_err());
         std::fs::write(dir.path().join("notes.txt"), "hi").expect("w");
         assert!(ob.pending().expect("p").is_empty());
+    }
+
+    #[test]
+    fn a_corrupt_envelope_does_not_hide_other_messages() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let ob = Outbox::open(dir.path()).expect("open");
+        ob.enqueue("run1-a", &env(), b"x").expect("q");
+        ob.enqueue("run1-b", &env(), b"y").expect("q");
+        std::fs::write(dir.path().join("run1-a.env.json"), "{").expect("corrupt");
+        let p = ob.pending().expect("pending");
+        assert_eq!(p.len(), 2);
+        assert!(p[0].envelope.to.is_empty() && p[0].envelope.subject.contains("unreadable"));
+        assert_eq!(p[1].envelope, env());
     }
 
     #[test]

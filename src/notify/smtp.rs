@@ -138,17 +138,20 @@ pub async fn flush(outbox: &Outbox, smtp: &SmtpSettings) -> Result<FlushReport, 
                 .push((p.id, "not attempted: the server failed repeatedly".into()));
             continue;
         }
-        let result = match outbox.read(&p.id) {
-            Ok((env, bytes)) => match envelope(&env.from, &env.to) {
-                Ok(e) => transport
-                    .send_raw(&e, &bytes)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            },
-            Err(e) => Err(e.to_string()),
+        // A message that cannot be read back is kept and reported, but says nothing about
+        // the server, so only transport errors count towards giving up.
+        let (env, bytes) = match outbox
+            .read(&p.id)
+            .and_then(|(env, bytes)| Ok((envelope(&env.from, &env.to)?, bytes)))
+        {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!(id = %p.id, error = %e, "outbox entry unusable; kept");
+                report.failed.push((p.id, e.to_string()));
+                continue;
+            }
         };
-        match result {
+        match transport.send_raw(&env, &bytes).await {
             Ok(_) => {
                 outbox.mark_sent(&p.id)?;
                 tracing::info!(id = %p.id, "email sent");
@@ -157,7 +160,7 @@ pub async fn flush(outbox: &Outbox, smtp: &SmtpSettings) -> Result<FlushReport, 
             }
             Err(e) => {
                 tracing::warn!(id = %p.id, error = %e, "email not sent; kept in the outbox");
-                report.failed.push((p.id, e));
+                report.failed.push((p.id, e.to_string()));
                 consecutive += 1;
             }
         }
