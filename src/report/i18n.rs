@@ -1,0 +1,323 @@
+//! Every label a report shows, in Vietnamese and English, in one table; and the local time
+//! format (Asia/Ho_Chi_Minh, a fixed UTC+07:00 since 1975: no daylight saving).
+//!
+//! Templates never hold literal words: they read `labels.<key>`, filled from [`LABELS`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use time::{
+    OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339, macros::format_description,
+};
+
+use crate::facts::AssessReason;
+
+/// Report language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Lang {
+    #[default]
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+
+    /// Pick the text for this language.
+    pub fn pick<'a>(self, vi: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Vi => vi,
+            // English text may be missing in hand-written data: fall back to Vietnamese.
+            Lang::En if en.is_empty() => vi,
+            Lang::En => en,
+        }
+    }
+}
+
+impl From<crate::config::Lang> for Lang {
+    fn from(l: crate::config::Lang) -> Self {
+        match l {
+            crate::config::Lang::Vi => Lang::Vi,
+            crate::config::Lang::En => Lang::En,
+        }
+    }
+}
+
+/// (key, Vietnamese, English).
+pub const LABELS: &[(&str, &str, &str)] = &[
+    (
+        "title",
+        "Báo cáo kiểm tra dịch vụ công trực tuyến",
+        "Online public service inspection report",
+    ),
+    ("mode_regular", "Kiểm tra định kỳ", "Regular inspection"),
+    ("mode_surprise", "Kiểm tra đột xuất", "Surprise inspection"),
+    ("mode_spot", "Kiểm tra nhanh", "Spot check"),
+    ("run", "Lần kiểm tra", "Run"),
+    ("mode", "Hình thức", "Mode"),
+    ("started", "Bắt đầu", "Started"),
+    ("ended", "Kết thúc", "Ended"),
+    ("status", "Trạng thái", "Status"),
+    ("seed", "Hạt giống chọn mẫu", "Sampling seed"),
+    ("ruleset", "Bộ quy tắc", "Rule set"),
+    ("config_digest", "Cấu hình", "Configuration"),
+    (
+        "timezone_note",
+        "Giờ Việt Nam (UTC+07:00)",
+        "Times in Asia/Ho_Chi_Minh (UTC+07:00)",
+    ),
+    ("summary", "Tổng quan", "Summary"),
+    ("agency", "Cơ quan", "Agency"),
+    ("agencies", "Cơ quan được kiểm tra", "Agencies inspected"),
+    ("services", "Dịch vụ công", "Services"),
+    (
+        "full_services",
+        "Dịch vụ toàn trình",
+        "Full-process services",
+    ),
+    (
+        "vgca_share",
+        "Toàn trình hỗ trợ chữ ký số chuyên dùng (VGCA)",
+        "Full-process services with VGCA signature",
+    ),
+    (
+        "level_share",
+        "Dịch vụ công bố mức độ",
+        "Services publishing their level",
+    ),
+    ("trend", "Xu hướng vi phạm", "Findings trend"),
+    ("findings", "Vi phạm", "Findings"),
+    ("no_findings", "Không có vi phạm.", "No findings."),
+    ("severity", "Mức độ", "Severity"),
+    ("rule", "Quy tắc", "Rule"),
+    ("subject", "Đối tượng", "Subject"),
+    ("message", "Nội dung", "Message"),
+    ("state", "Tình trạng", "State"),
+    ("evidence", "Bằng chứng", "Evidence"),
+    ("fetched_at", "Thời điểm lấy", "Fetched at"),
+    ("http_status", "Mã HTTP", "HTTP status"),
+    ("content_hash", "Mã băm nội dung", "Content hash"),
+    ("remediation", "Khắc phục", "Remediation"),
+    ("legal_basis", "Căn cứ pháp lý", "Legal basis"),
+    ("state_new", "Mới", "New"),
+    ("state_persisting", "Tồn tại", "Persisting"),
+    ("state_regressed", "Tái diễn", "Regressed"),
+    ("state_resolved", "Đã khắc phục", "Resolved"),
+    (
+        "resolved",
+        "Đã khắc phục từ lần trước",
+        "Resolved since the last run",
+    ),
+    ("could_not_assess", "Không thể đánh giá", "Could not assess"),
+    (
+        "could_not_assess_note",
+        "Không phải kết luận vi phạm hay đạt: hệ thống không đọc được dữ liệu.",
+        "Neither a violation nor a pass: the data could not be read.",
+    ),
+    ("reason", "Lý do", "Reason"),
+    ("waived", "Được miễn trừ", "Waived"),
+    ("waiver", "Miễn trừ", "Waiver"),
+    ("waiver_notes", "Lưu ý về miễn trừ", "Waiver notes"),
+    (
+        "unverified",
+        "Tên miền chưa được xác minh",
+        "Host names not verified",
+    ),
+    ("successor", "Đã hợp nhất vào", "Merged into"),
+    ("former_names", "Tên cũ", "Former names"),
+    ("portal", "Cổng dịch vụ công", "Portal"),
+    ("total", "Tổng", "Total"),
+    ("new", "Mới", "New"),
+    ("persisting", "Tồn tại", "Persisting"),
+    ("regressed", "Tái diễn", "Regressed"),
+    ("sev_critical", "Nghiêm trọng", "Critical"),
+    ("sev_high", "Cao", "High"),
+    ("sev_medium", "Trung bình", "Medium"),
+    ("sev_low", "Thấp", "Low"),
+    ("sev_info", "Thông tin", "Info"),
+    ("no_data", "Không có dữ liệu", "No data"),
+    (
+        "generated_by",
+        "Tạo bởi dvc-audit",
+        "Generated by dvc-audit",
+    ),
+    ("digest", "Tổng hợp", "Digest"),
+    (
+        "link_unsafe",
+        "(liên kết không an toàn, không mở)",
+        "(unsafe link, not opened)",
+    ),
+    ("expires", "Hết hạn", "Expires"),
+    ("approver", "Người phê duyệt", "Approved by"),
+    (
+        "omitted",
+        "Số mục không hiển thị trong thư này (xem báo cáo đầy đủ)",
+        "Items not shown in this email (see the full report)",
+    ),
+    ("status_complete", "Hoàn tất", "Complete"),
+    ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
+    ("status_running", "Đang chạy", "Running"),
+    ("waiver_expired", "Đã hết hạn", "Expired"),
+    ("waiver_stale", "Không còn áp dụng", "Matched nothing"),
+];
+
+/// The label table for one language, as a map the templates read.
+pub fn labels(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    LABELS
+        .iter()
+        .map(|(k, vi, en)| (*k, lang.pick(vi, en)))
+        .collect()
+}
+
+/// The label for `<prefix>_<value>` (run status, waiver kind, ...), or `value` itself when the
+/// table has no such key (stored text from a newer version, say).
+pub fn label_or<'a>(lang: Lang, prefix: &str, value: &'a str) -> &'a str {
+    let key = format!("{prefix}_{value}");
+    LABELS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, vi, en)| lang.pick(vi, en))
+        .unwrap_or(value)
+}
+
+/// One label; the key itself when unknown (a visible bug, never a panic).
+pub fn label(lang: Lang, key: &str) -> &str {
+    LABELS
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, vi, en)| lang.pick(vi, en))
+        .unwrap_or(key)
+}
+
+/// Why something could not be assessed, explained for an inspector.
+pub fn reason_text(lang: Lang, reason: AssessReason) -> &'static str {
+    let (vi, en) = match reason {
+        AssessReason::Dns => (
+            "Không phân giải được tên miền.",
+            "The host name did not resolve.",
+        ),
+        AssessReason::Connect => (
+            "Không kết nối được tới máy chủ.",
+            "The server refused or dropped the connection.",
+        ),
+        AssessReason::Timeout => (
+            "Máy chủ không trả lời trong thời gian cho phép.",
+            "The server did not answer in time.",
+        ),
+        AssessReason::TlsHandshake => ("Bắt tay TLS thất bại.", "The TLS handshake failed."),
+        AssessReason::HttpStatus => (
+            "Máy chủ trả về mã lỗi HTTP.",
+            "The server answered with an HTTP error status.",
+        ),
+        AssessReason::RateLimited => (
+            "Máy chủ giới hạn tần suất truy cập.",
+            "The server rate-limited the scanner.",
+        ),
+        AssessReason::RobotsDisallowed => (
+            "robots.txt không cho phép truy cập trang này.",
+            "robots.txt disallows this page.",
+        ),
+        AssessReason::TooLarge => (
+            "Trang vượt quá kích thước cho phép.",
+            "The page exceeded the size limit.",
+        ),
+        AssessReason::RedirectLoop => (
+            "Chuyển hướng vòng lặp hoặc quá nhiều lần.",
+            "Too many or looping redirects.",
+        ),
+        AssessReason::Decode => (
+            "Không giải mã được nội dung trang.",
+            "The page content could not be decoded.",
+        ),
+        AssessReason::SpaWithoutApi => (
+            "Trang là ứng dụng một trang, không có API dữ liệu đã biết.",
+            "Single-page app without a known data API.",
+        ),
+        AssessReason::NoData => (
+            "Hồ sơ cổng không khớp dữ liệu nào trên trang.",
+            "The portal profile matched no data on the page.",
+        ),
+        AssessReason::RuleError => (
+            "Quy tắc không đánh giá được trên dữ liệu này.",
+            "The rule could not be evaluated on this data.",
+        ),
+    };
+    lang.pick(vi, en)
+}
+
+/// Asia/Ho_Chi_Minh: UTC+07:00 all year.
+pub fn vn_offset() -> UtcOffset {
+    // 7 hours is always a valid offset; the fallback is unreachable but keeps this panic-free.
+    UtcOffset::from_hms(7, 0, 0).unwrap_or(UtcOffset::UTC)
+}
+
+/// Show an RFC 3339 time in Vietnam time: `dd/mm/yyyy HH:MM` (vi) or `yyyy-mm-dd HH:MM` (en).
+/// Text that is not RFC 3339 is returned as is (it is still escaped by the renderer).
+pub fn local_time(lang: Lang, rfc3339: &str) -> String {
+    let Ok(t) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return rfc3339.to_string();
+    };
+    let t = t.to_offset(vn_offset());
+    let formatted = match lang {
+        Lang::Vi => t.format(format_description!("[day]/[month]/[year] [hour]:[minute]")),
+        Lang::En => t.format(format_description!("[year]-[month]-[day] [hour]:[minute]")),
+    };
+    formatted.unwrap_or_else(|_| rfc3339.to_string())
+}
+
+/// Short date for chart axes: `dd/mm` (vi) or `mm-dd` (en).
+pub fn short_date(lang: Lang, rfc3339: &str) -> String {
+    let Ok(t) = OffsetDateTime::parse(rfc3339, &Rfc3339) else {
+        return String::new();
+    };
+    let t = t.to_offset(vn_offset());
+    let formatted = match lang {
+        Lang::Vi => t.format(format_description!("[day]/[month]")),
+        Lang::En => t.format(format_description!("[month]-[day]")),
+    };
+    formatted.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_unique_and_translated() {
+        let mut seen = std::collections::HashSet::new();
+        for (k, vi, en) in LABELS {
+            assert!(seen.insert(*k), "duplicate label key {k}");
+            assert!(
+                !vi.is_empty() && !en.is_empty(),
+                "label {k} lacks a translation"
+            );
+        }
+    }
+
+    #[test]
+    fn every_reason_is_explained_in_both_languages() {
+        for r in AssessReason::ALL {
+            assert_ne!(reason_text(Lang::Vi, r), reason_text(Lang::En, r));
+        }
+    }
+
+    #[test]
+    fn times_are_shown_in_vietnam_time() {
+        assert_eq!(
+            local_time(Lang::Vi, "2026-11-27T20:05:00Z"),
+            "28/11/2026 03:05"
+        );
+        assert_eq!(
+            local_time(Lang::En, "2026-11-27T20:05:00Z"),
+            "2026-11-28 03:05"
+        );
+        assert_eq!(local_time(Lang::Vi, "not a time"), "not a time");
+        assert_eq!(short_date(Lang::Vi, "2026-01-31T18:00:00+01:00"), "01/02");
+    }
+}

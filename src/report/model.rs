@@ -1,0 +1,307 @@
+//! The report's input: one plain serde structure, built once per run by [`super::build`] and
+//! read by every renderer. Its JSON form is the public `report.json` (see `docs/report-json.md`);
+//! change it additively and bump [`SCHEMA_VERSION`] on any breaking change.
+
+use serde::{Deserialize, Serialize};
+
+use super::i18n::Lang;
+use crate::facts::{AgencyFacts, AssessReason};
+use crate::store::{FindingRecord, TrendPoint};
+
+/// Version of the JSON schema (`schema_version` in `report.json`).
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Inspection mode of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    Regular,
+    Surprise,
+    Spot,
+}
+
+impl Mode {
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "regular" => Some(Mode::Regular),
+            "surprise" => Some(Mode::Surprise),
+            "spot" => Some(Mode::Spot),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Regular => "regular",
+            Mode::Surprise => "surprise",
+            Mode::Spot => "spot",
+        }
+    }
+
+    /// Label key in the translation table (`mode_regular`, ...).
+    pub fn label_key(self) -> &'static str {
+        match self {
+            Mode::Regular => "mode_regular",
+            Mode::Surprise => "mode_surprise",
+            Mode::Spot => "mode_spot",
+        }
+    }
+}
+
+/// Severity, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Most severe first, the order reports list them in.
+    pub const DESCENDING: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Info,
+    ];
+
+    /// Unknown text reads as `info` (a stored row from a newer rule pack, say).
+    pub fn parse(s: &str) -> Severity {
+        match s {
+            "critical" => Severity::Critical,
+            "high" => Severity::High,
+            "medium" => Severity::Medium,
+            "low" => Severity::Low,
+            _ => Severity::Info,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Info => "info",
+        }
+    }
+}
+
+/// Lifecycle state of a failing finding in this run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingState {
+    New,
+    Persisting,
+    Regressed,
+    Resolved,
+}
+
+impl FindingState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingState::New => "new",
+            FindingState::Persisting => "persisting",
+            FindingState::Regressed => "regressed",
+            FindingState::Resolved => "resolved",
+        }
+    }
+}
+
+/// The run a report describes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    pub id: i64,
+    pub mode: Mode,
+    /// RFC 3339, UTC (as stored).
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub seed: Option<i64>,
+    pub ruleset_digest: String,
+    pub config_digest: String,
+    /// `complete`, `incomplete` or `running`.
+    pub status: String,
+    /// Deployment name (`audit.name`).
+    pub deployment: String,
+}
+
+/// What the rule pack says about a rule, for titles and remediation in reports.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleInfo {
+    pub id: String,
+    pub title_vi: String,
+    pub title_en: String,
+    pub remediation_vi: String,
+    pub remediation_en: String,
+    pub legal_basis: Vec<String>,
+}
+
+/// One failing (or resolved, or waived) finding with what a reader needs beside the record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingView {
+    pub record: FindingRecord,
+    pub severity: Severity,
+    pub state: FindingState,
+    /// Rule title in the report's language (the rule id when the rule pack has none).
+    pub rule_title: String,
+    pub remediation: String,
+    pub legal_basis: Vec<String>,
+}
+
+/// One subject that could not be assessed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnassessedView {
+    pub record: FindingRecord,
+    /// The reason from the closed set; `None` when the stored text is not one of them.
+    pub reason: Option<AssessReason>,
+    /// The reason explained in the report's language.
+    pub explanation: String,
+    pub rule_title: String,
+}
+
+/// Compliance shares of one agency; `None` when the denominator is zero.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Shares {
+    /// Full-process services with VGCA signature support / full-process services.
+    pub vgca: Option<f64>,
+    /// Services publishing a recognised level / services.
+    pub level_published: Option<f64>,
+}
+
+/// Everything a report says about one agency.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgencyReport {
+    pub facts: AgencyFacts,
+    /// Id of the agency this one merged into, empty if none.
+    pub successor: String,
+    pub former_names: Vec<String>,
+    /// Host names not verified by a person.
+    pub unverified: bool,
+    pub services_total: i64,
+    pub full_total: i64,
+    pub full_with_vgca: i64,
+    pub level_published: i64,
+    pub shares: Shares,
+    /// Complete runs covering this agency, oldest first (bounded to the last [`super::TREND_MAX`]).
+    pub trend: Vec<TrendPoint>,
+    /// Failing, unwaived findings: most severe first, then rule id, then subject.
+    pub findings: Vec<FindingView>,
+    pub could_not_assess: Vec<UnassessedView>,
+    pub resolved: Vec<FindingView>,
+    pub waived: Vec<FindingView>,
+    /// Entries left out of the lists above by [`ReportData::capped`] (0 in a full report).
+    #[serde(default)]
+    pub omitted: i64,
+}
+
+impl AgencyReport {
+    /// Something is new or regressed here (the `on_change` email policy reads this).
+    pub fn has_change(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| matches!(f.state, FindingState::New | FindingState::Regressed))
+    }
+}
+
+/// A waiver worth a reader's attention.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaiverNote {
+    /// Waiver reference (id or approval document).
+    pub reference: String,
+    /// `expired` (past its expiry) or `stale` (matched no finding).
+    pub kind: String,
+    pub rule_id: String,
+    pub subject: String,
+    pub expires: String,
+    pub note: String,
+}
+
+/// Counts over the whole report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    pub agencies: i64,
+    pub services: i64,
+    pub findings: i64,
+    pub critical: i64,
+    pub high: i64,
+    pub medium: i64,
+    pub low: i64,
+    pub info: i64,
+    pub new: i64,
+    pub persisting: i64,
+    pub regressed: i64,
+    pub resolved: i64,
+    pub could_not_assess: i64,
+    pub waived: i64,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportData {
+    pub schema_version: u32,
+    pub run: RunInfo,
+    pub lang: Lang,
+    /// Sorted by agency id.
+    pub agencies: Vec<AgencyReport>,
+    pub totals: Totals,
+    pub waiver_notes: Vec<WaiverNote>,
+}
+
+impl ReportData {
+    /// Something is new or regressed anywhere in the report.
+    pub fn has_change(&self) -> bool {
+        self.agencies.iter().any(AgencyReport::has_change)
+    }
+
+    /// The same report with each agency's lists cut to `limit` entries (most severe kept:
+    /// lists are sorted most severe first); totals stay those of the full report and each
+    /// agency's `omitted` counts what was cut. Emails use this so one message stays bounded.
+    pub fn capped(&self, limit: usize) -> ReportData {
+        let mut out = self.clone();
+        for a in &mut out.agencies {
+            let mut cut = 0usize;
+            cut += a.findings.len().saturating_sub(limit);
+            a.findings.truncate(limit);
+            cut += a.could_not_assess.len().saturating_sub(limit);
+            a.could_not_assess.truncate(limit);
+            cut += a.resolved.len().saturating_sub(limit);
+            a.resolved.truncate(limit);
+            cut += a.waived.len().saturating_sub(limit);
+            a.waived.truncate(limit);
+            a.omitted += cut as i64;
+        }
+        out
+    }
+
+    /// The same report restricted to some agencies (for per-agency emails); totals recomputed.
+    pub fn only(&self, agency_ids: &[&str]) -> ReportData {
+        let agencies: Vec<AgencyReport> = self
+            .agencies
+            .iter()
+            .filter(|a| agency_ids.contains(&a.facts.id.as_str()))
+            .cloned()
+            .collect();
+        let waiver_notes = self
+            .waiver_notes
+            .iter()
+            .filter(|w| {
+                agency_ids
+                    .iter()
+                    .any(|id| w.subject == *id || w.subject.starts_with(&format!("{id}/")))
+            })
+            .cloned()
+            .collect();
+        ReportData {
+            schema_version: self.schema_version,
+            run: self.run.clone(),
+            lang: self.lang,
+            totals: super::build::totals(&agencies),
+            agencies,
+            waiver_notes,
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! The view model the HTML and text templates read: [`ReportData`] with labels resolved, times
+//! in Vietnam time, charts drawn, findings grouped by severity and rule, and portal text cleaned.
+//!
+//! Safety rules applied here, once, for every template:
+//! - portal text loses control and bidirectional-override characters (they can reorder what a
+//!   reader sees in a mail client) — HTML escaping is left to handlebars;
+//! - a URL becomes a link (`href`) only when it parses as `http` or `https`; anything else
+//!   (`javascript:`, `data:`, garbage) is shown as text only;
+//! - SVG (`*_svg` fields, the only ones the HTML template inserts raw) is drawn from numbers.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::i18n::{Lang, label, label_or, labels, local_time, short_date};
+use super::model::*;
+use super::svg;
+
+/// Remove control characters (keeping newline and tab) and bidi overrides from untrusted text.
+pub fn clean(s: &str) -> String {
+    s.chars()
+        .filter(|c| {
+            !(c.is_control() && *c != '\n' && *c != '\t'
+                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        })
+        .collect()
+}
+
+/// The URL as a link target, only for `http(s)` URLs that parse; normalised by the URL parser.
+pub fn safe_href(raw: &str) -> Option<String> {
+    let u = url::Url::parse(raw.trim()).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.to_string())
+}
+
+#[derive(Debug, Serialize)]
+pub struct EvidenceView {
+    pub url: String,
+    pub href: Option<String>,
+    pub fetched_at: String,
+    pub status: i64,
+    pub content_hash: String,
+    pub locator: String,
+    pub excerpt: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindingRow {
+    pub rule_id: String,
+    pub rule_title: String,
+    pub severity: &'static str,
+    pub severity_label: String,
+    pub state: &'static str,
+    pub state_label: String,
+    pub subject: String,
+    pub message: String,
+    pub reason: String,
+    pub waiver: String,
+    pub remediation: String,
+    pub legal_basis: Vec<String>,
+    pub evidence: Vec<EvidenceView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RuleGroup {
+    pub rule_id: String,
+    pub rule_title: String,
+    pub remediation: String,
+    pub legal_basis: Vec<String>,
+    pub findings: Vec<FindingRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SeverityGroup {
+    pub severity: &'static str,
+    pub label: String,
+    pub count: usize,
+    pub rules: Vec<RuleGroup>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AgencyView {
+    pub id: String,
+    pub name: String,
+    pub name_alt: String,
+    pub portal: String,
+    pub portal_href: Option<String>,
+    pub successor: String,
+    pub former_names: Vec<String>,
+    pub unverified: bool,
+    pub services_total: i64,
+    pub full_total: i64,
+    pub full_with_vgca: i64,
+    pub level_published: i64,
+    pub vgca_svg: String,
+    pub level_svg: String,
+    pub trend_svg: String,
+    pub findings_count: usize,
+    /// Items left out of this rendering (emails are capped; see [`ReportData::capped`]).
+    pub omitted: i64,
+    pub new_count: usize,
+    pub regressed_count: usize,
+    pub groups: Vec<SeverityGroup>,
+    /// Flat list, most severe first (the text body reads this).
+    pub findings: Vec<FindingRow>,
+    pub could_not_assess: Vec<FindingRow>,
+    pub resolved: Vec<FindingRow>,
+    pub waived: Vec<FindingRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RunView {
+    pub id: i64,
+    pub mode: &'static str,
+    pub mode_label: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub seed: String,
+    pub ruleset_digest: String,
+    pub config_digest: String,
+    pub status: String,
+    pub deployment: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct WaiverNoteView {
+    pub reference: String,
+    pub kind: String,
+    pub rule_id: String,
+    pub subject: String,
+    pub expires: String,
+    pub note: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct View {
+    pub lang: &'static str,
+    pub labels: BTreeMap<&'static str, &'static str>,
+    pub run: RunView,
+    pub totals: Totals,
+    pub agencies: Vec<AgencyView>,
+    pub waiver_notes: Vec<WaiverNoteView>,
+}
+
+fn short_hash(h: &str) -> String {
+    h.chars().take(12).collect()
+}
+
+/// The rule title, empty when the rule pack has none (the id is shown anyway).
+fn title(f: &FindingView) -> String {
+    if f.rule_title == f.record.rule_id {
+        String::new()
+    } else {
+        clean(&f.rule_title)
+    }
+}
+
+fn row(lang: Lang, f: &FindingView) -> FindingRow {
+    let r = &f.record;
+    FindingRow {
+        rule_id: clean(&r.rule_id),
+        rule_title: title(f),
+        severity: f.severity.as_str(),
+        severity_label: label(lang, &format!("sev_{}", f.severity.as_str())).to_string(),
+        state: f.state.as_str(),
+        state_label: label(lang, &format!("state_{}", f.state.as_str())).to_string(),
+        subject: clean(&r.subject),
+        message: clean(lang.pick(&r.message_vi, &r.message_en)),
+        reason: clean(&r.reason),
+        waiver: clean(&r.waiver),
+        remediation: clean(&f.remediation),
+        legal_basis: f.legal_basis.iter().map(|s| clean(s)).collect(),
+        evidence: r
+            .evidence
+            .iter()
+            .map(|e| EvidenceView {
+                url: clean(&e.url),
+                href: safe_href(&e.url),
+                fetched_at: local_time(lang, &e.fetched_at),
+                status: e.status,
+                content_hash: short_hash(&clean(&e.content_hash)),
+                locator: clean(&e.locator),
+                excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
+            })
+            .collect(),
+    }
+}
+
+fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
+    let fv = FindingView {
+        record: u.record.clone(),
+        severity: Severity::parse(&u.record.severity),
+        state: FindingState::New,
+        rule_title: u.rule_title.clone(),
+        remediation: String::new(),
+        legal_basis: Vec::new(),
+    };
+    let mut r = row(lang, &fv);
+    r.reason = clean(&u.explanation);
+    r.state = "";
+    r.state_label = String::new();
+    r
+}
+
+fn groups(lang: Lang, findings: &[FindingView]) -> Vec<SeverityGroup> {
+    let mut out = Vec::new();
+    for sev in Severity::DESCENDING {
+        let mut rules: Vec<RuleGroup> = Vec::new();
+        for f in findings.iter().filter(|f| f.severity == sev) {
+            let same = rules
+                .last()
+                .is_some_and(|g| g.rule_id == clean(&f.record.rule_id));
+            if !same {
+                rules.push(RuleGroup {
+                    rule_id: clean(&f.record.rule_id),
+                    rule_title: title(f),
+                    remediation: clean(&f.remediation),
+                    legal_basis: f.legal_basis.iter().map(|s| clean(s)).collect(),
+                    findings: Vec::new(),
+                });
+            }
+            if let Some(g) = rules.last_mut() {
+                g.findings.push(row(lang, f));
+            }
+        }
+        let count = rules.iter().map(|r| r.findings.len()).sum();
+        if count > 0 {
+            out.push(SeverityGroup {
+                severity: sev.as_str(),
+                label: label(lang, &format!("sev_{}", sev.as_str())).to_string(),
+                count,
+                rules,
+            });
+        }
+    }
+    out
+}
+
+fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
+    let no_data = label(lang, "no_data");
+    let fails: Vec<i64> = a.trend.iter().map(|t| t.fails).collect();
+    let first = a.trend.first().map(|t| short_date(lang, &t.started_at));
+    let last = a.trend.last().map(|t| short_date(lang, &t.started_at));
+    let trend_title = match (first, last) {
+        (Some(f), Some(l)) => format!("{} ({f} – {l})", label(lang, "trend")),
+        _ => label(lang, "trend").to_string(),
+    };
+    let (name, name_alt) = match lang {
+        Lang::Vi => (&a.facts.name, &a.facts.name_en),
+        Lang::En if a.facts.name_en.is_empty() => (&a.facts.name, &a.facts.name_en),
+        Lang::En => (&a.facts.name_en, &a.facts.name),
+    };
+    AgencyView {
+        id: clean(&a.facts.id),
+        name: clean(name),
+        name_alt: clean(name_alt),
+        portal: clean(&a.facts.portal),
+        portal_href: safe_href(&a.facts.portal),
+        successor: clean(&a.successor),
+        former_names: a.former_names.iter().map(|s| clean(s)).collect(),
+        unverified: a.unverified,
+        services_total: a.services_total,
+        full_total: a.full_total,
+        full_with_vgca: a.full_with_vgca,
+        level_published: a.level_published,
+        vgca_svg: svg::share_bar(a.shares.vgca, label(lang, "vgca_share"), no_data),
+        level_svg: svg::share_bar(
+            a.shares.level_published,
+            label(lang, "level_share"),
+            no_data,
+        ),
+        trend_svg: svg::sparkline(&fails, &trend_title),
+        findings_count: a.findings.len(),
+        omitted: a.omitted,
+        new_count: a
+            .findings
+            .iter()
+            .filter(|f| f.state == FindingState::New)
+            .count(),
+        regressed_count: a
+            .findings
+            .iter()
+            .filter(|f| f.state == FindingState::Regressed)
+            .count(),
+        groups: groups(lang, &a.findings),
+        findings: a.findings.iter().map(|f| row(lang, f)).collect(),
+        could_not_assess: a
+            .could_not_assess
+            .iter()
+            .map(|u| unassessed_row(lang, u))
+            .collect(),
+        resolved: a.resolved.iter().map(|f| row(lang, f)).collect(),
+        waived: a.waived.iter().map(|f| row(lang, f)).collect(),
+    }
+}
+
+/// Build the template view of a report.
+pub fn view(data: &ReportData) -> View {
+    let lang = data.lang;
+    let run = &data.run;
+    View {
+        lang: lang.as_str(),
+        labels: labels(lang),
+        run: RunView {
+            id: run.id,
+            mode: run.mode.as_str(),
+            mode_label: label(lang, run.mode.label_key()).to_string(),
+            started_at: local_time(lang, &run.started_at),
+            ended_at: run
+                .ended_at
+                .as_deref()
+                .map(|t| local_time(lang, t))
+                .unwrap_or_default(),
+            seed: run.seed.map(|s| s.to_string()).unwrap_or_default(),
+            ruleset_digest: short_hash(&clean(&run.ruleset_digest)),
+            config_digest: short_hash(&clean(&run.config_digest)),
+            status: clean(label_or(lang, "status", &run.status)),
+            deployment: clean(&run.deployment),
+        },
+        totals: data.totals.clone(),
+        agencies: data.agencies.iter().map(|a| agency_view(lang, a)).collect(),
+        waiver_notes: data
+            .waiver_notes
+            .iter()
+            .map(|w| WaiverNoteView {
+                reference: clean(&w.reference),
+                kind: clean(label_or(lang, "waiver", &w.kind)),
+                rule_id: clean(&w.rule_id),
+                subject: clean(&w.subject),
+                expires: local_time(lang, &w.expires),
+                note: clean(&w.note),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_http_urls_become_links() {
+        assert_eq!(
+            safe_href("https://dvc.example.gov.vn/a?b=1").as_deref(),
+            Some("https://dvc.example.gov.vn/a?b=1")
+        );
+        assert!(safe_href("javascript:alert(1)").is_none());
+        assert!(safe_href(" JavaScript:alert(1)").is_none());
+        assert!(safe_href("data:text/html,<script>").is_none());
+        assert!(safe_href("/relative").is_none());
+        assert!(safe_href("vbscript:x").is_none());
+    }
+
+    #[test]
+    fn clean_drops_controls_and_bidi_overrides() {
+        assert_eq!(clean("a\u{202e}b\u{0007}c\nd"), "abc\nd");
+    }
+}
