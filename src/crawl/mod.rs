@@ -11,6 +11,7 @@ pub mod body;
 pub mod client;
 pub mod fetch;
 pub mod host;
+pub mod walk;
 
 use std::sync::Arc;
 use std::time::Duration;

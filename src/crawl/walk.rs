@@ -1,0 +1,338 @@
+//! Walking one agency's portal: list pages (following the profile's pagination), then every
+//! service's detail page, each fetched once, with conditional GETs on re-runs.
+//!
+//! The walk owns no HTML knowledge: it asks the profile where to start, hands every fetched
+//! page to `extract`, and follows the requests extraction returns. Bounds: the agency's page
+//! cap, a visited set (a pagination that revisits a page ends the walk), and the fetcher's own.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+
+use super::fetch::{FetchRecord, Fetcher, Method, Request};
+use crate::extract::{self, AgencyVars, ListState, Page, PageKind, PageRequest};
+use crate::facts::{AssessReason, ErrorFact, FetchFacts, ServiceFacts};
+use crate::profile::Profile;
+use crate::store::CachedPage;
+
+/// Detail pages fetched at once per agency (the fetcher's per-host and global bounds still
+/// apply; this only bounds the futures in flight).
+pub const DETAIL_BUFFER: usize = 64;
+
+/// Read access to the previous run's validators and extraction, by URL.
+pub trait PageCache: Send + Sync {
+    fn get(&self, url: &str) -> Option<CachedPage>;
+}
+
+/// No cache (first run, tests).
+pub struct NoCache;
+
+impl PageCache for NoCache {
+    fn get(&self, _url: &str) -> Option<CachedPage> {
+        None
+    }
+}
+
+/// Counters a progress bar or a periodic log line can read while the crawl runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub pages_planned: AtomicU64,
+    pub pages_done: AtomicU64,
+    pub errors: AtomicU64,
+    pub not_modified: AtomicU64,
+    pub agencies_done: AtomicU64,
+}
+
+/// One agency to walk.
+pub struct AgencyJob {
+    pub agency_id: String,
+    pub vars: AgencyVars,
+    pub profile: Arc<Profile>,
+    pub max_pages: u32,
+    /// Surprise inspection: fetch only `n` of the listed services, drawn with `seed`.
+    pub sample: Option<(usize, u64)>,
+}
+
+/// What walking one agency produced.
+#[derive(Debug, Clone, Default)]
+pub struct AgencyCrawl {
+    pub agency_id: String,
+    pub services: Vec<ServiceFacts>,
+    pub fetches: Vec<FetchRecord>,
+    /// The listing itself could not be read: nothing about this agency's services can be
+    /// judged.
+    pub could_not_assess: Option<ErrorFact>,
+    /// Validators and extraction to remember for the next run.
+    pub cache_updates: Vec<(String, CachedPage)>,
+    /// Services listed before sampling.
+    pub listed: usize,
+    pub list_pages: usize,
+    /// Why the walk stopped early, for the run log.
+    pub notes: Vec<String>,
+}
+
+fn to_request(r: &PageRequest, cached: Option<&CachedPage>) -> Request {
+    Request {
+        method: match r.method {
+            crate::profile::Method::Get => Method::Get,
+            crate::profile::Method::Post => Method::Post,
+        },
+        url: r.url.clone(),
+        body: r.body.clone(),
+        content_type: r.body.as_ref().map(|_| "application/json".to_string()),
+        etag: cached.and_then(|c| c.etag.clone()),
+        last_modified: cached.and_then(|c| c.last_modified.clone()),
+    }
+}
+
+fn page_of(rec: &FetchRecord, text: String) -> Page {
+    Page {
+        url: rec.url.clone(),
+        final_url: rec.final_url.clone(),
+        status: i64::from(rec.status),
+        content_type: rec.content_type.clone(),
+        fetch: fetch_facts(rec),
+        body: text,
+    }
+}
+
+/// The fetch facts rules see, from a crawler record.
+pub fn fetch_facts(rec: &FetchRecord) -> FetchFacts {
+    FetchFacts {
+        url: rec.url.clone(),
+        final_url: rec.final_url.clone(),
+        status: i64::from(rec.status),
+        fetched_at: rec.started_at.clone(),
+        bytes: i64::try_from(rec.bytes_decoded).unwrap_or(i64::MAX),
+        sha256: String::new(),
+        error: rec.error.clone(),
+    }
+}
+
+fn request_key(r: &PageRequest) -> String {
+    match &r.body {
+        Some(b) => format!("{} {}", r.url, b),
+        None => r.url.clone(),
+    }
+}
+
+/// Walk one agency. Never fails: problems are facts in the result.
+pub async fn crawl_agency(
+    fetcher: &Fetcher,
+    job: AgencyJob,
+    cache: &dyn PageCache,
+    progress: &Progress,
+) -> AgencyCrawl {
+    let mut out = AgencyCrawl {
+        agency_id: job.agency_id.clone(),
+        ..AgencyCrawl::default()
+    };
+    let profile = &job.profile;
+    let starts = match profile.start_requests(&job.vars) {
+        Ok(s) => s,
+        Err(e) => {
+            out.could_not_assess = Some(ErrorFact {
+                kind: AssessReason::NoData,
+                message: format!("profile {}: {e}", profile.id),
+            });
+            return out;
+        }
+    };
+
+    // 1. Listing.
+    let mut pages_used: u32 = 0;
+    let mut visited: HashSet<String> = HashSet::new();
+    let mut detail_urls: HashSet<String> = HashSet::new();
+    let mut details: Vec<PageRequest> = Vec::new();
+    let mut list_signals = Vec::new();
+    let mut listing_error: Option<ErrorFact> = None;
+    'chains: for start in starts {
+        let mut state = ListState::new(&job.vars);
+        let mut next = Some(start);
+        while let Some(req) = next.take() {
+            if pages_used >= job.max_pages {
+                out.notes.push(format!(
+                    "stopped at crawl.max_pages_per_agency ({})",
+                    job.max_pages
+                ));
+                break 'chains;
+            }
+            if !visited.insert(request_key(&req)) {
+                out.notes
+                    .push(format!("pagination revisits {}; walk ended", req.url));
+                break;
+            }
+            pages_used += 1;
+            progress.pages_planned.fetch_add(1, Ordering::Relaxed);
+            let fetched = fetcher.fetch(&to_request(&req, None)).await;
+            progress.pages_done.fetch_add(1, Ordering::Relaxed);
+            out.list_pages += 1;
+            let rec = fetched.record.clone();
+            out.fetches.push(fetched.record);
+            let Some(text) = fetched.text else {
+                let err = rec.error.unwrap_or(ErrorFact {
+                    kind: AssessReason::HttpStatus,
+                    message: format!("list page answered HTTP {} with no body", rec.status),
+                });
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+                out.notes
+                    .push(format!("list page {}: {}", req.url, err.message));
+                listing_error.get_or_insert(err);
+                break;
+            };
+            let page = page_of(&rec, text);
+            let listed = extract::list_page(profile, &page, &req, &mut state);
+            if let Some(reason) = listed.could_not_assess {
+                listing_error.get_or_insert(ErrorFact {
+                    kind: reason,
+                    message: if listed.notes.is_empty() {
+                        format!("list page {}: {reason}", req.url)
+                    } else {
+                        format!("list page {}: {}", req.url, listed.notes.join("; "))
+                    },
+                });
+                break;
+            }
+            list_signals.push(listed.signals);
+            for d in listed.details {
+                if d.kind == PageKind::Detail && detail_urls.insert(request_key(&d)) {
+                    details.push(d);
+                }
+            }
+            next = listed.next;
+        }
+    }
+    out.listed = details.len();
+    if details.is_empty() {
+        out.could_not_assess = Some(listing_error.unwrap_or(ErrorFact {
+            kind: AssessReason::NoData,
+            message: format!("profile {} found no service in the listing", profile.id),
+        }));
+        return out;
+    }
+    if let Some(e) = listing_error {
+        // Part of the listing was read: judge what was found, and say the rest is missing.
+        out.notes
+            .push(format!("listing incomplete ({}): {}", e.kind, e.message));
+    }
+
+    // 2. Sampling (surprise inspections).
+    if let Some((n, seed)) = job.sample {
+        let keys: Vec<String> = details.iter().map(request_key).collect();
+        let chosen: HashSet<String> = crate::run::sample::sample(&keys, Some(n), seed)
+            .into_iter()
+            .collect();
+        details.retain(|d| chosen.contains(&request_key(d)));
+    }
+    let budget = job.max_pages.saturating_sub(pages_used) as usize;
+    if details.len() > budget {
+        out.notes.push(format!(
+            "{} detail pages over crawl.max_pages_per_agency were not fetched",
+            details.len() - budget
+        ));
+        details.truncate(budget);
+    }
+    progress
+        .pages_planned
+        .fetch_add(details.len() as u64, Ordering::Relaxed);
+
+    // 3. Details, concurrently (bounded by the fetcher's per-host and global limits).
+    let agency_id = job.agency_id.as_str();
+    let results: Vec<(ServiceFacts, FetchRecord, Option<(String, CachedPage)>)> =
+        futures::stream::iter(details)
+            .map(|d| async move {
+                let cached = if d.body.is_none() {
+                    cache.get(&d.url)
+                } else {
+                    None
+                };
+                let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
+                progress.pages_done.fetch_add(1, Ordering::Relaxed);
+                let rec = fetched.record;
+                let (facts, update) =
+                    detail_facts(profile, agency_id, &d, &rec, fetched.text, cached);
+                if rec.error.is_some() {
+                    progress.errors.fetch_add(1, Ordering::Relaxed);
+                }
+                if rec.not_modified {
+                    progress.not_modified.fetch_add(1, Ordering::Relaxed);
+                }
+                (facts, rec, update)
+            })
+            .buffer_unordered(DETAIL_BUFFER)
+            .collect()
+            .await;
+    for (facts, rec, update) in results {
+        out.services.push(facts);
+        out.fetches.push(rec);
+        if let Some(u) = update {
+            out.cache_updates.push(u);
+        }
+    }
+    out.services
+        .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
+    extract::mark_site_wide(&mut out.services, &list_signals);
+    progress.agencies_done.fetch_add(1, Ordering::Relaxed);
+    out
+}
+
+/// Facts for one detail fetch: fresh extraction, the stored extraction on a 304, or the
+/// recorded error.
+fn detail_facts(
+    profile: &Profile,
+    agency_id: &str,
+    req: &PageRequest,
+    rec: &FetchRecord,
+    text: Option<String>,
+    cached: Option<CachedPage>,
+) -> (ServiceFacts, Option<(String, CachedPage)>) {
+    if rec.not_modified
+        && let Some(c) = cached
+        && let Ok(mut facts) = serde_json::from_str::<ServiceFacts>(&c.extraction_json)
+    {
+        facts.fetch = fetch_facts(rec);
+        facts.fetch.sha256 = c.content_hash.clone();
+        facts.fetch.bytes = 0;
+        return (facts, None);
+    }
+    let Some(text) = text else {
+        let mut facts = ServiceFacts {
+            agency_id: agency_id.to_string(),
+            url: req.url.clone(),
+            fetch: fetch_facts(rec),
+            ..ServiceFacts::default()
+        };
+        if facts.fetch.error.is_none() {
+            // A 304 whose stored extraction is gone or unreadable: nothing to judge.
+            facts.fetch.error = Some(ErrorFact {
+                kind: AssessReason::NoData,
+                message: format!("HTTP {} and no stored extraction to reuse", rec.status),
+            });
+        }
+        req.hint.fill(&mut facts);
+        return (facts, None);
+    };
+    let hash = extract::normalised_hash(profile, &text);
+    let page = page_of(rec, text);
+    let mut facts = extract::detail_page(profile, &page, agency_id);
+    facts.fetch.sha256 = hash.clone();
+    req.hint.fill(&mut facts);
+    let update = (rec.etag.is_some() || rec.last_modified.is_some())
+        .then(|| serde_json::to_string(&facts).ok())
+        .flatten()
+        .filter(|_| facts.fetch.error.is_none())
+        .map(|json| {
+            (
+                req.url.clone(),
+                CachedPage {
+                    etag: rec.etag.clone(),
+                    last_modified: rec.last_modified.clone(),
+                    content_hash: hash,
+                    extraction_json: json,
+                },
+            )
+        });
+    (facts, update)
+}
