@@ -240,30 +240,28 @@ pub async fn crawl_agency(
 
     // 3. Details, concurrently (bounded by the fetcher's per-host and global limits).
     let agency_id = job.agency_id.as_str();
-    let results: Vec<(ServiceFacts, FetchRecord, Option<(String, CachedPage)>)> =
-        futures::stream::iter(details)
-            .map(|d| async move {
-                let cached = if d.body.is_none() {
-                    cache.get(&d.url)
-                } else {
-                    None
-                };
-                let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
-                progress.pages_done.fetch_add(1, Ordering::Relaxed);
-                let rec = fetched.record;
-                let (facts, update) =
-                    detail_facts(profile, agency_id, &d, &rec, fetched.text, cached);
-                if rec.error.is_some() {
-                    progress.errors.fetch_add(1, Ordering::Relaxed);
-                }
-                if rec.not_modified {
-                    progress.not_modified.fetch_add(1, Ordering::Relaxed);
-                }
-                (facts, rec, update)
-            })
-            .buffer_unordered(DETAIL_BUFFER)
-            .collect()
-            .await;
+    let results: Vec<DetailResult> = futures::stream::iter(details)
+        .map(|d| async move {
+            let cached = if d.body.is_none() {
+                cache.get(&d.url)
+            } else {
+                None
+            };
+            let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
+            progress.pages_done.fetch_add(1, Ordering::Relaxed);
+            let rec = fetched.record;
+            let (facts, update) = detail_facts(profile, agency_id, &d, &rec, fetched.text, cached);
+            if rec.error.is_some() {
+                progress.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            if rec.not_modified {
+                progress.not_modified.fetch_add(1, Ordering::Relaxed);
+            }
+            (facts, rec, update)
+        })
+        .buffer_unordered(DETAIL_BUFFER)
+        .collect()
+        .await;
     for (facts, rec, update) in results {
         out.services.push(facts);
         out.fetches.push(rec);
@@ -277,6 +275,9 @@ pub async fn crawl_agency(
     progress.agencies_done.fetch_add(1, Ordering::Relaxed);
     out
 }
+
+/// A detail page's facts, its fetch record, and what to remember for the next run.
+type DetailResult = (ServiceFacts, FetchRecord, Option<(String, CachedPage)>);
 
 /// Facts for one detail fetch: fresh extraction, the stored extraction on a 304, or the
 /// recorded error.
