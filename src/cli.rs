@@ -44,6 +44,15 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run an audit: a regular inspection of every configured agency (or `--agency`), or a
+    /// surprise inspection of a seeded sample (`--surprise`).
+    Run(crate::run::cmd::RunArgs),
+    /// The main job end to end on the bundled sandbox world (HTTPS on loopback, SQLite, outbox).
+    Demo(crate::run::cmd::DemoArgs),
+    /// Past runs, an agency's trend, or `history verify` for the digest chain.
+    History(crate::run::cmd::HistoryArgs),
+    /// Delete raw page bodies older than `storage.raw_retention_days`.
+    Gc,
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -149,6 +158,10 @@ pub enum ConfigCmd {
 /// Run a parsed command. Errors that reach here are printed by `main`.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Run(args) => crate::run::cmd::run(&cli.config, args, color_stderr()).await,
+        Command::Demo(args) => crate::run::cmd::demo(args).await,
+        Command::History(args) => crate::run::cmd::history(&cli.config, args, color_stderr()),
+        Command::Gc => crate::run::cmd::gc(&cli.config, color_stderr()),
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&args).await,

@@ -184,7 +184,6 @@ impl Config {
             .items
             .retain(|d| d.severity == crate::diag::Severity::Warning);
         let digest = hex::encode(Sha256::digest(text.as_bytes()));
-        config.agencies.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(Loaded {
             config,
             warnings,

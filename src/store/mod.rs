@@ -200,6 +200,16 @@ impl Store {
         Ok(id)
     }
 
+    /// Replace a run's scope once it is known (a service-sampled run knows its sample only
+    /// after listing).
+    pub fn set_scope(&mut self, run: i64, scope: &Scope) -> Result<()> {
+        self.conn.execute(
+            "UPDATE runs SET scope_json = ?2 WHERE id = ?1 AND status = 'running'",
+            params![run, serde_json::to_string(scope)?],
+        )?;
+        Ok(())
+    }
+
     /// Mark a run incomplete (interrupted, storage trouble, ...), keeping what was stored.
     pub fn mark_incomplete(&mut self, run: i64, note: &str) -> Result<()> {
         self.conn.execute(
@@ -431,6 +441,46 @@ impl Store {
     /// Raw access for tests and the `history` command's own queries.
     pub fn connection(&self) -> &Connection {
         &self.conn
+    }
+}
+
+/// A read-only connection for the crawler's conditional-GET lookups, usable from many tasks
+/// while the run's writer is busy (WAL lets readers and one writer work together).
+pub struct CacheReader {
+    conn: std::sync::Mutex<Connection>,
+}
+
+impl CacheReader {
+    pub fn open(path: &Path) -> Result<CacheReader> {
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(CacheReader {
+            conn: std::sync::Mutex::new(conn),
+        })
+    }
+}
+
+impl crate::crawl::walk::PageCache for CacheReader {
+    fn get(&self, url: &str) -> Option<CachedPage> {
+        let conn = self.conn.lock().ok()?;
+        conn.query_row(
+            "SELECT etag, last_modified, content_hash, extraction_json FROM page_cache WHERE url = ?1",
+            params![url],
+            |r| {
+                Ok(CachedPage {
+                    etag: r.get(0)?,
+                    last_modified: r.get(1)?,
+                    content_hash: r.get(2)?,
+                    extraction_json: r.get(3)?,
+                })
+            },
+        )
+        .optional()
+        .ok()
+        .flatten()
     }
 }
 

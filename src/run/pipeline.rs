@@ -1,0 +1,612 @@
+//! One audit run: plan → crawl → probe → store facts → evaluate → store findings (lifecycle)
+//! → report → notify. Each stage hands a typed result to the next; storage is one transaction
+//! per stage, so an interrupted run keeps what it stored and is marked incomplete.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use tokio::sync::watch;
+
+use super::lock::{LockError, RunLock};
+use super::sample;
+use super::setup::Setup;
+use crate::config::AgencyConfig;
+use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progress};
+use crate::exit::ExitCode;
+use crate::extract::AgencyVars;
+use crate::facts::{AgencyFacts, HostFacts, ServiceFacts, Severity};
+use crate::report::{self, AgencyMeta, Mode, RuleInfo, WaiverNote};
+use crate::rules::{Outcome, Scope as RuleScope, Subject, Verdict};
+use crate::store::{self, EvidenceRecord, FindingRecord, RunDiff, RunStart, Scope, Store};
+
+/// How a run was asked for.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub mode: Mode,
+    /// Only these agencies (empty: all configured).
+    pub agencies: Vec<String>,
+    /// Surprise: number of agencies to draw (None: all selected).
+    pub sample_agencies: Option<usize>,
+    /// Surprise: number of services to draw per agency (None: all listed).
+    pub sample_services: Option<usize>,
+    /// Surprise: the seed (None: drawn and recorded).
+    pub seed: Option<u64>,
+    /// Extra `host:port:addr` pins (`--resolve`).
+    pub resolve: Vec<String>,
+    /// Send email (when `[email] enabled`).
+    pub send_mail: bool,
+    /// Override `audit.fail_on`.
+    pub fail_on: Option<Severity>,
+    /// Show a progress bar (a terminal) rather than periodic log lines.
+    pub tty: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            mode: Mode::Regular,
+            agencies: Vec::new(),
+            sample_agencies: None,
+            sample_services: None,
+            seed: None,
+            resolve: Vec::new(),
+            send_mail: true,
+            fail_on: None,
+            tty: false,
+        }
+    }
+}
+
+/// What a run did, for the terminal and for tests.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub mode: Mode,
+    pub seed: Option<u64>,
+    pub agencies: Vec<String>,
+    pub services: usize,
+    pub hosts: usize,
+    pub pages_fetched: usize,
+    pub bytes_wire: u64,
+    /// Failures not covered by a waiver.
+    pub findings: usize,
+    pub waived: usize,
+    pub could_not_assess: usize,
+    pub worst: Option<Severity>,
+    pub diff: RunDiff,
+    pub reports: Vec<PathBuf>,
+    pub mail_sent: usize,
+    pub mail_pending: usize,
+    pub complete: bool,
+    pub notes: Vec<String>,
+    pub exit: ExitCode,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Lock(#[from] LockError),
+    #[error("unknown agency id {0:?} (see [[agency]] in the configuration)")]
+    UnknownAgency(String),
+    #[error("storage: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("cannot build the HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("TLS settings: {0}")]
+    Probe(#[from] crate::probe::ProbeError),
+    #[error("run {run} interrupted ({why}); marked incomplete, earlier runs untouched")]
+    Interrupted { run: i64, why: String },
+}
+
+impl RunError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RunError::Lock(LockError::Held { .. }) => ExitCode::Locked,
+            RunError::UnknownAgency(_) | RunError::Probe(_) => ExitCode::ConfigError,
+            _ => ExitCode::Incomplete,
+        }
+    }
+}
+
+fn agency_facts(a: &AgencyConfig) -> AgencyFacts {
+    AgencyFacts {
+        id: a.id.clone(),
+        name: a.name.clone(),
+        name_en: a.name_en.clone(),
+        kind: a.kind,
+        portal: a.portal.clone(),
+        platform: a.platform.clone(),
+        jurisdiction: a.jurisdiction.clone(),
+    }
+}
+
+/// `(host, port)` of a URL, if it has one.
+fn host_port(url: &str) -> Option<(String, u16)> {
+    let u = url::Url::parse(url).ok()?;
+    Some((
+        u.host_str()?.to_ascii_lowercase(),
+        u.port_or_known_default()?,
+    ))
+}
+
+/// Resolves when a stop was requested (SIGINT/SIGTERM); never when there is no channel.
+async fn stopped(stop: &mut Option<watch::Receiver<bool>>) -> String {
+    match stop {
+        Some(rx) => loop {
+            if *rx.borrow() {
+                return "interrupted by a signal".into();
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Run an audit. `stop` flips to `true` on SIGINT/SIGTERM.
+pub async fn run(
+    setup: &Setup,
+    opts: RunOptions,
+    mut stop: Option<watch::Receiver<bool>>,
+) -> Result<RunSummary, RunError> {
+    let cfg = &setup.loaded.config;
+
+    // Plan.
+    for id in &opts.agencies {
+        if !cfg.agencies.iter().any(|a| &a.id == id) {
+            return Err(RunError::UnknownAgency(id.clone()));
+        }
+    }
+    let mut selected: Vec<&AgencyConfig> = cfg
+        .agencies
+        .iter()
+        .filter(|a| opts.agencies.is_empty() || opts.agencies.contains(&a.id))
+        .collect();
+    let seed = match opts.mode {
+        Mode::Surprise => Some(opts.seed.unwrap_or_else(sample::draw_seed)),
+        _ => opts.seed,
+    };
+    if let (Mode::Surprise, Some(seed)) = (opts.mode, seed) {
+        let ids: Vec<String> = selected.iter().map(|a| a.id.clone()).collect();
+        let chosen: BTreeSet<String> = sample::sample(&ids, opts.sample_agencies, seed)
+            .into_iter()
+            .collect();
+        selected.retain(|a| chosen.contains(&a.id));
+    }
+    let agency_ids: Vec<String> = selected.iter().map(|a| a.id.clone()).collect();
+    let service_sample = match (opts.mode, seed) {
+        (Mode::Surprise, Some(_)) => opts.sample_services,
+        _ => None,
+    };
+
+    // Lock, store, run row.
+    let db = setup.loaded.path(&cfg.storage.sqlite);
+    let _lock = RunLock::acquire(&db)?;
+    let mut store = Store::open(&db)?;
+    let run_id = store.begin_run(&RunStart {
+        mode: opts.mode.as_str().to_string(),
+        scope: Scope {
+            agencies: agency_ids.clone(),
+            services: None,
+        },
+        seed,
+        ruleset_digest: format!("{}+{}", setup.rules.digest(), setup.rules.settings_digest()),
+        config_digest: setup.loaded.digest.clone(),
+    })?;
+    let agencies: Vec<AgencyFacts> = selected.iter().map(|a| agency_facts(a)).collect();
+    store.record_agencies(run_id, &agencies)?;
+    tracing::info!(
+        run_id,
+        agencies = agencies.len(),
+        mode = opts.mode.as_str(),
+        "run started"
+    );
+
+    let result = stages(
+        setup,
+        &opts,
+        &mut stop,
+        &mut store,
+        run_id,
+        &selected,
+        seed,
+        service_sample,
+    )
+    .await;
+    match result {
+        Ok(summary) => Ok(summary),
+        Err(e) => {
+            let why = match &e {
+                RunError::Interrupted { why, .. } => why.clone(),
+                other => other.to_string(),
+            };
+            // Keep what was stored; never let a failed run become a baseline.
+            let _ = store.mark_incomplete(run_id, &why);
+            if cfg.email.enabled && opts.send_mail {
+                flush_outbox(setup).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stages(
+    setup: &Setup,
+    opts: &RunOptions,
+    stop: &mut Option<watch::Receiver<bool>>,
+    store: &mut Store,
+    run_id: i64,
+    selected: &[&AgencyConfig],
+    seed: Option<u64>,
+    service_sample: Option<usize>,
+) -> Result<RunSummary, RunError> {
+    let cfg = &setup.loaded.config;
+    let db = setup.loaded.path(&cfg.storage.sqlite);
+
+    // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
+    let fetcher = crate::crawl::fetcher_from_config(&cfg.crawl, &opts.resolve)?;
+    let cache: Box<dyn PageCache> = match store::CacheReader::open(&db) {
+        Ok(r) => Box::new(r),
+        Err(_) => Box::new(NoCache),
+    };
+    let progress = Arc::new(Progress::default());
+    let reporter = super::progress::spawn_reporter(Arc::clone(&progress), opts.tty);
+    let jobs: Vec<AgencyJob> = selected
+        .iter()
+        .filter_map(|a| {
+            let profile = setup.profiles.get(&a.platform)?.clone();
+            let mut vars = AgencyVars::new(&a.id, &a.portal);
+            // URL-valued variables are written with or without a trailing `/`; templates add
+            // their own (`{api}/api/v1/...`).
+            vars.extend(
+                a.vars
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.trim_end_matches('/').to_string())),
+            );
+            Some(AgencyJob {
+                agency_id: a.id.clone(),
+                vars,
+                profile,
+                max_pages: cfg.crawl.max_pages_per_agency,
+                sample: service_sample.zip(seed.map(|s| sample::sub_seed(s, &a.id))),
+            })
+        })
+        .collect();
+    let crawl = futures::stream::iter(jobs)
+        .map(|job| walk::crawl_agency(&fetcher, job, cache.as_ref(), &progress))
+        .buffer_unordered(64)
+        .collect::<Vec<AgencyCrawl>>();
+    let crawls = tokio::select! {
+        c = crawl => c,
+        why = stopped(stop) => {
+            reporter.finish();
+            return Err(RunError::Interrupted { run: run_id, why: format!("{why} during the crawl") });
+        }
+    };
+    reporter.finish();
+
+    // Probe every host a citizen touches (portal + extra hosts), once per host.
+    let mut host_agencies: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
+    for a in selected {
+        for url in std::iter::once(&a.portal).chain(a.extra_hosts.iter()) {
+            if let Some(hp) = host_port(url) {
+                host_agencies.entry(hp).or_default().push(a.id.clone());
+            }
+        }
+    }
+    let probe_cfg = setup.probe_config(&opts.resolve)?;
+    let host_list: Vec<(String, u16)> = host_agencies.keys().cloned().collect();
+    let probed = tokio::select! {
+        p = crate::probe::probe_hosts(&probe_cfg, &host_list) => p,
+        why = stopped(stop) => {
+            return Err(RunError::Interrupted { run: run_id, why: format!("{why} during the TLS probe") });
+        }
+    };
+
+    // Store the facts (one transaction per kind).
+    let mut services: Vec<ServiceFacts> = Vec::new();
+    let mut fetches = Vec::new();
+    let mut cache_updates = Vec::new();
+    let mut notes = Vec::new();
+    let mut unassessed_agencies: BTreeMap<String, crate::facts::ErrorFact> = BTreeMap::new();
+    let mut sampled_services = Vec::new();
+    for c in crawls {
+        for n in &c.notes {
+            notes.push(format!("{}: {n}", c.agency_id));
+        }
+        if let Some(e) = c.could_not_assess {
+            unassessed_agencies.insert(c.agency_id.clone(), e);
+        }
+        for s in &c.services {
+            sampled_services.push(format!("{}/{}", s.agency_id, store::service_key(s)));
+        }
+        services.extend(c.services);
+        fetches.extend(c.fetches);
+        cache_updates.extend(c.cache_updates);
+    }
+    let mut hosts_by_agency: BTreeMap<String, Vec<HostFacts>> = BTreeMap::new();
+    let mut host_rows = Vec::new();
+    for h in &probed {
+        let key = (
+            h.name.to_ascii_lowercase(),
+            u16::try_from(h.port).unwrap_or(0),
+        );
+        for agency in host_agencies.get(&key).into_iter().flatten() {
+            hosts_by_agency
+                .entry(agency.clone())
+                .or_default()
+                .push(h.clone());
+            host_rows.push((agency.clone(), h.clone()));
+        }
+    }
+    if service_sample.is_some() {
+        store.set_scope(
+            run_id,
+            &Scope {
+                agencies: selected.iter().map(|a| a.id.clone()).collect(),
+                services: Some(sampled_services),
+            },
+        )?;
+    }
+    store.record_hosts(run_id, &host_rows)?;
+    store.record_services(run_id, &services)?;
+    store.record_fetches(run_id, &fetches)?;
+    store.put_cached_pages(&cache_updates)?;
+
+    // Evaluate.
+    let today = time::OffsetDateTime::now_utc().date();
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    for a in selected {
+        let facts = agency_facts(a);
+        let hosts = hosts_by_agency.get(&a.id).cloned().unwrap_or_default();
+        let mine: Vec<ServiceFacts> = services
+            .iter()
+            .filter(|s| s.agency_id == a.id)
+            .cloned()
+            .collect();
+        if let Some(err) = unassessed_agencies.get(&a.id).filter(|_| mine.is_empty()) {
+            let scope = setup.rules.agency_scope(&facts);
+            for h in &hosts {
+                outcomes.extend(scope.evaluate_host(h));
+            }
+            outcomes.extend(unassessable_agency(setup, &facts, err));
+            continue;
+        }
+        let mut eval = setup.rules.evaluate_all(&facts, &mine, &hosts).outcomes;
+        if service_sample.is_some() {
+            // Aggregates over a sample say nothing about the whole agency.
+            eval.retain(|o| o.scope != RuleScope::Agency);
+        }
+        outcomes.extend(eval);
+    }
+    setup.waivers.apply(&mut outcomes, today);
+    let waiver_report = setup.waivers.report(today);
+
+    let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
+    let mut worst: Option<Severity> = None;
+    let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
+    let mut records = Vec::new();
+    for o in &outcomes {
+        match &o.verdict {
+            Verdict::Fail if o.waiver.is_some() => n_waived += 1,
+            Verdict::Fail => {
+                n_findings += 1;
+                worst = worst.max(Some(o.severity));
+            }
+            Verdict::CouldNotAssess { .. } => n_cna += 1,
+            _ => continue,
+        }
+        records.push(finding_record(o));
+    }
+
+    // Store findings, lifecycle and the digest chain; the run is complete from here.
+    let diff = store.finish_run(run_id, &records)?;
+
+    // Reports.
+    let agencies_meta: Vec<AgencyMeta> = selected
+        .iter()
+        .map(|a| AgencyMeta::from_config(a))
+        .collect();
+    let rule_info: BTreeMap<String, RuleInfo> = setup
+        .rules
+        .rules()
+        .iter()
+        .map(|r| {
+            (
+                r.id.clone(),
+                RuleInfo {
+                    id: r.id.clone(),
+                    title_vi: r.title.vi.clone(),
+                    title_en: r.title.en.clone(),
+                    remediation_vi: r.remediation.vi.clone(),
+                    remediation_en: r.remediation.en.clone(),
+                    legal_basis: r.legal_basis.clone(),
+                },
+            )
+        })
+        .collect();
+    let mut waiver_notes = Vec::new();
+    for (kind, list) in [
+        ("expired", &waiver_report.expired),
+        ("stale", &waiver_report.stale),
+    ] {
+        for n in list {
+            waiver_notes.push(WaiverNote {
+                reference: n.waiver.decision.clone(),
+                kind: kind.to_string(),
+                rule_id: n.waiver.rule.clone(),
+                subject: n.waiver.pattern.clone(),
+                expires: n.waiver.expires.to_string(),
+                note: format!("{} ({})", n.waiver.reason, n.waiver.location),
+            });
+        }
+    }
+    let mut reports = Vec::new();
+    let mut mail_sent = 0;
+    let mut mail_pending = 0;
+    let lang = report::Lang::from(cfg.audit.lang);
+    match report::gather(
+        store,
+        run_id,
+        &cfg.audit.name,
+        lang,
+        agencies_meta,
+        rule_info,
+        waiver_notes,
+    ) {
+        Ok(data) => {
+            let dir = setup.loaded.path(&cfg.report.dir);
+            match report::configured_formats(&setup.loaded)
+                .and_then(|formats| report::write_all(&dir, &data, &formats))
+            {
+                Ok(paths) => reports = paths,
+                Err(e) => notes.push(format!("reports not written: {e}")),
+            }
+            if cfg.email.enabled && opts.send_mail {
+                match deliver(setup, &data).await {
+                    Ok((sent, pending)) => {
+                        mail_sent = sent;
+                        mail_pending = pending;
+                    }
+                    Err(e) => notes.push(format!("email: {e}")),
+                }
+            }
+        }
+        Err(e) => notes.push(format!("report data not gathered: {e}")),
+    }
+
+    let exit = if worst.is_some_and(|w| w >= fail_on) {
+        ExitCode::Findings
+    } else {
+        ExitCode::Ok
+    };
+    Ok(RunSummary {
+        run_id,
+        mode: opts.mode,
+        seed,
+        agencies: selected.iter().map(|a| a.id.clone()).collect(),
+        services: services.len(),
+        hosts: probed.len(),
+        pages_fetched: fetches.len(),
+        bytes_wire: fetches.iter().map(|f| f.bytes_wire).sum(),
+        findings: n_findings,
+        waived: n_waived,
+        could_not_assess: n_cna,
+        worst,
+        diff,
+        reports,
+        mail_sent,
+        mail_pending,
+        complete: true,
+        notes,
+        exit,
+    })
+}
+
+/// An agency whose listing could not be read: its aggregate rules cannot be judged.
+fn unassessable_agency(
+    setup: &Setup,
+    facts: &AgencyFacts,
+    err: &crate::facts::ErrorFact,
+) -> Vec<Outcome> {
+    setup
+        .rules
+        .rules()
+        .iter()
+        .filter(|r| r.scope == RuleScope::Agency)
+        .map(|r| Outcome {
+            rule_id: Arc::from(r.id.as_str()),
+            scope: RuleScope::Agency,
+            severity: setup.rules.severity_of(r),
+            subject: Subject::Agency {
+                id: facts.id.clone(),
+            },
+            verdict: Verdict::CouldNotAssess {
+                reason: err.kind,
+                detail: err.message.clone(),
+            },
+            message_vi: format!(
+                "Không đánh giá được {}: không đọc được danh sách dịch vụ ({}).",
+                facts.name, err.kind
+            ),
+            message_en: format!(
+                "Could not assess {}: the service listing could not be read ({}).",
+                facts.name_en, err.kind
+            ),
+            evidence: Vec::new(),
+            waiver: None,
+        })
+        .collect()
+}
+
+fn finding_record(o: &Outcome) -> FindingRecord {
+    let (outcome, reason, detail) = match &o.verdict {
+        Verdict::CouldNotAssess { reason, detail } => {
+            ("could_not_assess", reason.as_str(), detail.clone())
+        }
+        _ => ("fail", "", String::new()),
+    };
+    let agency_id = match &o.subject {
+        Subject::Service { agency_id, .. } => agency_id.clone(),
+        Subject::Agency { id } => id.clone(),
+        Subject::Host { .. } => String::new(),
+    };
+    let mut message_vi = o.message_vi.clone();
+    let mut message_en = o.message_en.clone();
+    if message_vi.is_empty() && !detail.is_empty() {
+        message_vi = detail.clone();
+        message_en = detail;
+    }
+    FindingRecord {
+        fingerprint: o.fingerprint(),
+        rule_id: o.rule_id.to_string(),
+        severity: o.severity.as_str().to_string(),
+        scope: o.scope.as_str().to_string(),
+        agency_id,
+        subject: o.subject.key(),
+        outcome: outcome.to_string(),
+        reason: reason.to_string(),
+        message_vi,
+        message_en,
+        waiver: o
+            .waiver
+            .as_ref()
+            .map(|w| format!("{} ({}; hết hạn {})", w.decision, w.reason, w.expires))
+            .unwrap_or_default(),
+        evidence: o
+            .evidence
+            .iter()
+            .map(|e| EvidenceRecord {
+                url: e.url.clone(),
+                fetched_at: e.at.clone(),
+                status: e.status,
+                content_hash: e.sha256.clone(),
+                locator: e.locator.clone(),
+                excerpt: e.excerpt.clone(),
+            })
+            .collect(),
+    }
+}
+
+async fn deliver(
+    setup: &Setup,
+    data: &report::ReportData,
+) -> Result<(usize, usize), crate::notify::NotifyError> {
+    let (settings, book, outbox_dir) = crate::notify::settings_from_config(&setup.loaded)?;
+    let outbox = crate::notify::Outbox::open(&outbox_dir)?;
+    let r = crate::notify::deliver(data, &book, &settings, &outbox).await?;
+    Ok((r.flush.sent.len(), r.flush.failed.len()))
+}
+
+/// Try to send what waits in the outbox (after an interrupted run).
+async fn flush_outbox(setup: &Setup) {
+    if let Ok((settings, _, dir)) = crate::notify::settings_from_config(&setup.loaded)
+        && let Ok(outbox) = crate::notify::Outbox::open(&dir)
+    {
+        let _ = crate::notify::flush(&outbox, &settings.smtp).await;
+    }
+}
