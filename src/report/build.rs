@@ -133,6 +133,7 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
                         .map(|x| reason_text(lang, x).to_string())
                         .unwrap_or_else(|| r.reason.clone()),
                     rule_title: view(r, FindingState::New).rule_title,
+                    rules: vec![r.rule_id.clone()],
                 });
             }
         }
@@ -148,8 +149,25 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
         sort_views(&mut resolved);
         resolved.dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
         could_not_assess.sort_by(|a, b| {
-            (&a.record.subject, &a.record.rule_id).cmp(&(&b.record.subject, &b.record.rule_id))
+            (&a.record.subject, &a.record.reason, &a.record.rule_id).cmp(&(
+                &b.record.subject,
+                &b.record.reason,
+                &b.record.rule_id,
+            ))
         });
+        let mut grouped: Vec<UnassessedView> = Vec::with_capacity(could_not_assess.len());
+        for u in could_not_assess {
+            match grouped.last_mut() {
+                Some(g)
+                    if g.record.subject == u.record.subject
+                        && g.record.reason == u.record.reason =>
+                {
+                    g.rules.extend(u.rules);
+                }
+                _ => grouped.push(u),
+            }
+        }
+        let could_not_assess = grouped;
 
         let services: Vec<&ServiceFacts> = input
             .services

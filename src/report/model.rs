@@ -161,6 +161,10 @@ pub struct UnassessedView {
     /// The reason explained in the report's language.
     pub explanation: String,
     pub rule_title: String,
+    /// Every rule that could not be judged for this subject and reason (one row instead of
+    /// one per rule: a page that could not be read blocks every service rule at once).
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
 /// Compliance shares of one agency; `None` when the denominator is zero.

@@ -292,3 +292,39 @@ fn capped_reports_keep_totals_and_count_what_was_cut() {
     let text = Renderer::new().and_then(|r| r.text(&c)).expect("render");
     assert!(text.contains("Số mục không hiển thị trong thư này (xem báo cáo đầy đủ): 1"));
 }
+
+#[test]
+fn unassessed_rules_of_one_subject_and_reason_are_one_row() {
+    let mut input = crate::report::sample::sample_input(Lang::Vi);
+    let base = input
+        .findings
+        .iter()
+        .find(|r| r.outcome == "could_not_assess")
+        .cloned()
+        .expect("sample has an unassessed record");
+    for rule in ["LVL-001", "NPL-001"] {
+        let mut r = base.clone();
+        r.rule_id = rule.into();
+        r.fingerprint = format!("{}-{rule}", base.fingerprint);
+        input.findings.push(r);
+    }
+    let data = crate::report::build(input).expect("build");
+    let rows: Vec<_> = data
+        .agencies
+        .iter()
+        .flat_map(|a| a.could_not_assess.iter())
+        .filter(|u| u.record.subject == base.subject)
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let mut rules = rows[0].rules.clone();
+    rules.sort();
+    assert_eq!(rules, vec!["LVL-001", "NPL-001", base.rule_id.as_str()]);
+    let text = Renderer::new()
+        .expect("renderer")
+        .text(&data)
+        .expect("text");
+    assert!(
+        text.contains("LVL-001, NPL-001") || text.contains(&format!("{}, LVL-001", base.rule_id)),
+        "{text}"
+    );
+}

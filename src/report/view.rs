@@ -195,6 +195,10 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
         legal_basis: Vec::new(),
     };
     let mut r = row(lang, &fv);
+    if u.rules.len() > 1 {
+        r.rule_id = clean(&u.rules.join(", "));
+        r.rule_title = String::new();
+    }
     r.reason = clean(&u.explanation);
     r.state = "";
     r.state_label = String::new();
