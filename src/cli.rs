@@ -96,6 +96,9 @@ pub struct SpotArgs {
     /// Skip the legacy protocol probe (TLS 1.0/1.1, weak suites, DHE).
     #[arg(long)]
     pub no_legacy: bool,
+    /// When the URL is a configured agency's portal: mail the result to its inspectors.
+    #[arg(long)]
+    pub mail: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,7 +167,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gc => crate::run::cmd::gc(&cli.config, color_stderr()),
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
-        Command::Spot(args) => spot(&args).await,
+        Command::Spot(args) => spot(&cli.config, &args).await,
         Command::Profile(cmd) => profile_cmd(cmd),
         Command::Sandbox(SandboxCmd::Serve {
             size,
@@ -241,7 +244,28 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn spot(args: &SpotArgs) -> anyhow::Result<ExitCode> {
+async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitCode> {
+    // A configured agency's portal gets the whole audit (crawl, probe, rules) as a spot run.
+    if config.is_file()
+        && let Some(code) = crate::run::cmd::spot_agency(
+            config,
+            &args.url,
+            &args.resolve,
+            args.mail,
+            color_stderr(),
+        )
+        .await?
+    {
+        return Ok(code);
+    }
+    if args.mail {
+        eprintln!(
+            "error: --mail needs {} to be the portal of an agency in {}",
+            args.url,
+            config.display()
+        );
+        return Ok(ExitCode::ConfigError);
+    }
     let cfg = match spot_config(args) {
         Ok(c) => c,
         Err(e) => {

@@ -259,6 +259,62 @@ pub fn render_summary(s: &RunSummary) -> String {
     out
 }
 
+/// `spot URL` for a configured agency's portal: a spot run of that agency (crawl, probe,
+/// rules, stored like any run, mailed to inspectors only with `--mail`). `None` when the URL
+/// is no configured portal (the caller then probes the host alone).
+pub async fn spot_agency(
+    config: &Path,
+    url: &str,
+    resolve: &[String],
+    mail: bool,
+    color: bool,
+) -> anyhow::Result<Option<ExitCode>> {
+    let Some(target) = pipeline::host_port(url) else {
+        return Ok(None);
+    };
+    let setup = match load_setup(config, color) {
+        Ok(s) => s,
+        Err(code) => return Ok(Some(code)),
+    };
+    let Some(agency) = setup
+        .loaded
+        .config
+        .agencies
+        .iter()
+        .find(|a| pipeline::host_port(&a.portal).as_ref() == Some(&target))
+    else {
+        return Ok(None);
+    };
+    let opts = RunOptions {
+        mode: Mode::Spot,
+        agencies: vec![agency.id.clone()],
+        resolve: resolve.to_vec(),
+        send_mail: mail,
+        tty: tty(),
+        ..RunOptions::default()
+    };
+    match pipeline::run(&setup, opts, Some(stop_channel())).await {
+        Ok(summary) => {
+            print!("{}", render_summary(&summary));
+            let db = setup.loaded.path(&setup.loaded.config.storage.sqlite);
+            let store = Store::open(&db)?;
+            for f in store.findings(summary.run_id)? {
+                if f.outcome == "fail" && f.waiver.is_empty() {
+                    println!(
+                        "  [{}] {} {}: {}",
+                        f.severity, f.rule_id, f.subject, f.message_vi
+                    );
+                }
+            }
+            Ok(Some(summary.exit))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(Some(e.exit_code()))
+        }
+    }
+}
+
 pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::Config::load(config) {
         Ok(l) => l,

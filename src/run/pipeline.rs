@@ -123,7 +123,7 @@ fn agency_facts(a: &AgencyConfig) -> AgencyFacts {
 }
 
 /// `(host, port)` of a URL, if it has one.
-fn host_port(url: &str) -> Option<(String, u16)> {
+pub(crate) fn host_port(url: &str) -> Option<(String, u16)> {
     let u = url::Url::parse(url).ok()?;
     Some((
         u.host_str()?.to_ascii_lowercase(),
@@ -359,7 +359,9 @@ async fn stages(
 
     // Evaluate.
     let today = time::OffsetDateTime::now_utc().date();
+    // (agency, outcome): host outcomes belong to the agency whose host it is.
     let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut owners: Vec<String> = Vec::new();
     for a in selected {
         let facts = agency_facts(a);
         let hosts = hosts_by_agency.get(&a.id).cloned().unwrap_or_default();
@@ -374,6 +376,7 @@ async fn stages(
                 outcomes.extend(scope.evaluate_host(h));
             }
             outcomes.extend(unassessable_agency(setup, &facts, err));
+            owners.resize(outcomes.len(), a.id.clone());
             continue;
         }
         let mut eval = setup.rules.evaluate_all(&facts, &mine, &hosts).outcomes;
@@ -382,6 +385,7 @@ async fn stages(
             eval.retain(|o| o.scope != RuleScope::Agency);
         }
         outcomes.extend(eval);
+        owners.resize(outcomes.len(), a.id.clone());
     }
     setup.waivers.apply(&mut outcomes, today);
     let waiver_report = setup.waivers.report(today);
@@ -390,7 +394,7 @@ async fn stages(
     let mut worst: Option<Severity> = None;
     let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
     let mut records = Vec::new();
-    for o in &outcomes {
+    for (o, owner) in outcomes.iter().zip(&owners) {
         match &o.verdict {
             Verdict::Fail if o.waiver.is_some() => n_waived += 1,
             Verdict::Fail => {
@@ -400,7 +404,7 @@ async fn stages(
             Verdict::CouldNotAssess { .. } => n_cna += 1,
             _ => continue,
         }
-        records.push(finding_record(o));
+        records.push(finding_record(o, owner));
     }
 
     // Store findings, lifecycle and the digest chain; the run is complete from here.
@@ -543,7 +547,7 @@ fn unassessable_agency(
         .collect()
 }
 
-fn finding_record(o: &Outcome) -> FindingRecord {
+fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
     let (outcome, reason, detail) = match &o.verdict {
         Verdict::CouldNotAssess { reason, detail } => {
             ("could_not_assess", reason.as_str(), detail.clone())
@@ -553,7 +557,7 @@ fn finding_record(o: &Outcome) -> FindingRecord {
     let agency_id = match &o.subject {
         Subject::Service { agency_id, .. } => agency_id.clone(),
         Subject::Agency { id } => id.clone(),
-        Subject::Host { .. } => String::new(),
+        Subject::Host { .. } => owner.to_string(),
     };
     let mut message_vi = o.message_vi.clone();
     let mut message_en = o.message_en.clone();
