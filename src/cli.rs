@@ -59,7 +59,7 @@ pub enum Command {
     /// Rule pack commands: lint, run embedded tests, generate the reference.
     #[command(subcommand)]
     Rules(crate::rules::cli::RulesCmd),
-    /// Probe one host now and print its TLS and HTTP facts with verdicts.
+    /// One host now: TLS and HTTP facts with verdicts; a configured portal: a spot audit.
     Spot(SpotArgs),
     /// Portal profiles: lint them, or see what one extracts from a page.
     #[command(subcommand)]

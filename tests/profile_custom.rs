@@ -326,3 +326,16 @@ fn the_worked_example_in_the_docs_loads_and_reads_its_pages() {
     assert_eq!((f.level, f.level_label.as_str()), (Level::Full, "Mức độ 4"));
     assert!(f.national_portal_link);
 }
+
+#[test]
+fn the_readme_shows_the_same_worked_example() {
+    let md = include_str!("../docs/writing-a-profile.md");
+    let readme = include_str!("../README.md");
+    for lang in ["toml", "html"] {
+        assert_eq!(
+            blocks(readme, lang, "## Writing a profile", "## Development"),
+            blocks(md, lang, "## Worked example", "## Reference"),
+            "README's worked example ({lang} blocks) differs from docs/writing-a-profile.md"
+        );
+    }
+}

@@ -35,6 +35,11 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 pub use overrides::Overrides;
+
+/// The `audit.toml` for a world served on `ports` (what `sandbox serve --out` writes).
+pub fn config_toml(world: &World, ports: Ports) -> String {
+    audit_toml::render(world, ports)
+}
 pub use server::RequestRecord;
 pub use service::{Behaviour, Provider, ServiceSpec};
 pub use truth::{AgencyTruth, GroundTruth, HostTruth, Ports, ServiceTruth, SignatureTruth};
