@@ -201,6 +201,14 @@ pub async fn crawl_agency(
                     details.push(d);
                 }
             }
+            if listed.next.is_none() && !listed.notes.is_empty() {
+                // Why the listing ended (last page, loop, cap): for the run log.
+                out.notes.push(format!(
+                    "listing ended at {}: {}",
+                    req.url,
+                    listed.notes.join("; ")
+                ));
+            }
             next = listed.next;
         }
     }
@@ -293,7 +301,10 @@ fn detail_facts(
         && let Some(c) = cached
         && let Ok(mut facts) = serde_json::from_str::<ServiceFacts>(&c.extraction_json)
     {
+        // An outcome read from the unchanged content (e.g. `too_large`) still holds.
+        let stored_error = facts.fetch.error.take();
         facts.fetch = fetch_facts(rec);
+        facts.fetch.error = facts.fetch.error.take().or(stored_error);
         facts.fetch.sha256 = c.content_hash.clone();
         facts.fetch.bytes = 0;
         return (facts, None);
@@ -313,27 +324,50 @@ fn detail_facts(
             });
         }
         req.hint.fill(&mut facts);
-        return (facts, None);
+        // A 200 whose body was refused for what it is (too large, undecodable) is a verdict on
+        // that content: remember it with the validators, so an unchanged page costs a 304.
+        let content_verdict =
+            rec.status == 200
+                && facts.fetch.error.as_ref().is_some_and(|e| {
+                    matches!(e.kind, AssessReason::TooLarge | AssessReason::Decode)
+                });
+        let update = content_verdict
+            .then(|| cache_entry(req, rec, String::new(), &facts))
+            .flatten();
+        return (facts, update);
     };
     let hash = extract::normalised_hash(profile, &text);
     let page = page_of(rec, text);
     let mut facts = extract::detail_page(profile, &page, agency_id);
     facts.fetch.sha256 = hash.clone();
     req.hint.fill(&mut facts);
-    let update = (rec.etag.is_some() || rec.last_modified.is_some())
-        .then(|| serde_json::to_string(&facts).ok())
-        .flatten()
-        .filter(|_| facts.fetch.error.is_none())
-        .map(|json| {
-            (
-                req.url.clone(),
-                CachedPage {
-                    etag: rec.etag.clone(),
-                    last_modified: rec.last_modified.clone(),
-                    content_hash: hash,
-                    extraction_json: json,
-                },
-            )
-        });
+    let update = if facts.fetch.error.is_none() {
+        cache_entry(req, rec, hash, &facts)
+    } else {
+        None
+    };
     (facts, update)
+}
+
+/// What to remember of a detail page for the next run's conditional GET: only pages that sent
+/// validators.
+fn cache_entry(
+    req: &PageRequest,
+    rec: &FetchRecord,
+    content_hash: String,
+    facts: &ServiceFacts,
+) -> Option<(String, CachedPage)> {
+    if rec.etag.is_none() && rec.last_modified.is_none() {
+        return None;
+    }
+    let json = serde_json::to_string(facts).ok()?;
+    Some((
+        req.url.clone(),
+        CachedPage {
+            etag: rec.etag.clone(),
+            last_modified: rec.last_modified.clone(),
+            content_hash,
+            extraction_json: json,
+        },
+    ))
 }

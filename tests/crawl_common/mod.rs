@@ -17,6 +17,8 @@ use dvc_audit::sandbox::{self, SandboxHandle, ServeOptions, Size, World};
 use dvc_audit::store::CachedPage;
 
 /// Short delays so the slow page stays fast and the hanging page outlasts the timeouts below.
+/// (The timeouts are seconds, not less: in debug builds the sandbox takes about a second to gzip
+/// the 8 MB oversized page, which must fail as `too_large`, not `timeout`.)
 pub fn serve_options() -> ServeOptions {
     ServeOptions {
         slow_delay: Duration::from_millis(150),
@@ -49,8 +51,8 @@ pub fn load_config(h: &SandboxHandle, per_host_rate: f64) -> Config {
     let c = &mut config.crawl;
     c.per_host_rate = per_host_rate;
     c.connect_timeout_ms = 1000;
-    c.read_timeout_ms = 1000;
-    c.total_timeout_ms = 1200;
+    c.read_timeout_ms = 2000;
+    c.total_timeout_ms = 2500;
     c.retries = 1;
     config
 }
