@@ -254,7 +254,7 @@ fn comparable(f: &ServiceFacts) -> ServiceFacts {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
-    let h = crawl_common::start(Size::Demo).await;
+    let h = crawl_common::start(Size::Demo);
     let config = crawl_common::load_config(&h, RATE);
     let truth = h.ground_truth();
     let noapi: Vec<&str> = truth
@@ -285,8 +285,19 @@ async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
     let log2 = h.request_log();
 
     let (wire1, wire2) = (wire_bytes(&first), wire_bytes(&second));
-    let sent1: u64 = log1.iter().map(|r| r.bytes).sum();
-    let sent2: u64 = log2.iter().map(|r| r.bytes).sum();
+    // The sandbox counts a body as sent when it starts writing it; the crawler refuses the
+    // oversized page on its Content-Length and closes, so those 8 MB never cross: leave them out.
+    let oversized: HashSet<(String, String)> = with_defect(&truth, "oversized_page")
+        .iter()
+        .map(|s| path_of(&s.url))
+        .collect();
+    let sent = |log: &[RequestRecord]| -> u64 {
+        log.iter()
+            .filter(|r| !oversized.contains(&(r.host.clone(), r.path.clone())))
+            .map(|r| r.bytes)
+            .sum()
+    };
+    let (sent1, sent2) = (sent(&log1), sent(&log2));
     eprintln!(
         "first run: {} requests, {wire1} B on the wire ({sent1} B sent); second run: {} requests, \
          {wire2} B ({sent2} B sent); {} not modified",
@@ -315,15 +326,12 @@ async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
     }
     let p = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(p(&progress.pages_done), p(&progress.pages_planned));
-    assert_eq!(
-        p(&progress.agencies_done) as usize,
-        truth.agencies.len() - noapi.len()
-    );
+    assert_eq!(p(&progress.agencies_done) as usize, truth.agencies.len());
 }
 
 #[tokio::test]
 async fn loopback_is_refused_without_allow_private() {
-    let h = crawl_common::start(Size::Tiny).await;
+    let h = crawl_common::start(Size::Tiny);
     let mut config = crawl_common::load_config(&h, 0.0);
     config.crawl.allow_private.clear();
     config.agencies.truncate(1);

@@ -70,7 +70,7 @@ fn compare(m: &mut Mismatches, t: &ServiceTruth, f: &ServiceFacts) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_world_extraction_equals_ground_truth() {
-    let h = crawl_common::start(Size::Demo).await;
+    let h = crawl_common::start(Size::Demo);
     let config = crawl_common::load_config(&h, 0.0);
     let fetcher = crawl_common::fetcher(&config.crawl);
     let runs = crawl_common::crawl_all(&config, &fetcher, &NoCache, &Progress::default()).await;
@@ -106,6 +106,9 @@ async fn demo_world_extraction_equals_ground_truth() {
                 run.services.len(),
             );
             continue;
+        }
+        if let Some(e) = &run.could_not_assess {
+            eprintln!("{}: {} ({:?})", run.agency_id, e.message, run.notes);
         }
         m.field(&run.agency_id, "agency could_not_assess", None, reason);
         for s in &run.services {

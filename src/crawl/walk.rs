@@ -43,6 +43,8 @@ pub struct Progress {
     pub errors: AtomicU64,
     pub not_modified: AtomicU64,
     pub agencies_done: AtomicU64,
+    /// Agencies the run will walk; set by the run (the walk of one agency cannot know it).
+    pub agencies_planned: AtomicU64,
 }
 
 /// One agency to walk.
@@ -125,6 +127,18 @@ pub async fn crawl_agency(
     cache: &dyn PageCache,
     progress: &Progress,
 ) -> AgencyCrawl {
+    let out = walk(fetcher, job, cache, progress).await;
+    // Done whether or not anything could be assessed.
+    progress.agencies_done.fetch_add(1, Ordering::Relaxed);
+    out
+}
+
+async fn walk(
+    fetcher: &Fetcher,
+    job: AgencyJob,
+    cache: &dyn PageCache,
+    progress: &Progress,
+) -> AgencyCrawl {
     let mut out = AgencyCrawl {
         agency_id: job.agency_id.clone(),
         ..AgencyCrawl::default()
@@ -183,7 +197,28 @@ pub async fn crawl_agency(
                 break;
             };
             let page = page_of(&rec, text);
-            let listed = extract::list_page(profile, &page, &req, &mut state);
+            let (listed, back) = off_runtime(
+                {
+                    let profile = Arc::clone(profile);
+                    let req = req.clone();
+                    move || {
+                        let listed = extract::list_page(&profile, &page, &req, &mut state);
+                        (listed, state)
+                    }
+                },
+                || {
+                    let failed = extract::ListOutcome {
+                        could_not_assess: Some(AssessReason::NoData),
+                        notes: vec![
+                            "extraction failed on this page (a bug: please report it)".into(),
+                        ],
+                        ..extract::ListOutcome::default()
+                    };
+                    (failed, ListState::new(&job.vars))
+                },
+            )
+            .await;
+            state = back;
             if let Some(reason) = listed.could_not_assess {
                 listing_error.get_or_insert(ErrorFact {
                     kind: reason,
@@ -258,7 +293,20 @@ pub async fn crawl_agency(
             let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             let rec = fetched.record;
-            let (facts, update) = detail_facts(profile, agency_id, &d, &rec, fetched.text, cached);
+            let (facts, update) = {
+                let (profile, agency, req, record) = (
+                    Arc::clone(profile),
+                    agency_id.to_string(),
+                    d.clone(),
+                    rec.clone(),
+                );
+                let text = fetched.text;
+                off_runtime(
+                    move || detail_facts(&profile, &agency, &req, &record, text, cached),
+                    || (extraction_failed(agency_id, &d, &rec), None),
+                )
+                .await
+            };
             if rec.error.is_some() {
                 progress.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -280,8 +328,36 @@ pub async fn crawl_agency(
     out.services
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
     extract::mark_site_wide(&mut out.services, &list_signals);
-    progress.agencies_done.fetch_add(1, Ordering::Relaxed);
     out
+}
+
+/// Run CPU-bound extraction on the blocking pool, so parsing pages never starves the runtime
+/// whose timers time the fetches (a starved runtime records false timeouts). A panic inside
+/// extraction (a bug) gives `fallback()` instead of ending the walk.
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    fallback: impl FnOnce() -> T,
+) -> T {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(_) => fallback(),
+    }
+}
+
+/// Facts for a page whose extraction panicked: nothing to judge, and said so.
+fn extraction_failed(agency_id: &str, req: &PageRequest, rec: &FetchRecord) -> ServiceFacts {
+    let mut facts = ServiceFacts {
+        agency_id: agency_id.to_string(),
+        url: req.url.clone(),
+        fetch: fetch_facts(rec),
+        ..ServiceFacts::default()
+    };
+    facts.fetch.error = Some(ErrorFact {
+        kind: AssessReason::NoData,
+        message: "extraction failed on this page (a bug: please report it)".into(),
+    });
+    req.hint.fill(&mut facts);
+    facts
 }
 
 /// A detail page's facts, its fetch record, and what to remember for the next run.

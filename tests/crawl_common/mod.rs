@@ -17,8 +17,6 @@ use dvc_audit::sandbox::{self, SandboxHandle, ServeOptions, Size, World};
 use dvc_audit::store::CachedPage;
 
 /// Short delays so the slow page stays fast and the hanging page outlasts the timeouts below.
-/// (The timeouts are seconds, not less: in debug builds the sandbox takes about a second to gzip
-/// the 8 MB oversized page, which must fail as `too_large`, not `timeout`.)
 pub fn serve_options() -> ServeOptions {
     ServeOptions {
         slow_delay: Duration::from_millis(150),
@@ -27,10 +25,46 @@ pub fn serve_options() -> ServeOptions {
     }
 }
 
-pub async fn start(size: Size) -> SandboxHandle {
-    sandbox::serve(World::new(size, 1), serve_options())
-        .await
-        .expect("sandbox starts")
+/// A sandbox served on its own runtime, as a real server would be: the crawler's extraction
+/// work must not be able to stall the server (nor the server the crawler) through shared
+/// worker threads.
+pub struct Sandbox {
+    handle: SandboxHandle,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl std::ops::Deref for Sandbox {
+    type Target = SandboxHandle;
+    fn deref(&self) -> &SandboxHandle {
+        &self.handle
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+pub fn start(size: Size) -> Sandbox {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("sandbox runtime");
+    // `block_on` may not run on a thread already driving the test's runtime.
+    let (rt, handle) = std::thread::spawn(move || {
+        let h = rt.block_on(sandbox::serve(World::new(size, 1), serve_options()));
+        (rt, h)
+    })
+    .join()
+    .expect("sandbox thread");
+    Sandbox {
+        handle: handle.expect("sandbox starts"),
+        rt: Some(rt),
+    }
 }
 
 /// The world's generated config, loaded for real, with test-sized timeouts: the hanging page
@@ -51,8 +85,8 @@ pub fn load_config(h: &SandboxHandle, per_host_rate: f64) -> Config {
     let c = &mut config.crawl;
     c.per_host_rate = per_host_rate;
     c.connect_timeout_ms = 1000;
-    c.read_timeout_ms = 2000;
-    c.total_timeout_ms = 2500;
+    c.read_timeout_ms = 1000;
+    c.total_timeout_ms = 1500;
     c.retries = 1;
     config
 }
