@@ -267,7 +267,10 @@ async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
     // First run.
     let fetcher = crawl_common::fetcher(&config.crawl);
     let progress = Progress::default();
+    // Wall times are printed for the record, never asserted.
+    let t = std::time::Instant::now();
     let first = crawl_common::crawl_all(&config, &fetcher, &NoCache, &progress).await;
+    let time1 = t.elapsed();
     let log1 = h.request_log();
     let got = services(&first);
 
@@ -281,7 +284,9 @@ async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
     h.clear_request_log();
     let cache = crawl_common::MapCache::from_runs(&first);
     let fetcher = crawl_common::fetcher(&config.crawl);
+    let t = std::time::Instant::now();
     let second = crawl_common::crawl_all(&config, &fetcher, &cache, &Progress::default()).await;
+    let time2 = t.elapsed();
     let log2 = h.request_log();
 
     let (wire1, wire2) = (wire_bytes(&first), wire_bytes(&second));
@@ -299,8 +304,8 @@ async fn demo_crawl_is_polite_complete_and_cheap_on_rerun() {
     };
     let (sent1, sent2) = (sent(&log1), sent(&log2));
     eprintln!(
-        "first run: {} requests, {wire1} B on the wire ({sent1} B sent); second run: {} requests, \
-         {wire2} B ({sent2} B sent); {} not modified",
+        "first run: {} requests in {time1:?}, {wire1} B on the wire ({sent1} B sent); second run: \
+         {} requests in {time2:?}, {wire2} B ({sent2} B sent); {} not modified",
         log1.len(),
         log2.len(),
         second
