@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use dvc_audit::crawl::walk::{AgencyCrawl, NoCache, Progress};
 use dvc_audit::facts::{AssessReason, ServiceFacts};
+use dvc_audit::profile::{Profile, ProfileSet};
 use dvc_audit::sandbox::{GroundTruth, RequestRecord, ServiceTruth, Size};
 
 /// The per-host rate configured for the polite run (requests per second).
@@ -346,4 +347,71 @@ async fn loopback_is_refused_without_allow_private() {
     assert_eq!(e.kind, AssessReason::Connect);
     assert!(e.message.contains("allow_private"), "{}", e.message);
     assert!(h.request_log().is_empty(), "no request reached the sandbox");
+}
+
+/// The table profile, paging by following `a.next-page` instead of counting offsets: the
+/// planted loop (last page → `count=0`) is then a real revisit, which must end the walk.
+fn next_link_table_profile() -> Profile {
+    let text = include_str!("../rules/portals/table.toml")
+        .replace("id = \"table\"", "id = \"table-next-link\"")
+        .replace(
+            "start = [\"{portal}/web/guest/thu-tuc-hanh-chinh\"]",
+            "start = [\"{portal}/web/guest/thu-tuc-hanh-chinh?count=0\"]",
+        )
+        .replace(
+            "kind = \"offset\"\nparam = \"count\"\nstart = 0\nstep = 10\n",
+            "kind = \"next_link\"\nselector = \"a.next-page\"\n",
+        )
+        .replace("more = \"a.next-page\"\n", "");
+    assert!(
+        text.contains("next_link"),
+        "the bundled table profile changed shape"
+    );
+    match Profile::from_str_named("table-next-link.toml", &text) {
+        Ok((p, _)) => p,
+        Err(e) => panic!("{:?}", e.0.items.first().map(|d| &d.message)),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pagination_loop_followed_by_links_ends_without_refetching() {
+    let h = crawl_common::start(Size::Demo);
+    let truth = h.ground_truth();
+    let looped = truth
+        .agencies
+        .iter()
+        .find(|a| a.defects.iter().any(|d| d == "pagination_loop"))
+        .expect("a looped agency");
+    let mut config = crawl_common::load_config(&h, 0.0);
+    config.agencies.retain(|a| a.id == looped.id);
+    config.agencies[0].platform = "table-next-link".into();
+    let mut profiles = ProfileSet::default();
+    profiles.insert(next_link_table_profile());
+    let fetcher = crawl_common::fetcher(&config.crawl);
+    let runs =
+        crawl_common::crawl_with(&config, &profiles, &fetcher, &NoCache, &Progress::default())
+            .await;
+    let run = &runs[0];
+
+    let list_paths: Vec<String> = h
+        .request_log()
+        .into_iter()
+        .filter(|r| r.path.contains("count="))
+        .map(|r| r.path)
+        .collect();
+    let unique: HashSet<&String> = list_paths.iter().collect();
+    assert_eq!(
+        unique.len(),
+        list_paths.len(),
+        "a list page refetched: {list_paths:?}"
+    );
+    assert_eq!(list_paths.len(), looped.service_count.div_ceil(10));
+    assert!(
+        run.notes
+            .iter()
+            .any(|n| n.contains("already read") || n.contains("pagination revisits")),
+        "{:?}",
+        run.notes
+    );
+    assert_eq!(run.services.len(), looped.service_count);
 }

@@ -123,6 +123,17 @@ pub async fn crawl_all(
     progress: &Progress,
 ) -> Vec<AgencyCrawl> {
     let profiles = ProfileSet::bundled().expect("bundled profiles");
+    crawl_with(config, &profiles, fetcher, cache, progress).await
+}
+
+/// [`crawl_all`] with the profiles given.
+pub async fn crawl_with(
+    config: &Config,
+    profiles: &ProfileSet,
+    fetcher: &Fetcher,
+    cache: &dyn PageCache,
+    progress: &Progress,
+) -> Vec<AgencyCrawl> {
     let jobs: Vec<AgencyJob> = config
         .agencies
         .iter()
