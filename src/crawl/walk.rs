@@ -331,6 +331,13 @@ async fn walk(
     out
 }
 
+/// Extraction runs at most this many pages at once (one per core): more threads would only
+/// contend for the same cores.
+static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+
 /// Run CPU-bound extraction on the blocking pool, so parsing pages never starves the runtime
 /// whose timers time the fetches (a starved runtime records false timeouts). A panic inside
 /// extraction (a bug) gives `fallback()` instead of ending the walk.
@@ -338,6 +345,8 @@ async fn off_runtime<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
     fallback: impl FnOnce() -> T,
 ) -> T {
+    // The semaphore is never closed, so `acquire` cannot fail; if it did, run unbounded.
+    let _slot = EXTRACT_SLOTS.acquire().await.ok();
     match tokio::task::spawn_blocking(f).await {
         Ok(v) => v,
         Err(_) => fallback(),
