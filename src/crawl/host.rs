@@ -130,12 +130,7 @@ impl HostGate {
             // and robots.txt's Crawl-delay.
             .get_or_init(|| async {
                 let delay = self.robots.get().and_then(Robots::crawl_delay);
-                interval(per_host_rate, delay).map(|period| {
-                    let quota = Quota::with_period(period)
-                        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-                        .allow_burst(NonZeroU32::MIN);
-                    RateLimiter::direct(quota)
-                })
+                new_limiter(per_host_rate, delay, self.robots.initialized())
             })
             .await;
         if let Some(l) = limiter {
@@ -177,6 +172,25 @@ impl HostGate {
     pub fn unreachable(&self) -> Option<ErrorFact> {
         self.unreachable.lock().ok().and_then(|u| u.clone())
     }
+}
+
+/// The host's limiter: one request per interval, burst 1. When robots.txt was just requested,
+/// that request counts: its cell is spent, so the first page waits one interval after it.
+fn new_limiter(
+    per_host_rate: f64,
+    crawl_delay: Option<Duration>,
+    robots_fetched: bool,
+) -> Option<DefaultDirectRateLimiter> {
+    interval(per_host_rate, crawl_delay).map(|period| {
+        let quota = Quota::with_period(period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::MIN);
+        let limiter = RateLimiter::direct(quota);
+        if robots_fetched {
+            let _ = limiter.check();
+        }
+        limiter
+    })
 }
 
 /// The interval between two requests to one host, or `None` for no limit.
@@ -241,6 +255,19 @@ mod tests {
             .check("https://h/")
             .expect_err("disallow all");
         assert_eq!(e.kind, AssessReason::RobotsDisallowed);
+    }
+
+    #[test]
+    fn the_robots_request_counts_against_the_rate() {
+        let after_robots = new_limiter(1.0, None, true).expect("limited");
+        assert!(
+            after_robots.check().is_err(),
+            "robots.txt took the first cell"
+        );
+        let fresh = new_limiter(1.0, None, false).expect("limited");
+        assert!(fresh.check().is_ok());
+        assert!(fresh.check().is_err(), "burst of one");
+        assert!(new_limiter(0.0, None, true).is_none());
     }
 
     #[test]

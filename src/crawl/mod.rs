@@ -3,7 +3,9 @@
 //! - [`client`]: the run's one reqwest client (rustls), host pinning and the private-address guard;
 //! - [`host`]: per-host politeness (robots.txt, rate limit, concurrency, cool-off);
 //! - [`fetch`]: one request → a [`fetch::FetchRecord`] (+ decoded text), every bound recorded;
-//! - [`body`]: capped streaming decompression and charset decoding.
+//! - [`body`]: capped streaming decompression and charset decoding;
+//! - [`walk`]: one agency's listing and detail pages, with conditional GETs on re-runs;
+//! - [`progress`]: a progress bar on a terminal, periodic log lines otherwise.
 //!
 //! The crawler knows nothing of HTML meaning: profiles and extraction decide what to fetch next.
 
@@ -11,6 +13,7 @@ pub mod body;
 pub mod client;
 pub mod fetch;
 pub mod host;
+pub mod progress;
 pub mod walk;
 
 use std::sync::Arc;

@@ -43,6 +43,8 @@ pub struct Progress {
     pub errors: AtomicU64,
     pub not_modified: AtomicU64,
     pub agencies_done: AtomicU64,
+    /// Agencies the run will walk; set by the run (the walk of one agency cannot know it).
+    pub agencies_planned: AtomicU64,
 }
 
 /// One agency to walk.
@@ -125,6 +127,18 @@ pub async fn crawl_agency(
     cache: &dyn PageCache,
     progress: &Progress,
 ) -> AgencyCrawl {
+    let out = walk(fetcher, job, cache, progress).await;
+    // Done whether or not anything could be assessed.
+    progress.agencies_done.fetch_add(1, Ordering::Relaxed);
+    out
+}
+
+async fn walk(
+    fetcher: &Fetcher,
+    job: AgencyJob,
+    cache: &dyn PageCache,
+    progress: &Progress,
+) -> AgencyCrawl {
     let mut out = AgencyCrawl {
         agency_id: job.agency_id.clone(),
         ..AgencyCrawl::default()
@@ -183,7 +197,28 @@ pub async fn crawl_agency(
                 break;
             };
             let page = page_of(&rec, text);
-            let listed = extract::list_page(profile, &page, &req, &mut state);
+            let (listed, back) = off_runtime(
+                {
+                    let profile = Arc::clone(profile);
+                    let req = req.clone();
+                    move || {
+                        let listed = extract::list_page(&profile, &page, &req, &mut state);
+                        (listed, state)
+                    }
+                },
+                || {
+                    let failed = extract::ListOutcome {
+                        could_not_assess: Some(AssessReason::NoData),
+                        notes: vec![
+                            "extraction failed on this page (a bug: please report it)".into(),
+                        ],
+                        ..extract::ListOutcome::default()
+                    };
+                    (failed, ListState::new(&job.vars))
+                },
+            )
+            .await;
+            state = back;
             if let Some(reason) = listed.could_not_assess {
                 listing_error.get_or_insert(ErrorFact {
                     kind: reason,
@@ -200,6 +235,14 @@ pub async fn crawl_agency(
                 if d.kind == PageKind::Detail && detail_urls.insert(request_key(&d)) {
                     details.push(d);
                 }
+            }
+            if listed.next.is_none() && !listed.notes.is_empty() {
+                // Why the listing ended (last page, loop, cap): for the run log.
+                out.notes.push(format!(
+                    "listing ended at {}: {}",
+                    req.url,
+                    listed.notes.join("; ")
+                ));
             }
             next = listed.next;
         }
@@ -250,7 +293,20 @@ pub async fn crawl_agency(
             let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             let rec = fetched.record;
-            let (facts, update) = detail_facts(profile, agency_id, &d, &rec, fetched.text, cached);
+            let (facts, update) = {
+                let (profile, agency, req, record) = (
+                    Arc::clone(profile),
+                    agency_id.to_string(),
+                    d.clone(),
+                    rec.clone(),
+                );
+                let text = fetched.text;
+                off_runtime(
+                    move || detail_facts(&profile, &agency, &req, &record, text, cached),
+                    || (extraction_failed(agency_id, &d, &rec), None),
+                )
+                .await
+            };
             if rec.error.is_some() {
                 progress.errors.fetch_add(1, Ordering::Relaxed);
             }
@@ -272,8 +328,45 @@ pub async fn crawl_agency(
     out.services
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
     extract::mark_site_wide(&mut out.services, &list_signals);
-    progress.agencies_done.fetch_add(1, Ordering::Relaxed);
     out
+}
+
+/// Extraction runs at most this many pages at once (one per core): more threads would only
+/// contend for the same cores.
+static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
+    std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+
+/// Run CPU-bound extraction on the blocking pool, so parsing pages never starves the runtime
+/// whose timers time the fetches (a starved runtime records false timeouts). A panic inside
+/// extraction (a bug) gives `fallback()` instead of ending the walk.
+async fn off_runtime<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+    fallback: impl FnOnce() -> T,
+) -> T {
+    // The semaphore is never closed, so `acquire` cannot fail; if it did, run unbounded.
+    let _slot = EXTRACT_SLOTS.acquire().await.ok();
+    match tokio::task::spawn_blocking(f).await {
+        Ok(v) => v,
+        Err(_) => fallback(),
+    }
+}
+
+/// Facts for a page whose extraction panicked: nothing to judge, and said so.
+fn extraction_failed(agency_id: &str, req: &PageRequest, rec: &FetchRecord) -> ServiceFacts {
+    let mut facts = ServiceFacts {
+        agency_id: agency_id.to_string(),
+        url: req.url.clone(),
+        fetch: fetch_facts(rec),
+        ..ServiceFacts::default()
+    };
+    facts.fetch.error = Some(ErrorFact {
+        kind: AssessReason::NoData,
+        message: "extraction failed on this page (a bug: please report it)".into(),
+    });
+    req.hint.fill(&mut facts);
+    facts
 }
 
 /// A detail page's facts, its fetch record, and what to remember for the next run.
@@ -293,7 +386,10 @@ fn detail_facts(
         && let Some(c) = cached
         && let Ok(mut facts) = serde_json::from_str::<ServiceFacts>(&c.extraction_json)
     {
+        // An outcome read from the unchanged content (e.g. `too_large`) still holds.
+        let stored_error = facts.fetch.error.take();
         facts.fetch = fetch_facts(rec);
+        facts.fetch.error = facts.fetch.error.take().or(stored_error);
         facts.fetch.sha256 = c.content_hash.clone();
         facts.fetch.bytes = 0;
         return (facts, None);
@@ -313,27 +409,50 @@ fn detail_facts(
             });
         }
         req.hint.fill(&mut facts);
-        return (facts, None);
+        // A 200 whose body was refused for what it is (too large, undecodable) is a verdict on
+        // that content: remember it with the validators, so an unchanged page costs a 304.
+        let content_verdict =
+            rec.status == 200
+                && facts.fetch.error.as_ref().is_some_and(|e| {
+                    matches!(e.kind, AssessReason::TooLarge | AssessReason::Decode)
+                });
+        let update = content_verdict
+            .then(|| cache_entry(req, rec, String::new(), &facts))
+            .flatten();
+        return (facts, update);
     };
     let hash = extract::normalised_hash(profile, &text);
     let page = page_of(rec, text);
     let mut facts = extract::detail_page(profile, &page, agency_id);
     facts.fetch.sha256 = hash.clone();
     req.hint.fill(&mut facts);
-    let update = (rec.etag.is_some() || rec.last_modified.is_some())
-        .then(|| serde_json::to_string(&facts).ok())
-        .flatten()
-        .filter(|_| facts.fetch.error.is_none())
-        .map(|json| {
-            (
-                req.url.clone(),
-                CachedPage {
-                    etag: rec.etag.clone(),
-                    last_modified: rec.last_modified.clone(),
-                    content_hash: hash,
-                    extraction_json: json,
-                },
-            )
-        });
+    let update = if facts.fetch.error.is_none() {
+        cache_entry(req, rec, hash, &facts)
+    } else {
+        None
+    };
     (facts, update)
+}
+
+/// What to remember of a detail page for the next run's conditional GET: only pages that sent
+/// validators.
+fn cache_entry(
+    req: &PageRequest,
+    rec: &FetchRecord,
+    content_hash: String,
+    facts: &ServiceFacts,
+) -> Option<(String, CachedPage)> {
+    if rec.etag.is_none() && rec.last_modified.is_none() {
+        return None;
+    }
+    let json = serde_json::to_string(facts).ok()?;
+    Some((
+        req.url.clone(),
+        CachedPage {
+            etag: rec.etag.clone(),
+            last_modified: rec.last_modified.clone(),
+            content_hash,
+            extraction_json: json,
+        },
+    ))
 }

@@ -9,6 +9,10 @@ use crate::profile::{CounterKind, ListSource, Method, Pagination, Profile};
 
 /// Template variables of one agency: `id`, `portal` (without a trailing `/`), the portal's
 /// `portal_scheme`, `portal_host`, `portal_origin`, plus the agency's `[agency.vars]`.
+///
+/// A variable whose value is an `http(s)://` URL is a base like `portal`: its trailing `/` is
+/// dropped, so `{api}/api/v1/...` never renders `//` whether the config wrote `api` with a
+/// trailing slash (as copied from an app's `apiBase`) or without.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgencyVars {
     vars: BTreeMap<String, String>,
@@ -31,18 +35,29 @@ impl AgencyVars {
         AgencyVars { vars }
     }
 
-    /// Add or replace a variable (config `[agency.vars]`); a trailing `/` is kept as given.
+    /// Add or replace a variable (config `[agency.vars]`); URL values lose a trailing `/`.
     pub fn with(mut self, name: &str, value: &str) -> AgencyVars {
-        self.vars.insert(name.to_string(), value.to_string());
+        self.vars.insert(name.to_string(), base_value(value));
         self
     }
 
     pub fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, vars: I) {
-        self.vars.extend(vars);
+        self.vars
+            .extend(vars.into_iter().map(|(k, v)| (k, base_value(&v))));
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
+    }
+}
+
+/// An `http(s)://` value is a base URL: drop its trailing `/` (other values are kept as given).
+fn base_value(v: &str) -> String {
+    let lower = v.get(..8).unwrap_or(v).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        v.trim_end_matches('/').to_string()
+    } else {
+        v.to_string()
     }
 }
 
@@ -231,4 +246,23 @@ pub(crate) fn list_request(
         list: Some(pos),
         hint: super::ServiceHint::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_vars_are_bases_without_trailing_slash() {
+        let mut v = AgencyVars::new("a", "https://dvc.a.test/");
+        v.extend([
+            ("api".to_string(), "https://api.a.test:8443/".to_string()),
+            ("field".to_string(), "tu-phap/".to_string()),
+        ]);
+        assert_eq!(v.get("portal"), Some("https://dvc.a.test"));
+        assert_eq!(v.get("api"), Some("https://api.a.test:8443"));
+        assert_eq!(v.get("field"), Some("tu-phap/"));
+        let v = v.with("api", "HTTP://x.test/v2/");
+        assert_eq!(v.get("api"), Some("HTTP://x.test/v2"));
+    }
 }

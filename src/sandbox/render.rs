@@ -319,6 +319,12 @@ pub(crate) fn padding(bytes: usize) -> String {
     LINE.repeat(bytes / LINE.len() + 1)
 }
 
+/// The same padding as a JSON string's contents (newlines escaped).
+pub(crate) fn padding_json(bytes: usize) -> String {
+    const LINE: &str = "Noi dung phu luc cua thu tuc hanh chinh, ban luu tru day du.\\n";
+    LINE.repeat(bytes / LINE.len() + 1)
+}
+
 /// Encode an NFC page as Windows-1258. Windows-1258 has base letters with shape marks
 /// (â ê ô ă ơ ư đ) but no precomposed toned vowels, so tone marks are split off as combining
 /// characters first (`ấ` → `â` + U+0301). Errors if anything was left unencodable (encoding_rs
@@ -353,6 +359,13 @@ pub(crate) fn encode_windows_1258(nfc: &str) -> Result<Vec<u8>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_padding_is_the_padding_escaped() {
+        let text: String =
+            serde_json::from_str(&format!("\"{}\"", padding_json(1000))).expect("json string");
+        assert_eq!(text, padding(1000));
+    }
     use unicode_normalization::UnicodeNormalization;
 
     #[test]

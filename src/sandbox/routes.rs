@@ -266,11 +266,16 @@ fn detail(
     }
     let mut reply = match a.shape {
         Shape::Spa => {
-            let mut v = render::api_detail(a, s);
-            if s.behaviour == Behaviour::Oversized {
-                v["attachmentText"] = render::padding(OVERSIZED_BYTES).into();
+            let mut json = render::api_detail(a, s).to_string();
+            if s.behaviour == Behaviour::Oversized && json.ends_with('}') {
+                // Spliced rather than serialised: escaping 8 MB through serde_json per request
+                // takes seconds in debug builds, long enough to turn `too_large` into `timeout`.
+                json.pop();
+                json.push_str(",\"attachmentText\":\"");
+                json.push_str(&render::padding_json(OVERSIZED_BYTES));
+                json.push_str("\"}");
             }
-            Reply::ok(JSON, v.to_string())
+            Reply::ok(JSON, json)
         }
         _ => {
             let win = s.behaviour == Behaviour::Windows1258;
