@@ -4,6 +4,5 @@ pub mod cmd;
 pub mod demo;
 pub mod lock;
 pub mod pipeline;
-pub mod progress;
 pub mod sample;
 pub mod setup;

@@ -254,7 +254,10 @@ async fn stages(
         Err(_) => Box::new(NoCache),
     };
     let progress = Arc::new(Progress::default());
-    let reporter = super::progress::spawn_reporter(Arc::clone(&progress), opts.tty);
+    progress
+        .agencies_planned
+        .store(selected.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    let reporter = crate::crawl::progress::spawn_reporter(Arc::clone(&progress), opts.tty);
     let jobs: Vec<AgencyJob> = selected
         .iter()
         .filter_map(|a| {
