@@ -44,6 +44,9 @@ pub struct DemoOutcome {
     pub summary: RunSummary,
     pub world_agencies: usize,
     pub world_services: usize,
+    /// The ports the world was served on (the ephemeral ones when 0 was asked for).
+    pub https_port: u16,
+    pub http_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -79,6 +82,7 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
     .await;
     let world_agencies = handle.world().agencies().len();
     let world_services = handle.world().service_count();
+    let (https_port, http_port) = (handle.https_port(), handle.http_port());
     handle.shutdown().await;
     Ok(DemoOutcome {
         dir: opts.dir,
@@ -86,6 +90,8 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         summary: result?,
         world_agencies,
         world_services,
+        https_port,
+        http_port,
     })
 }
 

@@ -360,6 +360,9 @@ async fn stages(
     // Evaluate.
     let today = time::OffsetDateTime::now_utc().date();
     let mut outcomes: Vec<Outcome> = Vec::new();
+    // The agency each outcome was evaluated for (parallel to `outcomes`): host outcomes carry
+    // no agency in their subject, yet reports, mail and the lifecycle scope group by agency.
+    let mut owners: Vec<String> = Vec::new();
     for a in selected {
         let facts = agency_facts(a);
         let hosts = hosts_by_agency.get(&a.id).cloned().unwrap_or_default();
@@ -374,6 +377,7 @@ async fn stages(
                 outcomes.extend(scope.evaluate_host(h));
             }
             outcomes.extend(unassessable_agency(setup, &facts, err));
+            owners.resize(outcomes.len(), a.id.clone());
             continue;
         }
         let mut eval = setup.rules.evaluate_all(&facts, &mine, &hosts).outcomes;
@@ -382,6 +386,7 @@ async fn stages(
             eval.retain(|o| o.scope != RuleScope::Agency);
         }
         outcomes.extend(eval);
+        owners.resize(outcomes.len(), a.id.clone());
     }
     setup.waivers.apply(&mut outcomes, today);
     let waiver_report = setup.waivers.report(today);
@@ -390,7 +395,13 @@ async fn stages(
     let mut worst: Option<Severity> = None;
     let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
     let mut records = Vec::new();
-    for o in &outcomes {
+    let mut seen = BTreeSet::new();
+    for (o, owner) in outcomes.iter().zip(&owners) {
+        // A host shared by several agencies is judged once per agency; keep the first (one
+        // finding per fingerprint and run).
+        if !seen.insert(o.fingerprint()) {
+            continue;
+        }
         match &o.verdict {
             Verdict::Fail if o.waiver.is_some() => n_waived += 1,
             Verdict::Fail => {
@@ -400,7 +411,7 @@ async fn stages(
             Verdict::CouldNotAssess { .. } => n_cna += 1,
             _ => continue,
         }
-        records.push(finding_record(o));
+        records.push(finding_record(o, owner));
     }
 
     // Store findings, lifecycle and the digest chain; the run is complete from here.
@@ -543,7 +554,9 @@ fn unassessable_agency(
         .collect()
 }
 
-fn finding_record(o: &Outcome) -> FindingRecord {
+/// The stored form of an outcome; `owner` is the agency it was evaluated for (the agency of a
+/// host finding).
+fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
     let (outcome, reason, detail) = match &o.verdict {
         Verdict::CouldNotAssess { reason, detail } => {
             ("could_not_assess", reason.as_str(), detail.clone())
@@ -553,7 +566,7 @@ fn finding_record(o: &Outcome) -> FindingRecord {
     let agency_id = match &o.subject {
         Subject::Service { agency_id, .. } => agency_id.clone(),
         Subject::Agency { id } => id.clone(),
-        Subject::Host { .. } => String::new(),
+        Subject::Host { .. } => owner.to_string(),
     };
     let mut message_vi = o.message_vi.clone();
     let mut message_en = o.message_en.clone();

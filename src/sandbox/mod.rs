@@ -203,7 +203,7 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
                 path: dir.clone(),
                 source,
             })?;
-            write(&dir.join("ca.pem"), ca_pem.as_bytes())?;
+            write(&dir.join("ca.pem"), pki.web_bundle_pem().as_bytes())?;
             write(&dir.join("gov-ca.pem"), gov_ca_pem.as_bytes())?;
             write(
                 &dir.join("audit.toml"),
