@@ -241,7 +241,7 @@ async fn regular_run_matches_the_ground_truth_writes_reports_and_mails() {
         .expect("a JSON report");
     let html = std::fs::read_to_string(html).expect("read html");
     assert!(
-        html.contains("SIG-001") && html.contains("TLS-005"),
+        html.contains("SIG-001") && html.contains("TLS-005") && html.contains("TLS-013"),
         "the HTML report names the failing rules"
     );
     let json: serde_json::Value =
@@ -290,8 +290,40 @@ async fn regular_run_matches_the_ground_truth_writes_reports_and_mails() {
             "subject {subject:?}"
         );
     }
+    // Host findings reach the owning agency's message (they carry no agency in their subject).
+    let caobang = got_mail
+        .iter()
+        .find(|m| {
+            smtp::rcpts(m)
+                .iter()
+                .any(|r| r == "vanthu@caobang.sandbox.test")
+        })
+        .expect("a message to caobang");
+    let text = caobang["text"].as_str().unwrap_or_default();
+    assert!(text.contains("thanhtoan.caobang.sandbox.test"), "{text}");
     assert_eq!(summary.mail_sent, want.len());
     assert_eq!(summary.mail_pending, 0);
+}
+
+/// The demo world plants every defect kind (slow and hanging pages included); the whole run
+/// must match the ground truth too. A short slow delay keeps it quick: the slow page answers
+/// well inside the read timeout, the hanging one far outside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_world_run_matches_the_ground_truth() {
+    let served = world::serve(Size::Demo, 1, Duration::from_millis(300)).await;
+    let setup = world::setup(&served.config_path(), |c| c.email.enabled = false);
+    let summary = pipeline::run(&setup, RunOptions::default(), None)
+        .await
+        .expect("the run completes");
+    let truth = served.handle.ground_truth();
+    let store = Store::open(&served.db()).expect("store");
+    let findings = store.findings(summary.run_id).expect("findings");
+    assert_same("demo world", &expected(&truth), &actual(&truth, &findings));
+    let reasons: BTreeSet<&str> = truth.services.iter().map(|s| s.expect.as_str()).collect();
+    assert!(
+        reasons.contains("timeout") && reasons.contains("too_large"),
+        "{reasons:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

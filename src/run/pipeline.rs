@@ -344,6 +344,9 @@ async fn stages(
         }
     }
     if service_sample.is_some() {
+        // Agencies are crawled concurrently: record the sample in a stable order, so the same
+        // seed records the same scope.
+        sampled_services.sort();
         store.set_scope(
             run_id,
             &Scope {

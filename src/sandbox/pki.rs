@@ -95,9 +95,6 @@ impl Pki {
         })
     }
 
-    pub(crate) fn web_root_pem(&self) -> String {
-        self.web_root.pem()
-    }
     /// The public root followed by its issuing intermediate: the `ca.pem` a scanner loads as
     /// its web roots. The probe takes self-signed certificates as anchors and other CA
     /// certificates as known intermediates, which is how it tells a server that forgot to

@@ -100,6 +100,11 @@ fn etag_matches(header: &str, etag: &str) -> bool {
     })
 }
 
+/// Bodies above this are sent uncompressed: compressing the ~8 MB oversized page on the
+/// request path took about half a second in a debug build before the first byte, enough to
+/// turn the planted `too_large` into a read `timeout` on a busy machine.
+const GZIP_MAX_BYTES: usize = 1024 * 1024;
+
 fn gzip(body: &[u8]) -> Option<Vec<u8>> {
     let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     enc.write_all(body).ok()?;
@@ -201,6 +206,7 @@ pub(crate) async fn handle(
             body = Vec::new();
         } else if accept_gzip
             && body.len() > 512
+            && body.len() <= GZIP_MAX_BYTES
             && let Some(z) = gzip(&body)
         {
             body = z;
