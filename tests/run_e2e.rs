@@ -514,3 +514,27 @@ fn demo_runs_on_ephemeral_ports_and_prints_its_summary() {
     assert_eq!(runs[0].status, "complete");
     assert!(store.verify_chain().expect("verify").is_empty());
 }
+
+#[test]
+fn demo_falls_back_to_free_ports_when_its_port_is_busy() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = assert_cmd::Command::cargo_bin("dvc-audit")
+        .expect("binary")
+        .args(["demo", "--size", "tiny", "--https-port"])
+        .arg(port.to_string())
+        .args(["--http-port", "0", "--dir"])
+        .arg(dir.path())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "stdout: {stdout}");
+    assert!(stdout.contains("run 1 (regular): 4 agencies"), "{stdout}");
+    assert!(
+        !stdout.contains(&format!("services on 127.0.0.1:{port} ")),
+        "{stdout}"
+    );
+    drop(busy);
+}

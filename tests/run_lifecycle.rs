@@ -51,6 +51,10 @@ fn fails(store: &Store, run: i64) -> BTreeSet<String> {
         .collect()
 }
 
+/// A bca (accordion) service made slow to catch a run in the middle of its crawl.
+const SLOW_CODE: &str = "1.001003";
+const SLOW_PATH: &str = "/bothutuc/tthc?matt=26003";
+
 type Named = BTreeSet<(String, String)>;
 
 fn named(names: &BTreeMap<String, (String, String)>, fps: &[String]) -> Named {
@@ -84,21 +88,15 @@ fn history_verify(config: &std::path::Path) -> (Option<i32>, String) {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_killed_mid_way_leaves_history_intact_and_is_never_a_baseline() {
-    let served = world::serve(Size::Tiny, 1, Duration::from_secs(60)).await;
+/// Start `dvc-audit run` as a child process and return once it is in the middle of its crawl:
+/// one detail page now answers after a minute, and the child waits for it (long timeouts in
+/// its config), so it cannot finish before the test acts on it.
+async fn start_caught_mid_crawl(served: &world::Served) -> std::process::Child {
     let config = served.config_path();
-    let setup = world::setup(&config, |_| {});
-    let first = run(&setup).await;
-
-    // One detail page now answers after a minute, and the child waits for it (long timeouts
-    // in its config), so it is certainly in the middle of its crawl when it is killed.
-    let slow_code = "1.001003";
-    let slow_path = "/bothutuc/tthc?matt=26003";
     served
         .handle
         .mutate(|o| {
-            if let Some(s) = o.service(slow_code) {
+            if let Some(s) = o.service(SLOW_CODE) {
                 s.behaviour = Behaviour::Slow;
             }
         })
@@ -134,7 +132,7 @@ async fn a_run_killed_mid_way_leaves_history_intact_and_is_never_a_baseline() {
             .filter(|r| {
                 r.host.starts_with("dvc.bca.")
                     && r.path.starts_with("/bothutuc/tthc?matt=")
-                    && r.path != slow_path
+                    && r.path != SLOW_PATH
             })
             .count();
         let running = Store::open(&served.db())
@@ -150,6 +148,17 @@ async fn a_run_killed_mid_way_leaves_history_intact_and_is_never_a_baseline() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_way_leaves_history_intact_and_is_never_a_baseline() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_secs(60)).await;
+    let config = served.config_path();
+    let setup = world::setup(&config, |_| {});
+    let first = run(&setup).await;
+
+    let mut child = start_caught_mid_crawl(&served).await;
     // SIGKILL: no chance to clean up.
     child.kill().expect("kill");
     let _ = child.wait();
@@ -161,7 +170,7 @@ async fn a_run_killed_mid_way_leaves_history_intact_and_is_never_a_baseline() {
 
     served
         .handle
-        .mutate(|o| o.reset_service(slow_code))
+        .mutate(|o| o.reset_service(SLOW_CODE))
         .expect("mutate");
     let third = run(&setup).await;
     assert_eq!(third.run_id, killed_id + 1);
@@ -397,4 +406,31 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
         out.contains(&format!("BREAK at run {}:", r2.run_id)),
         "{out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_the_step_and_marks_the_run_incomplete() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_secs(60)).await;
+    let setup = world::setup(&served.config_path(), |_| {});
+    let first = run(&setup).await;
+    let mut child = start_caught_mid_crawl(&served).await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = child.wait().expect("wait");
+    assert_eq!(
+        exit.code(),
+        Some(3),
+        "an interrupted run exits with the incomplete code"
+    );
+
+    let store = Store::open(&served.db()).expect("store");
+    let stopped = store.run(first.run_id + 1).expect("the interrupted run");
+    assert_eq!(stopped.status, "incomplete");
+    assert!(stopped.note.contains("signal"), "note: {}", stopped.note);
+    assert!(stopped.ended_at.is_some());
+    assert_eq!(store.run(first.run_id).expect("first").status, "complete");
+    assert!(store.verify_chain().expect("verify").is_empty());
 }
