@@ -538,3 +538,32 @@ fn demo_falls_back_to_free_ports_when_its_port_is_busy() {
     );
     drop(busy);
 }
+
+/// A host several agencies list (a shared payment or lookup site) is judged once per run and
+/// reported with the first agency that lists it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_shared_by_two_agencies_is_one_finding() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let shared = format!(
+        "https://thanhtoan.bca.sandbox.test:{}/",
+        served.handle.https_port()
+    );
+    let setup = world::setup(&served.config_path(), |c| {
+        c.email.enabled = false;
+        for a in c.agencies.iter_mut().filter(|a| a.id == "danang") {
+            a.extra_hosts.push(shared.clone());
+        }
+    });
+    let summary = pipeline::run(&setup, RunOptions::default(), None)
+        .await
+        .expect("the run completes");
+    let store = Store::open(&served.db()).expect("store");
+    let tls: Vec<FindingRecord> = store
+        .findings(summary.run_id)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.rule_id == "TLS-001" && f.subject.starts_with("thanhtoan.bca."))
+        .collect();
+    assert_eq!(tls.len(), 1, "{tls:?}");
+    assert_eq!(tls[0].agency_id, "bca");
+}

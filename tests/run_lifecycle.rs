@@ -434,3 +434,59 @@ async fn sigterm_finishes_the_step_and_marks_the_run_incomplete() {
     assert_eq!(store.run(first.run_id).expect("first").status, "complete");
     assert!(store.verify_chain().expect("verify").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_surprise_run_shares_the_lifecycle_of_regular_runs() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |_| {});
+    let r1 = run(&setup).await;
+    let surprise = pipeline::run(
+        &setup,
+        RunOptions {
+            mode: dvc_audit::report::Mode::Surprise,
+            sample_agencies: Some(2),
+            sample_services: Some(3),
+            seed: Some(7),
+            ..no_mail()
+        },
+        None,
+    )
+    .await
+    .expect("surprise run");
+    let r3 = run(&setup).await;
+
+    let store = Store::open(&served.db()).expect("store");
+    let scope = store.run(surprise.run_id).expect("run").scope;
+    let sampled: BTreeSet<String> = scope
+        .services
+        .clone()
+        .expect("sample")
+        .into_iter()
+        .collect();
+    let in_sample = |f: &dvc_audit::store::FindingRecord| match f.scope.as_str() {
+        "service" => sampled.contains(&f.subject),
+        "host" => scope.agencies.contains(&f.agency_id),
+        _ => false,
+    };
+    let first = store.findings(r1.run_id).expect("findings");
+    let want: BTreeSet<String> = first
+        .iter()
+        .filter(|f| f.outcome == "fail" && in_sample(f))
+        .map(|f| f.fingerprint.clone())
+        .collect();
+    assert!(!want.is_empty(), "the sample covers some failures");
+    // The surprise run continues the regular run's lifecycle: what it saw persists, and what
+    // it did not look at (other agencies, unsampled services, aggregates) is not resolved.
+    let d = &surprise.diff;
+    assert!(
+        d.new.is_empty() && d.regressed.is_empty() && d.resolved.is_empty(),
+        "{d:?}"
+    );
+    assert_eq!(d.persisting.iter().cloned().collect::<BTreeSet<_>>(), want);
+    // And the next regular run continues from both: everything persists.
+    assert!(r3.diff.new.is_empty() && r3.diff.resolved.is_empty() && r3.diff.regressed.is_empty());
+    assert_eq!(
+        r3.diff.persisting.iter().cloned().collect::<BTreeSet<_>>(),
+        fails(&store, r1.run_id)
+    );
+}

@@ -400,6 +400,9 @@ async fn stages(
     let mut records = Vec::new();
     let mut seen = BTreeSet::new();
     for (o, owner) in outcomes.iter().zip(&owners) {
+        if !matches!(o.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. }) {
+            continue;
+        }
         // A host shared by several agencies is judged once per agency; keep the first (one
         // finding per fingerprint and run).
         if !seen.insert(o.fingerprint()) {
