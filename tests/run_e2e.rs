@@ -567,3 +567,47 @@ async fn a_host_shared_by_two_agencies_is_one_finding() {
     assert_eq!(tls.len(), 1, "{tls:?}");
     assert_eq!(tls[0].agency_id, "bca");
 }
+
+/// `dvc-audit run` as cron runs it: the summary on stdout, exit 1 when findings reach
+/// `fail_on`, exit 2 (nothing run) for an unknown agency.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_run_command_exits_with_the_documented_codes() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let config = served.config_path();
+    let out = tokio::task::spawn_blocking(move || {
+        let run = |args: &[&str]| {
+            assert_cmd::Command::cargo_bin("dvc-audit")
+                .expect("binary")
+                .args(["run", "--no-mail"])
+                .args(args)
+                .arg("-c")
+                .arg(&config)
+                .timeout(Duration::from_secs(120))
+                .output()
+                .expect("run the CLI")
+        };
+        (run(&["--agency", "danang"]), run(&["--agency", "khong-co"]))
+    })
+    .await
+    .expect("join");
+    let (ok, unknown) = out;
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(
+        ok.status.code(),
+        Some(1),
+        "findings at or above high: {stdout}"
+    );
+    assert!(
+        stdout.contains("run 1 (regular): 1 agencies, 12 services"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("report: "), "{stdout}");
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("khong-co"));
+    let store = Store::open(&served.db()).expect("store");
+    assert_eq!(
+        store.runs(10).expect("runs").len(),
+        1,
+        "the refused run left no row"
+    );
+}
