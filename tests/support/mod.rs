@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod smtp;
+pub mod truth;
 pub mod world;
