@@ -7,9 +7,7 @@
 //! Skips (with the reason printed) only when `python3 -c 'import aiosmtpd'` fails and
 //! `DVC_AUDIT_REQUIRE_SMTP` is unset; CI sets the variable, so a missing server fails there.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod support;
 
 use dvc_audit::config::{SendPolicy, SmtpTls};
 use dvc_audit::notify::{
@@ -17,133 +15,10 @@ use dvc_audit::notify::{
 };
 use dvc_audit::report::sample::{sample, sample_input};
 use dvc_audit::report::{Lang, ReportData, build};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use serde_json::Value;
+use support::smtp::{Pki, available as smtp_available, free_port, rcpts, received, start};
 
 const FROM: &str = "Đoàn kiểm tra Ban Cơ yếu <kiemtra@bcy.example.vn>";
-
-fn python() -> String {
-    std::env::var("DVC_AUDIT_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn smtp_available() -> bool {
-    let ok = Command::new(python())
-        .args(["-c", "import aiosmtpd"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok {
-        return true;
-    }
-    if std::env::var_os("DVC_AUDIT_REQUIRE_SMTP").is_some() {
-        panic!(
-            "DVC_AUDIT_REQUIRE_SMTP is set but `python3 -c 'import aiosmtpd'` fails (pip install aiosmtpd)"
-        );
-    }
-    eprintln!(
-        "SKIPPED: python3 with aiosmtpd not available (pip install aiosmtpd); set DVC_AUDIT_REQUIRE_SMTP to make this a failure"
-    );
-    false
-}
-
-struct Pki {
-    dir: tempfile::TempDir,
-    ca_pem: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let ca_key = KeyPair::generate().expect("ca key");
-        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("ca params");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(rcgen::DnType::CommonName, "dvc-audit test SMTP CA");
-        let issuer = CertifiedIssuer::self_signed(ca, ca_key).expect("ca");
-        let leaf_key = KeyPair::generate().expect("leaf key");
-        let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("leaf params")
-            .signed_by(&leaf_key, &issuer)
-            .expect("leaf");
-        let dir = tempfile::tempdir().expect("pki dir");
-        std::fs::write(dir.path().join("cert.pem"), leaf.pem()).expect("cert");
-        std::fs::write(dir.path().join("key.pem"), leaf_key.serialize_pem()).expect("key");
-        Pki {
-            ca_pem: issuer.pem(),
-            dir,
-        }
-    }
-    fn cert(&self) -> PathBuf {
-        self.dir.path().join("cert.pem")
-    }
-    fn key(&self) -> PathBuf {
-        self.dir.path().join("key.pem")
-    }
-}
-
-/// The server process; killed when dropped.
-struct Server {
-    child: Child,
-    mailbox: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-fn start(pki: &Pki, port: u16, mailbox: &Path, mode: &str, auth: Option<(&str, &str)>) -> Server {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-    let mut cmd = Command::new(python());
-    cmd.arg(script)
-        .arg(port.to_string())
-        .arg(mailbox)
-        .arg(pki.cert())
-        .arg(pki.key())
-        .arg(mode);
-    if let Some((u, p)) = auth {
-        cmd.args([u, p]);
-    }
-    // The server's log (including the TLS failures one test provokes) goes to a file.
-    let log_path = mailbox.with_extension("log");
-    let log = std::fs::File::create(&log_path).expect("server log");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("start smtp server");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    // The server prints READY once listening, or exits (EOF) if it cannot start.
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    assert!(
-        line.starts_with("READY"),
-        "SMTP server did not start: {line:?}"
-    );
-    Server {
-        child,
-        mailbox: mailbox.to_path_buf(),
-    }
-}
-
-fn received(server_mailbox: &Path) -> Vec<Value> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(server_mailbox)
-        .map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "json"));
-    files.sort();
-    files
-        .iter()
-        .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json"))
-        .collect()
-}
 
 fn book() -> RecipientBook {
     let mut b = RecipientBook::default();
@@ -185,17 +60,6 @@ fn settings(pki: &Pki, port: u16, tls: SmtpTls, auth: Option<(&str, &str)>) -> E
             timeout: std::time::Duration::from_secs(20),
         },
     }
-}
-
-fn rcpts(m: &Value) -> Vec<String> {
-    m["rcpt_tos"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn attachment<'a>(m: &'a Value, ext: &str) -> &'a Value {

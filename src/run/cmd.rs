@@ -52,8 +52,11 @@ pub struct DemoArgs {
     pub size: crate::sandbox::Size,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// HTTPS port of the world on 127.0.0.1 (0: any free port). A fixed port keeps host
+    /// identities, and so the finding lifecycle, across repeated demos in one directory.
     #[arg(long, default_value_t = demo::DEMO_HTTPS_PORT)]
     pub https_port: u16,
+    /// Plain-HTTP port of the world on 127.0.0.1 (0: any free port).
     #[arg(long, default_value_t = demo::DEMO_HTTP_PORT)]
     pub http_port: u16,
 }
@@ -168,10 +171,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         Err(_) => args.dir.clone(),
     };
     println!(
-        "dvc-audit demo: serving the sandbox {} world (seed {}) on 127.0.0.1:{} and auditing it…",
+        "dvc-audit demo: serving the sandbox {} world (seed {}) on loopback and auditing it…",
         args.size.as_str(),
         args.seed,
-        args.https_port
     );
     let outcome = demo::demo(DemoOptions {
         dir,
@@ -185,9 +187,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(o) => {
             println!(
-                "world: {} agencies, {} services (ground truth: {})",
+                "world: {} agencies, {} services on 127.0.0.1:{} (HTTPS) and :{} (HTTP) (ground truth: {})",
                 o.world_agencies,
                 o.world_services,
+                o.https_port,
+                o.http_port,
                 o.dir.join("ground-truth.json").display()
             );
             print!("{}", render_summary(&o.summary));

@@ -44,6 +44,9 @@ pub struct DemoOutcome {
     pub summary: RunSummary,
     pub world_agencies: usize,
     pub world_services: usize,
+    /// The ports the world was served on (the ephemeral ones when 0 was asked for).
+    pub https_port: u16,
+    pub http_port: u16,
 }
 
 fn free_port() -> u16 {
@@ -56,16 +59,27 @@ fn free_port() -> u16 {
 /// Serve the world, run a regular audit against it, stop the world.
 pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
     let world = World::new(opts.size, opts.seed);
-    let handle = sandbox::serve(
-        world,
-        ServeOptions {
-            https_port: Some(opts.https_port),
-            http_port: Some(opts.http_port),
-            out_dir: Some(opts.dir.clone()),
-            ..ServeOptions::default()
-        },
-    )
-    .await?;
+    let serve_opts = |https_port, http_port| ServeOptions {
+        https_port,
+        http_port,
+        out_dir: Some(opts.dir.clone()),
+        ..ServeOptions::default()
+    };
+    let asked = serve_opts(Some(opts.https_port), Some(opts.http_port));
+    let handle = match sandbox::serve(world.clone(), asked).await {
+        // The README's first command must work on any machine: a busy default port is not a
+        // reason to fail.
+        Err(sandbox::SandboxError::Bind { addr, source })
+            if source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            tracing::warn!(
+                %addr,
+                "port busy; serving the demo world on free ports instead (host identities change, so earlier demo runs in this directory do not carry over)"
+            );
+            sandbox::serve(world, serve_opts(None, None)).await?
+        }
+        other => other?,
+    };
     let config_path = opts.dir.join("audit.toml");
     let setup = load_demo_setup(&config_path).map_err(DemoError::Config)?;
     let result = pipeline::run(
@@ -79,6 +93,7 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
     .await;
     let world_agencies = handle.world().agencies().len();
     let world_services = handle.world().service_count();
+    let (https_port, http_port) = (handle.https_port(), handle.http_port());
     handle.shutdown().await;
     Ok(DemoOutcome {
         dir: opts.dir,
@@ -86,6 +101,8 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         summary: result?,
         world_agencies,
         world_services,
+        https_port,
+        http_port,
     })
 }
 

@@ -347,6 +347,9 @@ async fn stages(
         }
     }
     if service_sample.is_some() {
+        // Agencies are crawled concurrently: record the sample in a stable order, so the same
+        // seed records the same scope.
+        sampled_services.sort();
         store.set_scope(
             run_id,
             &Scope {
@@ -362,8 +365,9 @@ async fn stages(
 
     // Evaluate.
     let today = time::OffsetDateTime::now_utc().date();
-    // (agency, outcome): host outcomes belong to the agency whose host it is.
     let mut outcomes: Vec<Outcome> = Vec::new();
+    // The agency each outcome was evaluated for (parallel to `outcomes`): host outcomes carry
+    // no agency in their subject, yet reports, mail and the lifecycle scope group by agency.
     let mut owners: Vec<String> = Vec::new();
     for a in selected {
         let facts = agency_facts(a);
@@ -397,7 +401,16 @@ async fn stages(
     let mut worst: Option<Severity> = None;
     let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
     let mut records = Vec::new();
+    let mut seen = BTreeSet::new();
     for (o, owner) in outcomes.iter().zip(&owners) {
+        if !matches!(o.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. }) {
+            continue;
+        }
+        // A host shared by several agencies is judged once per agency; keep the first (one
+        // finding per fingerprint and run).
+        if !seen.insert(o.fingerprint()) {
+            continue;
+        }
         match &o.verdict {
             Verdict::Fail if o.waiver.is_some() => n_waived += 1,
             Verdict::Fail => {
@@ -550,6 +563,8 @@ fn unassessable_agency(
         .collect()
 }
 
+/// The stored form of an outcome; `owner` is the agency it was evaluated for (the agency of a
+/// host finding).
 fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
     let (outcome, reason, detail) = match &o.verdict {
         Verdict::CouldNotAssess { reason, detail } => {

@@ -198,7 +198,7 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
-    let ca_pem = pki.web_root_pem();
+    let ca_pem = pki.web_bundle_pem();
     let gov_ca_pem = pki.gov_root_pem();
     let mut tasks = Vec::new();
     let (stop, stop_rx) = watch::channel(false);
@@ -277,7 +277,8 @@ impl SandboxHandle {
     pub fn world(&self) -> &World {
         &self.world
     }
-    /// The sandbox "public web" root certificate (PEM).
+    /// The sandbox "public web" root certificate followed by its issuing intermediate (PEM),
+    /// as written to `ca.pem`.
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
     }

@@ -95,8 +95,12 @@ impl Pki {
         })
     }
 
-    pub(crate) fn web_root_pem(&self) -> String {
-        self.web_root.pem()
+    /// The public root followed by its issuing intermediate: the `ca.pem` a scanner loads as
+    /// its web roots. The probe takes self-signed certificates as anchors and other CA
+    /// certificates as known intermediates, which is how it tells a server that forgot to
+    /// send its intermediate (`cert_incomplete_chain`) from one signed by an unknown issuer.
+    pub(crate) fn web_bundle_pem(&self) -> String {
+        format!("{}{}", self.web_root.pem(), self.web_inter.pem())
     }
     pub(crate) fn gov_root_pem(&self) -> String {
         self.gov_root.pem()
