@@ -72,19 +72,22 @@ fn host_of(url: &str) -> &str {
 }
 
 /// Crawl `jobs`, at most `in_flight` agencies at once; `sink` gets each agency's result.
+///
+/// Each agency's walk is its own tokio task: the walk extracts pages inside its own future,
+/// so walks polled from one task would share one thread for all parsing (measured: the crawl
+/// then stalls at the single-thread extraction rate while the other core idles).
 pub async fn crawl(
-    fetcher: &Fetcher,
+    fetcher: &Arc<Fetcher>,
     jobs: &[Job],
-    cache: &dyn PageCache,
+    cache: &Arc<dyn PageCache>,
     in_flight: usize,
     mut sink: impl FnMut(&Job, AgencyCrawl),
 ) -> CrawlStats {
-    let progress = Progress::default();
-    let progress = &progress;
+    let progress = Arc::new(Progress::default());
     let cpu0 = sys::cpu_time();
     let start = Instant::now();
     let mut stats = CrawlStats::default();
-    let mut stream = futures::stream::iter(jobs.iter().map(|j| async move {
+    let mut stream = futures::stream::iter(jobs.iter().map(|j| {
         let job = AgencyJob {
             agency_id: j.agency_id.clone(),
             vars: j.vars.clone(),
@@ -92,7 +95,19 @@ pub async fn crawl(
             max_pages: j.max_pages,
             sample: None,
         };
-        (j, crawl_agency(fetcher, job, cache, progress).await)
+        let (fetcher, cache, progress) = (fetcher.clone(), cache.clone(), progress.clone());
+        let task =
+            tokio::spawn(
+                async move { crawl_agency(&fetcher, job, cache.as_ref(), &progress).await },
+            );
+        async move {
+            let c = task.await.unwrap_or_else(|e| AgencyCrawl {
+                agency_id: j.agency_id.clone(),
+                notes: vec![format!("walk task failed: {e}")],
+                ..AgencyCrawl::default()
+            });
+            (j, c)
+        }
     }))
     .buffer_unordered(in_flight.max(1));
     while let Some((job, c)) = stream.next().await {

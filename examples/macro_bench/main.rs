@@ -25,7 +25,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 use dvc_audit::config::{Config, CrawlSection};
-use dvc_audit::crawl::walk::NoCache;
+use dvc_audit::crawl::walk::{NoCache, PageCache};
 use dvc_audit::crawl::{Fetcher, fetcher_from_config};
 use dvc_audit::profile::{Profile, ProfileSet};
 use dvc_audit::store::{CachedPage, Store};
@@ -124,7 +124,8 @@ async fn main() -> anyhow::Result<()> {
     let mut samples: Vec<(String, String, String, Arc<Profile>)> = Vec::new();
     eprintln!("crawl 1: politeness off");
     let f1 = fetcher(&base, &args, 0.0)?;
-    let first = crawl::crawl(&f1, &jobs, &NoCache, args.in_flight, |job, c| {
+    let no_cache: Arc<dyn PageCache> = Arc::new(NoCache);
+    let first = crawl::crawl(&f1, &jobs, &no_cache, args.in_flight, |job, c| {
         samples.extend(
             c.services
                 .iter()
@@ -154,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
     // 2. Re-run with the first run's cache.
     eprintln!("crawl 2: re-run with the cache");
     let f2 = fetcher(&base, &args, 0.0)?;
-    let cache = crawl::StoreCache(store.clone());
+    let cache: Arc<dyn PageCache> = Arc::new(crawl::StoreCache(store.clone()));
     let second = crawl::crawl(&f2, &jobs, &cache, args.in_flight, |_, _| {}).await;
     drop(f2);
 
@@ -178,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
             args.rate
         );
         let f3 = fetcher(&base, &args, args.rate)?;
-        let s = crawl::crawl(&f3, &subset, &NoCache, subset.len(), |_, _| {}).await;
+        let s = crawl::crawl(&f3, &subset, &no_cache, subset.len(), |_, _| {}).await;
         let largest = s.busiest_host.values().copied().max().unwrap_or(0);
         Some((s, subset.len(), largest as f64 / args.rate))
     } else {

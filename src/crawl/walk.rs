@@ -316,9 +316,10 @@ fn detail_facts(
         return (facts, None);
     };
     let hash = extract::normalised_hash(profile, &text);
-    let page = page_of(rec, text);
+    let mut page = page_of(rec, text);
+    // Hand the hash to extraction, which would otherwise compute it a second time.
+    page.fetch.sha256 = hash.clone();
     let mut facts = extract::detail_page(profile, &page, agency_id);
-    facts.fetch.sha256 = hash.clone();
     req.hint.fill(&mut facts);
     let update = (rec.etag.is_some() || rec.last_modified.is_some())
         .then(|| serde_json::to_string(&facts).ok())
