@@ -28,6 +28,9 @@ pub async fn fetch(
     futures::stream::iter(urls)
         .map(|(platform, agency_id, url, profile)| async move {
             let f = fetcher.fetch(&Request::get(url.clone())).await;
+            if f.text.is_none() {
+                eprintln!("ceiling: {url}: no body ({:?})", f.record.error);
+            }
             f.text.map(|body| Sample {
                 platform,
                 agency_id,

@@ -140,6 +140,12 @@ async fn main() -> anyhow::Result<()> {
                     )
                 }),
         );
+        if c.services.is_empty() {
+            eprintln!(
+                "{} ({}): no service read: {:?} {:?}",
+                c.agency_id, job.platform, c.could_not_assess, c.notes
+            );
+        }
         let _ = tx.send((c.agency_id, c.services, c.cache_updates));
     })
     .await;
@@ -197,7 +203,14 @@ async fn main() -> anyhow::Result<()> {
     let rules = assess::evaluate(&loaded, &facts_dir, &host_facts)?;
 
     // 6. The ceiling.
-    eprintln!("ceiling: {} pages from memory", samples.len());
+    let mut by_platform: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (p, ..) in &samples {
+        *by_platform.entry(p.as_str()).or_default() += 1;
+    }
+    eprintln!(
+        "ceiling sample: {by_platform:?}; crawl 1 details: {:?}",
+        first.details_by_platform
+    );
     let f4 = fetcher(&base, &args, 0.0)?;
     let pages = ceiling::fetch(&f4, samples).await;
     drop(f4);
