@@ -422,9 +422,10 @@ fn detail_facts(
         return (facts, update);
     };
     let hash = extract::normalised_hash(profile, &text);
-    let page = page_of(rec, text);
+    let mut page = page_of(rec, text);
+    // Hand the hash to extraction, which would otherwise compute it a second time.
+    page.fetch.sha256 = hash.clone();
     let mut facts = extract::detail_page(profile, &page, agency_id);
-    facts.fetch.sha256 = hash.clone();
     req.hint.fill(&mut facts);
     let update = if facts.fetch.error.is_none() {
         cache_entry(req, rec, hash, &facts)

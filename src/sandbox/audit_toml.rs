@@ -83,9 +83,10 @@ platform = {}\njurisdiction = {}\ncontacts = {}\nsuccessor = {}\nformer_names = 
             list(&a.former_names),
         ));
         if a.shape == Shape::Spa {
+            // The API base without a trailing `/`: profiles append `/api/...` to it.
             out.push_str(&format!(
                 "[agency.vars]\napi = {}\n",
-                q(&host_url(&a.api_host(), ports.https))
+                q(host_url(&a.api_host(), ports.https).trim_end_matches('/'))
             ));
         }
     }
@@ -123,6 +124,14 @@ mod tests {
             .iter()
             .find(|a| a.get("platform").and_then(|s| s.as_str()) == Some("spa"))
             .expect("spa agency");
-        assert!(spa.get("vars").and_then(|v| v.get("api")).is_some());
+        let api = spa
+            .get("vars")
+            .and_then(|v| v.get("api"))
+            .and_then(|v| v.as_str())
+            .expect("api var");
+        assert!(
+            api.starts_with("https://api.") && !api.ends_with('/'),
+            "{api}"
+        );
     }
 }

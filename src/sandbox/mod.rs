@@ -45,6 +45,18 @@ pub use service::{Behaviour, Provider, ServiceSpec};
 pub use truth::{AgencyTruth, GroundTruth, HostTruth, Ports, ServiceTruth, SignatureTruth};
 pub use world::{AgencySpec, CertDefect, HostRole, HostSpec, LevelScheme, Shape, Size, World};
 
+/// The body of `s`'s detail page as served with normal behaviour (UTF-8, no padding), or
+/// `None` for shapes without a readable detail (`spa-noapi`). For benchmarks and tests that need
+/// the world's pages without a server; the server itself adds the planted transport defects.
+pub fn detail_body(a: &AgencySpec, s: &ServiceSpec) -> Option<String> {
+    match a.shape {
+        Shape::Accordion => Some(render::accordion_detail(a, s, "utf-8")),
+        Shape::Table => Some(render::table_detail(a, s, "utf-8")),
+        Shape::Spa => Some(render::api_detail(a, s).to_string()),
+        Shape::SpaNoapi => None,
+    }
+}
+
 /// Every defect name the sandbox can plant (docs/sandbox-world.md, "Planted defects").
 pub const DEFECTS: [&str; 24] = [
     "full_without_signature",

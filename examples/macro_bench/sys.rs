@@ -1,0 +1,85 @@
+//! Process counters read from `/proc` (the crate forbids `unsafe`, so no `getrusage` call:
+//! `/proc/self/stat` carries the same user + system CPU ticks for the whole process, every
+//! thread included) and the machine description for BENCHMARKS.md.
+
+use std::time::Duration;
+
+/// User + system CPU time of this process so far.
+pub fn cpu_time() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name (which may contain spaces) start at `state` (field 3);
+    // utime and stime are fields 14 and 15.
+    let Some((_, rest)) = stat.rsplit_once(") ") else {
+        return Duration::ZERO;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let total = ticks(11) + ticks(12);
+    Duration::from_secs_f64(total as f64 / clock_ticks() as f64)
+}
+
+/// `CLK_TCK` from `getconf` (100 on every Linux we know of, the fallback).
+fn clock_ticks() -> u64 {
+    static TCK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *TCK.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|t| *t > 0)
+            .unwrap_or(100)
+    })
+}
+
+fn status_kb(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Peak resident set size so far (VmHWM), in MiB.
+pub fn peak_rss_mib() -> f64 {
+    status_kb("VmHWM:") as f64 / 1024.0
+}
+
+/// Current resident set size (VmRSS), in MiB.
+pub fn rss_mib() -> f64 {
+    status_kb("VmRSS:") as f64 / 1024.0
+}
+
+/// `nproc`, CPU model and memory, one line.
+pub fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let mem_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    format!(
+        "{cpus} CPUs ({model}), {:.1} GiB RAM",
+        mem_kb as f64 / 1024.0 / 1024.0
+    )
+}
