@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::lock::{LockError, RunLock};
@@ -249,9 +248,9 @@ async fn stages(
 
     // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
     let fetcher = crate::crawl::fetcher_from_config(&cfg.crawl, &opts.resolve)?;
-    let cache: Box<dyn PageCache> = match store::CacheReader::open(&db) {
-        Ok(r) => Box::new(r),
-        Err(_) => Box::new(NoCache),
+    let cache: Arc<dyn PageCache> = match store::CacheReader::open(&db) {
+        Ok(r) => Arc::new(r),
+        Err(_) => Arc::new(NoCache),
     };
     let progress = Arc::new(Progress::default());
     progress
@@ -279,10 +278,42 @@ async fn stages(
             })
         })
         .collect();
-    let crawl = futures::stream::iter(jobs)
-        .map(|job| walk::crawl_agency(&fetcher, job, cache.as_ref(), &progress))
-        .buffer_unordered(64)
-        .collect::<Vec<AgencyCrawl>>();
+    // One task per agency, so extraction of different portals runs on every worker thread (a
+    // single task polling every walk kept the parsing on one core: half the throughput). The
+    // fetcher bounds the requests in flight; dropping the set on a stop aborts the walks.
+    let mut walks = tokio::task::JoinSet::new();
+    let mut walk_ids = BTreeMap::new();
+    for job in jobs {
+        let agency = job.agency_id.clone();
+        let (f, c, p) = (
+            Arc::clone(&fetcher),
+            Arc::clone(&cache),
+            Arc::clone(&progress),
+        );
+        let handle = walks.spawn(async move { walk::crawl_agency(&f, job, c.as_ref(), &p).await });
+        walk_ids.insert(handle.id(), agency);
+    }
+    let crawl = async {
+        let mut out: Vec<AgencyCrawl> = Vec::new();
+        while let Some(joined) = walks.join_next_with_id().await {
+            match joined {
+                Ok((_, c)) => out.push(c),
+                Err(e) => {
+                    // A walk that panicked: its agency could not be assessed, the run goes on.
+                    let agency = walk_ids.get(&e.id()).cloned().unwrap_or_default();
+                    out.push(AgencyCrawl {
+                        agency_id: agency.clone(),
+                        could_not_assess: Some(crate::facts::ErrorFact {
+                            kind: crate::facts::AssessReason::NoData,
+                            message: format!("the walk of {agency} stopped: {e}"),
+                        }),
+                        ..AgencyCrawl::default()
+                    });
+                }
+            }
+        }
+        out
+    };
     let crawls = tokio::select! {
         c = crawl => c,
         why = stopped(stop) => {
