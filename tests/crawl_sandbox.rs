@@ -215,9 +215,11 @@ fn assert_pagination_loop_ended(runs: &[AgencyCrawl], truth: &GroundTruth, log: 
         let want = truth.services.iter().filter(|s| s.agency_id == id).count();
         assert_eq!(run.services.len(), want, "{id}: every service still walked");
         assert!(
-            run.notes.iter().any(|n| n.contains("listing ended")),
+            run.listing_end
+                .as_deref()
+                .is_some_and(|n| n.contains("listing ended")),
             "{id}: {:?}",
-            run.notes
+            run.listing_end
         );
         let host = format!("dvc.{id}.sandbox.test");
         let list_requests = log
@@ -413,9 +415,11 @@ async fn a_pagination_loop_followed_by_links_ends_without_refetching() {
     assert!(
         run.notes
             .iter()
+            .chain(run.listing_end.iter())
             .any(|n| n.contains("already read") || n.contains("pagination revisits")),
-        "{:?}",
-        run.notes
+        "{:?} {:?}",
+        run.notes,
+        run.listing_end
     );
     assert_eq!(run.services.len(), looped.service_count);
 }

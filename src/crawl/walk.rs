@@ -71,8 +71,10 @@ pub struct AgencyCrawl {
     /// Services listed before sampling.
     pub listed: usize,
     pub list_pages: usize,
-    /// Why the walk stopped early, for the run log.
+    /// Why the walk stopped early or incompletely (worth a person's attention).
     pub notes: Vec<String>,
+    /// Why the listing ended normally (last page, no new services), for the run log.
+    pub listing_end: Option<String>,
 }
 
 fn to_request(r: &PageRequest, cached: Option<&CachedPage>) -> Request {
@@ -237,8 +239,8 @@ async fn walk(
                 }
             }
             if listed.next.is_none() && !listed.notes.is_empty() {
-                // Why the listing ended (last page, loop, cap): for the run log.
-                out.notes.push(format!(
+                // Why the listing ended (last page, loop, cap): for the run log, not a problem.
+                out.listing_end = Some(format!(
                     "listing ended at {}: {}",
                     req.url,
                     listed.notes.join("; ")

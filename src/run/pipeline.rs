@@ -349,6 +349,9 @@ async fn stages(
     let mut unassessed_agencies: BTreeMap<String, crate::facts::ErrorFact> = BTreeMap::new();
     let mut sampled_services = Vec::new();
     for c in crawls {
+        if let Some(end) = &c.listing_end {
+            tracing::info!(agency = %c.agency_id, "{end}");
+        }
         for n in &c.notes {
             notes.push(format!("{}: {n}", c.agency_id));
         }
