@@ -413,7 +413,38 @@ async fn sigterm_finishes_the_step_and_marks_the_run_incomplete() {
     let served = world::serve(Size::Tiny, 1, Duration::from_secs(60)).await;
     let setup = world::setup(&served.config_path(), |_| {});
     let first = run(&setup).await;
+    // The agencies with services (a listing that cannot be read stores none).
+    let agencies: BTreeSet<String> = Store::open(&served.db())
+        .and_then(|s| s.service_facts(first.run_id))
+        .expect("first run's facts")
+        .into_iter()
+        .map(|f| f.agency_id)
+        .collect();
     let mut child = start_caught_mid_crawl(&served).await;
+    // Each agency is stored as its walk ends: while the crawl is still blocked on bca's slow
+    // page, every other agency's services are already in the database.
+    let others: BTreeSet<String> = agencies.iter().filter(|a| *a != "bca").cloned().collect();
+    assert!(!others.is_empty() && agencies.contains("bca"));
+    let stored_agencies = || -> BTreeSet<String> {
+        Store::open(&served.db())
+            .and_then(|s| s.service_facts(first.run_id + 1))
+            .map(|v| v.into_iter().map(|f| f.agency_id).collect())
+            .unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while !stored_agencies().is_superset(&others) {
+        assert!(
+            Instant::now() < deadline,
+            "the agencies that finished their walks were not stored during the crawl: {:?}",
+            stored_agencies()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(child.try_wait().expect("child").is_none(), "still crawling");
+    assert!(
+        !stored_agencies().contains("bca"),
+        "bca's walk is still blocked on its slow page"
+    );
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -433,6 +464,12 @@ async fn sigterm_finishes_the_step_and_marks_the_run_incomplete() {
     assert!(stopped.ended_at.is_some());
     assert_eq!(store.run(first.run_id).expect("first").status, "complete");
     assert!(store.verify_chain().expect("verify").is_empty());
+    drop(store);
+    assert_eq!(
+        stored_agencies(),
+        others,
+        "what the interrupted run stored is kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

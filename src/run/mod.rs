@@ -1,8 +1,10 @@
-//! Run orchestration: plan → crawl → extract → probe → evaluate → store → report → notify.
+//! Run orchestration: plan → probe → crawl + extract → store + evaluate per agency → findings
+//! and lifecycle → report → notify.
 
 pub mod cmd;
 pub mod demo;
 pub mod lock;
 pub mod pipeline;
 pub mod sample;
+mod settle;
 pub mod setup;

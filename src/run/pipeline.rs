@@ -1,6 +1,8 @@
-//! One audit run: plan → crawl → probe → store facts → evaluate → store findings (lifecycle)
-//! → report → notify. Each stage hands a typed result to the next; storage is one transaction
-//! per stage, so an interrupted run keeps what it stored and is marked incomplete.
+//! One audit run: plan → probe → crawl, each agency settled as its walk ends (facts stored,
+//! rules evaluated, reduced to its findings: see `settle`) → store findings (lifecycle) →
+//! report → notify. Storage is one transaction per agency and kind, so an interrupted run keeps
+//! every agency it settled and is marked incomplete; memory holds the walks in flight and the
+//! findings, never the whole country's facts.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -10,14 +12,15 @@ use tokio::sync::watch;
 
 use super::lock::{LockError, RunLock};
 use super::sample;
+use super::settle::{Settle, Settled, blocking};
 use super::setup::Setup;
 use crate::config::AgencyConfig;
 use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progress};
 use crate::exit::ExitCode;
 use crate::extract::AgencyVars;
-use crate::facts::{AgencyFacts, HostFacts, ServiceFacts, Severity};
+use crate::facts::{AgencyFacts, HostFacts, Severity};
 use crate::report::{self, AgencyMeta, Mode, RuleInfo, WaiverNote};
-use crate::rules::{Outcome, Scope as RuleScope, Subject, Verdict};
+use crate::rules::{Outcome, Subject, Verdict};
 use crate::store::{self, EvidenceRecord, FindingRecord, RunDiff, RunStart, Scope, Store};
 
 /// How a run was asked for.
@@ -246,6 +249,41 @@ async fn stages(
     let cfg = &setup.loaded.config;
     let db = setup.loaded.path(&cfg.storage.sqlite);
 
+    // Probe every host a citizen touches (portal + extra hosts), once per host; first, so each
+    // agency can be judged (its host and aggregate rules) the moment its walk ends.
+    let mut host_agencies: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
+    for a in selected {
+        for url in std::iter::once(&a.portal).chain(a.extra_hosts.iter()) {
+            if let Some(hp) = host_port(url) {
+                host_agencies.entry(hp).or_default().push(a.id.clone());
+            }
+        }
+    }
+    let probe_cfg = setup.probe_config(&opts.resolve)?;
+    let host_list: Vec<(String, u16)> = host_agencies.keys().cloned().collect();
+    let probed = tokio::select! {
+        p = crate::probe::probe_hosts(&probe_cfg, &host_list) => p,
+        why = stopped(stop) => {
+            return Err(RunError::Interrupted { run: run_id, why: format!("{why} during the TLS probe") });
+        }
+    };
+    let mut hosts_by_agency: BTreeMap<String, Vec<HostFacts>> = BTreeMap::new();
+    let mut host_rows = Vec::new();
+    for h in &probed {
+        let key = (
+            h.name.to_ascii_lowercase(),
+            u16::try_from(h.port).unwrap_or(0),
+        );
+        for agency in host_agencies.get(&key).into_iter().flatten() {
+            hosts_by_agency
+                .entry(agency.clone())
+                .or_default()
+                .push(h.clone());
+            host_rows.push((agency.clone(), h.clone()));
+        }
+    }
+    store.record_hosts(run_id, &host_rows)?;
+
     // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
     let fetcher = crate::crawl::fetcher_from_config(&cfg.crawl, &opts.resolve)?;
     let cache: Arc<dyn PageCache> = match store::CacheReader::open(&db) {
@@ -293,142 +331,97 @@ async fn stages(
         let handle = walks.spawn(async move { walk::crawl_agency(&f, job, c.as_ref(), &p).await });
         walk_ids.insert(handle.id(), agency);
     }
+    // Each agency is settled (stored, evaluated, reduced to its findings) as its walk ends;
+    // `slots` follows `selected`, so the outcomes are gathered in configuration order whatever
+    // order the walks end in.
+    let today = time::OffsetDateTime::now_utc().date();
+    let facts: Vec<AgencyFacts> = selected.iter().map(|a| agency_facts(a)).collect();
+    let index: BTreeMap<&str, usize> = selected
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.id.as_str(), i))
+        .collect();
+    let mut slots: Vec<Option<Settled>> = (0..selected.len()).map(|_| None).collect();
+    let no_hosts: Vec<HostFacts> = Vec::new();
+    let sampled = service_sample.is_some();
+    let judge = Settle {
+        setup,
+        run_id,
+        sampled,
+        today,
+    };
     let crawl = async {
-        let mut out: Vec<AgencyCrawl> = Vec::new();
         while let Some(joined) = walks.join_next_with_id().await {
-            match joined {
-                Ok((_, c)) => out.push(c),
+            let c = match joined {
+                Ok((_, c)) => c,
                 Err(e) => {
                     // A walk that panicked: its agency could not be assessed, the run goes on.
                     let agency = walk_ids.get(&e.id()).cloned().unwrap_or_default();
-                    out.push(AgencyCrawl {
+                    AgencyCrawl {
                         agency_id: agency.clone(),
                         could_not_assess: Some(crate::facts::ErrorFact {
                             kind: crate::facts::AssessReason::NoData,
                             message: format!("the walk of {agency} stopped: {e}"),
                         }),
                         ..AgencyCrawl::default()
-                    });
+                    }
                 }
-            }
+            };
+            let Some(&i) = index.get(c.agency_id.as_str()) else {
+                continue;
+            };
+            let (Some(f), Some(slot)) = (facts.get(i), slots.get_mut(i)) else {
+                continue;
+            };
+            let hosts = hosts_by_agency.get(&f.id).unwrap_or(&no_hosts);
+            let s = blocking(|| judge.agency(store, f, c, hosts))?;
+            *slot = Some(s);
         }
-        out
+        Ok::<(), RunError>(())
     };
-    let crawls = tokio::select! {
-        c = crawl => c,
+    tokio::select! {
+        r = crawl => r?,
         why = stopped(stop) => {
             reporter.finish();
             return Err(RunError::Interrupted { run: run_id, why: format!("{why} during the crawl") });
         }
     };
     reporter.finish();
-
-    // Probe every host a citizen touches (portal + extra hosts), once per host.
-    let mut host_agencies: BTreeMap<(String, u16), Vec<String>> = BTreeMap::new();
-    for a in selected {
-        for url in std::iter::once(&a.portal).chain(a.extra_hosts.iter()) {
-            if let Some(hp) = host_port(url) {
-                host_agencies.entry(hp).or_default().push(a.id.clone());
-            }
+    // Agencies no walk was started for (no profile for their platform): judged on no services.
+    for (i, slot) in slots.iter_mut().enumerate() {
+        if slot.is_none()
+            && let Some(f) = facts.get(i)
+        {
+            let hosts = hosts_by_agency.get(&f.id).unwrap_or(&no_hosts);
+            let empty = AgencyCrawl {
+                agency_id: f.id.clone(),
+                ..AgencyCrawl::default()
+            };
+            *slot = Some(judge.agency(store, f, empty, hosts)?);
         }
     }
-    let probe_cfg = setup.probe_config(&opts.resolve)?;
-    let host_list: Vec<(String, u16)> = host_agencies.keys().cloned().collect();
-    let probed = tokio::select! {
-        p = crate::probe::probe_hosts(&probe_cfg, &host_list) => p,
-        why = stopped(stop) => {
-            return Err(RunError::Interrupted { run: run_id, why: format!("{why} during the TLS probe") });
-        }
-    };
-
-    // Store the facts (one transaction per kind).
-    let mut services: Vec<ServiceFacts> = Vec::new();
-    let mut fetches = Vec::new();
-    let mut cache_updates = Vec::new();
-    let mut notes = Vec::new();
-    let mut unassessed_agencies: BTreeMap<String, crate::facts::ErrorFact> = BTreeMap::new();
-    let mut sampled_services = Vec::new();
-    for c in crawls {
-        if let Some(end) = &c.listing_end {
-            tracing::info!(agency = %c.agency_id, "{end}");
-        }
-        for n in &c.notes {
-            notes.push(format!("{}: {n}", c.agency_id));
-        }
-        if let Some(e) = c.could_not_assess {
-            unassessed_agencies.insert(c.agency_id.clone(), e);
-        }
-        for s in &c.services {
-            sampled_services.push(format!("{}/{}", s.agency_id, store::service_key(s)));
-        }
-        services.extend(c.services);
-        fetches.extend(c.fetches);
-        cache_updates.extend(c.cache_updates);
-    }
-    let mut hosts_by_agency: BTreeMap<String, Vec<HostFacts>> = BTreeMap::new();
-    let mut host_rows = Vec::new();
-    for h in &probed {
-        let key = (
-            h.name.to_ascii_lowercase(),
-            u16::try_from(h.port).unwrap_or(0),
-        );
-        for agency in host_agencies.get(&key).into_iter().flatten() {
-            hosts_by_agency
-                .entry(agency.clone())
-                .or_default()
-                .push(h.clone());
-            host_rows.push((agency.clone(), h.clone()));
-        }
-    }
-    if service_sample.is_some() {
+    // Every slot is filled by now; `unwrap_or_default` keeps `settled` aligned with `facts`.
+    let settled: Vec<Settled> = slots.into_iter().map(Option::unwrap_or_default).collect();
+    let mut notes: Vec<String> = settled.iter().flat_map(|s| s.notes.clone()).collect();
+    let n_services: usize = settled.iter().map(|s| s.services).sum();
+    let n_pages: usize = settled.iter().map(|s| s.pages).sum();
+    let bytes_wire: u64 = settled.iter().map(|s| s.bytes_wire).sum();
+    if sampled {
         // Agencies are crawled concurrently: record the sample in a stable order, so the same
         // seed records the same scope.
-        sampled_services.sort();
+        let mut keys: Vec<String> = settled
+            .iter()
+            .flat_map(|s| s.service_keys.iter().cloned())
+            .collect();
+        keys.sort();
         store.set_scope(
             run_id,
             &Scope {
                 agencies: selected.iter().map(|a| a.id.clone()).collect(),
-                services: Some(sampled_services),
+                services: Some(keys),
             },
         )?;
     }
-    store.record_hosts(run_id, &host_rows)?;
-    store.record_services(run_id, &services)?;
-    store.record_fetches(run_id, &fetches)?;
-    store.put_cached_pages(&cache_updates)?;
-
-    // Evaluate.
-    let today = time::OffsetDateTime::now_utc().date();
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    // The agency each outcome was evaluated for (parallel to `outcomes`): host outcomes carry
-    // no agency in their subject, yet reports, mail and the lifecycle scope group by agency.
-    let mut owners: Vec<String> = Vec::new();
-    for a in selected {
-        let facts = agency_facts(a);
-        let hosts = hosts_by_agency.get(&a.id).cloned().unwrap_or_default();
-        let mine: Vec<ServiceFacts> = services
-            .iter()
-            .filter(|s| s.agency_id == a.id)
-            .cloned()
-            .collect();
-        if let Some(err) = unassessed_agencies.get(&a.id).filter(|_| mine.is_empty()) {
-            let scope = setup.rules.agency_scope(&facts);
-            for h in &hosts {
-                outcomes.extend(scope.evaluate_host(h));
-            }
-            outcomes.extend(unassessable_agency(setup, &facts, err));
-            owners.resize(outcomes.len(), a.id.clone());
-            continue;
-        }
-        let mut eval = setup.rules.evaluate_all(&facts, &mine, &hosts).outcomes;
-        if service_sample.is_some() {
-            // Aggregates over a sample say nothing about the whole agency.
-            eval.retain(|o| o.scope != RuleScope::Agency);
-        }
-        outcomes.extend(eval);
-        owners.resize(outcomes.len(), a.id.clone());
-    }
-    setup.waivers.apply(&mut outcomes, today);
     let waiver_report = setup.waivers.report(today);
 
     let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
@@ -436,10 +429,11 @@ async fn stages(
     let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
     let mut records = Vec::new();
     let mut seen = BTreeSet::new();
-    for (o, owner) in outcomes.iter().zip(&owners) {
-        if !matches!(o.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. }) {
-            continue;
-        }
+    let owned = settled
+        .iter()
+        .zip(&facts)
+        .flat_map(|(s, f)| s.outcomes.iter().map(move |o| (o, f.id.as_str())));
+    for (o, owner) in owned {
         // A host shared by several agencies is judged once per agency; keep the first (one
         // finding per fingerprint and run).
         if !seen.insert(o.fingerprint()) {
@@ -543,10 +537,10 @@ async fn stages(
         mode: opts.mode,
         seed,
         agencies: selected.iter().map(|a| a.id.clone()).collect(),
-        services: services.len(),
+        services: n_services,
         hosts: probed.len(),
-        pages_fetched: fetches.len(),
-        bytes_wire: fetches.iter().map(|f| f.bytes_wire).sum(),
+        pages_fetched: n_pages,
+        bytes_wire,
         findings: n_findings,
         waived: n_waived,
         could_not_assess: n_cna,
@@ -559,42 +553,6 @@ async fn stages(
         notes,
         exit,
     })
-}
-
-/// An agency whose listing could not be read: its aggregate rules cannot be judged.
-fn unassessable_agency(
-    setup: &Setup,
-    facts: &AgencyFacts,
-    err: &crate::facts::ErrorFact,
-) -> Vec<Outcome> {
-    setup
-        .rules
-        .rules()
-        .iter()
-        .filter(|r| r.scope == RuleScope::Agency)
-        .map(|r| Outcome {
-            rule_id: Arc::from(r.id.as_str()),
-            scope: RuleScope::Agency,
-            severity: setup.rules.severity_of(r),
-            subject: Subject::Agency {
-                id: facts.id.clone(),
-            },
-            verdict: Verdict::CouldNotAssess {
-                reason: err.kind,
-                detail: err.message.clone(),
-            },
-            message_vi: format!(
-                "Không đánh giá được {}: không đọc được danh sách dịch vụ ({}).",
-                facts.name, err.kind
-            ),
-            message_en: format!(
-                "Could not assess {}: the service listing could not be read ({}).",
-                facts.name_en, err.kind
-            ),
-            evidence: Vec::new(),
-            waiver: None,
-        })
-        .collect()
 }
 
 /// The stored form of an outcome; `owner` is the agency it was evaluated for (the agency of a
