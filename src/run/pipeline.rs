@@ -4,7 +4,7 @@
 //! every agency it settled and is marked incomplete; memory holds the walks in flight and the
 //! findings, never the whole country's facts.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::lock::{LockError, RunLock};
 use super::sample;
-use super::settle::{Settle, Settled, blocking};
+use super::settle::{Settle, Settled, Tally, blocking, record};
 use super::setup::Setup;
 use crate::config::AgencyConfig;
 use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progress};
@@ -20,8 +20,8 @@ use crate::exit::ExitCode;
 use crate::extract::AgencyVars;
 use crate::facts::{AgencyFacts, HostFacts, Severity};
 use crate::report::{self, AgencyMeta, Mode, RuleInfo, WaiverNote};
-use crate::rules::{Outcome, Subject, Verdict};
-use crate::store::{self, EvidenceRecord, FindingRecord, RunDiff, RunStart, Scope, Store};
+use crate::rules::Outcome;
+use crate::store::{self, RunDiff, RunStart, Scope, Store};
 
 /// How a run was asked for.
 #[derive(Debug, Clone)]
@@ -424,35 +424,25 @@ async fn stages(
     }
     let waiver_report = setup.waivers.report(today);
 
-    let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
-    let mut worst: Option<Severity> = None;
-    let (mut n_findings, mut n_waived, mut n_cna) = (0, 0, 0);
-    let mut records = Vec::new();
-    let mut seen = BTreeSet::new();
-    let owned = settled
-        .iter()
-        .zip(&facts)
-        .flat_map(|(s, f)| s.outcomes.iter().map(move |o| (o, f.id.as_str())));
-    for (o, owner) in owned {
-        // A host shared by several agencies is judged once per agency; keep the first (one
-        // finding per fingerprint and run).
-        if !seen.insert(o.fingerprint()) {
-            continue;
-        }
-        match &o.verdict {
-            Verdict::Fail if o.waiver.is_some() => n_waived += 1,
-            Verdict::Fail => {
-                n_findings += 1;
-                worst = worst.max(Some(o.severity));
-            }
-            Verdict::CouldNotAssess { .. } => n_cna += 1,
-            _ => continue,
-        }
-        records.push(finding_record(o, owner));
+    // Host rules, agency by agency in configuration order: a host shared by several agencies
+    // is judged once per agency and kept once (one finding per fingerprint and run), owned by
+    // the first.
+    let mut tally = Tally::default();
+    let mut seen = HashSet::new();
+    for (s, f) in settled.iter().zip(&facts) {
+        tally.add(s.tally);
+        let scope = setup.rules.agency_scope(f);
+        let hosts = hosts_by_agency.get(&f.id).unwrap_or(&no_hosts);
+        let outcomes: Vec<Outcome> = hosts.iter().flat_map(|h| scope.evaluate_host(h)).collect();
+        tally.add(record(
+            setup, store, run_id, today, &f.id, outcomes, &mut seen,
+        )?);
     }
+    let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
+    let worst = tally.worst;
 
     // Store findings, lifecycle and the digest chain; the run is complete from here.
-    let diff = store.finish_run(run_id, &records)?;
+    let diff = store.complete_run(run_id)?;
 
     // Reports.
     let agencies_meta: Vec<AgencyMeta> = selected
@@ -541,9 +531,9 @@ async fn stages(
         hosts: probed.len(),
         pages_fetched: n_pages,
         bytes_wire,
-        findings: n_findings,
-        waived: n_waived,
-        could_not_assess: n_cna,
+        findings: tally.findings,
+        waived: tally.waived,
+        could_not_assess: tally.could_not_assess,
         worst,
         diff,
         reports,
@@ -553,57 +543,6 @@ async fn stages(
         notes,
         exit,
     })
-}
-
-/// The stored form of an outcome; `owner` is the agency it was evaluated for (the agency of a
-/// host finding).
-fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
-    let (outcome, reason, detail) = match &o.verdict {
-        Verdict::CouldNotAssess { reason, detail } => {
-            ("could_not_assess", reason.as_str(), detail.clone())
-        }
-        _ => ("fail", "", String::new()),
-    };
-    let agency_id = match &o.subject {
-        Subject::Service { agency_id, .. } => agency_id.clone(),
-        Subject::Agency { id } => id.clone(),
-        Subject::Host { .. } => owner.to_string(),
-    };
-    let mut message_vi = o.message_vi.clone();
-    let mut message_en = o.message_en.clone();
-    if message_vi.is_empty() && !detail.is_empty() {
-        message_vi = detail.clone();
-        message_en = detail;
-    }
-    FindingRecord {
-        fingerprint: o.fingerprint(),
-        rule_id: o.rule_id.to_string(),
-        severity: o.severity.as_str().to_string(),
-        scope: o.scope.as_str().to_string(),
-        agency_id,
-        subject: o.subject.key(),
-        outcome: outcome.to_string(),
-        reason: reason.to_string(),
-        message_vi,
-        message_en,
-        waiver: o
-            .waiver
-            .as_ref()
-            .map(|w| format!("{} ({}; hết hạn {})", w.decision, w.reason, w.expires))
-            .unwrap_or_default(),
-        evidence: o
-            .evidence
-            .iter()
-            .map(|e| EvidenceRecord {
-                url: e.url.clone(),
-                fetched_at: e.at.clone(),
-                status: e.status,
-                content_hash: e.sha256.clone(),
-                locator: e.locator.clone(),
-                excerpt: e.excerpt.clone(),
-            })
-            .collect(),
-    }
 }
 
 async fn deliver(

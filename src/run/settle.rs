@@ -7,19 +7,79 @@
 //! flight and the agency being settled do. The facts are in SQLite the moment an agency is
 //! settled, so an interrupted run keeps every agency it finished.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::setup::Setup;
 use crate::crawl::walk::AgencyCrawl;
-use crate::facts::{AgencyFacts, ErrorFact, HostFacts};
+use crate::facts::{AgencyFacts, ErrorFact, HostFacts, Severity};
 use crate::rules::{Outcome, Scope as RuleScope, Subject, Verdict};
-use crate::store::{self, Store};
+use crate::store::{self, EvidenceRecord, FindingRecord, Store};
+
+/// Findings counted as they are stored.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tally {
+    /// Failures not covered by a waiver.
+    pub findings: usize,
+    pub waived: usize,
+    pub could_not_assess: usize,
+    pub worst: Option<Severity>,
+}
+
+impl Tally {
+    /// Count one outcome; `false` when it is not a finding (pass, not applicable).
+    fn count(&mut self, o: &Outcome) -> bool {
+        match &o.verdict {
+            Verdict::Fail if o.waiver.is_some() => self.waived += 1,
+            Verdict::Fail => {
+                self.findings += 1;
+                self.worst = self.worst.max(Some(o.severity));
+            }
+            Verdict::CouldNotAssess { .. } => self.could_not_assess += 1,
+            _ => return false,
+        }
+        true
+    }
+
+    pub fn add(&mut self, other: Tally) {
+        self.findings += other.findings;
+        self.waived += other.waived;
+        self.could_not_assess += other.could_not_assess;
+        self.worst = self.worst.max(other.worst);
+    }
+}
+
+/// Apply waivers to `outcomes`, then store the findings among them (failures, waived or not,
+/// and could-not-assess) for `owner`, skipping fingerprints already in `seen`.
+pub(crate) fn record(
+    setup: &Setup,
+    store: &mut Store,
+    run_id: i64,
+    today: time::Date,
+    owner: &str,
+    mut outcomes: Vec<Outcome>,
+    seen: &mut HashSet<String>,
+) -> Result<Tally, store::StoreError> {
+    setup.waivers.apply(&mut outcomes, today);
+    let mut tally = Tally::default();
+    let mut records = Vec::new();
+    for o in &outcomes {
+        if matches!(o.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. })
+            && seen.insert(o.fingerprint())
+            && tally.count(o)
+        {
+            records.push(finding_record(o, owner));
+        }
+    }
+    store.record_findings(run_id, &records)?;
+    Ok(tally)
+}
 
 /// What the run keeps of one settled agency.
 #[derive(Debug, Default)]
 pub(crate) struct Settled {
-    /// Failures (waived or not) and could-not-assess outcomes, in evaluation order.
-    pub outcomes: Vec<Outcome>,
+    /// Its findings, stored already.
+    pub tally: Tally,
     pub services: usize,
     pub pages: usize,
     pub bytes_wire: u64,
@@ -67,28 +127,30 @@ fn settle(
     store.record_fetches(run_id, &crawl.fetches)?;
     store.put_cached_pages(&crawl.cache_updates)?;
 
-    let mut outcomes = match &crawl.could_not_assess {
-        Some(err) if crawl.services.is_empty() => {
-            let scope = setup.rules.agency_scope(facts);
-            let mut o: Vec<Outcome> = hosts.iter().flat_map(|h| scope.evaluate_host(h)).collect();
-            o.extend(unassessable_agency(setup, facts, err));
-            o
-        }
+    // Host rules are judged once the crawl is over, in configuration order (a host shared by
+    // several agencies is one finding, owned by the first); here: services and aggregates.
+    let scope = setup.rules.agency_scope(facts);
+    let outcomes = match &crawl.could_not_assess {
+        Some(err) if crawl.services.is_empty() => unassessable_agency(setup, facts, err),
         _ => {
-            let mut o = setup
-                .rules
-                .evaluate_all(facts, &crawl.services, hosts)
-                .outcomes;
-            if ctx.sampled {
-                o.retain(|o| o.scope != RuleScope::Agency);
+            let mut o: Vec<Outcome> = crawl
+                .services
+                .iter()
+                .flat_map(|s| scope.evaluate_service(s))
+                .collect();
+            if !ctx.sampled {
+                o.extend(scope.evaluate_agency(&crawl.services, hosts));
             }
             o
         }
     };
-    setup.waivers.apply(&mut outcomes, ctx.today);
-    outcomes.retain(|o| matches!(o.verdict, Verdict::Fail | Verdict::CouldNotAssess { .. }));
+    // Service and agency fingerprints name their agency: no other agency can repeat them.
+    let mut seen = HashSet::new();
+    let tally = record(
+        setup, store, run_id, ctx.today, &facts.id, outcomes, &mut seen,
+    )?;
     Ok(Settled {
-        outcomes,
+        tally,
         services: crawl.services.len(),
         pages: crawl.fetches.len(),
         bytes_wire: crawl.fetches.iter().map(|f| f.bytes_wire).sum(),
@@ -147,4 +209,55 @@ fn unassessable_agency(setup: &Setup, facts: &AgencyFacts, err: &ErrorFact) -> V
             waiver: None,
         })
         .collect()
+}
+
+/// The stored form of an outcome; `owner` is the agency it was evaluated for (the agency of a
+/// host finding).
+fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
+    let (outcome, reason, detail) = match &o.verdict {
+        Verdict::CouldNotAssess { reason, detail } => {
+            ("could_not_assess", reason.as_str(), detail.clone())
+        }
+        _ => ("fail", "", String::new()),
+    };
+    let agency_id = match &o.subject {
+        Subject::Service { agency_id, .. } => agency_id.clone(),
+        Subject::Agency { id } => id.clone(),
+        Subject::Host { .. } => owner.to_string(),
+    };
+    let mut message_vi = o.message_vi.clone();
+    let mut message_en = o.message_en.clone();
+    if message_vi.is_empty() && !detail.is_empty() {
+        message_vi = detail.clone();
+        message_en = detail;
+    }
+    FindingRecord {
+        fingerprint: o.fingerprint(),
+        rule_id: o.rule_id.to_string(),
+        severity: o.severity.as_str().to_string(),
+        scope: o.scope.as_str().to_string(),
+        agency_id,
+        subject: o.subject.key(),
+        outcome: outcome.to_string(),
+        reason: reason.to_string(),
+        message_vi,
+        message_en,
+        waiver: o
+            .waiver
+            .as_ref()
+            .map(|w| format!("{} ({}; hết hạn {})", w.decision, w.reason, w.expires))
+            .unwrap_or_default(),
+        evidence: o
+            .evidence
+            .iter()
+            .map(|e| EvidenceRecord {
+                url: e.url.clone(),
+                fetched_at: e.at.clone(),
+                status: e.status,
+                content_hash: e.sha256.clone(),
+                locator: e.locator.clone(),
+                excerpt: e.excerpt.clone(),
+            })
+            .collect(),
+    }
 }

@@ -85,6 +85,21 @@ pub(super) fn load_findings(conn: &Connection, run: i64) -> Result<Vec<FindingRe
 }
 
 /// The digest of a run as stored now.
+fn evidence_row(row: Option<&rusqlite::Row<'_>>) -> Result<Option<(String, EvidenceRecord)>> {
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some((
+        r.get(0)?,
+        EvidenceRecord {
+            url: r.get(1)?,
+            fetched_at: r.get(2)?,
+            status: r.get(3)?,
+            content_hash: r.get(4)?,
+            locator: r.get(5)?,
+            excerpt: r.get(6)?,
+        },
+    )))
+}
+
 pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     let (mode, rd, cd): (String, String, String) = conn.query_row(
         "SELECT mode, ruleset_digest, config_digest FROM runs WHERE id = ?1",
@@ -97,32 +112,56 @@ pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<Stri
         hasher.update(b"\n");
     };
     line(&[DOMAIN, prev, &run.to_string(), &mode, &rd, &cd]);
-    for f in load_findings(conn, run)? {
+    // Streamed: findings and evidence are two cursors in fingerprint order, merged, so a run
+    // of any size is hashed in constant memory (the lines are those of `load_findings`).
+    let mut f_st = conn.prepare_cached(
+        "SELECT fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason, message_vi, message_en, waiver
+         FROM findings WHERE run_id = ?1 ORDER BY fingerprint",
+    )?;
+    let mut e_st = conn.prepare_cached(
+        "SELECT fingerprint, url, fetched_at, status, content_hash, locator, excerpt
+         FROM evidence WHERE run_id = ?1 ORDER BY fingerprint, url, content_hash, locator, excerpt",
+    )?;
+    let mut findings = f_st.query(params![run])?;
+    let mut evidence = e_st.query(params![run])?;
+    let mut pending = evidence_row(evidence.next()?)?;
+    while let Some(f) = findings.next()? {
+        let fp: String = f.get(0)?;
+        let text = |i: usize| f.get::<_, String>(i);
         line(&[
             "F",
-            &f.fingerprint,
-            &f.rule_id,
-            &f.severity,
-            &f.scope,
-            &f.agency_id,
-            &h(&f.subject),
-            &f.outcome,
-            &f.reason,
-            &h(&f.message_vi),
-            &h(&f.message_en),
-            &h(&f.waiver),
+            &fp,
+            &text(1)?,
+            &text(2)?,
+            &text(3)?,
+            &text(4)?,
+            &h(&text(5)?),
+            &text(6)?,
+            &text(7)?,
+            &h(&text(8)?),
+            &h(&text(9)?),
+            &h(&text(10)?),
         ]);
-        for e in &f.evidence {
-            line(&[
-                "E",
-                &f.fingerprint,
-                &h(&e.url),
-                &e.fetched_at,
-                &e.status.to_string(),
-                &e.content_hash,
-                &h(&e.locator),
-                &h(&e.excerpt),
-            ]);
+        // Evidence of fingerprints with no finding row is not part of the digest.
+        while let Some((efp, e)) = pending.take() {
+            match efp.as_str().cmp(fp.as_str()) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => line(&[
+                    "E",
+                    &fp,
+                    &h(&e.url),
+                    &e.fetched_at,
+                    &e.status.to_string(),
+                    &e.content_hash,
+                    &h(&e.locator),
+                    &h(&e.excerpt),
+                ]),
+                std::cmp::Ordering::Greater => {
+                    pending = Some((efp, e));
+                    break;
+                }
+            }
+            pending = evidence_row(evidence.next()?)?;
         }
     }
     Ok(hex::encode(hasher.finalize()))

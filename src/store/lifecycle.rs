@@ -1,7 +1,8 @@
-//! Finishing a run: findings stored, lifecycle states computed against every earlier complete
-//! run of overlapping scope, digest chained — all in one transaction.
+//! Finishing a run: findings stored (agency by agency while the run goes on), then lifecycle
+//! states computed against every earlier complete run of overlapping scope and the digest
+//! chained — one transaction, set-based SQL over the stored rows.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -75,77 +76,78 @@ fn in_scope(agencies: &HashSet<&str>, services: Option<&HashSet<&str>>, row: &Op
 impl Store {
     /// Store a run's findings, compute the lifecycle and mark the run complete.
     pub fn finish_run(&mut self, run: i64, findings: &[FindingRecord]) -> Result<RunDiff> {
-        let scope = self.run(run)?.scope;
+        self.record_findings(run, findings)?;
+        self.complete_run(run)
+    }
+
+    /// Store findings (with evidence) of a running run, one transaction; the run stays
+    /// `running` until [`Store::complete_run`]. A run records its findings agency by agency,
+    /// so a national run never holds them all in memory. Storing a fingerprint twice keeps the
+    /// last record.
+    pub fn record_findings(&mut self, run: i64, findings: &[FindingRecord]) -> Result<()> {
         let tx = self.conn.transaction()?;
         insert_findings(&tx, run, findings)?;
+        tx.commit()?;
+        Ok(())
+    }
 
-        let mut diff = RunDiff::default();
-        let mut failing: HashSet<&str> = HashSet::new();
-        let mut unassessed: HashSet<&str> = HashSet::new();
-        for f in findings {
-            if f.outcome == "fail" {
-                failing.insert(&f.fingerprint);
-            } else {
-                unassessed.insert(&f.fingerprint);
-            }
-        }
-        let states = lifecycle_states(&tx)?;
-        for f in findings.iter().filter(|f| f.outcome == "fail") {
-            let state = match states.get(&f.fingerprint).map(String::as_str) {
-                None => {
-                    tx.execute(
-                        "INSERT INTO lifecycle (fingerprint, rule_id, scope, agency_id, subject, state, first_seen_run, last_seen_run)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?6)",
-                        params![f.fingerprint, f.rule_id, f.scope, f.agency_id, f.subject, run],
-                    )?;
-                    diff.new.push(f.fingerprint.clone());
-                    "new"
-                }
-                Some("open") => {
-                    tx.execute(
-                        "UPDATE lifecycle SET last_seen_run = ?2 WHERE fingerprint = ?1",
-                        params![f.fingerprint, run],
-                    )?;
-                    diff.persisting.push(f.fingerprint.clone());
-                    "persisting"
-                }
-                Some(_) => {
-                    tx.execute(
-                        "UPDATE lifecycle SET state = 'open', last_seen_run = ?2, resolved_run = NULL,
-                             times_regressed = times_regressed + 1 WHERE fingerprint = ?1",
-                        params![f.fingerprint, run],
-                    )?;
-                    diff.regressed.push(f.fingerprint.clone());
-                    "regressed"
-                }
-            };
-            tx.execute(
-                "UPDATE findings SET state = ?3 WHERE run_id = ?1 AND fingerprint = ?2",
-                params![run, f.fingerprint, state],
-            )?;
-        }
+    /// Compute the lifecycle of the run's stored findings against every earlier complete run
+    /// of overlapping scope, chain the digest and mark the run complete — one transaction.
+    /// Set-based SQL, so the cost does not depend on holding the findings in memory.
+    pub fn complete_run(&mut self, run: i64) -> Result<RunDiff> {
+        let scope = self.run(run)?.scope;
+        let tx = self.conn.transaction()?;
 
+        // Each failure's state, from the lifecycle as it stood before this run.
+        tx.execute(
+            "UPDATE findings SET state = COALESCE(
+                 (SELECT CASE l.state WHEN 'open' THEN 'persisting' ELSE 'regressed' END
+                  FROM lifecycle l WHERE l.fingerprint = findings.fingerprint),
+                 'new')
+             WHERE run_id = ?1 AND outcome = 'fail'",
+            params![run],
+        )?;
+        tx.execute(
+            "UPDATE lifecycle SET last_seen_run = ?1
+             WHERE fingerprint IN (SELECT fingerprint FROM findings WHERE run_id = ?1 AND state = 'persisting')",
+            params![run],
+        )?;
+        tx.execute(
+            "UPDATE lifecycle SET state = 'open', last_seen_run = ?1, resolved_run = NULL,
+                 times_regressed = times_regressed + 1
+             WHERE fingerprint IN (SELECT fingerprint FROM findings WHERE run_id = ?1 AND state = 'regressed')",
+            params![run],
+        )?;
+        tx.execute(
+            "INSERT INTO lifecycle (fingerprint, rule_id, scope, agency_id, subject, state, first_seen_run, last_seen_run)
+             SELECT fingerprint, rule_id, scope, agency_id, subject, 'open', ?1, ?1
+             FROM findings WHERE run_id = ?1 AND state = 'new'",
+            params![run],
+        )?;
+
+        // Open findings this run did not see (neither failing nor unassessable) are resolved
+        // when the run's scope covered them.
         let agencies: HashSet<&str> = scope.agencies.iter().map(String::as_str).collect();
         let sampled: Option<HashSet<&str>> = scope
             .services
             .as_ref()
             .map(|s| s.iter().map(String::as_str).collect());
-        for row in open_rows(&tx)? {
-            if failing.contains(row.fingerprint.as_str())
-                || unassessed.contains(row.fingerprint.as_str())
-                || !in_scope(&agencies, sampled.as_ref(), &row)
-            {
-                continue;
+        let mut resolved = Vec::new();
+        for row in unseen_open_rows(&tx, run)? {
+            if in_scope(&agencies, sampled.as_ref(), &row) {
+                resolved.push(row.fingerprint);
             }
-            tx.execute(
+        }
+        {
+            let mut upd = tx.prepare_cached(
                 "UPDATE lifecycle SET state = 'resolved', resolved_run = ?2 WHERE fingerprint = ?1",
-                params![row.fingerprint, run],
             )?;
-            tx.execute(
-                "INSERT INTO resolutions (run_id, fingerprint) VALUES (?1, ?2)",
-                params![run, row.fingerprint],
-            )?;
-            diff.resolved.push(row.fingerprint);
+            let mut ins =
+                tx.prepare_cached("INSERT INTO resolutions (run_id, fingerprint) VALUES (?1, ?2)")?;
+            for fp in &resolved {
+                upd.execute(params![fp, run])?;
+                ins.execute(params![run, fp])?;
+            }
         }
 
         let prev = chain::previous_digest(&tx, run)?;
@@ -159,15 +161,7 @@ impl Store {
             return Err(StoreError::NoSuchRun(run));
         }
         tx.commit()?;
-        for v in [
-            &mut diff.new,
-            &mut diff.persisting,
-            &mut diff.regressed,
-            &mut diff.resolved,
-        ] {
-            v.sort();
-        }
-        Ok(diff)
+        self.diff(run)
     }
 
     /// The lifecycle diff recorded for a complete run.
@@ -292,22 +286,15 @@ fn insert_findings(tx: &Transaction<'_>, run: i64, findings: &[FindingRecord]) -
     Ok(())
 }
 
-fn lifecycle_states(tx: &Transaction<'_>) -> Result<HashMap<String, String>> {
-    let mut st = tx.prepare_cached("SELECT fingerprint, state FROM lifecycle")?;
-    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (k, v) = row?;
-        out.insert(k, v);
-    }
-    Ok(out)
-}
-
-fn open_rows(tx: &Transaction<'_>) -> Result<Vec<OpenRow>> {
+/// Open lifecycle rows with no finding (failing or unassessable) in `run`.
+fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
     let mut st = tx.prepare_cached(
-        "SELECT fingerprint, scope, agency_id, subject FROM lifecycle WHERE state = 'open' ORDER BY fingerprint",
+        "SELECT fingerprint, scope, agency_id, subject FROM lifecycle l
+         WHERE state = 'open'
+           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint)
+         ORDER BY fingerprint",
     )?;
-    let rows = st.query_map([], |r| {
+    let rows = st.query_map(params![run], |r| {
         Ok(OpenRow {
             fingerprint: r.get(0)?,
             scope: r.get(1)?,

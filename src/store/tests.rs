@@ -193,3 +193,135 @@ fn reopening_keeps_data_and_migrations_are_idempotent() {
     assert_eq!(s.runs(10).expect("runs").len(), 1);
     assert!(s.verify_chain().expect("verify").is_empty());
 }
+
+/// The digest as first written (every finding loaded with its evidence): the streamed digest
+/// must reproduce it, or every chain stored before would break.
+fn reference_digest(conn: &rusqlite::Connection, run: i64, prev: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let h = |s: &str| hex::encode(Sha256::digest(s.as_bytes()));
+    let (mode, rd, cd): (String, String, String) = conn
+        .query_row(
+            "SELECT mode, ruleset_digest, config_digest FROM runs WHERE id = ?1",
+            rusqlite::params![run],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("run");
+    let mut hasher = Sha256::new();
+    let mut line = |parts: &[&str]| {
+        hasher.update(parts.join("\u{1f}").as_bytes());
+        hasher.update(b"\n");
+    };
+    line(&[
+        "dvc-audit/run-digest/v1",
+        prev,
+        &run.to_string(),
+        &mode,
+        &rd,
+        &cd,
+    ]);
+    for f in chain::load_findings(conn, run).expect("load") {
+        line(&[
+            "F",
+            &f.fingerprint,
+            &f.rule_id,
+            &f.severity,
+            &f.scope,
+            &f.agency_id,
+            &h(&f.subject),
+            &f.outcome,
+            &f.reason,
+            &h(&f.message_vi),
+            &h(&f.message_en),
+            &h(&f.waiver),
+        ]);
+        for e in &f.evidence {
+            line(&[
+                "E",
+                &f.fingerprint,
+                &h(&e.url),
+                &e.fetched_at,
+                &e.status.to_string(),
+                &e.content_hash,
+                &h(&e.locator),
+                &h(&e.excerpt),
+            ]);
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
+#[test]
+fn streamed_digest_matches_the_loaded_one() {
+    let mut s = Store::open_in_memory().expect("open");
+    let r = s
+        .begin_run(&start("regular", &["a", "b"], None))
+        .expect("begin");
+    let mut many = Vec::new();
+    for i in (0..40).rev() {
+        let mut f = finding(
+            &format!("fp-{i:03}"),
+            "a",
+            "service",
+            &format!("a/{i}"),
+            "fail",
+        );
+        // No evidence, one, or several (out of order) per finding.
+        match i % 3 {
+            0 => f.evidence.clear(),
+            1 => {
+                let mut e = f.evidence[0].clone();
+                e.url = "https://a.test/0".into();
+                f.evidence.push(e);
+            }
+            _ => {}
+        }
+        many.push(f);
+    }
+    s.record_findings(r, &many[..20]).expect("record");
+    s.record_findings(r, &many[20..]).expect("record");
+    // Evidence rows without a finding row are not part of the digest.
+    s.conn
+        .execute(
+            "INSERT INTO evidence (run_id, fingerprint, url, fetched_at, status, content_hash, excerpt)
+             VALUES (?1, 'fp-0005x', 'u', 't', 200, 'h', 'x'), (?1, 'aaa', 'u', 't', 200, 'h', 'x'), (?1, 'zzz', 'u', 't', 200, 'h', 'x')",
+            rusqlite::params![r],
+        )
+        .expect("orphans");
+    let want = reference_digest(&s.conn, r, "prev");
+    assert_eq!(chain::run_digest(&s.conn, r, "prev").expect("digest"), want);
+    s.complete_run(r).expect("complete");
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
+
+#[test]
+fn findings_recorded_in_batches_complete_like_one_finish() {
+    let mut a = Store::open_in_memory().expect("open");
+    let mut b = Store::open_in_memory().expect("open");
+    let mut diffs = Vec::new();
+    for (n, runs) in [
+        vec![vec!["x", "y"]],
+        vec![vec!["x"], vec!["z"]],
+        vec![vec!["y"], vec![]],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ra = a.begin_run(&start("regular", &["a"], None)).expect("begin");
+        let rb = b.begin_run(&start("regular", &["a"], None)).expect("begin");
+        let all: Vec<FindingRecord> = runs.iter().flatten().map(|fp| fail(fp)).collect();
+        let da = a.finish_run(ra, &all).expect("finish");
+        for batch in &runs {
+            let fs: Vec<FindingRecord> = batch.iter().map(|fp| fail(fp)).collect();
+            b.record_findings(rb, &fs).expect("record");
+        }
+        let db = b.complete_run(rb).expect("complete");
+        assert_eq!(da, db, "run {n}");
+        diffs.push(db);
+    }
+    // x,y new → x persisting, z new, y resolved → y regressed, x and z resolved.
+    assert_eq!(diffs[1].persisting, ["x"]);
+    assert_eq!(diffs[1].new, ["z"]);
+    assert_eq!(diffs[1].resolved, ["y"]);
+    assert_eq!(diffs[2].regressed, ["y"]);
+    assert_eq!(diffs[2].resolved, ["x", "z"]);
+}
