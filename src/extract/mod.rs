@@ -50,7 +50,10 @@ mod signals;
 
 pub use detail::{ServiceHint, detail_page};
 pub use hash::normalised_hash;
-pub use list::{ListOutcome, ListState, list_page};
+pub use list::{
+    CursorScan, ListItem, ListOutcome, ListScan, ListState, list_page, list_page_scanned,
+    replay_list_page, scan_list,
+};
 pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError};
 pub use signals::{mark_site_wide, summarise_signature};
 
