@@ -346,8 +346,8 @@ async fn walk(
     out
 }
 
-/// A list page's outcome, its cache entry (when the server sent validators and the page was
-/// understood), and the chain's state back. Parsing runs off the runtime.
+/// A list page's outcome, its cache entry (a `200` with validators to a plain GET), and the
+/// chain's state back. Parsing runs off the runtime.
 async fn read_list_page(
     profile: &Arc<Profile>,
     rec: &FetchRecord,
@@ -372,10 +372,10 @@ async fn read_list_page(
         let mut state = state;
         move || {
             let (listed, scan) = extract::list_page_scanned(&profile, &page, &req, &mut state);
+            // A page read as an app shell or as invalid JSON is a verdict on that content,
+            // replayed alike while it is unchanged (as detail pages keep `too_large`).
             let update = scan
-                .filter(|s| {
-                    rec.status == 200 && s.could_not_assess.is_none() && list_cache::cacheable(&req)
-                })
+                .filter(|_| rec.status == 200 && list_cache::cacheable(&req))
                 .and_then(|scan| {
                     list_cache::encode(
                         &req.url,
