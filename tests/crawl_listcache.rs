@@ -80,6 +80,38 @@ async fn crawl(
     crawl_common::crawl_all(config, &fetcher, cache, progress).await
 }
 
+/// A surprise inspection's walk of every agency (`n` services drawn with `seed`): the service
+/// URLs per agency, and how many list pages were not modified.
+async fn sampled(
+    config: &dvc_audit::config::Config,
+    cache: &dyn PageCache,
+    n: usize,
+    seed: u64,
+) -> (Vec<Vec<String>>, usize) {
+    let profiles = dvc_audit::profile::ProfileSet::bundled().expect("bundled profiles");
+    let fetcher = crawl_common::fetcher(&config.crawl);
+    let progress = Progress::default();
+    let mut urls = Vec::new();
+    let mut replayed = 0;
+    for a in &config.agencies {
+        let mut vars = dvc_audit::extract::AgencyVars::new(&a.id, &a.portal);
+        vars.extend(a.vars.clone());
+        let job = dvc_audit::crawl::walk::AgencyJob {
+            agency_id: a.id.clone(),
+            vars,
+            profile: std::sync::Arc::clone(profiles.get(&a.platform).expect("profile")),
+            max_pages: config.crawl.max_pages_per_agency,
+            sample: Some((n, seed)),
+        };
+        let r = dvc_audit::crawl::walk::crawl_agency(&fetcher, job, cache, &progress).await;
+        replayed += list_fetches(&r).iter().filter(|f| f.not_modified).count();
+        let mut u: Vec<String> = r.services.iter().map(|s| s.url.clone()).collect();
+        u.sort();
+        urls.push(u);
+    }
+    (urls, replayed)
+}
+
 /// Every list page of every agency answered 304 and was replayed.
 fn assert_all_lists_not_modified(runs: &[AgencyCrawl]) {
     for r in runs {
@@ -181,6 +213,13 @@ async fn an_unchanged_world_costs_only_headers_on_rerun() {
         log2.len()
     );
     assert!(wire2 * 20 < wire1, "re-run {wire2} B vs first {wire1} B");
+
+    // A surprise inspection draws the same sample from a replayed listing.
+    let (fresh, _) = sampled(&config, &NoCache, 3, 42).await;
+    let (replayed, not_modified) = sampled(&config, &cache, 3, 42).await;
+    assert_eq!(not_modified, lists1);
+    assert_eq!(fresh, replayed);
+    assert!(fresh.iter().filter(|u| !u.is_empty()).all(|u| u.len() == 3));
 }
 
 /// A `table` agency (offset pages of ten) without the planted pagination loop whose last
@@ -296,4 +335,80 @@ async fn a_published_service_is_found_through_the_one_changed_list_page() {
     assert!(again.contains_key(&new_url));
     let urls = |m: &BTreeMap<String, &ServiceFacts>| m.keys().cloned().collect::<HashSet<_>>();
     assert_eq!(urls(&again), urls(&found));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_or_foreign_entries_cost_a_full_fetch_never_a_page() {
+    let h = crawl_common::start(Size::Demo);
+    let config = crawl_common::load_config(&h, RATE);
+    let first = crawl(&config, &NoCache, &Progress::default()).await;
+
+    // Spoil every other entry: list entries alternately written for another profile or vars
+    // (fingerprint) and cut short; detail entries replaced by something that is not facts.
+    let cache = crawl_common::MapCache::from_runs(&first);
+    let mut spoiled: HashSet<String> = HashSet::new();
+    let mut kinds = [0usize; 3];
+    {
+        let mut map = cache.0.lock().expect("cache");
+        let mut keys: Vec<String> = map.keys().cloned().collect();
+        keys.sort();
+        for (i, url) in keys.iter().enumerate().filter(|(i, _)| i % 2 == 0) {
+            let Some(entry) = map.get_mut(url) else {
+                continue;
+            };
+            let json = &mut entry.extraction_json;
+            let kind = if !json.contains("\"cache_kind\":\"list_page\"") {
+                0
+            } else if i % 4 == 0 {
+                1
+            } else {
+                2
+            };
+            *json = match kind {
+                0 => "{\"not\":\"facts\"}".to_string(),
+                1 => json.replacen("\"fingerprint\":\"", "\"fingerprint\":\"0", 1),
+                _ => json.chars().take(json.len() / 2).collect(),
+            };
+            kinds[kind] += 1;
+            spoiled.insert(url.clone());
+        }
+    }
+    assert!(
+        kinds.iter().all(|&n| n > 0),
+        "every kind of spoilage: {kinds:?}"
+    );
+
+    let second = crawl(&config, &cache, &Progress::default()).await;
+    let mut refetched = 0;
+    for f in second.iter().flat_map(|r| r.fetches.iter()) {
+        if spoiled.contains(&f.url) {
+            assert!(!f.not_modified, "{}: no validators sent", f.url);
+            refetched += 1;
+        } else if cache.get(&f.url).is_some() {
+            assert!(f.not_modified, "{}: answered {}", f.url, f.status);
+        }
+    }
+    assert_eq!(refetched, spoiled.len());
+    // Nothing lost: the same services and listings, and every refetched page remembered anew.
+    let (got, again) = (services(&first), services(&second));
+    assert_eq!(got.len(), again.len());
+    for (url, f) in &got {
+        let g = again
+            .get(url)
+            .unwrap_or_else(|| panic!("{url} found again"));
+        assert_eq!(comparable(f), comparable(g), "{url}: same facts");
+    }
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(
+            (a.listed, a.list_pages),
+            (b.listed, b.list_pages),
+            "{}",
+            a.agency_id
+        );
+    }
+    let renewed: HashSet<&String> = second
+        .iter()
+        .flat_map(|r| r.cache_updates.iter().map(|(u, _)| u))
+        .collect();
+    assert!(spoiled.iter().all(|u| renewed.contains(u)));
 }
