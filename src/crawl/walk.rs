@@ -346,8 +346,8 @@ async fn walk(
     out
 }
 
-/// A list page's outcome, its cache entry (a `200` with validators to a plain GET), and the
-/// chain's state back. Parsing runs off the runtime.
+/// A list page's outcome, its cache entry (a `200` with validators to a plain GET, not
+/// redirected), and the chain's state back. Parsing runs off the runtime.
 async fn read_list_page(
     profile: &Arc<Profile>,
     rec: &FetchRecord,
@@ -373,9 +373,13 @@ async fn read_list_page(
         move || {
             let (listed, scan) = extract::list_page_scanned(&profile, &page, &req, &mut state);
             // A page read as an app shell or as invalid JSON is a verdict on that content,
-            // replayed alike while it is unchanged (as detail pages keep `too_large`).
+            // replayed alike while it is unchanged (as detail pages keep `too_large`). A
+            // redirected page is not kept: its validators belong to another URL, and its 304
+            // could never come (validators go with the first hop only).
             let update = scan
-                .filter(|_| rec.status == 200 && list_cache::cacheable(&req))
+                .filter(|_| {
+                    rec.status == 200 && rec.redirects.is_empty() && list_cache::cacheable(&req)
+                })
                 .and_then(|scan| {
                     list_cache::encode(
                         &req.url,
