@@ -5,6 +5,7 @@
 //! - [`fetch`]: one request → a [`fetch::FetchRecord`] (+ decoded text), every bound recorded;
 //! - [`body`]: capped streaming decompression and charset decoding;
 //! - [`walk`]: one agency's listing and detail pages, with conditional GETs on re-runs;
+//! - [`list_cache`]: what the page cache keeps of a list page, so a `304` replays it;
 //! - [`progress`]: a progress bar on a terminal, periodic log lines otherwise.
 //!
 //! The crawler knows nothing of HTML meaning: profiles and extraction decide what to fetch next.
@@ -13,6 +14,7 @@ pub mod body;
 pub mod client;
 pub mod fetch;
 pub mod host;
+pub mod list_cache;
 pub mod progress;
 pub mod walk;
 

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use futures::StreamExt;
 
 use super::fetch::{FetchRecord, Fetcher, Method, Request};
+use super::list_cache;
 use crate::extract::{self, AgencyVars, ListState, Page, PageKind, PageRequest};
 use crate::facts::{AssessReason, ErrorFact, FetchFacts, ServiceFacts};
 use crate::profile::Profile;
@@ -158,6 +159,7 @@ async fn walk(
     };
 
     // 1. Listing.
+    let fingerprint = list_cache::listing_fingerprint(profile, &job.vars);
     let mut pages_used: u32 = 0;
     let mut visited: HashSet<String> = HashSet::new();
     let mut detail_urls: HashSet<String> = HashSet::new();
@@ -182,45 +184,49 @@ async fn walk(
             }
             pages_used += 1;
             progress.pages_planned.fetch_add(1, Ordering::Relaxed);
-            let fetched = fetcher.fetch(&to_request(&req, None)).await;
+            // A stored scan for this page, only if it is ours (profile, vars, format, URL):
+            // without one the page is fetched unconditionally.
+            let stored = if list_cache::cacheable(&req) {
+                cache.get(&req.url).and_then(|c| {
+                    list_cache::decode(&c, &fingerprint, &req.url).map(|scan| (c, scan))
+                })
+            } else {
+                None
+            };
+            let fetched = fetcher
+                .fetch(&to_request(&req, stored.as_ref().map(|(c, _)| c)))
+                .await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             out.list_pages += 1;
             let rec = fetched.record.clone();
             out.fetches.push(fetched.record);
-            let Some(text) = fetched.text else {
-                let err = rec.error.unwrap_or(ErrorFact {
-                    kind: AssessReason::HttpStatus,
-                    message: format!("list page answered HTTP {} with no body", rec.status),
-                });
-                progress.errors.fetch_add(1, Ordering::Relaxed);
-                out.notes
-                    .push(format!("list page {}: {}", req.url, err.message));
-                listing_error.get_or_insert(err);
-                break;
-            };
-            let page = page_of(&rec, text);
-            let (listed, back) = off_runtime(
-                {
-                    let profile = Arc::clone(profile);
-                    let req = req.clone();
-                    move || {
-                        let listed = extract::list_page(&profile, &page, &req, &mut state);
-                        (listed, state)
-                    }
-                },
-                || {
-                    let failed = extract::ListOutcome {
-                        could_not_assess: Some(AssessReason::NoData),
-                        notes: vec![
-                            "extraction failed on this page (a bug: please report it)".into(),
-                        ],
-                        ..extract::ListOutcome::default()
+            let listed = match (rec.not_modified, stored) {
+                (true, Some((_, scan))) => {
+                    // Unchanged: the stored scan through the same chain logic, so the bounds
+                    // (visited set, max_pages, seen services) apply as on a fresh read.
+                    progress.not_modified.fetch_add(1, Ordering::Relaxed);
+                    extract::replay_list_page(profile, &scan, &req, &mut state)
+                }
+                _ => {
+                    let Some(text) = fetched.text else {
+                        let err = rec.error.unwrap_or(ErrorFact {
+                            kind: AssessReason::HttpStatus,
+                            message: format!("list page answered HTTP {} with no body", rec.status),
+                        });
+                        progress.errors.fetch_add(1, Ordering::Relaxed);
+                        out.notes
+                            .push(format!("list page {}: {}", req.url, err.message));
+                        listing_error.get_or_insert(err);
+                        break;
                     };
-                    (failed, ListState::new(&job.vars))
-                },
-            )
-            .await;
-            state = back;
+                    let (listed, update, back) =
+                        read_list_page(profile, &rec, text, &req, state, &fingerprint, &job.vars)
+                            .await;
+                    state = back;
+                    out.cache_updates.extend(update);
+                    listed
+                }
+            };
             if let Some(reason) = listed.could_not_assess {
                 listing_error.get_or_insert(ErrorFact {
                     kind: reason,
@@ -287,12 +293,19 @@ async fn walk(
     let agency_id = job.agency_id.as_str();
     let results: Vec<DetailResult> = futures::stream::iter(details)
         .map(|d| async move {
+            // Validators are sent only with an extraction that decodes (not a list entry, not
+            // an older or damaged one): a 304 without one would lose the page.
             let cached = if d.body.is_none() {
-                cache.get(&d.url)
+                cache.get(&d.url).and_then(|c| {
+                    let facts = serde_json::from_str::<ServiceFacts>(&c.extraction_json).ok()?;
+                    Some((c, facts))
+                })
             } else {
                 None
             };
-            let fetched = fetcher.fetch(&to_request(&d, cached.as_ref())).await;
+            let fetched = fetcher
+                .fetch(&to_request(&d, cached.as_ref().map(|(c, _)| c)))
+                .await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             let rec = fetched.record;
             let (facts, update) = {
@@ -331,6 +344,64 @@ async fn walk(
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
     extract::mark_site_wide(&mut out.services, &list_signals);
     out
+}
+
+/// A list page's outcome, its cache entry (a `200` with validators to a plain GET, not
+/// redirected), and the chain's state back. Parsing runs off the runtime.
+async fn read_list_page(
+    profile: &Arc<Profile>,
+    rec: &FetchRecord,
+    text: String,
+    req: &PageRequest,
+    state: ListState,
+    fingerprint: &str,
+    vars: &AgencyVars,
+) -> (
+    extract::ListOutcome,
+    Option<(String, CachedPage)>,
+    ListState,
+) {
+    let page = page_of(rec, text);
+    let task = {
+        let (profile, req, rec, fingerprint) = (
+            Arc::clone(profile),
+            req.clone(),
+            rec.clone(),
+            fingerprint.to_string(),
+        );
+        let mut state = state;
+        move || {
+            let (listed, scan) = extract::list_page_scanned(&profile, &page, &req, &mut state);
+            // A page read as an app shell or as invalid JSON is a verdict on that content,
+            // replayed alike while it is unchanged (as detail pages keep `too_large`). A
+            // redirected page is not kept: its validators belong to another URL, and its 304
+            // could never come (validators go with the first hop only).
+            let update = scan
+                .filter(|_| {
+                    rec.status == 200 && rec.redirects.is_empty() && list_cache::cacheable(&req)
+                })
+                .and_then(|scan| {
+                    list_cache::encode(
+                        &req.url,
+                        rec.etag.as_deref(),
+                        rec.last_modified.as_deref(),
+                        extract::normalised_hash(&profile, &page.body),
+                        &fingerprint,
+                        scan,
+                    )
+                });
+            (listed, update, state)
+        }
+    };
+    off_runtime(task, || {
+        let failed = extract::ListOutcome {
+            could_not_assess: Some(AssessReason::NoData),
+            notes: vec!["extraction failed on this page (a bug: please report it)".into()],
+            ..extract::ListOutcome::default()
+        };
+        (failed, None, ListState::new(vars))
+    })
+    .await
 }
 
 /// Extraction runs at most this many pages at once (one per core): more threads would only
@@ -382,11 +453,10 @@ fn detail_facts(
     req: &PageRequest,
     rec: &FetchRecord,
     text: Option<String>,
-    cached: Option<CachedPage>,
+    cached: Option<(CachedPage, ServiceFacts)>,
 ) -> (ServiceFacts, Option<(String, CachedPage)>) {
     if rec.not_modified
-        && let Some(c) = cached
-        && let Ok(mut facts) = serde_json::from_str::<ServiceFacts>(&c.extraction_json)
+        && let Some((c, mut facts)) = cached
     {
         // An outcome read from the unchanged content (e.g. `too_large`) still holds.
         let stored_error = facts.fetch.error.take();

@@ -1,7 +1,7 @@
 //! Detail pages: one service's code, name, level, national-portal link and signature signals.
 
 use scraper::Html;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Page;
@@ -14,7 +14,7 @@ use crate::profile::text::{clean, fold};
 use crate::profile::{Field, FieldMap, Locator, Profile};
 
 /// What a list said about a service, to fill in what its detail page lacks.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceHint {
     pub code: String,
     pub name: String,

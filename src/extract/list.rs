@@ -1,9 +1,20 @@
 //! List pages: service links (HTML) or items (JSON), the total, and the next page.
+//!
+//! Reading a list page is two steps, so a page can be replayed without its body:
+//! 1. [`scan_list`]: page → [`ListScan`], everything the page itself says (links in order with
+//!    their hints, total, signals, next link, `more`, cursor), independent of the chain;
+//! 2. `apply`: scan + the chain's [`ListState`] → [`ListOutcome`] (which services are new, the
+//!    next request, why the chain stops).
+//!
+//! [`list_page`] does both. The crawler stores the scan with the page's validators; when the
+//! server answers `304` on a later run, [`replay_list_page`] runs step 2 on the stored scan, so
+//! the chain's memory (services seen, pages visited, cursors, page count) evolves exactly as it
+//! would had the page been read again.
 
 use std::collections::HashSet;
 
 use scraper::Html;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::html::{element_text, parse_count};
@@ -62,6 +73,48 @@ pub struct ListOutcome {
     pub notes: Vec<String>,
 }
 
+/// What a list page says by itself, before the chain's memory decides what is new: the part
+/// of reading a page that needs its body. Stored by the crawler for conditional re-runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListScan {
+    /// The URL links were resolved against (the page's URL after redirects).
+    pub base_url: String,
+    /// Service links found, in page order (bounded by [`MAX_LINKS_PER_PAGE`]).
+    pub items: Vec<ListItem>,
+    pub total: Option<i64>,
+    pub signals: Vec<Evidence>,
+    /// Notes about the page itself (items skipped, an app shell).
+    pub notes: Vec<String>,
+    pub could_not_assess: Option<AssessReason>,
+    /// `false`: the page leads nowhere whatever the pagination (an app shell, a response
+    /// that is not JSON).
+    pub paginate: bool,
+    /// The `next_link` target, resolved.
+    pub next_link: Option<String>,
+    /// Counter pagination: its `more` locator matched (`true` when the profile has none).
+    pub more: bool,
+    /// Cursor pagination of a JSON listing: what the response says.
+    pub cursor: Option<CursorScan>,
+}
+
+/// One service link on a list page, with the request its detail page needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListItem {
+    pub url: String,
+    pub method: Method,
+    pub body: Option<String>,
+    pub hint: ServiceHint,
+}
+
+/// The cursor part of a JSON list response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CursorScan {
+    /// The response says it is the last page.
+    pub last: bool,
+    /// The cursor for the next page, as text.
+    pub cursor: Option<String>,
+}
+
 /// Read one list page. `request` is the request the page answers (its position drives the
 /// next request); `state` is the chain's memory.
 pub fn list_page(
@@ -70,21 +123,90 @@ pub fn list_page(
     request: &PageRequest,
     state: &mut ListState,
 ) -> ListOutcome {
-    state.pages = state.pages.saturating_add(1);
-    state.visited.insert(page.url.clone());
-    state.visited.insert(page.base_url().to_string());
-    let mut out = ListOutcome::default();
+    list_page_scanned(profile, page, request, state).0
+}
+
+/// [`list_page`], also giving the page's [`ListScan`] (`None` when the status gave nothing
+/// to read), for the crawler to store.
+pub fn list_page_scanned(
+    profile: &Profile,
+    page: &Page,
+    request: &PageRequest,
+    state: &mut ListState,
+) -> (ListOutcome, Option<ListScan>) {
+    enter(state, &page.url, page.base_url());
     if !super::status_ok(page.status) {
-        out.could_not_assess = Some(AssessReason::HttpStatus);
-        out.notes.push(format!("HTTP status {}", page.status));
-        return out;
+        let out = ListOutcome {
+            could_not_assess: Some(AssessReason::HttpStatus),
+            notes: vec![format!("HTTP status {}", page.status)],
+            ..ListOutcome::default()
+        };
+        return (out, None);
     }
-    let found = match &profile.listing.source {
-        ListSource::Html(h) => html_list(profile, h, page, request, state, &mut out),
-        ListSource::Json(j) => json_list(profile, j, page, request, state, &mut out),
+    let scan = scan_list(profile, page, &state.vars);
+    let out = apply(profile, &scan, request, state);
+    (out, Some(scan))
+}
+
+/// Read a list page again from its stored [`ListScan`] (the server said it has not changed):
+/// the same outcome [`list_page`] gives on the same body in the same chain state.
+pub fn replay_list_page(
+    profile: &Profile,
+    scan: &ListScan,
+    request: &PageRequest,
+    state: &mut ListState,
+) -> ListOutcome {
+    enter(state, &request.url, &scan.base_url);
+    apply(profile, scan, request, state)
+}
+
+fn enter(state: &mut ListState, url: &str, base_url: &str) {
+    state.pages = state.pages.saturating_add(1);
+    state.visited.insert(url.to_string());
+    state.visited.insert(base_url.to_string());
+}
+
+/// Step 1: what the page says, read with the agency's variables (no chain state).
+pub fn scan_list(profile: &Profile, page: &Page, vars: &AgencyVars) -> ListScan {
+    let mut scan = ListScan {
+        base_url: page.base_url().to_string(),
+        paginate: true,
+        more: true,
+        ..ListScan::default()
     };
+    match &profile.listing.source {
+        ListSource::Html(h) => html_scan(profile, h, page, &mut scan),
+        ListSource::Json(j) => json_scan(profile, j, page, vars, &mut scan),
+    }
+    scan
+}
+
+/// Step 2: the chain's memory decides what is new and where to go next.
+fn apply(
+    profile: &Profile,
+    scan: &ListScan,
+    request: &PageRequest,
+    state: &mut ListState,
+) -> ListOutcome {
+    let mut out = ListOutcome {
+        total: scan.total,
+        signals: scan.signals.clone(),
+        could_not_assess: scan.could_not_assess,
+        notes: scan.notes.clone(),
+        ..ListOutcome::default()
+    };
+    for item in &scan.items {
+        new_detail(state, item, &mut out);
+    }
+    let new_links = out.details.len();
+    if scan.paginate {
+        out.next = match &scan.cursor {
+            Some(c) => cursor_next(profile, c, request, state, new_links, &mut out),
+            None => next_request(profile, scan, request, state, new_links, &mut out),
+        };
+    }
     // A page that announces a total (even 0) or whose JSON has the items array was understood.
-    let matched = found > 0 || out.total.is_some();
+    let matched = !scan.items.is_empty() || out.total.is_some();
     if !matched && state.pages == 1 && out.could_not_assess.is_none() {
         out.could_not_assess = Some(AssessReason::NoData);
         out.notes
@@ -93,18 +215,18 @@ pub fn list_page(
     out
 }
 
-fn new_detail(state: &mut ListState, url: String, hint: ServiceHint, out: &mut ListOutcome) {
-    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&url) {
+fn new_detail(state: &mut ListState, item: &ListItem, out: &mut ListOutcome) {
+    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&item.url) {
         return;
     }
-    state.seen.insert(url.clone());
+    state.seen.insert(item.url.clone());
     out.details.push(PageRequest {
-        method: Method::Get,
-        url,
-        body: None,
+        method: item.method,
+        url: item.url.clone(),
+        body: item.body.clone(),
         kind: PageKind::Detail,
         list: None,
-        hint,
+        hint: item.hint.clone(),
     });
 }
 
@@ -119,25 +241,20 @@ fn resolve(page: &Page, href: &str) -> Option<String> {
     Some(u.to_string())
 }
 
-fn html_list(
-    profile: &Profile,
-    h: &HtmlListing,
-    page: &Page,
-    request: &PageRequest,
-    state: &mut ListState,
-    out: &mut ListOutcome,
-) -> usize {
+fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListScan) {
     let doc = Html::parse_document(&page.body);
-    let before = out.details.len();
-    let mut found = 0usize;
-    let mut take = |el: scraper::ElementRef<'_>, hint: ServiceHint, out: &mut ListOutcome| {
+    let take = |el: scraper::ElementRef<'_>, hint: ServiceHint, scan: &mut ListScan| {
         if let Some(url) = el
             .value()
             .attr(&h.attr)
             .and_then(|href| resolve(page, href))
         {
-            found += 1;
-            new_detail(state, url, hint, out);
+            scan.items.push(ListItem {
+                url,
+                method: Method::Get,
+                body: None,
+                hint,
+            });
         }
     };
     match &h.item {
@@ -155,7 +272,7 @@ fn html_list(
                     code: text_of(&h.code).unwrap_or_default(),
                     name: text_of(&h.name).unwrap_or_else(|| element_text(link, MAX_NAME_CHARS)),
                 };
-                take(link, hint, out);
+                take(link, hint, scan);
             }
         }
         None => {
@@ -164,92 +281,84 @@ fn html_list(
                     code: String::new(),
                     name: element_text(link, MAX_NAME_CHARS),
                 };
-                take(link, hint, out);
+                take(link, hint, scan);
             }
         }
     }
-    let new_links = out.details.len() - before;
-    out.total = h
+    scan.total = h
         .total
         .as_ref()
         .and_then(|t| doc.select(&t.selector).next())
         .and_then(|e| parse_count(&element_text(e, 100)));
-    out.signals = detect_html(profile, &doc, &page.body, page.base_url(), &[]);
-    if found == 0
+    scan.signals = detect_html(profile, &doc, &page.body, page.base_url(), &[]);
+    if scan.items.is_empty()
         && let Some(marker) = &profile.shell
         && doc.select(&marker.selector).next().is_some()
     {
         if profile.has_api() {
-            out.notes.push(format!(
+            scan.notes.push(format!(
                 "single-page-app shell (`{}`); this profile reads the API instead",
                 marker.text
             ));
         } else {
-            out.could_not_assess = Some(AssessReason::SpaWithoutApi);
-            out.notes.push(format!(
+            scan.could_not_assess = Some(AssessReason::SpaWithoutApi);
+            scan.notes.push(format!(
                 "single-page-app shell (`{}`) and no API in the profile",
                 marker.text
             ));
         }
-        return found;
+        scan.paginate = false;
+        return;
     }
-    let more = |loc: &Locator| match loc {
-        Locator::Css(c) => doc.select(&c.selector).next().is_some(),
-        Locator::Pointer(_) => false,
-    };
-    out.next = next_request(
-        profile,
-        &doc_next_link(profile, &doc, page),
-        more,
-        request,
-        state,
-        new_links,
-        out,
-    );
-    found
-}
-
-/// The `next_link` target on an HTML page, resolved.
-fn doc_next_link(profile: &Profile, doc: &Html, page: &Page) -> Option<String> {
-    match &profile.listing.pagination {
+    scan.next_link = match &profile.listing.pagination {
         Pagination::NextLink { selector, attr } => doc
             .select(&selector.selector)
             .next()
             .and_then(|e| e.value().attr(attr))
             .and_then(|href| resolve(page, href)),
         _ => None,
+    };
+    scan.more = more_present(profile, |loc| match loc {
+        Locator::Css(c) => doc.select(&c.selector).next().is_some(),
+        Locator::Pointer(_) => false,
+    });
+}
+
+/// Counter pagination's `more` locator, evaluated on the page (`true` when there is none).
+fn more_present(profile: &Profile, matches: impl Fn(&Locator) -> bool) -> bool {
+    match &profile.listing.pagination {
+        Pagination::Counter(c) => c.more.as_ref().is_none_or(matches),
+        _ => true,
     }
 }
 
-fn json_list(
+fn json_scan(
     profile: &Profile,
     j: &JsonListing,
     page: &Page,
-    request: &PageRequest,
-    state: &mut ListState,
-    out: &mut ListOutcome,
-) -> usize {
+    vars: &AgencyVars,
+    scan: &mut ListScan,
+) {
     let json: Value = match serde_json::from_str(&page.body) {
         Ok(v) => v,
         Err(e) => {
-            out.could_not_assess = Some(AssessReason::Decode);
-            out.notes
+            scan.could_not_assess = Some(AssessReason::Decode);
+            scan.notes
                 .push(format!("the list response is not JSON: {e}"));
-            return 0;
+            scan.paginate = false;
+            return;
         }
     };
-    let before = out.details.len();
+    // Item templates see the agency's variables, never pagination values.
+    let pv = PaginationVars::default();
     let array = json.pointer(&j.items).and_then(Value::as_array);
     let items: &[Value] = array.map_or(&[], Vec::as_slice);
-    let vars = state.vars.clone();
-    let mut found = 0usize;
     for item in items.iter().take(MAX_LINKS_PER_PAGE) {
-        let pv = PaginationVars::default();
-        let url = match render_item(&j.detail_url, &vars, &pv, Some(item), Escape::Url) {
+        let url = match render_item(&j.detail_url, vars, &pv, Some(item), Escape::Url) {
             Ok(u) => u,
             Err(e) => {
-                if out.notes.len() < 10 {
-                    out.notes.push(format!("item skipped: {e}"));
+                if scan.notes.len() < 10 {
+                    scan.notes.push(format!("item skipped: {e}"));
                 }
                 continue;
             }
@@ -257,7 +366,6 @@ fn json_list(
         let Some(url) = resolve(page, &url) else {
             continue;
         };
-        found += 1;
         let text = |p: &Option<String>| {
             p.as_ref()
                 .and_then(|p| item.pointer(p))
@@ -272,57 +380,64 @@ fn json_list(
         let body = j
             .detail_body
             .as_ref()
-            .and_then(|t| render_item(t, &vars, &pv, Some(item), Escape::Json).ok());
-        let count = out.details.len();
-        new_detail(state, url, hint, out);
-        if out.details.len() > count
-            && let Some(last) = out.details.last_mut()
-        {
-            last.method = j.detail_method;
-            last.body = body;
-        }
+            .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Json).ok());
+        scan.items.push(ListItem {
+            url,
+            method: j.detail_method,
+            body,
+            hint,
+        });
     }
-    let new_links = out.details.len() - before;
-    out.total = j
+    scan.total = j
         .total
         .as_ref()
         .and_then(|p| json.pointer(p))
         .and_then(Value::as_i64);
-    if array.is_some() && found == 0 && out.total.is_none() {
+    if array.is_some() && scan.items.is_empty() && scan.total.is_none() {
         // An empty list is an answer, not a profile that matched nothing.
-        out.total = Some(0);
+        scan.total = Some(0);
     }
-    out.signals = detect_json(profile, &json, &page.body, page.base_url(), &[]);
-    let truthy = |loc: &Locator| match loc {
+    scan.signals = detect_json(profile, &json, &page.body, page.base_url(), &[]);
+    scan.more = more_present(profile, |loc| match loc {
         Locator::Pointer(p) => json.pointer(p).is_some_and(is_truthy),
         Locator::Css(_) => false,
-    };
+    });
     // Cursor pagination reads its cursor from the JSON.
     if let Pagination::Cursor { cursor, last, .. } = &profile.listing.pagination {
-        let finished = last
-            .as_ref()
-            .and_then(|p| json.pointer(p))
-            .is_some_and(is_truthy);
-        let next_cursor = json.pointer(cursor).and_then(scalar_text);
-        out.next = match next_cursor {
-            _ if finished => {
-                out.notes.push("last page (the response says so)".into());
-                None
-            }
-            None => {
-                out.notes.push("no cursor in the response".into());
-                None
-            }
-            Some(c) if c.is_empty() || !state.cursors.insert(c.clone()) => {
-                out.notes.push("cursor empty or seen before".into());
-                None
-            }
-            Some(c) => cursor_request(profile, request, state, c, new_links, out),
-        };
-        return found;
+        scan.cursor = Some(CursorScan {
+            last: last
+                .as_ref()
+                .and_then(|p| json.pointer(p))
+                .is_some_and(is_truthy),
+            cursor: json.pointer(cursor).and_then(scalar_text),
+        });
     }
-    out.next = next_request(profile, &None, truthy, request, state, new_links, out);
-    found
+}
+
+/// The next request of a cursor chain.
+fn cursor_next(
+    profile: &Profile,
+    c: &CursorScan,
+    request: &PageRequest,
+    state: &mut ListState,
+    new_links: usize,
+    out: &mut ListOutcome,
+) -> Option<PageRequest> {
+    match &c.cursor {
+        _ if c.last => {
+            out.notes.push("last page (the response says so)".into());
+            None
+        }
+        None => {
+            out.notes.push("no cursor in the response".into());
+            None
+        }
+        Some(c) if c.is_empty() || !state.cursors.insert(c.clone()) => {
+            out.notes.push("cursor empty or seen before".into());
+            None
+        }
+        Some(c) => cursor_request(profile, request, state, c.clone(), new_links, out),
+    }
 }
 
 fn is_truthy(v: &Value) -> bool {
@@ -384,8 +499,7 @@ fn cursor_request(
 /// Next request for `next_link` and counter pagination.
 fn next_request(
     profile: &Profile,
-    next_link: &Option<String>,
-    more: impl Fn(&Locator) -> bool,
+    scan: &ListScan,
     request: &PageRequest,
     state: &ListState,
     new_links: usize,
@@ -395,7 +509,7 @@ fn next_request(
     match &profile.listing.pagination {
         Pagination::None | Pagination::Cursor { .. } => None,
         Pagination::NextLink { .. } => {
-            let url = next_link.clone()?;
+            let url = scan.next_link.clone()?;
             if state.visited.contains(&url) {
                 out.notes
                     .push("next link points to a page already read".into());
@@ -428,7 +542,7 @@ fn next_request(
                 return None;
             }
             if let Some(m) = &c.more
-                && !more(m)
+                && !scan.more
             {
                 out.notes
                     .push(format!("no more pages (`{}` absent)", m.text()));
@@ -447,3 +561,7 @@ fn next_request(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "list_tests.rs"]
+mod tests;

@@ -29,6 +29,10 @@
 //!   inside a text stays text;
 //! - pagination decisions (no new links, total reached, `more` absent, `max_pages`, a cursor or
 //!   next link seen before) are made here, from [`ListState`], so every crawler stops the same way;
+//! - a list page is read in two steps: [`scan_list`] (what the body says, a serialisable
+//!   [`ListScan`]) and its application to the chain's [`ListState`]; the crawler stores the scan
+//!   and, when the page answers `304` on a later run, [`replay_list_page`] applies it again, so a
+//!   replayed page gives what a fresh read would in the same chain;
 //! - "could not assess" is an outcome, not an error: an SPA shell with no API in the profile
 //!   gives `spa_without_api`, a first list page where the profile matches nothing gives
 //!   `no_data` ([`AssessReason`](crate::facts::AssessReason)). For detail pages the reason is
@@ -50,7 +54,10 @@ mod signals;
 
 pub use detail::{ServiceHint, detail_page};
 pub use hash::normalised_hash;
-pub use list::{ListOutcome, ListState, list_page};
+pub use list::{
+    CursorScan, ListItem, ListOutcome, ListScan, ListState, list_page, list_page_scanned,
+    replay_list_page, scan_list,
+};
 pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError};
 pub use signals::{mark_site_wide, summarise_signature};
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::profile::template::{Escape, RenderError, Template};
 use crate::profile::{CounterKind, ListSource, Method, Pagination, Profile};
@@ -61,7 +61,7 @@ fn base_value(v: &str) -> String {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PageKind {
     List,
@@ -69,7 +69,7 @@ pub enum PageKind {
 }
 
 /// Where a list request stands in its chain.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListPosition {
     /// Index of the start URL the chain began from.
     pub chain: usize,
@@ -82,7 +82,7 @@ pub struct ListPosition {
 }
 
 /// One request for the crawler. A `body`, when present, is JSON (`application/json`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageRequest {
     pub method: Method,
     pub url: String,

@@ -137,7 +137,8 @@ impl Overrides {
     }
 
     /// Plant or fix the site-wide theme plugin of an agency (HTML shapes). Only agency flags
-    /// are changeable: ids, shapes and service counts are the world's. `false` if no such id.
+    /// and the published count ([`Overrides::set_published_services`]) are changeable: ids,
+    /// shapes and codes are the world's. `false` if no such id.
     pub fn set_site_wide_plugin(&mut self, agency_id: &str, on: bool) -> bool {
         self.agency_mut(agency_id)
             .map(|a| a.site_wide_plugin = on)
@@ -148,6 +149,27 @@ impl Overrides {
     pub fn set_pagination_loop(&mut self, agency_id: &str, on: bool) -> bool {
         self.agency_mut(agency_id)
             .map(|a| a.pagination_loop = on)
+            .is_some()
+    }
+
+    /// Publish only the first `n` services of an agency (at most the world's count), as a
+    /// portal before it publishes its newest procedures: the others are absent from its
+    /// listing (HTML and API), their detail pages answer 404 and the ground truth leaves them
+    /// out. Codes do not move. The world's count publishes every service again. `false` if no
+    /// such id.
+    pub fn set_published_services(&mut self, agency_id: &str, n: usize) -> bool {
+        let Some(max) = self
+            .world
+            .data
+            .agency_index
+            .get(agency_id)
+            .and_then(|&i| self.world.agencies().get(i))
+            .map(|a| a.service_count)
+        else {
+            return false;
+        };
+        self.agency_mut(agency_id)
+            .map(|a| a.service_count = n.min(max))
             .is_some()
     }
 
@@ -218,5 +240,19 @@ mod tests {
             o.agency("bca").map(|a| a.site_wide_plugin),
             o.world().agency("bca").map(|a| a.site_wide_plugin)
         );
+    }
+
+    #[test]
+    fn publishing_fewer_services_hides_the_tail_and_never_grows_the_world() {
+        let w = World::new(Size::Tiny, 1);
+        let mut o = Overrides::new(w);
+        let count = o.agency("bca").map(|a| a.service_count).expect("bca");
+        let all = o.services().count();
+        assert!(o.set_published_services("bca", count - 1));
+        assert_eq!(o.agency("bca").map(|a| a.service_count), Some(count - 1));
+        assert_eq!(o.services().count(), all - 1, "the truth leaves it out");
+        assert!(o.set_published_services("bca", count + 5));
+        assert_eq!(o.agency("bca").map(|a| a.service_count), Some(count));
+        assert!(!o.set_published_services("nope", 1));
     }
 }
