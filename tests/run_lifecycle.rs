@@ -527,3 +527,43 @@ async fn a_surprise_run_shares_the_lifecycle_of_regular_runs() {
         fails(&store, r1.run_id)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_agency_at_a_time_finds_the_same_and_starts_with_the_largest() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let all_at_once = world::setup(&served.config_path(), |_| {});
+    let first = run(&all_at_once).await;
+    let one = world::setup(&served.config_path(), |c| c.crawl.agencies_in_flight = 1);
+    served.handle.clear_request_log();
+    let second = run(&one).await;
+
+    let store = Store::open(&served.db()).expect("store");
+    assert_eq!(fails(&store, first.run_id), fails(&store, second.run_id));
+    assert_eq!(first.services, second.services);
+
+    // The crawl's requests (not the probe's `/`, not robots.txt) come agency after agency, the
+    // largest portal of the previous run first.
+    let agency_of = |host: &str| host.split('.').nth(1).unwrap_or_default().to_string();
+    let mut blocks: Vec<String> = Vec::new();
+    for r in served.handle.request_log() {
+        if r.scheme != "https" || r.path == "/" || r.path == "/robots.txt" {
+            continue;
+        }
+        let a = agency_of(&r.host);
+        if blocks.last() != Some(&a) {
+            assert!(
+                !blocks.contains(&a),
+                "{a} was walked again after {blocks:?}: walks interleaved"
+            );
+            blocks.push(a);
+        }
+    }
+    let mut sizes: BTreeMap<String, usize> = BTreeMap::new();
+    for s in store.service_facts(first.run_id).expect("facts") {
+        *sizes.entry(s.agency_id).or_default() += 1;
+    }
+    let largest = sizes.values().max().copied();
+    assert!(blocks.len() >= 3, "blocks: {blocks:?}");
+    let first_walked = blocks.first().and_then(|a| sizes.get(a)).copied();
+    assert_eq!(first_walked, largest, "blocks {blocks:?}, sizes {sizes:?}");
+}

@@ -14,6 +14,7 @@ pub mod defaults {
     pub const CONCURRENCY: u32 = 32;
     pub const PER_HOST_CONCURRENCY: u32 = 2;
     pub const PER_HOST_RATE: f64 = 2.0;
+    pub const AGENCIES_IN_FLIGHT: u32 = 16;
     pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
     pub const READ_TIMEOUT_MS: u64 = 20_000;
     pub const TOTAL_TIMEOUT_MS: u64 = 60_000;
@@ -76,6 +77,10 @@ pub struct CrawlSection {
     pub max_body_bytes: u64,
     pub max_redirects: u32,
     pub max_pages_per_agency: u32,
+    /// Agencies walked at once. Each walk holds its agency's facts until it ends (site-wide
+    /// signals are judged over the whole portal), so this bounds memory; at a polite
+    /// `per_host_rate` a larger value shortens the night.
+    pub agencies_in_flight: u32,
     pub max_url_length: u32,
     pub retries: u32,
     pub respect_robots: bool,
@@ -101,6 +106,7 @@ impl Default for CrawlSection {
             max_body_bytes: MAX_BODY_BYTES,
             max_redirects: MAX_REDIRECTS,
             max_pages_per_agency: MAX_PAGES_PER_AGENCY,
+            agencies_in_flight: AGENCIES_IN_FLIGHT,
             max_url_length: MAX_URL_LENGTH,
             retries: RETRIES,
             respect_robots: true,

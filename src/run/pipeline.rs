@@ -317,11 +317,24 @@ async fn stages(
         })
         .collect();
     // One task per agency, so extraction of different portals runs on every worker thread (a
-    // single task polling every walk kept the parsing on one core: half the throughput). The
-    // fetcher bounds the requests in flight; dropping the set on a stop aborts the walks.
+    // single task polling every walk kept the parsing on one core: half the throughput). At
+    // most `crawl.agencies_in_flight` walks at once (each holds its agency's facts until it
+    // ends), the largest portals of the previous run first, so the longest walks do not start
+    // last. The fetcher bounds the requests in flight; dropping the set on a stop aborts the
+    // walks.
+    let last_size = store.last_service_counts().unwrap_or_default();
+    let mut jobs = jobs;
+    jobs.sort_by_key(|j| std::cmp::Reverse(last_size.get(&j.agency_id).copied().unwrap_or(0)));
+    let mut queue = jobs.into_iter();
+    let in_flight = usize::try_from(cfg.crawl.agencies_in_flight)
+        .unwrap_or(usize::MAX)
+        .max(1);
     let mut walks = tokio::task::JoinSet::new();
     let mut walk_ids = BTreeMap::new();
-    for job in jobs {
+    type Walks = tokio::task::JoinSet<AgencyCrawl>;
+    type WalkIds = BTreeMap<tokio::task::Id, String>;
+    let mut spawn_next = |walks: &mut Walks, walk_ids: &mut WalkIds| {
+        let Some(job) = queue.next() else { return };
         let agency = job.agency_id.clone();
         let (f, c, p) = (
             Arc::clone(&fetcher),
@@ -330,6 +343,9 @@ async fn stages(
         );
         let handle = walks.spawn(async move { walk::crawl_agency(&f, job, c.as_ref(), &p).await });
         walk_ids.insert(handle.id(), agency);
+    };
+    for _ in 0..in_flight {
+        spawn_next(&mut walks, &mut walk_ids);
     }
     // Each agency is settled (stored, evaluated, reduced to its findings) as its walk ends;
     // `slots` follows `selected`, so the outcomes are gathered in configuration order whatever
@@ -352,6 +368,7 @@ async fn stages(
     };
     let crawl = async {
         while let Some(joined) = walks.join_next_with_id().await {
+            spawn_next(&mut walks, &mut walk_ids);
             let c = match joined {
                 Ok((_, c)) => c,
                 Err(e) => {

@@ -316,6 +316,23 @@ impl Store {
         Ok(out)
     }
 
+    /// Services per agency in the latest complete run (empty before the first): how large
+    /// each portal was last time, so a run can start the largest walks first.
+    pub fn last_service_counts(&self) -> Result<std::collections::HashMap<String, u64>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT agency_id, COUNT(*) FROM service_facts
+             WHERE run_id = (SELECT MAX(id) FROM runs WHERE status = 'complete')
+             GROUP BY agency_id",
+        )?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = std::collections::HashMap::new();
+        for row in rows {
+            let (agency, n) = row?;
+            out.insert(agency, u64::try_from(n).unwrap_or(0));
+        }
+        Ok(out)
+    }
+
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRow>> {
         let mut st = self.conn.prepare_cached(
             "SELECT id, mode, scope_json, seed, ruleset_digest, config_digest, started_at, ended_at, status, note, digest
