@@ -175,7 +175,17 @@ fn run(path: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let t_gather = t0.elapsed();
     println!("gather: {:.2?} (VmHWM {})", t_gather, status("VmHWM:"));
-    let files = report::write_all(out, &data, &Format::ALL)?;
+    let mut files = Vec::new();
+    for f in Format::ALL {
+        let t = Instant::now();
+        files.extend(report::write_all(out, &data, &[f])?);
+        println!(
+            "  {:<12} {:>8.2?} (VmHWM {})",
+            f.file_name(),
+            t.elapsed(),
+            status("VmHWM:")
+        );
+    }
     let total = t0.elapsed();
     for f in &files {
         let len = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);

@@ -127,16 +127,14 @@ fn write_one(
     };
     match format {
         Format::Xlsx => xlsx::save(data, path),
-        Format::Html | Format::Text => {
-            std::fs::write(path, render(renderer, data, format)?).map_err(io)
-        }
-        Format::Json | Format::Csv => {
+        Format::Html | Format::Text | Format::Json | Format::Csv => {
             let file = std::fs::File::create(path).map_err(io)?;
             let mut w = std::io::BufWriter::new(file);
-            if format == Format::Json {
-                json::write(data, &mut w)?;
-            } else {
-                csv::write(data, &mut w)?;
+            match format {
+                Format::Html => renderer.html_to(data, &mut w)?,
+                Format::Text => renderer.text_to(data, &mut w)?,
+                Format::Json => json::write(data, &mut w)?,
+                _ => csv::write(data, &mut w)?,
             }
             std::io::Write::flush(&mut w).map_err(io)
         }

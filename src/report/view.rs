@@ -270,7 +270,8 @@ fn more(count: i64, shown: usize) -> i64 {
     (count - shown as i64).max(0)
 }
 
-fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
+/// The view of one agency; without `rows`, only what the summary table needs (no finding rows).
+pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
     let no_data = label(lang, "no_data");
     let fails: Vec<i64> = a.trend.iter().map(|t| t.fails).collect();
     let first = a.trend.first().map(|t| short_date(lang, &t.started_at));
@@ -307,25 +308,45 @@ fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
         findings_count: a.counts.findings,
         new_count: a.counts.new,
         regressed_count: a.counts.regressed,
-        groups: groups(lang, a),
-        could_not_assess: a
-            .could_not_assess
-            .iter()
-            .map(|u| unassessed_row(lang, u))
-            .collect(),
+        groups: if rows { groups(lang, a) } else { Vec::new() },
+        could_not_assess: if rows {
+            a.could_not_assess
+                .iter()
+                .map(|u| unassessed_row(lang, u))
+                .collect()
+        } else {
+            Vec::new()
+        },
         could_not_assess_count: a.counts.could_not_assess,
         could_not_assess_more: more(a.counts.could_not_assess, a.could_not_assess.len()),
-        resolved: a.resolved.iter().map(|f| row(lang, f)).collect(),
+        resolved: if rows {
+            a.resolved.iter().map(|f| row(lang, f)).collect()
+        } else {
+            Vec::new()
+        },
         resolved_count: a.counts.resolved,
         resolved_more: more(a.counts.resolved, a.resolved.len()),
-        waived: a.waived.iter().map(|f| row(lang, f)).collect(),
+        waived: if rows {
+            a.waived.iter().map(|f| row(lang, f)).collect()
+        } else {
+            Vec::new()
+        },
         waived_count: a.counts.waived,
         waived_more: more(a.counts.waived, a.waived.len()),
     }
 }
 
-/// Build the template view of a report.
+/// Build the template view of a report (every agency with its rows).
 pub fn view(data: &ReportData) -> View {
+    view_with(data, true)
+}
+
+/// The view for the head and end of a report: agencies without their finding rows.
+pub fn head_view(data: &ReportData) -> View {
+    view_with(data, false)
+}
+
+fn view_with(data: &ReportData, rows: bool) -> View {
     let lang = data.lang;
     let run = &data.run;
     View {
@@ -348,7 +369,11 @@ pub fn view(data: &ReportData) -> View {
             deployment: clean(&run.deployment),
         },
         totals: data.totals.clone(),
-        agencies: data.agencies.iter().map(|a| agency_view(lang, a)).collect(),
+        agencies: data
+            .agencies
+            .iter()
+            .map(|a| agency_view(lang, a, rows))
+            .collect(),
         waiver_notes: data
             .waiver_notes
             .iter()
