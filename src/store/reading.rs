@@ -345,3 +345,143 @@ impl RowCursor<'_, '_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Level, ServiceFacts, SignatureFacts};
+    use crate::store::{RunStart, Scope};
+
+    fn finding(i: usize, agency: &str, rule: &str, sev: &str, outcome: &str) -> FindingRecord {
+        FindingRecord {
+            fingerprint: format!("fp-{agency}-{i:03}"),
+            rule_id: rule.into(),
+            severity: sev.into(),
+            scope: "service".into(),
+            agency_id: agency.into(),
+            subject: format!("{agency}/{i:03}"),
+            outcome: outcome.into(),
+            reason: if outcome == "fail" { "" } else { "timeout" }.into(),
+            message_vi: "m".into(),
+            message_en: "m".into(),
+            evidence: vec![EvidenceRecord {
+                url: format!("https://x.test/{i}"),
+                status: 200,
+                ..EvidenceRecord::default()
+            }],
+            ..FindingRecord::default()
+        }
+    }
+
+    fn store() -> (Store, i64) {
+        let mut s = Store::open_in_memory().expect("store");
+        let run = s
+            .begin_run(&RunStart {
+                mode: "regular".into(),
+                scope: Scope {
+                    agencies: vec!["a".into(), "b".into()],
+                    services: None,
+                },
+                seed: None,
+                ruleset_digest: "r".into(),
+                config_digest: "c".into(),
+            })
+            .expect("begin");
+        let svc = |agency: &str, code: &str, level: Level, vgca: bool| ServiceFacts {
+            agency_id: agency.into(),
+            code: code.into(),
+            level,
+            signature: SignatureFacts {
+                providers: if vgca { vec!["vgca".into()] } else { vec![] },
+                ..SignatureFacts::default()
+            },
+            ..ServiceFacts::default()
+        };
+        s.record_services(
+            run,
+            &[
+                svc("a", "1", Level::Full, true),
+                svc("a", "2", Level::Full, false),
+                svc("a", "3", Level::Unknown, false),
+                svc("b", "1", Level::Partial, true),
+            ],
+        )
+        .expect("services");
+        let mut f = Vec::new();
+        for i in 0..10 {
+            f.push(finding(i, "b", "R-1", "low", "fail"));
+            f.push(finding(100 + i, "a", "R-2", "critical", "fail"));
+        }
+        f.push(finding(200, "a", "R-1", "low", "fail"));
+        f.push(finding(300, "a", "R-3", "high", "could_not_assess"));
+        s.finish_run(run, &f).expect("finish");
+        (s, run)
+    }
+
+    #[test]
+    fn counts_are_aggregated_per_agency() {
+        let (s, run) = store();
+        let sc = s.service_counts(run).expect("services");
+        assert_eq!(
+            sc.get("a"),
+            Some(&ServiceCounts {
+                services: 3,
+                full: 2,
+                full_with_vgca: 1,
+                level_published: 2
+            })
+        );
+        assert_eq!(sc.get("b").map(|c| c.full_with_vgca), Some(0));
+        let rc = s.rule_counts(run).expect("rules");
+        let keys: Vec<(&str, &str, i64, i64)> = rc
+            .iter()
+            .map(|r| (r.agency_id.as_str(), r.rule_id.as_str(), r.total, r.new))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("a", "R-2", 10, 10),
+                ("a", "R-1", 1, 1),
+                ("b", "R-1", 10, 10)
+            ],
+            "agency, then most severe first"
+        );
+        assert_eq!(s.unassessed_counts(run).expect("cna").get("a"), Some(&1));
+    }
+
+    #[test]
+    fn rows_come_in_report_order_and_limits_apply_per_rule() {
+        let (s, run) = store();
+        let mut q = s.report_rows(run, RowKind::Failing, 3).expect("query");
+        let mut cur = q.cursor().expect("cursor");
+        let mut seen = Vec::new();
+        while let Some(mut row) = cur.next_row().expect("row") {
+            cur.evidence(&mut row).expect("evidence");
+            assert_eq!(row.record.evidence.len(), 1);
+            seen.push((row.record.agency_id, row.record.rule_id, row.record.subject));
+        }
+        let short: Vec<(&str, &str, &str)> = seen
+            .iter()
+            .map(|(a, r, s)| (a.as_str(), r.as_str(), s.as_str()))
+            .collect();
+        assert_eq!(
+            short,
+            [
+                ("a", "R-2", "a/100"),
+                ("a", "R-2", "a/101"),
+                ("a", "R-2", "a/102"),
+                ("a", "R-1", "a/200"),
+                ("b", "R-1", "b/000"),
+                ("b", "R-1", "b/001"),
+                ("b", "R-1", "b/002"),
+            ]
+        );
+        let mut all = s.report_rows(run, RowKind::Failing, 0).expect("query");
+        let mut cur = all.cursor().expect("cursor");
+        let mut n = 0;
+        while cur.next_row().expect("row").is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 21, "no limit: every failing row");
+    }
+}
