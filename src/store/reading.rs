@@ -7,8 +7,8 @@
 //!   first, rule, subject), optionally keeping only the first `limit` rows of each
 //!   (agency, severity, rule) group with a window function, so the HTML report's examples
 //!   are chosen by SQLite, not by loading everything;
-//! - evidence is looked up per row on demand ([`RowCursor::evidence`]), so a row that is only
-//!   counted never loads its evidence.
+//! - a limited query (examples) looks evidence up per kept row ([`RowCursor::evidence`]); a
+//!   complete query joins it in the tables' own order, one sequential pass.
 //!
 //! Whole-run queries ordered by agency are used instead of one query per agency: the
 //! `findings` table has no index on `agency_id`, and SQLite's sorter spills to disk, so one
@@ -77,11 +77,16 @@ pub struct ReportRows<'c> {
     evidence: CachedStatement<'c>,
     run: i64,
     limit: i64,
+    joined: bool,
 }
 
 /// A running report query.
 pub struct RowCursor<'q, 'c> {
     rows: Rows<'q>,
+    /// Complete queries carry their evidence in the row (see [`with_evidence`]).
+    joined: bool,
+    /// The first output row of the next finding (joined queries).
+    ahead: Option<ReportRow>,
     evidence: &'q mut CachedStatement<'c>,
 }
 
@@ -125,7 +130,7 @@ fn select(kind: RowKind, limited: bool) -> String {
                          ORDER BY subject, fingerprint) AS rn FROM ({base})) WHERE rn <= ?2 ORDER BY {order}"
                 )
             } else {
-                format!("SELECT {COLUMNS} FROM ({base}) WHERE ?2 >= 0 ORDER BY {order}")
+                with_evidence(&format!("{base} AND ?2 >= 0"), FINDING_ORDER)
             };
         }
     };
@@ -135,8 +140,33 @@ fn select(kind: RowKind, limited: bool) -> String {
              WHERE rn <= ?2 ORDER BY {order}"
         )
     } else {
-        format!("SELECT {COLUMNS} FROM findings WHERE {filter} AND ?2 >= 0 ORDER BY {order}")
+        let order = match kind {
+            RowKind::Unassessed => "q.agency_id, q.subject, q.reason, q.rule_id, q.fingerprint",
+            _ => FINDING_ORDER,
+        };
+        with_evidence(
+            &format!("SELECT {COLUMNS} FROM findings WHERE {filter} AND ?2 >= 0"),
+            order,
+        )
     }
+}
+
+/// Report order of failing, waived and resolved rows over the `q` alias.
+const FINDING_ORDER: &str = "q.agency_id, CASE q.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
+     WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, q.rule_id, q.subject, q.fingerprint";
+
+/// The complete query: rows joined to their evidence (one output row per evidence row, a
+/// finding's rows adjacent). The join runs in the tables' own (run, fingerprint) order, so
+/// evidence is read sequentially instead of one random lookup per finding; then SQLite's
+/// sorter (which spills to disk) puts the result in report order.
+fn with_evidence(inner: &str, order: &str) -> String {
+    format!(
+        "SELECT q.run_id, q.fingerprint, q.rule_id, q.severity, q.scope, q.agency_id, q.subject,
+                q.outcome, q.reason, q.message_vi, q.message_en, q.waiver, q.state,
+                e.url, e.fetched_at, e.status, e.content_hash, e.locator, e.excerpt
+         FROM ({inner}) q LEFT JOIN evidence e ON e.run_id = q.run_id AND e.fingerprint = q.fingerprint
+         ORDER BY {order}, e.url, e.content_hash, e.locator, e.excerpt"
+    )
 }
 
 impl Store {
@@ -281,6 +311,7 @@ impl Store {
             )?,
             run,
             limit: i64::try_from(limit_per_group).unwrap_or(i64::MAX),
+            joined: !limited,
         })
     }
 }
@@ -293,20 +324,60 @@ impl<'c> ReportRows<'c> {
             evidence,
             run,
             limit,
+            joined,
         } = self;
         Ok(RowCursor {
             rows: rows.query(params![*run, *limit])?,
+            joined: *joined,
+            ahead: None,
             evidence,
         })
     }
 }
 
 impl RowCursor<'_, '_> {
-    /// The next row (without evidence), or `None` at the end.
+    /// The next row, or `None` at the end. Rows of a limited query come without evidence
+    /// (see [`RowCursor::evidence`]); rows of a complete query come with it.
     pub fn next_row(&mut self) -> Result<Option<ReportRow>> {
+        if !self.joined {
+            return self.read();
+        }
+        let mut row = match self.ahead.take() {
+            Some(r) => r,
+            None => match self.read()? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        while let Some(next) = self.read()? {
+            if next.run_id == row.run_id && next.record.fingerprint == row.record.fingerprint {
+                row.record.evidence.extend(next.record.evidence);
+            } else {
+                self.ahead = Some(next);
+                break;
+            }
+        }
+        Ok(Some(row))
+    }
+
+    /// One output row of the query.
+    fn read(&mut self) -> Result<Option<ReportRow>> {
         let Some(r) = self.rows.next()? else {
             return Ok(None);
         };
+        let mut evidence = Vec::new();
+        if self.joined
+            && let Some(url) = r.get::<_, Option<String>>(13)?
+        {
+            evidence.push(EvidenceRecord {
+                url,
+                fetched_at: r.get(14)?,
+                status: r.get(15)?,
+                content_hash: r.get(16)?,
+                locator: r.get(17)?,
+                excerpt: r.get(18)?,
+            });
+        }
         Ok(Some(ReportRow {
             run_id: r.get(0)?,
             record: FindingRecord {
@@ -321,14 +392,17 @@ impl RowCursor<'_, '_> {
                 message_vi: r.get(9)?,
                 message_en: r.get(10)?,
                 waiver: r.get(11)?,
-                evidence: Vec::new(),
+                evidence,
             },
             state: r.get(12)?,
         }))
     }
 
-    /// Load a row's evidence (in the digest's order).
+    /// Load a row's evidence (in the digest's order); a complete query's rows have it already.
     pub fn evidence(&mut self, row: &mut ReportRow) -> Result<()> {
+        if self.joined {
+            return Ok(());
+        }
         let rows = self
             .evidence
             .query_map(params![row.run_id, row.record.fingerprint], |r| {
