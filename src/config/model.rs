@@ -27,6 +27,10 @@ pub mod defaults {
     pub const RAW_RETENTION_DAYS: u32 = 30;
     pub const SQLITE: &str = "dvc-audit.sqlite";
     pub const REPORT_DIR: &str = "reports";
+    /// Example rows per (agency, rule) in the HTML and text reports and emails.
+    pub const MAX_ROWS_PER_RULE: u32 = 20;
+    /// Upper bound of `report.max_rows_per_rule` (keeps the HTML report readable and bounded).
+    pub const MAX_ROWS_PER_RULE_LIMIT: u32 = 10_000;
     pub const OUTBOX: &str = "outbox";
     pub const PASSWORD_ENV: &str = "DVC_AUDIT_SMTP_PASSWORD";
     pub const HTTP_PORT: u16 = 80;
@@ -158,6 +162,9 @@ impl Default for StorageSection {
 pub struct ReportSection {
     pub dir: String,
     pub formats: Vec<String>,
+    /// Example rows per (agency, rule) in the HTML/text reports; `0` shows every row (the
+    /// complete list is always in findings.csv / report.json / report.xlsx).
+    pub max_rows_per_rule: u32,
 }
 
 impl Default for ReportSection {
@@ -165,6 +172,7 @@ impl Default for ReportSection {
         ReportSection {
             dir: defaults::REPORT_DIR.into(),
             formats: vec!["html".into(), "json".into(), "text".into()],
+            max_rows_per_rule: defaults::MAX_ROWS_PER_RULE,
         }
     }
 }

@@ -182,3 +182,31 @@ fn secret_never_prints() {
     let s = Secret("hunter2".into());
     assert_eq!(format!("{s:?}"), "Secret(***)");
 }
+
+#[test]
+fn max_rows_per_rule_defaults_and_is_range_checked() {
+    let loaded = load(GOOD, &[]).expect("loads");
+    assert_eq!(
+        loaded.config.report.max_rows_per_rule,
+        defaults::MAX_ROWS_PER_RULE
+    );
+    let zero = GOOD.replace("[crawl]\n", "[report]\nmax_rows_per_rule = 0\n[crawl]\n");
+    assert_eq!(
+        load(&zero, &[])
+            .expect("0 = every row")
+            .config
+            .report
+            .max_rows_per_rule,
+        0
+    );
+    let big = GOOD.replace(
+        "[crawl]\n",
+        "[report]\nmax_rows_per_rule = 10001\n[crawl]\n",
+    );
+    let out = rendered(&big);
+    assert!(
+        out.contains("report.max_rows_per_rule must be at most 10000"),
+        "{out}"
+    );
+    assert!(out.contains("audit.toml:"), "spanned: {out}");
+}

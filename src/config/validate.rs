@@ -280,6 +280,18 @@ fn storage_and_report(c: &Config, ctx: &Ctx<'_>, d: &mut Diagnostics) {
             "empty",
         );
     }
+    if c.report.max_rows_per_rule > defaults::MAX_ROWS_PER_RULE_LIMIT {
+        ctx.err(
+            d,
+            "report.max_rows_per_rule",
+            "report",
+            format!(
+                "report.max_rows_per_rule must be at most {} (0 shows every row)",
+                defaults::MAX_ROWS_PER_RULE_LIMIT
+            ),
+            "too large",
+        );
+    }
     const FORMATS: [&str; 5] = ["html", "json", "text", "csv", "xlsx"];
     for (i, f) in c.report.formats.iter().enumerate() {
         if !FORMATS.contains(&f.as_str()) {

@@ -1,17 +1,27 @@
 //! From what a run produced (store rows, facts, rule titles) to [`ReportData`].
 //!
-//! [`build`] is pure (tests give it literal values); [`gather`] reads the store for the run stage
-//! and calls it. Renderers never see where the data came from.
+//! [`build`] is pure (tests give it literal values); [`gather`] reads the store for the run stage.
+//! Both end in the same [`assemble`] per agency. Renderers never see where the data came from.
+//!
+//! [`gather`] stays bounded in memory whatever the size of the run: counts and shares are SQL
+//! aggregates, and only the first `max_rows_per_rule` rows of each (agency, rule) are loaded as
+//! examples for the HTML and text reports; the complete formats stream every row from the
+//! database later (see [`RowsAt`] and `stream.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use super::i18n::{Lang, reason_text};
 use super::model::*;
 use crate::facts::{AgencyFacts, AssessReason, Level, ServiceFacts};
+use crate::store::reading::{ReportRow, RowKind, ServiceCounts};
 use crate::store::{FindingRecord, RunDiff, RunRow, Store, StoreError, TrendPoint};
 
 /// At most this many trend points per agency are kept (the sparkline's width).
 pub const TREND_MAX: usize = 30;
+
+/// Default of `report.max_rows_per_rule`: example rows per (agency, rule) in HTML and text.
+pub const DEFAULT_MAX_ROWS_PER_RULE: usize = 20;
 
 /// Agency facts plus what the configuration says about it.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,6 +70,8 @@ pub struct BuildInput {
     pub trends: BTreeMap<String, Vec<TrendPoint>>,
     pub rules: BTreeMap<String, RuleInfo>,
     pub waiver_notes: Vec<WaiverNote>,
+    /// Keep at most this many rows per (agency, rule) in each list; `0` keeps all.
+    pub max_rows_per_rule: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,102 +84,327 @@ pub enum BuildError {
     Store(#[from] StoreError),
 }
 
-/// Assemble the report. Deterministic: every list is sorted.
-pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
-    let run = input.run.as_ref().ok_or(BuildError::NoRun)?;
+/// The four lists of one agency, before [`assemble`].
+#[derive(Debug, Default)]
+struct Lists {
+    findings: Vec<FindingView>,
+    could_not_assess: Vec<UnassessedView>,
+    resolved: Vec<FindingView>,
+    waived: Vec<FindingView>,
+}
+
+/// Rule titles and texts in the report's language.
+struct Texts<'a> {
+    lang: Lang,
+    rules: &'a BTreeMap<String, RuleInfo>,
+}
+
+impl Texts<'_> {
+    fn title(&self, rule_id: &str) -> String {
+        self.rules
+            .get(rule_id)
+            .map(|i| self.lang.pick(&i.title_vi, &i.title_en).to_string())
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| rule_id.to_string())
+    }
+
+    fn view(&self, r: FindingRecord, state: FindingState) -> FindingView {
+        let info = self.rules.get(&r.rule_id);
+        FindingView {
+            severity: Severity::parse(&r.severity),
+            state,
+            rule_title: self.title(&r.rule_id),
+            remediation: info
+                .map(|i| {
+                    self.lang
+                        .pick(&i.remediation_vi, &i.remediation_en)
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            record: r,
+        }
+    }
+
+    fn unassessed(&self, r: FindingRecord) -> UnassessedView {
+        let reason = parse_reason(&r.reason);
+        UnassessedView {
+            reason,
+            explanation: reason
+                .map(|x| reason_text(self.lang, x).to_string())
+                .unwrap_or_else(|| r.reason.clone()),
+            rule_title: self.title(&r.rule_id),
+            rules: vec![r.rule_id.clone()],
+            record: r,
+        }
+    }
+
+    fn summary(&self, rule_id: &str, severity: Severity) -> RuleSummary {
+        let info = self.rules.get(rule_id);
+        RuleSummary {
+            rule_id: rule_id.to_string(),
+            severity,
+            rule_title: self.title(rule_id),
+            remediation: info
+                .map(|i| {
+                    self.lang
+                        .pick(&i.remediation_vi, &i.remediation_en)
+                        .to_string()
+                })
+                .unwrap_or_default(),
+            legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            count: 0,
+            new: 0,
+            persisting: 0,
+            regressed: 0,
+        }
+    }
+}
+
+/// Lifecycle state of a stored row (`""`, a run not yet finished, reads as new).
+fn parse_state(s: &str) -> FindingState {
+    match s {
+        "persisting" => FindingState::Persisting,
+        "regressed" => FindingState::Regressed,
+        "resolved" => FindingState::Resolved,
+        _ => FindingState::New,
+    }
+}
+
+/// Merge sorted could-not-assess rows into one line per subject and reason.
+fn group_unassessed(rows: Vec<UnassessedView>) -> Vec<UnassessedView> {
+    let mut grouped: Vec<UnassessedView> = Vec::with_capacity(rows.len());
+    for u in rows {
+        match grouped.last_mut() {
+            Some(g)
+                if g.record.subject == u.record.subject && g.record.reason == u.record.reason =>
+            {
+                g.rules.extend(u.rules);
+            }
+            _ => grouped.push(u),
+        }
+    }
+    grouped
+}
+
+/// Keep the first `max` views of each (severity, rule) run of a sorted list (`0`: all).
+fn cap_per_rule(v: &mut Vec<FindingView>, max: usize) {
+    if max == 0 {
+        return;
+    }
+    let mut seen = 0usize;
+    let mut key: Option<(Severity, String)> = None;
+    v.retain(|f| {
+        let k = (f.severity, f.record.rule_id.clone());
+        if key.as_ref() != Some(&k) {
+            key = Some(k);
+            seen = 0;
+        }
+        seen += 1;
+        seen <= max
+    });
+}
+
+/// Keep the first `max` subjects per reason of grouped could-not-assess lines (`0`: all).
+fn cap_unassessed(v: &mut Vec<UnassessedView>, max: usize) {
+    if max == 0 {
+        return;
+    }
+    let mut per_reason: BTreeMap<String, usize> = BTreeMap::new();
+    v.retain(|u| {
+        let n = per_reason.entry(u.record.reason.clone()).or_default();
+        *n += 1;
+        *n <= max
+    });
+}
+
+/// One agency's report from its meta, counts and (possibly partial) lists.
+fn assemble(
+    meta: AgencyMeta,
+    services: ServiceCounts,
+    mut trend: Vec<TrendPoint>,
+    rules: Vec<RuleSummary>,
+    counts: AgencyCounts,
+    lists: Lists,
+) -> AgencyReport {
+    trend.sort_by_key(|t| t.run_id);
+    if trend.len() > TREND_MAX {
+        trend.drain(..trend.len() - TREND_MAX);
+    }
+    let shown = (lists.findings.len()
+        + lists.could_not_assess.len()
+        + lists.resolved.len()
+        + lists.waived.len()) as i64;
+    let all = counts.findings + counts.could_not_assess + counts.resolved + counts.waived;
+    AgencyReport {
+        successor: meta.successor,
+        former_names: meta.former_names,
+        unverified: !meta.verified,
+        services_total: services.services,
+        full_total: services.full,
+        full_with_vgca: services.full_with_vgca,
+        level_published: services.level_published,
+        shares: Shares {
+            vgca: ratio(services.full_with_vgca, services.full),
+            level_published: ratio(services.level_published, services.services),
+        },
+        trend,
+        findings: lists.findings,
+        could_not_assess: lists.could_not_assess,
+        resolved: lists.resolved,
+        waived: lists.waived,
+        omitted: (all - shown).max(0),
+        rules,
+        counts,
+        facts: meta.facts,
+    }
+}
+
+/// Rule summaries and counts of complete lists (the [`build`] path).
+fn count_lists(texts: &Texts<'_>, lists: &Lists) -> (Vec<RuleSummary>, AgencyCounts) {
+    let mut rules: Vec<RuleSummary> = Vec::new();
+    let mut c = AgencyCounts {
+        findings: lists.findings.len() as i64,
+        could_not_assess: lists.could_not_assess.len() as i64,
+        resolved: lists.resolved.len() as i64,
+        waived: lists.waived.len() as i64,
+        ..AgencyCounts::default()
+    };
+    for f in &lists.findings {
+        if rules
+            .last()
+            .is_none_or(|r| r.rule_id != f.record.rule_id || r.severity != f.severity)
+        {
+            rules.push(texts.summary(&f.record.rule_id, f.severity));
+        }
+        if let Some(r) = rules.last_mut() {
+            r.count += 1;
+            match f.state {
+                FindingState::New => r.new += 1,
+                FindingState::Persisting => r.persisting += 1,
+                FindingState::Regressed => r.regressed += 1,
+                FindingState::Resolved => {}
+            }
+        }
+    }
+    for r in &rules {
+        c.new += r.new;
+        c.persisting += r.persisting;
+        c.regressed += r.regressed;
+    }
+    (rules, c)
+}
+
+fn run_info(run: &RunRow, deployment: &str) -> Result<RunInfo, BuildError> {
     let mode = Mode::parse(&run.mode).ok_or_else(|| BuildError::UnknownMode {
         id: run.id,
         mode: run.mode.clone(),
     })?;
+    Ok(RunInfo {
+        id: run.id,
+        mode,
+        started_at: run.started_at.clone(),
+        ended_at: run.ended_at.clone(),
+        seed: run.seed,
+        ruleset_digest: run.ruleset_digest.clone(),
+        config_digest: run.config_digest.clone(),
+        status: run.status.clone(),
+        deployment: deployment.to_string(),
+    })
+}
+
+fn sorted_metas(mut metas: Vec<AgencyMeta>) -> Vec<AgencyMeta> {
+    metas.sort_by(|a, b| a.facts.id.cmp(&b.facts.id));
+    metas.dedup_by(|a, b| a.facts.id == b.facts.id);
+    metas
+}
+
+fn finish(
+    run: RunInfo,
+    lang: Lang,
+    agencies: Vec<AgencyReport>,
+    mut waiver_notes: Vec<WaiverNote>,
+    rows: RowsAt,
+) -> ReportData {
+    waiver_notes.sort_by(|a, b| (&a.reference, &a.subject).cmp(&(&b.reference, &b.subject)));
+    ReportData {
+        schema_version: SCHEMA_VERSION,
+        run,
+        lang,
+        totals: totals(&agencies),
+        agencies,
+        waiver_notes,
+        rows,
+    }
+}
+
+/// Assemble the report from values. Deterministic: every list is sorted.
+pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
+    let run = input.run.as_ref().ok_or(BuildError::NoRun)?;
+    let run = run_info(run, &input.deployment)?;
     let lang = input.lang;
-    let view = |r: &FindingRecord, state: FindingState| -> FindingView {
-        let info = input.rules.get(&r.rule_id);
-        FindingView {
-            record: r.clone(),
-            severity: Severity::parse(&r.severity),
-            state,
-            rule_title: info
-                .map(|i| lang.pick(&i.title_vi, &i.title_en).to_string())
-                .filter(|t| !t.is_empty())
-                .unwrap_or_else(|| r.rule_id.clone()),
-            remediation: info
-                .map(|i| lang.pick(&i.remediation_vi, &i.remediation_en).to_string())
-                .unwrap_or_default(),
-            legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
-        }
+    let texts = Texts {
+        lang,
+        rules: &input.rules,
     };
+    let regressed: HashSet<&str> = input.diff.regressed.iter().map(String::as_str).collect();
+    let persisting: HashSet<&str> = input.diff.persisting.iter().map(String::as_str).collect();
+    let resolved_fps: HashSet<&str> = input.diff.resolved.iter().map(String::as_str).collect();
     let state_of = |fp: &str| -> FindingState {
-        if input.diff.regressed.iter().any(|x| x == fp) {
+        if regressed.contains(fp) {
             FindingState::Regressed
-        } else if input.diff.persisting.iter().any(|x| x == fp) {
+        } else if persisting.contains(fp) {
             FindingState::Persisting
         } else {
             FindingState::New
         }
     };
 
-    let mut metas = input.agencies.clone();
-    metas.sort_by(|a, b| a.facts.id.cmp(&b.facts.id));
-    metas.dedup_by(|a, b| a.facts.id == b.facts.id);
-    let mut agencies = Vec::with_capacity(metas.len());
-    for meta in metas {
+    let mut agencies = Vec::new();
+    for meta in sorted_metas(input.agencies.clone()) {
         let id = meta.facts.id.as_str();
         let mine = |r: &&FindingRecord| r.agency_id == id;
-        let mut findings = Vec::new();
-        let mut waived = Vec::new();
-        let mut could_not_assess = Vec::new();
+        let mut lists = Lists::default();
+        let mut unassessed = Vec::new();
         for r in input.findings.iter().filter(mine) {
             if r.outcome == "fail" {
-                let v = view(r, state_of(&r.fingerprint));
+                let v = texts.view(r.clone(), state_of(&r.fingerprint));
                 if r.waiver.is_empty() {
-                    findings.push(v);
+                    lists.findings.push(v);
                 } else {
-                    waived.push(v);
+                    lists.waived.push(v);
                 }
             } else {
-                let reason = parse_reason(&r.reason);
-                could_not_assess.push(UnassessedView {
-                    record: r.clone(),
-                    reason,
-                    explanation: reason
-                        .map(|x| reason_text(lang, x).to_string())
-                        .unwrap_or_else(|| r.reason.clone()),
-                    rule_title: view(r, FindingState::New).rule_title,
-                    rules: vec![r.rule_id.clone()],
-                });
+                unassessed.push(texts.unassessed(r.clone()));
             }
         }
-        let mut resolved: Vec<FindingView> = input
+        lists.resolved = input
             .resolved
             .iter()
             .filter(mine)
-            .filter(|r| input.diff.resolved.contains(&r.fingerprint))
-            .map(|r| view(r, FindingState::Resolved))
+            .filter(|r| resolved_fps.contains(r.fingerprint.as_str()))
+            .map(|r| texts.view(r.clone(), FindingState::Resolved))
             .collect();
-        sort_views(&mut findings);
-        sort_views(&mut waived);
-        sort_views(&mut resolved);
-        resolved.dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
-        could_not_assess.sort_by(|a, b| {
+        sort_views(&mut lists.findings);
+        sort_views(&mut lists.waived);
+        sort_views(&mut lists.resolved);
+        lists
+            .resolved
+            .dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
+        unassessed.sort_by(|a, b| {
             (&a.record.subject, &a.record.reason, &a.record.rule_id).cmp(&(
                 &b.record.subject,
                 &b.record.reason,
                 &b.record.rule_id,
             ))
         });
-        let mut grouped: Vec<UnassessedView> = Vec::with_capacity(could_not_assess.len());
-        for u in could_not_assess {
-            match grouped.last_mut() {
-                Some(g)
-                    if g.record.subject == u.record.subject
-                        && g.record.reason == u.record.reason =>
-                {
-                    g.rules.extend(u.rules);
-                }
-                _ => grouped.push(u),
-            }
-        }
-        let could_not_assess = grouped;
+        lists.could_not_assess = group_unassessed(unassessed);
+        let (rules, counts) = count_lists(&texts, &lists);
+        let max = input.max_rows_per_rule;
+        cap_per_rule(&mut lists.findings, max);
+        cap_per_rule(&mut lists.waived, max);
+        cap_per_rule(&mut lists.resolved, max);
+        cap_unassessed(&mut lists.could_not_assess, max);
 
         let services: Vec<&ServiceFacts> = input
             .services
@@ -176,65 +413,32 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             .collect();
         let full: Vec<&&ServiceFacts> =
             services.iter().filter(|s| s.level == Level::Full).collect();
-        let full_with_vgca = full
-            .iter()
-            .filter(|s| s.signature.providers.iter().any(|p| p == "vgca"))
-            .count() as i64;
-        let level_published = services
-            .iter()
-            .filter(|s| s.level != Level::Unknown)
-            .count() as i64;
-        let services_total = services.len() as i64;
-        let full_total = full.len() as i64;
-        let mut trend = input.trends.get(id).cloned().unwrap_or_default();
-        trend.sort_by_key(|t| t.run_id);
-        if trend.len() > TREND_MAX {
-            trend.drain(..trend.len() - TREND_MAX);
-        }
-        agencies.push(AgencyReport {
-            successor: meta.successor,
-            former_names: meta.former_names,
-            unverified: !meta.verified,
-            services_total,
-            full_total,
-            full_with_vgca,
-            level_published,
-            shares: Shares {
-                vgca: ratio(full_with_vgca, full_total),
-                level_published: ratio(level_published, services_total),
-            },
-            trend,
-            findings,
-            could_not_assess,
-            resolved,
-            waived,
-            omitted: 0,
-            facts: meta.facts,
-        });
+        let counts_s = ServiceCounts {
+            services: services.len() as i64,
+            full: full.len() as i64,
+            full_with_vgca: full
+                .iter()
+                .filter(|s| s.signature.providers.iter().any(|p| p == "vgca"))
+                .count() as i64,
+            level_published: services
+                .iter()
+                .filter(|s| s.level != Level::Unknown)
+                .count() as i64,
+        };
+        let trend = input.trends.get(id).cloned().unwrap_or_default();
+        agencies.push(assemble(meta, counts_s, trend, rules, counts, lists));
     }
-    let mut waiver_notes = input.waiver_notes.clone();
-    waiver_notes.sort_by(|a, b| (&a.reference, &a.subject).cmp(&(&b.reference, &b.subject)));
-    Ok(ReportData {
-        schema_version: SCHEMA_VERSION,
-        run: RunInfo {
-            id: run.id,
-            mode,
-            started_at: run.started_at.clone(),
-            ended_at: run.ended_at.clone(),
-            seed: run.seed,
-            ruleset_digest: run.ruleset_digest.clone(),
-            config_digest: run.config_digest.clone(),
-            status: run.status.clone(),
-            deployment: input.deployment.clone(),
-        },
+    Ok(finish(
+        run,
         lang,
-        totals: totals(&agencies),
         agencies,
-        waiver_notes,
-    })
+        input.waiver_notes.clone(),
+        RowsAt::InData,
+    ))
 }
 
-/// Read what a finished run stored and build its report.
+/// Read what a finished run stored and build its report, with the default number of example
+/// rows per rule ([`DEFAULT_MAX_ROWS_PER_RULE`]).
 pub fn gather(
     store: &Store,
     run_id: i64,
@@ -244,41 +448,172 @@ pub fn gather(
     rules: BTreeMap<String, RuleInfo>,
     waiver_notes: Vec<WaiverNote>,
 ) -> Result<ReportData, BuildError> {
-    let run = store.run(run_id)?;
-    let diff = store.diff(run_id)?;
-    let mut resolved = Vec::new();
-    // A resolved finding's last record lives in the run that last saw it.
-    let mut by_run: BTreeMap<i64, Vec<&String>> = BTreeMap::new();
-    for fp in &diff.resolved {
-        if let Some((_, last, _)) = store.lifecycle_of(fp)? {
-            by_run.entry(last).or_default().push(fp);
-        }
-    }
-    for (run, fps) in by_run {
-        resolved.extend(
-            store
-                .findings(run)?
-                .into_iter()
-                .filter(|f| fps.contains(&&f.fingerprint)),
-        );
-    }
-    let mut trends = BTreeMap::new();
-    for a in &agencies {
-        trends.insert(a.facts.id.clone(), store.trend(&a.facts.id)?);
-    }
-    build(BuildInput {
-        findings: store.findings(run_id)?,
-        services: store.service_facts(run_id)?,
-        run: Some(run),
-        deployment: deployment.to_string(),
+    gather_with(
+        store,
+        run_id,
+        deployment,
         lang,
         agencies,
-        diff,
-        resolved,
-        trends,
         rules,
         waiver_notes,
-    })
+        DEFAULT_MAX_ROWS_PER_RULE,
+    )
+}
+
+/// [`gather`] with `report.max_rows_per_rule` (`0`: every row, unbounded).
+///
+/// Memory: counts come from SQL; the lists hold at most `max_rows_per_rule` rows per
+/// (agency, severity, rule) — could-not-assess: subjects per (agency, reason). A store that
+/// lives in memory (tests) cannot be reopened by the writers, so its lists are loaded whole.
+#[allow(clippy::too_many_arguments)]
+pub fn gather_with(
+    store: &Store,
+    run_id: i64,
+    deployment: &str,
+    lang: Lang,
+    agencies: Vec<AgencyMeta>,
+    rules: BTreeMap<String, RuleInfo>,
+    waiver_notes: Vec<WaiverNote>,
+    max_rows_per_rule: usize,
+) -> Result<ReportData, BuildError> {
+    let run = run_info(&store.run(run_id)?, deployment)?;
+    let metas = sorted_metas(agencies);
+    let texts = Texts {
+        lang,
+        rules: &rules,
+    };
+    let (limit, rows) = match store.file_path() {
+        Some(path) => (
+            max_rows_per_rule,
+            RowsAt::Database {
+                path,
+                run_id,
+                rules: Arc::new(rules.clone()),
+            },
+        ),
+        None => (0, RowsAt::InData),
+    };
+
+    // Counts (SQL aggregates).
+    let services = store.service_counts(run_id)?;
+    let mut summaries: BTreeMap<&str, (Vec<RuleSummary>, AgencyCounts)> = BTreeMap::new();
+    let rule_counts = store.rule_counts(run_id)?;
+    for rc in &rule_counts {
+        let (list, c) = summaries.entry(rc.agency_id.as_str()).or_default();
+        if rc.waived {
+            c.waived += rc.total;
+            continue;
+        }
+        c.findings += rc.total;
+        c.new += rc.new;
+        c.persisting += rc.persisting;
+        c.regressed += rc.regressed;
+        // A row in an unfinished run has no state yet and reads as new (as in `parse_state`).
+        let unset = rc.total - rc.new - rc.persisting - rc.regressed;
+        c.new += unset;
+        let mut s = texts.summary(&rc.rule_id, Severity::parse(&rc.severity));
+        s.count = rc.total;
+        s.new = rc.new + unset;
+        s.persisting = rc.persisting;
+        s.regressed = rc.regressed;
+        list.push(s);
+    }
+    let unassessed = store.unassessed_counts(run_id)?;
+    let resolved = store.resolved_counts(run_id)?;
+
+    // Example rows (bounded by `limit` per group), distributed to their agencies.
+    let wanted: HashSet<&str> = metas.iter().map(|m| m.facts.id.as_str()).collect();
+    let mut lists: BTreeMap<String, Lists> = BTreeMap::new();
+    for kind in [
+        RowKind::Failing,
+        RowKind::Waived,
+        RowKind::Unassessed,
+        RowKind::Resolved,
+    ] {
+        let mut q = store.report_rows(run_id, kind, limit)?;
+        let mut cur = q.cursor()?;
+        while let Some(mut row) = cur.next_row()? {
+            if !wanted.contains(row.record.agency_id.as_str()) {
+                continue;
+            }
+            cur.evidence(&mut row)?;
+            let l = lists.entry(row.record.agency_id.clone()).or_default();
+            let ReportRow { record, state, .. } = row;
+            match kind {
+                RowKind::Failing => l.findings.push(texts.view(record, parse_state(&state))),
+                RowKind::Waived => l.waived.push(texts.view(record, parse_state(&state))),
+                RowKind::Resolved => l.resolved.push(texts.view(record, FindingState::Resolved)),
+                RowKind::Unassessed => l.could_not_assess.push(texts.unassessed(record)),
+            }
+        }
+    }
+
+    let trends = trends(store, &metas)?;
+    let mut out = Vec::with_capacity(metas.len());
+    for meta in metas {
+        let id = meta.facts.id.clone();
+        let mut l = lists.remove(&id).unwrap_or_default();
+        l.could_not_assess = group_unassessed(std::mem::take(&mut l.could_not_assess));
+        let (rules, mut counts) = summaries.remove(id.as_str()).unwrap_or_default();
+        counts.could_not_assess = unassessed.get(&id).copied().unwrap_or(0);
+        counts.resolved = resolved.get(&id).copied().unwrap_or(0);
+        let s = services.get(&id).copied().unwrap_or_default();
+        let trend = trends.get(&id).cloned().unwrap_or_default();
+        out.push(assemble(meta, s, trend, rules, counts, l));
+    }
+    Ok(finish(run, lang, out, waiver_notes, rows))
+}
+
+/// Trend points of each agency: the last [`TREND_MAX`] complete runs covering it. One pass of
+/// SQL aggregates per run involved, never per agency.
+fn trends(
+    store: &Store,
+    metas: &[AgencyMeta],
+) -> Result<BTreeMap<String, Vec<TrendPoint>>, BuildError> {
+    let runs: Vec<RunRow> = store
+        .runs(usize::MAX >> 1)?
+        .into_iter()
+        .filter(|r| r.status == "complete")
+        .collect(); // newest first
+    let mut wanted: BTreeMap<&str, Vec<&RunRow>> = BTreeMap::new();
+    for m in metas {
+        let id = m.facts.id.as_str();
+        let mine: Vec<&RunRow> = runs
+            .iter()
+            .filter(|r| r.scope.agencies.iter().any(|a| a == id))
+            .take(TREND_MAX)
+            .collect();
+        wanted.insert(id, mine);
+    }
+    let ids: std::collections::BTreeSet<i64> = wanted.values().flatten().map(|r| r.id).collect();
+    let mut per_run = BTreeMap::new();
+    for id in ids {
+        per_run.insert(id, (store.service_counts(id)?, store.outcome_counts(id)?));
+    }
+    let mut out = BTreeMap::new();
+    for (agency, runs) in wanted {
+        let mut points = Vec::with_capacity(runs.len());
+        for r in runs.into_iter().rev() {
+            let Some((services, outcomes)) = per_run.get(&r.id) else {
+                continue;
+            };
+            let s = services.get(agency).copied().unwrap_or_default();
+            let (fails, cna) = outcomes.get(agency).copied().unwrap_or((0, 0));
+            points.push(TrendPoint {
+                run_id: r.id,
+                mode: r.mode.clone(),
+                started_at: r.started_at.clone(),
+                fails,
+                could_not_assess: cna,
+                services: s.services,
+                full_services: s.full,
+                full_with_vgca: s.full_with_vgca,
+                level_published: s.level_published,
+            });
+        }
+        out.insert(agency.to_string(), points);
+    }
+    Ok(out)
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
@@ -299,31 +634,29 @@ fn sort_views(v: &mut [FindingView]) {
     });
 }
 
-/// Counts over some agencies.
+/// Counts over some agencies (from their exact counts, not their possibly partial lists).
 pub(crate) fn totals(agencies: &[AgencyReport]) -> Totals {
     let mut t = Totals {
         agencies: agencies.len() as i64,
         ..Totals::default()
     };
     for a in agencies {
+        let c = &a.counts;
         t.services += a.services_total;
-        t.findings += a.findings.len() as i64;
-        t.resolved += a.resolved.len() as i64;
-        t.could_not_assess += a.could_not_assess.len() as i64;
-        t.waived += a.waived.len() as i64;
-        for f in &a.findings {
-            match f.severity {
-                Severity::Critical => t.critical += 1,
-                Severity::High => t.high += 1,
-                Severity::Medium => t.medium += 1,
-                Severity::Low => t.low += 1,
-                Severity::Info => t.info += 1,
-            }
-            match f.state {
-                FindingState::New => t.new += 1,
-                FindingState::Persisting => t.persisting += 1,
-                FindingState::Regressed => t.regressed += 1,
-                FindingState::Resolved => {}
+        t.findings += c.findings;
+        t.resolved += c.resolved;
+        t.could_not_assess += c.could_not_assess;
+        t.waived += c.waived;
+        t.new += c.new;
+        t.persisting += c.persisting;
+        t.regressed += c.regressed;
+        for r in &a.rules {
+            match r.severity {
+                Severity::Critical => t.critical += r.count,
+                Severity::High => t.high += r.count,
+                Severity::Medium => t.medium += r.count,
+                Severity::Low => t.low += r.count,
+                Severity::Info => t.info += r.count,
             }
         }
     }

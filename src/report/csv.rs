@@ -6,8 +6,13 @@
 //! crate. Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at the
 //! start) get a leading `'`, because portal text ends up in these cells (CSV injection).
 
+use std::io::Write;
+
+use super::ReportError;
 use super::i18n::Lang;
-use super::model::{FindingView, ReportData};
+use super::model::{ReportData, Severity};
+use super::stream::{Row, with_rows};
+use crate::store::reading::RowKind;
 
 pub const HEADER: [&str; 15] = [
     "run_id",
@@ -47,74 +52,112 @@ fn push_row(out: &mut String, cells: &[&str]) {
     out.push_str("\r\n");
 }
 
-/// The rows, in report order (agency, then severity, rule, subject).
-pub fn rows(data: &ReportData) -> Vec<[String; 15]> {
+/// Every row of the report, in report order (agency; then failing, waived, could-not-assess,
+/// resolved; within each, most severe first, rule, subject), handed to `each` one at a time.
+/// A could-not-assess line that blocks several rules gives one row per rule.
+pub fn for_each_row(
+    data: &ReportData,
+    each: &mut dyn FnMut(&[&str; 15]) -> Result<(), ReportError>,
+) -> Result<(), ReportError> {
     let lang = data.lang;
-    let mut out = Vec::new();
-    let mk =
-        |agency: &str, name: &str, outcome: &str, state: &str, f: &FindingView, reason: &str| {
-            let r = &f.record;
-            [
-                data.run.id.to_string(),
-                agency.to_string(),
-                name.to_string(),
-                outcome.to_string(),
-                state.to_string(),
-                f.severity.as_str().to_string(),
-                r.rule_id.clone(),
-                f.rule_title.clone(),
-                r.scope.clone(),
-                r.subject.clone(),
-                lang.pick(&r.message_vi, &r.message_en).to_string(),
-                reason.to_string(),
-                r.waiver.clone(),
-                r.evidence
-                    .first()
-                    .map(|e| e.url.clone())
-                    .unwrap_or_default(),
-                r.fingerprint.clone(),
-            ]
-        };
-    for a in &data.agencies {
-        let name = match lang {
-            Lang::En if !a.facts.name_en.is_empty() => &a.facts.name_en,
-            _ => &a.facts.name,
-        };
-        let id = a.facts.id.as_str();
-        for f in &a.findings {
-            out.push(mk(id, name, "fail", f.state.as_str(), f, ""));
-        }
-        for f in &a.waived {
-            out.push(mk(id, name, "waived", f.state.as_str(), f, ""));
-        }
-        for u in &a.could_not_assess {
-            let fv = FindingView {
-                record: u.record.clone(),
-                severity: super::model::Severity::parse(&u.record.severity),
-                state: super::model::FindingState::New,
-                rule_title: u.rule_title.clone(),
-                remediation: String::new(),
-                legal_basis: Vec::new(),
+    let run = data.run.id.to_string();
+    with_rows(data, |src| {
+        for a in &data.agencies {
+            let name = match lang {
+                Lang::En if !a.facts.name_en.is_empty() => a.facts.name_en.as_str(),
+                _ => a.facts.name.as_str(),
             };
-            let reason = u.reason.map(|r| r.as_str()).unwrap_or(&u.record.reason);
-            out.push(mk(id, name, "could_not_assess", "", &fv, reason));
+            let id = a.facts.id.as_str();
+            for (kind, outcome) in [
+                (RowKind::Failing, "fail"),
+                (RowKind::Waived, "waived"),
+                (RowKind::Unassessed, "could_not_assess"),
+                (RowKind::Resolved, "resolved"),
+            ] {
+                src.each(a, kind, &mut |row| match row {
+                    Row::Finding(f) => {
+                        let r = &f.record;
+                        let url = r.evidence.first().map(|e| e.url.as_str()).unwrap_or("");
+                        each(&[
+                            &run,
+                            id,
+                            name,
+                            outcome,
+                            f.state.as_str(),
+                            f.severity.as_str(),
+                            &r.rule_id,
+                            &f.rule_title,
+                            &r.scope,
+                            &r.subject,
+                            lang.pick(&r.message_vi, &r.message_en),
+                            "",
+                            &r.waiver,
+                            url,
+                            &r.fingerprint,
+                        ])
+                    }
+                    Row::Unassessed(u) => {
+                        let r = &u.record;
+                        let url = r.evidence.first().map(|e| e.url.as_str()).unwrap_or("");
+                        let reason = u.reason.map(|x| x.as_str()).unwrap_or(&r.reason);
+                        let sev = Severity::parse(&r.severity);
+                        let rules: Vec<&str> = if u.rules.is_empty() {
+                            vec![r.rule_id.as_str()]
+                        } else {
+                            u.rules.iter().map(String::as_str).collect()
+                        };
+                        for rule in rules {
+                            let title = if rule == r.rule_id {
+                                u.rule_title.as_str()
+                            } else {
+                                rule
+                            };
+                            each(&[
+                                &run,
+                                id,
+                                name,
+                                outcome,
+                                "",
+                                sev.as_str(),
+                                rule,
+                                title,
+                                &r.scope,
+                                &r.subject,
+                                lang.pick(&r.message_vi, &r.message_en),
+                                reason,
+                                &r.waiver,
+                                url,
+                                &r.fingerprint,
+                            ])?;
+                        }
+                        Ok(())
+                    }
+                })?;
+            }
         }
-        for f in &a.resolved {
-            out.push(mk(id, name, "resolved", "resolved", f, ""));
-        }
-    }
-    out
+        Ok(())
+    })
 }
 
-/// The CSV document.
-pub fn render(data: &ReportData) -> String {
-    let mut out = String::from("\u{feff}");
-    push_row(&mut out, &HEADER);
-    for row in rows(data) {
-        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
-        push_row(&mut out, &cells);
-    }
-    out
+/// Stream the CSV document to `w`.
+pub fn write(data: &ReportData, w: &mut dyn Write) -> Result<(), ReportError> {
+    let io = |e: std::io::Error| ReportError::Json(serde_json::Error::io(e));
+    let mut line = String::new();
+    line.push('\u{feff}');
+    push_row(&mut line, &HEADER);
+    w.write_all(line.as_bytes()).map_err(io)?;
+    for_each_row(data, &mut |cells| {
+        line.clear();
+        push_row(&mut line, cells);
+        w.write_all(line.as_bytes()).map_err(io)
+    })
+}
+
+/// The CSV document in memory.
+pub fn render(data: &ReportData) -> Result<String, ReportError> {
+    let mut out = Vec::new();
+    write(data, &mut out)?;
+    String::from_utf8(out).map_err(|e| ReportError::Template(e.to_string()))
 }
 
 #[cfg(test)]

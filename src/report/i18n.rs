@@ -160,6 +160,12 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Số mục không hiển thị trong thư này (xem báo cáo đầy đủ)",
         "Items not shown in this email (see the full report)",
     ),
+    ("more_rows", "Còn", "And"),
+    (
+        "more_rows_tail",
+        "mục khác — xem findings.csv hoặc report.json",
+        "more — see findings.csv or report.json",
+    ),
     ("status_complete", "Hoàn tất", "Complete"),
     ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
     ("status_running", "Đang chạy", "Running"),

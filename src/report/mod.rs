@@ -18,13 +18,17 @@ mod model;
 mod regen;
 mod render;
 pub mod sample;
+pub mod stream;
 pub mod svg;
 pub mod view;
 pub mod xlsx;
 
 use std::path::{Path, PathBuf};
 
-pub use build::{AgencyMeta, BuildError, BuildInput, TREND_MAX, build, gather};
+pub use build::{
+    AgencyMeta, BuildError, BuildInput, DEFAULT_MAX_ROWS_PER_RULE, TREND_MAX, build, gather,
+    gather_with,
+};
 pub use i18n::Lang;
 pub use model::*;
 pub use regen::{RegenError, configured_formats, metas_for, regenerate};
@@ -43,6 +47,8 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read the run's rows: {0}")]
+    Store(String),
     #[error("unknown report format {0:?} (known: html, text, json, csv, xlsx)")]
     UnknownFormat(String),
 }
@@ -98,10 +104,41 @@ pub fn render(
     Ok(match format {
         Format::Html => renderer.html(data)?.into_bytes(),
         Format::Text => renderer.text(data)?.into_bytes(),
-        Format::Json => json::render(data)?.into_bytes(),
-        Format::Csv => csv::render(data).into_bytes(),
+        Format::Json => {
+            let mut out = Vec::new();
+            json::write(data, &mut out)?;
+            out
+        }
+        Format::Csv => csv::render(data)?.into_bytes(),
         Format::Xlsx => xlsx::render(data)?,
     })
+}
+
+/// Write one format to `path`: the complete formats stream their rows (bounded memory).
+fn write_one(
+    renderer: &Renderer,
+    data: &ReportData,
+    format: Format,
+    path: &Path,
+) -> Result<(), ReportError> {
+    let io = |source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    match format {
+        Format::Xlsx => xlsx::save(data, path),
+        Format::Html | Format::Text | Format::Json | Format::Csv => {
+            let file = std::fs::File::create(path).map_err(io)?;
+            let mut w = std::io::BufWriter::new(file);
+            match format {
+                Format::Html => renderer.html_to(data, &mut w)?,
+                Format::Text => renderer.text_to(data, &mut w)?,
+                Format::Json => json::write(data, &mut w)?,
+                _ => csv::write(data, &mut w)?,
+            }
+            std::io::Write::flush(&mut w).map_err(io)
+        }
+    }
 }
 
 /// Write the given formats into `dir/run-<id>/`; returns the files written.
@@ -120,10 +157,9 @@ pub fn write_all(
     std::fs::create_dir_all(&out).map_err(io(&out))?;
     let mut written = Vec::new();
     for f in formats {
-        let bytes = render(&renderer, data, *f)?;
         let path = out.join(f.file_name());
         let tmp = out.join(format!(".{}.tmp", f.file_name()));
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        write_one(&renderer, data, *f, &tmp)?;
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
         written.push(path);
     }

@@ -197,18 +197,70 @@ pub struct AgencyReport {
     pub could_not_assess: Vec<UnassessedView>,
     pub resolved: Vec<FindingView>,
     pub waived: Vec<FindingView>,
-    /// Entries left out of the lists above by [`ReportData::capped`] (0 in a full report).
+    /// Entries of the four lists above left out of this document: rows past
+    /// `report.max_rows_per_rule` per rule, or cut by [`ReportData::capped`] (emails).
+    /// `0` in `report.json`, which is complete.
     #[serde(default)]
     pub omitted: i64,
+    /// Failing, unwaived findings per rule (counted over the whole run, not over `findings`),
+    /// most severe first, then rule id.
+    #[serde(default)]
+    pub rules: Vec<RuleSummary>,
+    /// Exact counts of the whole run for this agency (the lists may hold fewer rows).
+    #[serde(default)]
+    pub counts: AgencyCounts,
 }
 
 impl AgencyReport {
     /// Something is new or regressed here (the `on_change` email policy reads this).
     pub fn has_change(&self) -> bool {
-        self.findings
-            .iter()
-            .any(|f| matches!(f.state, FindingState::New | FindingState::Regressed))
+        self.counts.new + self.counts.regressed > 0
     }
+}
+
+/// One rule's failing, unwaived findings in one agency.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleSummary {
+    pub rule_id: String,
+    pub severity: Severity,
+    /// In the report's language (the rule id when the rule pack has none).
+    pub rule_title: String,
+    pub remediation: String,
+    pub legal_basis: Vec<String>,
+    /// Findings of this rule (all states).
+    pub count: i64,
+    pub new: i64,
+    pub persisting: i64,
+    pub regressed: i64,
+}
+
+/// Exact counts for one agency.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgencyCounts {
+    /// Failing, unwaived.
+    pub findings: i64,
+    pub new: i64,
+    pub persisting: i64,
+    pub regressed: i64,
+    /// Lines (one per subject and reason).
+    pub could_not_assess: i64,
+    pub resolved: i64,
+    pub waived: i64,
+}
+
+/// Where the complete rows of a report are, for the complete formats (JSON, CSV, XLSX).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum RowsAt {
+    /// The lists in [`ReportData`] are complete (a report built from values).
+    #[default]
+    InData,
+    /// In a history database: the report's lists hold examples; writers stream every row of
+    /// run `run_id` from the file (opened read-only).
+    Database {
+        path: std::path::PathBuf,
+        run_id: i64,
+        rules: std::sync::Arc<std::collections::BTreeMap<String, RuleInfo>>,
+    },
 }
 
 /// A waiver worth a reader's attention.
@@ -253,6 +305,9 @@ pub struct ReportData {
     pub agencies: Vec<AgencyReport>,
     pub totals: Totals,
     pub waiver_notes: Vec<WaiverNote>,
+    /// Where the complete rows are (not part of the JSON).
+    #[serde(skip)]
+    pub rows: RowsAt,
 }
 
 impl ReportData {
@@ -306,6 +361,7 @@ impl ReportData {
             totals: super::build::totals(&agencies),
             agencies,
             waiver_notes,
+            rows: self.rows.clone(),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::build::{AgencyMeta, BuildError, gather};
+use super::build::{AgencyMeta, BuildError, gather_with};
 use super::i18n::Lang;
 use super::{Format, ReportError, write_all};
 use crate::config::Loaded;
@@ -86,7 +86,7 @@ pub fn regenerate(
             .ok_or(crate::store::StoreError::NoSuchRun(0))?,
     };
     let metas = metas_for(loaded, &run.scope.agencies);
-    let data = gather(
+    let data = gather_with(
         &store,
         run.id,
         &loaded.config.audit.name,
@@ -94,6 +94,7 @@ pub fn regenerate(
         metas,
         BTreeMap::new(),
         Vec::new(),
+        loaded.config.report.max_rows_per_rule as usize,
     )?;
     let dir = out
         .map(Path::to_path_buf)

@@ -227,6 +227,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             digest: None,
         }),
         deployment: "Ban Cơ yếu Chính phủ".into(),
+        max_rows_per_rule: super::build::DEFAULT_MAX_ROWS_PER_RULE,
         lang,
         agencies: vec![
             AgencyMeta {

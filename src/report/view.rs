@@ -1,5 +1,7 @@
 //! The view model the HTML and text templates read: [`ReportData`] with labels resolved, times
-//! in Vietnam time, charts drawn, findings grouped by severity and rule, and portal text cleaned.
+//! in Vietnam time, charts drawn, findings grouped by severity and rule (exact counts per rule,
+//! the example rows the report holds, and how many more are in findings.csv / report.json),
+//! and portal text cleaned.
 //!
 //! Safety rules applied here, once, for every template:
 //! - portal text loses control and bidirectional-override characters (they can reorder what a
@@ -64,16 +66,26 @@ pub struct FindingRow {
 pub struct RuleGroup {
     pub rule_id: String,
     pub rule_title: String,
+    pub severity: &'static str,
+    pub severity_label: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    /// Findings of this rule in the whole run, and by state.
+    pub count: i64,
+    pub new: i64,
+    pub persisting: i64,
+    pub regressed: i64,
+    /// Example rows (at most `report.max_rows_per_rule`).
     pub findings: Vec<FindingRow>,
+    /// Findings of this rule not shown here (in findings.csv / report.json).
+    pub more: i64,
 }
 
 #[derive(Debug, Serialize)]
 pub struct SeverityGroup {
     pub severity: &'static str,
     pub label: String,
-    pub count: usize,
+    pub count: i64,
     pub rules: Vec<RuleGroup>,
 }
 
@@ -94,17 +106,20 @@ pub struct AgencyView {
     pub vgca_svg: String,
     pub level_svg: String,
     pub trend_svg: String,
-    pub findings_count: usize,
-    /// Items left out of this rendering (emails are capped; see [`ReportData::capped`]).
-    pub omitted: i64,
-    pub new_count: usize,
-    pub regressed_count: usize,
+    pub findings_count: i64,
+    pub new_count: i64,
+    pub regressed_count: i64,
+    /// Findings grouped by severity, then rule, with example rows.
     pub groups: Vec<SeverityGroup>,
-    /// Flat list, most severe first (the text body reads this).
-    pub findings: Vec<FindingRow>,
     pub could_not_assess: Vec<FindingRow>,
+    pub could_not_assess_count: i64,
+    pub could_not_assess_more: i64,
     pub resolved: Vec<FindingRow>,
+    pub resolved_count: i64,
+    pub resolved_more: i64,
     pub waived: Vec<FindingRow>,
+    pub waived_count: i64,
+    pub waived_more: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -205,28 +220,40 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
     r
 }
 
-fn groups(lang: Lang, findings: &[FindingView]) -> Vec<SeverityGroup> {
+fn groups(lang: Lang, a: &AgencyReport) -> Vec<SeverityGroup> {
+    // Example rows by (severity, rule); the summaries give the exact counts.
+    let mut rows: BTreeMap<(Severity, &str), Vec<FindingRow>> = BTreeMap::new();
+    for f in &a.findings {
+        rows.entry((f.severity, f.record.rule_id.as_str()))
+            .or_default()
+            .push(row(lang, f));
+    }
     let mut out = Vec::new();
     for sev in Severity::DESCENDING {
         let mut rules: Vec<RuleGroup> = Vec::new();
-        for f in findings.iter().filter(|f| f.severity == sev) {
-            let same = rules
-                .last()
-                .is_some_and(|g| g.rule_id == clean(&f.record.rule_id));
-            if !same {
-                rules.push(RuleGroup {
-                    rule_id: clean(&f.record.rule_id),
-                    rule_title: title(f),
-                    remediation: clean(&f.remediation),
-                    legal_basis: f.legal_basis.iter().map(|s| clean(s)).collect(),
-                    findings: Vec::new(),
-                });
-            }
-            if let Some(g) = rules.last_mut() {
-                g.findings.push(row(lang, f));
-            }
+        for r in a.rules.iter().filter(|r| r.severity == sev) {
+            let findings = rows.remove(&(sev, r.rule_id.as_str())).unwrap_or_default();
+            let title = if r.rule_title == r.rule_id {
+                String::new()
+            } else {
+                clean(&r.rule_title)
+            };
+            rules.push(RuleGroup {
+                rule_id: clean(&r.rule_id),
+                rule_title: title,
+                severity: sev.as_str(),
+                severity_label: label(lang, &format!("sev_{}", sev.as_str())).to_string(),
+                remediation: clean(&r.remediation),
+                legal_basis: r.legal_basis.iter().map(|s| clean(s)).collect(),
+                count: r.count,
+                new: r.new,
+                persisting: r.persisting,
+                regressed: r.regressed,
+                more: (r.count - findings.len() as i64).max(0),
+                findings,
+            });
         }
-        let count = rules.iter().map(|r| r.findings.len()).sum();
+        let count = rules.iter().map(|r| r.count).sum();
         if count > 0 {
             out.push(SeverityGroup {
                 severity: sev.as_str(),
@@ -239,7 +266,12 @@ fn groups(lang: Lang, findings: &[FindingView]) -> Vec<SeverityGroup> {
     out
 }
 
-fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
+fn more(count: i64, shown: usize) -> i64 {
+    (count - shown as i64).max(0)
+}
+
+/// The view of one agency; without `rows`, only what the summary table needs (no finding rows).
+pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
     let no_data = label(lang, "no_data");
     let fails: Vec<i64> = a.trend.iter().map(|t| t.fails).collect();
     let first = a.trend.first().map(|t| short_date(lang, &t.started_at));
@@ -273,32 +305,48 @@ fn agency_view(lang: Lang, a: &AgencyReport) -> AgencyView {
             no_data,
         ),
         trend_svg: svg::sparkline(&fails, &trend_title),
-        findings_count: a.findings.len(),
-        omitted: a.omitted,
-        new_count: a
-            .findings
-            .iter()
-            .filter(|f| f.state == FindingState::New)
-            .count(),
-        regressed_count: a
-            .findings
-            .iter()
-            .filter(|f| f.state == FindingState::Regressed)
-            .count(),
-        groups: groups(lang, &a.findings),
-        findings: a.findings.iter().map(|f| row(lang, f)).collect(),
-        could_not_assess: a
-            .could_not_assess
-            .iter()
-            .map(|u| unassessed_row(lang, u))
-            .collect(),
-        resolved: a.resolved.iter().map(|f| row(lang, f)).collect(),
-        waived: a.waived.iter().map(|f| row(lang, f)).collect(),
+        findings_count: a.counts.findings,
+        new_count: a.counts.new,
+        regressed_count: a.counts.regressed,
+        groups: if rows { groups(lang, a) } else { Vec::new() },
+        could_not_assess: if rows {
+            a.could_not_assess
+                .iter()
+                .map(|u| unassessed_row(lang, u))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        could_not_assess_count: a.counts.could_not_assess,
+        could_not_assess_more: more(a.counts.could_not_assess, a.could_not_assess.len()),
+        resolved: if rows {
+            a.resolved.iter().map(|f| row(lang, f)).collect()
+        } else {
+            Vec::new()
+        },
+        resolved_count: a.counts.resolved,
+        resolved_more: more(a.counts.resolved, a.resolved.len()),
+        waived: if rows {
+            a.waived.iter().map(|f| row(lang, f)).collect()
+        } else {
+            Vec::new()
+        },
+        waived_count: a.counts.waived,
+        waived_more: more(a.counts.waived, a.waived.len()),
     }
 }
 
-/// Build the template view of a report.
+/// Build the template view of a report (every agency with its rows).
 pub fn view(data: &ReportData) -> View {
+    view_with(data, true)
+}
+
+/// The view for the head and end of a report: agencies without their finding rows.
+pub fn head_view(data: &ReportData) -> View {
+    view_with(data, false)
+}
+
+fn view_with(data: &ReportData, rows: bool) -> View {
     let lang = data.lang;
     let run = &data.run;
     View {
@@ -321,7 +369,11 @@ pub fn view(data: &ReportData) -> View {
             deployment: clean(&run.deployment),
         },
         totals: data.totals.clone(),
-        agencies: data.agencies.iter().map(|a| agency_view(lang, a)).collect(),
+        agencies: data
+            .agencies
+            .iter()
+            .map(|a| agency_view(lang, a, rows))
+            .collect(),
         waiver_notes: data
             .waiver_notes
             .iter()

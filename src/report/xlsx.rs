@@ -1,5 +1,5 @@
 //! `report.xlsx` for spreadsheet users: a `summary` sheet (one row per agency) and a
-//! `findings` sheet (the CSV rows). Written with `rust_xlsxwriter` (pure Rust). Cells are
+//! `findings` sheet (the CSV rows, every one, written in constant-memory mode). Written with `rust_xlsxwriter` (pure Rust). Cells are
 //! written as strings or numbers, never as formulas, so portal text cannot run in Excel.
 
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
@@ -78,19 +78,14 @@ fn summary(
                 }
             }
         }
+        let c = &a.counts;
         let counts = [
-            a.findings.len(),
-            a.findings
-                .iter()
-                .filter(|f| f.state == super::model::FindingState::New)
-                .count(),
-            a.findings
-                .iter()
-                .filter(|f| f.state == super::model::FindingState::Regressed)
-                .count(),
-            a.resolved.len(),
-            a.could_not_assess.len(),
-            a.waived.len(),
+            c.findings,
+            c.new,
+            c.regressed,
+            c.resolved,
+            c.could_not_assess,
+            c.waived,
         ];
         for (j, n) in counts.iter().enumerate() {
             ws.write_number(r, 7 + j as u16, *n as f64).map_err(err)?;
@@ -118,25 +113,18 @@ fn summary(
     Ok(())
 }
 
-/// The workbook as bytes.
-pub fn render(data: &ReportData) -> Result<Vec<u8>, ReportError> {
+/// Rows Excel can hold on one sheet (header included).
+const EXCEL_MAX_ROWS: u32 = 1_048_576;
+
+fn workbook(data: &ReportData) -> Result<Workbook, ReportError> {
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold().set_background_color("#E2E8F0");
     let pct = Format::new().set_num_format("0.0%");
     summary(wb.add_worksheet(), data, &bold, &pct)?;
-    let ws = wb.add_worksheet();
+    // Constant-memory mode: each row goes to a temporary file as soon as the next one starts,
+    // so a national run's 200,000 rows cost one row of memory. Rows must come in order.
+    let ws = wb.add_worksheet_with_constant_memory().map_err(err)?;
     ws.set_name("findings").map_err(err)?;
-    header(ws, &super::csv::HEADER, &bold)?;
-    for (i, row) in super::csv::rows(data).iter().enumerate() {
-        let r = (i + 1) as u32;
-        for (c, v) in row.iter().enumerate() {
-            if c == 0 {
-                ws.write_number(r, 0, data.run.id as f64).map_err(err)?;
-            } else {
-                ws.write_string(r, c as u16, cell(v)).map_err(err)?;
-            }
-        }
-    }
     for (c, w) in [
         (1u16, 14),
         (2, 30),
@@ -148,5 +136,36 @@ pub fn render(data: &ReportData) -> Result<Vec<u8>, ReportError> {
     ] {
         ws.set_column_width(c, w).map_err(err)?;
     }
-    wb.save_to_buffer().map_err(err)
+    header(ws, &super::csv::HEADER, &bold)?;
+    let mut r: u32 = 0;
+    let run = data.run.id as f64;
+    super::csv::for_each_row(data, &mut |row| {
+        r += 1;
+        if r >= EXCEL_MAX_ROWS - 1 {
+            if r == EXCEL_MAX_ROWS - 1 {
+                ws.write_string(r, 0, "… (Excel row limit reached: see findings.csv)")
+                    .map_err(err)?;
+            }
+            return Ok(());
+        }
+        for (c, v) in row.iter().enumerate() {
+            if c == 0 {
+                ws.write_number(r, 0, run).map_err(err)?;
+            } else {
+                ws.write_string(r, c as u16, cell(v)).map_err(err)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(wb)
+}
+
+/// The workbook as bytes.
+pub fn render(data: &ReportData) -> Result<Vec<u8>, ReportError> {
+    workbook(data)?.save_to_buffer().map_err(err)
+}
+
+/// Write the workbook to `path` (streamed from the temporary row files).
+pub fn save(data: &ReportData, path: &std::path::Path) -> Result<(), ReportError> {
+    workbook(data)?.save(path).map_err(err)
 }

@@ -504,7 +504,7 @@ async fn stages(
     let mut mail_sent = 0;
     let mut mail_pending = 0;
     let lang = report::Lang::from(cfg.audit.lang);
-    match report::gather(
+    match report::gather_with(
         store,
         run_id,
         &cfg.audit.name,
@@ -512,6 +512,7 @@ async fn stages(
         agencies_meta,
         rule_info,
         waiver_notes,
+        usize::try_from(cfg.report.max_rows_per_rule).unwrap_or(usize::MAX),
     ) {
         Ok(data) => {
             let dir = setup.loaded.path(&cfg.report.dir);

@@ -14,6 +14,7 @@
 
 mod chain;
 mod lifecycle;
+pub mod reading;
 mod schema;
 
 use std::path::Path;

@@ -1,0 +1,561 @@
+//! Read queries for reports over a finished run, shaped so the report stage stays bounded in
+//! memory however many findings a run has:
+//!
+//! - counts are SQL aggregates (`GROUP BY`), never a loaded list: [`Store::service_counts`],
+//!   [`Store::rule_counts`], [`Store::unassessed_counts`], [`Store::resolved_counts`];
+//! - rows come through a cursor ([`ReportRows`]) in report order (agency, then most severe
+//!   first, rule, subject), optionally keeping only the first `limit` rows of each
+//!   (agency, severity, rule) group with a window function, so the HTML report's examples
+//!   are chosen by SQLite, not by loading everything;
+//! - a limited query (examples) looks evidence up per kept row ([`RowCursor::evidence`]); a
+//!   complete query joins it in the tables' own order, one sequential pass.
+//!
+//! Whole-run queries ordered by agency are used instead of one query per agency: the
+//! `findings` table has no index on `agency_id`, and SQLite's sorter spills to disk, so one
+//! sorted pass costs the same memory for 20 or 200,000 findings.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{CachedStatement, Rows, params};
+
+use super::{EvidenceRecord, FindingRecord, Result, Store};
+
+/// Severity rank in SQL, most severe first (unknown text ranks as `info`, like the report).
+const SEV_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
+     WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END";
+
+/// Services of one agency in a run, counted for the report's shares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceCounts {
+    pub services: i64,
+    pub full: i64,
+    pub full_with_vgca: i64,
+    pub level_published: i64,
+}
+
+/// Failing findings of one (agency, rule, severity) in a run, by lifecycle state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCount {
+    pub agency_id: String,
+    pub rule_id: String,
+    pub severity: String,
+    /// `true` for findings covered by a waiver.
+    pub waived: bool,
+    pub total: i64,
+    pub new: i64,
+    pub persisting: i64,
+    pub regressed: i64,
+}
+
+/// Which rows of a run a [`ReportRows`] query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowKind {
+    /// Failing, unwaived: agency, most severe first, rule, subject.
+    Failing,
+    /// Failing but waived: same order.
+    Waived,
+    /// Could not assess: agency, subject, reason, rule.
+    Unassessed,
+    /// Resolved by this run: the last failing record from the latest earlier complete run
+    /// that had it; same order as failing.
+    Resolved,
+}
+
+/// One row of a report query; `evidence` is empty until [`RowCursor::evidence`] fills it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRow {
+    /// The run the record was stored by (an earlier run for resolved rows).
+    pub run_id: i64,
+    pub record: FindingRecord,
+    /// `new`, `persisting`, `regressed` (failing), `resolved`, or empty.
+    pub state: String,
+}
+
+/// A prepared report query; [`ReportRows::cursor`] runs it.
+pub struct ReportRows<'c> {
+    rows: CachedStatement<'c>,
+    evidence: CachedStatement<'c>,
+    run: i64,
+    limit: i64,
+    joined: bool,
+}
+
+/// A running report query.
+pub struct RowCursor<'q, 'c> {
+    rows: Rows<'q>,
+    /// Complete queries carry their evidence in the row (see [`with_evidence`]).
+    joined: bool,
+    /// The first output row of the next finding (joined queries).
+    ahead: Option<ReportRow>,
+    evidence: &'q mut CachedStatement<'c>,
+}
+
+const ROW_NUMBER: &str =
+    "ROW_NUMBER() OVER (PARTITION BY agency_id, severity, rule_id ORDER BY subject, fingerprint)";
+
+const COLUMNS: &str = "run_id, fingerprint, rule_id, severity, scope, agency_id, subject, \
+     outcome, reason, message_vi, message_en, waiver, state";
+
+fn select(kind: RowKind, limited: bool) -> String {
+    let (filter, order, partition) = match kind {
+        RowKind::Failing => (
+            "run_id = ?1 AND outcome = 'fail' AND waiver = ''",
+            format!("agency_id, {SEV_RANK}, rule_id, subject, fingerprint"),
+            ROW_NUMBER.to_string(),
+        ),
+        RowKind::Waived => (
+            "run_id = ?1 AND outcome = 'fail' AND waiver != ''",
+            format!("agency_id, {SEV_RANK}, rule_id, subject, fingerprint"),
+            ROW_NUMBER.to_string(),
+        ),
+        // Dense rank by subject: a subject's rules stay together (the report shows one line
+        // per subject and reason, listing the rules).
+        RowKind::Unassessed => (
+            "run_id = ?1 AND outcome = 'could_not_assess'",
+            "agency_id, subject, reason, rule_id".to_string(),
+            "DENSE_RANK() OVER (PARTITION BY agency_id, reason ORDER BY subject)".to_string(),
+        ),
+        RowKind::Resolved => {
+            let base = "SELECT f.run_id, f.fingerprint, f.rule_id, f.severity, f.scope, f.agency_id, f.subject,
+                        f.outcome, f.reason, f.message_vi, f.message_en, f.waiver, 'resolved' AS state
+                 FROM resolutions r JOIN findings f ON f.fingerprint = r.fingerprint
+                  AND f.run_id = (SELECT MAX(g.run_id) FROM findings g JOIN runs x ON x.id = g.run_id
+                                  WHERE g.fingerprint = r.fingerprint AND g.run_id < r.run_id
+                                    AND g.outcome = 'fail' AND x.status = 'complete')
+                 WHERE r.run_id = ?1";
+            let order = format!("agency_id, {SEV_RANK}, rule_id, subject, fingerprint");
+            return if limited {
+                format!(
+                    "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY agency_id, severity, rule_id
+                         ORDER BY subject, fingerprint) AS rn FROM ({base})) WHERE rn <= ?2 ORDER BY {order}"
+                )
+            } else {
+                with_evidence(&format!("{base} AND ?2 >= 0"), FINDING_ORDER)
+            };
+        }
+    };
+    if limited {
+        format!(
+            "SELECT {COLUMNS} FROM (SELECT *, {partition} AS rn FROM findings WHERE {filter})
+             WHERE rn <= ?2 ORDER BY {order}"
+        )
+    } else {
+        let order = match kind {
+            RowKind::Unassessed => "q.agency_id, q.subject, q.reason, q.rule_id, q.fingerprint",
+            _ => FINDING_ORDER,
+        };
+        with_evidence(
+            &format!("SELECT {COLUMNS} FROM findings WHERE {filter} AND ?2 >= 0"),
+            order,
+        )
+    }
+}
+
+/// Report order of failing, waived and resolved rows over the `q` alias.
+const FINDING_ORDER: &str = "q.agency_id, CASE q.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 \
+     WHEN 'medium' THEN 2 WHEN 'low' THEN 3 ELSE 4 END, q.rule_id, q.subject, q.fingerprint";
+
+/// The complete query: rows joined to their evidence (one output row per evidence row, a
+/// finding's rows adjacent). The join runs in the tables' own (run, fingerprint) order, so
+/// evidence is read sequentially instead of one random lookup per finding; then SQLite's
+/// sorter (which spills to disk) puts the result in report order.
+fn with_evidence(inner: &str, order: &str) -> String {
+    format!(
+        "SELECT q.run_id, q.fingerprint, q.rule_id, q.severity, q.scope, q.agency_id, q.subject,
+                q.outcome, q.reason, q.message_vi, q.message_en, q.waiver, q.state,
+                e.url, e.fetched_at, e.status, e.content_hash, e.locator, e.excerpt
+         FROM ({inner}) q LEFT JOIN evidence e ON e.run_id = q.run_id AND e.fingerprint = q.fingerprint
+         ORDER BY {order}, e.url, e.content_hash, e.locator, e.excerpt"
+    )
+}
+
+impl Store {
+    /// Open an existing database for reading only (a second connection beside the run's
+    /// writer; WAL lets both work). No migration is run.
+    pub fn open_read_only(path: &std::path::Path) -> Result<Store> {
+        let conn = rusqlite::Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(Store { conn })
+    }
+
+    /// The database file, or `None` for an in-memory store.
+    pub fn file_path(&self) -> Option<std::path::PathBuf> {
+        self.conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
+    /// Services per agency of a run: total, full-process, full-process with VGCA among the
+    /// signature providers, and with a published level. One pass over the run's services.
+    pub fn service_counts(&self, run: i64) -> Result<BTreeMap<String, ServiceCounts>> {
+        // `instr` first: only pages whose JSON mentions "vgca" at all are parsed.
+        let mut st = self.conn.prepare_cached(
+            "SELECT agency_id, COUNT(*), SUM(level = 'full'),
+                    SUM(CASE WHEN level = 'full' AND instr(facts_json, '\"vgca\"') > 0 THEN
+                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
+                        ELSE 0 END),
+                    SUM(level != 'unknown')
+             FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
+        )?;
+        let rows = st.query_map(params![run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ServiceCounts {
+                    services: r.get(1)?,
+                    full: r.get(2)?,
+                    full_with_vgca: r.get(3)?,
+                    level_published: r.get(4)?,
+                },
+            ))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (k, v) = row?;
+            out.insert(k, v);
+        }
+        Ok(out)
+    }
+
+    /// Failing findings of a run per (agency, rule, severity, waived), with state counts;
+    /// sorted by agency, most severe first, rule.
+    pub fn rule_counts(&self, run: i64) -> Result<Vec<RuleCount>> {
+        let sql = format!(
+            "SELECT agency_id, rule_id, severity, waiver != '', COUNT(*),
+                    SUM(state = 'new'), SUM(state = 'persisting'), SUM(state = 'regressed')
+             FROM findings WHERE run_id = ?1 AND outcome = 'fail'
+             GROUP BY agency_id, rule_id, severity, waiver != ''
+             ORDER BY agency_id, {SEV_RANK}, rule_id"
+        );
+        let mut st = self.conn.prepare_cached(&sql)?;
+        let rows = st.query_map(params![run], |r| {
+            Ok(RuleCount {
+                agency_id: r.get(0)?,
+                rule_id: r.get(1)?,
+                severity: r.get(2)?,
+                waived: r.get(3)?,
+                total: r.get(4)?,
+                new: r.get(5)?,
+                persisting: r.get(6)?,
+                regressed: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Could-not-assess lines per agency (one per subject and reason, as the report shows them).
+    pub fn unassessed_counts(&self, run: i64) -> Result<BTreeMap<String, i64>> {
+        self.count_map(
+            "SELECT agency_id, COUNT(*) FROM (SELECT DISTINCT agency_id, subject, reason FROM findings
+              WHERE run_id = ?1 AND outcome = 'could_not_assess') GROUP BY agency_id",
+            run,
+        )
+    }
+
+    /// Findings resolved by a run, per agency of their last failing record.
+    pub fn resolved_counts(&self, run: i64) -> Result<BTreeMap<String, i64>> {
+        self.count_map(
+            &format!(
+                "SELECT agency_id, COUNT(*) FROM ({}) GROUP BY agency_id",
+                select(RowKind::Resolved, false)
+            ),
+            run,
+        )
+    }
+
+    fn count_map(&self, sql: &str, run: i64) -> Result<BTreeMap<String, i64>> {
+        let mut st = self.conn.prepare_cached(sql)?;
+        // The resolved query carries a `?2 >= 0` guard shared with the row query.
+        let n = st.parameter_count();
+        let rows = if n >= 2 {
+            st.query_map(params![run, 0i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<std::result::Result<BTreeMap<String, i64>, _>>()?
+        } else {
+            st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<std::result::Result<BTreeMap<String, i64>, _>>()?
+        };
+        Ok(rows)
+    }
+
+    /// Fails and could-not-assess per agency of a run (for trend points).
+    pub fn outcome_counts(&self, run: i64) -> Result<BTreeMap<String, (i64, i64)>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT agency_id, SUM(outcome = 'fail' AND waiver = ''), SUM(outcome = 'could_not_assess')
+             FROM findings WHERE run_id = ?1 GROUP BY agency_id",
+        )?;
+        let rows = st.query_map(params![run], |r| {
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+        })?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Prepare a row query of a run. `limit_per_group` keeps only the first rows of each
+    /// (agency, severity, rule) group — for could-not-assess, of each (agency, reason), counted
+    /// in subjects; `0` keeps every row.
+    pub fn report_rows(
+        &self,
+        run: i64,
+        kind: RowKind,
+        limit_per_group: usize,
+    ) -> Result<ReportRows<'_>> {
+        let limited = limit_per_group > 0;
+        Ok(ReportRows {
+            rows: self.conn.prepare_cached(&select(kind, limited))?,
+            evidence: self.conn.prepare_cached(
+                "SELECT url, fetched_at, status, content_hash, locator, excerpt FROM evidence
+                 WHERE run_id = ?1 AND fingerprint = ?2
+                 ORDER BY url, content_hash, locator, excerpt",
+            )?,
+            run,
+            limit: i64::try_from(limit_per_group).unwrap_or(i64::MAX),
+            joined: !limited,
+        })
+    }
+}
+
+impl<'c> ReportRows<'c> {
+    /// Run the query.
+    pub fn cursor(&mut self) -> Result<RowCursor<'_, 'c>> {
+        let ReportRows {
+            rows,
+            evidence,
+            run,
+            limit,
+            joined,
+        } = self;
+        Ok(RowCursor {
+            rows: rows.query(params![*run, *limit])?,
+            joined: *joined,
+            ahead: None,
+            evidence,
+        })
+    }
+}
+
+impl RowCursor<'_, '_> {
+    /// The next row, or `None` at the end. Rows of a limited query come without evidence
+    /// (see [`RowCursor::evidence`]); rows of a complete query come with it.
+    pub fn next_row(&mut self) -> Result<Option<ReportRow>> {
+        if !self.joined {
+            return self.read();
+        }
+        let mut row = match self.ahead.take() {
+            Some(r) => r,
+            None => match self.read()? {
+                Some(r) => r,
+                None => return Ok(None),
+            },
+        };
+        while let Some(next) = self.read()? {
+            if next.run_id == row.run_id && next.record.fingerprint == row.record.fingerprint {
+                row.record.evidence.extend(next.record.evidence);
+            } else {
+                self.ahead = Some(next);
+                break;
+            }
+        }
+        Ok(Some(row))
+    }
+
+    /// One output row of the query.
+    fn read(&mut self) -> Result<Option<ReportRow>> {
+        let Some(r) = self.rows.next()? else {
+            return Ok(None);
+        };
+        let mut evidence = Vec::new();
+        if self.joined
+            && let Some(url) = r.get::<_, Option<String>>(13)?
+        {
+            evidence.push(EvidenceRecord {
+                url,
+                fetched_at: r.get(14)?,
+                status: r.get(15)?,
+                content_hash: r.get(16)?,
+                locator: r.get(17)?,
+                excerpt: r.get(18)?,
+            });
+        }
+        Ok(Some(ReportRow {
+            run_id: r.get(0)?,
+            record: FindingRecord {
+                fingerprint: r.get(1)?,
+                rule_id: r.get(2)?,
+                severity: r.get(3)?,
+                scope: r.get(4)?,
+                agency_id: r.get(5)?,
+                subject: r.get(6)?,
+                outcome: r.get(7)?,
+                reason: r.get(8)?,
+                message_vi: r.get(9)?,
+                message_en: r.get(10)?,
+                waiver: r.get(11)?,
+                evidence,
+            },
+            state: r.get(12)?,
+        }))
+    }
+
+    /// Load a row's evidence (in the digest's order); a complete query's rows have it already.
+    pub fn evidence(&mut self, row: &mut ReportRow) -> Result<()> {
+        if self.joined {
+            return Ok(());
+        }
+        let rows = self
+            .evidence
+            .query_map(params![row.run_id, row.record.fingerprint], |r| {
+                Ok(EvidenceRecord {
+                    url: r.get(0)?,
+                    fetched_at: r.get(1)?,
+                    status: r.get(2)?,
+                    content_hash: r.get(3)?,
+                    locator: r.get(4)?,
+                    excerpt: r.get(5)?,
+                })
+            })?;
+        row.record.evidence = rows.collect::<std::result::Result<_, _>>()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::facts::{Level, ServiceFacts, SignatureFacts};
+    use crate::store::{RunStart, Scope};
+
+    fn finding(i: usize, agency: &str, rule: &str, sev: &str, outcome: &str) -> FindingRecord {
+        FindingRecord {
+            fingerprint: format!("fp-{agency}-{i:03}"),
+            rule_id: rule.into(),
+            severity: sev.into(),
+            scope: "service".into(),
+            agency_id: agency.into(),
+            subject: format!("{agency}/{i:03}"),
+            outcome: outcome.into(),
+            reason: if outcome == "fail" { "" } else { "timeout" }.into(),
+            message_vi: "m".into(),
+            message_en: "m".into(),
+            evidence: vec![EvidenceRecord {
+                url: format!("https://x.test/{i}"),
+                status: 200,
+                ..EvidenceRecord::default()
+            }],
+            ..FindingRecord::default()
+        }
+    }
+
+    fn store() -> (Store, i64) {
+        let mut s = Store::open_in_memory().expect("store");
+        let run = s
+            .begin_run(&RunStart {
+                mode: "regular".into(),
+                scope: Scope {
+                    agencies: vec!["a".into(), "b".into()],
+                    services: None,
+                },
+                seed: None,
+                ruleset_digest: "r".into(),
+                config_digest: "c".into(),
+            })
+            .expect("begin");
+        let svc = |agency: &str, code: &str, level: Level, vgca: bool| ServiceFacts {
+            agency_id: agency.into(),
+            code: code.into(),
+            level,
+            signature: SignatureFacts {
+                providers: if vgca { vec!["vgca".into()] } else { vec![] },
+                ..SignatureFacts::default()
+            },
+            ..ServiceFacts::default()
+        };
+        s.record_services(
+            run,
+            &[
+                svc("a", "1", Level::Full, true),
+                svc("a", "2", Level::Full, false),
+                svc("a", "3", Level::Unknown, false),
+                svc("b", "1", Level::Partial, true),
+            ],
+        )
+        .expect("services");
+        let mut f = Vec::new();
+        for i in 0..10 {
+            f.push(finding(i, "b", "R-1", "low", "fail"));
+            f.push(finding(100 + i, "a", "R-2", "critical", "fail"));
+        }
+        f.push(finding(200, "a", "R-1", "low", "fail"));
+        f.push(finding(300, "a", "R-3", "high", "could_not_assess"));
+        s.finish_run(run, &f).expect("finish");
+        (s, run)
+    }
+
+    #[test]
+    fn counts_are_aggregated_per_agency() {
+        let (s, run) = store();
+        let sc = s.service_counts(run).expect("services");
+        assert_eq!(
+            sc.get("a"),
+            Some(&ServiceCounts {
+                services: 3,
+                full: 2,
+                full_with_vgca: 1,
+                level_published: 2
+            })
+        );
+        assert_eq!(sc.get("b").map(|c| c.full_with_vgca), Some(0));
+        let rc = s.rule_counts(run).expect("rules");
+        let keys: Vec<(&str, &str, i64, i64)> = rc
+            .iter()
+            .map(|r| (r.agency_id.as_str(), r.rule_id.as_str(), r.total, r.new))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("a", "R-2", 10, 10),
+                ("a", "R-1", 1, 1),
+                ("b", "R-1", 10, 10)
+            ],
+            "agency, then most severe first"
+        );
+        assert_eq!(s.unassessed_counts(run).expect("cna").get("a"), Some(&1));
+    }
+
+    #[test]
+    fn rows_come_in_report_order_and_limits_apply_per_rule() {
+        let (s, run) = store();
+        let mut q = s.report_rows(run, RowKind::Failing, 3).expect("query");
+        let mut cur = q.cursor().expect("cursor");
+        let mut seen = Vec::new();
+        while let Some(mut row) = cur.next_row().expect("row") {
+            cur.evidence(&mut row).expect("evidence");
+            assert_eq!(row.record.evidence.len(), 1);
+            seen.push((row.record.agency_id, row.record.rule_id, row.record.subject));
+        }
+        let short: Vec<(&str, &str, &str)> = seen
+            .iter()
+            .map(|(a, r, s)| (a.as_str(), r.as_str(), s.as_str()))
+            .collect();
+        assert_eq!(
+            short,
+            [
+                ("a", "R-2", "a/100"),
+                ("a", "R-2", "a/101"),
+                ("a", "R-2", "a/102"),
+                ("a", "R-1", "a/200"),
+                ("b", "R-1", "b/000"),
+                ("b", "R-1", "b/001"),
+                ("b", "R-1", "b/002"),
+            ]
+        );
+        let mut all = s.report_rows(run, RowKind::Failing, 0).expect("query");
+        let mut cur = all.cursor().expect("cursor");
+        let mut n = 0;
+        while cur.next_row().expect("row").is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 21, "no limit: every failing row");
+    }
+}
