@@ -4,6 +4,13 @@ use clap::Parser;
 use dvc_audit::cli::{Cli, LogFormat};
 use dvc_audit::exit::ExitCode;
 
+/// jemalloc instead of glibc malloc: a crawl allocates and frees many short-lived buffers per
+/// page (bodies, parse trees, texts) on several threads; glibc's per-thread arenas fragment
+/// (peak RSS of the nation crawl 264 → 182 MiB with jemalloc) and cost more CPU per page.
+/// mimalloc 3 (the `mimalloc` crate's default) kept freed memory for a second and peaked higher.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging(cli.log_format);

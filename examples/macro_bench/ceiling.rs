@@ -52,11 +52,13 @@ fn extract_one(s: &Sample) {
     black_box(extract::detail_page(&s.profile, &page, &s.agency_id));
 }
 
-/// Pages/s over `pages` on one thread, repeating the set for at least `min`.
-fn rate(pages: &[&Sample], min: Duration) -> f64 {
+/// Pages/s over `pages` on one thread, repeating the set for at least `min`, and the CPU
+/// seconds per page this process spent meanwhile (robust to other processes on the core).
+fn rate(pages: &[&Sample], min: Duration) -> (f64, f64) {
     if pages.is_empty() {
-        return 0.0;
+        return (0.0, 0.0);
     }
+    let cpu0 = crate::sys::cpu_time();
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < min {
@@ -65,12 +67,16 @@ fn rate(pages: &[&Sample], min: Duration) -> f64 {
         }
         n += pages.len() as u64;
     }
-    n as f64 / start.elapsed().as_secs_f64()
+    let wall = start.elapsed().as_secs_f64();
+    let cpu = crate::sys::cpu_time().saturating_sub(cpu0).as_secs_f64();
+    (n as f64 / wall, cpu / n.max(1) as f64)
 }
 
 pub struct Ceiling {
     /// Single-thread pages/s by platform.
     pub by_platform: BTreeMap<String, f64>,
+    /// CPU seconds per page by platform (single thread).
+    pub cpu_by_platform: BTreeMap<String, f64>,
     /// Single-thread pages/s over the sample as a whole.
     pub one_thread: f64,
     /// Pages/s with every core extracting its own copy of the sample.
@@ -78,7 +84,37 @@ pub struct Ceiling {
     pub threads: usize,
 }
 
+/// The mean of `per_platform` weighted by the crawl's mix (platforms not measured are left out).
+fn weighted(per_platform: &BTreeMap<String, f64>, mix: &BTreeMap<String, u64>) -> f64 {
+    let total: u64 = mix
+        .iter()
+        .filter(|(p, _)| per_platform.contains_key(*p))
+        .map(|(_, n)| n)
+        .sum();
+    mix.iter()
+        .filter_map(|(p, n)| Some(*n as f64 / total.max(1) as f64 * per_platform.get(p)?))
+        .sum()
+}
+
 impl Ceiling {
+    /// The single-core ceiling for the crawl's mix: the harmonic mean of the single-thread
+    /// rates weighted by the mix (no multi-core speed-up).
+    pub fn one_core_for_mix(&self, mix: &BTreeMap<String, u64>) -> f64 {
+        let secs: BTreeMap<String, f64> = self
+            .by_platform
+            .iter()
+            .filter(|(_, r)| **r > 0.0)
+            .map(|(p, r)| (p.clone(), 1.0 / r))
+            .collect();
+        let s = weighted(&secs, mix);
+        if s > 0.0 { 1.0 / s } else { 0.0 }
+    }
+
+    /// CPU seconds per page of parse + extract for the crawl's mix.
+    pub fn cpu_per_page_for_mix(&self, mix: &BTreeMap<String, u64>) -> f64 {
+        weighted(&self.cpu_by_platform, mix)
+    }
+
     /// The all-cores ceiling for a crawl whose detail pages split by platform as `mix`:
     /// the harmonic mean of the single-thread rates weighted by the mix, times the measured
     /// multi-core speed-up.
@@ -113,21 +149,25 @@ pub fn measure(samples: &[Sample]) -> Ceiling {
     for s in samples {
         by.entry(s.platform.clone()).or_default().push(s);
     }
-    let by_platform = by
-        .iter()
-        .map(|(p, pages)| (p.clone(), rate(pages, Duration::from_secs(2))))
-        .collect();
+    let mut by_platform = BTreeMap::new();
+    let mut cpu_by_platform = BTreeMap::new();
+    for (p, pages) in &by {
+        let (r, cpu) = rate(pages, Duration::from_secs(2));
+        by_platform.insert(p.clone(), r);
+        cpu_by_platform.insert(p.clone(), cpu);
+    }
     let all: Vec<&Sample> = samples.iter().collect();
-    let one_thread = rate(&all, Duration::from_secs(3));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (one_thread, _) = rate(&all, Duration::from_secs(3));
+    let threads = crate::sys::cpus();
     let all_threads = std::thread::scope(|sc| {
         let handles: Vec<_> = (0..threads)
-            .map(|_| sc.spawn(|| rate(&all, Duration::from_secs(3))))
+            .map(|_| sc.spawn(|| rate(&all, Duration::from_secs(3)).0))
             .collect();
         handles.into_iter().filter_map(|h| h.join().ok()).sum()
     });
     Ceiling {
         by_platform,
+        cpu_by_platform,
         one_thread,
         all_threads,
         threads,

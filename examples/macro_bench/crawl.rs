@@ -64,6 +64,8 @@ pub struct CrawlStats {
     pub details_by_platform: BTreeMap<String, u64>,
     /// Peak RSS (VmHWM) when the crawl ended, MiB.
     pub peak_rss_mib: f64,
+    /// Context switches of this process during the crawl (lower bound: live threads only).
+    pub context_switches: u64,
 }
 
 fn host_of(url: &str) -> &str {
@@ -85,6 +87,7 @@ pub async fn crawl(
 ) -> CrawlStats {
     let progress = Arc::new(Progress::default());
     let cpu0 = sys::cpu_time();
+    let switches0 = sys::context_switches();
     let start = Instant::now();
     let mut stats = CrawlStats::default();
     let mut stream = futures::stream::iter(jobs.iter().map(|j| {
@@ -135,6 +138,7 @@ pub async fn crawl(
     stats.wall = start.elapsed();
     stats.cpu = sys::cpu_time().saturating_sub(cpu0);
     stats.peak_rss_mib = sys::peak_rss_mib();
+    stats.context_switches = sys::context_switches().saturating_sub(switches0);
     stats
 }
 

@@ -11,10 +11,20 @@
 //! 3. crawl of the largest portals with a per-host rate of R requests/s;
 //! 4. TLS probe of every host; 5. the default rules over the whole world's facts;
 //! 6. the parse-and-extract ceiling on a sample of the same detail pages, from memory.
+//! 7. the real binary: `dvc-audit run` over the same world as a child process, its wall time
+//!    and peak RSS (what an operator's process holds, orchestration and store included).
+//!
+//! Equal CPU: by default the sandbox server is pinned to one core and this process (every
+//! thread, before the runtime starts, so tokio and the extraction pool size themselves to one
+//! core) to the other, with `taskset`; the ceiling is then measured on the scanner's core, so
+//! crawl ÷ ceiling compares like with like. `--no-pin` gives the old figures (both processes
+//! share every core; ceiling on every core). The CPU-efficiency row (parse+extract CPU per page
+//! ÷ the crawl's CPU per page) does not depend on the server at all.
 
 mod assess;
 mod ceiling;
 mod crawl;
+mod realrun;
 mod server;
 mod sys;
 
@@ -29,6 +39,10 @@ use dvc_audit::crawl::walk::{NoCache, PageCache};
 use dvc_audit::crawl::{Fetcher, fetcher_from_config};
 use dvc_audit::profile::{Profile, ProfileSet};
 use dvc_audit::store::{CachedPage, Store};
+
+/// The allocator of the `dvc-audit` binary (src/main.rs), so the library is measured as it runs.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 struct Args {
@@ -58,6 +72,26 @@ struct Args {
     /// Detail pages per agency kept for the ceiling measurement.
     #[arg(long, default_value_t = 40)]
     sample: usize,
+    /// Do not pin: the server and the scanner share every core (the figures before pinning).
+    #[arg(long)]
+    no_pin: bool,
+    /// Only the first crawl, the ceiling and the real run (no re-run, politeness, TLS, rules).
+    #[arg(long)]
+    quick: bool,
+    /// Skip the `dvc-audit run` stage.
+    #[arg(long)]
+    no_real_run: bool,
+    /// Seconds the `dvc-audit run` stage may take before it is killed (its figures are then
+    /// lower bounds).
+    #[arg(long, default_value_t = 600)]
+    real_run_timeout: u64,
+}
+
+/// Which core the scanner and the server get, when pinned.
+#[derive(Clone, Copy)]
+struct Pinning {
+    scanner: usize,
+    server: usize,
 }
 
 fn crawl_section(base: &CrawlSection, args: &Args, rate: f64) -> CrawlSection {
@@ -80,14 +114,43 @@ type Persist = (
     Vec<(String, CachedPage)>,
 );
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    dvc_audit::install_crypto_provider();
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Pin before the runtime exists, so its workers and the extraction pool see one core.
+    let pinning = if args.no_pin || sys::cpus() < 2 {
+        None
+    } else {
+        let p = Pinning {
+            scanner: 0,
+            server: 1,
+        };
+        match sys::pin(std::process::id(), p.scanner) {
+            Ok(()) => Some(p),
+            Err(e) => {
+                eprintln!("not pinned ({e}): the server and the scanner share every core");
+                None
+            }
+        }
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(bench(args, pinning))
+}
+
+async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
+    dvc_audit::install_crypto_provider();
     let tmp = tempfile::tempdir()?;
     let bin = args.bin.clone().unwrap_or_else(server::default_binary);
     eprintln!("starting the {} world ({})", args.size, bin.display());
-    let srv = server::start(&bin, &args.size, args.seed, &tmp.path().join("world"))?;
+    let srv = server::start(
+        &bin,
+        &args.size,
+        args.seed,
+        &tmp.path().join("world"),
+        pinning.map(|p| p.server),
+    )?;
+    let server_pid = srv.pid().to_string();
     let loaded = match Config::load(&srv.config) {
         Ok(l) => l,
         Err(e) => anyhow::bail!("{}", e.0.render(false)),
@@ -125,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("crawl 1: politeness off");
     let f1 = fetcher(&base, &args, 0.0)?;
     let no_cache: Arc<dyn PageCache> = Arc::new(NoCache);
+    let server_cpu0 = sys::cpu_time_of(&server_pid);
     let first = crawl::crawl(&f1, &jobs, &no_cache, args.in_flight, |job, c| {
         samples.extend(
             c.services
@@ -149,6 +213,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = tx.send((c.agency_id, c.services, c.cache_updates));
     })
     .await;
+    let server_cpu = sys::cpu_time_of(&server_pid).saturating_sub(server_cpu0);
     drop(tx);
     let drain = Instant::now();
     match writer.join() {
@@ -159,14 +224,17 @@ async fn main() -> anyhow::Result<()> {
     drop(f1);
 
     // 2. Re-run with the first run's cache.
-    eprintln!("crawl 2: re-run with the cache");
-    let f2 = fetcher(&base, &args, 0.0)?;
-    let cache: Arc<dyn PageCache> = Arc::new(crawl::StoreCache(store.clone()));
-    let second = crawl::crawl(&f2, &jobs, &cache, args.in_flight, |_, _| {}).await;
-    drop(f2);
+    let second = if args.quick {
+        None
+    } else {
+        eprintln!("crawl 2: re-run with the cache");
+        let f2 = fetcher(&base, &args, 0.0)?;
+        let cache: Arc<dyn PageCache> = Arc::new(crawl::StoreCache(store.clone()));
+        Some(crawl::crawl(&f2, &jobs, &cache, args.in_flight, |_, _| {}).await)
+    };
 
     // 3. A per-host rate on the largest portals, all at once.
-    let rated = if args.rate > 0.0 {
+    let rated = if args.rate > 0.0 && !args.quick {
         let mut by_size: Vec<(&String, &u64)> = first.busiest_host.iter().collect();
         by_size.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let chosen: Vec<&String> = by_size
@@ -192,15 +260,18 @@ async fn main() -> anyhow::Result<()> {
         None
     };
 
-    // 4. TLS probe.
-    eprintln!("probing every host");
-    let probe_cfg = assess::probe_config(&loaded)?;
-    let hosts = assess::hosts(&loaded);
-    let (probe, host_facts) = assess::probe(&probe_cfg, &hosts).await;
-
-    // 5. Rules over the world.
-    eprintln!("evaluating the rules");
-    let rules = assess::evaluate(&loaded, &facts_dir, &host_facts)?;
+    // 4. TLS probe; 5. rules over the world.
+    let (probe, rules) = if args.quick {
+        (None, None)
+    } else {
+        eprintln!("probing every host");
+        let probe_cfg = assess::probe_config(&loaded)?;
+        let hosts = assess::hosts(&loaded);
+        let (probe, host_facts) = assess::probe(&probe_cfg, &hosts).await;
+        eprintln!("evaluating the rules");
+        let rules = assess::evaluate(&loaded, &facts_dir, &host_facts)?;
+        (Some(probe), Some(rules))
+    };
 
     // 6. The ceiling.
     let mut by_platform: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -215,19 +286,45 @@ async fn main() -> anyhow::Result<()> {
     let pages = ceiling::fetch(&f4, samples).await;
     drop(f4);
     let ceiling = ceiling::measure(&pages);
+    drop(pages);
+
+    // 7. The real binary over the same world.
+    let real = if args.no_real_run {
+        None
+    } else {
+        eprintln!("dvc-audit run over the world (child process)");
+        match realrun::run(
+            &bin,
+            &srv.config,
+            &tmp.path().join("real"),
+            args.concurrency,
+            args.per_host,
+            pinning.map(|p| p.scanner),
+            std::time::Duration::from_secs(args.real_run_timeout),
+        ) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                eprintln!("real run failed: {e:#}");
+                None
+            }
+        }
+    };
     drop(srv);
 
     print_table(&Report {
         args: &args,
         first: &first,
-        second: &second,
+        second: second.as_ref(),
         drain,
         rated: rated.as_ref(),
-        probe: &probe,
-        rules: &rules,
+        probe: probe.as_ref(),
+        rules: rules.as_ref(),
         ceiling: &ceiling,
         rss_before,
         agencies: jobs.len(),
+        pinning,
+        server_cpu,
+        real: real.as_ref(),
     });
     Ok(())
 }
@@ -235,14 +332,18 @@ async fn main() -> anyhow::Result<()> {
 struct Report<'a> {
     args: &'a Args,
     first: &'a crawl::CrawlStats,
-    second: &'a crawl::CrawlStats,
+    second: Option<&'a crawl::CrawlStats>,
     drain: std::time::Duration,
     rated: Option<&'a (crawl::CrawlStats, usize, f64)>,
-    probe: &'a assess::ProbeStats,
-    rules: &'a assess::RulesStats,
+    probe: Option<&'a assess::ProbeStats>,
+    rules: Option<&'a assess::RulesStats>,
     ceiling: &'a ceiling::Ceiling,
     rss_before: f64,
     agencies: usize,
+    pinning: Option<Pinning>,
+    /// CPU the sandbox server used during the first crawl.
+    server_cpu: std::time::Duration,
+    real: Option<&'a realrun::RealRun>,
 }
 
 fn per_s(n: u64, d: std::time::Duration) -> f64 {
@@ -250,18 +351,28 @@ fn per_s(n: u64, d: std::time::Duration) -> f64 {
 }
 
 fn print_table(r: &Report<'_>) {
-    let (a, f, s) = (r.args, r.first, r.second);
+    let (a, f) = (r.args, r.first);
     let detail_rate = per_s(f.detail_pages, f.wall);
-    let mix_ceiling = r.ceiling.for_mix(&f.details_by_platform);
+    let wall = f.wall.as_secs_f64().max(1e-9);
+    let scanner_cores = sys::cpus();
     println!(
         "\n# dvc-audit macro benchmark: {} world, seed {}",
         a.size, a.seed
     );
     println!("machine: {}", sys::machine());
     println!(
-        "settings: concurrency {}, per-host {}, {} agencies at once\n",
+        "settings: concurrency {}, per-host {}, {} agencies at once",
         a.concurrency, a.per_host, a.in_flight
     );
+    match r.pinning {
+        Some(p) => println!(
+            "pinned (taskset): scanner on CPU {}, sandbox server on CPU {}; ceiling on the scanner's CPU\n",
+            p.scanner, p.server
+        ),
+        None => println!(
+            "not pinned: the scanner and the sandbox server share {scanner_cores} CPUs; ceiling on every CPU\n"
+        ),
+    }
     println!("| measure | value | target |");
     println!("|---|---|---|");
     let row = |m: &str, v: String, t: &str| println!("| {m} | {v} | {t} |");
@@ -273,18 +384,38 @@ fn print_table(r: &Report<'_>) {
         ),
         "",
     );
-    row("wall time", format!("{:.1} s", f.wall.as_secs_f64()), "");
+    row("wall time", format!("{wall:.1} s"), "");
     row("detail pages/s", format!("{detail_rate:.0}"), "≥ 3,000");
     row(
         "requests/s",
         format!("{:.0}", per_s(f.requests, f.wall)),
         "",
     );
+    let crawl_cpu_page = f.cpu.as_secs_f64() / f.detail_pages.max(1) as f64;
     row(
-        "CPU s per 1,000 pages (user+sys, this process)",
+        "scanner CPU per request / per detail page (user+sys, this process)",
         format!(
-            "{:.2}",
-            f.cpu.as_secs_f64() * 1000.0 / (f.requests.max(1) as f64)
+            "{:.3} ms / {:.3} ms",
+            f.cpu.as_secs_f64() * 1000.0 / (f.requests.max(1) as f64),
+            crawl_cpu_page * 1000.0
+        ),
+        "",
+    );
+    row(
+        "CPU busy during the crawl: scanner / sandbox server",
+        format!(
+            "{:.0}% of {} CPU / {:.0}% of a CPU",
+            100.0 * f.cpu.as_secs_f64() / wall / scanner_cores as f64,
+            scanner_cores,
+            100.0 * r.server_cpu.as_secs_f64() / wall
+        ),
+        "",
+    );
+    row(
+        "context switches per detail page (scanner threads alive at the end)",
+        format!(
+            "≥ {:.2}",
+            f.context_switches as f64 / f.detail_pages.max(1) as f64
         ),
         "",
     );
@@ -314,68 +445,129 @@ fn print_table(r: &Report<'_>) {
             "≥ 95%",
         );
     }
-    row(
-        "re-run with cache: bytes on the wire",
-        format!(
-            "{:.1} MB vs {:.1} MB = {:.2}% ({} × 304)",
-            s.bytes_wire as f64 / 1e6,
-            f.bytes_wire as f64 / 1e6,
-            100.0 * s.bytes_wire as f64 / f.bytes_wire.max(1) as f64,
-            s.not_modified
-        ),
-        "≤ 5%",
-    );
-    row(
-        "re-run with cache: wall time",
-        format!(
-            "{:.1} s = {:.0}% of the first run",
-            s.wall.as_secs_f64(),
-            100.0 * s.wall.as_secs_f64() / f.wall.as_secs_f64().max(1e-9)
-        ),
-        "",
-    );
-    row(
-        "TLS probe",
-        format!(
-            "{} hosts in {:.1} s = {:.1} hosts/s ({} errors)",
-            r.probe.hosts,
-            r.probe.wall.as_secs_f64(),
-            per_s(r.probe.hosts as u64, r.probe.wall),
-            r.probe.errors
-        ),
-        "",
-    );
-    row(
-        "rules over the world",
-        format!(
-            "{} services, {} evaluations in {:.2} s = {:.0} evaluations/s ({} fail, {} could not assess)",
-            r.rules.services,
-            r.rules.evaluations,
-            r.rules.elapsed.as_secs_f64(),
-            per_s(r.rules.evaluations as u64, r.rules.elapsed),
-            r.rules.failures,
-            r.rules.could_not_assess
-        ),
-        "",
-    );
-    for (p, v) in &r.ceiling.by_platform {
+    if let Some(s) = r.second {
         row(
-            &format!("ceiling, {p} detail pages (1 thread)"),
-            format!("{v:.0} pages/s"),
+            "re-run with cache: bytes on the wire",
+            format!(
+                "{:.1} MB vs {:.1} MB = {:.2}% ({} × 304)",
+                s.bytes_wire as f64 / 1e6,
+                f.bytes_wire as f64 / 1e6,
+                100.0 * s.bytes_wire as f64 / f.bytes_wire.max(1) as f64,
+                s.not_modified
+            ),
+            "≤ 5%",
+        );
+        row(
+            "re-run with cache: wall time",
+            format!(
+                "{:.1} s = {:.0}% of the first run",
+                s.wall.as_secs_f64(),
+                100.0 * s.wall.as_secs_f64() / wall
+            ),
             "",
         );
     }
+    if let Some(p) = r.probe {
+        row(
+            "TLS probe",
+            format!(
+                "{} hosts in {:.1} s = {:.1} hosts/s ({} errors)",
+                p.hosts,
+                p.wall.as_secs_f64(),
+                per_s(p.hosts as u64, p.wall),
+                p.errors
+            ),
+            "",
+        );
+    }
+    if let Some(rules) = r.rules {
+        row(
+            "rules over the world",
+            format!(
+                "{} services, {} evaluations in {:.2} s = {:.0} evaluations/s ({} fail, {} could not assess)",
+                rules.services,
+                rules.evaluations,
+                rules.elapsed.as_secs_f64(),
+                per_s(rules.evaluations as u64, rules.elapsed),
+                rules.failures,
+                rules.could_not_assess
+            ),
+            "",
+        );
+    }
+    let c = r.ceiling;
+    for (p, v) in &c.by_platform {
+        row(
+            &format!("ceiling, {p} detail pages (1 thread)"),
+            format!(
+                "{v:.0} pages/s, {:.3} CPU-ms/page",
+                c.cpu_by_platform.get(p).copied().unwrap_or(0.0) * 1000.0
+            ),
+            "",
+        );
+    }
+    let mix = &f.details_by_platform;
+    let one_core = c.one_core_for_mix(mix);
     row(
         "ceiling, world mix",
         format!(
-            "{:.0} pages/s on 1 thread, {:.0} on {} threads; {:.0} for the crawl's mix",
-            r.ceiling.one_thread, r.ceiling.all_threads, r.ceiling.threads, mix_ceiling
+            "{:.0} pages/s on 1 thread, {:.0} on {} threads; {one_core:.0} on 1 core for the crawl's mix",
+            c.one_thread, c.all_threads, c.threads
         ),
         "",
     );
+    // Equal CPU: pinned, the scanner had one core and the ceiling is that core's rate.
+    // Unpinned, the old figure: the ceiling on every core, times the measured speed-up.
+    let (ceiling, how) = match r.pinning {
+        Some(_) => (
+            one_core * scanner_cores as f64,
+            "both on the scanner's 1 CPU",
+        ),
+        None => (
+            c.for_mix(mix),
+            "crawl shares the CPUs with the server; ceiling has them alone",
+        ),
+    };
     row(
         "crawl throughput / ceiling",
-        format!("{:.0}%", 100.0 * detail_rate / mix_ceiling.max(1e-9)),
+        format!(
+            "{detail_rate:.0} ÷ {ceiling:.0} = {:.0}% ({how})",
+            100.0 * detail_rate / ceiling.max(1e-9)
+        ),
         "≥ 70%",
     );
+    let ceiling_cpu_page = c.cpu_per_page_for_mix(mix);
+    row(
+        "CPU efficiency: parse+extract CPU/page ÷ crawl CPU/page",
+        format!(
+            "{:.3} ms ÷ {:.3} ms = {:.0}% (independent of the server)",
+            ceiling_cpu_page * 1000.0,
+            crawl_cpu_page * 1000.0,
+            100.0 * ceiling_cpu_page / crawl_cpu_page.max(1e-12)
+        ),
+        "",
+    );
+    if let Some(rr) = r.real {
+        row(
+            "real `dvc-audit run` (child process): wall time",
+            format!(
+                "{:.1} s, {:.1} CPU-s{} ({})",
+                rr.wall.as_secs_f64(),
+                rr.cpu.as_secs_f64(),
+                rr.cpu_pinned
+                    .map(|c| format!(" on CPU {c}"))
+                    .unwrap_or_default(),
+                rr.exit.map_or_else(
+                    || format!("killed at --real-run-timeout {}", r.args.real_run_timeout),
+                    |c| format!("exit {c}")
+                )
+            ),
+            "",
+        );
+        row(
+            "real `dvc-audit run`: peak RSS (VmHWM)",
+            format!("{:.0} MiB", rr.peak_rss_mib),
+            "≤ 200 MB",
+        );
+    }
 }

@@ -28,9 +28,34 @@ pub fn default_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("dvc-audit"))
 }
 
-/// Start the world and wait (bounded) until `audit.toml` is written and the HTTPS port answers.
-pub fn start(bin: &Path, size: &str, seed: u64, out: &Path) -> anyhow::Result<Server> {
-    let child = Command::new(bin)
+impl Server {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// `bin` as a command, run on `cpu` only (`taskset -c`, which execs it: same pid) when given.
+pub fn command_on(bin: &Path, cpu: Option<usize>) -> Command {
+    match cpu {
+        Some(cpu) => {
+            let mut c = Command::new("taskset");
+            c.arg("-c").arg(cpu.to_string()).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
+/// Start the world (on `cpu` only, when given) and wait (bounded) until `audit.toml` is
+/// written and the HTTPS port answers.
+pub fn start(
+    bin: &Path,
+    size: &str,
+    seed: u64,
+    out: &Path,
+    cpu: Option<usize>,
+) -> anyhow::Result<Server> {
+    let child = command_on(bin, cpu)
         .args([
             "sandbox",
             "serve",

@@ -6,7 +6,12 @@ use std::time::Duration;
 
 /// User + system CPU time of this process so far.
 pub fn cpu_time() -> Duration {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+    cpu_time_of("self")
+}
+
+/// User + system CPU time of process `pid` (`"self"` for this one); zero once it is gone.
+pub fn cpu_time_of(pid: &str) -> Duration {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
         return Duration::ZERO;
     };
     // Fields after the command name (which may contain spaces) start at `state` (field 3);
@@ -36,7 +41,12 @@ fn clock_ticks() -> u64 {
 }
 
 fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    status_kb_of("self", field)
+}
+
+/// A `kB` field of `/proc/<pid>/status` (0 when the process or the field is gone).
+pub fn status_kb_of(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -59,9 +69,14 @@ pub fn rss_mib() -> f64 {
 
 /// `nproc`, CPU model and memory, one line.
 pub fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
+    // Every CPU of the machine, not only those this (possibly pinned) process may use.
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let cpus = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count()
+        .max(1);
+    let model = Some(cpuinfo)
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("model name"))
@@ -82,4 +97,44 @@ pub fn machine() -> String {
         "{cpus} CPUs ({model}), {:.1} GiB RAM",
         mem_kb as f64 / 1024.0 / 1024.0
     )
+}
+
+/// The CPUs this process may run on (`sched_getaffinity`, as `available_parallelism` reads it).
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Pin every thread of process `pid` to `cpu` with `taskset -a -p -c` (util-linux): the crate
+/// forbids `unsafe`, so no `sched_setaffinity` call. Threads created afterwards inherit it.
+pub fn pin(pid: u32, cpu: usize) -> anyhow::Result<()> {
+    let out = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", &cpu.to_string(), &pid.to_string()])
+        .output()
+        .map_err(|e| anyhow::anyhow!("running taskset: {e}"))?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "taskset -p -c {cpu} {pid}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Context switches (voluntary + involuntary) of this process's live threads; threads that
+/// already exited are not counted, so differences are lower bounds.
+pub fn context_switches() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+        .map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }

@@ -83,6 +83,19 @@ impl BodySink {
         self.wire_bytes
     }
 
+    /// Reserve room for `len` decompressed bytes up front (bounded by the cap), so an identity
+    /// body of known `Content-Length` is read into one allocation instead of a doubling series.
+    pub fn reserve(&mut self, len: u64) {
+        let room = usize::try_from(len.min(self.cap)).unwrap_or(0);
+        let buf = match &mut self.inner {
+            Inner::Identity(s) => &mut s.buf,
+            Inner::Gzip(d) => &mut d.get_mut().buf,
+            Inner::Deflate(d) => &mut d.get_mut().buf,
+            Inner::Brotli(d) => &mut d.get_mut().buf,
+        };
+        buf.reserve(room.saturating_sub(buf.len()));
+    }
+
     fn sink(&self) -> &CappedVec {
         match &self.inner {
             Inner::Identity(s) => s,
@@ -175,6 +188,37 @@ pub fn decode_text(bytes: &[u8], content_type: &str, tld: Option<&[u8]>) -> Deco
     det.feed(bytes, true);
     let enc = det.guess(tld, true);
     finish(enc, bytes, "detected")
+}
+
+/// [`decode_text`] taking the body by value: a UTF-8 body (the common case) becomes the text
+/// without a copy, validated once; anything else is decoded exactly as `decode_text` does.
+pub fn decode_text_owned(bytes: Vec<u8>, content_type: &str, tld: Option<&[u8]>) -> Decoded {
+    if Encoding::for_bom(&bytes).is_some() {
+        return decode_text(&bytes, content_type, tld);
+    }
+    let (enc, source) =
+        match charset_param(content_type).and_then(|l| Encoding::for_label(l.as_bytes())) {
+            Some(enc) => (Some(enc), "header"),
+            None => match meta_charset(&bytes) {
+                Some(enc) => (Some(enc), "meta"),
+                None => (None, "default"),
+            },
+        };
+    if enc.is_none_or(|e| e == encoding_rs::UTF_8) {
+        match String::from_utf8(bytes) {
+            Ok(text) => {
+                return Decoded {
+                    text,
+                    encoding: encoding_rs::UTF_8.name().to_string(),
+                    source,
+                    had_errors: false,
+                };
+            }
+            // Invalid UTF-8: the slow path decides (replacement characters or detection).
+            Err(e) => return decode_text(e.as_bytes(), content_type, tld),
+        }
+    }
+    decode_text(&bytes, content_type, tld)
 }
 
 fn finish(enc: &'static Encoding, bytes: &[u8], source: &'static str) -> Decoded {
@@ -301,6 +345,45 @@ mod tests {
             b"<meta http-equiv='Content-Type' content='text/html; charset=windows-1258'>".to_vec();
         http_equiv.extend_from_slice(&bytes);
         assert_eq!(decode_text(&http_equiv, "", None).source, "meta");
+    }
+
+    #[test]
+    fn owned_decoding_matches_borrowed_decoding() {
+        let (w1258, _, _) = encoding_rs::WINDOWS_1258.encode("Thủ tục đăng ký");
+        let mut meta = b"<meta charset=\"windows-1258\">".to_vec();
+        meta.extend_from_slice(&w1258);
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice("Mức độ 4".as_bytes());
+        let mut utf8_meta = b"<meta charset=utf-8>".to_vec();
+        utf8_meta.extend_from_slice("Mức độ 4".as_bytes());
+        let cases: [(&[u8], &str); 8] = [
+            ("Mức độ 4".as_bytes(), "text/html"),
+            ("Mức độ 4".as_bytes(), "text/html; charset=utf-8"),
+            (&w1258, "text/html; charset=windows-1258"),
+            (&w1258, "text/html"),
+            (&meta, ""),
+            (&bom, "text/html; charset=windows-1258"),
+            (&utf8_meta, ""),
+            (b"bad \xff\xfe utf-8 \xc3", "text/html; charset=utf-8"),
+        ];
+        for (bytes, ct) in cases {
+            assert_eq!(
+                decode_text_owned(bytes.to_vec(), ct, Some(b"vn")),
+                decode_text(bytes, ct, Some(b"vn")),
+                "{ct} {bytes:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserve_is_bounded_by_the_cap() {
+        let mut sink = BodySink::new("", 10);
+        sink.reserve(1 << 40);
+        assert!(sink.push(b"12345").is_ok());
+        assert!(matches!(sink.push(b"123456"), Err(BodyError::TooLarge(10))));
+        let mut sink = BodySink::new("gzip", 1000);
+        sink.reserve(100);
+        assert_eq!(sink.wire_bytes(), 0);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use rand::Rng;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
-use super::body::{BodyError, BodySink, decode_text};
+use super::body::{BodyError, BodySink, decode_text_owned};
 use super::client::ResolveError;
 use super::host::{CoolOff, HostGate, Hosts, Robots};
 use crate::facts::{AssessReason, ErrorFact};
@@ -512,9 +512,10 @@ impl Fetcher {
         req: &Request,
         conditional: bool,
     ) -> Attempt {
+        // The parsed `Url` itself, so reqwest does not parse the string a second time.
         let mut b = match method {
-            Method::Get => self.client.get(url.as_str()),
-            Method::Post => self.client.post(url.as_str()),
+            Method::Get => self.client.get(url.clone()),
+            Method::Post => self.client.post(url.clone()),
         };
         b = b.header(
             header::ACCEPT_ENCODING,
@@ -545,9 +546,9 @@ impl Fetcher {
     }
 
     async fn read_body(&self, resp: reqwest::Response, rec: &mut FetchRecord) -> Option<String> {
-        let headers = resp.headers().clone();
+        // Only the four headers kept are copied (not the whole map).
         let text_header = |name: header::HeaderName| {
-            headers
+            resp.headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
@@ -575,6 +576,11 @@ impl Fetcher {
             return None;
         }
         let mut sink = BodySink::new(&enc, self.settings.max_body_bytes);
+        if enc.is_empty()
+            && let Some(len) = resp.content_length()
+        {
+            sink.reserve(len);
+        }
         let mut stream = resp.bytes_stream();
         let deadline = self.settings.total_timeout;
         let read = tokio::time::timeout(deadline, async {
@@ -608,7 +614,7 @@ impl Fetcher {
             }
         };
         rec.bytes_decoded = bytes.len() as u64;
-        let decoded = decode_text(&bytes, &rec.content_type, Some(b"vn"));
+        let decoded = decode_text_owned(bytes, &rec.content_type, Some(b"vn"));
         rec.encoding = decoded.encoding;
         rec.encoding_source = decoded.source.to_string();
         Some(decoded.text)
