@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::counts::count_services;
 use super::expr::{Activation, Value};
 use super::model::{OnFail, Rule, Scope};
 use super::outcome::{EvidenceRef, MAX_EVIDENCE, Outcome, Subject, Verdict};
@@ -162,13 +163,21 @@ impl<'a> AgencyScope<'a> {
         hosts: &[HostFacts],
     ) -> Activation<'_> {
         let mut act = self.root.child();
-        for (name, r) in [
-            ("services", act.set_facts("services", services)),
-            ("hosts", act.set_facts("hosts", hosts)),
-        ] {
-            if let Err(e) = r {
-                tracing::warn!("{name} facts not convertible: {e}");
-            }
+        if let Err(e) = act.set_facts("counts", &count_services(services)) {
+            tracing::warn!("counts not convertible: {e}");
+        }
+        // The lists are converted only when a loaded rule names them (see `reads`): the
+        // default pack's aggregates read `counts`.
+        let reads = &self.set.reads;
+        if reads.get("services").is_some()
+            && let Err(e) = act.set_facts("services", services)
+        {
+            tracing::warn!("services facts not convertible: {e}");
+        }
+        if reads.get("hosts").is_some()
+            && let Err(e) = act.set_facts("hosts", hosts)
+        {
+            tracing::warn!("hosts facts not convertible: {e}");
         }
         act
     }

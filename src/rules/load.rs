@@ -166,6 +166,7 @@ pub(crate) fn roots(
                 Shape::List(Box::new(vocab.service.clone())),
             );
             m.insert("hosts".into(), Shape::List(Box::new(vocab.host.clone())));
+            m.insert("counts".into(), vocab.counts.clone());
         }
     }
     m

@@ -47,7 +47,7 @@ impl Scope {
         match self {
             Scope::Service => &["service", "agency", "params"],
             Scope::Host => &["host", "agency", "params"],
-            Scope::Agency => &["agency", "services", "hosts", "params"],
+            Scope::Agency => &["agency", "counts", "services", "hosts", "params"],
         }
     }
 }
