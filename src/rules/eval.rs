@@ -143,7 +143,7 @@ impl<'a> AgencyScope<'a> {
 
     pub(crate) fn service_activation(&self, service: &ServiceFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Err(e) = act.set_facts("service", service) {
+        if let Err(e) = self.bind(&mut act, "service", service) {
             tracing::warn!("service facts not convertible: {e}");
         }
         act
@@ -151,7 +151,7 @@ impl<'a> AgencyScope<'a> {
 
     pub(crate) fn host_activation(&self, host: &HostFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Err(e) = act.set_facts("host", host) {
+        if let Err(e) = self.bind(&mut act, "host", host) {
             tracing::warn!("host facts not convertible: {e}");
         }
         act
@@ -168,18 +168,26 @@ impl<'a> AgencyScope<'a> {
         }
         // The lists are converted only when a loaded rule names them (see `reads`): the
         // default pack's aggregates read `counts`.
-        let reads = &self.set.reads;
-        if reads.get("services").is_some()
-            && let Err(e) = act.set_facts("services", services)
-        {
+        if let Err(e) = self.bind(&mut act, "services", services) {
             tracing::warn!("services facts not convertible: {e}");
         }
-        if reads.get("hosts").is_some()
-            && let Err(e) = act.set_facts("hosts", hosts)
-        {
+        if let Err(e) = self.bind(&mut act, "hosts", hosts) {
             tracing::warn!("hosts facts not convertible: {e}");
         }
         act
+    }
+
+    /// Bind the part of `facts` the loaded rules read (nothing when no rule names `name`).
+    fn bind<T: serde::Serialize + ?Sized>(
+        &self,
+        act: &mut Activation<'_>,
+        name: &str,
+        facts: &T,
+    ) -> Result<(), String> {
+        match self.set.reads.get(name) {
+            Some(projection) => act.set_facts_projected(name, facts, projection),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn service_rule(
