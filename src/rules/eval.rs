@@ -239,7 +239,7 @@ impl<'a> AgencyScope<'a> {
         evidence: impl FnOnce() -> Vec<EvidenceRef>,
     ) -> Outcome {
         let mut out = Outcome {
-            rule_id: Arc::from(rule.id.as_str()),
+            rule_id: Arc::clone(&rule.shared_id),
             scope: rule.scope,
             severity: self.set.severity_of(rule),
             subject,

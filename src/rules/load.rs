@@ -481,6 +481,7 @@ pub(crate) fn validate(
     }
     let canonical = super::digest::canonical_json(r);
     Some(Rule {
+        shared_id: Arc::from(id.as_str()),
         id,
         title,
         message,

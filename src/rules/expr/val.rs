@@ -296,8 +296,8 @@ impl ser::SerializeStruct for MapSer<'_> {
                 Some(child) => Ser::new(child),
             },
         };
-        self.map
-            .insert(CelMapKey::from(key.to_string()), v.serialize(ser)?);
+        // Field names are `'static`: the key borrows the name instead of copying it.
+        self.map.insert(CelMapKey::from(key), v.serialize(ser)?);
         Ok(())
     }
     fn end(self) -> Result<BoxVal, Error> {
