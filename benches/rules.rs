@@ -1,6 +1,7 @@
 //! Rules evaluation of the default pack: evaluations (rule outcomes) per second for one
-//! service, one host and one agency aggregate over 1,000 services. The synthetic facts come
-//! from `rules::bench` (a deterministic mix of levels, providers and missing labels).
+//! service (bare, and with the extractor's evidence attached), one host and one agency
+//! aggregate over 1,000 services. The synthetic facts come from `rules::bench` (a deterministic
+//! mix of levels, providers and missing labels).
 //!
 //! Run with `cargo bench --bench rules`. `tests/rules.rs` has the 200,000-service run.
 
@@ -8,7 +9,9 @@ use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dvc_audit::facts::{HostFacts, HstsFacts, HttpFacts, KeyFacts, LeafFacts};
-use dvc_audit::rules::bench::{synthetic_agency, synthetic_service};
+use dvc_audit::rules::bench::{
+    synthetic_agency, synthetic_service, synthetic_service_with_evidence,
+};
 use dvc_audit::rules::{RuleSet, Scope};
 
 fn rules() -> RuleSet {
@@ -72,6 +75,15 @@ fn evaluate(c: &mut Criterion) {
     g.bench_function("service_x1000", |b| {
         b.iter(|| {
             for s in &services {
+                black_box(scope.evaluate_service(s));
+            }
+        })
+    });
+    // The same services with the evidence the extractor attaches (no rule reads it).
+    let with_evidence: Vec<_> = (0..1000).map(synthetic_service_with_evidence).collect();
+    g.bench_function("service_x1000_evidence", |b| {
+        b.iter(|| {
+            for s in &with_evidence {
                 black_box(scope.evaluate_service(s));
             }
         })

@@ -288,6 +288,43 @@ pub struct ServiceFacts {
     pub evidence: Vec<Evidence>,
 }
 
+/// Counts over all services of one agency, for agency-scope rules (the `counts` variable).
+///
+/// Computed once per agency from its services, so an aggregate rule compares two numbers
+/// (`double(counts.full_vgca) / double(counts.full)`) instead of filtering the list of
+/// services in every expression. Every count except `services` and `unread` is over the
+/// services whose page could be read (`fetch.error == null`): what was not seen is not counted
+/// either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ServiceCounts {
+    /// Every service of the agency, read or not.
+    pub services: i64,
+    /// Services whose page could be read (`fetch.error == null`).
+    pub read: i64,
+    /// Services whose page could not be read (`fetch.error != null`).
+    pub unread: i64,
+    /// Read services by level.
+    pub full: i64,
+    pub partial: i64,
+    pub info: i64,
+    pub unknown_level: i64,
+    /// Read services that publish a level label (`level_label.trim() != ''`).
+    pub level_published: i64,
+    /// Read services that offer signing on their own page (`signature.supported`).
+    pub signing: i64,
+    /// Read services whose page states a signed dossier is required (`signature.required`).
+    pub signature_required: i64,
+    /// Read services supporting the government signature: `vgca` among
+    /// `signature.providers` or `signature.site_wide_providers`.
+    pub vgca: i64,
+    /// Read full-process services supporting the government signature (as `vgca`).
+    pub full_vgca: i64,
+    /// Read partial services supporting the government signature (as `vgca`).
+    pub partial_vgca: i64,
+    /// Read services linking to the National Public Service Portal (`national_portal_link`).
+    pub national_portal_link: i64,
+}
+
 /// A public key as found in a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct KeyFacts {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::outcome::Verdict;
 use super::set::RuleSet;
-use crate::facts::{AgencyFacts, AgencyKind, Level, ServiceFacts};
+use crate::facts::{AgencyFacts, AgencyKind, Evidence, Level, ServiceFacts};
 
 /// A synthetic agency for benchmarks.
 pub fn synthetic_agency() -> AgencyFacts {
@@ -53,6 +53,52 @@ pub fn synthetic_service(i: usize) -> ServiceFacts {
         },
         ..ServiceFacts::default()
     }
+}
+
+/// Service `i` as the extractor really leaves it: [`synthetic_service`] plus the evidence of
+/// each field read (code, name, level, national link) and of a signing signal, with excerpts
+/// and URLs of realistic length. No default rule reads the evidence; it is only attached to
+/// findings, so it measures what preparing a service costs beyond the facts rules use.
+pub fn synthetic_service_with_evidence(i: usize) -> ServiceFacts {
+    let mut s = synthetic_service(i);
+    let url = s.url.clone();
+    let ev = |kind: &str, field: &str, locator: &str, text: String| Evidence {
+        kind: kind.into(),
+        field: field.into(),
+        locator: locator.into(),
+        excerpt: crate::facts::excerpt(&text),
+        url: url.clone(),
+        provider: String::new(),
+        site_wide: false,
+    };
+    s.evidence = vec![
+        ev("label_value", "code", "td.ma-thu-tuc", format!("Mã thủ tục: {}", s.code)),
+        ev("label_value", "name", "h1.ten-thu-tuc", s.name.clone()),
+        ev(
+            "label_value",
+            "level",
+            "td.muc-do",
+            format!("Mức độ dịch vụ công trực tuyến: {} — {}", s.level_label, "nộp hồ sơ, thanh toán lệ phí và nhận kết quả trực tuyến ".repeat(2)),
+        ),
+        ev(
+            "selector",
+            "national_portal_link",
+            "a[href*='dichvucong.gov.vn']",
+            "Cổng Dịch vụ công quốc gia https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html".into(),
+        ),
+    ];
+    for p in s.signature.providers.clone() {
+        s.signature.evidence.push(Evidence {
+            provider: p,
+            ..ev(
+                "script_src",
+                "signature.supported",
+                "script[src*='vgcaplugin']",
+                "<script src=\"/Content/plugins/vgcaplugin/vgcaplugin.min.js?v=2024.11.05\"></script> ký số hồ sơ bằng chữ ký số chuyên dùng".into(),
+            )
+        });
+    }
+    s
 }
 
 #[derive(Debug, Clone, Copy)]

@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::counts::count_services;
 use super::expr::{Activation, Value};
 use super::model::{OnFail, Rule, Scope};
 use super::outcome::{EvidenceRef, MAX_EVIDENCE, Outcome, Subject, Verdict};
@@ -142,7 +143,7 @@ impl<'a> AgencyScope<'a> {
 
     pub(crate) fn service_activation(&self, service: &ServiceFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Err(e) = act.set_facts("service", service) {
+        if let Err(e) = self.bind(&mut act, "service", service) {
             tracing::warn!("service facts not convertible: {e}");
         }
         act
@@ -150,7 +151,7 @@ impl<'a> AgencyScope<'a> {
 
     pub(crate) fn host_activation(&self, host: &HostFacts) -> Activation<'_> {
         let mut act = self.root.child();
-        if let Err(e) = act.set_facts("host", host) {
+        if let Err(e) = self.bind(&mut act, "host", host) {
             tracing::warn!("host facts not convertible: {e}");
         }
         act
@@ -162,15 +163,31 @@ impl<'a> AgencyScope<'a> {
         hosts: &[HostFacts],
     ) -> Activation<'_> {
         let mut act = self.root.child();
-        for (name, r) in [
-            ("services", act.set_facts("services", services)),
-            ("hosts", act.set_facts("hosts", hosts)),
-        ] {
-            if let Err(e) = r {
-                tracing::warn!("{name} facts not convertible: {e}");
-            }
+        if let Err(e) = act.set_facts("counts", &count_services(services)) {
+            tracing::warn!("counts not convertible: {e}");
+        }
+        // The lists are converted only when a loaded rule names them (see `reads`): the
+        // default pack's aggregates read `counts`.
+        if let Err(e) = self.bind(&mut act, "services", services) {
+            tracing::warn!("services facts not convertible: {e}");
+        }
+        if let Err(e) = self.bind(&mut act, "hosts", hosts) {
+            tracing::warn!("hosts facts not convertible: {e}");
         }
         act
+    }
+
+    /// Bind the part of `facts` the loaded rules read (nothing when no rule names `name`).
+    fn bind<T: serde::Serialize + ?Sized>(
+        &self,
+        act: &mut Activation<'_>,
+        name: &str,
+        facts: &T,
+    ) -> Result<(), String> {
+        match self.set.reads.get(name) {
+            Some(projection) => act.set_facts_projected(name, facts, projection),
+            None => Ok(()),
+        }
     }
 
     pub(crate) fn service_rule(
@@ -222,7 +239,7 @@ impl<'a> AgencyScope<'a> {
         evidence: impl FnOnce() -> Vec<EvidenceRef>,
     ) -> Outcome {
         let mut out = Outcome {
-            rule_id: Arc::from(rule.id.as_str()),
+            rule_id: Arc::clone(&rule.shared_id),
             scope: rule.scope,
             severity: self.set.severity_of(rule),
             subject,

@@ -166,6 +166,7 @@ pub(crate) fn roots(
                 Shape::List(Box::new(vocab.service.clone())),
             );
             m.insert("hosts".into(), Shape::List(Box::new(vocab.host.clone())));
+            m.insert("counts".into(), vocab.counts.clone());
         }
     }
     m
@@ -480,6 +481,7 @@ pub(crate) fn validate(
     }
     let canonical = super::digest::canonical_json(r);
     Some(Rule {
+        shared_id: Arc::from(id.as_str()),
         id,
         title,
         message,

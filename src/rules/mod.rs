@@ -8,6 +8,8 @@
 //! - [`expr`]: the only module that knows the expression language (CEL, `cel` crate), with its
 //!   load-time checker; [`span`] maps a problem inside a TOML string back to the file;
 //! - [`eval`]: facts in, [`Outcome`]s out (pass / fail / not applicable / could not assess);
+//!   [`counts`] gives agency rules their per-agency counts; only the fact fields the loaded
+//!   rules read are converted ([`expr::Projection`], found once at load);
 //! - [`waiver`]: accepted findings with reason, decision and expiry;
 //! - [`selftest`] and [`doc`]: `rules test` and `rules doc`.
 //!
@@ -17,6 +19,7 @@
 pub mod bench;
 pub mod cases;
 pub mod cli;
+pub mod counts;
 pub mod digest;
 pub mod doc;
 pub mod eval;
@@ -24,6 +27,7 @@ pub mod expr;
 pub mod load;
 pub mod model;
 pub mod outcome;
+pub mod reads;
 pub mod selftest;
 pub mod set;
 pub mod span;
@@ -31,6 +35,7 @@ pub mod template;
 pub mod vocab;
 pub mod waiver;
 
+pub use counts::count_services;
 pub use eval::{AgencyScope, Evaluation};
 pub use model::{OnFail, Rule, Scope, Severity, Status, Text};
 pub use outcome::{AppliedWaiver, EvidenceRef, Outcome, Subject, Verdict, finding_fingerprint};

@@ -47,7 +47,7 @@ impl Scope {
         match self {
             Scope::Service => &["service", "agency", "params"],
             Scope::Host => &["host", "agency", "params"],
-            Scope::Agency => &["agency", "services", "hosts", "params"],
+            Scope::Agency => &["agency", "counts", "services", "hosts", "params"],
         }
     }
 }
@@ -175,6 +175,8 @@ pub struct Rule {
     pub(crate) templates: [Template; 2],
     /// Canonical serialisation (sorted keys), input of the rule-set digest.
     pub(crate) canonical: String,
+    /// `id`, shared by every outcome of the rule (one allocation per rule, not per outcome).
+    pub(crate) shared_id: Arc<str>,
 }
 
 // ---- raw TOML shape ----

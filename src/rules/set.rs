@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::digest::rule_set_digest;
 use super::model::{Rule, Severity};
+use super::reads::Reads;
 use crate::diag::{Diagnostic, Diagnostics, DiagnosticsError, SourceFile};
 
 /// The default pack, compiled into the binary so it works from any directory.
@@ -62,6 +63,8 @@ pub struct RuleSet {
     pub(crate) params: BTreeMap<String, toml::Value>,
     pub(crate) defaults: BTreeMap<String, toml::Value>,
     pub(crate) severity: BTreeMap<String, Severity>,
+    /// What the rules read: evaluation converts only that (see [`Reads`]).
+    pub(crate) reads: Reads,
     digest: String,
     settings_digest: String,
 }
@@ -80,9 +83,11 @@ impl RuleSet {
         let warnings = diags.into_result()?;
         let digest = rule_set_digest(rules.iter().map(|r| (r.id.as_str(), r.canonical.as_str())));
         let settings_digest = settings_digest(&params, &BTreeMap::new());
+        let reads = Reads::of(&rules);
         Ok(LoadedRules {
             rules: RuleSet {
                 rules,
+                reads,
                 defaults: params.clone(),
                 params,
                 severity: BTreeMap::new(),

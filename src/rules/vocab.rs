@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 
 use crate::facts::{
     AgencyFacts, AgencyKind, AssessReason, CertFacts, ErrorFact, Evidence, FetchFacts, HostFacts,
-    HttpFacts, LeafFacts, Level, ServiceFacts, SignatureFacts, TlsFacts,
+    HttpFacts, LeafFacts, Level, ServiceCounts, ServiceFacts, SignatureFacts, TlsFacts,
 };
 
 /// Values of the fact enums, from their own `as_str` (a test checks serde agrees).
@@ -207,6 +207,8 @@ pub struct Vocabulary {
     pub service: Shape,
     pub host: Shape,
     pub agency: Shape,
+    /// `counts` of agency-scope rules ([`crate::facts::ServiceCounts`]).
+    pub counts: Shape,
 }
 
 impl Vocabulary {
@@ -218,10 +220,12 @@ impl Vocabulary {
         set_enum(&mut host, &["error", "kind"], reason_values());
         let mut agency = shape_with_optional(&sample_agency(), &sample_agency());
         set_enum(&mut agency, &["kind"], kind_values());
+        let counts = shape_with_optional(&ServiceCounts::default(), &ServiceCounts::default());
         Vocabulary {
             service,
             host,
             agency,
+            counts,
         }
     }
 }

@@ -18,7 +18,10 @@ use cel::{Context, Program};
 use super::vocab::Shape;
 
 mod check;
+mod uses;
 mod val;
+
+pub use uses::Projection;
 
 /// Longest expression accepted (bytes); longer text is a lint error, not a slow parse.
 pub const MAX_EXPR_LEN: usize = 4096;
@@ -110,6 +113,12 @@ impl Expr {
         )
     }
 
+    /// Context variable name → the part of it this expression can read (see [`Projection`]);
+    /// a variable it does not read is absent.
+    pub fn uses(&self) -> BTreeMap<String, Projection> {
+        uses::uses(self.program.expression())
+    }
+
     /// Evaluate to a value; a runtime error becomes its message.
     pub fn eval(&self, act: &Activation<'_>) -> Result<Value, String> {
         self.program
@@ -162,6 +171,18 @@ impl<'p> Activation<'p> {
         facts: &T,
     ) -> Result<(), String> {
         let v = val::to_val(facts)?;
+        self.ctx.add_variable_as_val(name, v);
+        Ok(())
+    }
+
+    /// Bind only the part of `facts` that `projection` keeps: what the loaded rules can read.
+    pub fn set_facts_projected<T: serde::Serialize + ?Sized>(
+        &mut self,
+        name: &str,
+        facts: &T,
+        projection: &Projection,
+    ) -> Result<(), String> {
+        let v = val::to_val_projected(facts, projection)?;
         self.ctx.add_variable_as_val(name, v);
         Ok(())
     }

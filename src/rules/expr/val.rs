@@ -16,6 +16,8 @@ use cel::common::value::Val;
 use serde::Serialize;
 use serde::ser::{self, Impossible};
 
+use super::uses::Projection;
+
 pub(crate) type BoxVal = Box<dyn Val + 'static>;
 
 #[derive(Debug)]
@@ -37,24 +39,41 @@ impl ser::Error for Error {
 
 /// Convert any serialisable value.
 pub(crate) fn to_val<T: Serialize + ?Sized>(v: &T) -> Result<BoxVal, String> {
-    v.serialize(Ser).map_err(|e| e.0)
+    v.serialize(Ser(None)).map_err(|e| e.0)
 }
 
-struct Ser;
+/// Convert only the fields `projection` keeps: a struct field it does not name is skipped
+/// without being visited (its value is never serialised).
+pub(crate) fn to_val_projected<T: Serialize + ?Sized>(
+    v: &T,
+    projection: &Projection,
+) -> Result<BoxVal, String> {
+    v.serialize(Ser::new(projection)).map_err(|e| e.0)
+}
+
+/// The serializer, with the projection of the value at hand (`None`: all of it).
+#[derive(Clone, Copy)]
+struct Ser<'p>(Option<&'p Projection>);
+
+impl<'p> Ser<'p> {
+    fn new(projection: &'p Projection) -> Self {
+        Ser((!projection.is_whole()).then_some(projection))
+    }
+}
 
 fn unsupported(what: &str) -> Error {
     Error(format!("{what} cannot be a rule value"))
 }
 
-impl ser::Serializer for Ser {
+impl<'p> ser::Serializer for Ser<'p> {
     type Ok = BoxVal;
     type Error = Error;
-    type SerializeSeq = Seq;
-    type SerializeTuple = Seq;
-    type SerializeTupleStruct = Seq;
+    type SerializeSeq = Seq<'p>;
+    type SerializeTuple = Seq<'p>;
+    type SerializeTupleStruct = Seq<'p>;
     type SerializeTupleVariant = Impossible<BoxVal, Error>;
-    type SerializeMap = MapSer;
-    type SerializeStruct = MapSer;
+    type SerializeMap = MapSer<'p>;
+    type SerializeStruct = MapSer<'p>;
     type SerializeStructVariant = Impossible<BoxVal, Error>;
 
     fn serialize_bool(self, v: bool) -> Result<BoxVal, Error> {
@@ -103,7 +122,7 @@ impl ser::Serializer for Ser {
         Ok(Box::new(CelNull))
     }
     fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<BoxVal, Error> {
-        v.serialize(Ser)
+        v.serialize(self)
     }
     fn serialize_unit(self) -> Result<BoxVal, Error> {
         Ok(Box::new(CelNull))
@@ -124,7 +143,7 @@ impl ser::Serializer for Ser {
         _name: &'static str,
         v: &T,
     ) -> Result<BoxVal, Error> {
-        v.serialize(Ser)
+        v.serialize(self)
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,
@@ -135,13 +154,14 @@ impl ser::Serializer for Ser {
     ) -> Result<BoxVal, Error> {
         Err(unsupported("an enum variant with data"))
     }
-    fn serialize_seq(self, len: Option<usize>) -> Result<Seq, Error> {
-        Ok(Seq(Vec::with_capacity(len.unwrap_or(0).min(4096))))
+    fn serialize_seq(self, len: Option<usize>) -> Result<Seq<'p>, Error> {
+        // Lists are transparent to projections: each element gets the list's.
+        Ok(Seq(Vec::with_capacity(len.unwrap_or(0).min(4096)), self))
     }
-    fn serialize_tuple(self, len: usize) -> Result<Seq, Error> {
+    fn serialize_tuple(self, len: usize) -> Result<Seq<'p>, Error> {
         self.serialize_seq(Some(len))
     }
-    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Seq, Error> {
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<Seq<'p>, Error> {
         self.serialize_seq(Some(len))
     }
     fn serialize_tuple_variant(
@@ -153,14 +173,21 @@ impl ser::Serializer for Ser {
     ) -> Result<Self::SerializeTupleVariant, Error> {
         Err(unsupported("an enum variant with data"))
     }
-    fn serialize_map(self, len: Option<usize>) -> Result<MapSer, Error> {
+    fn serialize_map(self, len: Option<usize>) -> Result<MapSer<'p>, Error> {
+        // Map keys are data, not field names: a projection cannot name them, so a map is
+        // converted whole (the facts have none; this keeps the converter general).
         Ok(MapSer {
             map: HashMap::with_capacity(len.unwrap_or(0).min(4096)),
             key: None,
+            projection: None,
         })
     }
-    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapSer, Error> {
-        self.serialize_map(Some(len))
+    fn serialize_struct(self, _name: &'static str, len: usize) -> Result<MapSer<'p>, Error> {
+        Ok(MapSer {
+            map: HashMap::with_capacity(len.min(4096)),
+            key: None,
+            projection: self.0,
+        })
     }
     fn serialize_struct_variant(
         self,
@@ -173,11 +200,11 @@ impl ser::Serializer for Ser {
     }
 }
 
-pub(crate) struct Seq(Vec<BoxVal>);
+pub(crate) struct Seq<'p>(Vec<BoxVal>, Ser<'p>);
 
-impl Seq {
+impl Seq<'_> {
     fn push<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
-        self.0.push(v.serialize(Ser)?);
+        self.0.push(v.serialize(self.1)?);
         Ok(())
     }
     fn done(self) -> BoxVal {
@@ -185,7 +212,7 @@ impl Seq {
     }
 }
 
-impl ser::SerializeSeq for Seq {
+impl ser::SerializeSeq for Seq<'_> {
     type Ok = BoxVal;
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -196,7 +223,7 @@ impl ser::SerializeSeq for Seq {
     }
 }
 
-impl ser::SerializeTuple for Seq {
+impl ser::SerializeTuple for Seq<'_> {
     type Ok = BoxVal;
     type Error = Error;
     fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -207,7 +234,7 @@ impl ser::SerializeTuple for Seq {
     }
 }
 
-impl ser::SerializeTupleStruct for Seq {
+impl ser::SerializeTupleStruct for Seq<'_> {
     type Ok = BoxVal;
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), Error> {
@@ -218,22 +245,24 @@ impl ser::SerializeTupleStruct for Seq {
     }
 }
 
-pub(crate) struct MapSer {
+pub(crate) struct MapSer<'p> {
     map: HashMap<CelMapKey<'static>, BoxVal>,
     key: Option<CelMapKey<'static>>,
+    /// The fields to keep (`None`: all).
+    projection: Option<&'p Projection>,
 }
 
-impl MapSer {
+impl MapSer<'_> {
     fn done(self) -> BoxVal {
         Box::new(CelMap::from(self.map))
     }
 }
 
-impl ser::SerializeMap for MapSer {
+impl ser::SerializeMap for MapSer<'_> {
     type Ok = BoxVal;
     type Error = Error;
     fn serialize_key<T: Serialize + ?Sized>(&mut self, k: &T) -> Result<(), Error> {
-        let k = k.serialize(Ser)?;
+        let k = k.serialize(Ser(None))?;
         let k = CelMapKey::try_from(k).map_err(|e| Error(e.to_string()))?;
         self.key = Some(k);
         Ok(())
@@ -243,7 +272,7 @@ impl ser::SerializeMap for MapSer {
             .key
             .take()
             .ok_or_else(|| Error("map value without a key".into()))?;
-        self.map.insert(k, v.serialize(Ser)?);
+        self.map.insert(k, v.serialize(Ser(None))?);
         Ok(())
     }
     fn end(self) -> Result<BoxVal, Error> {
@@ -251,7 +280,7 @@ impl ser::SerializeMap for MapSer {
     }
 }
 
-impl ser::SerializeStruct for MapSer {
+impl ser::SerializeStruct for MapSer<'_> {
     type Ok = BoxVal;
     type Error = Error;
     fn serialize_field<T: Serialize + ?Sized>(
@@ -259,8 +288,16 @@ impl ser::SerializeStruct for MapSer {
         key: &'static str,
         v: &T,
     ) -> Result<(), Error> {
-        self.map
-            .insert(CelMapKey::from(key.to_string()), v.serialize(Ser)?);
+        let ser = match self.projection {
+            None => Ser(None),
+            Some(p) => match p.field(key) {
+                // Not read by any loaded rule: skipped, its value never visited.
+                None => return Ok(()),
+                Some(child) => Ser::new(child),
+            },
+        };
+        // Field names are `'static`: the key borrows the name instead of copying it.
+        self.map.insert(CelMapKey::from(key), v.serialize(ser)?);
         Ok(())
     }
     fn end(self) -> Result<BoxVal, Error> {
