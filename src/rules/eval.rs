@@ -309,8 +309,17 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
             .map(|e| crate::facts::excerpt(&e.message))
             .unwrap_or_default(),
     }];
-    let wanted =
-        |e: &Evidence| rule.evidence_fields.is_empty() || rule.evidence_fields.contains(&e.field);
+    // `evidence_fields = ["signature"]` names the field and everything under it
+    // (`signature.supported`, `signature.required`: the names the extractor records).
+    let wanted = |e: &Evidence| {
+        rule.evidence_fields.is_empty()
+            || rule.evidence_fields.iter().any(|f| {
+                e.field == *f
+                    || e.field
+                        .strip_prefix(f.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+    };
     for e in s.evidence.iter().chain(&s.signature.evidence) {
         if out.len() >= MAX_EVIDENCE {
             break;
@@ -350,5 +359,46 @@ fn host_evidence(h: &HostFacts) -> EvidenceRef {
             .unwrap_or_default(),
         locator: String::new(),
         excerpt: crate::facts::excerpt(&excerpt),
+    }
+}
+
+#[cfg(test)]
+mod evidence_tests {
+    use super::*;
+
+    #[test]
+    fn a_signature_failure_carries_the_signature_evidence() {
+        let set = match RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        // A full-process service whose page offers signing with a provider other than VGCA.
+        let mut s = crate::rules::bench::synthetic_service_with_evidence(0);
+        s.level = crate::facts::Level::Full;
+        s.signature.providers = vec!["viettel-ca".into()];
+        s.signature.site_wide_providers.clear();
+        s.signature.evidence = vec![Evidence {
+            kind: "script_src".into(),
+            field: "signature.supported".into(),
+            locator: "script[src*='viettel']".into(),
+            excerpt: "<script src=\"/plugins/viettel-ca.js\"></script>".into(),
+            url: s.url.clone(),
+            provider: "viettel-ca".into(),
+            site_wide: false,
+        }];
+        let agency = crate::rules::bench::synthetic_agency();
+        let outcomes = set.evaluate_service(&s, &agency);
+        let sig = outcomes
+            .iter()
+            .find(|o| &*o.rule_id == "SIG-001")
+            .expect("SIG-001 evaluated");
+        assert_eq!(sig.verdict, Verdict::Fail);
+        assert!(
+            sig.evidence.iter().any(|e| e.kind == "script_src"),
+            "signature evidence attached: {:?}",
+            sig.evidence
+        );
+        // Evidence of other fields is not.
+        assert!(sig.evidence.iter().all(|e| e.kind != "label_value"));
     }
 }
