@@ -16,6 +16,10 @@ pub enum LockError {
     },
 }
 
+/// Retries of a lock that looks held, `LOCK_GRACE_STEP` apart (300 ms in all).
+const LOCK_GRACE_TRIES: u32 = 6;
+const LOCK_GRACE_STEP: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Held for the duration of a run; released on drop or process exit.
 #[derive(Debug)]
 pub struct RunLock {
@@ -31,7 +35,8 @@ impl RunLock {
         PathBuf::from(p)
     }
 
-    /// Take the lock or fail at once (never wait: cron must not pile up runs).
+    /// Take the lock or fail within a fraction of a second (never wait for another run: cron
+    /// must not pile up runs).
     pub fn acquire(db: &Path) -> Result<RunLock, LockError> {
         let path = Self::path_for(db);
         if let Some(dir) = path.parent()
@@ -49,7 +54,18 @@ impl RunLock {
                 path: path.clone(),
                 source,
             })?;
-        match file.try_lock() {
+        // A process forked by this one (a child about to exec) briefly shares the lock's open
+        // file description until its exec closes it: a lock released just before can still
+        // look held for a moment. A short grace period tells that from a real second run
+        // (which holds it for minutes) without making cron runs queue up.
+        let mut tries = LOCK_GRACE_TRIES;
+        let mut attempt = file.try_lock();
+        while matches!(attempt, Err(TryLockError::WouldBlock)) && tries > 0 {
+            tries -= 1;
+            std::thread::sleep(LOCK_GRACE_STEP);
+            attempt = file.try_lock();
+        }
+        match attempt {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(&path)
@@ -73,7 +89,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn second_lock_fails_at_once_and_names_the_holder() {
+    fn second_lock_fails_promptly_and_names_the_holder() {
         let dir = tempfile::tempdir().expect("dir");
         let db = dir.path().join("h.sqlite");
         let first = RunLock::acquire(&db).expect("first");
