@@ -316,7 +316,9 @@ async fn walk(
                     rec.clone(),
                 );
                 let text = fetched.text;
+                let weight = text.as_ref().map_or(0, String::len);
                 off_runtime(
+                    weight,
                     move || detail_facts(&profile, &agency, &req, &record, text, cached),
                     || (extraction_failed(agency_id, &d, &rec), None),
                 )
@@ -347,7 +349,7 @@ async fn walk(
 }
 
 /// A list page's outcome, its cache entry (a `200` with validators to a plain GET, not
-/// redirected), and the chain's state back. Parsing runs off the runtime.
+/// redirected), and the chain's state back. Parsing of a large page runs off the runtime.
 async fn read_list_page(
     profile: &Arc<Profile>,
     rec: &FetchRecord,
@@ -361,6 +363,7 @@ async fn read_list_page(
     Option<(String, CachedPage)>,
     ListState,
 ) {
+    let weight = text.len();
     let page = page_of(rec, text);
     let task = {
         let (profile, req, rec, fingerprint) = (
@@ -393,7 +396,7 @@ async fn read_list_page(
             (listed, update, state)
         }
     };
-    off_runtime(task, || {
+    off_runtime(weight, task, || {
         let failed = extract::ListOutcome {
             could_not_assess: Some(AssessReason::NoData),
             notes: vec!["extraction failed on this page (a bug: please report it)".into()],
@@ -403,6 +406,9 @@ async fn read_list_page(
     })
     .await
 }
+
+/// Bodies up to this size are extracted on the async worker itself (see [`off_runtime`]).
+const INLINE_MAX: usize = 64 * 1024;
 
 /// Extraction runs at most this many pages at once (one per core): more threads would only
 /// contend for the same cores.
@@ -414,10 +420,20 @@ static EXTRACT_SLOTS: std::sync::LazyLock<tokio::sync::Semaphore> =
 /// Run CPU-bound extraction on the blocking pool, so parsing pages never starves the runtime
 /// whose timers time the fetches (a starved runtime records false timeouts). A panic inside
 /// extraction (a bug) gives `fallback()` instead of ending the walk.
+///
+/// A small page (`weight` bytes of body up to [`INLINE_MAX`]) is extracted in place instead:
+/// it takes a fraction of a millisecond, less than handing it to the blocking pool and back
+/// (two thread switches per page were most of the crawl's kernel time on the nation
+/// benchmark), and too little to delay the runtime's timers.
 async fn off_runtime<T: Send + 'static>(
+    weight: usize,
     f: impl FnOnce() -> T + Send + 'static,
     fallback: impl FnOnce() -> T,
 ) -> T {
+    if weight <= INLINE_MAX {
+        return std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+            .unwrap_or_else(|_| fallback());
+    }
     // The semaphore is never closed, so `acquire` cannot fail; if it did, run unbounded.
     let _slot = EXTRACT_SLOTS.acquire().await.ok();
     match tokio::task::spawn_blocking(f).await {
