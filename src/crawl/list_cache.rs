@@ -102,7 +102,9 @@ pub fn encode(
         url: url.to_string(),
         scan,
     };
-    let json = serde_json::to_string(&entry).ok()?;
+    let mut json = serde_json::to_string(&entry).ok()?;
+    json.shrink_to_fit(); // held until the walk ends
+
     Some((
         url.to_string(),
         CachedPage {

@@ -534,7 +534,10 @@ fn cache_entry(
     if rec.etag.is_none() && rec.last_modified.is_none() {
         return None;
     }
-    let json = serde_json::to_string(facts).ok()?;
+    let mut json = serde_json::to_string(facts).ok()?;
+    // Held until the walk ends (16 portals × ~2,000 pages in flight): drop the growth slack
+    // (up to half of a serialiser's buffer).
+    json.shrink_to_fit();
     Some((
         req.url.clone(),
         CachedPage {
