@@ -94,13 +94,13 @@ struct Lists {
 }
 
 /// Rule titles and texts in the report's language.
-struct Texts<'a> {
-    lang: Lang,
-    rules: &'a BTreeMap<String, RuleInfo>,
+pub(super) struct Texts<'a> {
+    pub lang: Lang,
+    pub rules: &'a BTreeMap<String, RuleInfo>,
 }
 
 impl Texts<'_> {
-    fn title(&self, rule_id: &str) -> String {
+    pub(super) fn title(&self, rule_id: &str) -> String {
         self.rules
             .get(rule_id)
             .map(|i| self.lang.pick(&i.title_vi, &i.title_en).to_string())
@@ -108,7 +108,7 @@ impl Texts<'_> {
             .unwrap_or_else(|| rule_id.to_string())
     }
 
-    fn view(&self, r: FindingRecord, state: FindingState) -> FindingView {
+    pub(super) fn view(&self, r: FindingRecord, state: FindingState) -> FindingView {
         let info = self.rules.get(&r.rule_id);
         FindingView {
             severity: Severity::parse(&r.severity),

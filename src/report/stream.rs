@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use super::ReportError;
+use super::build::Texts;
 use super::i18n::{Lang, reason_text};
 use super::model::*;
 use crate::facts::AssessReason;
@@ -117,29 +118,18 @@ fn key(kind: RowKind) -> RowKindKey {
 
 impl FromStore<'_, '_> {
     fn title(&self, rule: &str) -> String {
-        self.rules
-            .get(rule)
-            .map(|i| self.lang.pick(&i.title_vi, &i.title_en).to_string())
-            .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| rule.to_string())
+        self.texts().title(rule)
+    }
+
+    fn texts(&self) -> Texts<'_> {
+        Texts {
+            lang: self.lang,
+            rules: self.rules,
+        }
     }
 
     fn view(&self, row: ReportRow, state: FindingState) -> FindingView {
-        let info = self.rules.get(&row.record.rule_id);
-        FindingView {
-            severity: Severity::parse(&row.record.severity),
-            state,
-            rule_title: self.title(&row.record.rule_id),
-            remediation: info
-                .map(|i| {
-                    self.lang
-                        .pick(&i.remediation_vi, &i.remediation_en)
-                        .to_string()
-                })
-                .unwrap_or_default(),
-            legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
-            record: row.record,
-        }
+        self.texts().view(row.record, state)
     }
 
     fn unassessed(&self, row: ReportRow) -> UnassessedView {
