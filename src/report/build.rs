@@ -108,25 +108,28 @@ impl Texts<'_> {
             .unwrap_or_else(|| rule_id.to_string())
     }
 
+    fn remediation(&self, info: Option<&RuleInfo>) -> String {
+        info.map(|i| {
+            self.lang
+                .pick(&i.remediation_vi, &i.remediation_en)
+                .to_string()
+        })
+        .unwrap_or_default()
+    }
+
     pub(super) fn view(&self, r: FindingRecord, state: FindingState) -> FindingView {
         let info = self.rules.get(&r.rule_id);
         FindingView {
             severity: Severity::parse(&r.severity),
             state,
             rule_title: self.title(&r.rule_id),
-            remediation: info
-                .map(|i| {
-                    self.lang
-                        .pick(&i.remediation_vi, &i.remediation_en)
-                        .to_string()
-                })
-                .unwrap_or_default(),
+            remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
             record: r,
         }
     }
 
-    fn unassessed(&self, r: FindingRecord) -> UnassessedView {
+    pub(super) fn unassessed(&self, r: FindingRecord) -> UnassessedView {
         let reason = parse_reason(&r.reason);
         UnassessedView {
             reason,
@@ -145,13 +148,7 @@ impl Texts<'_> {
             rule_id: rule_id.to_string(),
             severity,
             rule_title: self.title(rule_id),
-            remediation: info
-                .map(|i| {
-                    self.lang
-                        .pick(&i.remediation_vi, &i.remediation_en)
-                        .to_string()
-                })
-                .unwrap_or_default(),
+            remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
             count: 0,
             new: 0,

@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 
 use super::ReportError;
 use super::build::Texts;
-use super::i18n::{Lang, reason_text};
+use super::i18n::Lang;
 use super::model::*;
-use crate::facts::AssessReason;
 use crate::store::Store;
 use crate::store::reading::{ReportRow, RowCursor, RowKind};
 
@@ -117,10 +116,6 @@ fn key(kind: RowKind) -> RowKindKey {
 }
 
 impl FromStore<'_, '_> {
-    fn title(&self, rule: &str) -> String {
-        self.texts().title(rule)
-    }
-
     fn texts(&self) -> Texts<'_> {
         Texts {
             lang: self.lang,
@@ -133,19 +128,7 @@ impl FromStore<'_, '_> {
     }
 
     fn unassessed(&self, row: ReportRow) -> UnassessedView {
-        let r = row.record;
-        let reason = AssessReason::ALL
-            .into_iter()
-            .find(|x| x.as_str() == r.reason);
-        UnassessedView {
-            reason,
-            explanation: reason
-                .map(|x| reason_text(self.lang, x).to_string())
-                .unwrap_or_else(|| r.reason.clone()),
-            rule_title: self.title(&r.rule_id),
-            rules: vec![r.rule_id.clone()],
-            record: r,
-        }
+        self.texts().unassessed(row.record)
     }
 }
 
