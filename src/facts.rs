@@ -439,6 +439,53 @@ pub struct HostFacts {
     pub probed_at: String,
 }
 
+/// What one agency's walk covered in a run: the honest denominator of every share.
+///
+/// Shares are computed over `read`; a report prints the denominator beside every share and
+/// says when coverage is not complete (listing error, a bound that cut the walk, unread pages).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Coverage {
+    /// The total the portal announces, when its listing shows one.
+    pub announced: Option<i64>,
+    /// Distinct service links found in the listing (after excluding links that are not
+    /// services of this agency, and merging pages that carry the same code).
+    pub listed: i64,
+    /// Services whose page was read.
+    pub read: i64,
+    /// Services whose page could not be read, by reason (`AssessReason` names).
+    pub unread: std::collections::BTreeMap<String, i64>,
+    /// Links a bound cut off: which bound, how many were dropped.
+    pub truncated: Vec<Truncation>,
+    /// Links that are not counted as services, by why (`robots_disallowed`, `duplicate_code`).
+    pub excluded: std::collections::BTreeMap<String, i64>,
+    /// Why the listing itself stopped early, if it did.
+    pub listing_error: Option<AssessReason>,
+}
+
+/// A bound that cut an agency's walk short.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Truncation {
+    /// The bound: `crawl.max_pages_per_agency`, `links_per_page`, `sample`.
+    pub bound: String,
+    /// Links (or pages) not followed because of it; 0 when unknown (pages never fetched).
+    pub dropped: i64,
+}
+
+impl Coverage {
+    /// Services not read, whatever the reason.
+    pub fn unread_total(&self) -> i64 {
+        self.unread.values().sum()
+    }
+
+    /// The listing was read to its end, no bound cut it, and every listed service was read.
+    pub fn complete(&self) -> bool {
+        self.listing_error.is_none()
+            && self.truncated.is_empty()
+            && self.unread_total() == 0
+            && self.listed > 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

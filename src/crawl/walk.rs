@@ -14,7 +14,9 @@ use futures::StreamExt;
 use super::fetch::{FetchRecord, Fetcher, Method, Request};
 use super::list_cache;
 use crate::extract::{self, AgencyVars, ListState, Page, PageKind, PageRequest};
-use crate::facts::{AssessReason, ErrorFact, FetchFacts, ServiceFacts};
+use crate::facts::{
+    AssessReason, Coverage, ErrorFact, Evidence, FetchFacts, ServiceFacts, Truncation,
+};
 use crate::profile::Profile;
 use crate::store::CachedPage;
 
@@ -76,6 +78,8 @@ pub struct AgencyCrawl {
     pub notes: Vec<String>,
     /// Why the listing ended normally (last page, no new services), for the run log.
     pub listing_end: Option<String>,
+    /// What the walk covered: announced total, links, services read and not, bounds hit.
+    pub coverage: Coverage,
 }
 
 fn to_request(r: &PageRequest, cached: Option<&CachedPage>) -> Request {
@@ -166,6 +170,7 @@ async fn walk(
     let mut details: Vec<PageRequest> = Vec::new();
     let mut list_signals = Vec::new();
     let mut listing_error: Option<ErrorFact> = None;
+    let mut links_dropped: usize = 0;
     'chains: for start in starts {
         let mut state = ListState::new(&job.vars);
         let mut next = Some(start);
@@ -175,6 +180,11 @@ async fn walk(
                     "stopped at crawl.max_pages_per_agency ({})",
                     job.max_pages
                 ));
+                // List pages never fetched: how many links they hold is unknown.
+                out.coverage.truncated.push(Truncation {
+                    bound: "crawl.max_pages_per_agency".into(),
+                    dropped: 0,
+                });
                 break 'chains;
             }
             if !visited.insert(request_key(&req)) {
@@ -239,6 +249,10 @@ async fn walk(
                 break;
             }
             list_signals.push(listed.signals);
+            if out.coverage.announced.is_none() {
+                out.coverage.announced = listed.total;
+            }
+            links_dropped += listed.links_dropped;
             for d in listed.details {
                 if d.kind == PageKind::Detail && detail_urls.insert(request_key(&d)) {
                     details.push(d);
@@ -256,6 +270,18 @@ async fn walk(
         }
     }
     out.listed = details.len();
+    out.coverage.listed = i64::try_from(details.len()).unwrap_or(i64::MAX);
+    out.coverage.listing_error = listing_error.as_ref().map(|e| e.kind);
+    if links_dropped > 0 {
+        out.notes.push(format!(
+            "{links_dropped} links over the bound of {} per list page were not followed",
+            extract::limits::MAX_LINKS_PER_PAGE
+        ));
+        out.coverage.truncated.push(Truncation {
+            bound: "links_per_page".into(),
+            dropped: i64::try_from(links_dropped).unwrap_or(i64::MAX),
+        });
+    }
     if details.is_empty() {
         out.could_not_assess = Some(listing_error.unwrap_or(ErrorFact {
             kind: AssessReason::NoData,
@@ -283,6 +309,10 @@ async fn walk(
             "{} detail pages over crawl.max_pages_per_agency were not fetched",
             details.len() - budget
         ));
+        out.coverage.truncated.push(Truncation {
+            bound: "crawl.max_pages_per_agency".into(),
+            dropped: i64::try_from(details.len() - budget).unwrap_or(i64::MAX),
+        });
         details.truncate(budget);
     }
     progress
@@ -344,8 +374,107 @@ async fn walk(
     }
     out.services
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
+    settle_services(&mut out);
     extract::mark_site_wide(&mut out.services, &list_signals);
     out
+}
+
+/// Decide which fetched links count as services, and count what was read.
+///
+/// - A page robots.txt disallows was never read and is not known to be a service: it is a
+///   listing note, never a service in a denominator.
+/// - Several pages carrying the same code are one service (the first read page, by URL),
+///   with every URL in its evidence and a note, so every count and rule sees one set.
+fn settle_services(out: &mut AgencyCrawl) {
+    let before = out.services.len();
+    out.services.retain(|s| {
+        s.fetch
+            .error
+            .as_ref()
+            .is_none_or(|e| e.kind != AssessReason::RobotsDisallowed)
+    });
+    let disallowed = before - out.services.len();
+    if disallowed > 0 {
+        out.notes.push(format!(
+            "{disallowed} listed links are disallowed by robots.txt: not read, not counted as services"
+        ));
+        out.coverage
+            .excluded
+            .insert("robots_disallowed".into(), disallowed as i64);
+    }
+
+    // Group by code (services are sorted by code, then URL); pages without a code stay apart.
+    let mut merged: Vec<ServiceFacts> = Vec::with_capacity(out.services.len());
+    let mut duplicates = 0usize;
+    for s in std::mem::take(&mut out.services) {
+        match merged.last_mut() {
+            Some(prev) if !s.code.is_empty() && prev.code == s.code => {
+                duplicates += 1;
+                // A read page is a better representative than an unread one.
+                let keep_new = prev.fetch.error.is_some() && s.fetch.error.is_none();
+                let other = if keep_new {
+                    std::mem::replace(prev, s)
+                } else {
+                    s
+                };
+                note_duplicate(prev, &other.url);
+            }
+            _ => merged.push(s),
+        }
+    }
+    out.services = merged;
+    if duplicates > 0 {
+        out.notes.push(format!(
+            "{duplicates} pages repeat the code of another page: each code is one service"
+        ));
+        out.coverage
+            .excluded
+            .insert("duplicate_code".into(), duplicates as i64);
+    }
+
+    out.coverage.read = 0;
+    out.coverage.unread.clear();
+    for s in &out.services {
+        match &s.fetch.error {
+            None => out.coverage.read += 1,
+            Some(e) => {
+                *out.coverage
+                    .unread
+                    .entry(e.kind.as_str().to_string())
+                    .or_default() += 1
+            }
+        }
+    }
+    // Listed links are services (after the exclusions above), read or not, or cut by a bound.
+    let excluded: i64 = out.coverage.excluded.values().sum();
+    out.coverage.listed = (out.coverage.listed - excluded).max(0);
+}
+
+/// At most this many other URLs are kept as evidence of a repeated code.
+const MAX_DUPLICATE_URLS: usize = 16;
+
+/// Record on `kept` that `url` carries the same code (bounded like all evidence).
+fn note_duplicate(kept: &mut ServiceFacts, url: &str) {
+    let pages = 1 + kept
+        .evidence
+        .iter()
+        .filter(|e| e.kind == "duplicate_code")
+        .count();
+    if pages > MAX_DUPLICATE_URLS {
+        return;
+    }
+    kept.evidence.push(Evidence {
+        kind: "duplicate_code".into(),
+        field: "code".into(),
+        locator: String::new(),
+        excerpt: format!(
+            "mã {0} cũng có ở trang này / same code {0} on this page too",
+            kept.code
+        ),
+        url: url.to_string(),
+        provider: String::new(),
+        site_wide: false,
+    });
 }
 
 /// A list page's outcome, its cache entry (a `200` with validators to a plain GET, not

@@ -71,6 +71,8 @@ pub struct ListOutcome {
     pub could_not_assess: Option<AssessReason>,
     /// Why the chain stopped or what was odd, for people (e.g. `dvc-audit profile test`).
     pub notes: Vec<String>,
+    /// Links on this page beyond [`MAX_LINKS_PER_PAGE`], not followed (coverage says so).
+    pub links_dropped: usize,
 }
 
 /// What a list page says by itself, before the chain's memory decides what is new: the part
@@ -81,6 +83,9 @@ pub struct ListScan {
     pub base_url: String,
     /// Service links found, in page order (bounded by [`MAX_LINKS_PER_PAGE`]).
     pub items: Vec<ListItem>,
+    /// Links beyond [`MAX_LINKS_PER_PAGE`] on this page, not kept.
+    #[serde(default)]
+    pub links_dropped: usize,
     pub total: Option<i64>,
     pub signals: Vec<Evidence>,
     /// Notes about the page itself (items skipped, an app shell).
@@ -193,6 +198,7 @@ fn apply(
         signals: scan.signals.clone(),
         could_not_assess: scan.could_not_assess,
         notes: scan.notes.clone(),
+        links_dropped: scan.links_dropped,
         ..ListOutcome::default()
     };
     for item in &scan.items {
@@ -257,6 +263,11 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
             });
         }
     };
+    let found = match &h.item {
+        Some(item) => doc.select(&item.selector).count(),
+        None => doc.select(&h.link.selector).count(),
+    };
+    scan.links_dropped = found.saturating_sub(MAX_LINKS_PER_PAGE);
     match &h.item {
         Some(item) => {
             for it in doc.select(&item.selector).take(MAX_LINKS_PER_PAGE) {
@@ -353,6 +364,7 @@ fn json_scan(
     let pv = PaginationVars::default();
     let array = json.pointer(&j.items).and_then(Value::as_array);
     let items: &[Value] = array.map_or(&[], Vec::as_slice);
+    scan.links_dropped = items.len().saturating_sub(MAX_LINKS_PER_PAGE);
     for item in items.iter().take(MAX_LINKS_PER_PAGE) {
         let url = match render_item(&j.detail_url, vars, &pv, Some(item), Escape::Url) {
             Ok(u) => u,

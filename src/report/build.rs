@@ -64,6 +64,11 @@ pub struct BuildInput {
     pub diff: RunDiff,
     /// Last seen records of the findings in `diff.resolved`.
     pub resolved: Vec<FindingRecord>,
+    /// Last failing records of the findings in `diff.unverified`, `reason` set to why this
+    /// run could not re-check them.
+    pub unverified: Vec<FindingRecord>,
+    /// Coverage per agency id (agencies without one: nothing recorded).
+    pub coverage: BTreeMap<String, crate::facts::Coverage>,
     /// This run's service facts (for counts and shares).
     pub services: Vec<ServiceFacts>,
     /// Trend per agency id, oldest first.
@@ -91,6 +96,7 @@ struct Lists {
     could_not_assess: Vec<UnassessedView>,
     resolved: Vec<FindingView>,
     waived: Vec<FindingView>,
+    unverified: Vec<FindingView>,
 }
 
 /// Rule titles and texts in the report's language.
@@ -164,6 +170,7 @@ fn parse_state(s: &str) -> FindingState {
         "persisting" => FindingState::Persisting,
         "regressed" => FindingState::Regressed,
         "resolved" => FindingState::Resolved,
+        "unverified" => FindingState::Unverified,
         _ => FindingState::New,
     }
 }
@@ -219,6 +226,7 @@ fn cap_unassessed(v: &mut Vec<UnassessedView>, max: usize) {
 fn assemble(
     meta: AgencyMeta,
     services: ServiceCounts,
+    coverage: crate::facts::Coverage,
     mut trend: Vec<TrendPoint>,
     rules: Vec<RuleSummary>,
     counts: AgencyCounts,
@@ -231,8 +239,13 @@ fn assemble(
     let shown = (lists.findings.len()
         + lists.could_not_assess.len()
         + lists.resolved.len()
-        + lists.waived.len()) as i64;
-    let all = counts.findings + counts.could_not_assess + counts.resolved + counts.waived;
+        + lists.waived.len()
+        + lists.unverified.len()) as i64;
+    let all = counts.findings
+        + counts.could_not_assess
+        + counts.resolved
+        + counts.waived
+        + counts.unverified;
     AgencyReport {
         successor: meta.successor,
         former_names: meta.former_names,
@@ -241,15 +254,19 @@ fn assemble(
         full_total: services.full,
         full_with_vgca: services.full_with_vgca,
         level_published: services.level_published,
+        // Over the services read: a page not read says nothing either way.
         shares: Shares {
             vgca: ratio(services.full_with_vgca, services.full),
-            level_published: ratio(services.level_published, services.services),
+            level_published: ratio(services.level_published, services.read),
         },
+        services_read: services.read,
+        coverage,
         trend,
         findings: lists.findings,
         could_not_assess: lists.could_not_assess,
         resolved: lists.resolved,
         waived: lists.waived,
+        unverified_findings: lists.unverified,
         omitted: (all - shown).max(0),
         rules,
         counts,
@@ -265,6 +282,7 @@ fn count_lists(texts: &Texts<'_>, lists: &Lists) -> (Vec<RuleSummary>, AgencyCou
         could_not_assess: lists.could_not_assess.len() as i64,
         resolved: lists.resolved.len() as i64,
         waived: lists.waived.len() as i64,
+        unverified: lists.unverified.len() as i64,
         ..AgencyCounts::default()
     };
     for f in &lists.findings {
@@ -280,7 +298,7 @@ fn count_lists(texts: &Texts<'_>, lists: &Lists) -> (Vec<RuleSummary>, AgencyCou
                 FindingState::New => r.new += 1,
                 FindingState::Persisting => r.persisting += 1,
                 FindingState::Regressed => r.regressed += 1,
-                FindingState::Resolved => {}
+                FindingState::Resolved | FindingState::Unverified => {}
             }
         }
     }
@@ -382,9 +400,22 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             .filter(|r| resolved_fps.contains(r.fingerprint.as_str()))
             .map(|r| texts.view(r.clone(), FindingState::Resolved))
             .collect();
+        let unverified_fps: HashSet<&str> =
+            input.diff.unverified.iter().map(String::as_str).collect();
+        lists.unverified = input
+            .unverified
+            .iter()
+            .filter(mine)
+            .filter(|r| unverified_fps.contains(r.fingerprint.as_str()))
+            .map(|r| texts.view(r.clone(), FindingState::Unverified))
+            .collect();
         sort_views(&mut lists.findings);
         sort_views(&mut lists.waived);
         sort_views(&mut lists.resolved);
+        sort_views(&mut lists.unverified);
+        lists
+            .unverified
+            .dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
         lists
             .resolved
             .dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
@@ -401,6 +432,7 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
         cap_per_rule(&mut lists.findings, max);
         cap_per_rule(&mut lists.waived, max);
         cap_per_rule(&mut lists.resolved, max);
+        cap_per_rule(&mut lists.unverified, max);
         cap_unassessed(&mut lists.could_not_assess, max);
 
         let services: Vec<&ServiceFacts> = input
@@ -408,22 +440,40 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             .iter()
             .filter(|s| s.agency_id == id)
             .collect();
-        let full: Vec<&&ServiceFacts> =
-            services.iter().filter(|s| s.level == Level::Full).collect();
+        let read: Vec<&ServiceFacts> = services
+            .iter()
+            .copied()
+            .filter(|s| s.fetch.error.is_none())
+            .collect();
+        let full: Vec<&&ServiceFacts> = read.iter().filter(|s| s.level == Level::Full).collect();
         let counts_s = ServiceCounts {
             services: services.len() as i64,
+            read: read.len() as i64,
             full: full.len() as i64,
             full_with_vgca: full
                 .iter()
                 .filter(|s| s.signature.providers.iter().any(|p| p == "vgca"))
                 .count() as i64,
-            level_published: services
-                .iter()
-                .filter(|s| s.level != Level::Unknown)
-                .count() as i64,
+            level_published: read.iter().filter(|s| s.level != Level::Unknown).count() as i64,
         };
         let trend = input.trends.get(id).cloned().unwrap_or_default();
-        agencies.push(assemble(meta, counts_s, trend, rules, counts, lists));
+        // Without a recorded coverage, the services given are all there is.
+        let coverage = input.coverage.get(id).cloned().unwrap_or_else(|| {
+            let mut c = crate::facts::Coverage {
+                listed: services.len() as i64,
+                read: read.len() as i64,
+                ..Default::default()
+            };
+            for s in &services {
+                if let Some(e) = &s.fetch.error {
+                    *c.unread.entry(e.kind.as_str().to_string()).or_default() += 1;
+                }
+            }
+            c
+        });
+        agencies.push(assemble(
+            meta, counts_s, coverage, trend, rules, counts, lists,
+        ));
     }
     Ok(finish(
         run,
@@ -517,6 +567,8 @@ pub fn gather_with(
     }
     let unassessed = store.unassessed_counts(run_id)?;
     let resolved = store.resolved_counts(run_id)?;
+    let unverified = store.unverified_counts(run_id)?;
+    let mut coverage = store.coverage(run_id)?;
 
     // Example rows (bounded by `limit` per group), distributed to their agencies.
     let wanted: HashSet<&str> = metas.iter().map(|m| m.facts.id.as_str()).collect();
@@ -526,6 +578,7 @@ pub fn gather_with(
         RowKind::Waived,
         RowKind::Unassessed,
         RowKind::Resolved,
+        RowKind::Unverified,
     ] {
         let mut q = store.report_rows(run_id, kind, limit)?;
         let mut cur = q.cursor()?;
@@ -540,6 +593,9 @@ pub fn gather_with(
                 RowKind::Failing => l.findings.push(texts.view(record, parse_state(&state))),
                 RowKind::Waived => l.waived.push(texts.view(record, parse_state(&state))),
                 RowKind::Resolved => l.resolved.push(texts.view(record, FindingState::Resolved)),
+                RowKind::Unverified => l
+                    .unverified
+                    .push(texts.view(record, FindingState::Unverified)),
                 RowKind::Unassessed => l.could_not_assess.push(texts.unassessed(record)),
             }
         }
@@ -554,63 +610,37 @@ pub fn gather_with(
         let (rules, mut counts) = summaries.remove(id.as_str()).unwrap_or_default();
         counts.could_not_assess = unassessed.get(&id).copied().unwrap_or(0);
         counts.resolved = resolved.get(&id).copied().unwrap_or(0);
+        counts.unverified = unverified.get(&id).copied().unwrap_or(0);
         let s = services.get(&id).copied().unwrap_or_default();
         let trend = trends.get(&id).cloned().unwrap_or_default();
-        out.push(assemble(meta, s, trend, rules, counts, l));
+        let cov = coverage.remove(&id).unwrap_or_default();
+        out.push(assemble(meta, s, cov, trend, rules, counts, l));
     }
     Ok(finish(run, lang, out, waiver_notes, rows))
 }
 
-/// Trend points of each agency: the last [`TREND_MAX`] complete runs covering it. One pass of
-/// SQL aggregates per run involved, never per agency.
+/// Trend points of each agency: the last [`TREND_MAX`] complete runs covering it (the
+/// store's aggregates, as `history --agency` prints them).
 fn trends(
     store: &Store,
     metas: &[AgencyMeta],
 ) -> Result<BTreeMap<String, Vec<TrendPoint>>, BuildError> {
-    let runs: Vec<RunRow> = store
-        .runs(usize::MAX >> 1)?
-        .into_iter()
-        .filter(|r| r.status == "complete")
-        .collect(); // newest first
-    let mut wanted: BTreeMap<&str, Vec<&RunRow>> = BTreeMap::new();
-    for m in metas {
-        let id = m.facts.id.as_str();
-        let mine: Vec<&RunRow> = runs
-            .iter()
-            .filter(|r| r.scope.agencies.iter().any(|a| a == id))
-            .take(TREND_MAX)
-            .collect();
-        wanted.insert(id, mine);
+    let ids: Vec<&str> = metas.iter().map(|m| m.facts.id.as_str()).collect();
+    Ok(store.trends(&ids, TREND_MAX)?)
+}
+
+/// A stored reason in words (an `AssessReason` explained; `not_assessed` and others as is).
+pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
+    match parse_reason(s) {
+        Some(r) => reason_text(lang, r).to_string(),
+        None if s == "not_assessed" => lang
+            .pick(
+                "Lần kiểm tra này không đọc được đối tượng.",
+                "This run did not read the subject.",
+            )
+            .to_string(),
+        None => s.to_string(),
     }
-    let ids: std::collections::BTreeSet<i64> = wanted.values().flatten().map(|r| r.id).collect();
-    let mut per_run = BTreeMap::new();
-    for id in ids {
-        per_run.insert(id, (store.service_counts(id)?, store.outcome_counts(id)?));
-    }
-    let mut out = BTreeMap::new();
-    for (agency, runs) in wanted {
-        let mut points = Vec::with_capacity(runs.len());
-        for r in runs.into_iter().rev() {
-            let Some((services, outcomes)) = per_run.get(&r.id) else {
-                continue;
-            };
-            let s = services.get(agency).copied().unwrap_or_default();
-            let (fails, cna) = outcomes.get(agency).copied().unwrap_or((0, 0));
-            points.push(TrendPoint {
-                run_id: r.id,
-                mode: r.mode.clone(),
-                started_at: r.started_at.clone(),
-                fails,
-                could_not_assess: cna,
-                services: s.services,
-                full_services: s.full,
-                full_with_vgca: s.full_with_vgca,
-                level_published: s.level_published,
-            });
-        }
-        out.insert(agency.to_string(), points);
-    }
-    Ok(out)
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
@@ -640,6 +670,11 @@ pub(crate) fn totals(agencies: &[AgencyReport]) -> Totals {
     for a in agencies {
         let c = &a.counts;
         t.services += a.services_total;
+        t.services_read += a.services_read;
+        t.unverified += c.unverified;
+        if !a.coverage.complete() {
+            t.agencies_incomplete += 1;
+        }
         t.findings += c.findings;
         t.resolved += c.resolved;
         t.could_not_assess += c.could_not_assess;

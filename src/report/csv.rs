@@ -73,6 +73,7 @@ pub fn for_each_row(
                 (RowKind::Waived, "waived"),
                 (RowKind::Unassessed, "could_not_assess"),
                 (RowKind::Resolved, "resolved"),
+                (RowKind::Unverified, "unverified"),
             ] {
                 src.each(a, kind, &mut |row| match row {
                     Row::Finding(f) => {

@@ -82,12 +82,13 @@ impl Serialize for Agency<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (doc, a) = (self.0, self.1);
         // Field order as derived for `AgencyReport`; `omitted` is 0: this document is complete.
-        let mut st = s.serialize_struct("AgencyReport", 17)?;
+        let mut st = s.serialize_struct("AgencyReport", 21)?;
         st.serialize_field("facts", &a.facts)?;
         st.serialize_field("successor", &a.successor)?;
         st.serialize_field("former_names", &a.former_names)?;
         st.serialize_field("unverified", &a.unverified)?;
         st.serialize_field("services_total", &a.services_total)?;
+        st.serialize_field("services_read", &a.services_read)?;
         st.serialize_field("full_total", &a.full_total)?;
         st.serialize_field("full_with_vgca", &a.full_with_vgca)?;
         st.serialize_field("level_published", &a.level_published)?;
@@ -97,6 +98,8 @@ impl Serialize for Agency<'_, '_, '_> {
         st.serialize_field("could_not_assess", &List(doc, a, RowKind::Unassessed))?;
         st.serialize_field("resolved", &List(doc, a, RowKind::Resolved))?;
         st.serialize_field("waived", &List(doc, a, RowKind::Waived))?;
+        st.serialize_field("unverified_findings", &List(doc, a, RowKind::Unverified))?;
+        st.serialize_field("coverage", &a.coverage)?;
         let omitted = match doc.data.rows {
             super::model::RowsAt::InData => a.omitted,
             super::model::RowsAt::Database { .. } => 0,

@@ -33,6 +33,7 @@ pub use i18n::Lang;
 pub use model::*;
 pub use regen::{RegenError, configured_formats, metas_for, regenerate};
 pub use render::Renderer;
+pub use view::coverage_line;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {

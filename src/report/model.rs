@@ -99,6 +99,9 @@ pub enum FindingState {
     Persisting,
     Regressed,
     Resolved,
+    /// Open before this run, not re-checked by it (subject not assessed, or the rule could not
+    /// assess it): "chưa kiểm tra lại được". Never counted as resolved.
+    Unverified,
 }
 
 impl FindingState {
@@ -108,6 +111,7 @@ impl FindingState {
             FindingState::Persisting => "persisting",
             FindingState::Regressed => "regressed",
             FindingState::Resolved => "resolved",
+            FindingState::Unverified => "unverified",
         }
     }
 }
@@ -185,7 +189,11 @@ pub struct AgencyReport {
     pub former_names: Vec<String>,
     /// Host names not verified by a person.
     pub unverified: bool,
+    /// Services of the agency (read or not).
     pub services_total: i64,
+    /// Services whose page was read: the denominator of the shares.
+    #[serde(default)]
+    pub services_read: i64,
     pub full_total: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
@@ -197,7 +205,14 @@ pub struct AgencyReport {
     pub could_not_assess: Vec<UnassessedView>,
     pub resolved: Vec<FindingView>,
     pub waived: Vec<FindingView>,
-    /// Entries of the four lists above left out of this document: rows past
+    /// Findings open before this run that it could not re-check (state `unverified`, the
+    /// record as last seen failing, `record.reason` saying why this run could not check it).
+    #[serde(default)]
+    pub unverified_findings: Vec<FindingView>,
+    /// What this run covered of the agency: the denominator of its shares.
+    #[serde(default)]
+    pub coverage: crate::facts::Coverage,
+    /// Entries of the lists above left out of this document: rows past
     /// `report.max_rows_per_rule` per rule, or cut by [`ReportData::capped`] (emails).
     /// `0` in `report.json`, which is complete.
     #[serde(default)]
@@ -246,6 +261,9 @@ pub struct AgencyCounts {
     pub could_not_assess: i64,
     pub resolved: i64,
     pub waived: i64,
+    /// Open findings this run could not re-check.
+    #[serde(default)]
+    pub unverified: i64,
 }
 
 /// Where the complete rows of a report are, for the complete formats (JSON, CSV, XLSX).
@@ -293,6 +311,15 @@ pub struct Totals {
     pub resolved: i64,
     pub could_not_assess: i64,
     pub waived: i64,
+    /// Open findings this run could not re-check (not resolved, not known to be fixed).
+    #[serde(default)]
+    pub unverified: i64,
+    /// Services read (the denominator of the shares) and listed.
+    #[serde(default)]
+    pub services_read: i64,
+    /// Agencies whose coverage is not complete (listing error, a bound, unread pages).
+    #[serde(default)]
+    pub agencies_incomplete: i64,
 }
 
 /// The whole report.
@@ -331,6 +358,8 @@ impl ReportData {
             a.resolved.truncate(limit);
             cut += a.waived.len().saturating_sub(limit);
             a.waived.truncate(limit);
+            cut += a.unverified_findings.len().saturating_sub(limit);
+            a.unverified_findings.truncate(limit);
             a.omitted += cut as i64;
         }
         out

@@ -89,9 +89,11 @@ fn trend(run: i64, day: u32, fails: i64) -> TrendPoint {
         fails,
         could_not_assess: 0,
         services: 4,
+        services_read: 4,
         full_services: 3,
         full_with_vgca: 2,
         level_published: 3,
+        measured: true,
     }
 }
 
@@ -249,8 +251,11 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             persisting: vec!["fp-tls-1".into()],
             regressed: vec!["fp-hsts-1".into()],
             resolved: vec!["fp-old".into()],
+            unverified: vec![],
         },
         resolved,
+        unverified: Vec::new(),
+        coverage: Default::default(),
         services: vec![
             service("bca", "1.001234", "Đăng ký thường trú", Level::Full, false),
             service("bca", "1.001235", "Cấp căn cước", Level::Full, true),

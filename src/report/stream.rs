@@ -53,6 +53,10 @@ impl RowSource for InData {
                 .resolved
                 .iter()
                 .try_for_each(|f| sink(Row::Finding(f))),
+            RowKind::Unverified => agency
+                .unverified_findings
+                .iter()
+                .try_for_each(|f| sink(Row::Finding(f))),
             RowKind::Unassessed => agency
                 .could_not_assess
                 .iter()
@@ -112,6 +116,7 @@ fn key(kind: RowKind) -> RowKindKey {
         RowKind::Waived => 1,
         RowKind::Unassessed => 2,
         RowKind::Resolved => 3,
+        RowKind::Unverified => 4,
     }
 }
 
@@ -167,6 +172,7 @@ impl RowSource for FromStore<'_, '_> {
                 _ => {
                     let state = match (kind, row.state.as_str()) {
                         (RowKind::Resolved, _) => FindingState::Resolved,
+                        (RowKind::Unverified, _) => FindingState::Unverified,
                         (_, "persisting") => FindingState::Persisting,
                         (_, "regressed") => FindingState::Regressed,
                         _ => FindingState::New,
@@ -202,6 +208,7 @@ pub fn with_rows<T>(
         RowKind::Waived,
         RowKind::Unassessed,
         RowKind::Resolved,
+        RowKind::Unverified,
     ];
     let mut queries = Vec::with_capacity(kinds.len());
     for kind in kinds {

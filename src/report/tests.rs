@@ -234,6 +234,18 @@ fn gather_reads_a_finished_run_from_the_store() {
     store
         .record_services(r2, &input.services)
         .expect("services");
+    // Run 2 read every subject (so a finding it no longer sees is resolved).
+    let read: Vec<(&str, String)> = input
+        .findings
+        .iter()
+        .chain(&input.resolved)
+        .map(|f| (f.scope.as_str(), f.subject.clone()))
+        .collect();
+    for a in ["bca", "ha-noi"] {
+        store
+            .record_coverage(r2, a, &crate::facts::Coverage::default(), &read)
+            .expect("coverage");
+    }
     store
         .finish_run(r2, &fails(&["fp-tls-1", "fp-sig-1", "fp-cna", "fp-waived"]))
         .expect("finish");

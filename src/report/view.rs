@@ -100,6 +100,11 @@ pub struct AgencyView {
     pub former_names: Vec<String>,
     pub unverified: bool,
     pub services_total: i64,
+    /// Services read: the denominator of the shares.
+    pub services_read: i64,
+    /// One line: read / listed (announced), unread by reason, bounds, exclusions.
+    pub coverage: String,
+    pub coverage_incomplete: bool,
     pub full_total: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
@@ -120,6 +125,10 @@ pub struct AgencyView {
     pub waived: Vec<FindingRow>,
     pub waived_count: i64,
     pub waived_more: i64,
+    /// Earlier findings this run could not re-check.
+    pub not_rechecked: Vec<FindingRow>,
+    pub not_rechecked_count: i64,
+    pub not_rechecked_more: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -295,6 +304,9 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
         former_names: a.former_names.iter().map(|s| clean(s)).collect(),
         unverified: a.unverified,
         services_total: a.services_total,
+        services_read: a.services_read,
+        coverage: coverage_line(lang, &a.coverage),
+        coverage_incomplete: !a.coverage.complete(),
         full_total: a.full_total,
         full_with_vgca: a.full_with_vgca,
         level_published: a.level_published,
@@ -333,7 +345,73 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
         },
         waived_count: a.counts.waived,
         waived_more: more(a.counts.waived, a.waived.len()),
+        not_rechecked: if rows {
+            a.unverified_findings
+                .iter()
+                .map(|f| not_rechecked_row(lang, f))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        not_rechecked_count: a.counts.unverified,
+        not_rechecked_more: more(a.counts.unverified, a.unverified_findings.len()),
     }
+}
+
+/// A finding this run could not re-check: its last failing record, `reason` in words.
+fn not_rechecked_row(lang: Lang, f: &FindingView) -> FindingRow {
+    let mut r = row(lang, f);
+    r.reason = super::build::reason_words(lang, &f.record.reason);
+    r
+}
+
+/// The coverage of one agency in one line, every number with what it counts, e.g.
+/// "55/61 dịch vụ đã đọc (cổng công bố 60) · không đọc được: http_status 5, timeout 1".
+pub fn coverage_line(lang: Lang, c: &crate::facts::Coverage) -> String {
+    let mut parts = vec![format!(
+        "{}/{} {}",
+        c.read,
+        c.listed,
+        label(lang, "services_read")
+    )];
+    if let Some(n) = c.announced {
+        parts[0].push_str(&format!(" ({} {n})", label(lang, "announced")));
+    }
+    let list = |m: &std::collections::BTreeMap<String, i64>| {
+        m.iter()
+            .map(|(k, n)| format!("{} {n}", clean(k)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !c.unread.is_empty() {
+        parts.push(format!("{}: {}", label(lang, "unread"), list(&c.unread)));
+    }
+    if !c.truncated.is_empty() {
+        let t = c
+            .truncated
+            .iter()
+            .map(|t| {
+                if t.dropped > 0 {
+                    format!("{} ({})", clean(&t.bound), t.dropped)
+                } else {
+                    clean(&t.bound)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        parts.push(format!("{}: {t}", label(lang, "truncated")));
+    }
+    if !c.excluded.is_empty() {
+        parts.push(format!(
+            "{}: {}",
+            label(lang, "excluded"),
+            list(&c.excluded)
+        ));
+    }
+    if let Some(e) = c.listing_error {
+        parts.push(format!("{}: {}", label(lang, "listing_error"), e.as_str()));
+    }
+    parts.join(" · ")
 }
 
 /// Build the template view of a report (every agency with its rows).

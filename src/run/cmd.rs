@@ -221,29 +221,51 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 pub fn render_summary(s: &RunSummary) -> String {
     let mut out = String::new();
     let seed = s.seed.map(|x| format!(", seed {x}")).unwrap_or_default();
+    let t = &s.totals;
     out.push_str(&format!(
-        "run {} ({}{seed}): {} agencies, {} services, {} hosts, {} pages ({} bytes on the wire)\n",
+        "run {} ({}{seed}): {} agencies, {} services read of {} ({} hosts, {} pages, {} bytes on the wire)\n",
         s.run_id,
         s.mode.as_str(),
         s.agencies.len(),
-        s.services,
+        t.services_read,
+        t.services,
         s.hosts,
         s.pages_fetched,
         s.bytes_wire
     ));
+    let incomplete: Vec<String> = s
+        .coverage
+        .iter()
+        .filter(|(_, c)| !c.complete())
+        .map(|(id, c)| {
+            format!(
+                "{id} ({})",
+                crate::report::coverage_line(crate::report::Lang::En, c)
+            )
+        })
+        .collect();
+    if !incomplete.is_empty() {
+        out.push_str(&format!(
+            "coverage incomplete for {} of {} agencies: {}\n",
+            incomplete.len(),
+            s.agencies.len(),
+            incomplete.join("; ")
+        ));
+    }
     out.push_str(&format!(
-        "findings: {} (worst: {}), waived: {}, could not assess: {}\n",
+        "findings: {} (worst: {}), waived: {}, could not assess: {} (one per subject and reason)\n",
         s.findings,
         s.worst.map(|w| w.as_str()).unwrap_or("none"),
         s.waived,
         s.could_not_assess
     ));
     out.push_str(&format!(
-        "since the last run: {} new, {} persisting, {} regressed, {} resolved\n",
+        "since the last run: {} new, {} persisting, {} regressed, {} resolved, {} not re-checked\n",
         s.diff.new.len(),
         s.diff.persisting.len(),
         s.diff.regressed.len(),
-        s.diff.resolved.len()
+        s.diff.resolved.len(),
+        s.diff.unverified.len()
     ));
     if s.mail_sent + s.mail_pending > 0 {
         out.push_str(&format!(
@@ -347,20 +369,26 @@ pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<
     if let Some(agency) = &args.agency {
         let trend = store.trend(agency)?;
         println!(
-            "run   mode      started (UTC)         fails  n/a  services  full  vgca-share  level-share"
+            "run   mode      started (UTC)         fails  n/a  read/services  vgca (of full)       level (of read)"
         );
+        // Every share with its denominator; a run that read nothing of the agency is "not
+        // measured", never 0% or 100%.
+        let share = |p: &crate::store::TrendPoint, num: i64, den: i64, v: Option<f64>| match v {
+            Some(x) => format!("{:>4.0}% ({num}/{den})", x * 100.0),
+            None if !p.measured => "not measured".to_string(),
+            None => format!("   - ({num}/{den})"),
+        };
         for p in trend {
             println!(
-                "{:<5} {:<9} {:<21} {:>5} {:>4} {:>9} {:>5} {:>10.0}% {:>11.0}%",
+                "{:<5} {:<9} {:<21} {:>5} {:>4} {:>14} {:<20} {}",
                 p.run_id,
                 p.mode,
                 p.started_at.chars().take(19).collect::<String>(),
                 p.fails,
                 p.could_not_assess,
-                p.services,
-                p.full_services,
-                p.signature_share() * 100.0,
-                p.level_share() * 100.0
+                format!("{}/{}", p.services_read, p.services),
+                share(&p, p.full_with_vgca, p.full_services, p.signature_share()),
+                share(&p, p.level_published, p.services_read, p.level_share())
             );
         }
         return Ok(ExitCode::Ok);

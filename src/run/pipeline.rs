@@ -75,8 +75,14 @@ pub struct RunSummary {
     /// Failures not covered by a waiver.
     pub findings: usize,
     pub waived: usize,
+    /// Could-not-assess lines: one per subject and reason (as every report counts them).
     pub could_not_assess: usize,
+    /// The most severe unwaived failure, or unverified finding (not known to be fixed).
     pub worst: Option<Severity>,
+    /// The report's totals: the numbers every output prints (terminal, reports, email).
+    pub totals: report::Totals,
+    /// Each agency's coverage in this run.
+    pub coverage: BTreeMap<String, crate::facts::Coverage>,
     pub diff: RunDiff,
     pub reports: Vec<PathBuf>,
     pub mail_sent: usize,
@@ -456,10 +462,17 @@ async fn stages(
         )?);
     }
     let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
-    let worst = tally.worst;
 
     // Store findings, lifecycle and the digest chain; the run is complete from here.
     let diff = store.complete_run(run_id)?;
+    // A finding this run could not re-check is not known to be fixed: it counts at its
+    // severity, as it did when last seen.
+    let worst = tally.worst.max(
+        store
+            .unverified_worst(run_id)?
+            .and_then(|s| Severity::parse(&s)),
+    );
+    let coverage = store.coverage(run_id)?;
 
     // Reports.
     let agencies_meta: Vec<AgencyMeta> = selected
@@ -501,6 +514,7 @@ async fn stages(
         }
     }
     let mut reports = Vec::new();
+    let mut totals = None;
     let mut mail_sent = 0;
     let mut mail_pending = 0;
     let lang = report::Lang::from(cfg.audit.lang);
@@ -515,6 +529,7 @@ async fn stages(
         usize::try_from(cfg.report.max_rows_per_rule).unwrap_or(usize::MAX),
     ) {
         Ok(data) => {
+            totals = Some(data.totals.clone());
             let dir = setup.loaded.path(&cfg.report.dir);
             match report::configured_formats(&setup.loaded)
                 .and_then(|formats| report::write_all(&dir, &data, &formats))
@@ -549,10 +564,18 @@ async fn stages(
         hosts: probed.len(),
         pages_fetched: n_pages,
         bytes_wire,
-        findings: tally.findings,
-        waived: tally.waived,
-        could_not_assess: tally.could_not_assess,
+        findings: totals
+            .as_ref()
+            .map_or(tally.findings, |t| usize::try_from(t.findings).unwrap_or(0)),
+        waived: totals
+            .as_ref()
+            .map_or(tally.waived, |t| usize::try_from(t.waived).unwrap_or(0)),
+        could_not_assess: totals.as_ref().map_or(tally.could_not_assess, |t| {
+            usize::try_from(t.could_not_assess).unwrap_or(0)
+        }),
         worst,
+        totals: totals.unwrap_or_default(),
+        coverage,
         diff,
         reports,
         mail_sent,

@@ -123,15 +123,55 @@ fn settle(
     if let Some(end) = &crawl.listing_end {
         tracing::info!(agency = %crawl.agency_id, "{end}");
     }
+    let mut crawl = crawl;
+    keep_identity(store, &mut crawl)?;
     store.record_services(run_id, &crawl.services)?;
     store.record_fetches(run_id, &crawl.fetches)?;
     store.put_cached_pages(&crawl.cache_updates)?;
+    let mut coverage = crawl.coverage.clone();
+    if coverage.listing_error.is_none() {
+        coverage.listing_error = crawl.could_not_assess.as_ref().map(|e| e.kind);
+    }
+    store.record_coverage(
+        run_id,
+        &facts.id,
+        &coverage,
+        &assessed_subjects(facts, &crawl, &coverage, hosts, ctx.sampled),
+    )?;
 
     // Host rules are judged once the crawl is over, in configuration order (a host shared by
     // several agencies is one finding, owned by the first); here: services and aggregates.
     let scope = setup.rules.agency_scope(facts);
-    let outcomes = match &crawl.could_not_assess {
-        Some(err) if crawl.services.is_empty() => unassessable_agency(setup, facts, err),
+    // Services were listed but not one page could be read: aggregates over nothing are no
+    // verdict either way.
+    let nothing_read = (!crawl.services.is_empty() && coverage.read == 0).then(|| {
+        let (kind, _) = coverage
+            .unread
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(k, n)| (k.clone(), *n))
+            .unwrap_or_default();
+        ErrorFact {
+            kind: crate::facts::AssessReason::ALL
+                .into_iter()
+                .find(|r| r.as_str() == kind)
+                .unwrap_or(crate::facts::AssessReason::NoData),
+            message: format!("no service page of {} could be read", facts.id),
+        }
+    });
+    let outcomes = match (&crawl.could_not_assess, &nothing_read) {
+        (Some(err), _) if crawl.services.is_empty() => unassessable_agency(setup, facts, err),
+        (_, Some(err)) => {
+            let mut o: Vec<Outcome> = crawl
+                .services
+                .iter()
+                .flat_map(|s| scope.evaluate_service(s))
+                .collect();
+            if !ctx.sampled {
+                o.extend(unassessable_agency(setup, facts, err));
+            }
+            o
+        }
         _ => {
             let mut o: Vec<Outcome> = crawl
                 .services
@@ -165,6 +205,74 @@ fn settle(
             .map(|s| format!("{}/{}", s.agency_id, store::service_key(s)))
             .collect(),
     })
+}
+
+/// A page that could not be read shows no code; it keeps the code it showed when last read
+/// (said in its evidence), so its earlier findings are recognised as the same service's and
+/// are unverified rather than orphaned, and a sample records the same identity.
+fn keep_identity(store: &Store, crawl: &mut AgencyCrawl) -> Result<(), store::StoreError> {
+    let urls: Vec<&str> = crawl
+        .services
+        .iter()
+        .filter(|s| s.fetch.error.is_some() && s.code.is_empty())
+        .map(|s| s.url.as_str())
+        .collect();
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let known = store.known_codes(&crawl.agency_id, &urls)?;
+    for s in &mut crawl.services {
+        if s.fetch.error.is_some()
+            && s.code.is_empty()
+            && let Some(code) = known.get(&s.url)
+        {
+            s.code = code.clone();
+            s.evidence.push(crate::facts::Evidence {
+                kind: "code_from_history".into(),
+                field: "code".into(),
+                excerpt: format!(
+                    "mã {code} theo lần đọc trước của trang này / code {code} as last read from this page"
+                ),
+                url: s.url.clone(),
+                ..crate::facts::Evidence::default()
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The subjects whose facts this walk read, as `(scope, subject key)`: every service whose
+/// page was read, every host the probe reached, and the agency itself when its coverage is
+/// complete (and not a sample: aggregates over a sample say nothing about the agency). The
+/// lifecycle resolves a finding only when its subject is among these.
+fn assessed_subjects(
+    facts: &AgencyFacts,
+    crawl: &AgencyCrawl,
+    coverage: &crate::facts::Coverage,
+    hosts: &[HostFacts],
+    sampled: bool,
+) -> Vec<(&'static str, String)> {
+    let mut out: Vec<(&'static str, String)> = crawl
+        .services
+        .iter()
+        .filter(|s| s.fetch.error.is_none())
+        .map(|s| {
+            (
+                "service",
+                format!("{}/{}", s.agency_id, store::service_key(s)),
+            )
+        })
+        .collect();
+    out.extend(
+        hosts
+            .iter()
+            .filter(|h| h.error.is_none())
+            .map(|h| ("host", format!("{}:{}", h.name, h.port))),
+    );
+    if !sampled && coverage.complete() {
+        out.push(("agency", facts.id.clone()));
+    }
+    out
 }
 
 /// Run `f` (synchronous storage and rule evaluation) without stalling the other tasks of a

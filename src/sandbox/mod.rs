@@ -43,7 +43,9 @@ pub fn config_toml(world: &World, ports: Ports) -> String {
 pub use server::RequestRecord;
 pub use service::{Behaviour, Provider, ServiceSpec};
 pub use truth::{AgencyTruth, GroundTruth, HostTruth, Ports, ServiceTruth, SignatureTruth};
-pub use world::{AgencySpec, CertDefect, HostRole, HostSpec, LevelScheme, Shape, Size, World};
+pub use world::{
+    AgencySpec, CertDefect, HostRole, HostSpec, LevelScheme, Outage, Shape, Size, World,
+};
 
 /// The body of `s`'s detail page as served with normal behaviour (UTF-8, no padding), or
 /// `None` for shapes without a readable detail (`spa-noapi`). For benchmarks and tests that need

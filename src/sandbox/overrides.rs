@@ -145,6 +145,21 @@ impl Overrides {
             .is_some()
     }
 
+    /// Plant or end a transient outage of an agency (list 500, detail 503, every host
+    /// unreachable); `Outage::None` brings it back up. `false` if no such id.
+    pub fn set_outage(&mut self, agency_id: &str, outage: super::world::Outage) -> bool {
+        self.agency_mut(agency_id)
+            .map(|a| a.outage = outage)
+            .is_some()
+    }
+
+    /// The agency serving `host` is down (its connections are dropped).
+    pub fn host_down(&self, host: &str) -> bool {
+        self.host_spec(host)
+            .and_then(|h| self.agency(&h.agency_id).map(|a| a.outage))
+            == Some(super::world::Outage::Down)
+    }
+
     /// Plant or fix the pagination loop of an agency (table shape). `false` if no such id.
     pub fn set_pagination_loop(&mut self, agency_id: &str, on: bool) -> bool {
         self.agency_mut(agency_id)

@@ -11,7 +11,7 @@ use super::overrides::Overrides;
 use super::render;
 use super::service::{self, Behaviour, ServiceSpec};
 use super::truth::{self, data_role};
-use super::world::{AgencySpec, HostRole, HostSpec, Shape};
+use super::world::{AgencySpec, HostRole, HostSpec, Outage, Shape};
 
 /// Size of the planted oversized page.
 pub(crate) const OVERSIZED_BYTES: usize = 8 * 1024 * 1024;
@@ -151,6 +151,13 @@ fn portal(
     q: &[(String, String)],
 ) -> Reply {
     let o = ctx.o;
+    let listing = matches!(
+        (a.shape, path),
+        (Shape::Accordion, "/bothutuc") | (Shape::Table, "/web/guest/thu-tuc-hanh-chinh")
+    );
+    if listing && a.outage == Outage::ListError {
+        return Reply::status(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ (500)\n");
+    }
     match (a.shape, path) {
         (Shape::Accordion | Shape::Table, "/") => Reply::ok(HTML, render::portal_home(a)),
         (Shape::Accordion, "/bothutuc") => {
@@ -196,6 +203,9 @@ fn api(
     q: &[(String, String)],
 ) -> Reply {
     let o = ctx.o;
+    if path == "/api/v1/procedures" && a.outage == Outage::ListError {
+        return Reply::status(StatusCode::INTERNAL_SERVER_ERROR, "{\"error\":\"500\"}\n");
+    }
     if path == "/api/v1/procedures" {
         let limit = num(q, "limit").unwrap_or(50).clamp(1, MAX_PAGE);
         let after = match query_get(q, "lastId").filter(|v| !v.is_empty() && *v != "null") {
@@ -225,6 +235,9 @@ fn detail(
     raw_query: &str,
     q: &[(String, String)],
 ) -> Reply {
+    if a.outage == Outage::DetailError {
+        return Reply::status(StatusCode::SERVICE_UNAVAILABLE, "Tạm ngừng phục vụ (503)\n");
+    }
     match s.behaviour {
         Behaviour::ServerError => {
             return Reply::status(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ (500)\n");

@@ -71,6 +71,14 @@ pub(crate) struct State {
     pub truth_latest: std::sync::atomic::AtomicU64,
 }
 
+impl State {
+    /// The agency serving `host` is down (see `Outage::Down`).
+    pub(crate) fn host_down(&self, host: &str) -> bool {
+        let o = self.overrides.read().unwrap_or_else(|e| e.into_inner());
+        o.host_down(host)
+    }
+}
+
 /// `Last-Modified` of every page: a fixed date, moved forward one second per mutation.
 fn last_modified(generation: u64) -> OffsetDateTime {
     let base = time::macros::datetime!(2026-01-05 08:00:00 UTC);
@@ -356,9 +364,23 @@ pub(crate) async fn accept_loop(
             let _ = tcp.set_nodelay(true);
             match acceptor {
                 Some(acceptor) => {
+                    // Read the ClientHello first: a host whose agency is down never completes
+                    // a handshake (the connection is dropped), as an unreachable portal.
+                    let lazy = tokio_rustls::LazyConfigAcceptor::new(
+                        rustls::server::Acceptor::default(),
+                        tcp,
+                    );
+                    let handshake = async {
+                        let start = lazy.await?;
+                        let name = start.client_hello().server_name().map(str::to_string);
+                        if name.is_some_and(|n| state.host_down(&n)) {
+                            return Err(std::io::Error::other("agency down"));
+                        }
+                        start.into_stream(acceptor.config().clone()).await
+                    };
                     let tls = tokio::select! {
                         _ = stop.changed() => return,
-                        r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp)) => r,
+                        r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake) => r,
                     };
                     let Ok(Ok(tls)) = tls else { return };
                     let sni = tls.get_ref().1.server_name().map(str::to_string);
@@ -379,7 +401,27 @@ async fn serve_conn<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
-    let svc = hyper::service::service_fn(move |req| handle(state.clone(), https, sni.clone(), req));
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let (state, sni) = (state.clone(), sni.clone());
+        async move {
+            // A down agency's plain-HTTP host closes the connection without an answer.
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(|h| {
+                    h.rsplit_once(':')
+                        .map_or(h, |(name, _)| name)
+                        .to_ascii_lowercase()
+                });
+            if !https && host.is_some_and(|h| state.host_down(&h)) {
+                return Err(std::io::Error::other("agency down"));
+            }
+            handle(state, https, sni, req)
+                .await
+                .map_err(|e: Infallible| match e {})
+        }
+    });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let conn = builder.serve_connection(io, svc);
     tokio::select! {

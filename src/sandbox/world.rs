@@ -193,6 +193,26 @@ pub struct AgencySpec {
     pub id_tag: u32,
     /// Portal host first, then the API host (spa), then extra hosts.
     pub hosts: Vec<String>,
+    /// A transient outage planted between runs (never part of the ground truth: the world is
+    /// what it was, the scanner just cannot see it).
+    #[serde(default)]
+    pub outage: Outage,
+}
+
+/// An agency's portal failing for a while ("flaky"): each state is one run's view of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outage {
+    /// Up.
+    #[default]
+    None,
+    /// Every list page (HTML or API) answers 500.
+    ListError,
+    /// Every detail page answers 503.
+    DetailError,
+    /// Every host of the agency drops connections (the TLS handshake never completes; plain
+    /// HTTP closes without an answer): unreachable.
+    Down,
 }
 
 impl AgencySpec {
@@ -438,6 +458,7 @@ fn build_agencies(size: Size, seed: u64) -> Vec<AgencySpec> {
             pagination_loop: false,
             level_scheme,
             hosts: Vec::new(),
+            outage: Outage::None,
         });
         ordinal += count;
     }

@@ -16,9 +16,13 @@ pub struct RunDiff {
     pub persisting: Vec<String>,
     pub regressed: Vec<String>,
     pub resolved: Vec<String>,
+    /// Open findings this run could not re-check (their subject was not assessed, or the
+    /// rule could not assess it): not known to be fixed, so never resolved.
+    #[serde(default)]
+    pub unverified: Vec<String>,
 }
 
-/// One point of an agency's trend.
+/// One point of an agency's trend: the same SQL aggregates as the run's report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendPoint {
     pub run_id: i64,
@@ -26,28 +30,36 @@ pub struct TrendPoint {
     pub started_at: String,
     pub fails: i64,
     pub could_not_assess: i64,
+    /// Services (read or not).
     pub services: i64,
+    /// Services read: the denominator of the shares.
+    #[serde(default)]
+    pub services_read: i64,
     pub full_services: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
+    /// The run read something of this agency. A point that is not measured is no 0% and no
+    /// 100%: it is "not measured".
+    #[serde(default = "measured_default")]
+    pub measured: bool,
+}
+
+fn measured_default() -> bool {
+    true
 }
 
 impl TrendPoint {
-    /// Share of full-process services with VGCA signature support (1.0 when there are none).
-    pub fn signature_share(&self) -> f64 {
-        if self.full_services == 0 {
-            1.0
-        } else {
-            self.full_with_vgca as f64 / self.full_services as f64
-        }
+    /// Share of read full-process services with VGCA signature support; `None` when not
+    /// measured or when no full-process service was read.
+    pub fn signature_share(&self) -> Option<f64> {
+        (self.measured && self.full_services > 0)
+            .then(|| self.full_with_vgca as f64 / self.full_services as f64)
     }
 
-    pub fn level_share(&self) -> f64 {
-        if self.services == 0 {
-            1.0
-        } else {
-            self.level_published as f64 / self.services as f64
-        }
+    /// Share of read services publishing their level; `None` when nothing was read.
+    pub fn level_share(&self) -> Option<f64> {
+        (self.measured && self.services_read > 0)
+            .then(|| self.level_published as f64 / self.services_read as f64)
     }
 }
 
@@ -56,6 +68,10 @@ struct OpenRow {
     scope: String,
     agency_id: String,
     subject: String,
+    /// The run's could-not-assess reason for this very finding, if the rule could not judge.
+    unassessable: Option<String>,
+    /// The subject's facts were read in this run.
+    assessed: bool,
 }
 
 fn in_scope(agencies: &HashSet<&str>, services: Option<&HashSet<&str>>, row: &OpenRow) -> bool {
@@ -125,17 +141,28 @@ impl Store {
             params![run],
         )?;
 
-        // Open findings this run did not see (neither failing nor unassessable) are resolved
-        // when the run's scope covered them.
+        // Open findings this run did not see failing: resolved only when their subject was
+        // assessed (its facts read) and the rule did not fail to assess it; otherwise
+        // unverified, still open, for the next run that assesses them to decide. An outage is
+        // never a verdict.
         let agencies: HashSet<&str> = scope.agencies.iter().map(String::as_str).collect();
         let sampled: Option<HashSet<&str>> = scope
             .services
             .as_ref()
             .map(|s| s.iter().map(String::as_str).collect());
         let mut resolved = Vec::new();
+        let mut unverified = Vec::new();
         for row in unseen_open_rows(&tx, run)? {
-            if in_scope(&agencies, sampled.as_ref(), &row) {
-                resolved.push(row.fingerprint);
+            if !in_scope(&agencies, sampled.as_ref(), &row) {
+                continue;
+            }
+            match (&row.unassessable, row.assessed) {
+                (None, true) => resolved.push(row.fingerprint),
+                (Some(reason), _) => unverified.push((row.fingerprint, reason.clone())),
+                (None, false) => {
+                    let reason = not_assessed_reason(&tx, run, &row)?;
+                    unverified.push((row.fingerprint, reason));
+                }
             }
         }
         {
@@ -147,6 +174,12 @@ impl Store {
             for fp in &resolved {
                 upd.execute(params![fp, run])?;
                 ins.execute(params![run, fp])?;
+            }
+            let mut unv = tx.prepare_cached(
+                "INSERT OR REPLACE INTO unverified (run_id, fingerprint, reason) VALUES (?1, ?2, ?3)",
+            )?;
+            for (fp, reason) in &unverified {
+                unv.execute(params![run, fp, reason])?;
             }
         }
 
@@ -188,6 +221,12 @@ impl Store {
         for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
             diff.resolved.push(fp?);
         }
+        let mut st = self.conn.prepare_cached(
+            "SELECT fingerprint FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
+        )?;
+        for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
+            diff.unverified.push(fp?);
+        }
         Ok(diff)
     }
 
@@ -206,36 +245,73 @@ impl Store {
 
     /// The trend of one agency over complete runs that covered it, oldest first.
     pub fn trend(&self, agency: &str) -> Result<Vec<TrendPoint>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT r.id, r.mode, r.started_at,
-               (SELECT COUNT(*) FROM findings f WHERE f.run_id = r.id AND f.agency_id = ?1 AND f.outcome = 'fail' AND f.waiver = ''),
-               (SELECT COUNT(*) FROM findings f WHERE f.run_id = r.id AND f.agency_id = ?1 AND f.outcome = 'could_not_assess'),
-               (SELECT COUNT(*) FROM service_facts s WHERE s.run_id = r.id AND s.agency_id = ?1),
-               (SELECT COUNT(*) FROM service_facts s WHERE s.run_id = r.id AND s.agency_id = ?1 AND s.level = 'full'),
-               (SELECT COUNT(*) FROM service_facts s WHERE s.run_id = r.id AND s.agency_id = ?1 AND s.level = 'full'
-                  AND EXISTS (SELECT 1 FROM json_each(s.facts_json, '$.signature.providers') WHERE value = 'vgca')),
-               (SELECT COUNT(*) FROM service_facts s WHERE s.run_id = r.id AND s.agency_id = ?1 AND s.level != 'unknown')
-             FROM runs r
-             WHERE r.status = 'complete'
-               AND EXISTS (SELECT 1 FROM json_each(r.scope_json, '$.agencies') WHERE value = ?1)
-             ORDER BY r.id",
-        )?;
-        let rows = st.query_map(params![agency], |r| {
-            Ok(TrendPoint {
-                run_id: r.get(0)?,
-                mode: r.get(1)?,
-                started_at: r.get(2)?,
-                fails: r.get(3)?,
-                could_not_assess: r.get(4)?,
-                services: r.get(5)?,
-                full_services: r.get(6)?,
-                full_with_vgca: r.get(7)?,
-                level_published: r.get(8)?,
-            })
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row?);
+        Ok(self
+            .trends(&[agency], usize::MAX)?
+            .remove(agency)
+            .unwrap_or_default())
+    }
+
+    /// Trend points of each agency over the last `max` complete runs covering it, oldest
+    /// first: per run the same aggregates the report prints ([`Store::service_counts`],
+    /// [`Store::outcome_counts`], [`Store::coverage`]), one pass per run involved.
+    pub fn trends(
+        &self,
+        agencies: &[&str],
+        max: usize,
+    ) -> Result<std::collections::BTreeMap<String, Vec<TrendPoint>>> {
+        use std::collections::{BTreeMap, BTreeSet};
+        let runs: Vec<super::RunRow> = self
+            .runs(usize::MAX >> 1)?
+            .into_iter()
+            .filter(|r| r.status == "complete")
+            .collect(); // newest first
+        let mut wanted: BTreeMap<&str, Vec<&super::RunRow>> = BTreeMap::new();
+        for id in agencies {
+            let mine: Vec<&super::RunRow> = runs
+                .iter()
+                .filter(|r| r.scope.agencies.iter().any(|a| a == id))
+                .take(max)
+                .collect();
+            wanted.insert(id, mine);
+        }
+        let ids: BTreeSet<i64> = wanted.values().flatten().map(|r| r.id).collect();
+        let mut per_run = BTreeMap::new();
+        for id in ids {
+            per_run.insert(
+                id,
+                (
+                    self.service_counts(id)?,
+                    self.outcome_counts(id)?,
+                    self.coverage(id)?,
+                ),
+            );
+        }
+        let mut out = BTreeMap::new();
+        for (agency, runs) in wanted {
+            let mut points = Vec::with_capacity(runs.len());
+            for r in runs.into_iter().rev() {
+                let Some((services, outcomes, coverage)) = per_run.get(&r.id) else {
+                    continue;
+                };
+                let s = services.get(agency).copied().unwrap_or_default();
+                let (fails, cna) = outcomes.get(agency).copied().unwrap_or((0, 0));
+                // Runs before coverage was recorded: measured when a service was stored.
+                let measured = coverage.get(agency).map_or(s.read > 0, |c| c.read > 0);
+                points.push(TrendPoint {
+                    run_id: r.id,
+                    mode: r.mode.clone(),
+                    started_at: r.started_at.clone(),
+                    fails,
+                    could_not_assess: cna,
+                    services: s.services,
+                    services_read: s.read,
+                    full_services: s.full,
+                    full_with_vgca: s.full_with_vgca,
+                    level_published: s.level_published,
+                    measured,
+                });
+            }
+            out.insert(agency.to_string(), points);
         }
         Ok(out)
     }
@@ -286,13 +362,19 @@ fn insert_findings(tx: &Transaction<'_>, run: i64, findings: &[FindingRecord]) -
     Ok(())
 }
 
-/// Open lifecycle rows with no finding (failing or unassessable) in `run`.
+/// Open lifecycle rows with no failing finding in `run`, with what the run knew of them.
 fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
     let mut st = tx.prepare_cached(
-        "SELECT fingerprint, scope, agency_id, subject FROM lifecycle l
-         WHERE state = 'open'
-           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint)
-         ORDER BY fingerprint",
+        "SELECT l.fingerprint, l.scope, l.agency_id, l.subject,
+                (SELECT f.reason FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint
+                   AND f.outcome = 'could_not_assess'),
+                EXISTS (SELECT 1 FROM assessed a WHERE a.run_id = ?1 AND a.scope = l.scope
+                          AND a.subject = l.subject)
+         FROM lifecycle l
+         WHERE l.state = 'open'
+           AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint
+                             AND f.outcome = 'fail')
+         ORDER BY l.fingerprint",
     )?;
     let rows = st.query_map(params![run], |r| {
         Ok(OpenRow {
@@ -300,6 +382,8 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
             scope: r.get(1)?,
             agency_id: r.get(2)?,
             subject: r.get(3)?,
+            unassessable: r.get(4)?,
+            assessed: r.get(5)?,
         })
     })?;
     let mut out = Vec::new();
@@ -307,4 +391,46 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
         out.push(row?);
     }
     Ok(out)
+}
+
+/// Why a run did not assess a subject, as precisely as it knows: the service page's read
+/// error, the host's probe error, the agency's listing error, else `not_assessed`.
+fn not_assessed_reason(tx: &Transaction<'_>, run: i64, row: &OpenRow) -> Result<String> {
+    use rusqlite::OptionalExtension;
+    let found: Option<String> = match row.scope.as_str() {
+        "service" => {
+            let key = row
+                .subject
+                .strip_prefix(&format!("{}/", row.agency_id))
+                .unwrap_or(&row.subject);
+            tx.query_row(
+                "SELECT unread FROM service_facts WHERE run_id = ?1 AND agency_id = ?2
+                   AND service_key = ?3 AND unread != ''",
+                params![run, row.agency_id, key],
+                |r| r.get(0),
+            )
+            .optional()?
+        }
+        "host" => tx
+            .query_row(
+                "SELECT json_extract(facts_json, '$.error.kind') FROM host_facts
+                 WHERE run_id = ?1 AND host = ?2 AND json_extract(facts_json, '$.error.kind') IS NOT NULL
+                 LIMIT 1",
+                params![run, row.subject],
+                |r| r.get(0),
+            )
+            .optional()?,
+        _ => None,
+    };
+    if let Some(r) = found {
+        return Ok(r);
+    }
+    let listing: Option<String> = tx
+        .query_row(
+            "SELECT listing_error FROM coverage WHERE run_id = ?1 AND agency_id = ?2 AND listing_error != ''",
+            params![run, row.agency_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(listing.unwrap_or_else(|| "not_assessed".to_string()))
 }

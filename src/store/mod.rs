@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 pub use chain::ChainBreak;
 pub use lifecycle::{RunDiff, TrendPoint};
 
-use crate::facts::{AgencyFacts, HostFacts, ServiceFacts};
+use crate::facts::{AgencyFacts, Coverage, HostFacts, ServiceFacts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -260,8 +260,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO service_facts (run_id, agency_id, service_key, url, level, content_hash, facts_json)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT OR REPLACE INTO service_facts (run_id, agency_id, service_key, url, level, content_hash, facts_json, unread)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for s in services {
                 st.execute(params![
@@ -271,12 +271,80 @@ impl Store {
                     s.url,
                     s.level.as_str(),
                     s.fetch.sha256,
-                    serde_json::to_string(s)?
+                    serde_json::to_string(s)?,
+                    s.fetch.error.as_ref().map_or("", |e| e.kind.as_str())
                 ])?;
             }
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Store one agency's coverage in a run and the subjects whose facts it read (the
+    /// lifecycle resolves a finding only when its subject is among them). One transaction.
+    pub fn record_coverage(
+        &mut self,
+        run: i64,
+        agency_id: &str,
+        coverage: &Coverage,
+        assessed: &[(&str, String)],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO coverage (run_id, agency_id, announced, listed, read, unread,
+                 unread_json, truncated_json, excluded_json, listing_error, complete)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run,
+                agency_id,
+                coverage.announced,
+                coverage.listed,
+                coverage.read,
+                coverage.unread_total(),
+                serde_json::to_string(&coverage.unread)?,
+                serde_json::to_string(&coverage.truncated)?,
+                serde_json::to_string(&coverage.excluded)?,
+                coverage.listing_error.map_or("", |r| r.as_str()),
+                coverage.complete()
+            ],
+        )?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR IGNORE INTO assessed (run_id, scope, subject) VALUES (?1, ?2, ?3)",
+            )?;
+            for (scope, subject) in assessed {
+                st.execute(params![run, scope, subject])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The code each of `urls` showed the last time its page was read (agency `agency_id`),
+    /// for pages that cannot be read now: a service keeps its identity through an outage, so
+    /// its earlier findings are matched (unverified), not orphaned.
+    pub fn known_codes(
+        &self,
+        agency_id: &str,
+        urls: &[&str],
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT json_extract(facts_json, '$.code') FROM service_facts
+             WHERE agency_id = ?1 AND url = ?2 AND unread = '' AND service_key != url
+             ORDER BY run_id DESC LIMIT 1",
+        )?;
+        let mut out = std::collections::HashMap::new();
+        for url in urls {
+            if let Some(code) = st
+                .query_row(params![agency_id, url], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+                .flatten()
+                .filter(|c| !c.is_empty())
+            {
+                out.insert((*url).to_string(), code);
+            }
+        }
+        Ok(out)
     }
 
     /// Store fetch records (any serialisable record with url/status/error kind).

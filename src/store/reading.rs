@@ -27,7 +27,10 @@ const SEV_RANK: &str = "CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 
 /// Services of one agency in a run, counted for the report's shares.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServiceCounts {
+    /// Services (read or not: links that are services of the agency).
     pub services: i64,
+    /// Services whose page was read: the denominator of every share.
+    pub read: i64,
     pub full: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
@@ -59,6 +62,9 @@ pub enum RowKind {
     /// Resolved by this run: the last failing record from the latest earlier complete run
     /// that had it; same order as failing.
     Resolved,
+    /// Open findings this run could not re-check: the last failing record, as for resolved,
+    /// with this run's reason in `reason`; same order as failing.
+    Unverified,
 }
 
 /// One row of a report query; `evidence` is empty until [`RowCursor::evidence`] fills it.
@@ -115,14 +121,8 @@ fn select(kind: RowKind, limited: bool) -> String {
             "agency_id, subject, reason, rule_id".to_string(),
             "DENSE_RANK() OVER (PARTITION BY agency_id, reason ORDER BY subject)".to_string(),
         ),
-        RowKind::Resolved => {
-            let base = "SELECT f.run_id, f.fingerprint, f.rule_id, f.severity, f.scope, f.agency_id, f.subject,
-                        f.outcome, f.reason, f.message_vi, f.message_en, f.waiver, 'resolved' AS state
-                 FROM resolutions r JOIN findings f ON f.fingerprint = r.fingerprint
-                  AND f.run_id = (SELECT MAX(g.run_id) FROM findings g JOIN runs x ON x.id = g.run_id
-                                  WHERE g.fingerprint = r.fingerprint AND g.run_id < r.run_id
-                                    AND g.outcome = 'fail' AND x.status = 'complete')
-                 WHERE r.run_id = ?1";
+        RowKind::Resolved | RowKind::Unverified => {
+            let base = carried_base(kind);
             let order = format!("agency_id, {SEV_RANK}, rule_id, subject, fingerprint");
             return if limited {
                 format!(
@@ -149,6 +149,25 @@ fn select(kind: RowKind, limited: bool) -> String {
             order,
         )
     }
+}
+
+/// Rows a run carries from earlier runs (resolved or unverified by it): each finding's last
+/// failing record, from the latest earlier complete run that had it. Unverified rows carry
+/// this run's reason (why it could not re-check them) in `reason`.
+fn carried_base(kind: RowKind) -> String {
+    let (table, state, reason) = match kind {
+        RowKind::Unverified => ("unverified", "unverified", "r.reason"),
+        _ => ("resolutions", "resolved", "f.reason"),
+    };
+    format!(
+        "SELECT f.run_id, f.fingerprint, f.rule_id, f.severity, f.scope, f.agency_id, f.subject,
+                f.outcome, {reason} AS reason, f.message_vi, f.message_en, f.waiver, '{state}' AS state
+         FROM {table} r JOIN findings f ON f.fingerprint = r.fingerprint
+          AND f.run_id = (SELECT MAX(g.run_id) FROM findings g JOIN runs x ON x.id = g.run_id
+                          WHERE g.fingerprint = r.fingerprint AND g.run_id < r.run_id
+                            AND g.outcome = 'fail' AND x.status = 'complete')
+         WHERE r.run_id = ?1"
+    )
 }
 
 /// Report order of failing, waived and resolved rows over the `q` alias.
@@ -189,16 +208,17 @@ impl Store {
             .map(std::path::PathBuf::from)
     }
 
-    /// Services per agency of a run: total, full-process, full-process with VGCA among the
-    /// signature providers, and with a published level. One pass over the run's services.
+    /// Services per agency of a run: total, read, and among the read ones full-process,
+    /// full-process with VGCA among the signature providers, and with a published level (a
+    /// page not read says nothing either way). One pass over the run's services.
     pub fn service_counts(&self, run: i64) -> Result<BTreeMap<String, ServiceCounts>> {
         // `instr` first: only pages whose JSON mentions "vgca" at all are parsed.
         let mut st = self.conn.prepare_cached(
-            "SELECT agency_id, COUNT(*), SUM(level = 'full'),
-                    SUM(CASE WHEN level = 'full' AND instr(facts_json, '\"vgca\"') > 0 THEN
+            "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),
+                    SUM(CASE WHEN unread = '' AND level = 'full' AND instr(facts_json, '\"vgca\"') > 0 THEN
                           EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
                         ELSE 0 END),
-                    SUM(level != 'unknown')
+                    SUM(unread = '' AND level != 'unknown')
              FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
         )?;
         let rows = st.query_map(params![run], |r| {
@@ -206,9 +226,10 @@ impl Store {
                 r.get::<_, String>(0)?,
                 ServiceCounts {
                     services: r.get(1)?,
-                    full: r.get(2)?,
-                    full_with_vgca: r.get(3)?,
-                    level_published: r.get(4)?,
+                    read: r.get(2)?,
+                    full: r.get(3)?,
+                    full_with_vgca: r.get(4)?,
+                    level_published: r.get(5)?,
                 },
             ))
         })?;
@@ -255,15 +276,82 @@ impl Store {
         )
     }
 
-    /// Findings resolved by a run, per agency of their last failing record.
+    /// Findings resolved by a run, per agency of their last failing record (one per
+    /// finding: counted over the findings, not joined to their evidence).
     pub fn resolved_counts(&self, run: i64) -> Result<BTreeMap<String, i64>> {
         self.count_map(
             &format!(
                 "SELECT agency_id, COUNT(*) FROM ({}) GROUP BY agency_id",
-                select(RowKind::Resolved, false)
+                carried_base(RowKind::Resolved)
             ),
             run,
         )
+    }
+
+    /// Open findings a run could not re-check, per agency of their last failing record.
+    pub fn unverified_counts(&self, run: i64) -> Result<BTreeMap<String, i64>> {
+        self.count_map(
+            &format!(
+                "SELECT agency_id, COUNT(*) FROM ({}) GROUP BY agency_id",
+                carried_base(RowKind::Unverified)
+            ),
+            run,
+        )
+    }
+
+    /// The most severe unwaived finding a run left unverified (not known to be fixed, so the
+    /// exit code counts it at its severity).
+    pub fn unverified_worst(&self, run: i64) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        let sql = format!(
+            "SELECT severity FROM ({}) WHERE waiver = '' ORDER BY {SEV_RANK} LIMIT 1",
+            carried_base(RowKind::Unverified)
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, params![run], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Each agency's coverage in a run (agencies without a row: runs before coverage was
+    /// recorded).
+    pub fn coverage(&self, run: i64) -> Result<BTreeMap<String, crate::facts::Coverage>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT agency_id, announced, listed, read, unread_json, truncated_json, excluded_json,
+                    listing_error
+             FROM coverage WHERE run_id = ?1 ORDER BY agency_id",
+        )?;
+        let rows = st.query_map(params![run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<i64>>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (agency, announced, listed, read, unread, truncated, excluded, listing) = row?;
+            out.insert(
+                agency,
+                crate::facts::Coverage {
+                    announced,
+                    listed,
+                    read,
+                    unread: serde_json::from_str(&unread)?,
+                    truncated: serde_json::from_str(&truncated)?,
+                    excluded: serde_json::from_str(&excluded)?,
+                    listing_error: crate::facts::AssessReason::ALL
+                        .into_iter()
+                        .find(|r| r.as_str() == listing),
+                },
+            );
+        }
+        Ok(out)
     }
 
     fn count_map(&self, sql: &str, run: i64) -> Result<BTreeMap<String, i64>> {
@@ -500,6 +588,7 @@ mod tests {
             sc.get("a"),
             Some(&ServiceCounts {
                 services: 3,
+                read: 3,
                 full: 2,
                 full_with_vgca: 1,
                 level_published: 2

@@ -122,4 +122,48 @@ CREATE TABLE bodies (
     body         BLOB NOT NULL
 );
 "#,
+    // 2: coverage. What a run actually looked at, so an outage is never a verdict: the
+    // subjects it assessed (a finding is resolved only when its subject is here), the open
+    // findings it could not re-check, each agency's coverage, and why a service page was not
+    // read.
+    r#"
+-- Subjects whose facts this run read (`scope` service|host|agency, `subject` as in findings).
+CREATE TABLE assessed (
+    run_id   INTEGER NOT NULL REFERENCES runs(id),
+    scope    TEXT NOT NULL,
+    subject  TEXT NOT NULL,
+    PRIMARY KEY (run_id, scope, subject)
+) WITHOUT ROWID;
+
+-- Open findings a complete run could not re-check: their subject was not assessed, or the
+-- rule could not assess it. They stay open (not resolved) until a run that assesses them.
+CREATE TABLE unverified (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    reason      TEXT NOT NULL,             -- an AssessReason, or 'not_assessed'
+    PRIMARY KEY (run_id, fingerprint)
+);
+
+-- Each agency's coverage in a run.
+CREATE TABLE coverage (
+    run_id         INTEGER NOT NULL REFERENCES runs(id),
+    agency_id      TEXT NOT NULL,
+    announced      INTEGER,                -- the total the portal shows, when it shows one
+    listed         INTEGER NOT NULL,       -- distinct service links found
+    read           INTEGER NOT NULL,       -- services whose page was read
+    unread         INTEGER NOT NULL,       -- services whose page could not be read
+    unread_json    TEXT NOT NULL,          -- {"reason": count}
+    truncated_json TEXT NOT NULL,          -- [{"bound": "...", "dropped": n}]
+    excluded_json  TEXT NOT NULL,          -- links that are not services: {"reason": count}
+    listing_error  TEXT NOT NULL DEFAULT '', -- why the listing stopped early (AssessReason)
+    complete       INTEGER NOT NULL,       -- listing complete, nothing truncated, every service read
+    PRIMARY KEY (run_id, agency_id)
+);
+
+-- Why a service's page was not read ('' when it was).
+ALTER TABLE service_facts ADD COLUMN unread TEXT NOT NULL DEFAULT '';
+UPDATE service_facts SET unread = COALESCE(json_extract(facts_json, '$.fetch.error.kind'), '');
+-- A page that cannot be read keeps the code it showed last time (subject identity).
+CREATE INDEX service_facts_url ON service_facts(agency_id, url);
+"#,
 ];

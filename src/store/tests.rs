@@ -36,6 +36,15 @@ fn finding(fp: &str, agency: &str, scope: &str, subject: &str, outcome: &str) ->
     }
 }
 
+/// Record that `run` read these subjects (`scope:subject`), as a run's settle step does.
+fn assess(s: &mut Store, run: i64, subjects: &[(&str, &str)]) {
+    let list: Vec<(&str, String)> = subjects.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    s.record_coverage(run, "a", &crate::facts::Coverage::default(), &list)
+        .expect("coverage");
+}
+
+const ALL_XYZ: &[(&str, &str)] = &[("service", "a/x"), ("service", "a/y"), ("service", "a/z")];
+
 fn fail(fp: &str) -> FindingRecord {
     finding(fp, "a", "service", &format!("a/{fp}"), "fail")
 }
@@ -50,12 +59,14 @@ fn lifecycle_new_persisting_resolved_regressed() {
     let r2 = s
         .begin_run(&start("surprise", &["a"], None))
         .expect("begin");
+    assess(&mut s, r2, ALL_XYZ);
     let d2 = s.finish_run(r2, &[fail("x"), fail("z")]).expect("finish");
     assert_eq!(d2.persisting, vec!["x"]);
     assert_eq!(d2.new, vec!["z"]);
     assert_eq!(d2.resolved, vec!["y"]);
 
     let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assess(&mut s, r3, ALL_XYZ);
     let d3 = s.finish_run(r3, &[fail("x"), fail("y")]).expect("finish");
     assert_eq!(d3.persisting, vec!["x"]);
     assert_eq!(d3.regressed, vec!["y"]);
@@ -85,8 +96,9 @@ fn out_of_scope_and_unassessed_findings_are_not_resolved() {
     .expect("finish");
     // Agency b not inspected; x could not be assessed; a sampled run on service a/other.
     let r2 = s
-        .begin_run(&start("surprise", &["a"], Some(&["a/other"])))
+        .begin_run(&start("surprise", &["a"], Some(&["a/other", "a/x"])))
         .expect("begin");
+    assess(&mut s, r2, &[("service", "a/other"), ("host", "dvc.a:443")]);
     let d = s
         .finish_run(
             r2,
@@ -97,6 +109,36 @@ fn out_of_scope_and_unassessed_findings_are_not_resolved() {
     // not judged on a sample; b was not inspected; x was not seen.
     assert_eq!(d.resolved, vec!["h"]);
     assert!(d.new.is_empty());
+    // x was in scope but its rule could not judge it: not known to be fixed.
+    assert_eq!(d.unverified, vec!["x"]);
+}
+
+#[test]
+fn a_finding_whose_subject_was_not_read_is_unverified_until_a_run_reads_it() {
+    let mut s = Store::open_in_memory().expect("open");
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assess(&mut s, r1, ALL_XYZ);
+    s.finish_run(r1, &[fail("x"), fail("y")]).expect("finish");
+    // Run 2 reads y only (x's page is down): x unverified, y resolved.
+    let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assess(&mut s, r2, &[("service", "a/y")]);
+    let d2 = s.finish_run(r2, &[]).expect("finish");
+    assert_eq!(d2.resolved, vec!["y"]);
+    assert_eq!(d2.unverified, vec!["x"]);
+    assert_eq!(
+        s.lifecycle_of("x").expect("q").map(|l| l.2),
+        Some("open".into())
+    );
+    // Run 3 reads x failing again: persisting, not regressed.
+    let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assess(&mut s, r3, ALL_XYZ);
+    let d3 = s.finish_run(r3, &[fail("x")]).expect("finish");
+    assert_eq!(d3.persisting, vec!["x"]);
+    assert!(d3.regressed.is_empty() && d3.unverified.is_empty());
+    assert_eq!(
+        s.unverified_worst(r2).expect("worst").as_deref(),
+        Some("high")
+    );
 }
 
 #[test]
@@ -309,6 +351,8 @@ fn findings_recorded_in_batches_complete_like_one_finish() {
         let ra = a.begin_run(&start("regular", &["a"], None)).expect("begin");
         let rb = b.begin_run(&start("regular", &["a"], None)).expect("begin");
         let all: Vec<FindingRecord> = runs.iter().flatten().map(|fp| fail(fp)).collect();
+        assess(&mut a, ra, ALL_XYZ);
+        assess(&mut b, rb, ALL_XYZ);
         let da = a.finish_run(ra, &all).expect("finish");
         for batch in &runs {
             let fs: Vec<FindingRecord> = batch.iter().map(|fp| fail(fp)).collect();

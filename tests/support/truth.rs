@@ -42,6 +42,9 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
             }
             // The listing cannot be read at all: the agency is not assessable (below).
             "spa_without_api" => {}
+            // A link robots.txt disallows is never read and is not a service: a listing
+            // note in the agency's coverage, no finding.
+            "robots_disallowed" => {}
             reason => add("AVL-002", subject, format!("cna:{reason}")),
         }
     }
