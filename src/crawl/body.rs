@@ -686,11 +686,7 @@ mod tests {
             assert!(nfc(&d.text).contains(BODY), "{}", d.text);
             assert!(!d.text.contains('\u{FFFD}'));
             // The fetch record says the header lied, where, and what was used instead.
-            assert!(
-                d.note.starts_with(&format!("UTF-8 (header): ")),
-                "{}",
-                d.note
-            );
+            assert!(d.note.starts_with("UTF-8 (header): "), "{}", d.note);
             assert!(
                 d.note.contains(&format!("first at byte {first_bad}")),
                 "{}",
@@ -861,7 +857,7 @@ mod tests {
             bytes.extend((0..len).map(|_| {
                 let r = rng.next();
                 match regime {
-                    0 if r % 8 != 0 => b'a' + (r >> 8) as u8 % 26,
+                    0 if !r.is_multiple_of(8) => b'a' + (r >> 8) as u8 % 26,
                     1 => 0x80 | (r >> 8) as u8,
                     _ => (r >> 8) as u8,
                 }

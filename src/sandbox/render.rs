@@ -364,7 +364,7 @@ pub(crate) fn mixed_charsets(html: &str, s: &ServiceSpec) -> Result<Vec<u8>, Str
     let mut bytes = html
         .replacen("<meta charset=\"utf-8\">", "", 1)
         .into_bytes();
-    let mut texts = vec![
+    let mut texts = [
         esc(&s.name),
         esc(&s.field),
         esc(&s.level_label),
