@@ -176,7 +176,8 @@ pub struct Decoded {
 /// No charset reads the body: every one tried, with where it went wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeFailure {
-    /// In the order tried; the first is the page's own choice (BOM, header, meta or detected).
+    /// In the order tried; the first is the page's own choice (BOM, header or meta), or UTF-8
+    /// when it declares none.
     pub tried: Vec<Attempt>,
 }
 
@@ -274,10 +275,10 @@ pub fn decode_text(
         if utf8_valid {
             return Ok(plain(bytes, encoding_rs::UTF_8, "default"));
         }
-        let detected = sniff(bytes, tld);
         return pick(
             bytes,
-            &[(encoding_rs::UTF_8, "default"), (detected, "detected")],
+            tld,
+            &[(Some(encoding_rs::UTF_8), "default"), (None, "detected")],
             None,
             tolerated,
         );
@@ -313,11 +314,16 @@ pub fn decode_text(
             note: String::new(),
         });
     }
-    let mut rest: Vec<(&'static Encoding, &'static str)> = declared[1..].to_vec();
-    rest.push((encoding_rs::UTF_8, "default"));
-    rest.push((sniff(bytes, tld), "detected"));
+    let mut rest: Vec<(Option<&'static Encoding>, &'static str)> = declared
+        .iter()
+        .skip(1)
+        .map(|&(e, source)| (Some(e), source))
+        .collect();
+    rest.push((Some(encoding_rs::UTF_8), "default"));
+    rest.push((None, "detected"));
     pick(
         bytes,
+        tld,
         &rest,
         Some(scan.attempt(first, first_source)),
         tolerated,
@@ -360,15 +366,18 @@ pub fn decode_text_owned(
 }
 
 /// The first candidate that decodes cleanly (UTF-8 within the tolerance), or every attempt.
+/// A candidate without an encoding is detection, run only when reached.
 fn pick(
     bytes: &[u8],
-    candidates: &[(&'static Encoding, &'static str)],
+    tld: Option<&[u8]>,
+    candidates: &[(Option<&'static Encoding>, &'static str)],
     first: Option<Attempt>,
     tolerated: usize,
 ) -> Result<Decoded, DecodeFailure> {
     let note = first.as_ref().map(ToString::to_string);
     let mut tried: Vec<Attempt> = first.into_iter().collect();
     for &(enc, source) in candidates {
+        let enc = enc.unwrap_or_else(|| sniff(bytes, tld));
         if tried.iter().any(|t| t.encoding == enc.name()) {
             continue;
         }
