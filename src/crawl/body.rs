@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use encoding_rs::Encoding;
+use encoding_rs::{DecoderResult, Encoding};
 
 /// The decompressed body grew past the cap.
 #[derive(Debug, thiserror::Error)]
@@ -165,34 +165,178 @@ pub struct Decoded {
     pub encoding: String,
     /// Where the encoding came from: `header`, `bom`, `meta`, `detected`, `default`.
     pub source: &'static str,
-    /// Malformed sequences were replaced with U+FFFD.
+    /// Malformed sequences were replaced with U+FFFD (at most [`MAX_MALFORMED_PERCENT`] of the
+    /// non-ASCII bytes; more than that is never a page's text).
     pub had_errors: bool,
+    /// Why the first choice (BOM, then header, then `<meta>`) was not used, e.g. the header said
+    /// UTF-8 but the bytes are not: empty when it was used.
+    pub note: String,
 }
 
-/// Decode a body: BOM, then the HTTP header's charset, then `<meta charset>` in the first
-/// 1024 bytes, then statistical detection (chardetng, tuned with the `.vn` TLD), then UTF-8.
-pub fn decode_text(bytes: &[u8], content_type: &str, tld: Option<&[u8]>) -> Decoded {
-    if let Some((enc, _)) = Encoding::for_bom(bytes) {
-        return finish(enc, bytes, "bom");
+/// No charset reads the body: every one tried, with where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeFailure {
+    /// In the order tried; the first is the page's own choice (BOM, header or meta), or UTF-8
+    /// when it declares none.
+    pub tried: Vec<Attempt>,
+}
+
+/// One charset tried on a body and what was wrong with the result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub encoding: &'static str,
+    pub source: &'static str,
+    /// Malformed byte sequences (each became a U+FFFD).
+    pub malformed: usize,
+    /// Characters no page text contains (C0 controls other than whitespace, C1 controls):
+    /// the sign of a single-byte charset reading bytes that are not in it.
+    pub controls: usize,
+    /// Byte offset of the first malformed sequence or control character.
+    pub first_bad: Option<usize>,
+}
+
+impl std::fmt::Display for Attempt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.encoding, self.source)?;
+        let at = self
+            .first_bad
+            .map(|b| format!(", first at byte {b}"))
+            .unwrap_or_default();
+        match (self.malformed, self.controls) {
+            (0, 0) => Ok(()),
+            (m, 0) => write!(f, ": {m} malformed{at}"),
+            (0, c) => write!(f, ": {c} control chars{at}"),
+            (m, c) => write!(f, ": {m} malformed, {c} control chars{at}"),
+        }
     }
-    if let Some(enc) = charset_param(content_type).and_then(|l| Encoding::for_label(l.as_bytes())) {
-        return finish(enc, bytes, "header");
+}
+
+impl std::fmt::Display for DecodeFailure {
+    /// Short enough for an evidence excerpt: the byte offset and the charsets tried come first.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("no charset decodes the page cleanly; tried ")?;
+        for (i, a) in self.tried.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
     }
-    if let Some(enc) = meta_charset(bytes) {
-        return finish(enc, bytes, "meta");
+}
+
+impl std::error::Error for DecodeFailure {}
+
+/// A page's own charset may leave at most this share (in percent) of its non-ASCII bytes in
+/// malformed sequences (a truncated character in a long page); above it, the charset is wrong
+/// and the others are tried.
+pub const MAX_MALFORMED_PERCENT: usize = 1;
+
+/// At most this much of a body is given to charset detection.
+pub const SNIFF_MAX_BYTES: usize = 1 << 20;
+
+/// Decode a body honestly. The first choice is as browsers make it: BOM, then the HTTP
+/// header's charset, then `<meta charset>` in the first 1024 bytes, then (nothing declared)
+/// UTF-8 if the bytes are valid UTF-8, else statistical detection (chardetng, tuned with the
+/// `.vn` TLD). A declared charset is checked against the bytes:
+/// - bytes that are valid UTF-8 with non-ASCII content are UTF-8, whatever a legacy charset
+///   declaration says (no Vietnamese text in a single-byte charset is valid UTF-8);
+/// - a first choice leaving more than [`MAX_MALFORMED_PERCENT`] of the non-ASCII bytes malformed
+///   is wrong: the other declarations, UTF-8 and the detected charset are tried, and the first
+///   that decodes cleanly is used (with a [`Decoded::note`] saying what the page claimed);
+/// - when none does, the page is undecodable ([`DecodeFailure`]), never text full of U+FFFD.
+///
+/// A fallback must be clean: no malformed sequence (UTF-8 alone keeps the tolerance, being
+/// self-checking) and no control character a page's text never holds (a single-byte charset
+/// reads any byte, so that is how a wrong one shows).
+pub fn decode_text(
+    bytes: &[u8],
+    content_type: &str,
+    tld: Option<&[u8]>,
+) -> Result<Decoded, DecodeFailure> {
+    let bom = Encoding::for_bom(bytes);
+    let header = charset_param(content_type).and_then(|l| Encoding::for_label(l.as_bytes()));
+    let meta = meta_charset(bytes);
+    let declared: Vec<(&'static Encoding, &'static str)> = [
+        bom.map(|(e, _)| (e, "bom")),
+        header.map(|e| (e, "header")),
+        meta.map(|e| (e, "meta")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+
+    let non_ascii = bytes.iter().filter(|b| !b.is_ascii()).count();
+    let tolerated = non_ascii * MAX_MALFORMED_PERCENT / 100;
+    let utf8_valid = std::str::from_utf8(bytes).is_ok();
+
+    let Some(&(first, first_source)) = declared.first() else {
+        // Nothing declared: valid UTF-8 is UTF-8; otherwise detection, checked like a fallback.
+        if utf8_valid {
+            return Ok(plain(bytes, encoding_rs::UTF_8, "default"));
+        }
+        return pick(
+            bytes,
+            tld,
+            &[(Some(encoding_rs::UTF_8), "default"), (None, "detected")],
+            None,
+            tolerated,
+        );
+    };
+
+    if bom.is_none()
+        && first != encoding_rs::UTF_8
+        && first.is_ascii_compatible()
+        && utf8_valid
+        && non_ascii > 0
+    {
+        let mut d = plain(bytes, encoding_rs::UTF_8, "detected");
+        d.note = format!(
+            "{first_source} said {} but the bytes are valid UTF-8",
+            first.name()
+        );
+        return Ok(d);
     }
-    if std::str::from_utf8(bytes).is_ok() {
-        return finish(encoding_rs::UTF_8, bytes, "default");
+
+    let bom_len = bom.map_or(0, |(_, n)| n);
+    let scan = scan(
+        first,
+        bytes,
+        if first_source == "bom" { bom_len } else { 0 },
+    );
+    // The `replacement` encoding (labels such as `iso-2022-kr`) reads any body as one U+FFFD.
+    if first != encoding_rs::REPLACEMENT && scan.malformed <= tolerated {
+        return Ok(Decoded {
+            had_errors: scan.malformed > 0,
+            text: scan.text,
+            encoding: first.name().to_string(),
+            source: first_source,
+            note: String::new(),
+        });
     }
-    let mut det = chardetng::EncodingDetector::new();
-    det.feed(bytes, true);
-    let enc = det.guess(tld, true);
-    finish(enc, bytes, "detected")
+    let mut rest: Vec<(Option<&'static Encoding>, &'static str)> = declared
+        .iter()
+        .skip(1)
+        .map(|&(e, source)| (Some(e), source))
+        .collect();
+    rest.push((Some(encoding_rs::UTF_8), "default"));
+    rest.push((None, "detected"));
+    pick(
+        bytes,
+        tld,
+        &rest,
+        Some(scan.attempt(first, first_source)),
+        tolerated,
+    )
 }
 
 /// [`decode_text`] taking the body by value: a UTF-8 body (the common case) becomes the text
 /// without a copy, validated once; anything else is decoded exactly as `decode_text` does.
-pub fn decode_text_owned(bytes: Vec<u8>, content_type: &str, tld: Option<&[u8]>) -> Decoded {
+pub fn decode_text_owned(
+    bytes: Vec<u8>,
+    content_type: &str,
+    tld: Option<&[u8]>,
+) -> Result<Decoded, DecodeFailure> {
     if Encoding::for_bom(&bytes).is_some() {
         return decode_text(&bytes, content_type, tld);
     }
@@ -205,29 +349,169 @@ pub fn decode_text_owned(bytes: Vec<u8>, content_type: &str, tld: Option<&[u8]>)
             },
         };
     if enc.is_none_or(|e| e == encoding_rs::UTF_8) {
-        match String::from_utf8(bytes) {
-            Ok(text) => {
-                return Decoded {
-                    text,
-                    encoding: encoding_rs::UTF_8.name().to_string(),
-                    source,
-                    had_errors: false,
-                };
-            }
-            // Invalid UTF-8: the slow path decides (replacement characters or detection).
-            Err(e) => return decode_text(e.as_bytes(), content_type, tld),
-        }
+        return match String::from_utf8(bytes) {
+            Ok(text) => Ok(Decoded {
+                text,
+                encoding: encoding_rs::UTF_8.name().to_string(),
+                source,
+                had_errors: false,
+                note: String::new(),
+            }),
+            // Invalid UTF-8: the slow path decides (a few errors tolerated, another charset,
+            // or undecodable).
+            Err(e) => decode_text(e.as_bytes(), content_type, tld),
+        };
     }
     decode_text(&bytes, content_type, tld)
 }
 
-fn finish(enc: &'static Encoding, bytes: &[u8], source: &'static str) -> Decoded {
+/// The first candidate that decodes cleanly (UTF-8 within the tolerance), or every attempt.
+/// A candidate without an encoding is detection, run only when reached.
+fn pick(
+    bytes: &[u8],
+    tld: Option<&[u8]>,
+    candidates: &[(Option<&'static Encoding>, &'static str)],
+    first: Option<Attempt>,
+    tolerated: usize,
+) -> Result<Decoded, DecodeFailure> {
+    let note = first.as_ref().map(ToString::to_string);
+    let mut tried: Vec<Attempt> = first.into_iter().collect();
+    for &(enc, source) in candidates {
+        let enc = enc.unwrap_or_else(|| sniff(bytes, tld));
+        if tried.iter().any(|t| t.encoding == enc.name()) {
+            continue;
+        }
+        let s = scan(enc, bytes, 0);
+        let a = s.attempt(enc, source);
+        let clean = a.controls == 0
+            && (a.malformed == 0 || (enc == encoding_rs::UTF_8 && a.malformed <= tolerated));
+        if clean {
+            // Only a declaration that was wrong is worth a note, not a failed guess.
+            let note = note
+                .as_ref()
+                .map(|t| format!("{t}; read as {} ({source})", enc.name()))
+                .unwrap_or_default();
+            return Ok(Decoded {
+                had_errors: s.malformed > 0,
+                text: s.text,
+                encoding: enc.name().to_string(),
+                source,
+                note,
+            });
+        }
+        tried.push(a);
+    }
+    Err(DecodeFailure { tried })
+}
+
+fn sniff(bytes: &[u8], tld: Option<&[u8]>) -> &'static Encoding {
+    let mut det = chardetng::EncodingDetector::new();
+    det.feed(bytes.get(..SNIFF_MAX_BYTES).unwrap_or(bytes), true);
+    det.guess(tld, true)
+}
+
+fn plain(bytes: &[u8], enc: &'static Encoding, source: &'static str) -> Decoded {
     let (text, used, had_errors) = enc.decode(bytes);
     Decoded {
         text: text.into_owned(),
         encoding: used.name().to_string(),
         source,
         had_errors,
+        note: String::new(),
+    }
+}
+
+/// A body decoded with one charset, counting what went wrong.
+struct Scan {
+    text: String,
+    malformed: usize,
+    controls: usize,
+    first_bad: Option<usize>,
+}
+
+impl Scan {
+    fn attempt(&self, enc: &'static Encoding, source: &'static str) -> Attempt {
+        Attempt {
+            encoding: enc.name(),
+            source,
+            malformed: self.malformed,
+            controls: self.controls,
+            first_bad: self.first_bad,
+        }
+    }
+}
+
+/// A character no page's text holds: C0 controls other than tab, newline, form feed and
+/// carriage return, DEL, and the C1 controls.
+fn is_stray_control(c: char) -> bool {
+    (c < ' ' && !matches!(c, '\t' | '\n' | '\x0C' | '\r')) || ('\u{7F}'..='\u{9F}').contains(&c)
+}
+
+/// Decode `bytes[skip..]` with `enc` (no BOM sniffing), replacing malformed sequences with
+/// U+FFFD, counting them and stray control characters, and locating the first of either.
+/// Control characters are located exactly for UTF-8 and single-byte charsets (one byte per
+/// character) and by their byte value otherwise.
+fn scan(enc: &'static Encoding, bytes: &[u8], skip: usize) -> Scan {
+    let input = bytes.get(skip..).unwrap_or_default();
+    let mut decoder = enc.new_decoder_without_bom_handling();
+    let room = |d: &encoding_rs::Decoder, n: usize| {
+        d.max_utf8_buffer_length_without_replacement(n)
+            .unwrap_or(n)
+            .saturating_add(16)
+    };
+    let mut text = String::with_capacity(room(&decoder, input.len()));
+    let mut malformed = 0usize;
+    let mut first_malformed: Option<usize> = None;
+    let mut read = 0usize;
+    // Each round consumes input or grows the buffer, so this ends.
+    loop {
+        let rest = input.get(read..).unwrap_or_default();
+        let (result, n) = decoder.decode_to_string_without_replacement(rest, &mut text, true);
+        read += n;
+        match result {
+            DecoderResult::InputEmpty => break,
+            DecoderResult::OutputFull => {
+                let more = room(&decoder, input.len().saturating_sub(read));
+                text.reserve(more);
+            }
+            DecoderResult::Malformed(bad, after) => {
+                malformed += 1;
+                let at = read.saturating_sub(usize::from(bad) + usize::from(after));
+                first_malformed.get_or_insert(skip + at);
+                text.push('\u{FFFD}');
+            }
+        }
+    }
+    let mut controls = 0usize;
+    let mut first_control: Option<usize> = None;
+    let exact = enc == encoding_rs::UTF_8 || enc.is_single_byte();
+    for (i, (at, c)) in text.char_indices().enumerate() {
+        if !is_stray_control(c) {
+            continue;
+        }
+        controls += 1;
+        if first_control.is_none() {
+            first_control = if enc == encoding_rs::UTF_8 {
+                Some(skip + at)
+            } else if exact {
+                Some(skip + i)
+            } else {
+                u8::try_from(u32::from(c))
+                    .ok()
+                    .and_then(|b| input.iter().position(|x| *x == b))
+                    .map(|p| skip + p)
+            };
+        }
+    }
+    let first_bad = match (first_malformed, first_control) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    Scan {
+        text,
+        malformed,
+        controls,
+        first_bad,
     }
 }
 
@@ -324,43 +608,305 @@ mod tests {
         assert!(matches!(sink.push(b"123456"), Err(BodyError::TooLarge(10))));
     }
 
+    fn dec(bytes: &[u8], ct: &str) -> Decoded {
+        match decode_text(bytes, ct, Some(b"vn")) {
+            Ok(d) => d,
+            Err(e) => panic!("{ct}: {e}"),
+        }
+    }
+
+    /// Vietnamese text as a Windows-1258 page holds it: shape marks composed (â ư ơ ...), tone
+    /// marks as combining characters (the sandbox serves it the same way).
+    fn w1258(nfc: &str) -> Vec<u8> {
+        use unicode_normalization::UnicodeNormalization;
+        use unicode_normalization::char::compose;
+        let mut prepared = String::new();
+        for c in nfc.chars() {
+            let mut parts = std::iter::once(c).nfd();
+            let Some(mut base) = parts.next() else {
+                continue;
+            };
+            let mut tones = Vec::new();
+            for m in parts {
+                match compose(base, m) {
+                    Some(c) if ['\u{302}', '\u{306}', '\u{31b}'].contains(&m) => base = c,
+                    _ => tones.push(m),
+                }
+            }
+            prepared.push(base);
+            prepared.extend(tones);
+        }
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(&prepared);
+        assert!(!unmappable, "{nfc}");
+        bytes.into_owned()
+    }
+
+    const BODY: &str = "<h4>Đăng ký thường trú</h4><div>Mức độ cung cấp dịch vụ công trực tuyến</div>\
+        <div>Dịch vụ công trực tuyến toàn trình</div><p>Thành phần hồ sơ: Tờ khai thay đổi \
+        thông tin cư trú; giấy tờ chứng minh chỗ ở hợp pháp.</p>";
+
+    fn nfc(s: &str) -> String {
+        use unicode_normalization::UnicodeNormalization;
+        s.nfc().collect()
+    }
+
     #[test]
     fn charset_from_header_then_meta_then_detection() {
-        let (bytes, _, _) = encoding_rs::WINDOWS_1258.encode("Thủ tục đăng ký");
-        let d = decode_text(&bytes, "text/html; charset=windows-1258", None);
-        assert_eq!(d.source, "header");
-        assert_eq!(d.encoding, "windows-1258");
-        assert!(!d.had_errors);
+        let bytes = w1258(BODY);
+        let d = dec(&bytes, "text/html; charset=windows-1258");
+        assert_eq!((d.source, d.encoding.as_str()), ("header", "windows-1258"));
+        assert!(!d.had_errors && d.note.is_empty());
+        assert_eq!(nfc(&d.text), BODY);
 
         let mut page = b"<html><head><meta charset=\"windows-1258\"></head><body>".to_vec();
         page.extend_from_slice(&bytes);
-        let d = decode_text(&page, "text/html", None);
+        let d = dec(&page, "text/html");
         assert_eq!(d.source, "meta");
-        assert!(d.text.contains("đăng"));
+        assert!(nfc(&d.text).contains("Đăng ký thường trú"));
 
-        let d = decode_text("Mức độ 4".as_bytes(), "text/html", None);
+        let d = dec("Mức độ 4".as_bytes(), "text/html");
         assert_eq!((d.source, d.encoding.as_str()), ("default", "UTF-8"));
 
         let mut http_equiv =
             b"<meta http-equiv='Content-Type' content='text/html; charset=windows-1258'>".to_vec();
         http_equiv.extend_from_slice(&bytes);
-        assert_eq!(decode_text(&http_equiv, "", None).source, "meta");
+        assert_eq!(dec(&http_equiv, "").source, "meta");
+
+        // Nothing declared and not UTF-8: detection.
+        let d = dec(&bytes, "text/html");
+        assert_eq!(
+            (d.source, d.encoding.as_str()),
+            ("detected", "windows-1258")
+        );
+        assert!(d.note.is_empty(), "{}", d.note);
+    }
+
+    #[test]
+    fn a_lying_utf8_header_is_overruled_by_the_meta_charset() {
+        let head = b"<html><head><meta charset=\"windows-1258\"></head><body>".to_vec();
+        let mut page = head.clone();
+        page.extend_from_slice(&w1258(BODY));
+        let first_bad = page.iter().position(|b| !b.is_ascii()).expect("non-ASCII");
+        assert!(std::str::from_utf8(&page).is_err());
+        for ct in ["text/html; charset=utf-8", "text/html; charset=\"UTF-8\""] {
+            let d = dec(&page, ct);
+            assert_eq!((d.source, d.encoding.as_str()), ("meta", "windows-1258"));
+            assert!(!d.had_errors);
+            assert!(nfc(&d.text).contains(BODY), "{}", d.text);
+            assert!(!d.text.contains('\u{FFFD}'));
+            // The fetch record says the header lied, where, and what was used instead.
+            assert!(d.note.starts_with("UTF-8 (header): "), "{}", d.note);
+            assert!(
+                d.note.contains(&format!("first at byte {first_bad}")),
+                "{}",
+                d.note
+            );
+            assert!(
+                d.note.ends_with("read as windows-1258 (meta)"),
+                "{}",
+                d.note
+            );
+        }
+    }
+
+    #[test]
+    fn a_lying_utf8_header_without_meta_is_overruled_by_detection() {
+        let page = w1258(BODY);
+        let d = dec(&page, "text/html; charset=utf-8");
+        assert_eq!(
+            (d.source, d.encoding.as_str()),
+            ("detected", "windows-1258")
+        );
+        assert_eq!(nfc(&d.text), BODY);
+        assert!(d.note.contains("UTF-8 (header)"), "{}", d.note);
+    }
+
+    #[test]
+    fn a_legacy_declaration_on_utf8_bytes_is_overruled() {
+        let page = format!("<meta charset=windows-1258>{BODY}");
+        for ct in ["text/html; charset=iso-8859-1", "text/html"] {
+            let d = dec(page.as_bytes(), ct);
+            assert_eq!(
+                (d.source, d.encoding.as_str()),
+                ("detected", "UTF-8"),
+                "{ct}"
+            );
+            assert!(d.text.ends_with(BODY));
+            assert!(d.note.contains("bytes are valid UTF-8"), "{}", d.note);
+        }
+        // Pure ASCII is the same text in every ASCII-compatible charset: nothing to overrule.
+        let d = dec(b"<p>Muc do 4</p>", "text/html; charset=windows-1258");
+        assert_eq!((d.source, d.encoding.as_str()), ("header", "windows-1258"));
+    }
+
+    #[test]
+    fn the_bom_wins_over_header_and_meta() {
+        let mut bom = vec![0xEF, 0xBB, 0xBF];
+        bom.extend_from_slice(b"<meta charset=windows-1258>");
+        bom.extend_from_slice(BODY.as_bytes());
+        let d = dec(&bom, "text/html; charset=windows-1258");
+        assert_eq!((d.source, d.encoding.as_str()), ("bom", "UTF-8"));
+        assert!(d.text.ends_with(BODY) && !d.text.starts_with('\u{FEFF}'));
+        assert!(d.note.is_empty());
+
+        let mut le = vec![0xFF, 0xFE];
+        for u in "Mức độ 4".encode_utf16() {
+            le.extend_from_slice(&u.to_le_bytes());
+        }
+        let d = dec(&le, "text/html; charset=utf-8");
+        assert_eq!(
+            (d.source, d.encoding.as_str(), d.text.as_str()),
+            ("bom", "UTF-16LE", "Mức độ 4")
+        );
+    }
+
+    #[test]
+    fn a_few_bad_bytes_in_a_long_utf8_page_are_tolerated() {
+        // One character cut in half among hundreds of good ones: still the page's text.
+        let mut page = BODY.repeat(4).into_bytes();
+        let cut = page.iter().position(|b| *b == 0xC4).expect("đ");
+        page.remove(cut + 1);
+        let d = dec(&page, "text/html; charset=utf-8");
+        assert_eq!((d.source, d.encoding.as_str()), ("header", "UTF-8"));
+        assert!(d.had_errors && d.note.is_empty());
+        assert_eq!(d.text.matches('\u{FFFD}').count(), 1);
+        // Undeclared, the same.
+        assert_eq!(dec(&page, "text/html").encoding, "UTF-8");
+    }
+
+    #[test]
+    fn mixed_charsets_are_undecodable_with_the_offset_and_the_charsets_tried() {
+        // A UTF-8 template around Windows-1258 service text: no one charset reads it.
+        let mut page = "<html><body><div>Yêu cầu, điều kiện thực hiện</div><div>Mức độ</div><h4>"
+            .as_bytes()
+            .to_vec();
+        let service = w1258(BODY);
+        let first_bad = page.len()
+            + service
+                .iter()
+                .position(|b| !b.is_ascii())
+                .expect("non-ASCII");
+        page.extend_from_slice(&service);
+        page.extend_from_slice("</h4><div>Cổng dịch vụ công</div></body></html>".as_bytes());
+        let e = decode_text(&page, "text/html; charset=utf-8", Some(b"vn"))
+            .expect_err("mixed charsets");
+        let first = e.tried.first().expect("the header's charset was tried");
+        assert_eq!((first.encoding, first.source), ("UTF-8", "header"));
+        assert_eq!(first.first_bad, Some(first_bad));
+        assert!(first.malformed > 10, "{first}");
+        assert!(
+            e.tried.iter().any(|a| a.source == "detected"),
+            "detection was tried: {e}"
+        );
+        assert!(e.tried.iter().skip(1).all(|a| a.controls + a.malformed > 0));
+        let msg = e.to_string();
+        assert!(msg.contains(&format!("first at byte {first_bad}")), "{msg}");
+        // The evidence excerpt keeps the whole message.
+        assert!(
+            msg.chars().count() <= crate::facts::EXCERPT_MAX_CHARS,
+            "{msg}"
+        );
+        // Undeclared, the same verdict.
+        assert!(decode_text(&page, "text/html", Some(b"vn")).is_err());
+        assert!(decode_text_owned(page, "text/html; charset=utf-8", Some(b"vn")).is_err());
+    }
+
+    #[test]
+    fn binary_garbage_is_undecodable() {
+        let garbage: Vec<u8> = (0u32..4096)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for ct in [
+            "text/html; charset=utf-8",
+            "text/html",
+            "text/html; charset=iso-2022-kr",
+        ] {
+            let e = decode_text(&garbage, ct, Some(b"vn")).expect_err(ct);
+            assert!(e.tried.iter().all(|a| a.first_bad.is_some()), "{e}");
+        }
+    }
+
+    /// Deterministic pseudo-random bytes (xorshift64*), no dependency.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+    }
+
+    #[test]
+    fn decoding_any_bytes_never_panics_and_is_bounded() {
+        const CTS: [&str; 8] = [
+            "",
+            "text/html",
+            "text/html; charset=utf-8",
+            "text/html; charset=windows-1258",
+            "text/html; charset=utf-16",
+            "text/html; charset=shift_jis",
+            "text/html; charset=iso-2022-kr",
+            "text/html; charset=no-such-thing",
+        ];
+        const PREFIXES: [&[u8]; 5] = [
+            b"",
+            b"\xEF\xBB\xBF",
+            b"\xFF\xFE",
+            b"<meta charset=windows-1258>",
+            b"<meta charset=gbk>",
+        ];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for round in 0..3000 {
+            let len = (rng.next() % 600) as usize;
+            let pick = rng.next();
+            let mut bytes = PREFIXES[(pick % 5) as usize].to_vec();
+            // Mostly ASCII, mostly high bytes, or anything: the three regimes of real bodies.
+            let regime = (pick >> 8) % 3;
+            bytes.extend((0..len).map(|_| {
+                let r = rng.next();
+                match regime {
+                    0 if !r.is_multiple_of(8) => b'a' + (r >> 8) as u8 % 26,
+                    1 => 0x80 | (r >> 8) as u8,
+                    _ => (r >> 8) as u8,
+                }
+            }));
+            let ct = CTS[((pick >> 16) % 8) as usize];
+            let borrowed = decode_text(&bytes, ct, Some(b"vn"));
+            assert_eq!(
+                decode_text_owned(bytes.clone(), ct, Some(b"vn")),
+                borrowed,
+                "round {round}"
+            );
+            match borrowed {
+                Ok(d) => {
+                    assert!(d.text.len() <= 3 * bytes.len() + 3, "round {round}");
+                    assert!(d.note.len() <= 200, "round {round}: {}", d.note);
+                }
+                Err(e) => {
+                    assert!((1..=5).contains(&e.tried.len()), "round {round}: {e}");
+                    assert!(e.to_string().len() <= 400, "round {round}: {e}");
+                }
+            }
+        }
     }
 
     #[test]
     fn owned_decoding_matches_borrowed_decoding() {
-        let (w1258, _, _) = encoding_rs::WINDOWS_1258.encode("Thủ tục đăng ký");
+        let w1258 = w1258("Thủ tục đăng ký");
         let mut meta = b"<meta charset=\"windows-1258\">".to_vec();
         meta.extend_from_slice(&w1258);
         let mut bom = vec![0xEF, 0xBB, 0xBF];
         bom.extend_from_slice("Mức độ 4".as_bytes());
         let mut utf8_meta = b"<meta charset=utf-8>".to_vec();
         utf8_meta.extend_from_slice("Mức độ 4".as_bytes());
-        let cases: [(&[u8], &str); 8] = [
+        let cases: [(&[u8], &str); 10] = [
             ("Mức độ 4".as_bytes(), "text/html"),
             ("Mức độ 4".as_bytes(), "text/html; charset=utf-8"),
+            ("Mức độ 4".as_bytes(), "text/html; charset=windows-1258"),
             (&w1258, "text/html; charset=windows-1258"),
             (&w1258, "text/html"),
+            (&w1258, "text/html; charset=utf-8"),
             (&meta, ""),
             (&bom, "text/html; charset=windows-1258"),
             (&utf8_meta, ""),

@@ -95,6 +95,10 @@ pub struct FetchRecord {
     pub content_type: String,
     pub encoding: String,
     pub encoding_source: String,
+    /// Why the page's own charset (BOM, header, `<meta>`) was not used, e.g. the header said
+    /// UTF-8 and the bytes are not: empty when it was used.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub charset_note: String,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
     /// The server answered 304 to a conditional request: reuse the stored extraction.
@@ -614,9 +618,17 @@ impl Fetcher {
             }
         };
         rec.bytes_decoded = bytes.len() as u64;
-        let decoded = decode_text_owned(bytes, &rec.content_type, Some(b"vn"));
+        // No charset reads the page: could not assess `decode`, never text full of U+FFFD.
+        let decoded = match decode_text_owned(bytes, &rec.content_type, Some(b"vn")) {
+            Ok(d) => d,
+            Err(e) => {
+                rec.error = Some(err(AssessReason::Decode, e.to_string()));
+                return None;
+            }
+        };
         rec.encoding = decoded.encoding;
         rec.encoding_source = decoded.source.to_string();
+        rec.charset_note = decoded.note;
         Some(decoded.text)
     }
 }

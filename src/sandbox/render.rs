@@ -356,6 +356,45 @@ pub(crate) fn encode_windows_1258(nfc: &str) -> Result<Vec<u8>, String> {
     Ok(bytes.into_owned())
 }
 
+/// A UTF-8 page with the service's own text (name, field, level label, dossier) in
+/// Windows-1258 and no `<meta charset>`: a template in UTF-8 around data stored in the legacy
+/// charset. No single charset reads it (UTF-8 trips on the data, Windows-1258 turns the
+/// template's `điều`, `Đ`, `ọ`... into C1 controls).
+pub(crate) fn mixed_charsets(html: &str, s: &ServiceSpec) -> Result<Vec<u8>, String> {
+    let mut bytes = html
+        .replacen("<meta charset=\"utf-8\">", "", 1)
+        .into_bytes();
+    let mut texts = [
+        esc(&s.name),
+        esc(&s.field),
+        esc(&s.level_label),
+        esc(&dossier_text(s)),
+    ];
+    // Longest first, so a name inside the dossier text is converted with it.
+    texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+    for t in texts.iter().filter(|t| !t.is_ascii()) {
+        let legacy = encode_windows_1258(t)?;
+        bytes = replace_bytes(&bytes, t.as_bytes(), &legacy);
+    }
+    Ok(bytes)
+}
+
+/// `hay` with every occurrence of `from` (non-empty) replaced by `to`.
+fn replace_bytes(hay: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(hay.len());
+    let mut i = 0;
+    while i < hay.len() {
+        if !from.is_empty() && hay.get(i..i + from.len()) == Some(from) {
+            out.extend_from_slice(to);
+            i += from.len();
+        } else {
+            out.extend(hay.get(i).copied());
+            i += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +420,33 @@ mod tests {
     use crate::sandbox::overrides::Overrides;
     use crate::sandbox::world::{Shape, Size, World};
     use scraper::{Html, Selector};
+
+    #[test]
+    fn mixed_charsets_keep_the_template_in_utf8_and_the_service_text_in_windows_1258() {
+        let o = Overrides::new(World::new(Size::Tiny, 1));
+        let mut checked = 0;
+        for (a, s) in o.services().filter(|(a, _)| a.shape.is_html()) {
+            let html = if a.shape == Shape::Table {
+                table_detail(a, &s, "utf-8")
+            } else {
+                accordion_detail(a, &s, "utf-8")
+            };
+            let bytes = mixed_charsets(&html, &s).expect("encodable");
+            let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+            assert!(!has(b"<meta charset"), "no charset declared in the page");
+            // The template stays UTF-8, with a character Windows-1258 reads as a C1 control.
+            assert!(has("điều kiện".as_bytes()));
+            assert!(has(s.code.as_bytes()));
+            assert!(has(&encode_windows_1258(&esc(&s.name)).expect("name")));
+            assert!(!has(esc(&s.name).as_bytes()), "{}", s.name);
+            if !s.level_label.is_empty() {
+                assert!(has(&encode_windows_1258(&s.level_label).expect("label")));
+            }
+            assert!(std::str::from_utf8(&bytes).is_err());
+            checked += 1;
+        }
+        assert!(checked > 10);
+    }
 
     fn sel(s: &str) -> Selector {
         Selector::parse(s).expect("selector")

@@ -291,7 +291,10 @@ fn detail(
             Reply::ok(JSON, json)
         }
         _ => {
-            let win = s.behaviour == Behaviour::Windows1258;
+            let win = matches!(
+                s.behaviour,
+                Behaviour::Windows1258 | Behaviour::Windows1258LyingHeader
+            );
             let charset = if win { "windows-1258" } else { "utf-8" };
             let mut html = if a.shape == Shape::Table {
                 render::table_detail(a, s, charset)
@@ -305,10 +308,19 @@ fn detail(
             }
             if win {
                 match render::encode_windows_1258(&html) {
+                    // The lying header: the bytes are Windows-1258, the header says UTF-8.
+                    Ok(bytes) if s.behaviour == Behaviour::Windows1258LyingHeader => {
+                        Reply::ok(HTML, bytes)
+                    }
                     Ok(bytes) => Reply {
                         content_type: "text/html; charset=windows-1258",
                         ..Reply::ok(HTML, bytes)
                     },
+                    Err(e) => Reply::status(StatusCode::INTERNAL_SERVER_ERROR, &e),
+                }
+            } else if s.behaviour == Behaviour::MixedCharsets {
+                match render::mixed_charsets(&html, s) {
+                    Ok(bytes) => Reply::ok(HTML, bytes),
                     Err(e) => Reply::status(StatusCode::INTERNAL_SERVER_ERROR, &e),
                 }
             } else {

@@ -33,6 +33,14 @@ pub enum Behaviour {
     Oversized,
     /// Served in Windows-1258.
     Windows1258,
+    /// The Windows-1258 page (with its `<meta charset="windows-1258">`) served as
+    /// `Content-Type: text/html; charset=utf-8`: the header lies, the meta rescues it. Set only
+    /// through overrides (no world plants it).
+    Windows1258LyingHeader,
+    /// A UTF-8 page (no `<meta charset>`) whose service text (name, field, level, dossier) is in
+    /// Windows-1258, served as `charset=utf-8`: no single charset reads it. Set only through
+    /// overrides (no world plants it).
+    MixedCharsets,
 }
 
 /// A signature provider with a per-service signal.
@@ -266,6 +274,8 @@ impl ServiceSpec {
             Behaviour::RedirectLoop => Some("redirect_loop"),
             Behaviour::Oversized => Some("oversized_page"),
             Behaviour::Windows1258 => Some("windows_1258_page"),
+            Behaviour::Windows1258LyingHeader => Some("windows_1258_lying_header"),
+            Behaviour::MixedCharsets => Some("mixed_charsets_page"),
         });
         if self.name.contains('<') {
             d.push("injected_markup_name");
@@ -289,7 +299,11 @@ impl ServiceSpec {
             Behaviour::ServerError => "http_status",
             Behaviour::RedirectLoop => "redirect_loop",
             Behaviour::Oversized => "too_large",
+            // The SPA shape answers JSON in UTF-8 whatever the behaviour.
+            Behaviour::MixedCharsets if agency.shape.is_html() => "decode",
             Behaviour::Normal
+            | Behaviour::MixedCharsets
+            | Behaviour::Windows1258LyingHeader
             | Behaviour::Slow
             | Behaviour::RateLimited
             | Behaviour::Windows1258 => "ok",
