@@ -677,3 +677,75 @@ fn cache_entry(
         },
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(code: &str, url: &str, error: Option<AssessReason>) -> ServiceFacts {
+        ServiceFacts {
+            agency_id: "a".into(),
+            code: code.into(),
+            url: url.into(),
+            fetch: FetchFacts {
+                error: error.map(|kind| ErrorFact {
+                    kind,
+                    message: kind.as_str().into(),
+                }),
+                ..FetchFacts::default()
+            },
+            ..ServiceFacts::default()
+        }
+    }
+
+    #[test]
+    fn one_code_is_one_service_and_disallowed_links_are_not_services() {
+        let mut out = AgencyCrawl {
+            services: vec![
+                service("1.1", "https://x/a", Some(AssessReason::HttpStatus)),
+                service("1.1", "https://x/b", None),
+                service("1.1", "https://x/c", None),
+                service("1.2", "https://x/d", None),
+                service("", "https://x/e", Some(AssessReason::RobotsDisallowed)),
+                service("", "https://x/f", Some(AssessReason::Timeout)),
+            ],
+            coverage: Coverage {
+                listed: 6,
+                ..Coverage::default()
+            },
+            ..AgencyCrawl::default()
+        };
+        out.services
+            .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
+        settle_services(&mut out);
+        let kept: Vec<(&str, &str)> = out
+            .services
+            .iter()
+            .map(|s| (s.code.as_str(), s.url.as_str()))
+            .collect();
+        // The read page represents the code; the disallowed link is gone.
+        assert_eq!(
+            kept,
+            [
+                ("", "https://x/f"),
+                ("1.1", "https://x/b"),
+                ("1.2", "https://x/d")
+            ]
+        );
+        let dup = out.services.iter().find(|s| s.code == "1.1").expect("1.1");
+        let urls: Vec<&str> = dup
+            .evidence
+            .iter()
+            .filter(|e| e.kind == "duplicate_code")
+            .map(|e| e.url.as_str())
+            .collect();
+        assert_eq!(urls, ["https://x/a", "https://x/c"]);
+        let c = &out.coverage;
+        assert_eq!(c.listed, 3);
+        assert_eq!(c.read, 2);
+        assert_eq!(c.unread.get("timeout"), Some(&1));
+        assert_eq!(c.excluded.get("duplicate_code"), Some(&2));
+        assert_eq!(c.excluded.get("robots_disallowed"), Some(&1));
+        assert!(!c.complete());
+    }
+}

@@ -135,3 +135,26 @@ fn an_error_status_gives_no_scan() {
     assert_eq!(out.could_not_assess, Some(AssessReason::HttpStatus));
     assert!(scan.is_none());
 }
+
+#[test]
+fn links_over_the_per_page_bound_are_counted_not_silently_dropped() {
+    let p = profile("table");
+    let vars = AgencyVars::new("x", "https://dvc.x.sandbox.test/");
+    let starts = p.start_requests(&vars).expect("start");
+    let req = starts.first().cloned().expect("one start");
+    let extra = 150;
+    let page = Page {
+        url: req.url.clone(),
+        final_url: req.url.clone(),
+        ..table_page(&req.url, 0..MAX_LINKS_PER_PAGE + extra, false)
+    };
+    let mut state = ListState::new(&vars);
+    let (out, scan) = list_page_scanned(&p, &page, &req, &mut state);
+    assert_eq!(out.details.len(), MAX_LINKS_PER_PAGE);
+    assert_eq!(out.links_dropped, extra);
+    // The cached scan remembers it too, so a 304 replay reports the same coverage.
+    let scan = scan.expect("a scan");
+    assert_eq!(scan.links_dropped, extra);
+    let again = replay_list_page(&p, &scan, &req, &mut ListState::new(&vars));
+    assert_eq!(again.links_dropped, extra);
+}

@@ -21,15 +21,33 @@ pub fn subject(data: &ReportData, msg: &PlannedMessage) -> String {
     let lang = data.lang;
     let tag = label(Lang::Vi, data.run.mode.label_key());
     let t = &data.totals;
-    let counts = format!(
-        "{} {} · {} {} · {} #{}",
+    let mut counts = format!(
+        "{} {} · {} {}",
         label(lang, "findings"),
         t.findings,
         label(lang, "new"),
         t.new + t.regressed,
-        label(lang, "run"),
-        data.run.id
     );
+    // What was not read is said up front: a reader must not take a partial look for a
+    // clean bill.
+    if t.agencies_incomplete > 0 {
+        counts.push_str(&format!(
+            " · {} {}/{} ({} {})",
+            label(lang, "coverage"),
+            t.services_read,
+            t.services,
+            t.agencies_incomplete,
+            label(lang, "coverage_incomplete").to_lowercase(),
+        ));
+    }
+    if t.unverified > 0 {
+        counts.push_str(&format!(
+            " · {} {}",
+            label(lang, "state_unverified"),
+            t.unverified
+        ));
+    }
+    counts.push_str(&format!(" · {} #{}", label(lang, "run"), data.run.id));
     let who = match msg.audience {
         Audience::Lead => label(lang, "digest").to_string(),
         _ => {

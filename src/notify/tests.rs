@@ -139,3 +139,20 @@ fn bad_address_is_an_error_not_a_panic() {
         Err(NotifyError::Address(..))
     ));
 }
+
+#[test]
+fn the_subject_says_when_coverage_is_incomplete_or_findings_unverified() {
+    let data = sample(Lang::Vi);
+    let p = plan(&data, &book(), SendPolicy::Always);
+    let full = subject(&data, &p[0]);
+    assert!(!full.contains("Phạm vi đã đọc"), "{full}");
+    let mut partial = data.clone();
+    partial.totals.agencies_incomplete = 1;
+    partial.totals.services_read = 3;
+    partial.totals.services = 5;
+    partial.totals.unverified = 2;
+    let s = subject(&partial, &p[0]);
+    assert!(s.contains("Phạm vi đã đọc 3/5 (1 chưa đọc đủ)"), "{s}");
+    assert!(s.contains("Chưa kiểm tra lại được 2"), "{s}");
+    assert!(s.starts_with("[Kiểm tra định kỳ] "));
+}

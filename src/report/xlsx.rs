@@ -53,6 +53,8 @@ fn summary(
         label(lang, "state_resolved"),
         label(lang, "could_not_assess"),
         label(lang, "waived"),
+        label(lang, "services_read"),
+        label(lang, "state_unverified"),
     ];
     header(ws, &cols, bold)?;
     for (i, a) in data.agencies.iter().enumerate() {
@@ -86,6 +88,8 @@ fn summary(
             c.resolved,
             c.could_not_assess,
             c.waived,
+            a.services_read,
+            c.unverified,
         ];
         for (j, n) in counts.iter().enumerate() {
             ws.write_number(r, 7 + j as u16, *n as f64).map_err(err)?;

@@ -368,10 +368,12 @@ impl Store {
         Ok(rows)
     }
 
-    /// Fails and could-not-assess per agency of a run (for trend points).
+    /// Fails and could-not-assess lines (one per subject and reason, as reports count them)
+    /// per agency of a run (for trend points).
     pub fn outcome_counts(&self, run: i64) -> Result<BTreeMap<String, (i64, i64)>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT agency_id, SUM(outcome = 'fail' AND waiver = ''), SUM(outcome = 'could_not_assess')
+            "SELECT agency_id, SUM(outcome = 'fail' AND waiver = ''),
+                    COUNT(DISTINCT CASE WHEN outcome = 'could_not_assess' THEN subject || char(31) || reason END)
              FROM findings WHERE run_id = ?1 GROUP BY agency_id",
         )?;
         let rows = st.query_map(params![run], |r| {

@@ -1,0 +1,380 @@
+//! One set of numbers (issue 14): after a run with faults planted (a detail outage leaving
+//! findings unverified and coverage incomplete, plus the world's own defects: could-not-assess
+//! pages, waivers none), the terminal summary, the HTML, text, JSON, CSV and XLSX reports, the
+//! emailed digest (.eml as spooled) and `history` print the same counts: findings, waived,
+//! could-not-assess lines (one per subject and reason), resolved, unverified, services read of
+//! services.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use calamine::{DataType, Reader, Xlsx, open_workbook};
+use dvc_audit::run::cmd::render_summary;
+use dvc_audit::run::pipeline::{self, RunOptions};
+use dvc_audit::sandbox::{Outage, Size};
+use dvc_audit::store::Store;
+use support::world;
+
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+struct Numbers {
+    findings: i64,
+    waived: i64,
+    could_not_assess: i64,
+    resolved: i64,
+    unverified: i64,
+    services_read: i64,
+    services: i64,
+}
+
+/// The number right after `prefix` in `text` (digits, optionally `a/b` read as `a`).
+fn after(text: &str, prefix: &str) -> i64 {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix:?} not found in:\n{text}"));
+    let rest = &text[at + prefix.len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {prefix:?}: {rest:.40}"))
+}
+
+/// `a/b` right after `prefix`.
+fn ratio_after(text: &str, prefix: &str) -> (i64, i64) {
+    let a = after(text, prefix);
+    let at = text.find(prefix).expect("prefix") + prefix.len();
+    let rest = &text[at..];
+    let slash = rest.find('/').expect("a/b");
+    (a, after(rest, &rest[..=slash]))
+}
+
+fn file(reports: &[PathBuf], ext: &str) -> PathBuf {
+    reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == ext))
+        .unwrap_or_else(|| panic!("no .{ext} report in {reports:?}"))
+        .clone()
+}
+
+fn from_terminal(text: &str) -> Numbers {
+    Numbers {
+        services_read: after(text, "agencies, "),
+        services: after(text, "services read of "),
+        findings: after(text, "findings: "),
+        waived: after(text, "waived: "),
+        could_not_assess: after(text, "could not assess: "),
+        resolved: after(text, "regressed, "),
+        unverified: after(text, "resolved, "),
+    }
+}
+
+fn from_text(text: &str) -> Numbers {
+    let (services_read, services) = ratio_after(text, "  Dịch vụ công: ");
+    Numbers {
+        findings: after(text, "  Vi phạm: "),
+        waived: after(text, "Được miễn trừ: "),
+        could_not_assess: after(text, "  Không thể đánh giá: "),
+        resolved: after(text, "Đã khắc phục: "),
+        unverified: after(text, "Chưa kiểm tra lại được: "),
+        services_read,
+        services,
+    }
+}
+
+fn from_html(html: &str) -> Numbers {
+    let kpi = |label: &str| {
+        let end = html
+            .find(&format!("</b><span>{label}</span>"))
+            .unwrap_or_else(|| panic!("KPI {label} not found"));
+        let start = html[..end].rfind("<b>").expect("<b>") + 3;
+        html[start..end].to_string()
+    };
+    let services = kpi("dịch vụ đã đọc");
+    let (r, t) = services.split_once('/').expect("read/total");
+    Numbers {
+        findings: kpi("Vi phạm").parse().expect("n"),
+        waived: 0,
+        could_not_assess: kpi("Không thể đánh giá").parse().expect("n"),
+        resolved: kpi("Đã khắc phục").parse().expect("n"),
+        unverified: kpi("Chưa kiểm tra lại được").parse().expect("n"),
+        services_read: r.parse().expect("n"),
+        services: t.parse().expect("n"),
+    }
+}
+
+fn from_json(json: &serde_json::Value) -> Numbers {
+    let t = &json["totals"];
+    let n = |k: &str| t[k].as_i64().unwrap_or_else(|| panic!("totals.{k}"));
+    Numbers {
+        findings: n("findings"),
+        waived: n("waived"),
+        could_not_assess: n("could_not_assess"),
+        resolved: n("resolved"),
+        unverified: n("unverified"),
+        services_read: n("services_read"),
+        services: n("services"),
+    }
+}
+
+/// Split one RFC 4180 record (quoted fields may hold commas and doubled quotes).
+fn csv_cells(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cells.last_mut().expect("cell").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => cells.push(String::new()),
+            (c, _) => cells.last_mut().expect("cell").push(c),
+        }
+    }
+    cells
+}
+
+fn from_csv(path: &Path) -> Numbers {
+    let text = std::fs::read_to_string(path).expect("csv");
+    let mut n = Numbers::default();
+    let mut lines = BTreeSet::new();
+    // Messages hold no line breaks here (the sandbox's texts are one line each).
+    for row in text.lines().skip(1) {
+        let cells = csv_cells(row);
+        let cell = |i: usize| cells.get(i).cloned().unwrap_or_default();
+        match cell(3).as_str() {
+            "fail" => n.findings += 1,
+            "waived" => n.waived += 1,
+            "resolved" => n.resolved += 1,
+            "unverified" => n.unverified += 1,
+            // One row per blocked rule; a line is one subject and reason.
+            "could_not_assess" => {
+                lines.insert((cell(1), cell(9), cell(11)));
+            }
+            other => panic!("unknown outcome {other:?} in {row}"),
+        }
+    }
+    n.could_not_assess = lines.len() as i64;
+    n
+}
+
+fn from_xlsx(path: &Path) -> Numbers {
+    let mut book: Xlsx<_> = open_workbook(path).expect("xlsx");
+    let sheet = book.worksheet_range("summary").expect("summary sheet");
+    let mut n = Numbers::default();
+    for row in sheet.rows().skip(1) {
+        let Some(id) = row.first().and_then(|c| c.get_string()) else {
+            break;
+        };
+        if id.is_empty() {
+            break;
+        }
+        let num = |i: usize| row.get(i).and_then(|c| c.get_float()).unwrap_or(0.0) as i64;
+        n.services += num(2);
+        n.findings += num(7);
+        n.resolved += num(10);
+        n.could_not_assess += num(11);
+        n.waived += num(12);
+        n.services_read += num(13);
+        n.unverified += num(14);
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_output_prints_the_same_numbers() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    // Mail goes nowhere (a port nothing listens on): the messages stay in the outbox as
+    // spooled, which is exactly what an inspector would receive.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = ["html", "json", "text", "csv", "xlsx"]
+            .map(String::from)
+            .to_vec();
+        c.email.enabled = true;
+        c.email.smtp_host = "127.0.0.1".into();
+        c.email.smtp_port = closed;
+        c.email.tls = dvc_audit::config::SmtpTls::None;
+    });
+    let no_mail = RunOptions {
+        send_mail: false,
+        ..RunOptions::default()
+    };
+    pipeline::run(&setup, no_mail, None).await.expect("run 1");
+    served
+        .handle
+        .mutate(|o| {
+            assert!(o.set_outage("danang", Outage::DetailError));
+            // A fix, so something is resolved (counted once, not once per evidence row).
+            o.host("thanhtoan.bca.sandbox.test").expect("host").cert = None;
+        })
+        .expect("mutate");
+    let r2 = pipeline::run(&setup, RunOptions::default(), None)
+        .await
+        .expect("run 2");
+
+    let terminal = from_terminal(&render_summary(&r2));
+    assert!(terminal.unverified > 0 && terminal.could_not_assess > 0 && terminal.findings > 0);
+    assert!(terminal.resolved > 0, "{terminal:?}");
+    assert!(terminal.services_read < terminal.services, "{terminal:?}");
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r2.reports, "json")).expect("json"))
+            .expect("parse");
+    assert_eq!(from_json(&json), terminal, "report.json");
+
+    let text = std::fs::read_to_string(file(&r2.reports, "txt")).expect("text");
+    assert_eq!(from_text(&text), terminal, "text report");
+
+    let html = std::fs::read_to_string(file(&r2.reports, "html")).expect("html");
+    // The HTML summary shows no waived count.
+    let h = from_html(&html);
+    assert_eq!(
+        Numbers {
+            waived: terminal.waived,
+            ..h
+        },
+        terminal,
+        "HTML report"
+    );
+
+    assert_eq!(
+        Numbers {
+            services: terminal.services,
+            services_read: terminal.services_read,
+            ..from_csv(&file(&r2.reports, "csv"))
+        },
+        terminal,
+        "findings.csv"
+    );
+    assert_eq!(from_xlsx(&file(&r2.reports, "xlsx")), terminal, "XLSX");
+
+    // The lead's digest, as spooled: subject and text part.
+    let outbox = served.dir.path().join("outbox");
+    let mut digests = 0;
+    for entry in std::fs::read_dir(&outbox).expect("outbox") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).expect("eml");
+        let msg = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("a parsable message");
+        let subject = msg.subject().unwrap_or_default().to_string();
+        if !subject.contains("Tổng hợp") {
+            continue;
+        }
+        digests += 1;
+        let body = msg.body_text(0).expect("a text part").to_string();
+        assert_eq!(
+            from_text(&body),
+            terminal,
+            "emailed digest {}",
+            path.display()
+        );
+        assert_eq!(after(&subject, "Vi phạm "), terminal.findings, "{subject}");
+        let (read, total) = ratio_after(&subject, "Phạm vi đã đọc ");
+        assert_eq!(
+            (read, total),
+            (terminal.services_read, terminal.services),
+            "{subject}"
+        );
+        assert_eq!(
+            after(&subject, "Chưa kiểm tra lại được "),
+            terminal.unverified,
+            "{subject}"
+        );
+    }
+    assert_eq!(digests, 1, "one lead digest in {}", outbox.display());
+
+    // History: the per-agency trend points of run 2 add up to the same numbers.
+    let store = Store::open(&served.db()).expect("store");
+    let ids: Vec<String> = r2.agencies.clone();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let trends = store.trends(&refs, 100).expect("trends");
+    let (mut fails, mut cna, mut read, mut services) = (0, 0, 0, 0);
+    for points in trends.values() {
+        let p = points
+            .iter()
+            .find(|p| p.run_id == r2.run_id)
+            .expect("a point for run 2");
+        fails += p.fails;
+        cna += p.could_not_assess;
+        read += p.services_read;
+        services += p.services;
+    }
+    assert_eq!(
+        (fails, cna, read, services),
+        (
+            terminal.findings,
+            terminal.could_not_assess,
+            terminal.services_read,
+            terminal.services
+        ),
+        "history"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_agency_says_so_in_every_output() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = ["html", "json", "text"].map(String::from).to_vec();
+        c.email.enabled = false;
+        // Fewer pages than the larger portals need: their walks are cut.
+        c.crawl.max_pages_per_agency = 4;
+    });
+    let r = pipeline::run(
+        &setup,
+        RunOptions {
+            send_mail: false,
+            ..RunOptions::default()
+        },
+        None,
+    )
+    .await
+    .expect("run");
+    let cut: Vec<&String> = r
+        .coverage
+        .iter()
+        .filter(|(_, c)| {
+            c.truncated
+                .iter()
+                .any(|t| t.bound == "crawl.max_pages_per_agency")
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert!(!cut.is_empty(), "some walk was cut: {:?}", r.coverage);
+
+    let terminal = render_summary(&r);
+    assert!(terminal.contains("coverage incomplete"), "{terminal}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r.reports, "json")).expect("json"))
+            .expect("parse");
+    assert!(json["totals"]["agencies_incomplete"].as_i64() >= Some(cut.len() as i64));
+    let text = std::fs::read_to_string(file(&r.reports, "txt")).expect("text");
+    let html = std::fs::read_to_string(file(&r.reports, "html")).expect("html");
+    for id in &cut {
+        assert!(terminal.contains(&format!("{id} (")), "terminal names {id}");
+        let a = json["agencies"]
+            .as_array()
+            .and_then(|l| l.iter().find(|a| a["facts"]["id"] == id.as_str()))
+            .expect("agency");
+        assert_eq!(
+            a["coverage"]["truncated"][0]["bound"],
+            "crawl.max_pages_per_agency"
+        );
+    }
+    assert!(
+        text.contains("bị cắt bởi giới hạn: crawl.max_pages_per_agency"),
+        "{text}"
+    );
+    assert!(html.contains("Chưa đọc đủ") && html.contains("crawl.max_pages_per_agency"));
+}
