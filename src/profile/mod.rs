@@ -31,7 +31,7 @@ use regex::Regex;
 use scraper::Selector;
 
 pub use level::LevelMap;
-pub use model::{Effect, Method, SignalKind};
+pub use model::{Effect, Method, PairsMode, SignalKind};
 pub use set::{BUNDLED, ProfileSet};
 pub use template::Template;
 
@@ -234,7 +234,9 @@ impl<T> FieldMap<T> {
 pub struct LabelValue {
     pub container: Css,
     pub label: Css,
-    pub value: Css,
+    /// `None` only in [`PairsMode::Inline`].
+    pub value: Option<Css>,
+    pub pairs: PairsMode,
     /// Folded synonyms per field.
     pub labels: FieldMap<Vec<String>>,
 }

@@ -126,7 +126,29 @@ pub struct RawDetail {
 pub struct RawLabelValue {
     pub container: Spanned<String>,
     pub label: Spanned<String>,
-    pub value: Spanned<String>,
+    /// The value element; optional only in `inline` mode (the text after the label).
+    pub value: Option<Spanned<String>>,
+    /// How labels and values pair up inside a container (default `nested`).
+    pub pairs: Option<Spanned<PairsMode>>,
+}
+
+/// How `[detail.label_value]` pairs labels with values inside each container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairsMode {
+    /// The first `label` and the first `value` inside each container (one pair per container).
+    #[default]
+    Nested,
+    /// Every `label` in the container with the following sibling elements matching `value`,
+    /// up to the next label (`<dl><dt>..</dt><dd>..</dd>..</dl>`).
+    #[serde(alias = "dt")]
+    Siblings,
+    /// Every `label` with the one next sibling matching `value` (`<tr><th>..</th><td>..</td></tr>`).
+    #[serde(alias = "th")]
+    Row,
+    /// Every `label` element with the text that follows it, up to the next label
+    /// (`<p><strong>Mức độ:</strong> Toàn trình</p>`).
+    Inline,
 }
 
 /// Label synonyms per field.

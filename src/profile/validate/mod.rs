@@ -272,7 +272,20 @@ impl Cx {
             Some(lv) => {
                 let container = self.css(&lv.container);
                 let label = self.css(&lv.label);
-                let value = self.css(&lv.value);
+                let pairs = lv.pairs.as_ref().map(|p| *p.get_ref()).unwrap_or_default();
+                let value = match &lv.value {
+                    Some(v) => self.css(v).map(Some),
+                    None if pairs == PairsMode::Inline => Some(None),
+                    None => {
+                        self.err(
+                            "profile::detail",
+                            lv.label.span(),
+                            "[detail.label_value] needs `value` (only `pairs = \"inline\"` reads the text after the label)",
+                            "label given here",
+                        );
+                        None
+                    }
+                };
                 let labels = folded_labels(&raw.labels);
                 if labels.is_empty() {
                     self.err(
@@ -286,6 +299,7 @@ impl Cx {
                     container: container?,
                     label: label?,
                     value: value?,
+                    pairs,
                     labels,
                 })
             }
