@@ -18,11 +18,24 @@ use crate::profile::{Css, Field, FieldMap, LabelValue, Locator, PairsMode, Profi
 pub struct ServiceHint {
     pub code: String,
     pub name: String,
+    /// What the list item itself said (`item_facts`), merged under the detail page's facts;
+    /// with `only`, the item is the whole service and no detail page is fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Box<super::item::ItemFacts>>,
 }
 
 impl ServiceHint {
-    /// Fill an empty code or name of `facts` from the hint.
+    /// The list item is the whole service: nothing to fetch.
+    pub fn is_list_only(&self) -> bool {
+        self.item.as_ref().is_some_and(|i| i.only)
+    }
+
+    /// Fill what `facts` lacks from the list: the item's facts field by field (the detail
+    /// page wins, see [`super::ItemFacts::fill`]), then an empty code or name from the hint.
     pub fn fill(&self, facts: &mut ServiceFacts) {
+        if let Some(item) = &self.item {
+            item.fill(facts);
+        }
         if facts.code.is_empty() && !self.code.is_empty() {
             facts.code = self.code.clone();
         }
@@ -39,7 +52,7 @@ struct Found {
     locator: String,
 }
 
-fn max_chars(f: Field) -> usize {
+pub(super) fn max_chars(f: Field) -> usize {
     match f {
         Field::Code => MAX_CODE_CHARS * 4,
         Field::Name | Field::Level => MAX_NAME_CHARS,
@@ -140,7 +153,7 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
 
 /// Code text → code: the first match of the profile's `code_pattern` (group 1 if it has one),
 /// else the text itself, bounded.
-fn pick_code(profile: &Profile, text: &str) -> String {
+pub(super) fn pick_code(profile: &Profile, text: &str) -> String {
     if let Some(re) = &profile.detail.code_pattern
         && let Some(c) = re.captures(text)
         && let Some(m) = c.get(1).or_else(|| c.get(0))

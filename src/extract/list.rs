@@ -259,7 +259,11 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
     };
     match &h.item {
         Some(item) => {
-            for it in doc.select(&item.selector).take(MAX_LINKS_PER_PAGE) {
+            for (n, it) in doc
+                .select(&item.selector)
+                .take(MAX_LINKS_PER_PAGE)
+                .enumerate()
+            {
                 let Some(link) = it.select(&h.link.selector).next() else {
                     continue;
                 };
@@ -271,6 +275,16 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                 let hint = ServiceHint {
                     code: text_of(&h.code).unwrap_or_default(),
                     name: text_of(&h.name).unwrap_or_else(|| element_text(link, MAX_NAME_CHARS)),
+                    item: h.item_facts.as_ref().map(|fields| {
+                        Box::new(super::item::read_html_item(
+                            profile,
+                            fields,
+                            item,
+                            n,
+                            it,
+                            page.base_url(),
+                        ))
+                    }),
                 };
                 take(link, hint, scan);
             }
@@ -280,6 +294,7 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                 let hint = ServiceHint {
                     code: String::new(),
                     name: element_text(link, MAX_NAME_CHARS),
+                    item: None,
                 };
                 take(link, hint, scan);
             }
@@ -353,8 +368,12 @@ fn json_scan(
     let pv = PaginationVars::default();
     let array = json.pointer(&j.items).and_then(Value::as_array);
     let items: &[Value] = array.map_or(&[], Vec::as_slice);
-    for item in items.iter().take(MAX_LINKS_PER_PAGE) {
-        let url = match render_item(&j.detail_url, vars, &pv, Some(item), Escape::Url) {
+    let only = j.detail_url.is_none();
+    for (n, item) in items.iter().take(MAX_LINKS_PER_PAGE).enumerate() {
+        let Some(url_t) = j.detail_url.as_ref().or(j.item_url.as_ref()) else {
+            break;
+        };
+        let url = match render_item(url_t, vars, &pv, Some(item), Escape::Url) {
             Ok(u) => u,
             Err(e) => {
                 if scan.notes.len() < 10 {
@@ -373,14 +392,28 @@ fn json_scan(
                 .map(|s| crate::profile::text::clean(&s))
                 .unwrap_or_default()
         };
+        let item_facts = (only || j.item_facts.is_some()).then(|| {
+            Box::new(super::item::read_json_item(
+                profile,
+                j.item_facts.as_ref(),
+                only,
+                item,
+                &format!("{}/{n}", j.items),
+                page.base_url(),
+            ))
+        });
         let hint = ServiceHint {
             code: text(&j.code),
             name: text(&j.name),
+            item: item_facts,
         };
-        let body = j
-            .detail_body
-            .as_ref()
-            .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Json).ok());
+        let body = if only {
+            None
+        } else {
+            j.detail_body
+                .as_ref()
+                .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Json).ok())
+        };
         scan.items.push(ListItem {
             url,
             method: j.detail_method,

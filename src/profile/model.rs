@@ -50,6 +50,9 @@ pub struct RawHtmlListing {
     pub name: Option<Spanned<String>>,
     /// Element whose text holds the total number of services.
     pub total: Option<Spanned<String>>,
+    /// Facts read from each `item` (selectors inside it), as on a detail page; the detail
+    /// page wins field by field.
+    pub item_facts: Option<Spanned<RawFields>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +61,14 @@ pub struct RawJsonListing {
     pub method: Option<Method>,
     pub body: Option<Spanned<String>>,
     pub items: Spanned<String>,
-    pub detail_url: Spanned<String>,
+    /// The detail request of an item; without it the item itself is the service (its facts
+    /// come from `item_facts`) and `item_url` names it.
+    pub detail_url: Option<Spanned<String>>,
+    /// The service's address when there is no `detail_url` (e.g. its page for citizens); not
+    /// fetched, it identifies the service.
+    pub item_url: Option<Spanned<String>>,
+    /// Facts read from each item (pointers relative to the item), as on a detail page.
+    pub item_facts: Option<Spanned<RawFields>>,
     pub detail_method: Option<Method>,
     pub detail_body: Option<Spanned<String>>,
     pub code: Option<Spanned<String>>,

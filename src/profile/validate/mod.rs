@@ -245,7 +245,7 @@ impl Cx {
         })
     }
 
-    fn fields_css(&mut self, raw: &RawFields) -> FieldMap<Css> {
+    pub(super) fn fields_css(&mut self, raw: &RawFields) -> FieldMap<Css> {
         let mut map = FieldMap::default();
         for (f, v) in fields(raw) {
             if let Some(c) = v.and_then(|v| self.css(v)) {
@@ -255,7 +255,7 @@ impl Cx {
         map
     }
 
-    fn fields_pointer(&mut self, raw: &RawFields) -> FieldMap<String> {
+    pub(super) fn fields_pointer(&mut self, raw: &RawFields) -> FieldMap<String> {
         let mut map = FieldMap::default();
         for (f, v) in fields(raw) {
             if let Some(p) = v.and_then(|v| self.pointer(v)) {
