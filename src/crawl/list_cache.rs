@@ -138,6 +138,7 @@ mod tests {
                     code: "1.001000".into(),
                     name: "Cấp phép".into(),
                     item: None,
+                    page_url: String::new(),
                 },
             }],
             total: Some(1),

@@ -22,6 +22,10 @@ pub struct ServiceHint {
     /// with `only`, the item is the whole service and no detail page is fetched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item: Option<Box<super::item::ItemFacts>>,
+    /// The service's address for people (`item_url`) when it is not the detail request's
+    /// (a POST detail API): becomes the service's `url`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub page_url: String,
 }
 
 impl ServiceHint {
@@ -35,6 +39,9 @@ impl ServiceHint {
     pub fn fill(&self, facts: &mut ServiceFacts) {
         if let Some(item) = &self.item {
             item.fill(facts);
+        }
+        if !self.page_url.is_empty() {
+            facts.url = self.page_url.clone();
         }
         if facts.code.is_empty() && !self.code.is_empty() {
             facts.code = self.code.clone();

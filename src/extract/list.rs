@@ -216,10 +216,15 @@ fn apply(
 }
 
 fn new_detail(state: &mut ListState, item: &ListItem, out: &mut ListOutcome) {
-    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&item.url) {
+    // A POST detail API has one URL for every service: its body tells them apart.
+    let key = match &item.body {
+        Some(b) => format!("{} {b}", item.url),
+        None => item.url.clone(),
+    };
+    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&key) {
         return;
     }
-    state.seen.insert(item.url.clone());
+    state.seen.insert(key);
     out.details.push(PageRequest {
         method: item.method,
         url: item.url.clone(),
@@ -285,6 +290,7 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                             page.base_url(),
                         ))
                     }),
+                    page_url: String::new(),
                 };
                 take(link, hint, scan);
             }
@@ -295,6 +301,7 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                     code: String::new(),
                     name: element_text(link, MAX_NAME_CHARS),
                     item: None,
+                    page_url: String::new(),
                 };
                 take(link, hint, scan);
             }
@@ -406,6 +413,15 @@ fn json_scan(
             code: text(&j.code),
             name: text(&j.name),
             item: item_facts,
+            page_url: if only {
+                String::new()
+            } else {
+                j.item_url
+                    .as_ref()
+                    .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Url).ok())
+                    .and_then(|u| resolve(page, &u))
+                    .unwrap_or_default()
+            },
         };
         let body = if only {
             None

@@ -15,6 +15,8 @@ pub struct RawProfile {
     #[serde(default)]
     pub description: String,
     pub listing: RawListing,
+    /// Optional only when the listing has no detail request (list-only items).
+    #[serde(default)]
     pub detail: RawDetail,
     /// `[[level]]`: ordered label patterns.
     #[serde(default, rename = "level")]
@@ -118,7 +120,7 @@ pub struct RawPagination {
     pub last: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDetail {
     pub label_value: Option<RawLabelValue>,

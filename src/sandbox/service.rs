@@ -339,8 +339,9 @@ impl ServiceSpec {
             Shape::SpaNoapi => format!("/dich-vu-cong/tthc/{}", self.code),
             Shape::Dl => format!("/tthc/chi-tiet?ma={}", dl_id(self.index)),
             Shape::ListApi => format!("/dich-vu-cong/tthc/{}", spa_id(agency, self.index)),
-            // One POST endpoint for every service; the id goes in the body.
-            Shape::Dvcqg => DVCQG_DETAIL.to_string(),
+            // The detail is one POST endpoint for every service (the id in the body); the
+            // service's address is its page for citizens.
+            Shape::Dvcqg => format!("/thu-tuc-hanh-chinh/{}", spa_id(agency, self.index)),
             Shape::Opencps => format!("/o/rest/v2/serviceinfos/{}", opencps_id(self.index)),
             Shape::Liferay => format!(
                 "/dich-vu-cong/chi-tiet?p_p_id=dichvucong_WAR_dngdvcportlet&id={}",

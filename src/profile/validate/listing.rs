@@ -107,12 +107,15 @@ impl Cx {
                     .item_facts
                     .as_ref()
                     .map(|f| self.fields_pointer(f.get_ref()));
+                // A POST detail may carry the item in its body instead (`{"id": "{/id}"}`).
+                let body_reads_item = detail_body.as_ref().is_some_and(Template::uses_item);
                 for (key, raw, parsed) in [
                     ("detail_url", &j.detail_url, &detail_url),
                     ("item_url", &j.item_url, &item_url),
                 ] {
                     if let (Some(raw), Some(t)) = (raw, parsed)
                         && !t.uses_item()
+                        && !(key == "detail_url" && body_reads_item)
                     {
                         self.err(
                             "profile::template",

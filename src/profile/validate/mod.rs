@@ -182,7 +182,10 @@ impl Cx {
             );
         }
         let listing = self.listing(raw.listing);
-        let detail = self.detail(raw.detail);
+        let list_only = listing
+            .as_ref()
+            .is_some_and(|l| matches!(&l.source, ListSource::Json(j) if j.detail_url.is_none()));
+        let detail = self.detail(raw.detail, list_only);
         let mut levels = LevelMap::default();
         for rule in &raw.levels {
             let pattern = match (&rule.contains, &rule.regex) {
@@ -265,7 +268,8 @@ impl Cx {
         map
     }
 
-    fn detail(&mut self, raw: RawDetail) -> Option<Detail> {
+    /// `list_only`: the listing fetches no detail page, so `[detail]` may be empty.
+    fn detail(&mut self, raw: RawDetail, list_only: bool) -> Option<Detail> {
         let direct = self.fields_css(&raw.direct);
         let json = raw.json.as_ref().map(|j| self.fields_pointer(j.get_ref()));
         let label_value = match &raw.label_value {
@@ -316,7 +320,7 @@ impl Cx {
                 "JSON declared here",
             );
         }
-        if raw.json.is_none() && label_value.is_none() && direct.is_empty() {
+        if raw.json.is_none() && label_value.is_none() && direct.is_empty() && !list_only {
             self.diags.push(
                 Diagnostic::error(
                     "profile::detail",
