@@ -118,7 +118,11 @@ fn bundled_profiles_equal_the_files_and_lint_clean() {
             "table"
         ]
     );
-    assert_eq!(dvc_audit::profile::BUNDLED.len(), ids.len(), "every file bundled");
+    assert_eq!(
+        dvc_audit::profile::BUNDLED.len(),
+        ids.len(),
+        "every file bundled"
+    );
     for (name, text) in dvc_audit::profile::BUNDLED {
         let on_disk = std::fs::read_to_string(dir.join(name)).expect("read");
         assert_eq!(on_disk, text, "{name}");
