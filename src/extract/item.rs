@@ -492,4 +492,77 @@ pointer = "/national"
         );
         assert!(Profile::from_str_named("t.toml", &text).is_err());
     }
+
+    #[test]
+    fn html_items_carry_facts_inside_their_container_only() {
+        let p = load(
+            r#"
+id = "h"
+name = "h"
+[listing]
+start = ["{portal}/ds"]
+[listing.html]
+item = "tr.dv"
+link = "a"
+[listing.html.item_facts]
+code = "td.ma"
+level = "td.muc"
+[detail.direct]
+name = "h1"
+[[level]]
+contains = "một phần"
+level = "partial"
+[[signal]]
+kind = "control"
+selector = "button"
+regex = 'ký số'
+provider = "vgca"
+effect = "supports"
+"#,
+        );
+        let vars = AgencyVars::new("a", "https://dvc.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        let body = "<table><tr class=dv><td class=ma>1.000001</td><td><a href=/ct/1>A</a></td>\
+                    <td class=muc>Một phần</td><td><button>Ký số</button></td></tr>\
+                    <tr class=dv><td class=ma>1.000002</td><td><a href=/ct/2>B</a></td></tr></table>";
+        let page = Page::from_body("https://dvc.a.test/ds", body);
+        let mut state = ListState::new(&vars);
+        let out = list_page(&p, &page, &start, &mut state);
+        assert_eq!(out.details.len(), 2);
+        let first = out.details.first().expect("first");
+        assert!(
+            !first.hint.is_list_only(),
+            "HTML items keep their detail page"
+        );
+        let item = first.hint.item.as_ref().expect("item facts");
+        assert_eq!(
+            (item.code.as_str(), item.level),
+            ("1.000001", Level::Partial)
+        );
+        assert_eq!(item.signals.len(), 1, "{:?}", item.signals);
+        let second = out
+            .details
+            .get(1)
+            .and_then(|d| d.hint.item.as_ref())
+            .expect("second");
+        assert!(
+            second.signals.is_empty(),
+            "the first row's button is not the second's"
+        );
+        assert_eq!(second.level_label, "");
+        // The detail page names the service; the list fills level and signing.
+        let mut f =
+            crate::extract::detail_page(&p, &Page::from_body(&first.url, "<h1>A</h1>"), "a");
+        first.hint.fill(&mut f);
+        assert_eq!((f.name.as_str(), f.level), ("A", Level::Partial));
+        assert!(f.signature.supported);
+        assert_eq!(f.signature.providers, vec!["vgca"]);
+        let level = f
+            .evidence
+            .iter()
+            .find(|e| e.field == "level")
+            .expect("level evidence");
+        assert_eq!(level.kind, "list:selector");
+        assert_eq!(level.locator, "tr.dv [0] td.muc");
+    }
 }
