@@ -105,7 +105,7 @@ pub struct SpotArgs {
 pub enum SandboxCmd {
     /// Serve a sandbox world on 127.0.0.1 until Ctrl-C.
     Serve {
-        /// World size: tiny, demo or nation.
+        /// World size: tiny, demo, nation, or platforms (one portal per newer platform shape).
         #[arg(long, default_value = "demo")]
         size: crate::sandbox::Size,
         #[arg(long, default_value_t = 1)]
