@@ -270,3 +270,46 @@ async fn a_run_judges_the_list_only_api_portal_from_its_list_items() {
             .any(|f| f.agency_id == "thainguyen" && f.outcome == "fail" && f.scope == "service")
     );
 }
+
+/// OpenCPS lists are plain GETs: on a second walk they answer 304 and the stored scans are
+/// replayed, list items (and so the list-only services) included, unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_only_services_survive_a_conditional_rerun() {
+    let h = crawl_common::start(Size::Platforms);
+    let config = crawl_common::load_config(&h, 0.0);
+    let fetcher = crawl_common::fetcher(&config.crawl);
+    let first = crawl_common::crawl_all(&config, &fetcher, &NoCache, &Progress::default()).await;
+    let cache = crawl_common::MapCache::from_runs(&first);
+    let progress = Progress::default();
+    let second = crawl_common::crawl_all(&config, &fetcher, &cache, &progress).await;
+    let opencps = |runs: &[dvc_audit::crawl::walk::AgencyCrawl]| -> Vec<ServiceFacts> {
+        runs.iter()
+            .filter(|r| r.agency_id == "bxd")
+            .flat_map(|r| r.services.clone())
+            .collect()
+    };
+    let (a, b) = (opencps(&first), opencps(&second));
+    assert_eq!(a.len(), 8);
+    assert_eq!(b.len(), a.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (&x.code, &x.url, x.level, &x.level_label, &x.evidence),
+            (&y.code, &y.url, y.level, &y.level_label, &y.evidence)
+        );
+        assert_eq!(x.fetch.sha256, y.fetch.sha256, "the item's hash");
+        assert!(y.fetch.error.is_none());
+    }
+    let replayed = h
+        .request_log()
+        .iter()
+        .filter(|r| {
+            r.host == "dvc.bxd.sandbox.test"
+                && r.path.starts_with("/o/rest/v2/serviceinfos")
+                && r.status == 304
+        })
+        .count();
+    assert!(
+        replayed >= 1,
+        "the OpenCPS list answered 304 on the second walk"
+    );
+}
