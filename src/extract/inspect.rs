@@ -144,7 +144,16 @@ impl Inspection {
                 l.details.len()
             );
             for (i, d) in l.details.iter().take(max_rows).enumerate() {
-                let hint = [d.hint.code.as_str(), d.hint.name.as_str()]
+                let item = d.hint.item.as_deref();
+                let code = item
+                    .map(|i| i.code.as_str())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(d.hint.code.as_str());
+                let name = item
+                    .map(|i| i.name.as_str())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(d.hint.name.as_str());
+                let hint = [code, name]
                     .iter()
                     .filter(|s| !s.is_empty())
                     .copied()
