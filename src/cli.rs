@@ -105,7 +105,7 @@ pub struct SpotArgs {
 pub enum SandboxCmd {
     /// Serve a sandbox world on 127.0.0.1 until Ctrl-C.
     Serve {
-        /// World size: tiny, demo or nation.
+        /// World size: tiny, demo, nation, or platforms (one portal per newer platform shape).
         #[arg(long, default_value = "demo")]
         size: crate::sandbox::Size,
         #[arg(long, default_value_t = 1)]
@@ -168,7 +168,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&cli.config, &args).await,
-        Command::Profile(cmd) => profile_cmd(cmd),
+        Command::Profile(cmd) => profile_cmd(&cli.config, cmd).await,
         Command::Sandbox(SandboxCmd::Serve {
             size,
             seed,
@@ -331,8 +331,11 @@ fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {
     Ok(cfg)
 }
 
-fn profile_cmd(cmd: crate::profile::cmd::ProfileCmd) -> anyhow::Result<ExitCode> {
-    let out = crate::profile::cmd::run(cmd, color_stderr())?;
+async fn profile_cmd(
+    config: &std::path::Path,
+    cmd: crate::profile::cmd::ProfileCmd,
+) -> anyhow::Result<ExitCode> {
+    let out = crate::profile::cmd::run(cmd, config, color_stderr()).await?;
     eprint!("{}", out.stderr);
     print!("{}", out.stdout);
     Ok(out.exit_code())

@@ -57,14 +57,45 @@ fn profile_test_prints_a_readable_detail() {
     );
 }
 
+/// Issue 16 row 13: an endless "page" is read up to the crawler's body cap, then refused.
 #[test]
-fn profile_test_refuses_urls_until_the_crawler_exists() {
+#[cfg(unix)]
+fn profile_test_reads_a_file_only_up_to_the_body_cap() {
     let out = bin()
-        .args(["profile", "test", "accordion", "https://example.org/"])
+        .args(["profile", "test", "accordion", "/dev/urandom"])
+        .timeout(std::time::Duration::from_secs(60))
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the crawler"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/urandom is larger than 5000000 bytes"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// The cap is the configuration's `crawl.max_body_bytes` when an agency's config is given.
+#[test]
+fn profile_test_file_cap_follows_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("audit.toml");
+    std::fs::write(
+        &config,
+        "[crawl]\nuser_agent = \"dvc-audit-test/0.1 (+mailto:test@example.gov.vn)\"\nmax_body_bytes = 2048\n\n[[agency]]\nid = \"bca\"\nname = \"Bộ Công an\"\nkind = \"ministry\"\nportal = \"https://dichvucong.bocongan.gov.vn/bocongan\"\nplatform = \"accordion\"\n",
+    )
+    .expect("config");
+    let out = bin()
+        .args(["profile", "test", "accordion"])
+        .arg("tests/fixtures/real/bocongan_tthc_26360.html")
+        .arg("-c")
+        .arg(&config)
+        .args(["--agency", "bca", "--as", "detail"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("larger than 2048 bytes"), "{err}");
 }
 
 #[test]
@@ -97,7 +128,7 @@ fn profile_lint_passes_on_the_shipped_profiles() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("4 profiles"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10 profiles"));
 }
 
 #[test]

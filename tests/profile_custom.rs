@@ -339,3 +339,86 @@ fn the_readme_shows_the_same_worked_example() {
         );
     }
 }
+
+/// The two mode examples of the docs ("More worked examples"): their TOML, given an id and
+/// (for the dt/dd reading) a listing, reads their example page or response as the text says.
+#[test]
+fn the_mode_examples_in_the_docs_read_their_pages() {
+    let md = include_str!("../docs/writing-a-profile.md");
+    let head = "id = \"doc\"\nname = \"doc\"\n";
+
+    // dt/dd siblings.
+    let from = "### Label and value side by side";
+    let toml = blocks(md, "toml", from, "### A list-only JSON API").concat();
+    let html = blocks(md, "html", from, "### A list-only JSON API");
+    let text = format!(
+        "{head}[listing]\nstart = [\"{{portal}}/\"]\n[listing.html]\nlink = \"a\"\n{toml}\n\
+         [[level]]\ncontains = \"toàn trình\"\nlevel = \"full\"\n\
+         [[signal]]\nkind = \"requirement_text\"\nregex = 'ký số'\neffect = \"requires\"\n"
+    );
+    let (p, _) = Profile::from_str_named("doc.toml", &text)
+        .unwrap_or_else(|e| panic!("{}", e.0.render(false)));
+    let page = html.first().expect("the example page");
+    let f = extract::detail_page(&p, &Page::from_body("https://x.test/1", page.clone()), "x");
+    assert_eq!(f.code, "1.009794");
+    assert_eq!(f.name, "Cấp giấy phép xây dựng");
+    assert_eq!(
+        (f.level, f.level_label.as_str()),
+        (Level::Full, "Dịch vụ công trực tuyến toàn trình")
+    );
+    assert!(
+        f.signature.required,
+        "the second <dd> of the dossier is read"
+    );
+
+    // A list-only JSON API.
+    let from = "### A list-only JSON API";
+    let toml = blocks(md, "toml", from, "## Checklist").concat();
+    let json = blocks(md, "json", from, "## Checklist");
+    let (p, _) = Profile::from_str_named("doc.toml", &format!("{head}{toml}"))
+        .unwrap_or_else(|e| panic!("{}", e.0.render(false)));
+    let vars = AgencyVars::new("hanoi", "https://dvc.example.gov.vn")
+        .with("api", "https://api.example.gov.vn");
+    let start = p.start_requests(&vars).expect("start").remove(0);
+    assert_eq!(
+        start.url,
+        "https://api.example.gov.vn/api/v2/thu-tuc/tim-kiem"
+    );
+    assert_eq!(
+        start.body.as_deref(),
+        Some(r#"{"limit": 50, "lastId": ""}"#)
+    );
+    let body = json.first().expect("the example response");
+    let mut state = ListState::new(&vars);
+    let page = Page::from_body(&start.url, body.clone());
+    let out = extract::list_page(&p, &page, &start, &mut state);
+    assert_eq!(out.details.len(), 2);
+    let services: Vec<_> = out
+        .details
+        .iter()
+        .map(|d| {
+            let item = d.hint.item.as_ref().expect("item facts");
+            extract::list_only_service("hanoi", &d.url, item, page.fetch.clone())
+        })
+        .collect();
+    let a = &services[0];
+    assert_eq!(a.url, "https://dvc.example.gov.vn/dich-vu-cong/tthc/a1");
+    assert_eq!(
+        (a.level, a.level_label.as_str()),
+        (Level::Full, "Toàn trình")
+    );
+    assert!(a.signature.required && a.signature.supported);
+    assert_eq!(a.signature.providers, vec!["vgca"]);
+    assert!(
+        a.evidence
+            .iter()
+            .any(|e| e.kind == "list_item" && e.locator == "/data/items/0")
+    );
+    let b = &services[1];
+    assert_eq!((b.level, b.level_label.as_str()), (Level::Unknown, ""));
+    assert!(!b.signature.required && !b.signature.supported);
+    assert_eq!(
+        out.next.and_then(|n| n.body).as_deref(),
+        Some(r#"{"limit": 50, "lastId": "a2"}"#)
+    );
+}

@@ -103,7 +103,26 @@ fn bundled_profiles_equal_the_files_and_lint_clean() {
         ProfileSet::load_dir(&dir).unwrap_or_else(|e| panic!("{}", e.0.render(false)));
     assert!(warnings.is_empty(), "{}", warnings.render(false));
     let ids: Vec<&str> = set.ids().collect();
-    assert_eq!(ids, vec!["accordion", "spa", "spa-noapi", "table"]);
+    assert_eq!(
+        ids,
+        vec![
+            "accordion",
+            "dl",
+            "dvcqg-api",
+            "igate",
+            "liferay",
+            "list-api",
+            "opencps",
+            "spa",
+            "spa-noapi",
+            "table"
+        ]
+    );
+    assert_eq!(
+        dvc_audit::profile::BUNDLED.len(),
+        ids.len(),
+        "every file bundled"
+    );
     for (name, text) in dvc_audit::profile::BUNDLED {
         let on_disk = std::fs::read_to_string(dir.join(name)).expect("read");
         assert_eq!(on_disk, text, "{name}");

@@ -55,6 +55,10 @@ pub fn listing_fingerprint(profile: &Profile, vars: &AgencyVars) -> String {
         format!("{:?}", profile.signals),
         format!("{:?}", profile.shell),
         profile.has_api().to_string(),
+        // List items can carry facts (`item_facts`) mapped through levels and the code pattern.
+        format!("{:?}", profile.levels),
+        format!("{:?}", profile.detail.code_pattern),
+        format!("{:?}", profile.national_link),
         format!("{vars:?}"),
     ];
     for p in parts {
@@ -133,6 +137,8 @@ mod tests {
                 hint: ServiceHint {
                     code: "1.001000".into(),
                     name: "Cấp phép".into(),
+                    item: None,
+                    page_url: String::new(),
                 },
             }],
             total: Some(1),

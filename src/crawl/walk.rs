@@ -168,6 +168,9 @@ async fn walk(
     let mut visited: HashSet<String> = HashSet::new();
     let mut detail_urls: HashSet<String> = HashSet::new();
     let mut details: Vec<PageRequest> = Vec::new();
+    // Services that are a list item alone (no detail page), read when their list page was.
+    let mut list_only: std::collections::HashMap<String, ServiceFacts> =
+        std::collections::HashMap::new();
     let mut list_signals = Vec::new();
     let mut listing_error: Option<ErrorFact> = None;
     let mut links_dropped: usize = 0;
@@ -255,6 +258,15 @@ async fn walk(
             links_dropped += listed.links_dropped;
             for d in listed.details {
                 if d.kind == PageKind::Detail && detail_urls.insert(request_key(&d)) {
+                    if let Some(item) = d.hint.item.as_ref().filter(|i| i.only) {
+                        let facts = extract::list_only_service(
+                            &job.agency_id,
+                            &d.url,
+                            item,
+                            fetch_facts(&rec),
+                        );
+                        list_only.insert(request_key(&d), facts);
+                    }
                     details.push(d);
                 }
             }
@@ -303,6 +315,14 @@ async fn walk(
             .collect();
         details.retain(|d| chosen.contains(&request_key(d)));
     }
+    // A list-only service was read with its list page: nothing to fetch.
+    details.retain(|d| match list_only.remove(&request_key(d)) {
+        Some(facts) => {
+            out.services.push(facts);
+            false
+        }
+        None => true,
+    });
     let budget = job.max_pages.saturating_sub(pages_used) as usize;
     if details.len() > budget {
         out.notes.push(format!(

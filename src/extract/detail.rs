@@ -11,18 +11,38 @@ use super::signals::{detect_html, detect_json, summarise_signature};
 use crate::facts::{AssessReason, ErrorFact, Evidence, Level, ServiceFacts, excerpt};
 use crate::profile::template::scalar_text;
 use crate::profile::text::{clean, fold};
-use crate::profile::{Field, FieldMap, Locator, Profile};
+use crate::profile::{Css, Field, FieldMap, LabelValue, Locator, PairsMode, Profile};
 
 /// What a list said about a service, to fill in what its detail page lacks.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceHint {
     pub code: String,
     pub name: String,
+    /// What the list item itself said (`item_facts`), merged under the detail page's facts;
+    /// with `only`, the item is the whole service and no detail page is fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Box<super::item::ItemFacts>>,
+    /// The service's address for people (`item_url`) when it is not the detail request's
+    /// (a POST detail API): becomes the service's `url`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub page_url: String,
 }
 
 impl ServiceHint {
-    /// Fill an empty code or name of `facts` from the hint.
+    /// The list item is the whole service: nothing to fetch.
+    pub fn is_list_only(&self) -> bool {
+        self.item.as_ref().is_some_and(|i| i.only)
+    }
+
+    /// Fill what `facts` lacks from the list: the item's facts field by field (the detail
+    /// page wins, see [`super::ItemFacts::fill`]), then an empty code or name from the hint.
     pub fn fill(&self, facts: &mut ServiceFacts) {
+        if let Some(item) = &self.item {
+            item.fill(facts);
+        }
+        if !self.page_url.is_empty() {
+            facts.url = self.page_url.clone();
+        }
         if facts.code.is_empty() && !self.code.is_empty() {
             facts.code = self.code.clone();
         }
@@ -39,7 +59,7 @@ struct Found {
     locator: String,
 }
 
-fn max_chars(f: Field) -> usize {
+pub(super) fn max_chars(f: Field) -> usize {
     match f {
         Field::Code => MAX_CODE_CHARS * 4,
         Field::Name | Field::Level => MAX_NAME_CHARS,
@@ -140,7 +160,7 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
 
 /// Code text → code: the first match of the profile's `code_pattern` (group 1 if it has one),
 /// else the text itself, bounded.
-fn pick_code(profile: &Profile, text: &str) -> String {
+pub(super) fn pick_code(profile: &Profile, text: &str) -> String {
     if let Some(re) = &profile.detail.code_pattern
         && let Some(c) = re.captures(text)
         && let Some(m) = c.get(1).or_else(|| c.get(0))
@@ -180,31 +200,23 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         }
     }
     if let Some(lv) = &d.label_value {
-        for c in doc.select(&lv.container.selector).take(MAX_CONTAINERS) {
-            let Some(label_el) = c.select(&lv.label.selector).next() else {
+        let wanted = |label: &str| {
+            let label = fold(label);
+            Field::ALL
+                .into_iter()
+                .find(|f| lv.labels.get(*f).is_some_and(|syn| syn.contains(&label)))
+        };
+        for pair in label_value_pairs(&doc, lv, |l| wanted(l).is_some()) {
+            let Some(field) = wanted(&pair.label).filter(|f| found.get(*f).is_none()) else {
                 continue;
             };
-            let label = fold(&element_text(label_el, 300));
-            let Some(field) = Field::ALL.into_iter().find(|f| {
-                found.get(*f).is_none() && lv.labels.get(*f).is_some_and(|syn| syn.contains(&label))
-            }) else {
-                continue;
-            };
-            let Some(value_el) = c.select(&lv.value.selector).next() else {
-                continue;
-            };
+            let text: String = pair.value.chars().take(max_chars(field)).collect();
             found.set(
                 field,
                 Found {
-                    text: element_text(value_el, max_chars(field)),
+                    text,
                     kind: "label_value",
-                    locator: format!(
-                        "{} {{ {} = \"{}\" }} {}",
-                        lv.container.text,
-                        lv.label.text,
-                        element_text(label_el, 100),
-                        lv.value.text
-                    ),
+                    locator: pair.locator,
                 },
             );
         }
@@ -230,6 +242,143 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         .filter(|m| doc.select(&m.selector).next().is_some())
         .map(|m| Unreadable::Shell(m.text.clone()));
     (signals, national, shell)
+}
+
+/// One label and its value, as `[detail.label_value]` pairs them.
+struct Pair {
+    label: String,
+    value: String,
+    locator: String,
+}
+
+/// Sibling elements (or text nodes, inline mode) looked at after one label.
+const MAX_SIBLINGS: usize = 64;
+/// Characters of a value read (the longest field, a section).
+const MAX_VALUE_CHARS: usize = MAX_SECTION_CHARS;
+
+/// Every label/value pair of the page, in document order, by the profile's `pairs` mode.
+/// Values are read only for labels `wanted` accepts.
+fn label_value_pairs(doc: &Html, lv: &LabelValue, wanted: impl Fn(&str) -> bool) -> Vec<Pair> {
+    let mut out = Vec::new();
+    let label_locator = |label_el: scraper::ElementRef<'_>, tail: &str| {
+        format!(
+            "{} {{ {} = \"{}\" }}{tail}",
+            lv.container.text,
+            lv.label.text,
+            element_text(label_el, 100)
+        )
+    };
+    for c in doc.select(&lv.container.selector).take(MAX_CONTAINERS) {
+        if lv.pairs == PairsMode::Nested {
+            let Some(label_el) = c.select(&lv.label.selector).next() else {
+                continue;
+            };
+            let Some(value_css) = &lv.value else { continue };
+            let label = element_text(label_el, 300);
+            if !wanted(&label) {
+                continue;
+            }
+            let Some(value_el) = c.select(&value_css.selector).next() else {
+                continue;
+            };
+            out.push(Pair {
+                label,
+                value: element_text(value_el, MAX_VALUE_CHARS),
+                locator: label_locator(label_el, &format!(" {}", value_css.text)),
+            });
+            continue;
+        }
+        for label_el in c.select(&lv.label.selector).take(MAX_CONTAINERS) {
+            let label = element_text(label_el, 300);
+            if !wanted(&label) {
+                continue;
+            }
+            let value = match (&lv.value, lv.pairs) {
+                (Some(v), PairsMode::Siblings | PairsMode::Row) => {
+                    sibling_values(label_el, &lv.label, v, lv.pairs == PairsMode::Row)
+                }
+                _ => inline_text(label_el, &lv.label),
+            };
+            let Some(value) = value else { continue };
+            let tail = match (&lv.value, lv.pairs) {
+                (Some(v), PairsMode::Row) => format!(" + {}", v.text),
+                (Some(v), _) if lv.pairs != PairsMode::Inline => format!(" ~ {}", v.text),
+                _ => " + text".to_string(),
+            };
+            out.push(Pair {
+                label,
+                value,
+                locator: label_locator(label_el, &tail),
+            });
+            if out.len() >= MAX_CONTAINERS {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+/// The texts of the sibling elements after `label_el` that match `value`, up to the next
+/// element matching `label` (only the first one when `first_only`), joined by a space.
+/// `None` when no sibling matched.
+fn sibling_values(
+    label_el: scraper::ElementRef<'_>,
+    label: &Css,
+    value: &Css,
+    first_only: bool,
+) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    let mut len = 0usize;
+    for sib in label_el
+        .next_siblings()
+        .filter_map(scraper::ElementRef::wrap)
+        .take(MAX_SIBLINGS)
+    {
+        if label.selector.matches(&sib) {
+            break;
+        }
+        if value.selector.matches(&sib) {
+            let t = element_text(sib, MAX_VALUE_CHARS.saturating_sub(len));
+            len = len.saturating_add(t.chars().count());
+            parts.push(t);
+            if first_only || len >= MAX_VALUE_CHARS {
+                break;
+            }
+        }
+    }
+    (!parts.is_empty()).then(|| clean(&parts.join(" ")))
+}
+
+/// The text after `label_el` inside its parent, up to the next element matching `label`
+/// (inline mode: `<p><b>Mức độ:</b> Toàn trình</p>`). `None` when there is none.
+fn inline_text(label_el: scraper::ElementRef<'_>, label: &Css) -> Option<String> {
+    let mut raw = String::new();
+    for node in label_el.next_siblings().take(MAX_SIBLINGS) {
+        if raw.len() >= MAX_VALUE_CHARS {
+            break;
+        }
+        match node.value() {
+            scraper::Node::Text(t) => raw.push_str(t),
+            scraper::Node::Element(_) => {
+                let Some(el) = scraper::ElementRef::wrap(node) else {
+                    continue;
+                };
+                if label.selector.matches(&el) {
+                    break;
+                }
+                raw.push(' ');
+                raw.push_str(&element_text(el, MAX_VALUE_CHARS));
+                raw.push(' ');
+            }
+            _ => {}
+        }
+    }
+    let text: String = clean(&raw).chars().take(MAX_VALUE_CHARS).collect();
+    // A leading separator (`Mức độ</b>: Toàn trình`) is part of the label, not the value.
+    let text = text
+        .trim_start_matches(|c: char| c == ':' || c == '-' || c.is_whitespace())
+        .to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 fn sections(found: &FieldMap<Found>) -> Vec<&str> {
@@ -278,4 +427,116 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         _ => None,
     };
     (signals, national, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(label_value: &str) -> Profile {
+        let text = format!(
+            r#"id = "t"
+name = "t"
+[listing]
+start = ["{{portal}}/"]
+[listing.html]
+link = "a"
+[detail.label_value]
+{label_value}
+[detail.labels]
+code = ["Mã thủ tục"]
+name = ["Tên thủ tục"]
+level = ["Mức độ"]
+dossier = ["Thành phần hồ sơ"]
+[[level]]
+contains = "toàn trình"
+level = "full"
+"#
+        );
+        match Profile::from_str_named("t.toml", &text) {
+            Ok((p, _)) => p,
+            Err(e) => panic!("{}", e.0.render(false)),
+        }
+    }
+
+    fn read(p: &Profile, body: &str) -> ServiceFacts {
+        detail_page(p, &Page::from_body("https://x.test/a", body), "a")
+    }
+
+    #[test]
+    fn siblings_pair_each_dt_with_its_dd_until_the_next_dt() {
+        let p = profile("container = \"dl.tt\"\nlabel = \"dt\"\nvalue = \"dd\"\npairs = \"dt\"");
+        let f = read(
+            &p,
+            "<dl class=tt><dt>MÃ THỦ TỤC:</dt><dd>1.000204</dd><dt>Tên thủ tục</dt><dd>Cấp phép</dd>\
+             <dt>Lĩnh vực</dt><dd>Xây dựng</dd><dt>Mức độ</dt><dd>Toàn trình</dd>\
+             <dt>Thành phần hồ sơ</dt><dd>Tờ khai</dd><dd>Bản sao</dd></dl>",
+        );
+        assert_eq!(f.code, "1.000204");
+        assert_eq!(f.name, "Cấp phép");
+        assert_eq!(f.level, Level::Full);
+        assert_eq!(f.level_label, "Toàn trình");
+        let level = f.evidence.iter().find(|e| e.field == "level");
+        assert!(
+            level.is_some_and(|e| e.kind == "label_value" && e.locator.contains("Mức độ")),
+            "{:?}",
+            f.evidence
+        );
+        // Without `pairs`, only the first dt/dd of the list would be read.
+        let nested = profile("container = \"dl.tt\"\nlabel = \"dt\"\nvalue = \"dd\"");
+        let g = read(
+            &nested,
+            "<dl class=tt><dt>Mã thủ tục</dt><dd>1.000204</dd><dt>Mức độ</dt><dd>Toàn trình</dd></dl>",
+        );
+        assert_eq!(g.code, "1.000204");
+        assert_eq!(g.level_label, "");
+    }
+
+    #[test]
+    fn a_label_without_a_value_before_the_next_label_gives_nothing() {
+        let p = profile("container = \"dl\"\nlabel = \"dt\"\nvalue = \"dd\"\npairs = \"siblings\"");
+        let f = read(
+            &p,
+            "<dl><dt>Mức độ</dt><dt>Mã thủ tục</dt><dd>1.000204</dd></dl>",
+        );
+        assert_eq!(f.code, "1.000204");
+        assert_eq!(f.level_label, "", "the code's value is not the level's");
+    }
+
+    #[test]
+    fn rows_pair_th_with_the_next_td_only() {
+        let p =
+            profile("container = \"table.ct tr\"\nlabel = \"th\"\nvalue = \"td\"\npairs = \"row\"");
+        let f = read(
+            &p,
+            "<table class=ct><tr><th>Mã thủ tục</th><td>1.000204</td><td>ghi chú</td></tr>\
+             <tr><th>Mức độ</th><td>Toàn trình</td><th>Tên thủ tục</th><td>Cấp phép</td></tr></table>",
+        );
+        assert_eq!(f.code, "1.000204");
+        assert_eq!(f.level_label, "Toàn trình");
+        assert_eq!(f.name, "Cấp phép");
+    }
+
+    #[test]
+    fn inline_reads_the_text_after_the_label_element() {
+        let p = profile("container = \"div.tt p\"\nlabel = \"strong\"\npairs = \"inline\"");
+        let f = read(
+            &p,
+            "<div class=tt><p><strong>Mã thủ tục:</strong> 1.000204</p>\
+             <p><strong>Mức độ</strong>: <em>Toàn</em> trình <strong>Tên thủ tục</strong> Cấp phép</p></div>",
+        );
+        assert_eq!(f.code, "1.000204");
+        assert_eq!(f.level_label, "Toàn trình");
+        assert_eq!(f.name, "Cấp phép");
+    }
+
+    #[test]
+    fn value_is_required_except_inline() {
+        let text = "id = \"t\"\nname = \"t\"\n[listing]\nstart = [\"{portal}/\"]\n[listing.html]\nlink = \"a\"\n\
+                    [detail.label_value]\ncontainer = \"dl\"\nlabel = \"dt\"\npairs = \"siblings\"\n[detail.labels]\ncode = [\"Mã\"]\n";
+        let Err(e) = Profile::from_str_named("t.toml", text) else {
+            panic!("a siblings reading without `value` must not load");
+        };
+        assert!(e.0.render(false).contains("needs `value`"));
+    }
 }

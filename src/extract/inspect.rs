@@ -28,10 +28,61 @@ pub struct Inspection {
     pub bytes: usize,
     pub list: Option<ListOutcome>,
     pub detail: Option<ServiceFacts>,
+    /// Where each value read as a detail page came from (field, source, locator).
+    pub sources: Vec<FieldSource>,
 }
 
-/// Run the profile over one page.
+/// One value's origin: the detail page itself, or the list item that carried it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldSource {
+    /// `code`, `name`, `level`, `national_portal_link`, `signature.supported`, ...
+    pub field: String,
+    /// `detail` or `list`.
+    pub source: &'static str,
+    /// How it was read: `label_value`, `selector`, `json_field`, `script_src`, ...
+    pub kind: String,
+    pub locator: String,
+    pub url: String,
+    pub excerpt: String,
+}
+
+fn sources(f: &ServiceFacts) -> Vec<FieldSource> {
+    f.evidence
+        .iter()
+        .chain(&f.signature.evidence)
+        .map(|e| {
+            let (source, kind) = match e.kind.strip_prefix(super::LIST_KIND_PREFIX) {
+                Some(k) => ("list", k.to_string()),
+                None if e.kind == "list_item" => ("list", e.kind.clone()),
+                None => ("detail", e.kind.clone()),
+            };
+            FieldSource {
+                field: e.field.clone(),
+                source,
+                kind,
+                locator: e.locator.clone(),
+                url: e.url.clone(),
+                excerpt: e.excerpt.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Run the profile over one page, the page's URL standing for the portal.
 pub fn inspect(profile: &Profile, page: &Page, agency_id: &str, read_as: ReadAs) -> Inspection {
+    let vars = super::AgencyVars::new(agency_id, page.base_url());
+    inspect_with(profile, page, agency_id, &vars, read_as)
+}
+
+/// Run the profile over one page with an agency's template variables (its portal and
+/// `[agency.vars]`, as a run has them).
+pub fn inspect_with(
+    profile: &Profile,
+    page: &Page,
+    agency_id: &str,
+    vars: &super::AgencyVars,
+    read_as: ReadAs,
+) -> Inspection {
     let list = matches!(read_as, ReadAs::Both | ReadAs::List).then(|| {
         let counter = match &profile.listing.pagination {
             Pagination::Counter(c) => c.start,
@@ -50,8 +101,7 @@ pub fn inspect(profile: &Profile, page: &Page, agency_id: &str, read_as: ReadAs)
             }),
             hint: ServiceHint::default(),
         };
-        let vars = super::AgencyVars::new(agency_id, page.base_url());
-        let mut state = ListState::new(&vars);
+        let mut state = ListState::new(vars);
         list_page(profile, page, &request, &mut state)
     });
     let detail = matches!(read_as, ReadAs::Both | ReadAs::Detail)
@@ -62,6 +112,7 @@ pub fn inspect(profile: &Profile, page: &Page, agency_id: &str, read_as: ReadAs)
         url: page.url.clone(),
         bytes: page.body.len(),
         list,
+        sources: detail.as_ref().map(sources).unwrap_or_default(),
         detail,
     }
 }
@@ -93,13 +144,40 @@ impl Inspection {
                 l.details.len()
             );
             for (i, d) in l.details.iter().take(max_rows).enumerate() {
-                let hint = [d.hint.code.as_str(), d.hint.name.as_str()]
+                let item = d.hint.item.as_deref();
+                let code = item
+                    .map(|i| i.code.as_str())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(d.hint.code.as_str());
+                let name = item
+                    .map(|i| i.name.as_str())
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or(d.hint.name.as_str());
+                let hint = [code, name]
                     .iter()
                     .filter(|s| !s.is_empty())
                     .copied()
                     .collect::<Vec<_>>()
                     .join("  ");
                 let _ = writeln!(o, "  {:>3}  {}  {}", i + 1, d.url, excerpt(&hint));
+                if let Some(item) = &d.hint.item {
+                    let level = if item.level_label.is_empty() {
+                        "-".to_string()
+                    } else {
+                        format!("{} (\"{}\")", item.level.as_str(), item.level_label)
+                    };
+                    let _ = writeln!(
+                        o,
+                        "       from the list item {}: level {level}, {} signal(s){}",
+                        item.item.locator,
+                        item.signals.len(),
+                        if item.only {
+                            ", no detail page (the item is the service)"
+                        } else {
+                            ""
+                        }
+                    );
+                }
             }
             if l.details.len() > max_rows {
                 let _ = writeln!(o, "  ... {} more", l.details.len() - max_rows);

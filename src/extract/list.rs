@@ -222,10 +222,15 @@ fn apply(
 }
 
 fn new_detail(state: &mut ListState, item: &ListItem, out: &mut ListOutcome) {
-    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&item.url) {
+    // A POST detail API has one URL for every service: its body tells them apart.
+    let key = match &item.body {
+        Some(b) => format!("{} {b}", item.url),
+        None => item.url.clone(),
+    };
+    if state.seen.len() >= MAX_SEEN_PER_CHAIN || state.seen.contains(&key) {
         return;
     }
-    state.seen.insert(item.url.clone());
+    state.seen.insert(key);
     out.details.push(PageRequest {
         method: item.method,
         url: item.url.clone(),
@@ -270,7 +275,11 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
     scan.links_dropped = found.saturating_sub(MAX_LINKS_PER_PAGE);
     match &h.item {
         Some(item) => {
-            for it in doc.select(&item.selector).take(MAX_LINKS_PER_PAGE) {
+            for (n, it) in doc
+                .select(&item.selector)
+                .take(MAX_LINKS_PER_PAGE)
+                .enumerate()
+            {
                 let Some(link) = it.select(&h.link.selector).next() else {
                     continue;
                 };
@@ -282,6 +291,17 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                 let hint = ServiceHint {
                     code: text_of(&h.code).unwrap_or_default(),
                     name: text_of(&h.name).unwrap_or_else(|| element_text(link, MAX_NAME_CHARS)),
+                    item: h.item_facts.as_ref().map(|fields| {
+                        Box::new(super::item::read_html_item(
+                            profile,
+                            fields,
+                            item,
+                            n,
+                            it,
+                            page.base_url(),
+                        ))
+                    }),
+                    page_url: String::new(),
                 };
                 take(link, hint, scan);
             }
@@ -291,6 +311,8 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
                 let hint = ServiceHint {
                     code: String::new(),
                     name: element_text(link, MAX_NAME_CHARS),
+                    item: None,
+                    page_url: String::new(),
                 };
                 take(link, hint, scan);
             }
@@ -365,8 +387,12 @@ fn json_scan(
     let array = json.pointer(&j.items).and_then(Value::as_array);
     let items: &[Value] = array.map_or(&[], Vec::as_slice);
     scan.links_dropped = items.len().saturating_sub(MAX_LINKS_PER_PAGE);
-    for item in items.iter().take(MAX_LINKS_PER_PAGE) {
-        let url = match render_item(&j.detail_url, vars, &pv, Some(item), Escape::Url) {
+    let only = j.detail_url.is_none();
+    for (n, item) in items.iter().take(MAX_LINKS_PER_PAGE).enumerate() {
+        let Some(url_t) = j.detail_url.as_ref().or(j.item_url.as_ref()) else {
+            break;
+        };
+        let url = match render_item(url_t, vars, &pv, Some(item), Escape::Url) {
             Ok(u) => u,
             Err(e) => {
                 if scan.notes.len() < 10 {
@@ -385,14 +411,37 @@ fn json_scan(
                 .map(|s| crate::profile::text::clean(&s))
                 .unwrap_or_default()
         };
+        let item_facts = (only || j.item_facts.is_some()).then(|| {
+            Box::new(super::item::read_json_item(
+                profile,
+                j.item_facts.as_ref(),
+                only,
+                item,
+                &format!("{}/{n}", j.items),
+                page.base_url(),
+            ))
+        });
         let hint = ServiceHint {
             code: text(&j.code),
             name: text(&j.name),
+            item: item_facts,
+            page_url: if only {
+                String::new()
+            } else {
+                j.item_url
+                    .as_ref()
+                    .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Url).ok())
+                    .and_then(|u| resolve(page, &u))
+                    .unwrap_or_default()
+            },
         };
-        let body = j
-            .detail_body
-            .as_ref()
-            .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Json).ok());
+        let body = if only {
+            None
+        } else {
+            j.detail_body
+                .as_ref()
+                .and_then(|t| render_item(t, vars, &pv, Some(item), Escape::Json).ok())
+        };
         scan.items.push(ListItem {
             url,
             method: j.detail_method,

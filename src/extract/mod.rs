@@ -48,12 +48,14 @@ mod detail;
 mod hash;
 mod html;
 pub mod inspect;
+mod item;
 mod list;
 mod request;
 mod signals;
 
 pub use detail::{ServiceHint, detail_page};
 pub use hash::normalised_hash;
+pub use item::{ItemFacts, LIST_KIND_PREFIX, list_only_service};
 pub use list::{
     CursorScan, ListItem, ListOutcome, ListScan, ListState, list_page, list_page_scanned,
     replay_list_page, scan_list,

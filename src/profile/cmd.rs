@@ -3,18 +3,17 @@
 //! `cli.rs` writes them.
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
 
 use super::{Profile, ProfileSet};
+use crate::config::{CrawlSection, Loaded};
 use crate::exit::ExitCode;
-use crate::extract::Page;
-use crate::extract::inspect::{ReadAs, decode_bytes, inspect};
-
-/// Largest page file `profile test` reads.
-const MAX_PAGE_BYTES: u64 = 32 << 20;
+use crate::extract::inspect::{ReadAs, decode_bytes, inspect_with};
+use crate::extract::{AgencyVars, Page};
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
@@ -25,14 +24,25 @@ pub enum ProfileCmd {
         dir: Option<PathBuf>,
     },
     /// Show what a profile extracts from one page (as a list page and/or a detail page).
+    ///
+    /// With `--agency ID`, the agency's `portal` (and `portal_origin`, ...) and `[agency.vars]`
+    /// come from the configuration (`-c`), as in a run. A URL is fetched through the
+    /// crawler's client with the configuration's crawl settings (robots.txt, rate limit,
+    /// trust, `resolve` pins, body cap); a file is read up to the same body cap.
     Test {
-        /// Profile id (bundled or in --dir) or a profile file path.
+        /// Profile id (bundled, in --dir or in the configuration's profile dirs) or a profile
+        /// file path.
         profile: String,
-        /// The page: a saved file. (A URL will be accepted once the crawler exists.)
+        /// The page: a saved file, or an http(s) URL to fetch. A list URL that is one of the
+        /// profile's start requests is sent as the profile says (method and body).
         page: String,
-        /// The page's URL, against which relative links resolve.
-        #[arg(long, default_value = "https://portal.invalid/")]
-        url: String,
+        /// The page's URL, against which relative links resolve (a file only; default: the
+        /// agency's portal, else `https://portal.invalid/`).
+        #[arg(long)]
+        url: Option<String>,
+        /// Read with this configured agency's portal and variables (needs `-c`).
+        #[arg(long)]
+        agency: Option<String>,
         /// Read the page as a list page, a detail page, or both.
         #[arg(long = "as", value_enum, default_value_t = AsArg::Both)]
         read_as: AsArg,
@@ -75,18 +85,31 @@ impl CmdOutput {
     }
 }
 
-/// Run a profile subcommand.
-pub fn run(cmd: ProfileCmd, color: bool) -> anyhow::Result<CmdOutput> {
+/// Run a profile subcommand. `config` is the global `-c` path (read by `test` when it needs
+/// the agency or the crawl settings).
+pub async fn run(cmd: ProfileCmd, config: &Path, color: bool) -> anyhow::Result<CmdOutput> {
     match cmd {
         ProfileCmd::Lint { dir } => Ok(lint(dir.as_deref(), color)),
         ProfileCmd::Test {
             profile,
             page,
             url,
+            agency,
             read_as,
             dir,
             json,
-        } => test(&profile, &page, &url, read_as, dir.as_deref(), json, color),
+        } => {
+            let args = TestArgs {
+                profile,
+                page,
+                url,
+                agency,
+                read_as,
+                dir,
+                json,
+            };
+            test(&args, config, color).await
+        }
     }
 }
 
@@ -114,14 +137,15 @@ fn lint(dir: Option<&Path>, color: bool) -> CmdOutput {
     }
 }
 
-/// Where a page comes from. Only files for now; `Url` is the slot for the crawler.
+/// Where a page comes from.
 enum PageSource {
     File(PathBuf),
     Url(String),
 }
 
 fn page_source(arg: &str) -> PageSource {
-    if arg.starts_with("http://") || arg.starts_with("https://") {
+    let lower = arg.get(..8).unwrap_or(arg).to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
         PageSource::Url(arg.to_string())
     } else {
         PageSource::File(PathBuf::from(arg))
@@ -169,52 +193,159 @@ fn find_profile(
     }
 }
 
-fn test(
-    profile: &str,
-    page: &str,
-    url: &str,
+struct TestArgs {
+    profile: String,
+    page: String,
+    url: Option<String>,
+    agency: Option<String>,
     read_as: AsArg,
-    dir: Option<&Path>,
+    dir: Option<PathBuf>,
     json: bool,
-    color: bool,
-) -> anyhow::Result<CmdOutput> {
+}
+
+/// Read at most `cap` bytes of a file; a longer file (or an endless one such as
+/// `/dev/urandom`) is an error once `cap` is passed, never read to its end.
+fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(cap.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("error: cannot read {}: {e}", path.display()))?;
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > cap {
+        return Err(format!(
+            "error: {} is larger than {cap} bytes (crawl.max_body_bytes, the crawler's cap on a page); nothing was read beyond it",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
+async fn test(args: &TestArgs, config_path: &Path, color: bool) -> anyhow::Result<CmdOutput> {
     let mut out = CmdOutput::default();
-    let Some(profile) = find_profile(profile, dir, color, &mut out) else {
+    let is_url = matches!(page_source(&args.page), PageSource::Url(_));
+    // The configuration: needed for an agency; used for a URL's crawl settings when present.
+    let loaded: Option<Loaded> = if args.agency.is_some() || (is_url && config_path.is_file()) {
+        match crate::config::Config::load(config_path) {
+            Ok(l) => Some(l),
+            Err(e) => return Ok(out.fail(&e.0.render(color))),
+        }
+    } else {
+        None
+    };
+    let config_dir = loaded
+        .as_ref()
+        .and_then(|l| l.config.profiles.dirs.first().map(|d| l.path(d)));
+    let dir = args.dir.clone().or(config_dir);
+    let Some(profile) = find_profile(&args.profile, dir.as_deref(), color, &mut out) else {
         return Ok(out.fail(""));
     };
-    let body = match page_source(page) {
-        PageSource::Url(u) => {
-            return Ok(out.fail(&format!(
-                "error: fetching {u} needs the crawler, which is not available yet; save the page and pass the file (with --url {u})"
-            )));
-        }
-        PageSource::File(path) => {
-            let too_big = std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_PAGE_BYTES);
-            if too_big {
+    let agency = match (&args.agency, &loaded) {
+        (Some(id), Some(l)) => match l.config.agencies.iter().find(|a| &a.id == id) {
+            Some(a) => Some(a.clone()),
+            None => {
+                let known: Vec<&str> = l.config.agencies.iter().map(|a| a.id.as_str()).collect();
                 return Ok(out.fail(&format!(
-                    "error: {} is larger than {MAX_PAGE_BYTES} bytes",
-                    path.display()
+                    "error: no agency `{id}` in {} (known: {})",
+                    config_path.display(),
+                    known.join(", ")
                 )));
             }
-            match std::fs::read(&path) {
-                Ok(b) => decode_bytes(&b),
-                Err(e) => {
-                    return Ok(out.fail(&format!("error: cannot read {}: {e}", path.display())));
-                }
-            }
-        }
+        },
+        _ => None,
     };
-    let page = Page::from_body(url, body);
-    let read_as = match read_as {
+    let crawl: CrawlSection = loaded
+        .as_ref()
+        .map(|l| l.config.crawl.clone())
+        .unwrap_or_default();
+    let page_url = args
+        .url
+        .clone()
+        .or_else(|| agency.as_ref().map(|a| a.portal.clone()))
+        .unwrap_or_else(|| "https://portal.invalid/".to_string());
+    let vars = match &agency {
+        Some(a) => {
+            let mut v = AgencyVars::new(&a.id, &a.portal);
+            v.extend(a.vars.iter().map(|(k, v)| (k.clone(), v.clone())));
+            v
+        }
+        // No agency: the page's own URL stands for the portal.
+        None => AgencyVars::new("test", &page_url),
+    };
+    let agency_id = agency.as_ref().map_or("test", |a| a.id.as_str());
+    let read_as = match args.read_as {
         AsArg::Both => ReadAs::Both,
         AsArg::List => ReadAs::List,
         AsArg::Detail => ReadAs::Detail,
     };
-    let report = inspect(&profile, &page, "test", read_as);
-    out.stdout = if json {
+    let page = match page_source(&args.page) {
+        PageSource::Url(u) => match fetch(&profile, &vars, &crawl, &u, read_as).await {
+            Ok(p) => p,
+            Err(msg) => {
+                out.stderr.push_str(&msg);
+                out.stderr.push('\n');
+                out.code = Some(ExitCode::Incomplete);
+                return Ok(out);
+            }
+        },
+        PageSource::File(path) => match read_capped(&path, crawl.max_body_bytes) {
+            Ok(b) => Page::from_body(&page_url, decode_bytes(&b)),
+            Err(msg) => return Ok(out.fail(&msg)),
+        },
+    };
+    let report = inspect_with(&profile, &page, agency_id, &vars, read_as);
+    out.stdout = if args.json {
         serde_json::to_string_pretty(&report)? + "\n"
     } else {
         report.render_text(50)
     };
     Ok(out)
+}
+
+/// Fetch `url` through the crawler's client (robots.txt, politeness, trust, pins, caps). A
+/// list URL that is one of the profile's start requests is sent as the profile says (method
+/// and body); anything else is a GET. Transport failures are an error message.
+async fn fetch(
+    profile: &Profile,
+    vars: &AgencyVars,
+    crawl: &CrawlSection,
+    url: &str,
+    read_as: ReadAs,
+) -> Result<Page, String> {
+    use crate::crawl::fetch::{Method as HttpMethod, Request};
+    let start = (read_as != ReadAs::Detail)
+        .then(|| profile.start_requests(vars).ok())
+        .flatten()
+        .and_then(|starts| starts.into_iter().find(|r| r.url == url));
+    let request = match start {
+        Some(r) => Request {
+            method: match r.method {
+                super::Method::Get => HttpMethod::Get,
+                super::Method::Post => HttpMethod::Post,
+            },
+            content_type: r.body.as_ref().map(|_| "application/json".to_string()),
+            body: r.body,
+            ..Request::get(url)
+        },
+        None => Request::get(url),
+    };
+    let fetcher = crate::crawl::fetcher_from_config(crawl, &[])
+        .map_err(|e| format!("error: cannot build the HTTP client: {e}"))?;
+    let fetched = fetcher.fetch(&request).await;
+    let rec = fetched.record;
+    let Some(body) = fetched.text else {
+        let why = rec.error.as_ref().map_or_else(
+            || format!("HTTP {} with no body", rec.status),
+            |e| format!("{}: {}", e.kind, e.message),
+        );
+        return Err(format!("error: fetching {url}: {why}"));
+    };
+    Ok(Page {
+        url: rec.url.clone(),
+        final_url: rec.final_url.clone(),
+        status: i64::from(rec.status),
+        content_type: rec.content_type.clone(),
+        fetch: crate::crawl::walk::fetch_facts(&rec),
+        body,
+    })
 }

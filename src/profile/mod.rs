@@ -31,7 +31,7 @@ use regex::Regex;
 use scraper::Selector;
 
 pub use level::LevelMap;
-pub use model::{Effect, Method, SignalKind};
+pub use model::{Effect, Method, PairsMode, SignalKind};
 pub use set::{BUNDLED, ProfileSet};
 pub use template::Template;
 
@@ -117,6 +117,8 @@ pub struct HtmlListing {
     pub code: Option<Css>,
     pub name: Option<Css>,
     pub total: Option<Css>,
+    /// Facts read inside each `item` (`[listing.html] item_facts`).
+    pub item_facts: Option<FieldMap<Css>>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,7 +126,12 @@ pub struct JsonListing {
     pub method: Method,
     pub body: Option<Template>,
     pub items: String,
-    pub detail_url: Template,
+    /// `None`: the item is the service, read by `item_facts` alone (no detail request).
+    pub detail_url: Option<Template>,
+    /// The service's address when there is no detail request.
+    pub item_url: Option<Template>,
+    /// Facts read from each item (pointers relative to the item).
+    pub item_facts: Option<FieldMap<String>>,
     pub detail_method: Method,
     pub detail_body: Option<Template>,
     pub code: Option<String>,
@@ -234,7 +241,9 @@ impl<T> FieldMap<T> {
 pub struct LabelValue {
     pub container: Css,
     pub label: Css,
-    pub value: Css,
+    /// `None` only in [`PairsMode::Inline`].
+    pub value: Option<Css>,
+    pub pairs: PairsMode,
     /// Folded synonyms per field.
     pub labels: FieldMap<Vec<String>>,
 }

@@ -15,6 +15,8 @@ pub struct RawProfile {
     #[serde(default)]
     pub description: String,
     pub listing: RawListing,
+    /// Optional only when the listing has no detail request (list-only items).
+    #[serde(default)]
     pub detail: RawDetail,
     /// `[[level]]`: ordered label patterns.
     #[serde(default, rename = "level")]
@@ -50,6 +52,9 @@ pub struct RawHtmlListing {
     pub name: Option<Spanned<String>>,
     /// Element whose text holds the total number of services.
     pub total: Option<Spanned<String>>,
+    /// Facts read from each `item` (selectors inside it), as on a detail page; the detail
+    /// page wins field by field.
+    pub item_facts: Option<Spanned<RawFields>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +63,14 @@ pub struct RawJsonListing {
     pub method: Option<Method>,
     pub body: Option<Spanned<String>>,
     pub items: Spanned<String>,
-    pub detail_url: Spanned<String>,
+    /// The detail request of an item; without it the item itself is the service (its facts
+    /// come from `item_facts`) and `item_url` names it.
+    pub detail_url: Option<Spanned<String>>,
+    /// The service's address when there is no `detail_url` (e.g. its page for citizens); not
+    /// fetched, it identifies the service.
+    pub item_url: Option<Spanned<String>>,
+    /// Facts read from each item (pointers relative to the item), as on a detail page.
+    pub item_facts: Option<Spanned<RawFields>>,
     pub detail_method: Option<Method>,
     pub detail_body: Option<Spanned<String>>,
     pub code: Option<Spanned<String>>,
@@ -108,7 +120,7 @@ pub struct RawPagination {
     pub last: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDetail {
     pub label_value: Option<RawLabelValue>,
@@ -126,7 +138,29 @@ pub struct RawDetail {
 pub struct RawLabelValue {
     pub container: Spanned<String>,
     pub label: Spanned<String>,
-    pub value: Spanned<String>,
+    /// The value element; optional only in `inline` mode (the text after the label).
+    pub value: Option<Spanned<String>>,
+    /// How labels and values pair up inside a container (default `nested`).
+    pub pairs: Option<Spanned<PairsMode>>,
+}
+
+/// How `[detail.label_value]` pairs labels with values inside each container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairsMode {
+    /// The first `label` and the first `value` inside each container (one pair per container).
+    #[default]
+    Nested,
+    /// Every `label` in the container with the following sibling elements matching `value`,
+    /// up to the next label (`<dl><dt>..</dt><dd>..</dd>..</dl>`).
+    #[serde(alias = "dt")]
+    Siblings,
+    /// Every `label` with the one next sibling matching `value` (`<tr><th>..</th><td>..</td></tr>`).
+    #[serde(alias = "th")]
+    Row,
+    /// Every `label` element with the text that follows it, up to the next label
+    /// (`<p><strong>Mức độ:</strong> Toàn trình</p>`).
+    Inline,
 }
 
 /// Label synonyms per field.

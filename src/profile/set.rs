@@ -10,7 +10,7 @@ use super::validate::parse_profile;
 use crate::diag::{Diagnostic, Diagnostics, DiagnosticsError, SourceFile};
 
 /// The profiles shipped with the binary: `(file name, text)`.
-pub const BUNDLED: [(&str, &str); 4] = [
+pub const BUNDLED: [(&str, &str); 10] = [
     (
         "accordion.toml",
         include_str!("../../rules/portals/accordion.toml"),
@@ -21,6 +21,24 @@ pub const BUNDLED: [(&str, &str); 4] = [
         "spa-noapi.toml",
         include_str!("../../rules/portals/spa-noapi.toml"),
     ),
+    ("dl.toml", include_str!("../../rules/portals/dl.toml")),
+    (
+        "list-api.toml",
+        include_str!("../../rules/portals/list-api.toml"),
+    ),
+    (
+        "dvcqg-api.toml",
+        include_str!("../../rules/portals/dvcqg-api.toml"),
+    ),
+    (
+        "opencps.toml",
+        include_str!("../../rules/portals/opencps.toml"),
+    ),
+    (
+        "liferay.toml",
+        include_str!("../../rules/portals/liferay.toml"),
+    ),
+    ("igate.toml", include_str!("../../rules/portals/igate.toml")),
 ];
 
 /// Loaded profiles by id.

@@ -3,7 +3,7 @@
 //! comments; every string goes through [`q`] (TOML basic-string quoting).
 
 use super::truth::{Ports, host_url};
-use super::world::{HostRole, Shape, World};
+use super::world::{HostRole, World};
 
 /// Quote `s` as a TOML basic string.
 fn q(s: &str) -> String {
@@ -82,7 +82,7 @@ platform = {}\njurisdiction = {}\ncontacts = {}\nsuccessor = {}\nformer_names = 
             q(&a.successor),
             list(&a.former_names),
         ));
-        if a.shape == Shape::Spa {
+        if a.shape.has_api_host() {
             // The API base without a trailing `/`: profiles append `/api/...` to it.
             out.push_str(&format!(
                 "[agency.vars]\napi = {}\n",

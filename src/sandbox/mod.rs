@@ -17,6 +17,7 @@ mod catalog;
 mod overrides;
 mod pki;
 mod plant;
+mod platforms;
 mod render;
 mod routes;
 mod server;
@@ -56,6 +57,7 @@ pub fn detail_body(a: &AgencySpec, s: &ServiceSpec) -> Option<String> {
         Shape::Table => Some(render::table_detail(a, s, "utf-8")),
         Shape::Spa => Some(render::api_detail(a, s).to_string()),
         Shape::SpaNoapi => None,
+        _ => platforms::detail_body(a, s),
     }
 }
 

@@ -29,11 +29,11 @@ pub(crate) struct Reply {
     pub cacheable: bool,
 }
 
-const HTML: &str = "text/html; charset=utf-8";
-const JSON: &str = "application/json; charset=utf-8";
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
+pub(crate) const JSON: &str = "application/json; charset=utf-8";
 
 impl Reply {
-    fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+    pub(crate) fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
         Reply {
             status: StatusCode::OK,
             content_type,
@@ -86,7 +86,13 @@ fn num(query: &[(String, String)], key: &str) -> Option<usize> {
     query_get(query, key).and_then(|v| v.trim().parse().ok())
 }
 
-pub(crate) fn route(ctx: &Ctx<'_>, host: &HostSpec, path: &str, raw_query: &str) -> Reply {
+pub(crate) fn route(
+    ctx: &Ctx<'_>,
+    host: &HostSpec,
+    path: &str,
+    raw_query: &str,
+    post: Option<&[u8]>,
+) -> Reply {
     let query: Vec<(String, String)> = url::form_urlencoded::parse(raw_query.as_bytes())
         .into_owned()
         .collect();
@@ -99,6 +105,30 @@ pub(crate) fn route(ctx: &Ctx<'_>, host: &HostSpec, path: &str, raw_query: &str)
     if let Some(asset) = static_asset(path) {
         return asset;
     }
+    if !is_classic(agency.shape) {
+        if host.role == HostRole::Extra {
+            return match (path, post) {
+                ("/", None) => Reply::ok(HTML, render::extra_home(agency, host)),
+                _ => Reply::not_found(),
+            };
+        }
+        let api_base = truth::host_url(&agency.api_host(), ctx.https_port);
+        return super::platforms::route(
+            ctx.o,
+            agency,
+            host.role == HostRole::Api,
+            path,
+            &query,
+            post,
+            &api_base,
+        );
+    }
+    if post.is_some() {
+        return Reply::status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Phương thức không được hỗ trợ (405)\n",
+        );
+    }
     match host.role {
         HostRole::Extra => match path {
             "/" => Reply::ok(HTML, render::extra_home(agency, host)),
@@ -109,9 +139,18 @@ pub(crate) fn route(ctx: &Ctx<'_>, host: &HostSpec, path: &str, raw_query: &str)
     }
 }
 
+/// The four shapes of the tiny, demo and nation worlds (with planted behaviours); the others
+/// are in `platforms.rs`.
+fn is_classic(shape: Shape) -> bool {
+    matches!(
+        shape,
+        Shape::Accordion | Shape::Table | Shape::Spa | Shape::SpaNoapi
+    )
+}
+
 fn robots(o: &Overrides, a: &AgencySpec, h: &HostSpec) -> String {
     let mut s = String::from("User-agent: *\nDisallow: /admin/\n");
-    if data_role(a) == h.role && a.shape != Shape::SpaNoapi {
+    if data_role(a) == h.role && !a.shape.unreadable() {
         for svc in o.robots_disallowed(a.index) {
             s.push_str(&format!("Disallow: {}$\n", svc.detail_path(a)));
         }

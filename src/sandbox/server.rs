@@ -131,6 +131,9 @@ fn gzip(body: &[u8]) -> Option<Vec<u8>> {
     enc.finish().ok()
 }
 
+/// Largest POST body read.
+const MAX_POST_BYTES: usize = 64 * 1024;
+
 /// Serve one request.
 pub(crate) async fn handle(
     state: Arc<State>,
@@ -169,16 +172,27 @@ pub(crate) async fn handle(
     let accept_gzip = header_str(header::ACCEPT_ENCODING).is_some_and(|v| v.contains("gzip"));
     let user_agent = header_str(header::USER_AGENT).unwrap_or_default();
     let method = req.method().clone();
+    // A POST body (the platform shapes' JSON APIs), bounded.
+    let post_body: Vec<u8> = if method == Method::POST {
+        axum::body::to_bytes(Body::new(req.into_body()), MAX_POST_BYTES)
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
 
     let (reply, host_spec, generation) = {
         let o = state.overrides.read().unwrap_or_else(|e| e.into_inner());
         let host = o.host_spec(&host_header);
         let reply = match (&host, &method) {
             (None, _) => Reply::not_found(),
-            (Some(_), m) if *m != Method::GET && *m != Method::HEAD => Reply::status(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "Phương thức không được hỗ trợ (405)\n",
-            ),
+            (Some(_), m) if *m != Method::GET && *m != Method::HEAD && *m != Method::POST => {
+                Reply::status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Phương thức không được hỗ trợ (405)\n",
+                )
+            }
             (Some(h), _) if !https && h.https_redirect => {
                 let location = format!(
                     "{}{}",
@@ -197,7 +211,8 @@ pub(crate) async fn handle(
                     hang: state.hang,
                     seen_429: &state.seen_429,
                 };
-                routes::route(&ctx, h, &path, &query)
+                let post = (method == Method::POST).then_some(post_body.as_slice());
+                routes::route(&ctx, h, &path, &query, post)
             }
         };
         (reply, host, o.generation())

@@ -213,7 +213,38 @@ pub(crate) fn derive(w: &WorldData, agency_index: usize, index: usize) -> Option
     if let Some(p) = w.plants.get(&(agency_index, index)) {
         apply(&mut s, *p);
     }
+    publish_only(agency.shape, &mut s);
     Some(s)
+}
+
+/// What a platform's public contract carries: facts it has no field for are not published
+/// (docs/sandbox-world.md), so the ground truth is what the portal shows.
+fn publish_only(shape: Shape, s: &mut ServiceSpec) {
+    match shape {
+        // The national portal's API: no level field and no signature field were seen.
+        Shape::Dvcqg => {
+            s.level = Level::Unknown;
+            s.level_label.clear();
+            s.providers.clear();
+            s.signature_required = false;
+            s.national_portal_link = false;
+        }
+        // OpenCPS service info: `maxLevel` (2/3/4) only.
+        Shape::Opencps => {
+            if !s.level_label.is_empty() {
+                s.level_label = match s.level {
+                    Level::Full => "4",
+                    Level::Partial => "3",
+                    _ => "2",
+                }
+                .to_string();
+            }
+            s.providers.clear();
+            s.signature_required = false;
+            s.national_portal_link = false;
+        }
+        _ => {}
+    }
 }
 
 fn pick_verb(rng: &mut impl RngCore) -> &'static str {
@@ -280,7 +311,7 @@ impl ServiceSpec {
         if self.name.contains('<') {
             d.push("injected_markup_name");
         }
-        if agency.shape == Shape::SpaNoapi {
+        if agency.shape.unreadable() {
             d.push("spa_without_api");
         }
         d
@@ -288,7 +319,7 @@ impl ServiceSpec {
 
     /// `"ok"` or the `could_not_assess` reason the scanner must record.
     pub fn expect(&self, agency: &AgencySpec) -> &'static str {
-        if agency.shape == Shape::SpaNoapi {
+        if agency.shape.unreadable() {
             return "spa_without_api";
         }
         if self.robots_disallowed {
@@ -320,6 +351,17 @@ impl ServiceSpec {
             ),
             Shape::Spa => format!("/api/v1/procedures/{}", spa_id(agency, self.index)),
             Shape::SpaNoapi => format!("/dich-vu-cong/tthc/{}", self.code),
+            Shape::Dl => format!("/tthc/chi-tiet?ma={}", dl_id(self.index)),
+            Shape::ListApi => format!("/dich-vu-cong/tthc/{}", spa_id(agency, self.index)),
+            // The detail is one POST endpoint for every service (the id in the body); the
+            // service's address is its page for citizens.
+            Shape::Dvcqg => format!("/thu-tuc-hanh-chinh/{}", spa_id(agency, self.index)),
+            Shape::Opencps => format!("/o/rest/v2/serviceinfos/{}", opencps_id(self.index)),
+            Shape::Liferay => format!(
+                "/dich-vu-cong/chi-tiet?p_p_id=dichvucong_WAR_dngdvcportlet&id={}",
+                liferay_id(self.index)
+            ),
+            Shape::Igate => format!("/vi/procedure/detail/{}", spa_id(agency, self.index)),
         }
     }
 
@@ -331,6 +373,23 @@ impl ServiceSpec {
             agency.portal_host()
         }
     }
+}
+
+/// The national portal's list and detail endpoints (POST, JSON bodies).
+pub(crate) const DVCQG_LIST: &str =
+    "/api/v1/submitting/formality/list-all-public-formality-by-citizen";
+pub(crate) const DVCQG_DETAIL: &str = "/api/v1/configuring/formality/get-formality-by-citizen";
+/// The list-only API's search endpoint (POST).
+pub(crate) const LIST_API_SEARCH: &str = "/api/v2/thu-tuc/tim-kiem";
+
+pub(crate) fn dl_id(index: usize) -> usize {
+    500_000 + index
+}
+pub(crate) fn opencps_id(index: usize) -> usize {
+    70_000 + index
+}
+pub(crate) fn liferay_id(index: usize) -> usize {
+    300_000 + index
 }
 
 pub(crate) fn accordion_id(index: usize) -> usize {
@@ -350,7 +409,10 @@ pub(crate) fn parse_id(agency: &AgencySpec, raw: &str) -> Option<usize> {
     let index = match agency.shape {
         Shape::Accordion => raw.parse::<usize>().ok()?.checked_sub(26000)?,
         Shape::Table => raw.parse::<usize>().ok()?.checked_sub(100_000)?,
-        Shape::Spa => {
+        Shape::Dl => raw.parse::<usize>().ok()?.checked_sub(500_000)?,
+        Shape::Opencps => raw.parse::<usize>().ok()?.checked_sub(70_000)?,
+        Shape::Liferay => raw.parse::<usize>().ok()?.checked_sub(300_000)?,
+        Shape::Spa | Shape::ListApi | Shape::Dvcqg | Shape::Igate => {
             if raw.len() != 24 || !raw.is_char_boundary(8) {
                 return None;
             }

@@ -173,7 +173,7 @@ fn agency_truth(a: &AgencySpec, hosts: &[HostSpec], ports: Ports) -> AgencyTruth
     if a.pagination_loop && a.shape == Shape::Table {
         defects.push("pagination_loop".into());
     }
-    if a.shape == Shape::SpaNoapi {
+    if a.shape.unreadable() {
         defects.push("spa_without_api".into());
     }
     for h in hosts.iter().filter(|h| h.agency_id == a.id) {

@@ -26,6 +26,10 @@ pub enum Size {
     Demo,
     /// 100 portals × 2,000 services: benchmarks.
     Nation,
+    /// One small portal per platform shape beyond the four classic ones (dt/dd siblings, a
+    /// list-only JSON API, the national portal's JSON API, OpenCPS, Liferay portlets, iGate),
+    /// no planted defects: each shape read by its profile alone.
+    Platforms,
 }
 
 impl Size {
@@ -34,6 +38,7 @@ impl Size {
             Size::Tiny => "tiny",
             Size::Demo => "demo",
             Size::Nation => "nation",
+            Size::Platforms => "platforms",
         }
     }
 }
@@ -45,7 +50,10 @@ impl std::str::FromStr for Size {
             "tiny" => Ok(Size::Tiny),
             "demo" => Ok(Size::Demo),
             "nation" => Ok(Size::Nation),
-            other => Err(format!("unknown world size `{other}` (tiny, demo, nation)")),
+            "platforms" => Ok(Size::Platforms),
+            other => Err(format!(
+                "unknown world size `{other}` (tiny, demo, nation, platforms)"
+            )),
         }
     }
 }
@@ -58,6 +66,20 @@ pub enum Shape {
     Table,
     Spa,
     SpaNoapi,
+    /// Label/value as `<dl><dt>..</dt><dd>..</dd></dl>` siblings (profile `dl`).
+    Dl,
+    /// A single-page app whose API has only a POST search/list endpoint; every fact is in the
+    /// list items (profile `list-api`).
+    ListApi,
+    /// The national portal's JSON API: POST list with a `lastId` cursor, POST detail by id
+    /// (profile `dvcqg-api`).
+    Dvcqg,
+    /// OpenCPS public REST `/o/rest/v2/serviceinfos` with `maxLevel` (profile `opencps`).
+    Opencps,
+    /// Liferay portlet tables: offset pagination, `td.td-1` labels (profile `liferay`).
+    Liferay,
+    /// VNPT iGate: an Angular shell whose API needs a token (profile `igate`).
+    Igate,
 }
 
 impl Shape {
@@ -67,7 +89,21 @@ impl Shape {
             Shape::Table => "table",
             Shape::Spa => "spa",
             Shape::SpaNoapi => "spa-noapi",
+            Shape::Dl => "dl",
+            Shape::ListApi => "list-api",
+            Shape::Dvcqg => "dvcqg-api",
+            Shape::Opencps => "opencps",
+            Shape::Liferay => "liferay",
+            Shape::Igate => "igate",
         }
+    }
+    /// A shell whose data the scanner cannot reach: every service is `spa_without_api`.
+    pub fn unreadable(self) -> bool {
+        matches!(self, Shape::SpaNoapi | Shape::Igate)
+    }
+    /// The agency has an `api.<id>` host.
+    pub fn has_api_host(self) -> bool {
+        matches!(self, Shape::Spa | Shape::ListApi)
     }
     /// Server-rendered HTML (the service data is in the page).
     pub fn is_html(self) -> bool {
@@ -280,6 +316,16 @@ const DEMO: &[(&str, Shape)] = &[
     ("hcm", Shape::Spa),
 ];
 
+/// The platforms world: one portal per newer shape.
+const PLATFORMS: &[(&str, Shape)] = &[
+    ("btp", Shape::Dl),
+    ("hanoi", Shape::ListApi),
+    ("vpcp", Shape::Dvcqg),
+    ("bxd", Shape::Opencps),
+    ("danang", Shape::Liferay),
+    ("thainguyen", Shape::Igate),
+];
+
 const TINY: &[(&str, Shape)] = &[
     ("bca", Shape::Accordion),
     ("danang", Shape::Table),
@@ -294,7 +340,7 @@ impl World {
         let mut hosts = Vec::new();
         for a in &agencies {
             hosts.push(good_host(a.portal_host(), &a.id, HostRole::Portal));
-            if a.shape == Shape::Spa {
+            if a.shape.has_api_host() {
                 hosts.push(good_host(a.api_host(), &a.id, HostRole::Api));
             }
         }
@@ -369,8 +415,12 @@ pub(crate) fn good_host(name: String, agency: &str, role: HostRole) -> HostSpec 
 
 fn build_agencies(size: Size, seed: u64) -> Vec<AgencySpec> {
     let list: Vec<(String, Option<&catalog::AgencyRow>, Shape, usize)> = match size {
-        Size::Tiny | Size::Demo => {
-            let table = if size == Size::Tiny { TINY } else { DEMO };
+        Size::Tiny | Size::Demo | Size::Platforms => {
+            let table = match size {
+                Size::Tiny => TINY,
+                Size::Platforms => PLATFORMS,
+                _ => DEMO,
+            };
             table
                 .iter()
                 .enumerate()
@@ -380,7 +430,7 @@ fn build_agencies(size: Size, seed: u64) -> Vec<AgencySpec> {
                     let count = match (size, shape) {
                         // The table agency needs more than one 10-row page for its loop.
                         (Size::Tiny, Shape::Table) => 12,
-                        (Size::Tiny, _) => 8,
+                        (Size::Tiny | Size::Platforms, _) => 8,
                         _ => rng.random_range(40..=60),
                     };
                     (id.to_string(), row, *shape, count)

@@ -68,6 +68,17 @@ impl Cx {
                 let code = self.opt_css(&h.code);
                 let name = self.opt_css(&h.name);
                 let total = self.opt_css(&h.total);
+                let item_facts = h.item_facts.as_ref().map(|f| {
+                    if h.item.is_none() {
+                        self.err(
+                            "profile::listing",
+                            f.span(),
+                            "`item_facts` are read inside each `item`: give [listing.html] `item`",
+                            "no `item` for these",
+                        );
+                    }
+                    self.fields_css(f.get_ref())
+                });
                 Some(ListSource::Html(HtmlListing {
                     link: link?,
                     attr: h
@@ -78,32 +89,68 @@ impl Cx {
                     code,
                     name,
                     total,
+                    item_facts,
                 }))
             }
             (None, Some(j)) => {
                 let span = j.span();
                 let j = j.into_inner();
                 let items = self.pointer(&j.items);
-                let detail_url = self.template(&j.detail_url);
+                let detail_url = j.detail_url.as_ref().and_then(|t| self.template(t));
+                let item_url = j.item_url.as_ref().and_then(|t| self.template(t));
                 let body = j.body.as_ref().and_then(|b| self.template(b));
                 let detail_body = j.detail_body.as_ref().and_then(|b| self.template(b));
                 let code = self.opt_pointer(&j.code);
                 let name = self.opt_pointer(&j.name);
                 let total = self.opt_pointer(&j.total);
-                if detail_url.as_ref().is_some_and(|t| !t.uses_item()) {
-                    self.err(
-                        "profile::template",
-                        j.detail_url.span(),
-                        "`detail_url` must read the item (e.g. `{/id}`), or every service gets the same URL",
-                        "no `{/...}`",
-                    );
+                let item_facts = j
+                    .item_facts
+                    .as_ref()
+                    .map(|f| self.fields_pointer(f.get_ref()));
+                // A POST detail may carry the item in its body instead (`{"id": "{/id}"}`).
+                let body_reads_item = detail_body.as_ref().is_some_and(Template::uses_item);
+                for (key, raw, parsed) in [
+                    ("detail_url", &j.detail_url, &detail_url),
+                    ("item_url", &j.item_url, &item_url),
+                ] {
+                    if let (Some(raw), Some(t)) = (raw, parsed)
+                        && !t.uses_item()
+                        && !(key == "detail_url" && body_reads_item)
+                    {
+                        self.err(
+                            "profile::template",
+                            raw.span(),
+                            format!("`{key}` must read the item (e.g. `{{/id}}`), or every service gets the same URL"),
+                            "no `{/...}`",
+                        );
+                    }
+                }
+                if j.detail_url.is_none() {
+                    if j.item_url.is_none() {
+                        self.err(
+                            "profile::listing",
+                            span.clone(),
+                            "without `detail_url` the list item is the service: give `item_url` (its address, e.g. `{portal}/thu-tuc/{/id}`) and `item_facts`",
+                            "in this listing",
+                        );
+                    }
+                    if j.item_facts.is_none() {
+                        self.err(
+                            "profile::listing",
+                            span.clone(),
+                            "without `detail_url` the service's facts come from the list item: give `item_facts`",
+                            "in this listing",
+                        );
+                    }
                 }
                 let _ = span;
                 Some(ListSource::Json(JsonListing {
                     method: j.method.unwrap_or_default(),
                     body,
                     items: items?,
-                    detail_url: detail_url?,
+                    detail_url,
+                    item_url,
+                    item_facts,
                     detail_method: j.detail_method.unwrap_or_default(),
                     detail_body,
                     code,

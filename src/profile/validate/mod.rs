@@ -182,7 +182,10 @@ impl Cx {
             );
         }
         let listing = self.listing(raw.listing);
-        let detail = self.detail(raw.detail);
+        let list_only = listing
+            .as_ref()
+            .is_some_and(|l| matches!(&l.source, ListSource::Json(j) if j.detail_url.is_none()));
+        let detail = self.detail(raw.detail, list_only);
         let mut levels = LevelMap::default();
         for rule in &raw.levels {
             let pattern = match (&rule.contains, &rule.regex) {
@@ -245,7 +248,7 @@ impl Cx {
         })
     }
 
-    fn fields_css(&mut self, raw: &RawFields) -> FieldMap<Css> {
+    pub(super) fn fields_css(&mut self, raw: &RawFields) -> FieldMap<Css> {
         let mut map = FieldMap::default();
         for (f, v) in fields(raw) {
             if let Some(c) = v.and_then(|v| self.css(v)) {
@@ -255,7 +258,7 @@ impl Cx {
         map
     }
 
-    fn fields_pointer(&mut self, raw: &RawFields) -> FieldMap<String> {
+    pub(super) fn fields_pointer(&mut self, raw: &RawFields) -> FieldMap<String> {
         let mut map = FieldMap::default();
         for (f, v) in fields(raw) {
             if let Some(p) = v.and_then(|v| self.pointer(v)) {
@@ -265,14 +268,28 @@ impl Cx {
         map
     }
 
-    fn detail(&mut self, raw: RawDetail) -> Option<Detail> {
+    /// `list_only`: the listing fetches no detail page, so `[detail]` may be empty.
+    fn detail(&mut self, raw: RawDetail, list_only: bool) -> Option<Detail> {
         let direct = self.fields_css(&raw.direct);
         let json = raw.json.as_ref().map(|j| self.fields_pointer(j.get_ref()));
         let label_value = match &raw.label_value {
             Some(lv) => {
                 let container = self.css(&lv.container);
                 let label = self.css(&lv.label);
-                let value = self.css(&lv.value);
+                let pairs = lv.pairs.as_ref().map(|p| *p.get_ref()).unwrap_or_default();
+                let value = match &lv.value {
+                    Some(v) => self.css(v).map(Some),
+                    None if pairs == PairsMode::Inline => Some(None),
+                    None => {
+                        self.err(
+                            "profile::detail",
+                            lv.label.span(),
+                            "[detail.label_value] needs `value` (only `pairs = \"inline\"` reads the text after the label)",
+                            "label given here",
+                        );
+                        None
+                    }
+                };
                 let labels = folded_labels(&raw.labels);
                 if labels.is_empty() {
                     self.err(
@@ -286,6 +303,7 @@ impl Cx {
                     container: container?,
                     label: label?,
                     value: value?,
+                    pairs,
                     labels,
                 })
             }
@@ -302,7 +320,7 @@ impl Cx {
                 "JSON declared here",
             );
         }
-        if raw.json.is_none() && label_value.is_none() && direct.is_empty() {
+        if raw.json.is_none() && label_value.is_none() && direct.is_empty() && !list_only {
             self.diags.push(
                 Diagnostic::error(
                     "profile::detail",

@@ -1,0 +1,568 @@
+//! Facts read from a list item (`[listing.json] item_facts` / `[listing.html] item_facts`).
+//!
+//! Many APIs (and some HTML tables) carry each service's level and signature fields in the
+//! list itself, and some have no per-service endpoint at all. A list item is read with the same
+//! field and signal vocabulary as a detail page; the result travels with the service's detail
+//! request ([`super::ServiceHint::item`]) and is merged into the detail page's facts **field by
+//! field, the detail page winning** ([`ItemFacts::fill`]). Without a detail request
+//! (`detail_url` absent) the item is the whole service ([`list_only_service`]): its evidence
+//! is the item's pointer in the list response and a hash of the item.
+//!
+//! Every value read from an item says so in its evidence: `kind` is prefixed `list:`
+//! (`list:json_field`, `list:selector`), `url` is the list page and `locator` points into it
+//! (`/data/items/3/level`, or `div.item:nth-of-type(4) span.muc-do`).
+
+use scraper::{ElementRef, Html};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::detail::{max_chars, pick_code};
+use super::html::element_text;
+use super::signals::{detect_html, detect_json, summarise_signature};
+use crate::facts::{AssessReason, ErrorFact, Evidence, FetchFacts, Level, ServiceFacts, excerpt};
+use crate::profile::template::scalar_text;
+use crate::profile::text::clean;
+use crate::profile::{Css, Field, FieldMap, Locator, Profile};
+
+/// Prefix of the evidence `kind` of everything read from a list item.
+pub const LIST_KIND_PREFIX: &str = "list:";
+
+/// What one list item said about its service.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemFacts {
+    /// The item is the whole service: there is no detail page to fetch.
+    pub only: bool,
+    pub code: String,
+    pub name: String,
+    /// The level as mapped by the profile's `[[level]]` rules, and its label.
+    pub level: Level,
+    pub level_label: String,
+    pub national_portal_link: bool,
+    /// Evidence per field read (`code`, `name`, `level`, `dossier`, `requirements`,
+    /// `national_portal_link`), all `list:` kinds.
+    pub evidence: Vec<Evidence>,
+    /// Signature signals found in the item (`list:` kinds, never site-wide).
+    pub signals: Vec<Evidence>,
+    /// The item itself: kind `list_item`, locator its pointer (JSON) or selector (HTML),
+    /// excerpt `sha256:<hash of the item>`.
+    pub item: Evidence,
+    /// SHA-256 (hex) of the item (its JSON, or its HTML).
+    pub sha256: String,
+}
+
+impl ItemFacts {
+    /// Anything was read from the item.
+    pub fn is_empty(&self) -> bool {
+        self.evidence.is_empty() && self.signals.is_empty()
+    }
+
+    /// Fill what the detail page did not say, field by field (the detail page wins), and add
+    /// the item's signature signals to the page's (a signal seen anywhere is seen; its absence
+    /// in one place is not a "no").
+    pub fn fill(&self, facts: &mut ServiceFacts) {
+        let mut used = false;
+        let mut take = |field: &str, facts: &mut ServiceFacts| {
+            used = true;
+            facts
+                .evidence
+                .extend(self.evidence.iter().filter(|e| e.field == field).cloned());
+        };
+        if facts.code.is_empty() && !self.code.is_empty() {
+            facts.code = self.code.clone();
+            take("code", facts);
+        }
+        if facts.name.is_empty() && !self.name.is_empty() {
+            facts.name = self.name.clone();
+            take("name", facts);
+        }
+        if facts.level_label.is_empty() && !self.level_label.is_empty() {
+            facts.level = self.level;
+            facts.level_label = self.level_label.clone();
+            facts.online_submission = matches!(self.level, Level::Full | Level::Partial);
+            take("level", facts);
+        }
+        if !facts.national_portal_link && self.national_portal_link {
+            facts.national_portal_link = true;
+            take("national_portal_link", facts);
+        }
+        if !self.signals.is_empty() {
+            used = true;
+            let mut all = std::mem::take(&mut facts.signature.evidence);
+            for s in &self.signals {
+                if !all.contains(s) {
+                    all.push(s.clone());
+                }
+            }
+            facts.signature = summarise_signature(all);
+        }
+        if used || self.only {
+            facts.evidence.push(self.item.clone());
+        }
+    }
+}
+
+/// The service a list-only item describes: its facts from the item, its fetch facts from the
+/// list page that carried it (with the item's hash). An item that carried none of the
+/// profile's `item_facts` is could-not-assess `no_data`, never a service without a level.
+pub fn list_only_service(
+    agency_id: &str,
+    url: &str,
+    item: &ItemFacts,
+    list_fetch: FetchFacts,
+) -> ServiceFacts {
+    let mut facts = ServiceFacts {
+        agency_id: agency_id.to_string(),
+        url: url.to_string(),
+        fetch: list_fetch,
+        ..ServiceFacts::default()
+    };
+    facts.fetch.sha256 = item.sha256.clone();
+    item.fill(&mut facts);
+    let nothing = facts.code.is_empty() && facts.name.is_empty() && facts.level_label.is_empty();
+    if nothing && facts.fetch.error.is_none() {
+        facts.fetch.error = Some(ErrorFact {
+            kind: AssessReason::NoData,
+            message: "the list item carried none of the profile's item_facts".into(),
+        });
+    }
+    facts
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Field texts → facts and evidence (shared by JSON and HTML items).
+fn build(
+    profile: &Profile,
+    only: bool,
+    found: Vec<(Field, String, Evidence)>,
+    item: Evidence,
+    sha256: String,
+) -> (ItemFacts, Vec<String>) {
+    let mut out = ItemFacts {
+        only,
+        item,
+        sha256,
+        ..ItemFacts::default()
+    };
+    let mut sections = Vec::new();
+    for (field, text, ev) in found {
+        match field {
+            Field::Code => out.code = pick_code(profile, &text),
+            Field::Name => out.name = text.clone(),
+            Field::Level => {
+                let (level, label) = profile.levels.map(&text);
+                out.level = level;
+                out.level_label = label;
+            }
+            Field::Dossier | Field::Requirements => sections.push(text.clone()),
+        }
+        out.evidence.push(ev);
+    }
+    (out, sections)
+}
+
+fn list_evidence(kind: &str, field: &str, locator: String, text: &str, url: &str) -> Evidence {
+    Evidence {
+        kind: format!("{LIST_KIND_PREFIX}{kind}"),
+        field: field.to_string(),
+        locator,
+        excerpt: excerpt(text),
+        url: url.to_string(),
+        provider: String::new(),
+        site_wide: false,
+    }
+}
+
+/// Re-home page evidence (signals, national link) to the item: `list:` kind, locator under
+/// the item's.
+fn rehome(mut e: Evidence, at: &str, url: &str) -> Evidence {
+    e.kind = format!("{LIST_KIND_PREFIX}{}", e.kind);
+    e.locator = format!("{at} {}", e.locator);
+    e.url = url.to_string();
+    e.site_wide = false;
+    e
+}
+
+/// Read one JSON list item (at `pointer` in the response of `url`).
+pub(crate) fn read_json_item(
+    profile: &Profile,
+    fields: Option<&FieldMap<String>>,
+    only: bool,
+    item: &Value,
+    pointer: &str,
+    url: &str,
+) -> ItemFacts {
+    let text = item.to_string();
+    let sha256 = sha256_hex(text.as_bytes());
+    let item_ev = Evidence {
+        kind: "list_item".into(),
+        field: "service".into(),
+        locator: pointer.to_string(),
+        excerpt: format!("sha256:{sha256}"),
+        url: url.to_string(),
+        provider: String::new(),
+        site_wide: false,
+    };
+    let mut found = Vec::new();
+    if let Some(ptrs) = fields {
+        for f in Field::ALL {
+            let Some(p) = ptrs.get(f) else { continue };
+            let Some(v) = item.pointer(p).and_then(scalar_text) else {
+                continue;
+            };
+            let v: String = clean(&v).chars().take(max_chars(f)).collect();
+            if !v.is_empty() {
+                let ev = list_evidence("json_field", f.as_str(), format!("{pointer}{p}"), &v, url);
+                found.push((f, v, ev));
+            }
+        }
+    }
+    let (mut out, sections) = build(profile, only, found, item_ev, sha256);
+    let sections: Vec<&str> = sections.iter().map(String::as_str).collect();
+    out.signals = detect_json(profile, item, &text, url, &sections)
+        .into_iter()
+        .map(|e| rehome(e, pointer, url))
+        .collect();
+    if let Some(Locator::Pointer(p)) = &profile.national_link
+        && let Some(v) = item
+            .pointer(p)
+            .filter(|v| matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| !s.is_empty()))
+    {
+        out.national_portal_link = true;
+        out.evidence.push(list_evidence(
+            "json_field",
+            "national_portal_link",
+            format!("{pointer}{p}"),
+            &v.to_string(),
+            url,
+        ));
+    }
+    out
+}
+
+/// Read one HTML list item (the `n`-th match of `item_sel` on the page at `url`).
+pub(crate) fn read_html_item(
+    profile: &Profile,
+    fields: &FieldMap<Css>,
+    item_sel: &Css,
+    n: usize,
+    el: ElementRef<'_>,
+    url: &str,
+) -> ItemFacts {
+    let html = el.html();
+    let sha256 = sha256_hex(html.as_bytes());
+    let at = format!("{} [{n}]", item_sel.text);
+    let item_ev = Evidence {
+        kind: "list_item".into(),
+        field: "service".into(),
+        locator: at.clone(),
+        excerpt: format!("sha256:{sha256}"),
+        url: url.to_string(),
+        provider: String::new(),
+        site_wide: false,
+    };
+    let mut found = Vec::new();
+    for f in Field::ALL {
+        let Some(css) = fields.get(f) else { continue };
+        let Some(v) = el.select(&css.selector).next() else {
+            continue;
+        };
+        let v = element_text(v, max_chars(f));
+        if !v.is_empty() {
+            let ev = list_evidence(
+                "selector",
+                f.as_str(),
+                format!("{at} {}", css.text),
+                &v,
+                url,
+            );
+            found.push((f, v, ev));
+        }
+    }
+    let (mut out, sections) = build(profile, false, found, item_ev, sha256);
+    let sections: Vec<&str> = sections.iter().map(String::as_str).collect();
+    // The item's own markup, so a signal elsewhere on the page is not this service's.
+    let frag = Html::parse_fragment(&html);
+    out.signals = detect_html(profile, &frag, &html, url, &sections)
+        .into_iter()
+        .map(|e| rehome(e, &at, url))
+        .collect();
+    if let Some(Locator::Css(css)) = &profile.national_link
+        && let Some(a) = el.select(&css.selector).next()
+    {
+        out.national_portal_link = true;
+        out.evidence.push(list_evidence(
+            "selector",
+            "national_portal_link",
+            format!("{at} {}", css.text),
+            &format!(
+                "{} {}",
+                a.value().attr("href").unwrap_or_default(),
+                element_text(a, 200)
+            ),
+            url,
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{AgencyVars, ListState, Page, list_page};
+
+    const LIST_ONLY: &str = r#"
+id = "t"
+name = "t"
+[listing]
+start = ["{api}/list"]
+[listing.json]
+method = "POST"
+body = '{{"limit": 2, "lastId": "{cursor}"}}'
+items = "/data/items"
+item_url = "{portal}/thu-tuc/{/id}"
+[listing.json.item_facts]
+code = "/code"
+name = "/name"
+level = "/level"
+[listing.pagination]
+kind = "cursor"
+cursor = "/data/lastId"
+[detail.json]
+code = "/code"
+[[level]]
+contains = "toàn trình"
+level = "full"
+[[level]]
+contains = "một phần"
+level = "partial"
+[[signal]]
+kind = "json_field"
+pointer = "/requireSignature"
+effect = "requires"
+[national_link]
+pointer = "/national"
+"#;
+
+    fn load(text: &str) -> Profile {
+        match Profile::from_str_named("t.toml", text) {
+            Ok((p, _)) => p,
+            Err(e) => panic!("{}", e.0.render(false)),
+        }
+    }
+
+    #[test]
+    fn a_list_only_item_is_a_whole_service_with_its_pointer_and_hash() {
+        let p = load(LIST_ONLY);
+        let vars = AgencyVars::new("a", "https://dvc.a.test").with("api", "https://api.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        assert_eq!(start.body.as_deref(), Some(r#"{"limit": 2, "lastId": ""}"#));
+        let body = r#"{"data": {"lastId": "b", "items": [
+            {"id": "a", "code": "1.000001", "name": "Cấp phép", "level": "Toàn trình", "requireSignature": true, "national": true},
+            {"id": "b", "code": "1.000002", "name": "Đăng ký"}
+        ]}}"#;
+        let page = Page::from_body("https://api.a.test/list", body);
+        let mut state = ListState::new(&vars);
+        let out = list_page(&p, &page, &start, &mut state);
+        assert_eq!(out.details.len(), 2);
+        let first = out.details.first().expect("first");
+        assert_eq!(first.url, "https://dvc.a.test/thu-tuc/a");
+        assert!(first.body.is_none());
+        let item = first.hint.item.as_ref().expect("item facts");
+        assert!(first.hint.is_list_only());
+        let s = list_only_service("a", &first.url, item, page.fetch.clone());
+        assert_eq!(s.code, "1.000001");
+        assert_eq!(s.level, Level::Full);
+        assert_eq!(s.level_label, "Toàn trình");
+        assert!(s.online_submission && s.national_portal_link && s.signature.required);
+        assert!(s.fetch.error.is_none());
+        let item_ev = s
+            .evidence
+            .iter()
+            .find(|e| e.kind == "list_item")
+            .expect("item evidence");
+        assert_eq!(item_ev.locator, "/data/items/0");
+        assert_eq!(item_ev.excerpt, format!("sha256:{}", s.fetch.sha256));
+        assert_eq!(s.fetch.sha256.len(), 64);
+        let level = s
+            .evidence
+            .iter()
+            .find(|e| e.field == "level")
+            .expect("level evidence");
+        assert_eq!(
+            (level.kind.as_str(), level.locator.as_str()),
+            ("list:json_field", "/data/items/0/level")
+        );
+        assert_eq!(level.url, "https://api.a.test/list");
+        assert!(
+            s.signature
+                .evidence
+                .iter()
+                .all(|e| e.kind == "list:json_field")
+        );
+        // The second item publishes no level: unknown with no label, not a guess.
+        let second = out.details.get(1).expect("second");
+        let t = list_only_service(
+            "a",
+            &second.url,
+            second.hint.item.as_ref().expect("item"),
+            page.fetch.clone(),
+        );
+        assert_eq!((t.level, t.level_label.as_str()), (Level::Unknown, ""));
+        assert!(!t.signature.required);
+        // The next page sends the cursor back in the body.
+        let next = out.next.expect("next page");
+        assert_eq!(next.body.as_deref(), Some(r#"{"limit": 2, "lastId": "b"}"#));
+    }
+
+    #[test]
+    fn an_item_with_no_facts_is_no_data_not_a_service_without_a_level() {
+        let item = ItemFacts {
+            only: true,
+            ..ItemFacts::default()
+        };
+        let s = list_only_service("a", "https://x.test/1", &item, FetchFacts::default());
+        assert_eq!(s.fetch.error.map(|e| e.kind), Some(AssessReason::NoData));
+    }
+
+    #[test]
+    fn the_detail_page_wins_field_by_field() {
+        let p = load(
+            &LIST_ONLY
+                .replace(
+                    "item_url = \"{portal}/thu-tuc/{/id}\"",
+                    "detail_url = \"{api}/detail/{/id}\"",
+                )
+                .replace(
+                    "code = \"/code\"\n[[level]]",
+                    "code = \"/code\"\nlevel = \"/muc\"\n[[level]]",
+                ),
+        );
+        let vars = AgencyVars::new("a", "https://dvc.a.test").with("api", "https://api.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        let body = r#"{"data": {"items": [{"id": "a", "code": "1.000001", "name": "Cấp phép", "level": "Toàn trình", "requireSignature": true}]}}"#;
+        let mut state = ListState::new(&vars);
+        let out = list_page(
+            &p,
+            &Page::from_body("https://api.a.test/list", body),
+            &start,
+            &mut state,
+        );
+        let req = out.details.first().expect("detail request");
+        assert_eq!(req.url, "https://api.a.test/detail/a");
+        assert!(!req.hint.is_list_only());
+        // The detail says "một phần" and nothing about the name or signature.
+        let detail = Page::from_body(&req.url, r#"{"code": "1.000001", "muc": "Một phần"}"#);
+        let mut f = crate::extract::detail_page(&p, &detail, "a");
+        req.hint.fill(&mut f);
+        assert_eq!(f.level, Level::Partial, "the detail's level wins");
+        let level = f
+            .evidence
+            .iter()
+            .find(|e| e.field == "level")
+            .expect("level evidence");
+        assert_eq!(level.kind, "json_field");
+        assert_eq!(
+            f.name, "Cấp phép",
+            "the name the detail lacks comes from the list"
+        );
+        let name = f
+            .evidence
+            .iter()
+            .find(|e| e.field == "name")
+            .expect("name evidence");
+        assert_eq!(name.kind, "list:json_field");
+        assert!(f.signature.required);
+        assert!(f.evidence.iter().any(|e| e.kind == "list_item"));
+    }
+
+    #[test]
+    fn without_detail_url_item_url_and_item_facts_are_required() {
+        let text = LIST_ONLY.replace("item_url = \"{portal}/thu-tuc/{/id}\"\n", "");
+        let Err(e) = Profile::from_str_named("t.toml", &text) else {
+            panic!("must not load");
+        };
+        assert!(e.0.render(false).contains("give `item_url`"));
+        let text = LIST_ONLY.replace(
+            "item_url = \"{portal}/thu-tuc/{/id}\"",
+            "item_url = \"{portal}/x\"",
+        );
+        assert!(Profile::from_str_named("t.toml", &text).is_err());
+    }
+
+    #[test]
+    fn html_items_carry_facts_inside_their_container_only() {
+        let p = load(
+            r#"
+id = "h"
+name = "h"
+[listing]
+start = ["{portal}/ds"]
+[listing.html]
+item = "tr.dv"
+link = "a"
+[listing.html.item_facts]
+code = "td.ma"
+level = "td.muc"
+[detail.direct]
+name = "h1"
+[[level]]
+contains = "một phần"
+level = "partial"
+[[signal]]
+kind = "control"
+selector = "button"
+regex = 'ký số'
+provider = "vgca"
+effect = "supports"
+"#,
+        );
+        let vars = AgencyVars::new("a", "https://dvc.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        let body = "<table><tr class=dv><td class=ma>1.000001</td><td><a href=/ct/1>A</a></td>\
+                    <td class=muc>Một phần</td><td><button>Ký số</button></td></tr>\
+                    <tr class=dv><td class=ma>1.000002</td><td><a href=/ct/2>B</a></td></tr></table>";
+        let page = Page::from_body("https://dvc.a.test/ds", body);
+        let mut state = ListState::new(&vars);
+        let out = list_page(&p, &page, &start, &mut state);
+        assert_eq!(out.details.len(), 2);
+        let first = out.details.first().expect("first");
+        assert!(
+            !first.hint.is_list_only(),
+            "HTML items keep their detail page"
+        );
+        let item = first.hint.item.as_ref().expect("item facts");
+        assert_eq!(
+            (item.code.as_str(), item.level),
+            ("1.000001", Level::Partial)
+        );
+        assert_eq!(item.signals.len(), 1, "{:?}", item.signals);
+        let second = out
+            .details
+            .get(1)
+            .and_then(|d| d.hint.item.as_ref())
+            .expect("second");
+        assert!(
+            second.signals.is_empty(),
+            "the first row's button is not the second's"
+        );
+        assert_eq!(second.level_label, "");
+        // The detail page names the service; the list fills level and signing.
+        let mut f =
+            crate::extract::detail_page(&p, &Page::from_body(&first.url, "<h1>A</h1>"), "a");
+        first.hint.fill(&mut f);
+        assert_eq!((f.name.as_str(), f.level), ("A", Level::Partial));
+        assert!(f.signature.supported);
+        assert_eq!(f.signature.providers, vec!["vgca"]);
+        let level = f
+            .evidence
+            .iter()
+            .find(|e| e.field == "level")
+            .expect("level evidence");
+        assert_eq!(level.kind, "list:selector");
+        assert_eq!(level.locator, "tr.dv [0] td.muc");
+    }
+}
