@@ -153,7 +153,7 @@ fn a_large_run_is_complete_in_csv_and_json_and_summarised_in_html() {
 
     // JSON: valid, every finding, the per-rule summary, nothing omitted.
     let json: serde_json::Value = serde_json::from_str(&read("report.json")).expect("json");
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     let agencies = json["agencies"].as_array().expect("agencies");
     let total: usize = agencies
         .iter()

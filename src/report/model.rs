@@ -9,7 +9,7 @@ use crate::facts::{AgencyFacts, AssessReason};
 use crate::store::{FindingRecord, TrendPoint};
 
 /// Version of the JSON schema (`schema_version` in `report.json`).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Inspection mode of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
