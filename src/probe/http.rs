@@ -66,6 +66,12 @@ pub async fn plain(client: &reqwest::Client, host: &str, http_port: u16) -> Http
         if next.scheme() != "https" && next.scheme() != "http" {
             break;
         }
+        if offsite_private_literal(&next, host) {
+            // A redirect to a private/loopback literal address elsewhere (also IPv6 forms that
+            // carry one, e.g. `[::ffff:169.254.169.254]`) is recorded but never requested.
+            facts.final_url = next.to_string();
+            break;
+        }
         facts.final_url = next.to_string();
         url = next;
     }
@@ -113,6 +119,18 @@ pub fn parse_hsts(value: &str) -> HstsFacts {
         }
         _ => HstsFacts::default(),
     }
+}
+
+/// `next` names a literal non-public IP that is not the probed host itself.
+fn offsite_private_literal(next: &Url, host: &str) -> bool {
+    let Some(h) = next.host_str() else {
+        return false;
+    };
+    let bare = h.trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = bare.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    crate::config::is_non_public(ip) && !bare.eq_ignore_ascii_case(host.trim_matches(['[', ']']))
 }
 
 fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {
