@@ -67,6 +67,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("seed", "Hạt giống chọn mẫu", "Sampling seed"),
     ("ruleset", "Bộ quy tắc", "Rule set"),
     ("config_digest", "Cấu hình", "Configuration"),
+    ("head_digest", "Mã toàn vẹn lịch sử", "History head digest"),
     (
         "timezone_note",
         "Giờ Việt Nam (UTC+07:00)",

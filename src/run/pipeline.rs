@@ -107,6 +107,8 @@ impl RunError {
         match self {
             RunError::Lock(LockError::Held { .. }) => ExitCode::Locked,
             RunError::UnknownAgency(_) | RunError::Probe(_) => ExitCode::ConfigError,
+            // Another application's database: nothing was run.
+            RunError::Store(store::StoreError::Foreign { .. }) => ExitCode::ConfigError,
             _ => ExitCode::Incomplete,
         }
     }

@@ -122,4 +122,39 @@ CREATE TABLE bodies (
     body         BLOB NOT NULL
 );
 "#,
+    // 2 (issue #16, hardening; the lead renumbers on merge if needed): per-run digest version.
+    // Runs completed before this migration keep version 1 (findings and evidence); runs begun
+    // after it are version 2, which also covers times, scope, facts, states and resolutions
+    // (`chain.rs`). A version-2 digest covers `ended_at`, so completion keeps the end time the
+    // digest sealed (the trigger: `chain::run_digest` pins it inside the completing
+    // transaction, and the completing UPDATE's own `ended_at` is set back to it).
+    r#"
+ALTER TABLE runs ADD COLUMN digest_version INTEGER NOT NULL DEFAULT 1;
+CREATE TRIGGER runs_sealed_end AFTER UPDATE OF status ON runs
+WHEN OLD.status = 'running' AND NEW.status = 'complete' AND OLD.ended_at IS NOT NULL
+     AND NEW.digest_version >= 2
+BEGIN
+    UPDATE runs SET ended_at = OLD.ended_at WHERE id = NEW.id;
+END;
+"#,
 ];
+
+/// The tables the migrations create: a database holding any other table is not ours.
+pub fn owned_tables() -> Vec<String> {
+    let mut names = Vec::new();
+    for sql in MIGRATIONS {
+        let mut rest = *sql;
+        while let Some(i) = rest.find("CREATE TABLE ") {
+            rest = &rest[i + "CREATE TABLE ".len()..];
+            let rest_trim = rest.trim_start_matches("IF NOT EXISTS ");
+            let name: String = rest_trim
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
