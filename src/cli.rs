@@ -168,7 +168,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&cli.config, &args).await,
-        Command::Profile(cmd) => profile_cmd(cmd),
+        Command::Profile(cmd) => profile_cmd(&cli.config, cmd),
         Command::Sandbox(SandboxCmd::Serve {
             size,
             seed,
@@ -226,14 +226,17 @@ async fn sandbox_serve(
     Ok(ExitCode::Ok)
 }
 
+/// Exactly the validation `run` does before any traffic (`run::setup::Setup::load`: the
+/// configuration, every profile directory, the rules with their settings, the waivers), every
+/// problem reported at once.
 fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    match crate::config::Config::load(path) {
-        Ok(loaded) => {
-            eprint!("{}", loaded.warnings.render(color_stderr()));
+    match crate::run::setup::Setup::load(path) {
+        Ok(setup) => {
+            eprint!("{}", setup.warnings.render(color_stderr()));
             println!(
                 "{}: ok ({} agencies)",
                 path.display(),
-                loaded.config.agencies.len()
+                setup.loaded.config.agencies.len()
             );
             Ok(ExitCode::Ok)
         }
@@ -331,8 +334,11 @@ fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {
     Ok(cfg)
 }
 
-fn profile_cmd(cmd: crate::profile::cmd::ProfileCmd) -> anyhow::Result<ExitCode> {
-    let out = crate::profile::cmd::run(cmd, color_stderr())?;
+fn profile_cmd(
+    config: &std::path::Path,
+    cmd: crate::profile::cmd::ProfileCmd,
+) -> anyhow::Result<ExitCode> {
+    let out = crate::profile::cmd::run_with_config(cmd, Some(config), color_stderr())?;
     eprint!("{}", out.stderr);
     print!("{}", out.stdout);
     Ok(out.exit_code())
