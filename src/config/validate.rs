@@ -73,7 +73,7 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
             "no contact address",
         );
     }
-    let ranges: [(&str, u64, u64, u64); 10] = [
+    let ranges: [(&str, u64, u64, u64); 12] = [
         ("concurrency", c.concurrency.into(), 1, 4096),
         ("per_host_concurrency", c.per_host_concurrency.into(), 1, 64),
         ("connect_timeout_ms", c.connect_timeout_ms, 100, 300_000),
@@ -84,6 +84,8 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
         ("max_url_length", c.max_url_length.into(), 64, 65_536),
         ("retries", c.retries.into(), 0, 10),
         ("agencies_in_flight", c.agencies_in_flight.into(), 1, 1024),
+        ("max_crawl_delay_secs", c.max_crawl_delay_secs, 1, 3_600),
+        ("max_run_minutes", c.max_run_minutes, 1, 10_080),
     ];
     for (key, value, min, max) in ranges {
         if value < min || value > max {

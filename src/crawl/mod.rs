@@ -56,6 +56,9 @@ pub fn fetcher_from_config(
             respect_robots: c.respect_robots,
             cooloff: host::CoolOff::default(),
             backoff_base: Duration::from_millis(200),
+            max_crawl_delay: Duration::from_secs(c.max_crawl_delay_secs.max(1)),
+            deadline: std::time::Instant::now()
+                .checked_add(Duration::from_secs(c.max_run_minutes.saturating_mul(60))),
         },
         policy,
     ))

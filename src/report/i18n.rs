@@ -254,6 +254,10 @@ pub fn reason_text(lang: Lang, reason: AssessReason) -> &'static str {
             "Quy tắc không đánh giá được trên dữ liệu này.",
             "The rule could not be evaluated on this data.",
         ),
+        AssessReason::RedirectOffsite => (
+            "Trang dịch vụ chuyển hướng sang máy chủ không thuộc cơ quan.",
+            "The service page redirected to a host that is not the agency's.",
+        ),
     };
     lang.pick(vi, en)
 }

@@ -315,6 +315,12 @@ async fn stages(
                 profile,
                 max_pages: cfg.crawl.max_pages_per_agency,
                 sample: service_sample.zip(seed.map(|s| sample::sub_seed(s, &a.id))),
+                redirect_hosts: a
+                    .extra_hosts
+                    .iter()
+                    .filter_map(|h| url::Url::parse(h).ok()?.host_str().map(str::to_string))
+                    .chain(cfg.crawl.redirect_allow_hosts.iter().cloned())
+                    .collect(),
             })
         })
         .collect();
@@ -503,6 +509,9 @@ async fn stages(
         }
     }
     let mut reports = Vec::new();
+    // Reports that could not be written make the command exit 3 (the run itself is complete
+    // in history; `dvc-audit report --run N` writes them again).
+    let mut reports_failed = false;
     let mut mail_sent = 0;
     let mut mail_pending = 0;
     let lang = report::Lang::from(cfg.audit.lang);
@@ -522,7 +531,12 @@ async fn stages(
                 .and_then(|formats| report::write_all(&dir, &data, &formats))
             {
                 Ok(paths) => reports = paths,
-                Err(e) => notes.push(format!("reports not written: {e}")),
+                Err(e) => {
+                    reports_failed = true;
+                    notes.push(format!(
+                        "reports not written: {e} (run {run_id} is complete in history: `dvc-audit report --run {run_id}` writes them)"
+                    ));
+                }
             }
             if cfg.email.enabled && opts.send_mail {
                 match deliver(setup, &data).await {
@@ -534,10 +548,15 @@ async fn stages(
                 }
             }
         }
-        Err(e) => notes.push(format!("report data not gathered: {e}")),
+        Err(e) => {
+            reports_failed = true;
+            notes.push(format!("report data not gathered: {e}"));
+        }
     }
 
-    let exit = if worst.is_some_and(|w| w >= fail_on) {
+    let exit = if reports_failed {
+        ExitCode::Incomplete
+    } else if worst.is_some_and(|w| w >= fail_on) {
         ExitCode::Findings
     } else {
         ExitCode::Ok
