@@ -494,3 +494,22 @@ fn another_applications_database_is_refused_and_left_untouched() {
         .expect("version");
     assert_eq!(version, 0);
 }
+
+#[test]
+fn a_reader_opens_when_the_wal_index_cannot_be_created() {
+    // As on read-only media (and even as root): SQLite cannot open `-shm`, so the reader
+    // falls back to an immutable open instead of failing.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("h.sqlite");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        s.finish_run(r, &[fail("x")]).expect("finish");
+    }
+    let _ = std::fs::remove_file(dir.path().join("h.sqlite-shm"));
+    let _ = std::fs::remove_file(dir.path().join("h.sqlite-wal"));
+    std::fs::create_dir(dir.path().join("h.sqlite-shm")).expect("block -shm");
+    let s = Store::open_reader(&path).expect("immutable fallback");
+    assert_eq!(s.runs(10).expect("runs").len(), 1);
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
