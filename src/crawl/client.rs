@@ -118,6 +118,14 @@ impl Resolve for GuardedResolver {
     }
 }
 
+/// The guarded resolver alone, for another client (the probe's HTTP checks) that must not
+/// follow a redirect to a name resolving to a private address either.
+pub fn guarded_resolver(policy: AddressPolicy) -> Arc<dyn Resolve> {
+    Arc::new(GuardedResolver {
+        policy: Arc::new(policy),
+    })
+}
+
 /// Settings the client is built from.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {

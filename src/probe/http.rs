@@ -22,6 +22,7 @@ pub fn client(
     pins: &std::collections::BTreeMap<String, std::net::SocketAddr>,
     connect_timeout: Duration,
     total_timeout: Duration,
+    guard: Option<&crate::crawl::client::AddressPolicy>,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let mut b = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -31,6 +32,9 @@ pub fn client(
         .timeout(total_timeout)
         .pool_max_idle_per_host(0)
         .user_agent(concat!("dvc-audit/", env!("CARGO_PKG_VERSION")));
+    if let Some(policy) = guard {
+        b = b.dns_resolver(crate::crawl::client::guarded_resolver(policy.clone()));
+    }
     for (key, addr) in pins {
         if let Some((host, _port)) = key.rsplit_once(':') {
             b = b.resolve(host, *addr);

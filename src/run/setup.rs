@@ -137,6 +137,10 @@ impl Setup {
             expiry_warning_days: i64::from(c.tls.expiry_warning_days),
             http_port: c.crawl.http_port,
             connect_timeout: std::time::Duration::from_millis(c.crawl.connect_timeout_ms),
+            address_guard: Some(crate::crawl::client::AddressPolicy::from_config(
+                &c.crawl.allow_private,
+                &[],
+            )),
             ..ProbeConfig::default()
         };
         for (name, file) in &c.tls.anchors {
