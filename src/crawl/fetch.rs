@@ -59,7 +59,7 @@ impl RedirectScope {
             return false;
         };
         let h = h.to_ascii_lowercase();
-        self.hosts.iter().any(|a| *a == h)
+        self.hosts.contains(&h)
     }
 }
 
