@@ -914,3 +914,51 @@ fn config_check_reports_every_problem_run_would() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("level.toml:52:"), "{stderr}");
 }
+
+#[test]
+fn profile_lint_with_a_config_lints_the_profiles_the_run_uses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), 9, "");
+    let text = std::fs::read_to_string(&config).expect("read").replace(
+        "[storage]",
+        "[profiles]\ndirs = [\"my-profiles\"]\n\n[storage]",
+    );
+    std::fs::write(&config, text).expect("write");
+    let profiles = dir.path().join("my-profiles");
+    std::fs::create_dir(&profiles).expect("dir");
+    let table = std::fs::read_to_string("rules/portals/table.toml").expect("profile");
+    std::fs::write(
+        profiles.join("custom.toml"),
+        table.replacen("id = \"table\"", "id = \"custom\"", 1),
+    )
+    .expect("write");
+    let lint = || {
+        dvc()
+            .args(["profile", "lint", "-c"])
+            .arg(&config)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("lint")
+    };
+    let out = lint();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("custom") && stdout.contains("table"),
+        "{stdout}"
+    );
+    std::fs::write(
+        profiles.join("broken.toml"),
+        "id = \"broken\"\n[listing]\nstart = 3\n",
+    )
+    .expect("write");
+    let out = lint();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("broken.toml"), "{stderr}");
+}
