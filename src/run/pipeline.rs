@@ -248,6 +248,8 @@ async fn stages(
     seed: Option<u64>,
     service_sample: Option<usize>,
 ) -> Result<RunSummary, RunError> {
+    // The run's wall-clock budget (`crawl.max_run_minutes`) counts from its first stage.
+    let started = std::time::Instant::now();
     let cfg = &setup.loaded.config;
     let db = setup.loaded.path(&cfg.storage.sqlite);
 
@@ -287,7 +289,7 @@ async fn stages(
     store.record_hosts(run_id, &host_rows)?;
 
     // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
-    let fetcher = crate::crawl::fetcher_from_config(&cfg.crawl, &opts.resolve)?;
+    let fetcher = crate::crawl::fetcher_until(&cfg.crawl, &opts.resolve, started)?;
     let cache: Arc<dyn PageCache> = match store::CacheReader::open(&db) {
         Ok(r) => Arc::new(r),
         Err(_) => Arc::new(NoCache),
