@@ -497,8 +497,8 @@ fn another_applications_database_is_refused_and_left_untouched() {
 
 #[test]
 fn a_reader_opens_when_the_wal_index_cannot_be_created() {
-    // As on read-only media (and even as root): SQLite cannot open `-shm`, so the reader
-    // falls back to an immutable open instead of failing.
+    // As on read-only media (and even as root): `-shm` cannot be created. SQLite then reads
+    // without it; the reader never needs to write.
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("h.sqlite");
     {
@@ -509,7 +509,32 @@ fn a_reader_opens_when_the_wal_index_cannot_be_created() {
     let _ = std::fs::remove_file(dir.path().join("h.sqlite-shm"));
     let _ = std::fs::remove_file(dir.path().join("h.sqlite-wal"));
     std::fs::create_dir(dir.path().join("h.sqlite-shm")).expect("block -shm");
-    let s = Store::open_reader(&path).expect("immutable fallback");
+    let s = Store::open_reader(&path).expect("reader");
     assert_eq!(s.runs(10).expect("runs").len(), 1);
     assert!(s.verify_chain().expect("verify").is_empty());
+}
+
+#[test]
+fn the_immutable_fallback_opens_paths_with_uri_characters() {
+    // The last resort of a reader on read-only media is a `file:` URI: a path with a space,
+    // `#`, `?` or `%` must still name the same file.
+    let dir = tempfile::tempdir().expect("dir");
+    let sub = dir.path().join("a b#c?d%20e");
+    std::fs::create_dir(&sub).expect("dir");
+    let path = sub.join("h.sqlite");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        s.finish_run(r, &[fail("x")]).expect("finish");
+    }
+    let uri = immutable_uri(&path).expect("uri");
+    let conn = rusqlite::Connection::open_with_flags(
+        uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .expect("open immutable");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .expect("read");
+    assert_eq!(n, 1);
 }
