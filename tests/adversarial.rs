@@ -662,10 +662,34 @@ async fn read_commands_work_on_a_read_only_database_and_change_nothing() {
     let db = data.join("h.sqlite");
     let before = std::fs::read(&db).expect("bytes");
     let out_dir = root.path().join("out");
-    // Read-only media: the directory and the file (root ignores these modes; the assertions
-    // that nothing is written hold either way).
+    // Read-only media: the directory and the file. Root ignores these modes, so the
+    // directory is also made immutable when `chattr` can (then even root cannot create the
+    // WAL index); the assertions that nothing is written hold either way.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).expect("chmod");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    struct Immutable(PathBuf, bool);
+    impl Drop for Immutable {
+        fn drop(&mut self) {
+            if self.1 {
+                let _ = std::process::Command::new("chattr")
+                    .arg("-i")
+                    .arg(&self.0)
+                    .status();
+            }
+        }
+    }
+    let frozen = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(&data)
+        .status()
+        .is_ok_and(|s| s.success());
+    let guard = Immutable(data.clone(), frozen);
+    if frozen {
+        assert!(
+            std::fs::write(data.join("probe"), b"x").is_err(),
+            "the directory is read-only"
+        );
+    }
     let runs = [
         vec!["history".to_string()],
         vec!["history".into(), "verify".into()],
@@ -689,6 +713,7 @@ async fn read_commands_work_on_a_read_only_database_and_change_nothing() {
             .expect("cli");
         outputs.push((args.clone(), out));
     }
+    drop(guard);
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     for (args, out) in outputs {
         assert_eq!(
