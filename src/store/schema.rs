@@ -139,22 +139,52 @@ END;
 "#,
 ];
 
-/// The tables the migrations create: a database holding any other table is not ours.
+/// The tables the migrations create (`CREATE TABLE [IF NOT EXISTS] name`, any case): a
+/// database holding any other table is not ours.
 pub fn owned_tables() -> Vec<String> {
     let mut names = Vec::new();
     for sql in MIGRATIONS {
-        let mut rest = *sql;
-        while let Some(i) = rest.find("CREATE TABLE ") {
-            rest = &rest[i + "CREATE TABLE ".len()..];
-            let rest_trim = rest.trim_start_matches("IF NOT EXISTS ");
-            let name: String = rest_trim
+        // ASCII upper-casing keeps byte offsets, so names are read from the original text.
+        let upper = sql.to_ascii_uppercase();
+        let mut from = 0;
+        while let Some(i) = upper.get(from..).and_then(|u| u.find("CREATE TABLE ")) {
+            let mut at = from + i + "CREATE TABLE ".len();
+            if upper
+                .get(at..)
+                .is_some_and(|u| u.starts_with("IF NOT EXISTS "))
+            {
+                at += "IF NOT EXISTS ".len();
+            }
+            let name: String = sql
+                .get(at..)
+                .unwrap_or("")
+                .trim_start()
                 .chars()
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                 .collect();
             if !name.is_empty() {
                 names.push(name);
             }
+            from = at;
         }
     }
     names
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn owned_tables_are_read_from_the_migrations() {
+        let t = super::owned_tables();
+        for name in [
+            "runs",
+            "findings",
+            "evidence",
+            "service_facts",
+            "page_cache",
+            "bodies",
+        ] {
+            assert!(t.iter().any(|n| n == name), "{name} in {t:?}");
+        }
+    }
 }
