@@ -226,14 +226,17 @@ async fn sandbox_serve(
     Ok(ExitCode::Ok)
 }
 
+/// Exactly the validation `run` does before any traffic (`run::setup::Setup::load`: the
+/// configuration, every profile directory, the rules with their settings, the waivers), every
+/// problem reported at once.
 fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
-    match crate::config::Config::load(path) {
-        Ok(loaded) => {
-            eprint!("{}", loaded.warnings.render(color_stderr()));
+    match crate::run::setup::Setup::load(path) {
+        Ok(setup) => {
+            eprint!("{}", setup.warnings.render(color_stderr()));
             println!(
                 "{}: ok ({} agencies)",
                 path.display(),
-                loaded.config.agencies.len()
+                setup.loaded.config.agencies.len()
             );
             Ok(ExitCode::Ok)
         }

@@ -200,10 +200,13 @@ pub enum AssessReason {
     SpaWithoutApi,
     NoData,
     RuleError,
+    /// A service page redirected to a host that is not the agency's (portal, `extra_hosts`)
+    /// nor in `crawl.redirect_allow_hosts`: what it shows is not that agency's service.
+    RedirectOffsite,
 }
 
 impl AssessReason {
-    pub const ALL: [AssessReason; 13] = [
+    pub const ALL: [AssessReason; 14] = [
         AssessReason::Dns,
         AssessReason::Connect,
         AssessReason::Timeout,
@@ -217,6 +220,7 @@ impl AssessReason {
         AssessReason::SpaWithoutApi,
         AssessReason::NoData,
         AssessReason::RuleError,
+        AssessReason::RedirectOffsite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -234,6 +238,7 @@ impl AssessReason {
             AssessReason::SpaWithoutApi => "spa_without_api",
             AssessReason::NoData => "no_data",
             AssessReason::RuleError => "rule_error",
+            AssessReason::RedirectOffsite => "redirect_offsite",
         }
     }
 }

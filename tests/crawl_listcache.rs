@@ -114,6 +114,7 @@ async fn sampled(
             profile: std::sync::Arc::clone(profiles.get(&a.platform).expect("profile")),
             max_pages: config.crawl.max_pages_per_agency,
             sample: Some((n, seed)),
+            redirect_hosts: Vec::new(),
         };
         let r = dvc_audit::crawl::walk::crawl_agency(&fetcher, job, cache, &progress).await;
         replayed += list_fetches(&r).iter().filter(|f| f.not_modified).count();

@@ -97,6 +97,7 @@ pub async fn crawl(
             profile: j.profile.clone(),
             max_pages: j.max_pages,
             sample: None,
+            redirect_hosts: Vec::new(),
         };
         let (fetcher, cache, progress) = (fetcher.clone(), cache.clone(), progress.clone());
         let task =

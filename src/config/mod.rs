@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub use model::*;
 pub use spans::SpanIndex;
-pub use validate::{is_non_public, is_slug, parse_resolve};
+pub use validate::{embedded_v4, is_non_public, is_slug, parse_resolve};
 
 use crate::diag::{Diagnostic, Diagnostics, DiagnosticsError, SourceFile};
 

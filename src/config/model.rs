@@ -34,6 +34,10 @@ pub mod defaults {
     pub const OUTBOX: &str = "outbox";
     pub const PASSWORD_ENV: &str = "DVC_AUDIT_SMTP_PASSWORD";
     pub const HTTP_PORT: u16 = 80;
+    /// Longest robots.txt `Crawl-delay` honoured (seconds); a longer one is capped.
+    pub const MAX_CRAWL_DELAY_SECS: u64 = 60;
+    /// Wall-clock budget of a run's crawl (minutes).
+    pub const MAX_RUN_MINUTES: u64 = 720;
 }
 
 pub use crate::facts::Severity;
@@ -94,6 +98,14 @@ pub struct CrawlSection {
     pub resolve: Vec<String>,
     /// Port for the plain-HTTP checks (HTTP→HTTPS redirect).
     pub http_port: u16,
+    /// Longest robots.txt `Crawl-delay` honoured, in seconds; a longer one is capped to it.
+    pub max_crawl_delay_secs: u64,
+    /// Wall-clock budget of the crawl, in minutes: a page that cannot be fetched within it
+    /// (at the host's Crawl-delay and rate) is could-not-assess `rate_limited`.
+    pub max_run_minutes: u64,
+    /// Hosts, besides each agency's portal and `extra_hosts`, that a service page may
+    /// redirect to; a redirect to any other host is could-not-assess `redirect_offsite`.
+    pub redirect_allow_hosts: Vec<String>,
 }
 
 impl Default for CrawlSection {
@@ -117,6 +129,9 @@ impl Default for CrawlSection {
             allow_private: Vec::new(),
             resolve: Vec::new(),
             http_port: HTTP_PORT,
+            max_crawl_delay_secs: MAX_CRAWL_DELAY_SECS,
+            max_run_minutes: MAX_RUN_MINUTES,
+            redirect_allow_hosts: Vec::new(),
         }
     }
 }

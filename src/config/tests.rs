@@ -210,3 +210,38 @@ fn max_rows_per_rule_defaults_and_is_range_checked() {
     );
     assert!(out.contains("audit.toml:"), "spanned: {out}");
 }
+
+#[test]
+fn credentials_in_a_portal_url_are_rejected_without_echoing_the_password() {
+    let text = GOOD.replace(
+        "https://dichvucong.hanoi.gov.vn/",
+        "https://admin:s3cret@dichvucong.hanoi.gov.vn/",
+    );
+    let out = rendered(&text);
+    assert!(out.contains("credentials never belong in a URL"), "{out}");
+    // The message itself names the user, not the password (the source excerpt is the
+    // operator's own file).
+    let messages: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("carries credentials"))
+        .collect();
+    assert!(!messages.is_empty(), "{out}");
+    assert!(messages.iter().all(|l| !l.contains("s3cret")), "{out}");
+}
+
+#[test]
+fn allow_private_refuses_ranges_that_reach_public_addresses() {
+    for range in ["0.0.0.0/0", "::/0", "10.0.0.0/7", "127.0.0.0/4"] {
+        let text = GOOD.replace(
+            "[crawl]\n",
+            &format!("[crawl]\nallow_private = [\"{range}\"]\n"),
+        );
+        let out = rendered(&text);
+        assert!(out.contains("public range"), "{range}: {out}");
+    }
+    let text = GOOD.replace(
+        "[crawl]\n",
+        "[crawl]\nallow_private = [\"127.0.0.0/8\", \"fd00::/8\"]\n",
+    );
+    assert!(load(&text, &[]).is_ok());
+}

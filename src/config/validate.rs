@@ -73,7 +73,7 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
             "no contact address",
         );
     }
-    let ranges: [(&str, u64, u64, u64); 10] = [
+    let ranges: [(&str, u64, u64, u64); 12] = [
         ("concurrency", c.concurrency.into(), 1, 4096),
         ("per_host_concurrency", c.per_host_concurrency.into(), 1, 64),
         ("connect_timeout_ms", c.connect_timeout_ms, 100, 300_000),
@@ -84,6 +84,8 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
         ("max_url_length", c.max_url_length.into(), 64, 65_536),
         ("retries", c.retries.into(), 0, 10),
         ("agencies_in_flight", c.agencies_in_flight.into(), 1, 1024),
+        ("max_crawl_delay_secs", c.max_crawl_delay_secs, 1, 3_600),
+        ("max_run_minutes", c.max_run_minutes, 1, 10_080),
     ];
     for (key, value, min, max) in ranges {
         if value < min || value > max {
@@ -141,13 +143,19 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     for (i, r) in c.allow_private.iter().enumerate() {
         let path = format!("crawl.allow_private.{i}");
         match r.parse::<ipnet::IpNet>() {
-            Ok(net) if !is_non_public(net.network()) => ctx.err(
+            Ok(net)
+                if !is_non_public(net.network())
+                    || !is_non_public(net.broadcast())
+                    || net.prefix_len() < if net.network().is_ipv4() { 8 } else { 7 } =>
+            {
+                ctx.err(
                 d,
                 &path,
                 "allow-private",
                 format!("{r} is a public range; allow_private only opens private, loopback or link-local ranges"),
                 "public range",
-            ),
+            )
+            }
             Ok(_) => {}
             Err(_) => ctx.err(
                 d,
@@ -171,25 +179,69 @@ fn crawl(c: &CrawlSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     }
 }
 
-/// Loopback, private (RFC 1918 / ULA), link-local, CGNAT or unspecified.
+/// Loopback, private (RFC 1918 / ULA), link-local, CGNAT, unspecified, "this network",
+/// benchmarking, broadcast, reserved or multicast. An IPv6 address that carries an IPv4 address
+/// (IPv4-mapped `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4
+/// `2002::/16`, Teredo `2001::/32`) is also classified by the IPv4 it carries: a connection to
+/// it may reach that IPv4 host.
 pub fn is_non_public(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || (o[0] == 100 && (o[1] & 0xc0) == 64)
-        }
+        IpAddr::V4(v4) => is_non_public_v4(v4),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             v6.is_loopback()
                 || v6.is_unspecified()
+                || v6.is_multicast()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
+                // site-local (deprecated, still routed internally by some networks)
+                || (s[0] & 0xffc0) == 0xfec0
+                || embedded_v4(v6).iter().any(|v4| is_non_public_v4(*v4))
         }
     }
+}
+
+fn is_non_public_v4(v4: std::net::Ipv4Addr) -> bool {
+    let o = v4.octets();
+    v4.is_loopback()
+        || v4.is_private()
+        || v4.is_link_local()
+        || v4.is_unspecified()
+        || v4.is_broadcast()
+        || v4.is_multicast()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        || (o[0] == 198 && (o[1] & 0xfe) == 18)
+        || o[0] >= 240
+}
+
+/// The IPv4 addresses an IPv6 address carries (at most two, for Teredo: server and client).
+pub fn embedded_v4(v6: std::net::Ipv6Addr) -> Vec<std::net::Ipv4Addr> {
+    use std::net::Ipv4Addr;
+    let s = v6.segments();
+    let o = v6.octets();
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    // IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d (not :: and ::1).
+    if s[..5] == [0, 0, 0, 0, 0] && (s[5] == 0xffff || (s[5] == 0 && !(s[6] == 0 && s[7] <= 1))) {
+        return vec![low];
+    }
+    // NAT64 well-known prefix 64:ff9b::/96 and local-use 64:ff9b:1::/48.
+    if (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0]) || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) {
+        return vec![low];
+    }
+    // 6to4 2002:AABB:CCDD::/48.
+    if s[0] == 0x2002 {
+        return vec![Ipv4Addr::new(o[2], o[3], o[4], o[5])];
+    }
+    // Teredo 2001:0::/32: server IPv4 in bits 32–63, client IPv4 obfuscated (XOR) in the last 32.
+    if s[0] == 0x2001 && s[1] == 0 {
+        return vec![
+            Ipv4Addr::new(o[4], o[5], o[6], o[7]),
+            Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]),
+        ];
+    }
+    Vec::new()
 }
 
 /// Parse curl's `host:port:address` (the address may be `[v6]`).
@@ -485,6 +537,23 @@ fn agencies(c: &Config, ctx: &Ctx<'_>, d: &mut Diagnostics) {
 
 fn url_field(value: &str, path: &str, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     match url::Url::parse(value) {
+        // Credentials never belong in a URL here: the portal URL is printed in every report
+        // and email. The message names the user only, never the password.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            let mut shown = u.clone();
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            ctx.err(
+                d,
+                path,
+                "url-credentials",
+                format!(
+                    "{shown} carries credentials (user {:?}); credentials never belong in a URL here (it is printed in reports): remove them",
+                    u.username()
+                ),
+                "credentials in the URL",
+            )
+        }
         Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
         Ok(u) if u.scheme() == "http" && u.host_str().is_some() => ctx.warn(
             d,

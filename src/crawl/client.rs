@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::config::{is_non_public, parse_resolve};
+use crate::config::{embedded_v4, is_non_public, parse_resolve};
 
 /// The resolver refused an address: the error kind the crawler looks for in error chains.
 #[derive(Debug, thiserror::Error)]
@@ -48,9 +48,20 @@ impl AddressPolicy {
         }
     }
 
-    /// An address may be connected to: public, or inside an allowed range.
+    /// An address may be connected to: public, or inside an allowed range. An IPv6 address
+    /// carrying an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo) is judged by the IPv4
+    /// it carries, so `[::ffff:169.254.169.254]` is refused like `169.254.169.254`.
     pub fn permits(&self, ip: IpAddr) -> bool {
-        !is_non_public(ip) || self.allow.iter().any(|n| n.contains(&ip))
+        if !is_non_public(ip) || self.allow.iter().any(|n| n.contains(&ip)) {
+            return true;
+        }
+        match ip {
+            IpAddr::V6(v6) => {
+                let carried = embedded_v4(v6);
+                !carried.is_empty() && carried.iter().all(|v4| self.permits(IpAddr::V4(*v4)))
+            }
+            IpAddr::V4(_) => false,
+        }
     }
 
     /// Check a literal-IP URL host (the resolver is not consulted for those).
@@ -105,6 +116,14 @@ impl Resolve for GuardedResolver {
             Ok(Box::new(allowed.into_iter()) as Addrs)
         })
     }
+}
+
+/// The guarded resolver alone, for another client (the probe's HTTP checks) that must not
+/// follow a redirect to a name resolving to a private address either.
+pub fn guarded_resolver(policy: AddressPolicy) -> Arc<dyn Resolve> {
+    Arc::new(GuardedResolver {
+        policy: Arc::new(policy),
+    })
 }
 
 /// Settings the client is built from.
@@ -214,6 +233,39 @@ mod tests {
         assert!(!lo.permits("10.0.0.1".parse().expect("ip")));
         assert!(lo.check_literal("10.0.0.1").is_err());
         assert!(lo.check_literal("example.gov.vn").is_ok());
+    }
+
+    #[test]
+    fn ipv6_carrying_a_private_ipv4_is_refused_like_the_ipv4() {
+        let only_one = AddressPolicy::from_config(&["127.0.0.1/32".into()], &[]);
+        for literal in [
+            "[::ffff:169.254.169.254]",
+            "[::ffff:a9fe:a9fe]",
+            "[::ffff:10.0.0.1]",
+            "[::ffff:127.0.0.2]",
+            "[::127.0.0.2]",
+            "[64:ff9b::a9fe:a9fe]",
+            "[64:ff9b::10.0.0.1]",
+            "[2002:a9fe:a9fe::1]",
+            "[2002:7f00:2::]",
+            // Teredo: server 65.54.227.120, client 10.0.0.1 (XOR-obfuscated).
+            "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",
+            "[fec0::1]",
+            "0.0.0.0",
+            "198.18.0.1",
+        ] {
+            let e = only_one.check_literal(literal);
+            assert!(
+                matches!(e, Err(ResolveError::Forbidden { .. })),
+                "{literal} must be refused, got {e:?}"
+            );
+        }
+        // The IPv4 the address carries decides: an allowed IPv4 is allowed in any form, a
+        // public one stays public.
+        assert!(only_one.check_literal("[::ffff:127.0.0.1]").is_ok());
+        assert!(only_one.check_literal("[2002:cb71:101::1]").is_ok());
+        assert!(only_one.check_literal("[64:ff9b::203.113.1.1]").is_ok());
+        assert!(only_one.check_literal("[2001:db8::1]").is_ok());
     }
 
     #[tokio::test]

@@ -39,6 +39,28 @@ pub struct FetchSettings {
     pub cooloff: CoolOff,
     /// Base of the exponential backoff between retries.
     pub backoff_base: Duration,
+    /// Longest robots.txt Crawl-delay honoured (`crawl.max_crawl_delay_secs`).
+    pub max_crawl_delay: Duration,
+    /// End of the crawl's wall-clock budget (`crawl.max_run_minutes`): a request that could
+    /// not start before it is `rate_limited`.
+    pub deadline: Option<std::time::Instant>,
+}
+
+/// The hosts a request may be redirected to (a service page: its agency's hosts and
+/// `crawl.redirect_allow_hosts`). Names are lower-case, without port.
+#[derive(Debug, Clone, Default)]
+pub struct RedirectScope {
+    pub hosts: Vec<String>,
+}
+
+impl RedirectScope {
+    pub fn allows(&self, url: &Url) -> bool {
+        let Some(h) = url.host_str() else {
+            return false;
+        };
+        let h = h.to_ascii_lowercase();
+        self.hosts.contains(&h)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -225,6 +247,12 @@ impl Fetcher {
     /// Fetch one request, following redirects hop by hop. Never fails: problems are in
     /// `record.error`.
     pub async fn fetch(&self, req: &Request) -> Fetched {
+        self.fetch_scoped(req, None).await
+    }
+
+    /// [`fetch`](Self::fetch), following redirects only to hosts `scope` allows: a redirect
+    /// elsewhere is recorded (in `redirects`) and not followed (`redirect_offsite`).
+    pub async fn fetch_scoped(&self, req: &Request, scope: Option<&RedirectScope>) -> Fetched {
         let started = Instant::now();
         let mut rec = FetchRecord {
             url: req.url.clone(),
@@ -236,7 +264,7 @@ impl Fetcher {
             started_at: now_rfc3339(),
             ..FetchRecord::default()
         };
-        let text = self.fetch_inner(req, &mut rec, started).await;
+        let text = self.fetch_inner(req, &mut rec, started, scope).await;
         rec.elapsed_ms = started.elapsed().as_millis() as u64;
         Fetched { record: rec, text }
     }
@@ -246,6 +274,7 @@ impl Fetcher {
         req: &Request,
         rec: &mut FetchRecord,
         started: Instant,
+        scope: Option<&RedirectScope>,
     ) -> Option<String> {
         let mut url = match self.check_url(&req.url) {
             Ok(u) => u,
@@ -309,6 +338,19 @@ impl Fetcher {
                     }
                 };
                 rec.redirects.push(next.to_string());
+                if let Some(scope) = scope
+                    && next.host_str() != url.host_str()
+                    && !scope.allows(&next)
+                {
+                    rec.error = Some(err(
+                        AssessReason::RedirectOffsite,
+                        format!(
+                            "{} redirected to {next}, a host that is not the agency's (portal, extra_hosts) nor in crawl.redirect_allow_hosts; not followed",
+                            url
+                        ),
+                    ));
+                    return None;
+                }
                 if seen.iter().any(|s| s == next.as_str()) {
                     rec.error = Some(err(
                         AssessReason::RedirectLoop,
@@ -432,7 +474,13 @@ impl Fetcher {
             attempt += 1;
             rec.attempts += 1;
             // Held until the body is read (returned with the response).
-            let host_permit = gate.acquire(self.settings.per_host_rate).await;
+            let host_permit = gate
+                .acquire_within(
+                    self.settings.per_host_rate,
+                    self.settings.max_crawl_delay,
+                    self.settings.deadline,
+                )
+                .await?;
             // `acquire` fails only on a closed semaphore; this one is never closed.
             let global_permit = Arc::clone(&self.global).acquire_owned().await.ok();
             let held = Held {

@@ -38,13 +38,21 @@ impl Robots {
     }
 
     pub fn crawl_delay(&self) -> Option<Duration> {
+        self.crawl_delay_capped(Duration::from_secs(60))
+    }
+
+    /// The Crawl-delay as written (seconds, finite and positive), before any cap.
+    pub fn crawl_delay_asked(&self) -> Option<f32> {
         match self {
-            Robots::Rules(r) => r
-                .delay
-                .filter(|d| d.is_finite() && *d > 0.0)
-                .map(|d| Duration::from_secs_f32(d.min(60.0))),
+            Robots::Rules(r) => r.delay.filter(|d| d.is_finite() && *d > 0.0),
             _ => None,
         }
+    }
+
+    /// The Crawl-delay honoured: at most `cap` (`crawl.max_crawl_delay_secs`).
+    pub fn crawl_delay_capped(&self, cap: Duration) -> Option<Duration> {
+        self.crawl_delay_asked()
+            .map(|d| Duration::from_secs_f32(d).min(cap))
     }
 
     /// `Ok` when allowed, else the error fact to record.
@@ -119,6 +127,30 @@ impl HostGate {
     /// Wait for a request slot: concurrency first, then the rate limit. The permit must be held
     /// for the duration of the request.
     pub async fn acquire(&self, per_host_rate: f64) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.acquire_within(per_host_rate, Duration::from_secs(60), None)
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// [`acquire`](Self::acquire) with the run's bounds: robots.txt's Crawl-delay capped at
+    /// `max_delay`, and no wait that would end after `deadline` (the crawl's wall-clock
+    /// budget): such a request is refused at once as `rate_limited`, with the delay in the
+    /// message, instead of stalling the run.
+    pub async fn acquire_within(
+        &self,
+        per_host_rate: f64,
+        max_delay: Duration,
+        deadline: Option<std::time::Instant>,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ErrorFact> {
+        use governor::clock::Clock;
+        let over_budget = |wait: Duration| ErrorFact {
+            kind: AssessReason::RateLimited,
+            message: self.budget_message(per_host_rate, max_delay, wait),
+        };
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(over_budget(Duration::ZERO));
+        }
         // `acquire` fails only on a closed semaphore, and this one is never closed.
         let permit = std::sync::Arc::clone(&self.slots)
             .acquire_owned()
@@ -127,16 +159,46 @@ impl HostGate {
         let limiter = self
             .limiter
             // Created once robots.txt is known: the interval is the larger of 1/per_host_rate
-            // and robots.txt's Crawl-delay.
+            // and robots.txt's Crawl-delay (capped).
             .get_or_init(|| async {
-                let delay = self.robots.get().and_then(Robots::crawl_delay);
+                let delay = self
+                    .robots
+                    .get()
+                    .and_then(|r| r.crawl_delay_capped(max_delay));
                 new_limiter(per_host_rate, delay, self.robots.initialized())
             })
             .await;
         if let Some(l) = limiter {
-            l.until_ready().await;
+            match (l.check(), deadline) {
+                (Ok(()), _) => {}
+                (Err(not_until), Some(d)) => {
+                    let wait = not_until.wait_time_from(l.clock().now());
+                    if std::time::Instant::now() + wait > d {
+                        return Err(over_budget(wait));
+                    }
+                    l.until_ready().await;
+                }
+                (Err(_), None) => l.until_ready().await,
+            }
         }
-        permit
+        if deadline.is_some_and(|d| std::time::Instant::now() > d) {
+            return Err(over_budget(Duration::ZERO));
+        }
+        Ok(permit)
+    }
+
+    fn budget_message(&self, per_host_rate: f64, max_delay: Duration, wait: Duration) -> String {
+        let delay = match self.robots.get().and_then(Robots::crawl_delay_asked) {
+            Some(asked) => format!(
+                "robots.txt Crawl-delay: {asked} s (honoured: {} s, crawl.max_crawl_delay_secs)",
+                Duration::from_secs_f32(asked).min(max_delay).as_secs_f32()
+            ),
+            None => format!("no Crawl-delay; rate {per_host_rate}/s"),
+        };
+        format!(
+            "not fetched within the run's time budget (crawl.max_run_minutes): {delay}; next request possible in {} s",
+            wait.as_secs()
+        )
     }
 
     pub fn record_success(&self) {
@@ -268,6 +330,37 @@ mod tests {
         assert!(fresh.check().is_ok());
         assert!(fresh.check().is_err(), "burst of one");
         assert!(new_limiter(0.0, None, true).is_none());
+    }
+
+    #[test]
+    fn a_long_crawl_delay_is_capped_and_the_budget_refuses_waits_past_it() {
+        let r = Robots::parse(
+            "dvc-audit/0.1 (+mailto:a@b.vn)",
+            b"User-agent: *\nCrawl-delay: 3600\n",
+        );
+        assert_eq!(r.crawl_delay_asked(), Some(3600.0));
+        assert_eq!(
+            r.crawl_delay_capped(Duration::from_secs(60)),
+            Some(Duration::from_secs(60))
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("rt");
+        rt.block_on(async {
+            let g = HostGate::new(1);
+            let _ = g.robots.set(r);
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            // robots.txt spent the first cell: the first page would wait 60 s, past the
+            // budget: refused at once, the delay in the message.
+            let e = g
+                .acquire_within(2.0, Duration::from_secs(60), Some(deadline))
+                .await
+                .expect_err("over budget");
+            assert_eq!(e.kind, AssessReason::RateLimited);
+            assert!(e.message.contains("Crawl-delay: 3600 s"), "{}", e.message);
+            assert!(e.message.contains("honoured: 60 s"), "{}", e.message);
+        });
     }
 
     #[test]

@@ -31,6 +31,16 @@ pub fn fetcher_from_config(
     c: &CrawlSection,
     resolve_extra: &[String],
 ) -> Result<Arc<Fetcher>, reqwest::Error> {
+    fetcher_until(c, resolve_extra, std::time::Instant::now())
+}
+
+/// [`fetcher_from_config`] for a run that started at `started`: its wall-clock budget
+/// (`crawl.max_run_minutes`) ends that long after it.
+pub fn fetcher_until(
+    c: &CrawlSection,
+    resolve_extra: &[String],
+    started: std::time::Instant,
+) -> Result<Arc<Fetcher>, reqwest::Error> {
     let mut resolve = c.resolve.clone();
     resolve.extend_from_slice(resolve_extra);
     let policy = client::AddressPolicy::from_config(&c.allow_private, &resolve);
@@ -56,6 +66,9 @@ pub fn fetcher_from_config(
             respect_robots: c.respect_robots,
             cooloff: host::CoolOff::default(),
             backoff_base: Duration::from_millis(200),
+            max_crawl_delay: Duration::from_secs(c.max_crawl_delay_secs.max(1)),
+            deadline: started
+                .checked_add(Duration::from_secs(c.max_run_minutes.saturating_mul(60))),
         },
         policy,
     ))

@@ -58,6 +58,9 @@ pub struct AgencyJob {
     pub max_pages: u32,
     /// Surprise inspection: fetch only `n` of the listed services, drawn with `seed`.
     pub sample: Option<(usize, u64)>,
+    /// Hosts besides the portal's (and URL-valued variables') that a service page may
+    /// redirect to: the agency's `extra_hosts` and `crawl.redirect_allow_hosts`.
+    pub redirect_hosts: Vec<String>,
 }
 
 /// What walking one agency produced.
@@ -339,8 +342,16 @@ async fn walk(
         .pages_planned
         .fetch_add(details.len() as u64, Ordering::Relaxed);
 
-    // 3. Details, concurrently (bounded by the fetcher's per-host and global limits).
+    // 3. Details, concurrently (bounded by the fetcher's per-host and global limits). A
+    // service page redirected to a host that is not the agency's is not that agency's
+    // service: `redirect_offsite`.
     let agency_id = job.agency_id.as_str();
+    let scope = {
+        let mut hosts = job.vars.url_hosts();
+        hosts.extend(job.redirect_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        super::fetch::RedirectScope { hosts }
+    };
+    let scope = &scope;
     let results: Vec<DetailResult> = futures::stream::iter(details)
         .map(|d| async move {
             // Validators are sent only with an extraction that decodes (not a list entry, not
@@ -354,7 +365,10 @@ async fn walk(
                 None
             };
             let fetched = fetcher
-                .fetch(&to_request(&d, cached.as_ref().map(|(c, _)| c)))
+                .fetch_scoped(
+                    &to_request(&d, cached.as_ref().map(|(c, _)| c)),
+                    Some(scope),
+                )
                 .await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             let rec = fetched.record;

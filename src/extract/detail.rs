@@ -92,7 +92,15 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     }
     let url = page.base_url().to_string();
     let mut found: FieldMap<Found> = FieldMap::default();
-    let (signals, national, shell) = if profile.detail.json.is_some() && page.is_json() {
+    let json = profile.detail.json.is_some() && page.is_json();
+    if !json && let Err(message) = super::html::check_shape(&page.body) {
+        facts.fetch.error = Some(ErrorFact {
+            kind: AssessReason::TooLarge,
+            message,
+        });
+        return facts;
+    }
+    let (signals, national, shell) = if json {
         read_json(profile, page, &mut found)
     } else {
         read_html(profile, page, &mut found)

@@ -130,10 +130,164 @@ pub fn parse_count(text: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
+/// Elements that never have content.
+const VOID: [&str; 14] = [
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr",
+];
+/// Elements whose end tag may be omitted (the parser closes them implicitly): they are not
+/// counted as nesting, so sloppy but common markup (`<p>`s or `<li>`s never closed) passes.
+const OPTIONAL_END: [&str; 16] = [
+    "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "tbody", "thead", "tfoot",
+    "colgroup", "rb", "rt", "rp",
+];
+/// Elements whose content is raw text up to their end tag.
+const RAW_TEXT: [&str; 6] = ["script", "style", "textarea", "title", "xmp", "noscript"];
+
+/// A linear pre-scan of an HTML page before it is parsed: `Err` (a message for the
+/// could-not-assess record) when its element nesting exceeds [`MAX_HTML_DEPTH`] or it has more
+/// than [`MAX_HTML_ELEMENTS`] elements. The parser (html5ever) costs depth × elements on such
+/// pages; this scan is one pass over the bytes with no allocation beyond a tag name.
+///
+/// [`MAX_HTML_DEPTH`]: super::limits::MAX_HTML_DEPTH
+/// [`MAX_HTML_ELEMENTS`]: super::limits::MAX_HTML_ELEMENTS
+pub fn check_shape(body: &str) -> Result<(), String> {
+    use super::limits::{MAX_HTML_DEPTH, MAX_HTML_ELEMENTS};
+    let b = body.as_bytes();
+    let find = |from: usize, needle: &[u8]| -> usize {
+        b.get(from..)
+            .and_then(|rest| {
+                rest.windows(needle.len())
+                    .position(|w| w.eq_ignore_ascii_case(needle))
+            })
+            .map_or(b.len(), |i| from + i)
+    };
+    let mut depth: usize = 0;
+    let mut elements: usize = 0;
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'<' {
+            i += 1;
+            continue;
+        }
+        match b.get(i + 1) {
+            Some(b'!') => {
+                i = if b.get(i + 2..i + 4) == Some(b"--") {
+                    find(i + 4, b"-->") + 3
+                } else {
+                    find(i + 2, b">") + 1
+                };
+            }
+            Some(b'/') => {
+                let (name, end) = tag_name(b, i + 2);
+                if !name.is_empty() && !is_one_of(&name, &VOID) && !is_one_of(&name, &OPTIONAL_END)
+                {
+                    depth = depth.saturating_sub(1);
+                }
+                i = find(end, b">") + 1;
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let (name, mut j) = tag_name(b, i + 1);
+                // To the end of the tag, skipping quoted attribute values.
+                let mut quote = None;
+                let mut self_closing = false;
+                while j < b.len() {
+                    let c = b[j];
+                    match quote {
+                        Some(q) if c == q => quote = None,
+                        Some(_) => {}
+                        None if c == b'"' || c == b'\'' => quote = Some(c),
+                        None if c == b'>' => {
+                            self_closing = j > 0 && b[j - 1] == b'/';
+                            break;
+                        }
+                        None => {}
+                    }
+                    j += 1;
+                }
+                elements += 1;
+                if elements > MAX_HTML_ELEMENTS {
+                    return Err(format!(
+                        "the page has more than {MAX_HTML_ELEMENTS} HTML elements; not parsed"
+                    ));
+                }
+                i = j + 1;
+                if is_one_of(&name, &RAW_TEXT) {
+                    let mut close = Vec::with_capacity(name.len() + 2);
+                    close.extend_from_slice(b"</");
+                    close.extend_from_slice(name.as_bytes());
+                    i = find(i, &close);
+                    continue;
+                }
+                if !self_closing && !is_one_of(&name, &VOID) && !is_one_of(&name, &OPTIONAL_END) {
+                    depth += 1;
+                    if depth > MAX_HTML_DEPTH {
+                        return Err(format!(
+                            "HTML elements nested deeper than {MAX_HTML_DEPTH}; not parsed"
+                        ));
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    Ok(())
+}
+
+/// The lower-cased tag name starting at `from` (bounded) and the index after it.
+fn tag_name(b: &[u8], from: usize) -> (String, usize) {
+    let mut j = from;
+    let mut name = String::new();
+    while let Some(&c) = b.get(j) {
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b':' {
+            if name.len() < 32 {
+                name.push(c.to_ascii_lowercase() as char);
+            }
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (name, j)
+}
+
+fn is_one_of(name: &str, set: &[&str]) -> bool {
+    set.contains(&name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use scraper::{Html, Selector};
+
+    #[test]
+    fn deep_or_huge_pages_are_refused_before_parsing() {
+        let deep = format!(
+            "<html><body>{}x{}</body></html>",
+            "<div>".repeat(200_000),
+            "</div>".repeat(200_000)
+        );
+        let e = check_shape(&deep).expect_err("too deep");
+        assert!(e.contains("nested deeper than 512"), "{e}");
+        let flat = format!("<ul>{}</ul>", "<li><a href=x>a</a>".repeat(300_000));
+        assert!(
+            check_shape(&flat)
+                .expect_err("too many")
+                .contains("more than")
+        );
+        // Ordinary sloppy markup passes: unclosed p/li/td, void elements, comments, scripts
+        // with tags inside, quoted `>` in attributes.
+        let ok = format!(
+            "<!doctype html><html><head><meta charset=utf-8><script>if (a<b) {{ document.write('<div><div>') }}</script></head><body>{}<table>{}</table><!-- <div><div> --><a title=\"x>y\">k</a><br/></body></html>",
+            "<p>para".repeat(2_000),
+            "<tr><td>a<td>b".repeat(2_000)
+        );
+        assert_eq!(check_shape(&ok), Ok(()));
+        let at_limit = format!("{}{}", "<div>".repeat(512), "</div>".repeat(512));
+        assert_eq!(check_shape(&at_limit), Ok(()));
+        let over = format!("{}{}", "<div>".repeat(513), "</div>".repeat(513));
+        assert!(check_shape(&over).is_err());
+    }
 
     #[test]
     fn text_skips_scripts_and_separates_blocks() {

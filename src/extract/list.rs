@@ -253,6 +253,12 @@ fn resolve(page: &Page, href: &str) -> Option<String> {
 }
 
 fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListScan) {
+    if let Err(message) = super::html::check_shape(&page.body) {
+        scan.could_not_assess = Some(AssessReason::TooLarge);
+        scan.notes.push(message);
+        scan.paginate = false;
+        return;
+    }
     let doc = Html::parse_document(&page.body);
     let take = |el: scraper::ElementRef<'_>, hint: ServiceHint, scan: &mut ListScan| {
         if let Some(url) = el

@@ -83,6 +83,12 @@ pub mod limits {
     pub const MAX_CODE_CHARS: usize = 64;
     /// Element nesting followed when collecting text; deeper content is ignored.
     pub const MAX_TEXT_DEPTH: usize = 256;
+    /// Element nesting a page may have to be parsed at all (browsers stop nesting at 512
+    /// too): the HTML parser's cost grows with depth × elements, so a hostile page of 200,000
+    /// nested `<div>`s would take minutes. Deeper is could-not-assess `too_large`.
+    pub const MAX_HTML_DEPTH: usize = 512;
+    /// Elements a page may have to be parsed at all; more is could-not-assess `too_large`.
+    pub const MAX_HTML_ELEMENTS: usize = 250_000;
     /// Characters of context either side of a regex match in an excerpt.
     pub const CONTEXT_CHARS: usize = 60;
 }

@@ -49,6 +49,21 @@ impl AgencyVars {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
     }
+
+    /// The hosts (lower-case) of the portal and of every URL-valued variable (an API base
+    /// named in `[agency.vars]` is the agency's too).
+    pub fn url_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .vars
+            .values()
+            .filter_map(|v| url::Url::parse(v).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .filter_map(|u| u.host_str().map(str::to_ascii_lowercase))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
 }
 
 /// An `http(s)://` value is a base URL: drop its trailing `/` (other values are kept as given).

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 pub use compose::{EMAIL_LIST_CAP, compose, subject};
 pub use outbox::{
-    Enqueued, FlushLock, MAX_MESSAGE_BYTES, Outbox, Pending, STALE_LOCK, StoredEnvelope, valid_id,
+    Enqueued, FlushLock, MAX_MESSAGE_BYTES, Outbox, Pending, StoredEnvelope, valid_id,
 };
 pub use plan::{AgencyRecipients, Audience, PlannedMessage, RecipientBook, message_id, plan};
 pub use smtp::{DEFAULT_TIMEOUT, FlushReport, SmtpSettings, flush, is_loopback, transport};

@@ -10,10 +10,10 @@
 //! deterministic per run and recipient group). A crash between the server's acceptance and the
 //! move to `sent/` is the one window that can repeat a message; it is as narrow as one rename.
 //! Writes go to a temporary name and are renamed into place, so a reader never sees half a file.
-//! A lock file keeps two flushes from sending the same message at once.
+//! An OS lock on `.flush.lock` keeps two flushes from sending the same message at once.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,6 @@ use super::NotifyError;
 
 /// Largest message the outbox will read back (reports are attached; keep a sane bound).
 pub const MAX_MESSAGE_BYTES: u64 = 50 * 1024 * 1024;
-/// A lock older than this is from a crashed process and is taken over.
-pub const STALE_LOCK: Duration = Duration::from_secs(3600);
 
 /// The SMTP envelope of a queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,15 +86,9 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, NotifyError> {
     std::fs::read(path).map_err(io(path))
 }
 
-/// Held while flushing; removes the lock file when dropped.
+/// Held while flushing; the OS lock is released when dropped or when the process dies.
 pub struct FlushLock {
-    path: PathBuf,
-}
-
-impl Drop for FlushLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+    _file: std::fs::File,
 }
 
 impl Outbox {
@@ -234,31 +226,23 @@ impl Outbox {
         Ok(())
     }
 
-    /// Take the flush lock (a lock left by a crashed process is taken over after [`STALE_LOCK`]).
+    /// Take the flush lock: an OS advisory lock on `.flush.lock` (`File::try_lock`, as the run
+    /// lock), so the OS releases it when a flushing process dies (killed while SMTP hangs).
+    /// The file stays; only the lock on it matters.
     pub fn lock(&self) -> Result<FlushLock, NotifyError> {
         let path = self.dir.join(".flush.lock");
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(FlushLock { path }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let stale = std::fs::metadata(&path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok())
-                        .is_some_and(|age| age > STALE_LOCK);
-                    if !stale {
-                        return Err(NotifyError::Busy(path));
-                    }
-                    let _ = std::fs::remove_file(&path);
-                }
-                Err(e) => return Err(NotifyError::Io { path, source: e }),
-            }
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io(&path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(FlushLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => Err(NotifyError::Busy(path)),
+            Err(std::fs::TryLockError::Error(source)) => Err(NotifyError::Io { path, source }),
         }
-        Err(NotifyError::Busy(path))
     }
 }
 

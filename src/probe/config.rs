@@ -50,6 +50,11 @@ pub struct ProbeConfig {
     pub legacy_probe: bool,
     pub max_conns_per_host: usize,
     pub max_hosts_in_flight: usize,
+    /// The private-address guard of a run (`crawl.allow_private`): a configured host whose
+    /// name resolves to a private, loopback or link-local address outside it (DNS pointing at
+    /// an internal service) is not connected to. `None`: no guard (`spot` of a host the
+    /// operator names on the command line).
+    pub address_guard: Option<crate::crawl::client::AddressPolicy>,
 }
 
 impl Default for ProbeConfig {
@@ -67,6 +72,7 @@ impl Default for ProbeConfig {
             legacy_probe: true,
             max_conns_per_host: DEFAULT_MAX_CONNS_PER_HOST,
             max_hosts_in_flight: DEFAULT_MAX_HOSTS_IN_FLIGHT,
+            address_guard: None,
         }
     }
 }

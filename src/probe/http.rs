@@ -22,6 +22,7 @@ pub fn client(
     pins: &std::collections::BTreeMap<String, std::net::SocketAddr>,
     connect_timeout: Duration,
     total_timeout: Duration,
+    guard: Option<&crate::crawl::client::AddressPolicy>,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let mut b = reqwest::Client::builder()
         .tls_backend_preconfigured(tls)
@@ -31,6 +32,9 @@ pub fn client(
         .timeout(total_timeout)
         .pool_max_idle_per_host(0)
         .user_agent(concat!("dvc-audit/", env!("CARGO_PKG_VERSION")));
+    if let Some(policy) = guard {
+        b = b.dns_resolver(crate::crawl::client::guarded_resolver(policy.clone()));
+    }
     for (key, addr) in pins {
         if let Some((host, _port)) = key.rsplit_once(':') {
             b = b.resolve(host, *addr);
@@ -64,6 +68,12 @@ pub async fn plain(client: &reqwest::Client, host: &str, http_port: u16) -> Http
             facts.https_redirect = same_host(&next, host);
         }
         if next.scheme() != "https" && next.scheme() != "http" {
+            break;
+        }
+        if offsite_private_literal(&next, host) {
+            // A redirect to a private/loopback literal address elsewhere (also IPv6 forms that
+            // carry one, e.g. `[::ffff:169.254.169.254]`) is recorded but never requested.
+            facts.final_url = next.to_string();
             break;
         }
         facts.final_url = next.to_string();
@@ -113,6 +123,18 @@ pub fn parse_hsts(value: &str) -> HstsFacts {
         }
         _ => HstsFacts::default(),
     }
+}
+
+/// `next` names a literal non-public IP that is not the probed host itself.
+fn offsite_private_literal(next: &Url, host: &str) -> bool {
+    let Some(h) = next.host_str() else {
+        return false;
+    };
+    let bare = h.trim_start_matches('[').trim_end_matches(']');
+    let Ok(ip) = bare.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    crate::config::is_non_public(ip) && !bare.eq_ignore_ascii_case(host.trim_matches(['[', ']']))
 }
 
 fn location(base: &Url, headers: &HeaderMap) -> Option<Url> {

@@ -81,6 +81,7 @@ impl Prober {
                     &cfg.resolve,
                     cfg.connect_timeout,
                     cfg.connect_timeout + cfg.read_timeout,
+                    cfg.address_guard.as_ref(),
                 )
                 .map_err(|e| e.to_string())
             });
@@ -115,6 +116,18 @@ impl Prober {
                 return facts;
             }
         };
+        if let Some(guard) = &c.address_guard
+            && !guard.permits(addr.ip())
+        {
+            facts.error = Some(crate::facts::ErrorFact {
+                kind: crate::facts::AssessReason::Connect,
+                message: format!(
+                    "{host} resolves to {}, a private/loopback/link-local address not allowed by crawl.allow_private",
+                    addr.ip()
+                ),
+            });
+            return facts;
+        }
         let gate = Semaphore::new(c.max_conns_per_host.max(1));
         let gate = &gate;
 

@@ -86,9 +86,12 @@ impl CmdOutput {
 }
 
 /// Run a profile subcommand. `config` is the global `-c` path (read by `test` when it needs
-/// the agency or the crawl settings).
+/// the agency or the crawl settings; `profile lint` without `--dir` lints the profiles that
+/// configuration uses — `profiles.dirs` over the bundled ones, exactly as `run` loads them —
+/// when the file exists).
 pub async fn run(cmd: ProfileCmd, config: &Path, color: bool) -> anyhow::Result<CmdOutput> {
     match cmd {
+        ProfileCmd::Lint { dir: None } if config.is_file() => Ok(lint_configured(config, color)),
         ProfileCmd::Lint { dir } => Ok(lint(dir.as_deref(), color)),
         ProfileCmd::Test {
             profile,
@@ -134,6 +137,42 @@ fn lint(dir: Option<&Path>, color: bool) -> CmdOutput {
             out
         }
         Err(e) => out.fail(&e.0.render(color)),
+    }
+}
+
+/// Lint the profiles a configuration uses (the run's own loading path).
+fn lint_configured(config: &Path, color: bool) -> CmdOutput {
+    let out = CmdOutput::default();
+    let loaded = match crate::config::Config::load(config) {
+        Ok(l) => l,
+        Err(e) => return out.fail(&e.0.render(color)),
+    };
+    let (set, diags) = crate::run::setup::load_profiles(&loaded);
+    match set {
+        Some(set) if !diags.has_errors() => {
+            let mut out = out;
+            out.stderr = diags.render(color);
+            let dirs: Vec<String> = loaded
+                .config
+                .profiles
+                .dirs
+                .iter()
+                .map(|d| loaded.path(d).display().to_string())
+                .collect();
+            let where_ = if dirs.is_empty() {
+                "bundled".to_string()
+            } else {
+                format!("bundled + {}", dirs.join(" + "))
+            };
+            let _ = writeln!(
+                out.stdout,
+                "{where_}: ok ({} profiles: {})",
+                set.len(),
+                set.ids().collect::<Vec<_>>().join(", ")
+            );
+            out
+        }
+        _ => out.fail(&diags.render(color)),
     }
 }
 

@@ -323,6 +323,7 @@ fn run_info(run: &RunRow, deployment: &str) -> Result<RunInfo, BuildError> {
         seed: run.seed,
         ruleset_digest: run.ruleset_digest.clone(),
         config_digest: run.config_digest.clone(),
+        head_digest: run.digest.clone().unwrap_or_default(),
         status: run.status.clone(),
         deployment: deployment.to_string(),
     })

@@ -67,6 +67,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("seed", "Hạt giống chọn mẫu", "Sampling seed"),
     ("ruleset", "Bộ quy tắc", "Rule set"),
     ("config_digest", "Cấu hình", "Configuration"),
+    ("head_digest", "Mã toàn vẹn lịch sử", "History head digest"),
     (
         "timezone_note",
         "Giờ Việt Nam (UTC+07:00)",
@@ -285,6 +286,10 @@ pub fn reason_text(lang: Lang, reason: AssessReason) -> &'static str {
         AssessReason::RuleError => (
             "Quy tắc không đánh giá được trên dữ liệu này.",
             "The rule could not be evaluated on this data.",
+        ),
+        AssessReason::RedirectOffsite => (
+            "Trang dịch vụ chuyển hướng sang máy chủ không thuộc cơ quan.",
+            "The service page redirected to a host that is not the agency's.",
         ),
     };
     lang.pick(vi, en)

@@ -160,8 +160,14 @@ pub fn write_all(
     for f in formats {
         let path = out.join(f.file_name());
         let tmp = out.join(format!(".{}.tmp", f.file_name()));
-        write_one(&renderer, data, *f, &tmp)?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        // A failed write (disk full, a file where the directory should be) leaves no
+        // temporary file behind.
+        if let Err(e) = write_one(&renderer, data, *f, &tmp)
+            .and_then(|()| std::fs::rename(&tmp, &path).map_err(io(&path)))
+        {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
         written.push(path);
     }
     Ok(written)

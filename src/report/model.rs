@@ -127,6 +127,10 @@ pub struct RunInfo {
     pub seed: Option<i64>,
     pub ruleset_digest: String,
     pub config_digest: String,
+    /// The run's chained history digest (the head of the chain when the run completed):
+    /// `history verify --head` checks it is still stored. Empty for a run not complete.
+    #[serde(default)]
+    pub head_digest: String,
     /// `complete`, `incomplete` or `running`.
     pub status: String,
     /// Deployment name (`audit.name`).

@@ -76,7 +76,8 @@ pub fn regenerate(
     if !db.exists() {
         return Err(RegenError::NoDatabase(db));
     }
-    let store = Store::open(&db)?;
+    // Read-only: a report never migrates or writes the history.
+    let store = Store::open_reader(&db)?;
     let run = match run_id {
         Some(id) => store.run(id)?,
         None => store

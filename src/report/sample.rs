@@ -226,7 +226,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             ended_at: Some("2026-11-27T01:20:00Z".into()),
             status: "complete".into(),
             note: String::new(),
-            digest: None,
+            digest: Some("5d41402abc4b2a76b9719d911017c592aa55e1e4f6a1b2c3d4e5f60718293a4b".into()),
         }),
         deployment: "Ban Cơ yếu Chính phủ".into(),
         max_rows_per_rule: super::build::DEFAULT_MAX_ROWS_PER_RULE,

@@ -141,6 +141,8 @@ pub struct RunView {
     pub seed: String,
     pub ruleset_digest: String,
     pub config_digest: String,
+    /// In full: an inspector passes it to `history verify --head`.
+    pub head_digest: String,
     pub status: String,
     pub deployment: String,
 }
@@ -443,6 +445,7 @@ fn view_with(data: &ReportData, rows: bool) -> View {
             seed: run.seed.map(|s| s.to_string()).unwrap_or_default(),
             ruleset_digest: short_hash(&clean(&run.ruleset_digest)),
             config_digest: short_hash(&clean(&run.config_digest)),
+            head_digest: clean(&run.head_digest),
             status: clean(label_or(lang, "status", &run.status)),
             deployment: clean(&run.deployment),
         },

@@ -75,8 +75,14 @@ pub struct HistoryArgs {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum HistoryCmd {
-    /// Check the tamper-evident digest chain; name every break (exit 1 if any).
-    Verify,
+    /// Check the tamper-evident digest chain; name every break (exit 1 if any, or when no
+    /// complete run is stored).
+    Verify {
+        /// A head digest printed in a report or email: the run it names must still be stored,
+        /// so deleting the newest runs is detected.
+        #[arg(long, value_name = "HEX")]
+        head: Option<String>,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -349,23 +355,62 @@ pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<
             return Ok(ExitCode::ConfigError);
         }
     };
-    let store = Store::open(&loaded.path(&loaded.config.storage.sqlite))?;
-    if let Some(HistoryCmd::Verify) = args.cmd {
+    let db = loaded.path(&loaded.config.storage.sqlite);
+    let store = match Store::open_reader(&db) {
+        Ok(s) => Some(s),
+        // No history yet: listing shows nothing; verifying reports that nothing is verified.
+        Err(crate::store::StoreError::Missing(_)) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(HistoryCmd::Verify { head }) = &args.cmd {
+        let Some(store) = store else {
+            println!(
+                "history holds no complete run ({}): nothing verified; if runs were recorded, they were deleted",
+                db.display()
+            );
+            return Ok(ExitCode::Findings);
+        };
         let breaks = store.verify_chain()?;
         let complete = store
             .runs(usize::MAX >> 1)?
             .iter()
             .filter(|r| r.status == "complete")
             .count();
-        if breaks.is_empty() {
-            println!("history verified: {complete} complete runs, digest chain intact");
-            return Ok(ExitCode::Ok);
-        }
+        let mut failed = !breaks.is_empty();
         for b in &breaks {
             println!("BREAK at run {}: {}", b.run_id, b.problem);
         }
-        return Ok(ExitCode::Findings);
+        if complete == 0 {
+            println!(
+                "history holds no complete run: nothing verified; if runs were recorded, they were deleted"
+            );
+            failed = true;
+        }
+        if let Some(head) = head {
+            match store.run_with_digest(head)? {
+                Some(id) => println!("head {head} is run {id}: still stored"),
+                None => {
+                    println!(
+                        "BREAK: no complete run has head digest {head}: the run it was printed for (and any after it) was removed, or its digest edited"
+                    );
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            return Ok(ExitCode::Findings);
+        }
+        let head_now = store
+            .head_digest()?
+            .map(|(id, d)| format!("; head: run {id} {d}"))
+            .unwrap_or_default();
+        println!("history verified: {complete} complete runs, digest chain intact{head_now}");
+        return Ok(ExitCode::Ok);
     }
+    let Some(store) = store else {
+        println!("no runs recorded yet ({})", db.display());
+        return Ok(ExitCode::Ok);
+    };
     if let Some(agency) = &args.agency {
         let trend = store.trend(agency)?;
         println!(

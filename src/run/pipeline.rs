@@ -113,6 +113,8 @@ impl RunError {
         match self {
             RunError::Lock(LockError::Held { .. }) => ExitCode::Locked,
             RunError::UnknownAgency(_) | RunError::Probe(_) => ExitCode::ConfigError,
+            // Another application's database: nothing was run.
+            RunError::Store(store::StoreError::Foreign { .. }) => ExitCode::ConfigError,
             _ => ExitCode::Incomplete,
         }
     }
@@ -252,6 +254,8 @@ async fn stages(
     seed: Option<u64>,
     service_sample: Option<usize>,
 ) -> Result<RunSummary, RunError> {
+    // The run's wall-clock budget (`crawl.max_run_minutes`) counts from its first stage.
+    let started = std::time::Instant::now();
     let cfg = &setup.loaded.config;
     let db = setup.loaded.path(&cfg.storage.sqlite);
 
@@ -291,7 +295,7 @@ async fn stages(
     store.record_hosts(run_id, &host_rows)?;
 
     // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
-    let fetcher = crate::crawl::fetcher_from_config(&cfg.crawl, &opts.resolve)?;
+    let fetcher = crate::crawl::fetcher_until(&cfg.crawl, &opts.resolve, started)?;
     let cache: Arc<dyn PageCache> = match store::CacheReader::open(&db) {
         Ok(r) => Arc::new(r),
         Err(_) => Arc::new(NoCache),
@@ -319,6 +323,12 @@ async fn stages(
                 profile,
                 max_pages: cfg.crawl.max_pages_per_agency,
                 sample: service_sample.zip(seed.map(|s| sample::sub_seed(s, &a.id))),
+                redirect_hosts: a
+                    .extra_hosts
+                    .iter()
+                    .filter_map(|h| url::Url::parse(h).ok()?.host_str().map(str::to_string))
+                    .chain(cfg.crawl.redirect_allow_hosts.iter().cloned())
+                    .collect(),
             })
         })
         .collect();
@@ -515,6 +525,9 @@ async fn stages(
     }
     let mut reports = Vec::new();
     let mut totals = None;
+    // Reports that could not be written make the command exit 3 (the run itself is complete
+    // in history; `dvc-audit report --run N` writes them again).
+    let mut reports_failed = false;
     let mut mail_sent = 0;
     let mut mail_pending = 0;
     let lang = report::Lang::from(cfg.audit.lang);
@@ -535,7 +548,12 @@ async fn stages(
                 .and_then(|formats| report::write_all(&dir, &data, &formats))
             {
                 Ok(paths) => reports = paths,
-                Err(e) => notes.push(format!("reports not written: {e}")),
+                Err(e) => {
+                    reports_failed = true;
+                    notes.push(format!(
+                        "reports not written: {e} (run {run_id} is complete in history: `dvc-audit report --run {run_id}` writes them)"
+                    ));
+                }
             }
             if cfg.email.enabled && opts.send_mail {
                 match deliver(setup, &data).await {
@@ -547,10 +565,15 @@ async fn stages(
                 }
             }
         }
-        Err(e) => notes.push(format!("report data not gathered: {e}")),
+        Err(e) => {
+            reports_failed = true;
+            notes.push(format!("report data not gathered: {e}"));
+        }
     }
 
-    let exit = if worst.is_some_and(|w| w >= fail_on) {
+    let exit = if reports_failed {
+        ExitCode::Incomplete
+    } else if worst.is_some_and(|w| w >= fail_on) {
         ExitCode::Findings
     } else {
         ExitCode::Ok

@@ -313,7 +313,20 @@ fn unassessable_agency(setup: &Setup, facts: &AgencyFacts, err: &ErrorFact) -> V
                 "Could not assess {}: the service listing could not be read ({}).",
                 facts.name_en, err.kind
             ),
-            evidence: Vec::new(),
+            // Why the listing could not be read (a Crawl-delay past the run's budget, ...).
+            evidence: vec![crate::rules::outcome::EvidenceRef {
+                kind: "fetch".into(),
+                url: facts.portal.clone(),
+                at: String::new(),
+                status: 0,
+                sha256: String::new(),
+                locator: "listing".into(),
+                excerpt: err
+                    .message
+                    .chars()
+                    .take(crate::facts::EXCERPT_MAX_CHARS)
+                    .collect(),
+            }],
             waiver: None,
         })
         .collect()

@@ -32,37 +32,8 @@ impl Setup {
         let mut diags = loaded.warnings.clone();
 
         // Profiles: bundled, overridden by configured directories.
-        let mut profiles = None;
-        let dirs: Vec<_> = loaded
-            .config
-            .profiles
-            .dirs
-            .iter()
-            .map(|d| loaded.path(d))
-            .collect();
-        let first = dirs.first().map(|p| p.as_path());
-        match ProfileSet::bundled_with_dir(first) {
-            Ok((set, w)) => {
-                diags.extend(w);
-                profiles = Some(set);
-            }
-            Err(e) => diags.extend(e.0),
-        }
-        for extra in dirs.iter().skip(1) {
-            if let Some(set) = profiles.as_mut() {
-                match ProfileSet::load_dir(extra) {
-                    Ok((more, w)) => {
-                        diags.extend(w);
-                        for id in more.ids().map(str::to_string).collect::<Vec<_>>() {
-                            if let Some(p) = more.get(&id) {
-                                set.insert((**p).clone());
-                            }
-                        }
-                    }
-                    Err(e) => diags.extend(e.0),
-                }
-            }
-        }
+        let (profiles, profile_diags) = load_profiles(&loaded);
+        diags.extend(profile_diags);
         if let Some(set) = &profiles {
             for (i, a) in loaded.config.agencies.iter().enumerate() {
                 if set.get(&a.platform).is_none() {
@@ -125,6 +96,20 @@ impl Setup {
                 Err(e) => diags.extend(e.0),
             }
         }
+        // Rules that did not load cannot check the waivers' rule ids, but a missing waivers
+        // file is still a problem worth reporting now (every problem at once, not the first).
+        if let (None, Some(w)) = (&rules, &loaded.config.rules.waivers)
+            && !loaded.path(w).is_file()
+        {
+            diags.push(loaded.diagnostic_at(
+                "rules.waivers",
+                Diagnostic::error(
+                    "config::waivers",
+                    format!("waivers file {} does not exist", loaded.path(w).display()),
+                ),
+                "no such file",
+            ));
+        }
 
         if diags.has_errors() {
             return Err(DiagnosticsError(diags));
@@ -152,6 +137,10 @@ impl Setup {
             expiry_warning_days: i64::from(c.tls.expiry_warning_days),
             http_port: c.crawl.http_port,
             connect_timeout: std::time::Duration::from_millis(c.crawl.connect_timeout_ms),
+            address_guard: Some(crate::crawl::client::AddressPolicy::from_config(
+                &c.crawl.allow_private,
+                &[],
+            )),
             ..ProbeConfig::default()
         };
         for (name, file) in &c.tls.anchors {
@@ -169,6 +158,44 @@ impl Setup {
         }
         Ok(cfg)
     }
+}
+
+/// The profiles a run uses: the bundled ones, overridden by each of `profiles.dirs` in order.
+/// One code path for `run`, `config check` and `profile lint -c`.
+pub fn load_profiles(loaded: &Loaded) -> (Option<ProfileSet>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let mut profiles = None;
+    let dirs: Vec<_> = loaded
+        .config
+        .profiles
+        .dirs
+        .iter()
+        .map(|d| loaded.path(d))
+        .collect();
+    let first = dirs.first().map(|p| p.as_path());
+    match ProfileSet::bundled_with_dir(first) {
+        Ok((set, w)) => {
+            diags.extend(w);
+            profiles = Some(set);
+        }
+        Err(e) => diags.extend(e.0),
+    }
+    for extra in dirs.iter().skip(1) {
+        match ProfileSet::load_dir(extra) {
+            Ok((more, w)) => {
+                diags.extend(w);
+                if let Some(set) = profiles.as_mut() {
+                    for id in more.ids().map(str::to_string).collect::<Vec<_>>() {
+                        if let Some(p) = more.get(&id) {
+                            set.insert((**p).clone());
+                        }
+                    }
+                }
+            }
+            Err(e) => diags.extend(e.0),
+        }
+    }
+    (profiles, diags)
 }
 
 /// `[rules]` settings, with `tls.expiry_warning_days` feeding the rule parameter of the same

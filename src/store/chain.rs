@@ -1,6 +1,16 @@
-//! Tamper evidence: each complete run's digest covers its findings and evidence (in a fixed
-//! order, every text field hashed) and the previous complete run's digest, so editing any
-//! stored finding or evidence row, or deleting a run, breaks the chain from there on.
+//! Tamper evidence: each complete run's digest covers what its reports are built from and the
+//! previous complete run's digest, so editing any covered row, or deleting a run, breaks the
+//! chain from there on; the newest run's digest (the *head*, printed in every report and
+//! email) detects deleting the newest runs (`history verify --head HEX`).
+//!
+//! The digest is versioned per run (`runs.digest_version`), so runs stored by an older build
+//! still verify:
+//! - **v1**: mode, ruleset and config digests, findings and evidence (every text field hashed);
+//! - **v2**: v1, plus the run's times (`started_at`, `ended_at`), scope, seed and note, each
+//!   finding's lifecycle state, the resolutions, and every stored fact row (agency, host and
+//!   service facts, fetch records): the counts and shares of a report are computed from these.
+//!   `ended_at` is pinned by the digest inside the completing transaction (see the schema's
+//!   `runs_sealed_end` trigger).
 
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
@@ -15,6 +25,10 @@ pub struct ChainBreak {
 }
 
 const DOMAIN: &str = "dvc-audit/run-digest/v1";
+const DOMAIN_V2: &str = "dvc-audit/run-digest/v2";
+
+/// The digest version of runs begun by this build.
+pub(super) const DIGEST_VERSION: i64 = 2;
 
 fn h(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -100,22 +114,173 @@ fn evidence_row(row: Option<&rusqlite::Row<'_>>) -> Result<Option<(String, Evide
     )))
 }
 
+/// One line of the digest: fields joined by U+001F, newline-terminated.
+fn put(hasher: &mut Sha256, parts: &[&str]) {
+    hasher.update(parts.join("\u{1f}").as_bytes());
+    hasher.update(b"\n");
+}
+
+/// The digest of run `run` chained to `prev`, by the run's digest version. Called inside the
+/// completing transaction (the run is still `running`: a v2 digest pins `ended_at` first) and
+/// by [`Store::verify_chain`](super::Store::verify_chain) (read-only).
 pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<String> {
+    let (version, status): (i64, String) = conn.query_row(
+        "SELECT digest_version, status FROM runs WHERE id = ?1",
+        params![run],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    match version {
+        1 => run_digest_v1(conn, run, prev),
+        2 => {
+            if status == "running" {
+                conn.execute(
+                    "UPDATE runs SET ended_at = ?2 WHERE id = ?1",
+                    params![run, super::now()],
+                )?;
+            }
+            run_digest_v2(conn, run, prev)
+        }
+        // Never written by any build: a tampered version never matches a stored digest.
+        other => Ok(format!("unsupported digest version {other}")),
+    }
+}
+
+fn run_digest_v1(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     let (mode, rd, cd): (String, String, String) = conn.query_row(
         "SELECT mode, ruleset_digest, config_digest FROM runs WHERE id = ?1",
         params![run],
         |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
     )?;
     let mut hasher = Sha256::new();
-    let mut line = |parts: &[&str]| {
-        hasher.update(parts.join("\u{1f}").as_bytes());
-        hasher.update(b"\n");
-    };
-    line(&[DOMAIN, prev, &run.to_string(), &mode, &rd, &cd]);
-    // Streamed: findings and evidence are two cursors in fingerprint order, merged, so a run
-    // of any size is hashed in constant memory (the lines are those of `load_findings`).
+    put(
+        &mut hasher,
+        &[DOMAIN, prev, &run.to_string(), &mode, &rd, &cd],
+    );
+    findings_lines(conn, run, &mut hasher, false)?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
+    type Head = (
+        String,
+        String,
+        Option<i64>,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let (mode, scope, seed, rd, cd, started, ended, note): Head = conn.query_row(
+        "SELECT mode, scope_json, seed, ruleset_digest, config_digest, started_at, ended_at, note
+         FROM runs WHERE id = ?1",
+        params![run],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        },
+    )?;
+    let mut hasher = Sha256::new();
+    put(
+        &mut hasher,
+        &[
+            DOMAIN_V2,
+            prev,
+            &run.to_string(),
+            &mode,
+            &h(&scope),
+            &seed.map(|s| s.to_string()).unwrap_or_default(),
+            &rd,
+            &cd,
+            &started,
+            ended.as_deref().unwrap_or(""),
+            &h(&note),
+        ],
+    );
+    findings_lines(conn, run, &mut hasher, true)?;
+    // Every row a report's counts and shares are computed from, in a fixed order, each
+    // section ending with its row count.
+    let sections: [(&str, &str); 8] = [
+        (
+            "R",
+            "SELECT fingerprint FROM resolutions WHERE run_id = ?1 ORDER BY fingerprint",
+        ),
+        (
+            "U",
+            "SELECT fingerprint, reason FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
+        ),
+        (
+            "V",
+            "SELECT scope, subject FROM assessed WHERE run_id = ?1 ORDER BY scope, subject",
+        ),
+        (
+            "C",
+            "SELECT agency_id, COALESCE(CAST(announced AS TEXT), ''), CAST(listed AS TEXT),
+                    CAST(read AS TEXT), CAST(unread AS TEXT), unread_json, truncated_json,
+                    excluded_json, listing_error, CAST(complete AS TEXT)
+             FROM coverage WHERE run_id = ?1 ORDER BY agency_id",
+        ),
+        (
+            "A",
+            "SELECT agency_id, facts_json FROM agency_facts WHERE run_id = ?1 ORDER BY agency_id",
+        ),
+        (
+            "H",
+            "SELECT host, agency_id, facts_json FROM host_facts WHERE run_id = ?1
+             ORDER BY host, agency_id",
+        ),
+        (
+            "S",
+            "SELECT agency_id, service_key, url, level, content_hash, facts_json, unread
+             FROM service_facts WHERE run_id = ?1 ORDER BY agency_id, service_key",
+        ),
+        (
+            "X",
+            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), record_json
+             FROM fetches WHERE run_id = ?1
+             ORDER BY url, status, COALESCE(error_kind, ''), record_json",
+        ),
+    ];
+    for (tag, sql) in sections {
+        let mut st = conn.prepare_cached(sql)?;
+        let width = st.column_count();
+        let mut rows = st.query(params![run])?;
+        let mut n: u64 = 0;
+        while let Some(r) = rows.next()? {
+            let mut parts: Vec<String> = Vec::with_capacity(width + 1);
+            parts.push(tag.to_string());
+            for i in 0..width {
+                parts.push(h(&r.get::<_, String>(i)?));
+            }
+            let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+            put(&mut hasher, &refs);
+            n += 1;
+        }
+        put(&mut hasher, &[tag, "count", &n.to_string()]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Findings and their evidence, streamed: two cursors in fingerprint order, merged, so a run
+/// of any size is hashed in constant memory (the lines are those of `load_findings`; v2 adds
+/// each finding's lifecycle state).
+fn findings_lines(
+    conn: &Connection,
+    run: i64,
+    hasher: &mut Sha256,
+    with_state: bool,
+) -> Result<()> {
+    let mut line = |parts: &[&str]| put(hasher, parts);
     let mut f_st = conn.prepare_cached(
-        "SELECT fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason, message_vi, message_en, waiver
+        "SELECT fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason, message_vi, message_en, waiver, state
          FROM findings WHERE run_id = ?1 ORDER BY fingerprint",
     )?;
     let mut e_st = conn.prepare_cached(
@@ -128,20 +293,26 @@ pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<Stri
     while let Some(f) = findings.next()? {
         let fp: String = f.get(0)?;
         let text = |i: usize| f.get::<_, String>(i);
-        line(&[
-            "F",
-            &fp,
-            &text(1)?,
-            &text(2)?,
-            &text(3)?,
-            &text(4)?,
-            &h(&text(5)?),
-            &text(6)?,
-            &text(7)?,
-            &h(&text(8)?),
-            &h(&text(9)?),
-            &h(&text(10)?),
-        ]);
+        let state = if with_state { text(11)? } else { String::new() };
+        let mut parts = vec![
+            "F".to_string(),
+            fp.clone(),
+            text(1)?,
+            text(2)?,
+            text(3)?,
+            text(4)?,
+            h(&text(5)?),
+            text(6)?,
+            text(7)?,
+            h(&text(8)?),
+            h(&text(9)?),
+            h(&text(10)?),
+        ];
+        if with_state {
+            parts.push(state);
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        line(&refs);
         // Evidence of fingerprints with no finding row is not part of the digest.
         while let Some((efp, e)) = pending.take() {
             match efp.as_str().cmp(fp.as_str()) {
@@ -164,7 +335,7 @@ pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<Stri
             pending = evidence_row(evidence.next()?)?;
         }
     }
-    Ok(hex::encode(hasher.finalize()))
+    Ok(())
 }
 
 impl super::Store {
@@ -199,5 +370,30 @@ impl super::Store {
             expected_prev = stored;
         }
         Ok(breaks)
+    }
+    /// The newest complete run and its digest (the head of the chain), if any.
+    pub fn head_digest(&self) -> Result<Option<(i64, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, COALESCE(digest, '') FROM runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// The complete run whose digest is `head` (a head printed in a report or email): `None`
+    /// when no such run is stored any more (it, or it and later runs, were removed, or its
+    /// digest was edited).
+    pub fn run_with_digest(&self, head: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id FROM runs WHERE status = 'complete' AND lower(digest) = lower(?1)",
+                params![head.trim()],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }

@@ -39,6 +39,16 @@ pub enum StoreError {
     TooNew { found: i64, known: i64 },
     #[error("run {0} does not exist")]
     NoSuchRun(i64),
+    #[error(
+        "{path} is not a dvc-audit database: it holds tables dvc-audit does not own ({tables}); refusing to use it"
+    )]
+    Foreign { path: String, tables: String },
+    #[error("no history database at {0} (no run has been recorded yet)")]
+    Missing(std::path::PathBuf),
+    #[error(
+        "the database has schema {found}, this build reads schema {known}; read commands never migrate: the next `dvc-audit run` does"
+    )]
+    Outdated { found: i64, known: i64 },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -137,7 +147,58 @@ impl Store {
             let _ = std::fs::create_dir_all(dir);
         }
         let conn = Connection::open(path)?;
+        refuse_foreign(&conn, path)?;
         Store::init(conn)
+    }
+
+    /// Open an existing history for a read command (`history`, `report`): read-only, never
+    /// created, never migrated, refused when it is not a dvc-audit database. Works on
+    /// read-only media: when SQLite cannot open the WAL index there (no write access to the
+    /// directory), the file is opened as immutable.
+    pub fn open_reader(path: &Path) -> Result<Store> {
+        if !path.is_file() {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let probe = |conn: &Connection| -> Result<i64> {
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            Ok(conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+        };
+        let first = Connection::open_with_flags(path, flags)
+            .map_err(StoreError::from)
+            .and_then(|c| probe(&c).map(|v| (c, v)));
+        let (conn, version) = match first {
+            Ok(ok) => ok,
+            Err(first_err) => {
+                let Some(uri) = immutable_uri(path) else {
+                    return Err(first_err);
+                };
+                let conn =
+                    Connection::open_with_flags(uri, flags | rusqlite::OpenFlags::SQLITE_OPEN_URI)
+                        .map_err(|_| first_err)?;
+                let v = probe(&conn)?;
+                (conn, v)
+            }
+        };
+        refuse_foreign(&conn, path)?;
+        let known = schema::MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        if version == 0 {
+            return Err(StoreError::Missing(path.to_path_buf()));
+        }
+        if version < known {
+            return Err(StoreError::Outdated {
+                found: version,
+                known,
+            });
+        }
+        Ok(Store { conn })
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -185,15 +246,16 @@ impl Store {
             params![now()],
         )?;
         tx.execute(
-            "INSERT INTO runs (mode, scope_json, seed, ruleset_digest, config_digest, started_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+            "INSERT INTO runs (mode, scope_json, seed, ruleset_digest, config_digest, started_at, status, digest_version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running', ?7)",
             params![
                 start.mode,
                 serde_json::to_string(&start.scope)?,
                 start.seed.map(|s| s as i64),
                 start.ruleset_digest,
                 start.config_digest,
-                now()
+                now(),
+                chain::DIGEST_VERSION
             ],
         )?;
         let id = tx.last_insert_rowid();
@@ -528,6 +590,48 @@ impl Store {
     pub fn connection(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Tables in `conn` that no migration creates (SQLite's own `sqlite_*` aside): a database
+/// holding them belongs to another application and is never written.
+fn refuse_foreign(conn: &Connection, path: &Path) -> Result<()> {
+    let owned = schema::owned_tables();
+    let mut st = conn.prepare(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )?;
+    let names = st.query_map([], |r| r.get::<_, String>(0))?;
+    let mut foreign = Vec::new();
+    for n in names {
+        let n = n?;
+        if !owned.iter().any(|o| o == &n) {
+            foreign.push(n);
+        }
+    }
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 10;
+    let more = foreign.len().saturating_sub(SHOWN);
+    let mut tables = foreign
+        .into_iter()
+        .take(SHOWN)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        tables.push_str(&format!(" and {more} more"));
+    }
+    Err(StoreError::Foreign {
+        path: path.display().to_string(),
+        tables,
+    })
+}
+
+/// `file:///abs/path?immutable=1` for a database on read-only media.
+fn immutable_uri(path: &Path) -> Option<String> {
+    let abs = std::fs::canonicalize(path).ok()?;
+    let mut url = url::Url::from_file_path(abs).ok()?;
+    url.set_query(Some("immutable=1"));
+    Some(url.to_string())
 }
 
 /// A read-only connection for the crawler's conditional-GET lookups, usable from many tasks

@@ -192,11 +192,22 @@ impl Store {
     /// Open an existing database for reading only (a second connection beside the run's
     /// writer; WAL lets both work). No migration is run.
     pub fn open_read_only(path: &std::path::Path) -> Result<Store> {
-        let conn = rusqlite::Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(path, flags)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // On read-only media the WAL index cannot be created: read the file as immutable.
+        if conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .is_err()
+            && let Some(uri) = super::immutable_uri(path)
+        {
+            let conn = rusqlite::Connection::open_with_flags(
+                uri,
+                flags | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            )?;
+            return Ok(Store { conn });
+        }
         Ok(Store { conn })
     }
 

@@ -166,4 +166,69 @@ UPDATE service_facts SET unread = COALESCE(json_extract(facts_json, '$.fetch.err
 -- A page that cannot be read keeps the code it showed last time (subject identity).
 CREATE INDEX service_facts_url ON service_facts(agency_id, url);
 "#,
+    // 3 (issue #16, hardening): per-run digest version.
+    // Runs completed before this migration keep version 1 (findings and evidence); runs begun
+    // after it are version 2, which also covers times, scope, facts, states and resolutions
+    // (`chain.rs`). A version-2 digest covers `ended_at`, so completion keeps the end time the
+    // digest sealed (the trigger: `chain::run_digest` pins it inside the completing
+    // transaction, and the completing UPDATE's own `ended_at` is set back to it).
+    r#"
+ALTER TABLE runs ADD COLUMN digest_version INTEGER NOT NULL DEFAULT 1;
+CREATE TRIGGER runs_sealed_end AFTER UPDATE OF status ON runs
+WHEN OLD.status = 'running' AND NEW.status = 'complete' AND OLD.ended_at IS NOT NULL
+     AND NEW.digest_version >= 2
+BEGIN
+    UPDATE runs SET ended_at = OLD.ended_at WHERE id = NEW.id;
+END;
+"#,
 ];
+
+/// The tables the migrations create (`CREATE TABLE [IF NOT EXISTS] name`, any case): a
+/// database holding any other table is not ours.
+pub fn owned_tables() -> Vec<String> {
+    let mut names = Vec::new();
+    for sql in MIGRATIONS {
+        // ASCII upper-casing keeps byte offsets, so names are read from the original text.
+        let upper = sql.to_ascii_uppercase();
+        let mut from = 0;
+        while let Some(i) = upper.get(from..).and_then(|u| u.find("CREATE TABLE ")) {
+            let mut at = from + i + "CREATE TABLE ".len();
+            if upper
+                .get(at..)
+                .is_some_and(|u| u.starts_with("IF NOT EXISTS "))
+            {
+                at += "IF NOT EXISTS ".len();
+            }
+            let name: String = sql
+                .get(at..)
+                .unwrap_or("")
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                names.push(name);
+            }
+            from = at;
+        }
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn owned_tables_are_read_from_the_migrations() {
+        let t = super::owned_tables();
+        for name in [
+            "runs",
+            "findings",
+            "evidence",
+            "service_facts",
+            "page_cache",
+            "bodies",
+        ] {
+            assert!(t.iter().any(|n| n == name), "{name} in {t:?}");
+        }
+    }
+}

@@ -319,6 +319,13 @@ fn streamed_digest_matches_the_loaded_one() {
         }
         many.push(f);
     }
+    // A run stored by a build before digest v2 (migration 2 gives such runs version 1).
+    s.conn
+        .execute(
+            "UPDATE runs SET digest_version = 1 WHERE id = ?1",
+            rusqlite::params![r],
+        )
+        .expect("v1");
     s.record_findings(r, &many[..20]).expect("record");
     s.record_findings(r, &many[20..]).expect("record");
     // Evidence rows without a finding row are not part of the digest.
@@ -368,4 +375,217 @@ fn findings_recorded_in_batches_complete_like_one_finish() {
     assert_eq!(diffs[1].resolved, ["y"]);
     assert_eq!(diffs[2].regressed, ["y"]);
     assert_eq!(diffs[2].resolved, ["x", "z"]);
+}
+
+/// A complete v2 run with facts of every kind, a resolution, and a following run.
+fn store_with_facts() -> (Store, i64) {
+    let mut s = Store::open_in_memory().expect("open");
+    let r0 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    s.finish_run(r0, &[fail("gone"), fail("kept")])
+        .expect("finish");
+    let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    s.conn
+        .execute_batch(&format!(
+            "INSERT INTO agency_facts VALUES ({r}, 'a', '{{\"id\":\"a\"}}');
+             INSERT INTO host_facts VALUES ({r}, 'dvc.a.test:443', 'a', '{{\"tls\":1}}');
+             INSERT INTO service_facts VALUES ({r}, 'a', 'S1', 'https://dvc.a.test/1', 'full', 'h1', '{{\"level\":\"full\"}}', '');
+             INSERT INTO service_facts VALUES ({r}, 'a', 'S2', 'https://dvc.a.test/2', 'partial', 'h2', '{{\"level\":\"partial\"}}', '');
+             INSERT INTO fetches VALUES ({r}, 'https://dvc.a.test/1', 200, NULL, '{{}}');
+             INSERT INTO fetches VALUES ({r}, 'https://dvc.a.test/2', 200, NULL, '{{}}');"
+        ))
+        .expect("facts");
+    // The run read `gone` (resolved), not `kept` (unverified): coverage and assessed rows.
+    assess(&mut s, r, &[("service", "a/gone")]);
+    s.finish_run(r, &[fail("x")]).expect("finish");
+    assert_eq!(s.run(r).expect("run").status, "complete");
+    (s, r)
+}
+
+#[test]
+fn v2_digest_covers_facts_times_states_and_counts() {
+    let (s, _r) = store_with_facts();
+    assert!(s.verify_chain().expect("verify").is_empty(), "untouched");
+    let tampers = [
+        "UPDATE service_facts SET level = 'full' WHERE service_key = 'S2'",
+        "UPDATE service_facts SET facts_json = '{}' WHERE service_key = 'S1'",
+        "DELETE FROM service_facts WHERE service_key = 'S2'",
+        "UPDATE agency_facts SET facts_json = '{}'",
+        "UPDATE host_facts SET facts_json = '{}'",
+        "DELETE FROM fetches WHERE url LIKE '%/2'",
+        "UPDATE runs SET started_at = '2020-01-01T00:00:00Z' WHERE id = {r}",
+        "UPDATE runs SET ended_at = '2020-01-01T00:00:00Z' WHERE id = {r}",
+        "UPDATE runs SET scope_json = '{\"agencies\":[\"b\"],\"services\":null}' WHERE id = {r}",
+        "UPDATE findings SET state = 'persisting' WHERE run_id = {r}",
+        "DELETE FROM resolutions WHERE run_id = {r}",
+        "DELETE FROM unverified WHERE run_id = {r}",
+        "DELETE FROM assessed WHERE run_id = {r}",
+        "UPDATE coverage SET read = 99 WHERE run_id = {r}",
+        "UPDATE service_facts SET unread = 'timeout' WHERE service_key = 'S1'",
+        // A downgrade to the weaker v1 digest does not hide anything either.
+        "UPDATE runs SET digest_version = 1 WHERE id = {r}",
+    ];
+    for t in tampers {
+        let (s, r) = store_with_facts();
+        s.conn
+            .execute_batch(&t.replace("{r}", &r.to_string()))
+            .expect("tamper");
+        let breaks = s.verify_chain().expect("verify");
+        assert!(
+            breaks.iter().any(|b| b.run_id == r),
+            "{t}: not detected ({breaks:?})"
+        );
+    }
+}
+
+#[test]
+fn the_end_time_is_the_one_the_digest_sealed() {
+    let (s, r) = store_with_facts();
+    let run = s.run(r).expect("run");
+    let ended = run.ended_at.expect("ended");
+    assert!(!ended.is_empty());
+    // Recomputing gives the stored digest: the completing UPDATE's own time did not stick.
+    let prev = chain::previous_digest(&s.conn, r).expect("prev");
+    assert_eq!(
+        Some(chain::run_digest(&s.conn, r, &prev).expect("digest")),
+        run.digest
+    );
+}
+
+#[test]
+fn runs_stored_before_digest_v2_still_verify_after_the_migration() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("old.sqlite");
+    {
+        // The database as the build before migration 2 left it: schema 1, a complete run
+        // with the v1 digest.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch(schema::MIGRATIONS[0]).expect("schema 1");
+        conn.pragma_update(None, "user_version", 1)
+            .expect("version");
+        conn.execute(
+            "INSERT INTO runs (mode, scope_json, ruleset_digest, config_digest, started_at, status)
+             VALUES ('regular', '{\"agencies\":[\"a\"],\"services\":null}', 'r', 'c', '2026-01-01T00:00:00Z', 'running')",
+            [],
+        )
+        .expect("run");
+        conn.execute(
+            "INSERT INTO findings (run_id, fingerprint, rule_id, severity, scope, agency_id, subject, outcome, message_vi, message_en)
+             VALUES (1, 'x', 'SIG-001', 'high', 'service', 'a', 'a/x', 'fail', 'vi', 'en')",
+            [],
+        )
+        .expect("finding");
+        let d = reference_digest(&conn, 1, "");
+        conn.execute(
+            "UPDATE runs SET status = 'complete', ended_at = '2026-01-01T01:00:00Z', digest = ?1, prev_digest = '' WHERE id = 1",
+            rusqlite::params![d],
+        )
+        .expect("complete");
+    }
+    // Read commands do not migrate.
+    assert!(matches!(
+        Store::open_reader(&path),
+        Err(StoreError::Outdated { found: 1, .. })
+    ));
+    let mut s = Store::open(&path).expect("migrate");
+    assert!(s.verify_chain().expect("verify").is_empty());
+    let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    s.finish_run(r, &[fail("x")]).expect("finish");
+    assert!(s.verify_chain().expect("verify").is_empty());
+    let v: i64 = s
+        .conn
+        .query_row(
+            "SELECT digest_version FROM runs WHERE id = ?1",
+            rusqlite::params![r],
+            |row| row.get(0),
+        )
+        .expect("version");
+    assert_eq!(v, chain::DIGEST_VERSION);
+    let head = s.head_digest().expect("head").expect("some");
+    assert_eq!(head.0, r);
+    assert_eq!(s.run_with_digest(&head.1).expect("q"), Some(r));
+    // Deleting the newest run: the chain of what is left holds, but its head is gone.
+    s.conn
+        .execute_batch(&format!(
+            "DELETE FROM evidence WHERE run_id = {r}; DELETE FROM findings WHERE run_id = {r};
+             DELETE FROM resolutions WHERE run_id = {r}; DELETE FROM runs WHERE id = {r};"
+        ))
+        .expect("delete newest");
+    assert!(s.verify_chain().expect("verify").is_empty());
+    assert_eq!(s.run_with_digest(&head.1).expect("q"), None);
+}
+
+#[test]
+fn another_applications_database_is_refused_and_left_untouched() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("payroll.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        conn.execute_batch("CREATE TABLE payroll (name TEXT, amount INTEGER);")
+            .expect("foreign");
+    }
+    assert!(matches!(
+        Store::open(&path),
+        Err(StoreError::Foreign { .. })
+    ));
+    assert!(matches!(
+        Store::open_reader(&path),
+        Err(StoreError::Foreign { .. })
+    ));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .expect("q")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .collect::<std::result::Result<_, _>>()
+        .expect("names");
+    assert_eq!(tables, vec!["payroll".to_string()]);
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("version");
+    assert_eq!(version, 0);
+}
+
+#[test]
+fn a_reader_opens_when_the_wal_index_cannot_be_created() {
+    // As on read-only media (and even as root): `-shm` cannot be created. SQLite then reads
+    // without it; the reader never needs to write.
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("h.sqlite");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        s.finish_run(r, &[fail("x")]).expect("finish");
+    }
+    let _ = std::fs::remove_file(dir.path().join("h.sqlite-shm"));
+    let _ = std::fs::remove_file(dir.path().join("h.sqlite-wal"));
+    std::fs::create_dir(dir.path().join("h.sqlite-shm")).expect("block -shm");
+    let s = Store::open_reader(&path).expect("reader");
+    assert_eq!(s.runs(10).expect("runs").len(), 1);
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
+
+#[test]
+fn the_immutable_fallback_opens_paths_with_uri_characters() {
+    // The last resort of a reader on read-only media is a `file:` URI: a path with a space,
+    // `#`, `?` or `%` must still name the same file.
+    let dir = tempfile::tempdir().expect("dir");
+    let sub = dir.path().join("a b#c?d%20e");
+    std::fs::create_dir(&sub).expect("dir");
+    let path = sub.join("h.sqlite");
+    {
+        let mut s = Store::open(&path).expect("open");
+        let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+        s.finish_run(r, &[fail("x")]).expect("finish");
+    }
+    let uri = immutable_uri(&path).expect("uri");
+    let conn = rusqlite::Connection::open_with_flags(
+        uri,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .expect("open immutable");
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
+        .expect("read");
+    assert_eq!(n, 1);
 }

@@ -146,6 +146,7 @@ pub async fn crawl_with(
                 profile: Arc::clone(profiles.get(&a.platform).expect("profile for platform")),
                 max_pages: config.crawl.max_pages_per_agency,
                 sample: None,
+                redirect_hosts: Vec::new(),
             }
         })
         .collect();

@@ -118,12 +118,18 @@ impl Checker<'_> {
                 if !sel.test {
                     self.check_null_guard(&sel.operand, &operand, &sel.field);
                 }
-                self.select(e.id, &operand, &sel.field)
+                let field = self.select(e.id, &operand, &sel.field);
+                // `has(x.f)` is a presence test: a bool, whatever `f` holds.
+                if sel.test { Shape::Bool } else { field }
             }
             Node::Call(call) => {
                 let target = call.target.as_ref().map(|t| self.walk(t));
                 let args: Vec<Shape> = call.args.iter().map(|a| self.walk(a)).collect();
                 self.check_enum_literals(&call.func_name, &call.args, &args);
+                if let Some(shape) = self.check_types(e.id, &call.func_name, target.as_ref(), &args)
+                {
+                    return shape;
+                }
                 match (call.func_name.as_str(), target, args.as_slice()) {
                     ("_[_]", None, [Shape::List(el), _]) => (**el).clone(),
                     ("size", _, _) => Shape::Int,
@@ -223,6 +229,197 @@ impl Checker<'_> {
         let s = self.walk(e);
         self.problems.truncate(n);
         s
+    }
+
+    /// Operator and function types against the fact types (issue #16): an expression that
+    /// fails with "no such overload" at run time (`service.name + 1`) is a load/lint error,
+    /// not a `rule_error` on every service. Deliberately conservative: `Any` (an unknown
+    /// shape, a macro accumulator, `null`) passes everything. Returns the result shape when
+    /// the operator is one it knows.
+    fn check_types(
+        &mut self,
+        id: u64,
+        func: &str,
+        target: Option<&Shape>,
+        args: &[Shape],
+    ) -> Option<Shape> {
+        #[derive(PartialEq, Clone, Copy)]
+        enum Kind {
+            Bool,
+            Int,
+            Double,
+            String,
+            List,
+            Record,
+        }
+        fn kind(s: &Shape) -> Option<Kind> {
+            match s {
+                Shape::Bool => Some(Kind::Bool),
+                Shape::Int => Some(Kind::Int),
+                Shape::Double => Some(Kind::Double),
+                Shape::String | Shape::Enum(_) => Some(Kind::String),
+                Shape::List(_) => Some(Kind::List),
+                Shape::Record(_) => Some(Kind::Record),
+                Shape::Any => None,
+            }
+        }
+        let numeric = |k: Kind| matches!(k, Kind::Int | Kind::Double);
+        let symbol = |f: &str| -> String {
+            f.trim_matches('_')
+                .trim_start_matches('@')
+                .split("_")
+                .next()
+                .unwrap_or(f)
+                .to_string()
+        };
+        let mismatch = |this: &mut Self, what: String| {
+            let op = symbol(func);
+            this.problems.push(ExprProblem {
+                code: "type-mismatch",
+                message: what,
+                span: this.span_of(id, &op),
+                help: Some(
+                    "CEL does not convert between types: this fails at run time on every subject"
+                        .into(),
+                ),
+            });
+        };
+        let name = |s: &Shape| s.type_name();
+        match (func, target, args) {
+            ("_+_", None, [a, b]) => {
+                let (Some(ka), Some(kb)) = (kind(a), kind(b)) else {
+                    return Some(if kind(a).is_some() {
+                        a.clone()
+                    } else {
+                        b.clone()
+                    });
+                };
+                if ka != kb || matches!(ka, Kind::Bool | Kind::Record) {
+                    mismatch(self, format!("no `+` for {} and {}", name(a), name(b)));
+                    return Some(Shape::Any);
+                }
+                Some(a.clone())
+            }
+            ("_-_" | "_*_" | "_/_" | "_%_", None, [a, b]) => {
+                let (Some(ka), Some(kb)) = (kind(a), kind(b)) else {
+                    return Some(if kind(a).is_some() {
+                        a.clone()
+                    } else {
+                        b.clone()
+                    });
+                };
+                if ka != kb || !numeric(ka) || (func == "_%_" && ka == Kind::Double) {
+                    mismatch(
+                        self,
+                        format!("no `{}` for {} and {}", symbol(func), name(a), name(b)),
+                    );
+                    return Some(Shape::Any);
+                }
+                Some(a.clone())
+            }
+            ("-_", None, [a]) => {
+                if kind(a).is_some_and(|k| !numeric(k)) {
+                    mismatch(self, format!("no unary `-` for {}", name(a)));
+                    return Some(Shape::Any);
+                }
+                Some(a.clone())
+            }
+            ("_<_" | "_<=_" | "_>_" | "_>=_", None, [a, b]) => {
+                if let (Some(ka), Some(kb)) = (kind(a), kind(b)) {
+                    let ok = (numeric(ka) && numeric(kb))
+                        || (ka == kb && matches!(ka, Kind::String | Kind::Bool));
+                    if !ok {
+                        mismatch(
+                            self,
+                            format!("cannot order {} against {}", name(a), name(b)),
+                        );
+                    }
+                }
+                Some(Shape::Bool)
+            }
+            ("_==_" | "_!=_", None, [a, b]) => {
+                let scalar = |k: Kind| match k {
+                    Kind::Int | Kind::Double => Some(0),
+                    Kind::String => Some(1),
+                    Kind::Bool => Some(2),
+                    _ => None,
+                };
+                if let (Some(ka), Some(kb)) = (kind(a), kind(b))
+                    && let (Some(x), Some(y)) = (scalar(ka), scalar(kb))
+                    && x != y
+                {
+                    mismatch(
+                        self,
+                        format!("{} compared with {}: never equal", name(a), name(b)),
+                    );
+                }
+                Some(Shape::Bool)
+            }
+            ("_&&_" | "_||_", None, [a, b]) => {
+                for s in [a, b] {
+                    if kind(s).is_some_and(|k| k != Kind::Bool) {
+                        mismatch(
+                            self,
+                            format!("`{}` needs bool operands, not {}", symbol(func), name(s)),
+                        );
+                    }
+                }
+                Some(Shape::Bool)
+            }
+            ("!_", None, [a]) => {
+                if kind(a).is_some_and(|k| k != Kind::Bool) {
+                    mismatch(self, format!("`!` needs a bool, not {}", name(a)));
+                }
+                Some(Shape::Bool)
+            }
+            ("_?_:_", None, [c, a, b]) => {
+                if kind(c).is_some_and(|k| k != Kind::Bool) {
+                    mismatch(self, format!("a condition must be bool, not {}", name(c)));
+                }
+                Some(if kind(a).is_some() {
+                    a.clone()
+                } else {
+                    b.clone()
+                })
+            }
+            ("@in", None, [_, coll]) => {
+                if kind(coll).is_some_and(|k| !matches!(k, Kind::List | Kind::Record)) {
+                    mismatch(
+                        self,
+                        format!("`in` needs a list or map, not {}", name(coll)),
+                    );
+                }
+                Some(Shape::Bool)
+            }
+            ("contains" | "startsWith" | "endsWith" | "matches", Some(t), [arg]) => {
+                if kind(t).is_some_and(|k| k != Kind::String) {
+                    mismatch(
+                        self,
+                        format!("`{func}` is a string function, not for {}", name(t)),
+                    );
+                } else if kind(arg).is_some_and(|k| k != Kind::String) {
+                    mismatch(
+                        self,
+                        format!("`{func}` needs a string argument, not {}", name(arg)),
+                    );
+                }
+                Some(Shape::Bool)
+            }
+            ("size", t, a) => {
+                let subject = t.or(a.first());
+                if subject
+                    .and_then(kind)
+                    .is_some_and(|k| matches!(k, Kind::Bool | Kind::Int | Kind::Double))
+                {
+                    mismatch(
+                        self,
+                        format!("`size` of a {}", subject.map_or("value", name)),
+                    );
+                }
+                Some(Shape::Int)
+            }
+            _ => None,
+        }
     }
 
     /// `level == 'ful'` and `level in ['full', 'partal']` can never hold: report the literal.
@@ -378,6 +575,39 @@ mod tests {
             check("service.fetch.error != null && 'dns' == service.fetch.error.kind && service.level != 'unknown'").is_empty()
         );
         assert_eq!(check("agency.kind == 'provence'").len(), 1);
+    }
+
+    #[test]
+    fn type_errors_are_found_at_load_with_their_place() {
+        let src = "service.name + 1 == 2";
+        let p = check(src);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].code, "type-mismatch");
+        assert_eq!(&src[p[0].span.clone()], "+");
+        for bad in [
+            "service.name > 3",
+            "service.signature.supported && 'x'",
+            "!service.name",
+            "size(service.signature.supported) > 0",
+            "service.name == true",
+            "services.size() - 'a' > 0",
+            "service.name.startsWith(1)",
+        ] {
+            let p = check(bad);
+            assert!(p.iter().any(|p| p.code == "type-mismatch"), "{bad}: {p:?}");
+        }
+        for good in [
+            "service.name + 'x' == 'ax'",
+            "services.size() + 1 > 2",
+            "services.size() > 0.5",
+            "service.name.startsWith('Thủ')",
+            "!service.signature.supported",
+            "services.filter(s, s.signature.supported).size() * 2 >= services.size()",
+            "services.map(s, s.name).exists(n, n.contains('x'))",
+            "service.level in ['full', 'partial'] ? true : false",
+        ] {
+            assert!(check(good).is_empty(), "{good}: {:?}", check(good));
+        }
     }
 
     #[test]
