@@ -19,6 +19,7 @@ pub mod http;
 pub mod legacy;
 pub mod net;
 pub mod ocsp;
+pub mod spot;
 mod table;
 pub mod tls;
 pub mod trust;
@@ -33,12 +34,12 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::facts::{HostFacts, LeafFacts, TlsFacts};
+use crate::facts::{AssessReason, HostFacts, LeafFacts, TlsFacts, UnknownFact};
 pub use config::{
     AnchorSet, DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CONNS_PER_HOST,
     DEFAULT_MAX_HOSTS_IN_FLIGHT, ProbeConfig, ProbeError, WebRoots, load_pem_certs, parse_resolve,
 };
-pub use table::render_table;
+pub use table::{render_outcomes, render_table};
 use trust::TrustStore;
 
 /// A prepared probe: trust store, crypto provider and HTTP clients built once and shared by
@@ -127,11 +128,20 @@ impl Prober {
             let _p = gate.acquire().await;
             match &self.http {
                 Ok(client) => http::plain(client, host, c.http_port).await,
-                Err(_) => Default::default(),
+                Err(e) => (
+                    Default::default(),
+                    Some(net::Failure::new(
+                        AssessReason::Connect,
+                        format!("no HTTP client: {e}"),
+                    )),
+                ),
             }
         };
-        let (hs13, plain) = tokio::join!(hs13, plain);
+        let (hs13, (plain, plain_failure)) = tokio::join!(hs13, plain);
         facts.http = plain;
+        if let Some(f) = plain_failure {
+            unknown(&mut facts, "http.https_redirect", f);
+        }
         if let Err((f, _)) = &hs13
             && !f.peer_answered()
         {
@@ -151,7 +161,10 @@ impl Prober {
             let _p = gate.acquire().await;
             match &self.http {
                 Ok(client) => http::hsts(client, host, port).await,
-                Err(_) => Default::default(),
+                Err(e) => Err(net::Failure::new(
+                    AssessReason::Connect,
+                    format!("no HTTP client: {e}"),
+                )),
             }
         };
         use hello::SuiteClass::*;
@@ -163,6 +176,7 @@ impl Prober {
             Question::Weak(Rc4),
             Question::Weak(Null),
             Question::Weak(Export),
+            Question::Weak(Anon),
             Question::Dhe,
         ];
         let legacy = self.legacy(&questions, addr, host, gate);
@@ -175,7 +189,19 @@ impl Prober {
                 .await;
             legacy.merge(more);
         }
-        facts.http.hsts = hsts;
+        match hsts {
+            Ok(h) => facts.http.hsts = h,
+            Err(mut f) => {
+                if hs13.is_err() && hs12.is_err() {
+                    // The HTTPS request needs what rustls speaks (TLS 1.2+ with modern suites).
+                    f = net::Failure::tls(format!(
+                        "the host completes no TLS 1.2/1.3 handshake with modern suites ({})",
+                        f.message
+                    ));
+                }
+                unknown(&mut facts, "http.hsts", f);
+            }
+        }
 
         let mut tls = TlsFacts::default();
         let mut chain = Vec::new();
@@ -217,9 +243,29 @@ impl Prober {
             .iter()
             .any(|v| v == "TLSv1.0" || v == "TLSv1.1" || v == "SSLv3");
         tls.weak_ciphers = legacy.weak_ciphers;
+        tls.weak_classes = legacy.weak_classes;
         tls.dhe_min_bits = legacy.dhe_min_bits;
         tls.ocsp_stapled = !ocsp.is_empty();
         facts.tls = tls;
+        if !self.cfg.legacy_probe {
+            for fact in [
+                "tls.legacy",
+                "tls.weak_ciphers",
+                "tls.weak_classes",
+                "tls.dhe_min_bits",
+            ] {
+                unknown(
+                    &mut facts,
+                    fact,
+                    net::Failure::new(AssessReason::NoData, "the legacy probe is disabled"),
+                );
+            }
+        }
+        for (fact, f) in legacy.unanswered {
+            if !facts.unknown.iter().any(|u| u.fact == fact) {
+                unknown(&mut facts, fact, f);
+            }
+        }
 
         if facts.tls.versions.is_empty() {
             let failure = match (&hs13, &hs12) {
@@ -231,6 +277,12 @@ impl Prober {
         }
         if !chain.is_empty() {
             self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
+        } else if facts.error.is_none() {
+            unknown(
+                &mut facts,
+                "cert",
+                net::Failure::tls("the host accepted a TLS version but no certificate was read"),
+            );
         }
         facts
     }
@@ -295,6 +347,8 @@ impl Prober {
                 .any(|(der, f)| !f.self_signed && cert::weak_signature(der)),
             verify_errors: verdict.verify_errors,
             expiring_soon: false,
+            trust_problem: String::new(),
+            missing_issuer_url: String::new(),
         };
         if let Some(x) = chain.first().and_then(|d| leaf_times(d)) {
             l.expired = now > x.1;
@@ -304,9 +358,24 @@ impl Prober {
         if let Some(e) = sig_error {
             l.verify_errors.push(format!("handshake signature: {e}"));
         }
+        l.trust_problem = verdict.problem;
+        l.missing_issuer_url = verdict.missing_issuer_url;
         if !ocsp.is_empty() {
             let serial = hex::decode(&leaf.serial).unwrap_or_default();
-            facts.tls.ocsp_status = ocsp::stapled_status(ocsp, &serial).to_string();
+            let status = ocsp::stapled_status(ocsp, &serial);
+            facts.tls.ocsp_status = status.to_string();
+            facts.tls.revocation = status.to_string();
+            facts.tls.revocation_source = "stapled".into();
+            if status == "unknown" {
+                unknown(
+                    facts,
+                    "tls.revocation",
+                    net::Failure::new(
+                        AssessReason::Decode,
+                        "the stapled OCSP response gives no status for the certificate",
+                    ),
+                );
+            }
         }
         facts.cert = l;
     }
@@ -338,7 +407,19 @@ impl Prober {
             (*q, a)
         });
         for (q, a) in futures::future::join_all(asks).await {
-            let Ok(a) = a else { continue };
+            let a = match a {
+                Ok(a) => a,
+                Err(f) => {
+                    let fact = match q {
+                        Question::Version(hello::TLS1_2) => "tls.versions",
+                        Question::Version(_) => "tls.legacy",
+                        Question::Weak(_) => "tls.weak_classes",
+                        Question::Dhe => "tls.dhe_min_bits",
+                    };
+                    out.unanswered.push((fact, f));
+                    continue;
+                }
+            };
             if out.certificates.is_empty() && !a.certificates.is_empty() {
                 out.certificates = a
                     .certificates
@@ -349,9 +430,21 @@ impl Prober {
             if !a.accepted {
                 continue;
             }
+            // Any accepted hello proves its version: a host that speaks only NULL or 3DES
+            // suites still has a protocol version and a certificate.
+            let version = hello::version_name(a.version).to_string();
+            if a.version != 0 && !out.versions.contains(&version) {
+                out.versions.push(version);
+            }
             match q {
-                Question::Version(v) => out.versions.push(hello::version_name(v).to_string()),
-                Question::Weak(_) => out.weak_ciphers.push(a.suite),
+                Question::Version(_) => {}
+                Question::Weak(class) => {
+                    out.weak_ciphers.push(a.suite);
+                    let name = class.fact_name().to_string();
+                    if !name.is_empty() && !out.weak_classes.contains(&name) {
+                        out.weak_classes.push(name);
+                    }
+                }
                 Question::Dhe => {
                     out.dhe_min_bits = a.dhe_prime_bits.map(i64::from).unwrap_or_default()
                 }
@@ -361,18 +454,36 @@ impl Prober {
     }
 }
 
+/// Record that `fact` could not be observed, and why.
+fn unknown(facts: &mut HostFacts, fact: &str, f: net::Failure) {
+    facts.unknown.push(UnknownFact {
+        fact: fact.to_string(),
+        kind: f.kind,
+        message: f.message,
+    });
+}
+
 #[derive(Debug, Default)]
 struct LegacyFacts {
     versions: Vec<String>,
     weak_ciphers: Vec<String>,
+    weak_classes: Vec<String>,
     dhe_min_bits: i64,
     certificates: Vec<CertificateDer<'static>>,
+    /// Questions that got no answer (the connection failed): the fact and why.
+    unanswered: Vec<(&'static str, net::Failure)>,
 }
 
 impl LegacyFacts {
     fn merge(&mut self, other: LegacyFacts) {
-        self.versions.extend(other.versions);
+        for v in other.versions {
+            if !self.versions.contains(&v) {
+                self.versions.push(v);
+            }
+        }
         self.weak_ciphers.extend(other.weak_ciphers);
+        self.weak_classes.extend(other.weak_classes);
+        self.unanswered.extend(other.unanswered);
         if self.dhe_min_bits == 0 {
             self.dhe_min_bits = other.dhe_min_bits;
         }

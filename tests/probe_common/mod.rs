@@ -118,6 +118,12 @@ pub struct LeafSpec {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub key: KeyPair,
+    /// AIA caIssuers URL (where the issuer certificate is published), if any.
+    pub aia_ca_issuers: Option<String>,
+    /// CRL distribution point URL, if any.
+    pub crl_url: Option<String>,
+    /// AIA OCSP responder URL, if any.
+    pub ocsp_url: Option<String>,
 }
 
 impl LeafSpec {
@@ -130,7 +136,22 @@ impl LeafSpec {
             not_before: now - TimeDuration::days(10),
             not_after: now + TimeDuration::days(90),
             key: ec_key(),
+            aia_ca_issuers: None,
+            crl_url: None,
+            ocsp_url: None,
         }
+    }
+    pub fn aia(mut self, url: &str) -> Self {
+        self.aia_ca_issuers = Some(url.to_string());
+        self
+    }
+    pub fn crl(mut self, url: &str) -> Self {
+        self.crl_url = Some(url.to_string());
+        self
+    }
+    pub fn ocsp(mut self, url: &str) -> Self {
+        self.ocsp_url = Some(url.to_string());
+        self
     }
     pub fn valid(mut self, from_days: i64, to_days: i64) -> Self {
         let now = OffsetDateTime::now_utc();
@@ -156,6 +177,25 @@ impl LeafSpec {
         p.distinguished_name = dn(&self.cn);
         p.not_before = self.not_before;
         p.not_after = self.not_after;
+        let mut access = Vec::new();
+        if let Some(url) = &self.ocsp_url {
+            access.extend(access_description(&[1, 3, 6, 1, 5, 5, 7, 48, 1], url));
+        }
+        if let Some(url) = &self.aia_ca_issuers {
+            access.extend(access_description(&[1, 3, 6, 1, 5, 5, 7, 48, 2], url));
+        }
+        if !access.is_empty() {
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                    der(0x30, &access),
+                ));
+        }
+        if let Some(url) = &self.crl_url {
+            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
         p
     }
     pub fn self_signed(&self) -> CertificateDer<'static> {
@@ -166,6 +206,43 @@ impl LeafSpec {
     }
 }
 
+/// A DER TLV (definite length).
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 128 {
+        out.push(n as u8);
+    } else if n < 256 {
+        out.extend([0x81, n as u8]);
+    } else {
+        out.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// `AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation [6] IA5String }`.
+fn access_description(oid: &[u64], url: &str) -> Vec<u8> {
+    let mut body = der(0x06, &oid_content(oid));
+    body.extend(der(0x86, url.as_bytes()));
+    der(0x30, &body)
+}
+
+fn oid_content(oid: &[u64]) -> Vec<u8> {
+    let mut out = vec![(oid[0] * 40 + oid[1]) as u8];
+    for &arc in &oid[2..] {
+        let mut bytes = vec![(arc & 0x7f) as u8];
+        let mut v = arc >> 7;
+        while v > 0 {
+            bytes.push(((v & 0x7f) as u8) | 0x80);
+            v >>= 7;
+        }
+        bytes.reverse();
+        out.extend(bytes);
+    }
+    out
+}
+
 /// What the TLS fixture server sends.
 #[derive(Clone)]
 pub struct Serve {
@@ -174,6 +251,8 @@ pub struct Serve {
     pub ocsp: Vec<u8>,
     /// Extra response header lines, e.g. `Strict-Transport-Security: max-age=60`.
     pub headers: Vec<String>,
+    /// Protocol versions offered (empty: rustls' defaults, TLS 1.2 and 1.3).
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
 }
 
 impl Serve {
@@ -183,6 +262,7 @@ impl Serve {
             key: Arc::new(key),
             ocsp: Vec::new(),
             headers: Vec::new(),
+            versions: Vec::new(),
         }
     }
 }
@@ -190,7 +270,12 @@ impl Serve {
 /// Serve TLS (1.2 and 1.3, rustls defaults) on 127.0.0.1:0; answers any request with 200.
 pub async fn serve_tls(s: Serve) -> u16 {
     dvc_audit::install_crypto_provider();
-    let cfg = rustls::ServerConfig::builder()
+    let builder = if s.versions.is_empty() {
+        rustls::ServerConfig::builder()
+    } else {
+        rustls::ServerConfig::builder_with_protocol_versions(&s.versions)
+    };
+    let cfg = builder
         .with_no_client_auth()
         .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
         .unwrap();
