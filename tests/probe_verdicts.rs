@@ -395,6 +395,76 @@ async fn revoked_stapled() {
     expect("revoked", &f, &["TLS-019"], &[]);
 }
 
+/// A leaf from `root` naming the CRL at `crl_port`, served with HSTS: (facts, CRL requests).
+async fn crl_case(revoked: bool) -> (HostFacts, usize) {
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{crl_port}/root.crl"));
+    let cert = root.issue(&leaf);
+    let serial = dvc_audit::probe::cert::cert_facts(&cert, time::OffsetDateTime::now_utc()).serial;
+    let listed = if revoked { vec![serial] } else { Vec::new() };
+    *body.lock().unwrap() = crl(&root, &listed);
+    let f = probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await;
+    (f, hits.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn revoked_by_crl() {
+    let (f, hits) = crl_case(true).await;
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("revoked", "crl"),
+        "{f:#?}"
+    );
+    assert_eq!(hits, 1);
+    expect("revoked (CRL)", &f, &["TLS-019"], &[]);
+}
+
+#[tokio::test]
+async fn not_revoked_by_crl() {
+    let (f, _) = crl_case(false).await;
+    assert_eq!(f.tls.revocation, "good", "{f:#?}");
+    expect("good (CRL)", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn unreachable_crl_is_could_not_assess_never_a_finding() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{}/root.crl", closed_port()));
+    let f = leaf_case(&root, leaf, &root).await;
+    assert_eq!(f.tls.revocation, "unknown");
+    expect("CRL unreachable", &f, &[], &["TLS-019"]);
+}
+
+#[tokio::test]
+async fn one_crl_fetch_per_certificate_per_run() {
+    // Two hosts serving the same certificate, probed in one run: the CRL is read once.
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let other = "dvc2.verdicts.sandbox.test";
+    let mut leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{crl_port}/root.crl"));
+    leaf.names.push(other.to_string());
+    let cert = root.issue(&leaf);
+    *body.lock().unwrap() = crl(&root, &[]);
+    let mut serve = Serve::new(vec![cert], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let a = serve_tls(serve.clone()).await;
+    let b = serve_tls(serve).await;
+    let http_port = closed_port();
+    let mut c = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, a), (other, b), (HOST, http_port), (other, http_port)],
+    );
+    c.http_port = http_port;
+    let hosts = vec![(HOST.to_string(), a), (other.to_string(), b)];
+    let facts = dvc_audit::probe::probe_hosts(&c, &hosts).await;
+    assert!(
+        facts.iter().all(|f| f.tls.revocation == "good"),
+        "{facts:#?}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 // ---- openssl s_server cases --------------------------------------------------------------------
 
 /// An RSA-`bits` certificate for HOST signed by `root` (SHA-256): (cert path, key path).

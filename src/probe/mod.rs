@@ -19,6 +19,7 @@ pub mod http;
 pub mod legacy;
 pub mod net;
 pub mod ocsp;
+pub mod revocation;
 pub mod spot;
 mod table;
 pub mod tls;
@@ -49,6 +50,8 @@ pub struct Prober {
     provider: Arc<CryptoProvider>,
     trust: TrustStore,
     http: Result<reqwest::Client, String>,
+    /// CRL lookups of this run, per issuer and serial.
+    revocation: revocation::RevocationCache,
 }
 
 impl Prober {
@@ -90,11 +93,29 @@ impl Prober {
             provider,
             trust,
             http,
+            revocation: revocation::RevocationCache::default(),
         }
     }
 
     pub fn config(&self) -> &ProbeConfig {
         &self.cfg
+    }
+
+    /// CRLs fetched so far by this prober (each issuer and serial at most once).
+    pub fn crl_fetches(&self) -> usize {
+        self.revocation.fetches()
+    }
+
+    /// The CRL status of `leaf`, `None` when it names no CRL (or no HTTP client exists).
+    async fn crl_status(
+        &self,
+        leaf: Option<&CertificateDer<'static>>,
+    ) -> Option<revocation::Status> {
+        let (Ok(client), Some(leaf)) = (&self.http, leaf) else {
+            return None;
+        };
+        let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
+        self.revocation.check(client, leaf, timeout).await
     }
 
     /// Probe one host. Never panics on what the host sends; every step is timed out.
@@ -180,7 +201,16 @@ impl Prober {
             Question::Dhe,
         ];
         let legacy = self.legacy(&questions, addr, host, gate);
-        let (hs12, hsts, mut legacy) = tokio::join!(hs12, hsts, legacy);
+        // Revocation (when nothing was stapled) runs beside the other questions; it asks the
+        // CA's server, not this host, so it takes no connection of the host's gate.
+        let crl_asked = matches!(&hs13, Ok(h) if h.seen.ocsp.is_empty());
+        let crl = async {
+            match &hs13 {
+                Ok(h) if crl_asked => self.crl_status(h.seen.chain.first()).await,
+                _ => None,
+            }
+        };
+        let (hs12, hsts, mut legacy, crl) = tokio::join!(hs12, hsts, legacy, crl);
         if hs12.is_err() {
             // rustls only speaks ECDHE with AEAD suites: ask whether TLS 1.2 works at all
             // (CBC-only, DHE-only or RSA-key-exchange-only servers).
@@ -277,6 +307,20 @@ impl Prober {
         }
         if !chain.is_empty() {
             self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
+            let crl = match crl {
+                Some(s) => Some(s),
+                None if !crl_asked && ocsp.is_empty() => self.crl_status(chain.first()).await,
+                None => None,
+            };
+            if let Some(status) = crl
+                && ocsp.is_empty()
+            {
+                facts.tls.revocation = status.as_str().to_string();
+                facts.tls.revocation_source = "crl".into();
+                if let revocation::Status::Unknown(f) = status {
+                    unknown(&mut facts, "tls.revocation", f);
+                }
+            }
         } else if facts.error.is_none() {
             unknown(
                 &mut facts,

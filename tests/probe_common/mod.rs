@@ -328,6 +328,72 @@ pub async fn serve_http(status: &str, headers: Vec<String>) -> u16 {
     port
 }
 
+/// Serve plain HTTP on 127.0.0.1:0 answering every request with 200 and the bytes in the
+/// returned slot (settable after the port is known); the counter counts requests.
+pub async fn serve_body() -> (
+    u16,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let body = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (h, b) = (Arc::clone(&hits), Arc::clone(&body));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (h, b) = (Arc::clone(&h), Arc::clone(&b));
+            tokio::spawn(async move {
+                let fut = async {
+                    read_head(&mut tcp).await?;
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let bytes = b.lock().unwrap().clone();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        bytes.len()
+                    );
+                    tcp.write_all(head.as_bytes()).await.ok()?;
+                    tcp.write_all(&bytes).await.ok()?;
+                    tcp.shutdown().await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            });
+        }
+    });
+    (port, hits, body)
+}
+
+/// A DER CRL from `ca` listing the hex `serials` as revoked.
+pub fn crl(ca: &Ca, serials: &[String]) -> Vec<u8> {
+    let now = OffsetDateTime::now_utc();
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now - TimeDuration::days(1),
+        next_update: now + TimeDuration::days(7),
+        crl_number: rcgen::SerialNumber::from(vec![1u8]),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|hex| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect::<Vec<u8>>(),
+                ),
+                revocation_time: now - TimeDuration::hours(1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    params.signed_by(&ca.issuer).unwrap().der().to_vec()
+}
+
 /// A TCP server that accepts and never says anything.
 pub async fn serve_silent() -> u16 {
     let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
