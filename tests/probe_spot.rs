@@ -208,6 +208,55 @@ async fn spot_several_hosts_and_http_addresses() {
     assert!(with(&o, "pass").contains(&"HTTP-003".to_string()), "{o:?}");
 }
 
+/// The issue's own case, through the binary: a 3DES-only host and a legacy-only host that
+/// sends HSTS give exactly their finding each, and HTTP-001 could not assess (the HTTPS
+/// request cannot be made), never "HSTS absent".
+#[tokio::test]
+async fn spot_weak_and_legacy_only_hosts_get_no_hsts_finding() {
+    let root = Ca::root("Test Web Root");
+    let dir = scratch();
+    let web = write(dir.path(), "web.pem", &root.pem());
+    for (min, max, suites, finding) in [
+        ("1.2", "1.2", ["3des", "hsts"], "TLS-017"),
+        ("1.0", "1.0", ["ecdhe-aes-cbc", "hsts"], "TLS-008"),
+    ] {
+        let sub = scratch();
+        let Some((_server, port)) = start_go(&root, sub.path(), HOST, min, max, &suites) else {
+            return;
+        };
+        let http_port = closed_port();
+        let out = dvc(vec![
+            "spot".into(),
+            format!("https://{HOST}:{port}/"),
+            "--json".into(),
+            "--resolve".into(),
+            format!("{HOST}:{port}:127.0.0.1"),
+            "--resolve".into(),
+            format!("{HOST}:{http_port}:127.0.0.1"),
+            "--http-port".into(),
+            http_port.to_string(),
+            "--web-roots".into(),
+            web.display().to_string(),
+        ])
+        .await;
+        // Both findings are medium: below the default --fail-on high.
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let o = outcomes(&v);
+        assert_eq!(with(&o, "fail"), vec![finding], "{suites:?}: {o:?}");
+        assert_eq!(
+            with(&o, "could_not_assess"),
+            vec!["HTTP-001", "HTTP-002"],
+            "{suites:?}: {o:?}"
+        );
+    }
+}
+
 #[test]
 fn spot_rejects_bad_arguments() {
     let out = assert_cmd::Command::cargo_bin("dvc-audit")

@@ -13,7 +13,7 @@
 mod probe_common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -467,14 +467,6 @@ async fn one_crl_fetch_per_certificate_per_run() {
 
 // ---- openssl s_server cases --------------------------------------------------------------------
 
-/// An RSA-`bits` certificate for HOST signed by `root` (SHA-256): (cert path, key path).
-fn rsa_leaf(dir: &Path, root: &Ca, bits: u32) -> (PathBuf, PathBuf) {
-    let key = openssl_rsa_key(dir, bits);
-    let csr = openssl_csr(dir, &key, HOST, "leaf.csr");
-    let cert = openssl_sign(dir, root, &csr, "sha256", None, "leaf.pem");
-    (write(dir, "served.pem", &pem("CERTIFICATE", &cert)), key)
-}
-
 /// Probe `openssl s_server` with an RSA-2048 leaf from a web root and `args`; port 80 closed.
 async fn probe_openssl(bits: u32, args: &[&str]) -> Option<HostFacts> {
     if !have("openssl") {
@@ -482,7 +474,7 @@ async fn probe_openssl(bits: u32, args: &[&str]) -> Option<HostFacts> {
     }
     let dir = scratch();
     let root = Ca::root("Test Web Root");
-    let (cert, key) = rsa_leaf(dir.path(), &root, bits);
+    let (cert, key) = rsa_leaf(dir.path(), &root, HOST, bits);
     let (_server, port) = openssl_server(&cert, &key, args).await;
     Some(
         probe_host(
@@ -623,66 +615,10 @@ async fn sha1_intermediate() {
 
 // ---- Go crypto/tls cases -----------------------------------------------------------------------
 
-/// Build `tests/legacy_server/main.go` once per test run.
-fn go_server() -> Option<&'static PathBuf> {
-    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if !have("go") {
-            return None;
-        }
-        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
-        let out = tmp.join("legacy_server_verdicts");
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/legacy_server/main.go");
-        run(Command::new("go")
-            .arg("build")
-            .arg("-o")
-            .arg(&out)
-            .arg(src)
-            .env("GOCACHE", tmp.join("go-cache"))
-            .env("GOPATH", tmp.join("go-path"))
-            .env("GO111MODULE", "off")
-            .env("GOTOOLCHAIN", "local"));
-        Some(out)
-    })
-    .as_ref()
-}
-
-/// A running Go server with an RSA-2048 leaf from `root`, and its port.
-fn start_go(
-    root: &Ca,
-    dir: &Path,
-    min: &str,
-    max: &str,
-    suites: &[&str],
-) -> Option<(ChildGuard, u16)> {
-    if !have("openssl") {
-        return None;
-    }
-    let bin = go_server()?;
-    let (cert, key) = rsa_leaf(dir, root, 2048);
-    let mut child = Command::new(bin)
-        .arg(&cert)
-        .arg(&key)
-        .args([min, max])
-        .args(suites)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    {
-        use std::io::BufRead;
-        let stdout = child.stdout.take().unwrap();
-        std::io::BufReader::new(stdout)
-            .read_line(&mut line)
-            .unwrap();
-    }
-    Some((ChildGuard(child), line.trim().parse().unwrap()))
-}
-
 async fn probe_go(min: &str, max: &str, suites: &[&str]) -> Option<HostFacts> {
     let dir = scratch();
     let root = Ca::root("Test Web Root");
-    let (_guard, port) = start_go(&root, dir.path(), min, max, suites)?;
+    let (_guard, port) = start_go(&root, dir.path(), HOST, min, max, suites)?;
     Some(
         probe_host(
             &cfg(std::slice::from_ref(&root.cert), port, closed_port()),

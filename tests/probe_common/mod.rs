@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dvc_audit::probe::{ProbeConfig, WebRoots};
@@ -628,4 +628,69 @@ pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGua
 
 pub fn socket(port: u16) -> SocketAddr {
     SocketAddr::new(LOCALHOST, port)
+}
+
+/// An RSA-`bits` certificate for `host` signed by `root` (SHA-256): (cert path, key path).
+pub fn rsa_leaf(dir: &Path, root: &Ca, host: &str, bits: u32) -> (PathBuf, PathBuf) {
+    let key = openssl_rsa_key(dir, bits);
+    let csr = openssl_csr(dir, &key, host, "leaf.csr");
+    let cert = openssl_sign(dir, root, &csr, "sha256", None, "leaf.pem");
+    (write(dir, "served.pem", &pem("CERTIFICATE", &cert)), key)
+}
+
+/// Build `tests/legacy_server/main.go` once per test run.
+pub fn go_server() -> Option<&'static PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if !have("go") {
+            return None;
+        }
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = tmp.join("legacy_server_verdicts");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/legacy_server/main.go");
+        run(Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(&out)
+            .arg(src)
+            .env("GOCACHE", tmp.join("go-cache"))
+            .env("GOPATH", tmp.join("go-path"))
+            .env("GO111MODULE", "off")
+            .env("GOTOOLCHAIN", "local"));
+        Some(out)
+    })
+    .as_ref()
+}
+
+/// A running Go server with an RSA-2048 leaf for `host` from `root`, and its port.
+pub fn start_go(
+    root: &Ca,
+    dir: &Path,
+    host: &str,
+    min: &str,
+    max: &str,
+    suites: &[&str],
+) -> Option<(ChildGuard, u16)> {
+    if !have("openssl") {
+        return None;
+    }
+    let bin = go_server()?;
+    let (cert, key) = rsa_leaf(dir, root, host, 2048);
+    let mut child = Command::new(bin)
+        .arg(&cert)
+        .arg(&key)
+        .args([min, max])
+        .args(suites)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+    }
+    Some((ChildGuard(child), line.trim().parse().unwrap()))
 }
