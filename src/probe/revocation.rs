@@ -40,11 +40,14 @@ impl Status {
     }
 }
 
+/// (issuer name DER, serial) → the one lookup for that certificate.
+type Cells = HashMap<(Vec<u8>, Vec<u8>), Arc<OnceCell<Status>>>;
+
 /// Lookups shared by every host of one probe run, keyed by issuer name and serial, so a
 /// certificate served by many hosts is checked once (concurrent askers wait for the first).
 #[derive(Debug, Default)]
 pub struct RevocationCache {
-    cells: Mutex<HashMap<(Vec<u8>, Vec<u8>), Arc<OnceCell<Status>>>>,
+    cells: Mutex<Cells>,
     fetches: std::sync::atomic::AtomicUsize,
 }
 
