@@ -79,9 +79,10 @@ pub struct SpotArgs {
     /// What to check: `https://host[:port]`, `http://host[:port]` (its redirect, then the
     /// HTTPS address it leads to), or a bare `host` / `host:port`.
     pub url: String,
-    /// Exit 1 when a host rule fails at or above this severity.
-    #[arg(long, value_name = "SEVERITY", default_value = "high", value_parser = parse_spot_severity)]
-    pub fail_on: crate::facts::Severity,
+    /// Exit 1 when a host rule fails at or above this severity (default: `audit.fail_on` of
+    /// the configuration, else `high`).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_spot_severity)]
+    pub fail_on: Option<crate::facts::Severity>,
     /// Language of the verdict messages.
     #[arg(long, value_enum, default_value_t = ReportLang::Vi)]
     pub lang: ReportLang,
@@ -287,14 +288,32 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
             return Ok(ExitCode::ConfigError);
         }
     };
-    // One judge: the bundled host rules, evaluated as `run` evaluates them.
-    let rules = match crate::rules::RuleSet::bundled() {
-        Ok(l) => l.rules,
-        Err(e) => {
-            eprint!("{}", e.0.render(color_stderr()));
-            return Ok(ExitCode::ConfigError);
+    // One judge: the host rules `run` evaluates (the configuration's rule set, parameters and
+    // severities when there is a configuration, else the bundled pack), called the same way.
+    let (rules, configured_fail_on) = if config.is_file() {
+        match crate::run::setup::Setup::load(config) {
+            Ok(s) => {
+                let fail_on = s.loaded.config.audit.fail_on;
+                (s.rules, Some(fail_on))
+            }
+            Err(e) => {
+                eprint!("{}", e.0.render(color_stderr()));
+                return Ok(ExitCode::ConfigError);
+            }
+        }
+    } else {
+        match crate::rules::RuleSet::bundled() {
+            Ok(l) => (l.rules, None),
+            Err(e) => {
+                eprint!("{}", e.0.render(color_stderr()));
+                return Ok(ExitCode::ConfigError);
+            }
         }
     };
+    let fail_on = args
+        .fail_on
+        .or(configured_fail_on)
+        .unwrap_or(crate::facts::Severity::High);
     let report = crate::probe::spot::spot(cfg, &args.url, &target, &rules).await;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -309,7 +328,7 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
             crate::probe::render_outcomes(&report.outcomes, matches!(args.lang, ReportLang::En))
         );
     }
-    Ok(if report.worst.is_some_and(|w| w >= args.fail_on) {
+    Ok(if report.worst.is_some_and(|w| w >= fail_on) {
         ExitCode::Findings
     } else if report.host.error.is_some() {
         ExitCode::Incomplete
