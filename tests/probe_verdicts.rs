@@ -13,7 +13,7 @@
 mod probe_common;
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -463,6 +463,141 @@ async fn one_crl_fetch_per_certificate_per_run() {
         "{facts:#?}"
     );
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A leaf from `root` naming an `openssl ocsp` responder that marks it `status` (`R`, `V`).
+async fn ocsp_responder_case(status: &str) -> Option<HostFacts> {
+    if !have("openssl") {
+        return None;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let ocsp_port = closed_port();
+    let leaf = LeafSpec::new(HOST).ocsp(&format!("http://127.0.0.1:{ocsp_port}/"));
+    let cert = root.issue(&leaf);
+    let serial = dvc_audit::probe::cert::cert_facts(&cert, time::OffsetDateTime::now_utc())
+        .serial
+        .to_uppercase();
+    let revoked = if status == "R" { "250101000000Z" } else { "" };
+    let index = format!("{status}\t301231000000Z\t{revoked}\t{serial}\tunknown\t/CN={HOST}\n");
+    let index_path = write(dir.path(), "index.txt", &index);
+    let ca_pem = write(dir.path(), "ca.pem", &root.pem());
+    let ca_key = write(dir.path(), "ca.key", &root.key.serialize_pem());
+    let _responder = ocsp_responder(
+        ocsp_port,
+        dir.path().to_path_buf(),
+        index_path,
+        ca_pem,
+        ca_key,
+    );
+    wait_listening(ocsp_port).await;
+    // The issuer is found among the configured roots: the server sends the leaf alone.
+    Some(probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await)
+}
+
+/// A loopback OCSP responder: each POSTed request (the probe's own DER) is answered by
+/// `openssl ocsp -reqin … -respout …` from `index`, so the request format is checked by a
+/// real responder. (`openssl ocsp -port` would listen on every interface.)
+fn ocsp_responder(
+    port: u16,
+    dir: PathBuf,
+    index: PathBuf,
+    ca_pem: PathBuf,
+    ca_key: PathBuf,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::bind((LOCALHOST, port))
+            .await
+            .unwrap();
+        let mut n = 0;
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            n += 1;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Head, then Content-Length bytes of body.
+            let body = loop {
+                let Ok(k) = tcp.read(&mut chunk).await else {
+                    break None;
+                };
+                if k == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            let req = dir.join(format!("req{n}.der"));
+            let resp = dir.join(format!("resp{n}.der"));
+            std::fs::write(&req, body).unwrap();
+            let ok = Command::new("openssl")
+                .args(["ocsp", "-ndays", "1", "-index"])
+                .arg(&index)
+                .arg("-rsigner")
+                .arg(&ca_pem)
+                .arg("-rkey")
+                .arg(&ca_key)
+                .arg("-CA")
+                .arg(&ca_pem)
+                .arg("-reqin")
+                .arg(&req)
+                .arg("-respout")
+                .arg(&resp)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            let answer = if ok {
+                std::fs::read(&resp).unwrap()
+            } else {
+                Vec::new()
+            };
+            let head = format!(
+                "HTTP/1.1 {}\r\nContent-Type: application/ocsp-response\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                if ok { "200 OK" } else { "400 Bad Request" },
+                answer.len()
+            );
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(&answer).await;
+            let _ = tcp.shutdown().await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn revoked_by_ocsp_responder() {
+    let Some(f) = ocsp_responder_case("R").await else {
+        return;
+    };
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("revoked", "ocsp"),
+        "{f:#?}"
+    );
+    expect("revoked (OCSP)", &f, &["TLS-019"], &[]);
+}
+
+#[tokio::test]
+async fn good_by_ocsp_responder() {
+    let Some(f) = ocsp_responder_case("V").await else {
+        return;
+    };
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("good", "ocsp"),
+        "{f:#?}"
+    );
+    expect("good (OCSP)", &f, &[], &[]);
 }
 
 // ---- openssl s_server cases --------------------------------------------------------------------

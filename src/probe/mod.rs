@@ -106,16 +106,42 @@ impl Prober {
         self.revocation.fetches()
     }
 
-    /// The CRL status of `leaf`, `None` when it names no CRL (or no HTTP client exists).
+    /// The revocation status of `chain`'s leaf from its OCSP responder or CRL, with the
+    /// source; `None` when it names neither (or no HTTP client exists).
     async fn crl_status(
         &self,
-        leaf: Option<&CertificateDer<'static>>,
-    ) -> Option<revocation::Status> {
-        let (Ok(client), Some(leaf)) = (&self.http, leaf) else {
+        chain: &[CertificateDer<'static>],
+    ) -> Option<(revocation::Status, &'static str)> {
+        let (Ok(client), Some(leaf)) = (&self.http, chain.first()) else {
             return None;
         };
+        let issuer = self.issuer_of(chain);
         let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
-        self.revocation.check(client, leaf, timeout).await
+        self.revocation
+            .check(client, leaf, issuer.as_deref(), timeout)
+            .await
+    }
+
+    /// The issuer certificate of `chain`'s leaf: served after it, else among the configured
+    /// anchors, web roots (custom) and intermediates (matched by name).
+    fn issuer_of(&self, chain: &[CertificateDer<'static>]) -> Option<Vec<u8>> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, leaf) = X509Certificate::from_der(chain.first()?).ok()?;
+        let issuer = leaf.issuer().as_raw();
+        let custom = match &self.cfg.web_roots {
+            WebRoots::Custom(c) => c.as_slice(),
+            WebRoots::Builtin => &[],
+        };
+        chain
+            .iter()
+            .skip(1)
+            .chain(self.cfg.anchors.iter().flat_map(|a| a.certs.iter()))
+            .chain(custom.iter())
+            .chain(self.cfg.intermediates.iter())
+            .find(|c| {
+                X509Certificate::from_der(c).is_ok_and(|(_, x)| x.subject().as_raw() == issuer)
+            })
+            .map(|c| c.to_vec())
     }
 
     /// Probe one host. Never panics on what the host sends; every step is timed out.
@@ -206,7 +232,7 @@ impl Prober {
         let crl_asked = matches!(&hs13, Ok(h) if h.seen.ocsp.is_empty());
         let crl = async {
             match &hs13 {
-                Ok(h) if crl_asked => self.crl_status(h.seen.chain.first()).await,
+                Ok(h) if crl_asked => self.crl_status(&h.seen.chain).await,
                 _ => None,
             }
         };
@@ -309,14 +335,14 @@ impl Prober {
             self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
             let crl = match crl {
                 Some(s) => Some(s),
-                None if !crl_asked && ocsp.is_empty() => self.crl_status(chain.first()).await,
+                None if !crl_asked && ocsp.is_empty() => self.crl_status(&chain).await,
                 None => None,
             };
-            if let Some(status) = crl
+            if let Some((status, source)) = crl
                 && ocsp.is_empty()
             {
                 facts.tls.revocation = status.as_str().to_string();
-                facts.tls.revocation_source = "crl".into();
+                facts.tls.revocation_source = source.into();
                 if let revocation::Status::Unknown(f) = status {
                     unknown(&mut facts, "tls.revocation", f);
                 }
