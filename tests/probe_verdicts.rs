@@ -244,6 +244,41 @@ async fn incomplete_chain_from_the_served_chain_alone() {
 }
 
 #[tokio::test]
+async fn incomplete_chain_confirmed_by_fetching_the_aia_issuer() {
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let (aia_port, hits, body) = serve_body().await;
+    *body.lock().unwrap() = inter.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/issuing.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!f.cert.chain_complete);
+    assert!(
+        f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.contains("Test Issuing CA") && e.contains("verifies")),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("incomplete-chain (AIA fetched)", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn a_leaf_from_an_unknown_root_with_aia_is_untrusted_not_incomplete() {
+    // The AIA URL holds a self-signed root: nothing is missing from the chain; the CA is
+    // simply not trusted (TLS-001), and the remedy is to change CA, not to add a certificate.
+    let root = Ca::root("Test Web Root");
+    let rogue = Ca::root("Rogue Root");
+    let (aia_port, _, body) = serve_body().await;
+    *body.lock().unwrap() = rogue.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/rogue.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &rogue).await;
+    assert!(f.cert.chain_complete, "{:#?}", f.cert);
+    expect("untrusted root named by AIA", &f, &["TLS-001"], &[]);
+}
+
+#[tokio::test]
 async fn long_validity() {
     let root = Ca::root("Test Web Root");
     let f = leaf_case(&root, LeafSpec::new(HOST).valid(-1, 800), &root).await;

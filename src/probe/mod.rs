@@ -333,6 +333,8 @@ impl Prober {
         }
         if !chain.is_empty() {
             self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
+            self.confirm_missing_issuer(&mut facts, &chain, host, now)
+                .await;
             let crl = match crl {
                 Some(s) => Some(s),
                 None if !crl_asked && ocsp.is_empty() => self.crl_status(&chain).await,
@@ -372,6 +374,59 @@ impl Prober {
             self.cfg.handshake_timeout,
         )
         .await
+    }
+
+    /// When the served chain looks incomplete because its last certificate names where its
+    /// issuer is published (AIA caIssuers), fetch that certificate (once, `http://` only, at
+    /// most [`MAX_AIA_BYTES`], under the connect + read timeout) to tell the two cases apart: a
+    /// self-signed root the server need not send (the chain is complete, just untrusted:
+    /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
+    /// in `verify_errors`). A failed fetch keeps the verdict from the served chain.
+    async fn confirm_missing_issuer(
+        &self,
+        facts: &mut HostFacts,
+        chain: &[CertificateDer<'static>],
+        host: &str,
+        now: OffsetDateTime,
+    ) {
+        let url = facts.cert.missing_issuer_url.clone();
+        let Ok(client) = &self.http else { return };
+        if facts.cert.chain_complete || !url.starts_with("http://") {
+            return;
+        }
+        let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
+        let Ok(Some(der)) = tokio::time::timeout(timeout, fetch_cert(client, &url)).await else {
+            return;
+        };
+        let fetched = cert::cert_facts(&der, now);
+        if fetched.self_signed {
+            facts.cert.chain_complete = true;
+            facts.cert.missing_issuer_url.clear();
+            facts
+                .cert
+                .verify_errors
+                .retain(|e| !e.starts_with("incomplete chain"));
+            facts.cert.verify_errors.push(format!(
+                "AIA caIssuers {url} is a self-signed root ({}): the chain is complete, its root is not trusted",
+                fetched.subject
+            ));
+            return;
+        }
+        let mut extended = chain.to_vec();
+        extended.push(CertificateDer::from(der));
+        let unix = UnixTime::since_unix_epoch(Duration::from_secs(
+            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+        ));
+        let with = self.trust.judge(&extended, host, unix);
+        facts.cert.verify_errors.push(format!(
+            "AIA caIssuers {url} holds the missing certificate {}{}",
+            fetched.subject,
+            if with.trusted_by.is_empty() {
+                ""
+            } else {
+                " (with it the chain verifies)"
+            }
+        ));
     }
 
     fn judge_chain(
@@ -561,6 +616,34 @@ impl LegacyFacts {
             self.certificates = other.certificates;
         }
     }
+}
+
+/// Largest certificate read from an AIA caIssuers URL.
+pub const MAX_AIA_BYTES: usize = 64 * 1024;
+
+/// One certificate (DER, or the first of a PEM file) from `url`, at most [`MAX_AIA_BYTES`];
+/// `None` on any failure.
+async fn fetch_cert(client: &reqwest::Client, url: &str) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut resp = client.get(url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_AIA_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.starts_with(b"-----BEGIN") {
+        return CertificateDer::from_pem_slice(&body)
+            .ok()
+            .map(|c| c.to_vec());
+    }
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(&body).ok()?;
+    Some(body)
 }
 
 fn leaf_times(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
