@@ -714,6 +714,37 @@ async fn null_cipher_only() {
 }
 
 #[tokio::test]
+async fn anonymous_suites_only() {
+    // An anonymous suite sends no certificate: the certificate facts are unknown (every rule
+    // reading them could not assess), and the suite itself is the one finding.
+    let Some(f) = probe_openssl(
+        2048,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ADH-AES128-SHA:ADH-AES256-SHA:@SECLEVEL=0",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(f.tls.weak_classes.contains(&"anon".to_string()), "{f:#?}");
+    assert!(
+        f.unknown.iter().any(|u| u.fact == "cert"),
+        "{:#?}",
+        f.unknown
+    );
+    let v = verdicts(&f);
+    assert_eq!(v.fails, set(&["TLS-015"]), "{:#?}", v.outcomes);
+    for r in ["TLS-001", "TLS-004", "TLS-005", "TLS-009", "HTTP-001"] {
+        assert!(v.cna.contains(r), "{r}: {:?}", v.cna);
+    }
+    // Not applicable on known facts stays so: no government anchor is configured.
+    assert!(!v.cna.contains("TLS-003"), "{:?}", v.cna);
+}
+
+#[tokio::test]
 async fn dh1024() {
     if !have("openssl") {
         return;

@@ -187,6 +187,8 @@ impl Prober {
         let (hs13, (plain, plain_failure)) = tokio::join!(hs13, plain);
         facts.http = plain;
         if let Some(f) = plain_failure {
+            // Whether plain HTTP is served at all is as unknown as where it leads.
+            unknown(&mut facts, "http.http_reachable", f.clone());
             unknown(&mut facts, "http.https_redirect", f);
         }
         if let Err((f, _)) = &hs13

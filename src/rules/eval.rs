@@ -215,7 +215,7 @@ impl<'a> AgencyScope<'a> {
         // host: could not assess, with the fact's reason.
         let unknown = match &host.error {
             Some(_) => None,
-            None => unknown_read(rule, host),
+            None => self.unknown_blocking(rule, act, host),
         };
         self.judge(
             rule,
@@ -349,19 +349,39 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
     out
 }
 
-/// The first of `host.unknown` that `rule` reads in `when` or `require`, as the error that
-/// makes it could-not-assess. A fact path covers everything below it, and a rule reading a
-/// parent of it (or the whole host) reads it too.
-fn unknown_read(rule: &Rule, host: &HostFacts) -> Option<ErrorFact> {
-    if host.unknown.is_empty() {
-        return None;
-    }
-    let mut reads = rule.require.uses();
-    if let Some(w) = &rule.when {
-        for (name, p) in w.uses() {
-            reads.entry(name).or_default().merge(&p);
+impl AgencyScope<'_> {
+    /// The unknown host fact that keeps `rule` from a verdict: one its `when` reads, else one
+    /// its `require` reads when `when` (over known facts only) holds. A rule that is not
+    /// applicable on known facts stays not applicable.
+    fn unknown_blocking(
+        &self,
+        rule: &Rule,
+        act: &Activation<'_>,
+        host: &HostFacts,
+    ) -> Option<ErrorFact> {
+        if host.unknown.is_empty() {
+            return None;
+        }
+        if let Some(w) = &rule.when
+            && let Some(u) = unknown_read(&w.uses(), host)
+        {
+            return Some(u);
+        }
+        let u = unknown_read(&rule.require.uses(), host)?;
+        match rule.when.as_ref().map(|w| w.eval_bool(act)) {
+            Some(Ok(false)) => None,
+            _ => Some(u),
         }
     }
+}
+
+/// The first of `host.unknown` read by an expression with these `reads`, as the error that
+/// makes a rule could-not-assess. A fact path covers everything below it, and reading a
+/// parent of it (or the whole host) reads it too.
+fn unknown_read(
+    reads: &BTreeMap<String, super::expr::Projection>,
+    host: &HostFacts,
+) -> Option<ErrorFact> {
     let projection = reads.get("host")?;
     host.unknown.iter().find_map(|u| {
         let mut cur = projection;
