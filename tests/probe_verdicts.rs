@@ -472,6 +472,35 @@ async fn unreachable_crl_is_could_not_assess_never_a_finding() {
 }
 
 #[tokio::test]
+async fn one_crl_read_per_issuer_per_run() {
+    // Two hosts with different certificates of one issuer: one CRL serves both, read once;
+    // the revoked one is found in it, the other is good.
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let url = format!("http://127.0.0.1:{crl_port}/root.crl");
+    let other = "dvc2.verdicts.sandbox.test";
+    let leaf_a = LeafSpec::new(HOST).crl(&url);
+    let leaf_b = LeafSpec::new(other).crl(&url);
+    let (cert_a, cert_b) = (root.issue(&leaf_a), root.issue(&leaf_b));
+    let serial_b =
+        dvc_audit::probe::cert::cert_facts(&cert_b, time::OffsetDateTime::now_utc()).serial;
+    *body.lock().unwrap() = crl(&root, &[serial_b]);
+    let a = serve_tls(Serve::new(vec![cert_a], leaf_a.private_key())).await;
+    let b = serve_tls(Serve::new(vec![cert_b], leaf_b.private_key())).await;
+    let http_port = closed_port();
+    let mut c = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, a), (other, b), (HOST, http_port), (other, http_port)],
+    );
+    c.http_port = http_port;
+    let hosts = vec![(HOST.to_string(), a), (other.to_string(), b)];
+    let facts = dvc_audit::probe::probe_hosts(&c, &hosts).await;
+    let statuses: Vec<&str> = facts.iter().map(|f| f.tls.revocation.as_str()).collect();
+    assert_eq!(statuses, ["good", "revoked"], "{facts:#?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn one_crl_fetch_per_certificate_per_run() {
     // Two hosts serving the same certificate, probed in one run: the CRL is read once.
     let root = Ca::root("Test Web Root");

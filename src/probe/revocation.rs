@@ -4,8 +4,8 @@
 //! per issuer and serial within a probe run.
 //!
 //! Result: `good | revoked | unknown(reason)`; a certificate naming neither gives no status at
-//! all (nothing to check). Bounds: one lookup per (issuer, serial) per [`RevocationCache`] (the
-//! [`super::Prober`], i.e. one run), at most [`MAX_OCSP_BYTES`] / [`MAX_CRL_BYTES`] read, each
+//! all (nothing to check). Bounds: one lookup per (issuer, serial) and one read per CRL URL per
+//! [`RevocationCache`] (the [`super::Prober`], i.e. one run), at most [`MAX_OCSP_BYTES`] / [`MAX_CRL_BYTES`] read, each
 //! step under the probe's connect + read timeout, and only `http://` URLs (as RFC 5280 and
 //! RFC 6960 expect; an `https://` one would need trust to fetch the thing that decides trust).
 //! Signatures are not verified, like a stapled OCSP response's (see [`super::ocsp`]): the fact
@@ -53,8 +53,14 @@ type Cells = HashMap<(Vec<u8>, Vec<u8>), Arc<OnceCell<(Status, &'static str)>>>;
 #[derive(Debug, Default)]
 pub struct RevocationCache {
     cells: Mutex<Cells>,
+    /// CRLs by URL: one list serves every certificate of its issuer, so it is read once per
+    /// run (at most [`MAX_CRL_BYTES`] each; distinct URLs are as few as the issuers).
+    crls: Mutex<CrlCells>,
     fetches: std::sync::atomic::AtomicUsize,
 }
+
+/// CRL URL → its bytes, or why they could not be read.
+type CrlCells = HashMap<String, Arc<OnceCell<Result<Arc<Vec<u8>>, Failure>>>>;
 
 impl RevocationCache {
     /// How many lookups were made (for tests and benchmarks).
@@ -132,18 +138,43 @@ impl RevocationCache {
                         "ocsp",
                     );
                 };
-                let status = match tokio::time::timeout(timeout, fetch(client, url)).await {
-                    Err(_) => Status::Unknown(Failure::timeout(format!(
-                        "CRL {url} not read within {} ms",
-                        timeout.as_millis()
-                    ))),
-                    Ok(Err(f)) => Status::Unknown(f),
-                    Ok(Ok(der)) => status_in(&der, &issuer_name, &serial, url),
+                let status = match self.crl(client, url, timeout).await {
+                    Err(f) => Status::Unknown(f),
+                    Ok(der) => status_in(&der, &issuer_name, &serial, url),
                 };
                 (status, "crl")
             })
             .await;
         Some(status.clone())
+    }
+}
+
+impl RevocationCache {
+    /// The CRL at `url`, read once per run.
+    async fn crl(
+        &self,
+        client: &reqwest::Client,
+        url: &str,
+        timeout: Duration,
+    ) -> Result<Arc<Vec<u8>>, Failure> {
+        let cell = {
+            let mut crls = match self.crls.lock() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            Arc::clone(crls.entry(url.to_string()).or_default())
+        };
+        cell.get_or_init(|| async {
+            match tokio::time::timeout(timeout, fetch(client, url)).await {
+                Err(_) => Err(Failure::timeout(format!(
+                    "CRL {url} not read within {} ms",
+                    timeout.as_millis()
+                ))),
+                Ok(r) => r.map(Arc::new),
+            }
+        })
+        .await
+        .clone()
     }
 }
 
