@@ -76,9 +76,17 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct SpotArgs {
-    /// The URL to check, e.g. `https://dichvucong.gov.vn` or `https://host:8443`.
+    /// What to check: `https://host[:port]`, `http://host[:port]` (its redirect, then the
+    /// HTTPS address it leads to), or a bare `host` / `host:port`.
     pub url: String,
-    /// Print the facts as JSON instead of a table.
+    /// Exit 1 when a host rule fails at or above this severity (default: `audit.fail_on` of
+    /// the configuration, else `high`).
+    #[arg(long, value_name = "SEVERITY", value_parser = parse_spot_severity)]
+    pub fail_on: Option<crate::facts::Severity>,
+    /// Language of the verdict messages.
+    #[arg(long, value_enum, default_value_t = ReportLang::Vi)]
+    pub lang: ReportLang,
+    /// Print the facts and the rules' outcomes as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
     /// Extra trust anchors, `NAME=file.pem` (repeatable), e.g. `vgca=vgca-root.pem`.
@@ -276,36 +284,65 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
             return Ok(ExitCode::ConfigError);
         }
     };
-    let url = match url::Url::parse(&args.url) {
-        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => u,
-        _ => {
-            eprintln!("error: `{}` is not an https:// URL", args.url);
+    let target = match crate::probe::spot::parse_target(&args.url) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
             return Ok(ExitCode::ConfigError);
         }
     };
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    let port = url.port_or_known_default().unwrap_or(443);
-    spot_host(&cfg, host, port, args.json).await
-}
-
-/// Probe one host and print it; the portal part of `spot` builds on this.
-pub async fn spot_host(
-    cfg: &crate::probe::ProbeConfig,
-    host: &str,
-    port: u16,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let facts = crate::probe::probe_host(cfg, host, port).await;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&facts)?);
+    // One judge: the host rules `run` evaluates (the configuration's rule set, parameters and
+    // severities when there is a configuration, else the bundled pack), called the same way.
+    let (rules, configured_fail_on) = if config.is_file() {
+        match crate::run::setup::Setup::load(config) {
+            Ok(s) => {
+                let fail_on = s.loaded.config.audit.fail_on;
+                (s.rules, Some(fail_on))
+            }
+            Err(e) => {
+                eprint!("{}", e.0.render(color_stderr()));
+                return Ok(ExitCode::ConfigError);
+            }
+        }
     } else {
-        print!("{}", crate::probe::render_table(&facts));
+        match crate::rules::RuleSet::bundled() {
+            Ok(l) => (l.rules, None),
+            Err(e) => {
+                eprint!("{}", e.0.render(color_stderr()));
+                return Ok(ExitCode::ConfigError);
+            }
+        }
+    };
+    let fail_on = args
+        .fail_on
+        .or(configured_fail_on)
+        .unwrap_or(crate::facts::Severity::High);
+    let report = crate::probe::spot::spot(cfg, &args.url, &target, &rules).await;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        if !report.redirected_to.is_empty() {
+            println!("{} -> {}", args.url, report.redirected_to);
+        }
+        print!("{}", crate::probe::render_table(&report.host));
+        println!();
+        print!(
+            "{}",
+            crate::probe::render_outcomes(&report.outcomes, matches!(args.lang, ReportLang::En))
+        );
     }
-    Ok(if facts.error.is_some() {
+    Ok(if report.worst.is_some_and(|w| w >= fail_on) {
+        ExitCode::Findings
+    } else if report.host.error.is_some() {
         ExitCode::Incomplete
     } else {
         ExitCode::Ok
     })
+}
+
+fn parse_spot_severity(s: &str) -> Result<crate::facts::Severity, String> {
+    crate::facts::Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity {s:?} (critical, high, medium, low, info)"))
 }
 
 fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {

@@ -391,6 +391,15 @@ pub struct LeafFacts {
     /// Not expired, and expires within the configured warning window.
     #[serde(default)]
     pub expiring_soon: bool,
+    /// Why no anchor set verifies the chain, as a closed code for messages (the raw verifier
+    /// text stays in `verify_errors`): `unknown_issuer`, `bad_signature`, `weak_signature`,
+    /// `expired`, `not_yet_valid`, `revoked`, `other`; empty when trusted.
+    #[serde(default)]
+    pub trust_problem: String,
+    /// The served chain stops at a certificate whose issuer was not served and which names
+    /// where to fetch it (AIA caIssuers): the URL, else empty.
+    #[serde(default)]
+    pub missing_issuer_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -409,6 +418,16 @@ pub struct TlsFacts {
     pub ocsp_stapled: bool,
     /// `good`, `revoked`, `unknown`, or empty when nothing was stapled.
     pub ocsp_status: String,
+    /// Classes of the weak suites accepted: `3des`, `rc4`, `null`, `export`, `anon`.
+    #[serde(default)]
+    pub weak_classes: Vec<String>,
+    /// Revocation status of the leaf: `good`, `revoked`, `unknown` (then `host.unknown` says
+    /// why), or empty when the certificate names no way to check it and nothing was stapled.
+    #[serde(default)]
+    pub revocation: String,
+    /// Where the revocation status came from: `stapled`, `ocsp`, `crl`, or empty.
+    #[serde(default)]
+    pub revocation_source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -442,6 +461,20 @@ pub struct HostFacts {
     pub http: HttpFacts,
     pub error: Option<ErrorFact>,
     pub probed_at: String,
+    /// Facts the probe could not observe although the host answered, each with the reason.
+    /// A rule that reads one of them (in `when` or `require`) is `could_not_assess` with
+    /// that reason: an unobserved fact is never read as false or absent.
+    #[serde(default)]
+    pub unknown: Vec<UnknownFact>,
+}
+
+/// A host fact that could not be observed: `fact` is its path under `host` (`http.hsts`,
+/// `http.https_redirect`, `tls.weak_ciphers`, `cert`, ...), covering everything below it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownFact {
+    pub fact: String,
+    pub kind: AssessReason,
+    pub message: String,
 }
 
 /// What one agency's walk covered in a run: the honest denominator of every share.

@@ -115,6 +115,8 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         verify_errors: Vec::new(),
         weak_key: false,
         expiring_soon: false,
+        trust_problem: String::new(),
+        missing_issuer_url: String::new(),
     };
     let untrusted = |c: &mut LeafFacts, why: &str| {
         c.trusted = false;
@@ -178,6 +180,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         },
         error: None,
         probed_at: "2026-11-27T05:00:00Z".into(),
+        unknown: Vec::new(),
     }
 }
 

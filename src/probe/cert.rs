@@ -84,6 +84,55 @@ pub fn der_is_self_signed(der: &[u8]) -> bool {
     X509Certificate::from_der(der).is_ok_and(|(_, x)| is_self_signed(&x))
 }
 
+/// OID of the AIA caIssuers access method (RFC 5280 §4.2.2.1).
+const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
+/// OID of the AIA OCSP access method.
+const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
+
+fn aia_url(x: &X509Certificate<'_>, method: &str) -> Option<String> {
+    for ext in x.extensions() {
+        if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
+            for d in &aia.accessdescs {
+                if d.access_method.to_id_string() == method
+                    && let GeneralName::URI(u) = &d.access_location
+                {
+                    return Some((*u).to_string());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The first AIA caIssuers URL of a certificate (where its issuer is published).
+pub fn ca_issuers_url(x: &X509Certificate<'_>) -> Option<String> {
+    aia_url(x, OID_CA_ISSUERS)
+}
+
+/// The first AIA OCSP responder URL of a certificate.
+pub fn ocsp_url(x: &X509Certificate<'_>) -> Option<String> {
+    aia_url(x, OID_OCSP)
+}
+
+/// The first CRL distribution point URL of a certificate.
+pub fn crl_url(x: &X509Certificate<'_>) -> Option<String> {
+    use x509_parser::extensions::DistributionPointName;
+    for ext in x.extensions() {
+        if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
+            for p in points.iter() {
+                if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
+                    for n in names {
+                        if let GeneralName::URI(u) = n {
+                            return Some((*u).to_string());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 /// Whether `der` parses as a CA certificate.
 pub fn der_is_ca(der: &[u8]) -> bool {
     X509Certificate::from_der(der).is_ok_and(|(_, x)| x.is_ca())

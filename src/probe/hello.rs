@@ -44,6 +44,22 @@ pub enum SuiteClass {
     Rc4,
     Null,
     Export,
+    /// Anonymous (unauthenticated) key exchange: `DH_anon`, `ECDH_anon`.
+    Anon,
+}
+
+impl SuiteClass {
+    /// The class name used in facts (`tls.weak_classes`); empty for the non-weak classes.
+    pub fn fact_name(self) -> &'static str {
+        match self {
+            SuiteClass::TripleDes => "3des",
+            SuiteClass::Rc4 => "rc4",
+            SuiteClass::Null => "null",
+            SuiteClass::Export => "export",
+            SuiteClass::Anon => "anon",
+            SuiteClass::Modern | SuiteClass::Dhe => "",
+        }
+    }
 }
 
 macro_rules! suites {
@@ -92,6 +108,13 @@ suites! {
     0x0008 TLS_RSA_EXPORT_WITH_DES40_CBC_SHA Export,
     0x0014 TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA Export,
     0x0011 TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA Export,
+    0x0034 TLS_DH_anon_WITH_AES_128_CBC_SHA Anon,
+    0x003a TLS_DH_anon_WITH_AES_256_CBC_SHA Anon,
+    0x00a6 TLS_DH_anon_WITH_AES_128_GCM_SHA256 Anon,
+    0xc018 TLS_ECDH_anon_WITH_AES_128_CBC_SHA Anon,
+    0xc019 TLS_ECDH_anon_WITH_AES_256_CBC_SHA Anon,
+    0x001b TLS_DH_anon_WITH_3DES_EDE_CBC_SHA Anon,
+    0x0018 TLS_DH_anon_WITH_RC4_128_MD5 Anon,
 }
 
 /// The suite with this id, if the probe knows it.

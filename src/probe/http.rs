@@ -10,7 +10,8 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, LOCATION, STRICT_TRANSPORT_SECURITY};
 use url::Url;
 
-use crate::facts::{HstsFacts, HttpFacts};
+use super::net::Failure;
+use crate::facts::{AssessReason, HstsFacts, HttpFacts};
 
 /// Most redirects followed from `http://host/`.
 pub const MAX_REDIRECTS: usize = 5;
@@ -43,15 +44,25 @@ pub fn client(
     b.build()
 }
 
-/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL.
-pub async fn plain(client: &reqwest::Client, host: &str, http_port: u16) -> HttpFacts {
+/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL. The
+/// failure is `Some` when the first request failed for a reason other than "nothing listens"
+/// (refused): then whether plain HTTP redirects is unknown, not "no".
+pub async fn plain(
+    client: &reqwest::Client,
+    host: &str,
+    http_port: u16,
+) -> (HttpFacts, Option<Failure>) {
     let mut facts = HttpFacts::default();
     let Ok(mut url) = Url::parse(&format!("http://{}:{http_port}/", host_for_url(host))) else {
-        return facts;
+        return (facts, None);
     };
     for hop in 0..=MAX_REDIRECTS {
-        let Ok(resp) = client.get(url.clone()).send().await else {
-            break;
+        let resp = match client.get(url.clone()).send().await {
+            Ok(r) => r,
+            Err(e) if hop == 0 && !refused(&e) => {
+                return (facts, Some(classify(&e, "plain HTTP request")));
+            }
+            Err(_) => break,
         };
         if hop == 0 {
             facts.http_reachable = true;
@@ -79,22 +90,61 @@ pub async fn plain(client: &reqwest::Client, host: &str, http_port: u16) -> Http
         facts.final_url = next.to_string();
         url = next;
     }
-    facts
+    (facts, None)
 }
 
-/// HSTS as sent on `https://host:port/`, or absent when the request fails.
-pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> HstsFacts {
-    let Ok(url) = Url::parse(&format!("https://{}:{port}/", host_for_url(host))) else {
-        return HstsFacts::default();
-    };
+/// HSTS as sent on `https://host:port/`; when the request fails, why (HSTS is then unknown,
+/// never "absent").
+pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<HstsFacts, Failure> {
+    let url = Url::parse(&format!("https://{}:{port}/", host_for_url(host)))
+        .map_err(|e| Failure::new(AssessReason::Decode, format!("bad URL: {e}")))?;
     match client.get(url).send().await {
-        Ok(resp) => resp
+        Ok(resp) => Ok(resp
             .headers()
             .get(STRICT_TRANSPORT_SECURITY)
             .and_then(|v| v.to_str().ok())
             .map(parse_hsts)
-            .unwrap_or_default(),
-        Err(_) => HstsFacts::default(),
+            .unwrap_or_default()),
+        Err(e) => Err(classify(&e, "HTTPS request")),
+    }
+}
+
+/// Whether the request failed because nothing listens (connection refused).
+fn refused(e: &reqwest::Error) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        src = s.source();
+    }
+    false
+}
+
+/// A failed request as a could-not-assess reason, with the library's text kept as detail.
+fn classify(e: &reqwest::Error, what: &str) -> Failure {
+    let mut detail = e.to_string();
+    let mut src = std::error::Error::source(e);
+    let mut tls = false;
+    while let Some(s) = src {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            tls = true;
+        }
+        detail.push_str(": ");
+        detail.push_str(&s.to_string());
+        src = s.source();
+    }
+    let detail = crate::facts::excerpt(&format!("{what} failed: {detail}"));
+    if e.is_timeout() {
+        Failure::timeout(detail)
+    } else if tls {
+        Failure::tls(detail)
+    } else if e.is_connect() {
+        Failure::new(AssessReason::Connect, detail)
+    } else {
+        Failure::new(AssessReason::HttpStatus, detail)
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Answer {
     pub accepted: bool,
     /// Name of the chosen suite, when accepted.
     pub suite: String,
+    /// The protocol version of the ServerHello, when accepted (wire value).
+    pub version: u16,
     pub dhe_prime_bits: Option<u32>,
     /// Chain seen in the Certificate message (TLS ≤ 1.2 only).
     pub certificates: Vec<Vec<u8>>,
@@ -60,6 +62,7 @@ pub async fn ask(
         Question::Weak(SuiteClass::Rc4) => (hello::TLS1_2, &[SuiteClass::Rc4]),
         Question::Weak(SuiteClass::Null) => (hello::TLS1_2, &[SuiteClass::Null]),
         Question::Weak(SuiteClass::Export) => (hello::TLS1_2, &[SuiteClass::Export]),
+        Question::Weak(SuiteClass::Anon) => (hello::TLS1_2, &[SuiteClass::Anon]),
         Question::Weak(_) | Question::Dhe => (hello::TLS1_2, &[SuiteClass::Dhe]),
     };
     let offered = hello::suite_ids(classes);
@@ -88,6 +91,7 @@ pub async fn ask(
             _ => true,
         };
         if answer.accepted {
+            answer.version = h.version;
             answer.suite = hello::suite(h.suite)
                 .map(|s| s.name.to_string())
                 .unwrap_or_default();

@@ -19,6 +19,8 @@ pub mod http;
 pub mod legacy;
 pub mod net;
 pub mod ocsp;
+pub mod revocation;
+pub mod spot;
 mod table;
 pub mod tls;
 pub mod trust;
@@ -33,12 +35,12 @@ use rustls::pki_types::{CertificateDer, UnixTime};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
-use crate::facts::{HostFacts, LeafFacts, TlsFacts};
+use crate::facts::{AssessReason, HostFacts, LeafFacts, TlsFacts, UnknownFact};
 pub use config::{
     AnchorSet, DEFAULT_EXPIRY_WARNING_DAYS, DEFAULT_MAX_CONNS_PER_HOST,
     DEFAULT_MAX_HOSTS_IN_FLIGHT, ProbeConfig, ProbeError, WebRoots, load_pem_certs, parse_resolve,
 };
-pub use table::render_table;
+pub use table::{render_outcomes, render_table};
 use trust::TrustStore;
 
 /// A prepared probe: trust store, crypto provider and HTTP clients built once and shared by
@@ -48,6 +50,8 @@ pub struct Prober {
     provider: Arc<CryptoProvider>,
     trust: TrustStore,
     http: Result<reqwest::Client, String>,
+    /// CRL lookups of this run, per issuer and serial.
+    revocation: revocation::RevocationCache,
 }
 
 impl Prober {
@@ -90,11 +94,55 @@ impl Prober {
             provider,
             trust,
             http,
+            revocation: revocation::RevocationCache::default(),
         }
     }
 
     pub fn config(&self) -> &ProbeConfig {
         &self.cfg
+    }
+
+    /// CRLs fetched so far by this prober (each issuer and serial at most once).
+    pub fn crl_fetches(&self) -> usize {
+        self.revocation.fetches()
+    }
+
+    /// The revocation status of `chain`'s leaf from its OCSP responder or CRL, with the
+    /// source; `None` when it names neither (or no HTTP client exists).
+    async fn crl_status(
+        &self,
+        chain: &[CertificateDer<'static>],
+    ) -> Option<(revocation::Status, &'static str)> {
+        let (Ok(client), Some(leaf)) = (&self.http, chain.first()) else {
+            return None;
+        };
+        let issuer = self.issuer_of(chain);
+        let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
+        self.revocation
+            .check(client, leaf, issuer.as_deref(), timeout)
+            .await
+    }
+
+    /// The issuer certificate of `chain`'s leaf: served after it, else among the configured
+    /// anchors, web roots (custom) and intermediates (matched by name).
+    fn issuer_of(&self, chain: &[CertificateDer<'static>]) -> Option<Vec<u8>> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, leaf) = X509Certificate::from_der(chain.first()?).ok()?;
+        let issuer = leaf.issuer().as_raw();
+        let custom = match &self.cfg.web_roots {
+            WebRoots::Custom(c) => c.as_slice(),
+            WebRoots::Builtin => &[],
+        };
+        chain
+            .iter()
+            .skip(1)
+            .chain(self.cfg.anchors.iter().flat_map(|a| a.certs.iter()))
+            .chain(custom.iter())
+            .chain(self.cfg.intermediates.iter())
+            .find(|c| {
+                X509Certificate::from_der(c).is_ok_and(|(_, x)| x.subject().as_raw() == issuer)
+            })
+            .map(|c| c.to_vec())
     }
 
     /// Probe one host. Never panics on what the host sends; every step is timed out.
@@ -140,11 +188,22 @@ impl Prober {
             let _p = gate.acquire().await;
             match &self.http {
                 Ok(client) => http::plain(client, host, c.http_port).await,
-                Err(_) => Default::default(),
+                Err(e) => (
+                    Default::default(),
+                    Some(net::Failure::new(
+                        AssessReason::Connect,
+                        format!("no HTTP client: {e}"),
+                    )),
+                ),
             }
         };
-        let (hs13, plain) = tokio::join!(hs13, plain);
+        let (hs13, (plain, plain_failure)) = tokio::join!(hs13, plain);
         facts.http = plain;
+        if let Some(f) = plain_failure {
+            // Whether plain HTTP is served at all is as unknown as where it leads.
+            unknown(&mut facts, "http.http_reachable", f.clone());
+            unknown(&mut facts, "http.https_redirect", f);
+        }
         if let Err((f, _)) = &hs13
             && !f.peer_answered()
         {
@@ -164,7 +223,10 @@ impl Prober {
             let _p = gate.acquire().await;
             match &self.http {
                 Ok(client) => http::hsts(client, host, port).await,
-                Err(_) => Default::default(),
+                Err(e) => Err(net::Failure::new(
+                    AssessReason::Connect,
+                    format!("no HTTP client: {e}"),
+                )),
             }
         };
         use hello::SuiteClass::*;
@@ -176,10 +238,20 @@ impl Prober {
             Question::Weak(Rc4),
             Question::Weak(Null),
             Question::Weak(Export),
+            Question::Weak(Anon),
             Question::Dhe,
         ];
         let legacy = self.legacy(&questions, addr, host, gate);
-        let (hs12, hsts, mut legacy) = tokio::join!(hs12, hsts, legacy);
+        // Revocation (when nothing was stapled) runs beside the other questions; it asks the
+        // CA's server, not this host, so it takes no connection of the host's gate.
+        let crl_asked = matches!(&hs13, Ok(h) if h.seen.ocsp.is_empty());
+        let crl = async {
+            match &hs13 {
+                Ok(h) if crl_asked => self.crl_status(&h.seen.chain).await,
+                _ => None,
+            }
+        };
+        let (hs12, hsts, mut legacy, crl) = tokio::join!(hs12, hsts, legacy, crl);
         if hs12.is_err() {
             // rustls only speaks ECDHE with AEAD suites: ask whether TLS 1.2 works at all
             // (CBC-only, DHE-only or RSA-key-exchange-only servers).
@@ -188,7 +260,19 @@ impl Prober {
                 .await;
             legacy.merge(more);
         }
-        facts.http.hsts = hsts;
+        match hsts {
+            Ok(h) => facts.http.hsts = h,
+            Err(mut f) => {
+                if hs13.is_err() && hs12.is_err() {
+                    // The HTTPS request needs what rustls speaks (TLS 1.2+ with modern suites).
+                    f = net::Failure::tls(format!(
+                        "the host completes no TLS 1.2/1.3 handshake with modern suites ({})",
+                        f.message
+                    ));
+                }
+                unknown(&mut facts, "http.hsts", f);
+            }
+        }
 
         let mut tls = TlsFacts::default();
         let mut chain = Vec::new();
@@ -230,9 +314,29 @@ impl Prober {
             .iter()
             .any(|v| v == "TLSv1.0" || v == "TLSv1.1" || v == "SSLv3");
         tls.weak_ciphers = legacy.weak_ciphers;
+        tls.weak_classes = legacy.weak_classes;
         tls.dhe_min_bits = legacy.dhe_min_bits;
         tls.ocsp_stapled = !ocsp.is_empty();
         facts.tls = tls;
+        if !self.cfg.legacy_probe {
+            for fact in [
+                "tls.legacy",
+                "tls.weak_ciphers",
+                "tls.weak_classes",
+                "tls.dhe_min_bits",
+            ] {
+                unknown(
+                    &mut facts,
+                    fact,
+                    net::Failure::new(AssessReason::NoData, "the legacy probe is disabled"),
+                );
+            }
+        }
+        for (fact, f) in legacy.unanswered {
+            if !facts.unknown.iter().any(|u| u.fact == fact) {
+                unknown(&mut facts, fact, f);
+            }
+        }
 
         if facts.tls.versions.is_empty() {
             let failure = match (&hs13, &hs12) {
@@ -244,6 +348,28 @@ impl Prober {
         }
         if !chain.is_empty() {
             self.judge_chain(&mut facts, &chain, &ocsp, sig_error, host, now);
+            self.confirm_missing_issuer(&mut facts, &chain, host, now)
+                .await;
+            let crl = match crl {
+                Some(s) => Some(s),
+                None if !crl_asked && ocsp.is_empty() => self.crl_status(&chain).await,
+                None => None,
+            };
+            if let Some((status, source)) = crl
+                && ocsp.is_empty()
+            {
+                facts.tls.revocation = status.as_str().to_string();
+                facts.tls.revocation_source = source.into();
+                if let revocation::Status::Unknown(f) = status {
+                    unknown(&mut facts, "tls.revocation", f);
+                }
+            }
+        } else if facts.error.is_none() {
+            unknown(
+                &mut facts,
+                "cert",
+                net::Failure::tls("the host accepted a TLS version but no certificate was read"),
+            );
         }
         facts
     }
@@ -263,6 +389,59 @@ impl Prober {
             self.cfg.handshake_timeout,
         )
         .await
+    }
+
+    /// When the served chain looks incomplete because its last certificate names where its
+    /// issuer is published (AIA caIssuers), fetch that certificate (once, `http://` only, at
+    /// most [`MAX_AIA_BYTES`], under the connect + read timeout) to tell the two cases apart: a
+    /// self-signed root the server need not send (the chain is complete, just untrusted:
+    /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
+    /// in `verify_errors`). A failed fetch keeps the verdict from the served chain.
+    async fn confirm_missing_issuer(
+        &self,
+        facts: &mut HostFacts,
+        chain: &[CertificateDer<'static>],
+        host: &str,
+        now: OffsetDateTime,
+    ) {
+        let url = facts.cert.missing_issuer_url.clone();
+        let Ok(client) = &self.http else { return };
+        if facts.cert.chain_complete || !url.starts_with("http://") {
+            return;
+        }
+        let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
+        let Ok(Some(der)) = tokio::time::timeout(timeout, fetch_cert(client, &url)).await else {
+            return;
+        };
+        let fetched = cert::cert_facts(&der, now);
+        if fetched.self_signed {
+            facts.cert.chain_complete = true;
+            facts.cert.missing_issuer_url.clear();
+            facts
+                .cert
+                .verify_errors
+                .retain(|e| !e.starts_with("incomplete chain"));
+            facts.cert.verify_errors.push(format!(
+                "AIA caIssuers {url} is a self-signed root ({}): the chain is complete, its root is not trusted",
+                fetched.subject
+            ));
+            return;
+        }
+        let mut extended = chain.to_vec();
+        extended.push(CertificateDer::from(der));
+        let unix = UnixTime::since_unix_epoch(Duration::from_secs(
+            u64::try_from(now.unix_timestamp()).unwrap_or_default(),
+        ));
+        let with = self.trust.judge(&extended, host, unix);
+        facts.cert.verify_errors.push(format!(
+            "AIA caIssuers {url} holds the missing certificate {}{}",
+            fetched.subject,
+            if with.trusted_by.is_empty() {
+                ""
+            } else {
+                " (with it the chain verifies)"
+            }
+        ));
     }
 
     fn judge_chain(
@@ -308,6 +487,8 @@ impl Prober {
                 .any(|(der, f)| !f.self_signed && cert::weak_signature(der)),
             verify_errors: verdict.verify_errors,
             expiring_soon: false,
+            trust_problem: String::new(),
+            missing_issuer_url: String::new(),
         };
         if let Some(x) = chain.first().and_then(|d| leaf_times(d)) {
             l.expired = now > x.1;
@@ -317,9 +498,24 @@ impl Prober {
         if let Some(e) = sig_error {
             l.verify_errors.push(format!("handshake signature: {e}"));
         }
+        l.trust_problem = verdict.problem;
+        l.missing_issuer_url = verdict.missing_issuer_url;
         if !ocsp.is_empty() {
             let serial = hex::decode(&leaf.serial).unwrap_or_default();
-            facts.tls.ocsp_status = ocsp::stapled_status(ocsp, &serial).to_string();
+            let status = ocsp::stapled_status(ocsp, &serial);
+            facts.tls.ocsp_status = status.to_string();
+            facts.tls.revocation = status.to_string();
+            facts.tls.revocation_source = "stapled".into();
+            if status == "unknown" {
+                unknown(
+                    facts,
+                    "tls.revocation",
+                    net::Failure::new(
+                        AssessReason::Decode,
+                        "the stapled OCSP response gives no status for the certificate",
+                    ),
+                );
+            }
         }
         facts.cert = l;
     }
@@ -351,7 +547,19 @@ impl Prober {
             (*q, a)
         });
         for (q, a) in futures::future::join_all(asks).await {
-            let Ok(a) = a else { continue };
+            let a = match a {
+                Ok(a) => a,
+                Err(f) => {
+                    let fact = match q {
+                        Question::Version(hello::TLS1_2) => "tls.versions",
+                        Question::Version(_) => "tls.legacy",
+                        Question::Weak(_) => "tls.weak_classes",
+                        Question::Dhe => "tls.dhe_min_bits",
+                    };
+                    out.unanswered.push((fact, f));
+                    continue;
+                }
+            };
             if out.certificates.is_empty() && !a.certificates.is_empty() {
                 out.certificates = a
                     .certificates
@@ -362,9 +570,21 @@ impl Prober {
             if !a.accepted {
                 continue;
             }
+            // Any accepted hello proves its version: a host that speaks only NULL or 3DES
+            // suites still has a protocol version and a certificate.
+            let version = hello::version_name(a.version).to_string();
+            if a.version != 0 && !out.versions.contains(&version) {
+                out.versions.push(version);
+            }
             match q {
-                Question::Version(v) => out.versions.push(hello::version_name(v).to_string()),
-                Question::Weak(_) => out.weak_ciphers.push(a.suite),
+                Question::Version(_) => {}
+                Question::Weak(class) => {
+                    out.weak_ciphers.push(a.suite);
+                    let name = class.fact_name().to_string();
+                    if !name.is_empty() && !out.weak_classes.contains(&name) {
+                        out.weak_classes.push(name);
+                    }
+                }
                 Question::Dhe => {
                     out.dhe_min_bits = a.dhe_prime_bits.map(i64::from).unwrap_or_default()
                 }
@@ -374,18 +594,36 @@ impl Prober {
     }
 }
 
+/// Record that `fact` could not be observed, and why.
+fn unknown(facts: &mut HostFacts, fact: &str, f: net::Failure) {
+    facts.unknown.push(UnknownFact {
+        fact: fact.to_string(),
+        kind: f.kind,
+        message: f.message,
+    });
+}
+
 #[derive(Debug, Default)]
 struct LegacyFacts {
     versions: Vec<String>,
     weak_ciphers: Vec<String>,
+    weak_classes: Vec<String>,
     dhe_min_bits: i64,
     certificates: Vec<CertificateDer<'static>>,
+    /// Questions that got no answer (the connection failed): the fact and why.
+    unanswered: Vec<(&'static str, net::Failure)>,
 }
 
 impl LegacyFacts {
     fn merge(&mut self, other: LegacyFacts) {
-        self.versions.extend(other.versions);
+        for v in other.versions {
+            if !self.versions.contains(&v) {
+                self.versions.push(v);
+            }
+        }
         self.weak_ciphers.extend(other.weak_ciphers);
+        self.weak_classes.extend(other.weak_classes);
+        self.unanswered.extend(other.unanswered);
         if self.dhe_min_bits == 0 {
             self.dhe_min_bits = other.dhe_min_bits;
         }
@@ -393,6 +631,34 @@ impl LegacyFacts {
             self.certificates = other.certificates;
         }
     }
+}
+
+/// Largest certificate read from an AIA caIssuers URL.
+pub const MAX_AIA_BYTES: usize = 64 * 1024;
+
+/// One certificate (DER, or the first of a PEM file) from `url`, at most [`MAX_AIA_BYTES`];
+/// `None` on any failure.
+async fn fetch_cert(client: &reqwest::Client, url: &str) -> Option<Vec<u8>> {
+    use rustls::pki_types::pem::PemObject;
+    let mut resp = client.get(url).send().await.ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_AIA_BYTES {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.starts_with(b"-----BEGIN") {
+        return CertificateDer::from_pem_slice(&body)
+            .ok()
+            .map(|c| c.to_vec());
+    }
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    X509Certificate::from_der(&body).ok()?;
+    Some(body)
 }
 
 fn leaf_times(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {

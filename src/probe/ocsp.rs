@@ -1,4 +1,5 @@
-//! The certificate status in a stapled OCSP response (RFC 6960 §4.2.1), read minimally.
+//! The certificate status in an OCSP response (RFC 6960 §4.2.1), read minimally, and the
+//! request that asks a responder for it (§4.1.1).
 //!
 //! No crate in the dependency tree parses OCSP responses, so this walks the DER with
 //! asn1-rs's generic `Any` (already used by x509-parser) down to the `certStatus` of the
@@ -6,6 +7,40 @@
 //! the fact says what the server stapled, not that the responder is authentic.
 
 use x509_parser::asn1_rs::{Any, Class, FromDer};
+
+/// A DER TLV with a definite length.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    let len = n.to_be_bytes();
+    let significant: Vec<u8> = len.iter().copied().skip_while(|b| *b == 0).collect();
+    if n < 128 {
+        out.push(n as u8);
+    } else {
+        out.push(0x80 | significant.len() as u8);
+        out.extend_from_slice(&significant);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// An `OCSPRequest` for one certificate, identified (CertID, SHA-1 as responders expect) by
+/// its issuer's name (`issuer_name`, the leaf's issuer field as DER), its issuer's public key
+/// bits and its serial number (the INTEGER's content bytes as in the certificate).
+pub fn request(issuer_name: &[u8], issuer_key_bits: &[u8], serial: &[u8]) -> Vec<u8> {
+    use sha1::{Digest, Sha1};
+    // AlgorithmIdentifier { id-sha1, NULL }
+    let mut alg = der(0x06, &[0x2b, 0x0e, 0x03, 0x02, 0x1a]);
+    alg.extend_from_slice(&[0x05, 0x00]);
+    let mut cert_id = der(0x30, &alg);
+    cert_id.extend(der(0x04, &Sha1::digest(issuer_name)));
+    cert_id.extend(der(0x04, &Sha1::digest(issuer_key_bits)));
+    cert_id.extend(der(0x02, serial));
+    let request = der(0x30, &der(0x30, &cert_id)); // Request { reqCert }
+    let request_list = der(0x30, &request);
+    let tbs = der(0x30, &request_list);
+    der(0x30, &tbs)
+}
 
 /// `good`, `revoked` or `unknown` (also for unsuccessful or unreadable responses).
 pub fn stapled_status(response: &[u8], leaf_serial: &[u8]) -> &'static str {

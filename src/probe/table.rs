@@ -1,134 +1,96 @@
-//! A readable table of one host's facts with a verdict per line, for `dvc-audit spot`.
-//! Verdicts here are the probe's own plain judgements (the rules engine gives the official
-//! ones); they make the table scannable: `ok`, `WARN`, `FAIL`, `n/a` (could not assess), or
-//! blank for information.
+//! A readable table of one host's facts, then the verdicts of the host rules, for
+//! `dvc-audit spot`.
+//!
+//! The table makes no judgement of its own: verdicts come only from the rules engine (the same
+//! host rules `run` evaluates), printed under the facts by [`render_outcomes`]. A fact the probe
+//! could not observe is shown as `unknown (reason: …)`, never as a value.
 
 use std::fmt::Write;
 
 use crate::facts::HostFacts;
+use crate::rules::{Outcome, Verdict};
 
-/// Render `f` as an aligned three-column text table: fact, value, verdict.
+/// Render `f` as an aligned two-column text table: fact, value.
 pub fn render_table(f: &HostFacts) -> String {
-    let mut rows: Vec<(String, String, &'static str)> = Vec::new();
-    let mut row =
-        |k: &str, v: String, verdict: &'static str| rows.push((k.to_string(), v, verdict));
-    let ok = |good: bool| if good { "ok" } else { "FAIL" };
-    row("host", format!("{}:{}", f.name, f.port), "");
-    row(
-        "reachable",
-        f.reachable.to_string(),
-        if f.reachable { "ok" } else { "n/a" },
-    );
+    let mut rows: Vec<(String, String)> = Vec::new();
+    // The value of `fact`, or `unknown (...)` when the probe could not observe it.
+    let unknown = |fact: &str| {
+        f.unknown
+            .iter()
+            .find(|u| fact == u.fact || fact.starts_with(&format!("{}.", u.fact)))
+            .map(|u| format!("unknown ({}: {})", u.kind, u.message))
+    };
+    let mut row = |k: &str, v: String| {
+        let v = unknown(k).unwrap_or(v);
+        rows.push((k.to_string(), v));
+    };
+    row("host", format!("{}:{}", f.name, f.port));
+    row("reachable", f.reachable.to_string());
     if let Some(e) = &f.error {
-        row("error", format!("{}: {}", e.kind, e.message), "n/a");
+        row("error", format!("{}: {}", e.kind, e.message));
     }
     let t = &f.tls;
     if !t.versions.is_empty() {
-        row("tls.version", format!("{} {}", t.version, t.cipher), "");
-        row("tls.versions", t.versions.join(", "), ok(!t.legacy));
-        row(
-            "tls.weak_ciphers",
-            list(&t.weak_ciphers),
-            ok(t.weak_ciphers.is_empty()),
-        );
+        row("tls.version", format!("{} {}", t.version, t.cipher));
+        row("tls.versions", t.versions.join(", "));
+        row("tls.legacy", t.legacy.to_string());
+        row("tls.weak_ciphers", list(&t.weak_ciphers));
+        row("tls.weak_classes", list(&t.weak_classes));
         let dhe = if t.dhe_min_bits == 0 {
             "-".to_string()
         } else {
             t.dhe_min_bits.to_string()
         };
-        row(
-            "tls.dhe_min_bits",
-            dhe,
-            ok(t.dhe_min_bits == 0 || t.dhe_min_bits >= 2048),
-        );
+        row("tls.dhe_min_bits", dhe);
         let ocsp = if t.ocsp_stapled {
             format!("stapled ({})", t.ocsp_status)
         } else {
             "not stapled".into()
         };
-        row(
-            "tls.ocsp",
-            ocsp,
-            if t.ocsp_status == "revoked" {
-                "FAIL"
-            } else {
-                ""
-            },
-        );
+        row("tls.ocsp", ocsp);
+        let revocation = if t.revocation.is_empty() {
+            "not checkable (no status source)".to_string()
+        } else {
+            format!("{} ({})", t.revocation, t.revocation_source)
+        };
+        row("tls.revocation", revocation);
     }
     let c = &f.cert;
     if !f.chain.is_empty() {
-        row("cert.subject", c.subject.clone(), "");
-        row("cert.issuer", c.issuer.clone(), "");
-        row("cert.sans", list(&c.sans), ok(c.has_san));
-        row(
-            "cert.hostname_ok",
-            c.hostname_ok.to_string(),
-            ok(c.hostname_ok),
-        );
-        row("cert.trusted_by", list(&c.trusted_by), ok(c.trusted));
-        row(
-            "cert.publicly_trusted",
-            c.publicly_trusted.to_string(),
-            if c.publicly_trusted { "ok" } else { "WARN" },
-        );
-        row(
-            "cert.chain_complete",
-            c.chain_complete.to_string(),
-            ok(c.chain_complete),
-        );
-        row(
-            "cert.self_signed",
-            c.self_signed.to_string(),
-            ok(!c.self_signed),
-        );
-        row(
-            "cert.not_before",
-            c.not_before.clone(),
-            ok(!c.not_yet_valid),
-        );
-        let expiry = if c.expired {
-            "FAIL"
-        } else if c.expiring_soon {
-            "WARN"
-        } else {
-            "ok"
-        };
+        row("cert.subject", c.subject.clone());
+        row("cert.issuer", c.issuer.clone());
+        row("cert.sans", list(&c.sans));
+        row("cert.hostname_ok", c.hostname_ok.to_string());
+        row("cert.trusted_by", list(&c.trusted_by));
+        row("cert.publicly_trusted", c.publicly_trusted.to_string());
+        if !c.trust_problem.is_empty() {
+            row("cert.trust_problem", c.trust_problem.clone());
+        }
+        row("cert.chain_complete", c.chain_complete.to_string());
+        if !c.missing_issuer_url.is_empty() {
+            row("cert.missing_issuer_url", c.missing_issuer_url.clone());
+        }
+        row("cert.self_signed", c.self_signed.to_string());
+        row("cert.not_before", c.not_before.clone());
         row(
             "cert.not_after",
             format!("{} ({} days left)", c.not_after, c.days_left),
-            expiry,
         );
-        row(
-            "cert.validity_days",
-            c.validity_days.to_string(),
-            if c.validity_days > 398 { "WARN" } else { "ok" },
-        );
-        row(
-            "cert.key",
-            format!("{} {}", c.key.alg, c.key.bits),
-            ok(!c.weak_key),
-        );
-        row("cert.sig_alg", c.sig_alg.clone(), ok(!c.weak_sig_in_chain));
-        row("cert.chain_length", f.chain.len().to_string(), "");
+        row("cert.validity_days", c.validity_days.to_string());
+        row("cert.key", format!("{} {}", c.key.alg, c.key.bits));
+        row("cert.sig_alg", c.sig_alg.clone());
+        row("cert.weak_sig_in_chain", c.weak_sig_in_chain.to_string());
+        row("cert.chain_length", f.chain.len().to_string());
         for e in &c.verify_errors {
-            row("cert.verify_error", e.clone(), "");
+            row("cert.verify_error", e.clone());
         }
+    } else if f.error.is_none() {
+        row("cert", String::new());
     }
     let h = &f.http;
-    row("http.reachable", h.http_reachable.to_string(), "");
-    // Could-not-assess is not a verdict: no plain HTTP answer, no redirect verdict.
-    let redirect_verdict = if h.http_reachable {
-        ok(h.https_redirect)
-    } else {
-        "n/a"
-    };
-    row(
-        "http.https_redirect",
-        h.https_redirect.to_string(),
-        redirect_verdict,
-    );
-    row("http.final_url", h.final_url.clone(), "");
+    row("http.http_reachable", h.http_reachable.to_string());
+    row("http.https_redirect", h.https_redirect.to_string());
+    row("http.final_url", h.final_url.clone());
     let hsts = if h.hsts.present {
         format!(
             "max-age={}{}{}",
@@ -143,25 +105,56 @@ pub fn render_table(f: &HostFacts) -> String {
     } else {
         "absent".into()
     };
-    let hsts_verdict = if t.versions.is_empty() {
-        "n/a"
-    } else {
-        ok(h.hsts.present)
-    };
-    row("http.hsts", hsts, hsts_verdict);
+    row("http.hsts", hsts);
 
     let w = rows.iter().map(|r| r.0.chars().count()).max().unwrap_or(0);
-    let v = rows
-        .iter()
-        .map(|r| r.1.chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(72);
     let mut out = String::new();
-    for (k, val, verdict) in rows {
-        let line = format!("{k:<w$}  {val:<v$}  {verdict}");
+    for (k, val) in rows {
+        let line = format!("{k:<w$}  {val}");
         let _ = writeln!(out, "{}", line.trim_end());
     }
+    out
+}
+
+/// The host rules' verdicts, worst first: failures (`[severity] RULE message`), then
+/// could-not-assess (`[could not assess] RULE reason: detail`); passes and not-applicable
+/// are counted only.
+pub fn render_outcomes(outcomes: &[Outcome], english: bool) -> String {
+    let mut out = String::new();
+    let mut fails: Vec<&Outcome> = outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail))
+        .collect();
+    fails.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.rule_id.cmp(&b.rule_id)));
+    let _ = writeln!(out, "verdicts (host rules):");
+    for o in &fails {
+        let msg = if english {
+            &o.message_en
+        } else {
+            &o.message_vi
+        };
+        let _ = writeln!(out, "  [{}] {} {}", o.severity, o.rule_id, msg);
+    }
+    for o in outcomes {
+        if let Verdict::CouldNotAssess { reason, detail } = &o.verdict {
+            let _ = writeln!(
+                out,
+                "  [could not assess] {} {}: {}",
+                o.rule_id,
+                reason,
+                crate::facts::excerpt(detail)
+            );
+        }
+    }
+    let count = |v: &str| outcomes.iter().filter(|o| o.verdict.as_str() == v).count();
+    let _ = writeln!(
+        out,
+        "  {} fail, {} could not assess, {} pass, {} not applicable",
+        fails.len(),
+        count("could_not_assess"),
+        count("pass"),
+        count("not_applicable")
+    );
     out
 }
 
@@ -176,10 +169,10 @@ fn list(v: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::facts::{AssessReason, ErrorFact};
+    use crate::facts::{AssessReason, ErrorFact, UnknownFact};
 
     #[test]
-    fn an_outage_is_not_a_failure() {
+    fn an_outage_is_shown_as_such() {
         let f = HostFacts {
             name: "dvc.x.gov.vn".into(),
             port: 443,
@@ -190,26 +183,25 @@ mod tests {
             ..HostFacts::default()
         };
         let t = render_table(&f);
-        assert!(!t.contains("FAIL"), "{t}");
-        assert!(t.contains("connect: refused"));
+        assert!(t.contains("connect: refused"), "{t}");
+        assert!(
+            !t.contains("FAIL") && !t.contains(" ok"),
+            "no verdicts: {t}"
+        );
     }
 
     #[test]
-    fn bad_certificate_rows_fail() {
+    fn an_unknown_fact_is_not_shown_as_a_value() {
         let mut f = HostFacts::default();
-        f.tls.versions = vec!["TLSv1.0".into(), "TLSv1.2".into()];
-        f.tls.legacy = true;
-        f.chain = vec![Default::default()];
-        f.cert.expired = true;
+        f.tls.versions = vec!["TLSv1.0".into()];
+        f.unknown.push(UnknownFact {
+            fact: "http.hsts".into(),
+            kind: AssessReason::TlsHandshake,
+            message: "legacy TLS only".into(),
+        });
         let t = render_table(&f);
-        let row = |name: &str| {
-            t.lines()
-                .find(|l| l.starts_with(name))
-                .unwrap_or_default()
-                .to_string()
-        };
-        assert!(row("tls.versions").ends_with("FAIL"));
-        assert!(row("cert.not_after").ends_with("FAIL"));
-        assert!(row("http.hsts").ends_with("FAIL"));
+        let row = t.lines().find(|l| l.starts_with("http.hsts")).unwrap_or("");
+        assert!(row.contains("unknown (tls_handshake"), "{row}");
+        assert!(!row.contains("absent"), "{row}");
     }
 }

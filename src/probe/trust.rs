@@ -39,6 +39,28 @@ pub struct TrustVerdict {
     pub verify_errors: Vec<String>,
     pub chain_complete: bool,
     pub hostname_ok: bool,
+    /// Closed code of why no set verifies the chain (see `LeafFacts::trust_problem`).
+    pub problem: String,
+    /// AIA caIssuers URL of the certificate whose issuer the server did not send.
+    pub missing_issuer_url: String,
+}
+
+/// The closed code of a verifier error, for messages (the raw text stays in evidence).
+pub fn problem_code(e: &rustls::Error) -> &'static str {
+    use rustls::CertificateError as C;
+    match e {
+        rustls::Error::InvalidCertificate(c) => match c {
+            C::UnknownIssuer => "unknown_issuer",
+            C::BadSignature => "bad_signature",
+            C::UnsupportedSignatureAlgorithmContext { .. }
+            | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => "weak_signature",
+            C::Expired | C::ExpiredContext { .. } => "expired",
+            C::NotValidYet | C::NotValidYetContext { .. } => "not_yet_valid",
+            C::Revoked => "revoked",
+            _ => "other",
+        },
+        _ => "other",
+    }
 }
 
 impl TrustStore {
@@ -111,8 +133,17 @@ impl TrustStore {
                 self.algs.all,
             ) {
                 Ok(()) => v.trusted_by.push(name.clone()),
-                Err(e) => v.verify_errors.push(format!("{name}: {e}")),
+                Err(e) => {
+                    if v.problem.is_empty() || v.problem == "unknown_issuer" {
+                        // A set that knows the issuer says more than one that does not.
+                        v.problem = problem_code(&e).to_string();
+                    }
+                    v.verify_errors.push(format!("{name}: {e}"));
+                }
             }
+        }
+        if !v.trusted_by.is_empty() {
+            v.problem.clear();
         }
         if v.trusted_by.is_empty() && !self.pool.is_empty() {
             let mut with_pool: Vec<CertificateDer<'_>> = intermediates.to_vec();
@@ -135,6 +166,56 @@ impl TrustStore {
                 }
             }
         }
+        if v.chain_complete
+            && v.problem == "unknown_issuer"
+            && let Some(url) = missing_issuer(chain)
+        {
+            // The path built from what was served alone stops at a certificate that is not
+            // self-signed and names where its issuer is published: the server left it out.
+            v.chain_complete = false;
+            v.verify_errors.push(format!(
+                "incomplete chain: the issuer of the last served certificate is not served (AIA caIssuers {url})"
+            ));
+            v.missing_issuer_url = url;
+        }
         v
     }
+}
+
+/// Most certificates followed when building a path from the served chain.
+const MAX_PATH: usize = 16;
+
+/// Build the path from the leaf through the served certificates alone (issuer name = subject
+/// name). When it ends at a certificate that is not self-signed and carries an AIA
+/// caIssuers URL, that URL: the certificate the server should have sent is published there.
+pub fn missing_issuer(chain: &[CertificateDer<'_>]) -> Option<String> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let parsed: Vec<X509Certificate<'_>> = chain
+        .iter()
+        .take(MAX_PATH)
+        .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, x)| x))
+        .collect();
+    let mut cur = parsed.first()?;
+    let mut used = vec![false; parsed.len()];
+    if let Some(u) = used.first_mut() {
+        *u = true;
+    }
+    for _ in 0..MAX_PATH {
+        let next = parsed.iter().enumerate().find(|(i, c)| {
+            !used.get(*i).copied().unwrap_or(true) && c.subject().as_raw() == cur.issuer().as_raw()
+        });
+        match next {
+            Some((i, c)) => {
+                if let Some(u) = used.get_mut(i) {
+                    *u = true;
+                }
+                cur = c;
+            }
+            None => break,
+        }
+    }
+    if cur.subject().as_raw() == cur.issuer().as_raw() {
+        return None;
+    }
+    super::cert::ca_issuers_url(cur)
 }

@@ -211,9 +211,19 @@ impl<'a> AgencyScope<'a> {
             name: host.name.clone(),
             port: host.port,
         };
-        self.judge(rule, act, host.error.as_ref(), subject, || {
-            vec![host_evidence(host)]
-        })
+        // A rule reading a fact the probe could not observe is judged like an unreachable
+        // host: could not assess, with the fact's reason.
+        let unknown = match &host.error {
+            Some(_) => None,
+            None => self.unknown_blocking(rule, act, host),
+        };
+        self.judge(
+            rule,
+            act,
+            host.error.as_ref().or(unknown.as_ref()),
+            subject,
+            || vec![host_evidence(host)],
+        )
     }
 
     pub(crate) fn agency_rule(&self, rule: &Rule, act: &Activation<'_>) -> Outcome {
@@ -339,9 +349,65 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
     out
 }
 
+impl AgencyScope<'_> {
+    /// The unknown host fact that keeps `rule` from a verdict: one its `when` reads, else one
+    /// its `require` reads when `when` (over known facts only) holds. A rule that is not
+    /// applicable on known facts stays not applicable.
+    fn unknown_blocking(
+        &self,
+        rule: &Rule,
+        act: &Activation<'_>,
+        host: &HostFacts,
+    ) -> Option<ErrorFact> {
+        if host.unknown.is_empty() {
+            return None;
+        }
+        if let Some(w) = &rule.when
+            && let Some(u) = unknown_read(&w.uses(), host)
+        {
+            return Some(u);
+        }
+        let u = unknown_read(&rule.require.uses(), host)?;
+        match rule.when.as_ref().map(|w| w.eval_bool(act)) {
+            Some(Ok(false)) => None,
+            _ => Some(u),
+        }
+    }
+}
+
+/// The first of `host.unknown` read by an expression with these `reads`, as the error that
+/// makes a rule could-not-assess. A fact path covers everything below it, and reading a
+/// parent of it (or the whole host) reads it too.
+fn unknown_read(
+    reads: &BTreeMap<String, super::expr::Projection>,
+    host: &HostFacts,
+) -> Option<ErrorFact> {
+    let projection = reads.get("host")?;
+    host.unknown.iter().find_map(|u| {
+        let mut cur = projection;
+        for seg in u.fact.split('.').filter(|s| !s.is_empty()) {
+            if cur.is_whole() {
+                break;
+            }
+            cur = cur.field(seg)?;
+        }
+        Some(ErrorFact {
+            kind: u.kind,
+            message: format!("{}: {}", u.fact, u.message),
+        })
+    })
+}
+
 fn host_evidence(h: &HostFacts) -> EvidenceRef {
     let excerpt = match &h.error {
         Some(e) => e.message.clone(),
+        None if !h.cert.verify_errors.is_empty() => format!(
+            "subject={}; issuer={}; not_after={}; verifier: {}",
+            h.cert.subject,
+            h.cert.issuer,
+            h.cert.not_after,
+            h.cert.verify_errors.join("; ")
+        ),
         None => format!(
             "subject={}; issuer={}; not_after={}",
             h.cert.subject, h.cert.issuer, h.cert.not_after

@@ -121,6 +121,7 @@ pub fn sample_host() -> HostFacts {
         tls: TlsFacts {
             versions: vec![String::new()],
             weak_ciphers: vec![String::new()],
+            weak_classes: vec![String::new()],
             ..TlsFacts::default()
         },
         cert: LeafFacts {
@@ -135,6 +136,11 @@ pub fn sample_host() -> HostFacts {
         }],
         http: HttpFacts::default(),
         error: Some(error_fact()),
+        unknown: vec![crate::facts::UnknownFact {
+            fact: String::new(),
+            kind: AssessReason::Timeout,
+            message: String::new(),
+        }],
         ..HostFacts::default()
     }
 }

@@ -4,10 +4,13 @@
 // handshakes until killed.
 //
 // Usage: legacy_server CERT.pem KEY.pem MINVERSION MAXVERSION SUITE...
-// Versions: 1.0 1.1 1.2 1.3. Suites: 3des, rc4, ecdhe-aes-gcm.
+// Versions: 1.0 1.1 1.2 1.3. Suites: 3des, rc4, ecdhe-aes-gcm, ecdhe-aes-cbc. The extra word
+// `hsts` makes it answer one HTTP request per connection with a Strict-Transport-Security
+// header (a legacy-only host that does send HSTS).
 package main
 
 import (
+	"bufio"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -38,8 +41,13 @@ func main() {
 		os.Exit(1)
 	}
 	var suites []uint16
+	hsts := false
 	for _, s := range os.Args[5:] {
 		switch s {
+		case "hsts":
+			hsts = true
+		case "ecdhe-aes-cbc":
+			suites = append(suites, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA)
 		case "3des":
 			suites = append(suites, tls.TLS_RSA_WITH_3DES_EDE_CBC_SHA, tls.TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA)
 		case "rc4":
@@ -69,7 +77,20 @@ func main() {
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(10 * time.Second))
 			if tc, ok := c.(*tls.Conn); ok {
-				tc.Handshake()
+				if tc.Handshake() != nil || !hsts {
+					return
+				}
+				r := bufio.NewReader(tc)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" || line == "\n" {
+						break
+					}
+				}
+				tc.Write([]byte("HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=31536000\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
 			}
 		}(c)
 	}

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use dvc_audit::probe::{ProbeConfig, WebRoots};
@@ -118,6 +118,12 @@ pub struct LeafSpec {
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
     pub key: KeyPair,
+    /// AIA caIssuers URL (where the issuer certificate is published), if any.
+    pub aia_ca_issuers: Option<String>,
+    /// CRL distribution point URL, if any.
+    pub crl_url: Option<String>,
+    /// AIA OCSP responder URL, if any.
+    pub ocsp_url: Option<String>,
 }
 
 impl LeafSpec {
@@ -130,7 +136,22 @@ impl LeafSpec {
             not_before: now - TimeDuration::days(10),
             not_after: now + TimeDuration::days(90),
             key: ec_key(),
+            aia_ca_issuers: None,
+            crl_url: None,
+            ocsp_url: None,
         }
+    }
+    pub fn aia(mut self, url: &str) -> Self {
+        self.aia_ca_issuers = Some(url.to_string());
+        self
+    }
+    pub fn crl(mut self, url: &str) -> Self {
+        self.crl_url = Some(url.to_string());
+        self
+    }
+    pub fn ocsp(mut self, url: &str) -> Self {
+        self.ocsp_url = Some(url.to_string());
+        self
     }
     pub fn valid(mut self, from_days: i64, to_days: i64) -> Self {
         let now = OffsetDateTime::now_utc();
@@ -156,6 +177,25 @@ impl LeafSpec {
         p.distinguished_name = dn(&self.cn);
         p.not_before = self.not_before;
         p.not_after = self.not_after;
+        let mut access = Vec::new();
+        if let Some(url) = &self.ocsp_url {
+            access.extend(access_description(&[1, 3, 6, 1, 5, 5, 7, 48, 1], url));
+        }
+        if let Some(url) = &self.aia_ca_issuers {
+            access.extend(access_description(&[1, 3, 6, 1, 5, 5, 7, 48, 2], url));
+        }
+        if !access.is_empty() {
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                    der(0x30, &access),
+                ));
+        }
+        if let Some(url) = &self.crl_url {
+            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                uris: vec![url.clone()],
+            }];
+        }
         p
     }
     pub fn self_signed(&self) -> CertificateDer<'static> {
@@ -166,6 +206,43 @@ impl LeafSpec {
     }
 }
 
+/// A DER TLV (definite length).
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 128 {
+        out.push(n as u8);
+    } else if n < 256 {
+        out.extend([0x81, n as u8]);
+    } else {
+        out.extend([0x82, (n >> 8) as u8, n as u8]);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// `AccessDescription ::= SEQUENCE { accessMethod OID, accessLocation [6] IA5String }`.
+fn access_description(oid: &[u64], url: &str) -> Vec<u8> {
+    let mut body = der(0x06, &oid_content(oid));
+    body.extend(der(0x86, url.as_bytes()));
+    der(0x30, &body)
+}
+
+fn oid_content(oid: &[u64]) -> Vec<u8> {
+    let mut out = vec![(oid[0] * 40 + oid[1]) as u8];
+    for &arc in &oid[2..] {
+        let mut bytes = vec![(arc & 0x7f) as u8];
+        let mut v = arc >> 7;
+        while v > 0 {
+            bytes.push(((v & 0x7f) as u8) | 0x80);
+            v >>= 7;
+        }
+        bytes.reverse();
+        out.extend(bytes);
+    }
+    out
+}
+
 /// What the TLS fixture server sends.
 #[derive(Clone)]
 pub struct Serve {
@@ -174,6 +251,8 @@ pub struct Serve {
     pub ocsp: Vec<u8>,
     /// Extra response header lines, e.g. `Strict-Transport-Security: max-age=60`.
     pub headers: Vec<String>,
+    /// Protocol versions offered (empty: rustls' defaults, TLS 1.2 and 1.3).
+    pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
 }
 
 impl Serve {
@@ -183,6 +262,7 @@ impl Serve {
             key: Arc::new(key),
             ocsp: Vec::new(),
             headers: Vec::new(),
+            versions: Vec::new(),
         }
     }
 }
@@ -190,7 +270,12 @@ impl Serve {
 /// Serve TLS (1.2 and 1.3, rustls defaults) on 127.0.0.1:0; answers any request with 200.
 pub async fn serve_tls(s: Serve) -> u16 {
     dvc_audit::install_crypto_provider();
-    let cfg = rustls::ServerConfig::builder()
+    let builder = if s.versions.is_empty() {
+        rustls::ServerConfig::builder()
+    } else {
+        rustls::ServerConfig::builder_with_protocol_versions(&s.versions)
+    };
+    let cfg = builder
         .with_no_client_auth()
         .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
         .unwrap();
@@ -241,6 +326,72 @@ pub async fn serve_http(status: &str, headers: Vec<String>) -> u16 {
         }
     });
     port
+}
+
+/// Serve plain HTTP on 127.0.0.1:0 answering every request with 200 and the bytes in the
+/// returned slot (settable after the port is known); the counter counts requests.
+pub async fn serve_body() -> (
+    u16,
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let body = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (h, b) = (Arc::clone(&hits), Arc::clone(&body));
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let (h, b) = (Arc::clone(&h), Arc::clone(&b));
+            tokio::spawn(async move {
+                let fut = async {
+                    read_head(&mut tcp).await?;
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let bytes = b.lock().unwrap().clone();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        bytes.len()
+                    );
+                    tcp.write_all(head.as_bytes()).await.ok()?;
+                    tcp.write_all(&bytes).await.ok()?;
+                    tcp.shutdown().await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            });
+        }
+    });
+    (port, hits, body)
+}
+
+/// A DER CRL from `ca` listing the hex `serials` as revoked.
+pub fn crl(ca: &Ca, serials: &[String]) -> Vec<u8> {
+    let now = OffsetDateTime::now_utc();
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now - TimeDuration::days(1),
+        next_update: now + TimeDuration::days(7),
+        crl_number: rcgen::SerialNumber::from(vec![1u8]),
+        issuing_distribution_point: None,
+        revoked_certs: serials
+            .iter()
+            .map(|hex| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from(
+                    (0..hex.len())
+                        .step_by(2)
+                        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+                        .collect::<Vec<u8>>(),
+                ),
+                revocation_time: now - TimeDuration::hours(1),
+                reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            })
+            .collect(),
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    params.signed_by(&ca.issuer).unwrap().der().to_vec()
 }
 
 /// A TCP server that accepts and never says anything.
@@ -477,4 +628,69 @@ pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGua
 
 pub fn socket(port: u16) -> SocketAddr {
     SocketAddr::new(LOCALHOST, port)
+}
+
+/// An RSA-`bits` certificate for `host` signed by `root` (SHA-256): (cert path, key path).
+pub fn rsa_leaf(dir: &Path, root: &Ca, host: &str, bits: u32) -> (PathBuf, PathBuf) {
+    let key = openssl_rsa_key(dir, bits);
+    let csr = openssl_csr(dir, &key, host, "leaf.csr");
+    let cert = openssl_sign(dir, root, &csr, "sha256", None, "leaf.pem");
+    (write(dir, "served.pem", &pem("CERTIFICATE", &cert)), key)
+}
+
+/// Build `tests/legacy_server/main.go` once per test run.
+pub fn go_server() -> Option<&'static PathBuf> {
+    static BIN: OnceLock<Option<PathBuf>> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if !have("go") {
+            return None;
+        }
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let out = tmp.join("legacy_server_verdicts");
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/legacy_server/main.go");
+        run(Command::new("go")
+            .arg("build")
+            .arg("-o")
+            .arg(&out)
+            .arg(src)
+            .env("GOCACHE", tmp.join("go-cache"))
+            .env("GOPATH", tmp.join("go-path"))
+            .env("GO111MODULE", "off")
+            .env("GOTOOLCHAIN", "local"));
+        Some(out)
+    })
+    .as_ref()
+}
+
+/// A running Go server with an RSA-2048 leaf for `host` from `root`, and its port.
+pub fn start_go(
+    root: &Ca,
+    dir: &Path,
+    host: &str,
+    min: &str,
+    max: &str,
+    suites: &[&str],
+) -> Option<(ChildGuard, u16)> {
+    if !have("openssl") {
+        return None;
+    }
+    let bin = go_server()?;
+    let (cert, key) = rsa_leaf(dir, root, host, 2048);
+    let mut child = Command::new(bin)
+        .arg(&cert)
+        .arg(&key)
+        .args([min, max])
+        .args(suites)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    {
+        use std::io::BufRead;
+        let stdout = child.stdout.take().unwrap();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .unwrap();
+    }
+    Some((ChildGuard(child), line.trim().parse().unwrap()))
 }

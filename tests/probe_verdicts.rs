@@ -1,0 +1,918 @@
+//! Verdicts an inspector receives, per badssl-style case: a real local server per case, the
+//! real probe, and the default rule pack's host rules evaluated exactly as `run` evaluates them
+//! (`RuleSet::agency_scope(..).evaluate_host(..)`, the call in `run::pipeline`). Each case
+//! asserts the exact set of failing rule ids (one defect, one finding; the `ok` cases none) and
+//! which rules could not assess (an unobserved fact is never a pass or a fail).
+//!
+//! Servers: rustls (tokio-rustls) with rcgen certificates; `openssl s_server` for RSA-1024,
+//! TLS 1.0/1.1, NULL and DHE-1024; the Go `crypto/tls` server (`tests/legacy_server`) for 3DES,
+//! RC4 and a legacy-only host that sends HSTS. Without openssl/go those cases skip, unless
+//! `DVC_AUDIT_REQUIRE_LEGACY_SERVERS` is set (CI), where they fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod probe_common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use dvc_audit::facts::{AgencyFacts, AgencyKind, HostFacts};
+use dvc_audit::probe::{ProbeConfig, probe_host};
+use dvc_audit::rules::{Outcome, RuleSet, Verdict};
+use probe_common::*;
+use rcgen::KeyPair;
+use rustls::pki_types::CertificateDer;
+
+const HOST: &str = "dvc.verdicts.sandbox.test";
+const HSTS: &str = "Strict-Transport-Security: max-age=31536000; includeSubDomains";
+
+fn rules() -> &'static RuleSet {
+    static SET: OnceLock<RuleSet> = OnceLock::new();
+    SET.get_or_init(|| match RuleSet::bundled() {
+        Ok(l) => l.rules,
+        Err(e) => panic!("{}", e.0.render(false)),
+    })
+}
+
+/// The host rules' outcomes on `f`, evaluated as a run evaluates them.
+fn judge(f: &HostFacts) -> Vec<Outcome> {
+    let agency = AgencyFacts {
+        id: "verdicts".into(),
+        name: "Verdicts".into(),
+        name_en: "Verdicts".into(),
+        kind: AgencyKind::Province,
+        portal: format!("https://{HOST}/"),
+        platform: String::new(),
+        jurisdiction: String::new(),
+    };
+    rules().agency_scope(&agency).evaluate_host(f)
+}
+
+/// What an inspector receives for one host: failing rule ids and could-not-assess rule ids.
+#[derive(Debug)]
+struct Verdicts {
+    fails: BTreeSet<String>,
+    cna: BTreeSet<String>,
+    outcomes: Vec<Outcome>,
+}
+
+fn verdicts(f: &HostFacts) -> Verdicts {
+    let outcomes = judge(f);
+    let ids = |want: &str| -> BTreeSet<String> {
+        outcomes
+            .iter()
+            .filter(|o| o.verdict.as_str() == want)
+            .map(|o| o.rule_id.to_string())
+            .collect()
+    };
+    let v = Verdicts {
+        fails: ids("fail"),
+        cna: ids("could_not_assess"),
+        outcomes,
+    };
+    for o in &v.outcomes {
+        if matches!(o.verdict, Verdict::Fail) {
+            for msg in [&o.message_vi, &o.message_en] {
+                for raw in [
+                    "InvalidCertificate",
+                    "UnknownIssuer",
+                    "Context",
+                    "rustls",
+                    "webpki",
+                    "BadSignature",
+                ] {
+                    assert!(
+                        !msg.contains(raw),
+                        "{}: raw library text in a finding message: {msg}",
+                        o.rule_id
+                    );
+                }
+            }
+        }
+    }
+    v
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// Assert the exact failing rules, and that could-not-assess is exactly `cna`.
+#[track_caller]
+fn expect(case: &str, f: &HostFacts, fails: &[&str], cna: &[&str]) {
+    let v = verdicts(f);
+    assert_eq!(
+        v.fails,
+        set(fails),
+        "{case}: failing rules\nfacts: {f:#?}\noutcomes: {:#?}",
+        v.outcomes
+            .iter()
+            .filter(|o| o.verdict.as_str() != "pass" && o.verdict.as_str() != "not_applicable")
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(v.cna, set(cna), "{case}: could-not-assess rules\n{f:#?}");
+}
+
+/// Probe config: `web` roots, legacy probe on, the plain-HTTP port `http_port` pinned.
+fn cfg(web: &[CertificateDer<'static>], port: u16, http_port: u16) -> ProbeConfig {
+    let mut c = config(web, &[(HOST, port), (HOST, http_port)]);
+    c.legacy_probe = true;
+    c.http_port = http_port;
+    c
+}
+
+/// Serve `chain` with HSTS (unless `headers` says otherwise) and probe it; port 80 closed.
+async fn probe_served(root: &Ca, mut serve: Serve) -> HostFacts {
+    if serve.headers.is_empty() {
+        serve.headers = vec![HSTS.into()];
+    }
+    let port = serve_tls(serve).await;
+    probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await
+}
+
+async fn leaf_case(root: &Ca, leaf: LeafSpec, issuer: &Ca) -> HostFacts {
+    let cert = issuer.issue(&leaf);
+    probe_served(root, Serve::new(vec![cert], leaf.private_key())).await
+}
+
+// ---- rustls-served cases ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn good_with_intermediate_and_hsts() {
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let leaf = LeafSpec::new(HOST);
+    let chain = vec![inter.issue(&leaf), inter.cert.clone()];
+    let f = probe_served(&root, Serve::new(chain, leaf.private_key())).await;
+    expect("good", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn ecdsa_p256() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST), &root).await;
+    assert_eq!((f.cert.key.alg.as_str(), f.cert.key.bits), ("ec", 256));
+    expect("ecdsa-p256", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn expired() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST).valid(-100, -3), &root).await;
+    expect("expired", &f, &["TLS-005"], &[]);
+}
+
+#[tokio::test]
+async fn not_yet_valid() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST).valid(5, 60), &root).await;
+    expect("not-yet-valid", &f, &["TLS-007"], &[]);
+}
+
+#[tokio::test]
+async fn expiring_soon() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST).valid(-30, 10), &root).await;
+    expect("expiring-soon", &f, &["TLS-006"], &[]);
+}
+
+#[tokio::test]
+async fn wrong_host() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new("other.sandbox.test"), &root).await;
+    expect("wrong-host", &f, &["TLS-004"], &[]);
+}
+
+#[tokio::test]
+async fn self_signed() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let cert = leaf.self_signed();
+    let f = probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await;
+    expect("self-signed", &f, &["TLS-014"], &[]);
+}
+
+#[tokio::test]
+async fn untrusted_root() {
+    let root = Ca::root("Test Web Root");
+    let rogue = Ca::root("Rogue Root");
+    let leaf = LeafSpec::new(HOST);
+    let chain = vec![rogue.issue(&leaf), rogue.cert.clone()];
+    let f = probe_served(&root, Serve::new(chain, leaf.private_key())).await;
+    expect("untrusted-root", &f, &["TLS-001"], &[]);
+    let v = verdicts(&f);
+    let o = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "TLS-001")
+        .unwrap();
+    assert!(
+        o.message_en
+            .contains("the issuer is not a trusted authority"),
+        "{}",
+        o.message_en
+    );
+    // The verifier's own text is kept, in the evidence.
+    assert!(
+        o.evidence.iter().any(|e| e.excerpt.contains("verifier:")),
+        "{:?}",
+        o.evidence
+    );
+}
+
+#[tokio::test]
+async fn incomplete_chain_from_the_served_chain_alone() {
+    // The server sends the leaf without its intermediate; the leaf names where its issuer is
+    // published (AIA caIssuers). No known intermediate is configured: the path built from what
+    // was served alone shows the gap.
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let leaf = LeafSpec::new(HOST).aia("http://ca.sandbox.test/issuing.crt");
+    let f = leaf_case(&root, leaf, &inter).await;
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert_eq!(
+        f.cert.missing_issuer_url,
+        "http://ca.sandbox.test/issuing.crt"
+    );
+    expect("incomplete-chain", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn incomplete_chain_confirmed_by_fetching_the_aia_issuer() {
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let (aia_port, hits, body) = serve_body().await;
+    *body.lock().unwrap() = inter.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/issuing.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!f.cert.chain_complete);
+    assert!(
+        f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.contains("Test Issuing CA") && e.contains("verifies")),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("incomplete-chain (AIA fetched)", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn a_leaf_from_an_unknown_root_with_aia_is_untrusted_not_incomplete() {
+    // The AIA URL holds a self-signed root: nothing is missing from the chain; the CA is
+    // simply not trusted (TLS-001), and the remedy is to change CA, not to add a certificate.
+    let root = Ca::root("Test Web Root");
+    let rogue = Ca::root("Rogue Root");
+    let (aia_port, _, body) = serve_body().await;
+    *body.lock().unwrap() = rogue.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/rogue.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &rogue).await;
+    assert!(f.cert.chain_complete, "{:#?}", f.cert);
+    expect("untrusted root named by AIA", &f, &["TLS-001"], &[]);
+}
+
+#[tokio::test]
+async fn long_validity() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST).valid(-1, 800), &root).await;
+    expect("long-validity", &f, &["TLS-011"], &[]);
+}
+
+#[tokio::test]
+async fn missing_san() {
+    let root = Ca::root("Test Web Root");
+    let f = leaf_case(&root, LeafSpec::new(HOST).no_san(), &root).await;
+    expect("missing-san", &f, &["TLS-012"], &[]);
+}
+
+#[tokio::test]
+async fn tls12_only() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.versions = vec![&rustls::version::TLS12];
+    let f = probe_served(&root, serve).await;
+    assert_eq!(f.tls.versions, vec!["TLSv1.2".to_string()]);
+    expect("tls12-only", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn tls13_only() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.versions = vec![&rustls::version::TLS13];
+    let f = probe_served(&root, serve).await;
+    assert_eq!(f.tls.versions, vec!["TLSv1.3".to_string()]);
+    expect("tls13-only", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn no_hsts() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec!["X-Nothing: here".into()];
+    let f = probe_served(&root, serve).await;
+    expect("no-hsts", &f, &["HTTP-001"], &[]);
+}
+
+/// A host with HSTS whose plain-HTTP port answers with `status` and `headers`.
+async fn with_plain_http(status: &str, headers: impl Fn(u16) -> Vec<String>) -> HostFacts {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let http_port = serve_http(status, headers(port)).await;
+    probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn http_redirects_to_https() {
+    let f = with_plain_http("301 Moved Permanently", |port| {
+        vec![format!("Location: https://{HOST}:{port}/")]
+    })
+    .await;
+    assert!(f.http.https_redirect, "{:#?}", f.http);
+    expect("http->https redirect", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn http_without_redirect() {
+    let f = with_plain_http("200 OK", |_| Vec::new()).await;
+    assert!(f.http.http_reachable && !f.http.https_redirect);
+    expect("http without redirect", &f, &["HTTP-003"], &[]);
+}
+
+#[tokio::test]
+async fn plain_http_that_never_answers_is_unknown_not_absent() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let http_port = serve_silent().await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, http_port);
+    c.read_timeout = std::time::Duration::from_millis(500);
+    c.connect_timeout = std::time::Duration::from_millis(500);
+    c.handshake_timeout = std::time::Duration::from_secs(3);
+    let f = probe_host(&c, HOST, port).await;
+    assert!(
+        f.unknown.iter().any(|u| u.fact == "http.https_redirect"),
+        "{:#?}",
+        f.unknown
+    );
+    expect("silent plain HTTP", &f, &[], &["HTTP-003"]);
+}
+
+/// `openssl ocsp` response for `leaf` from an index marking it `status` (`R`, `V`).
+fn ocsp_response(dir: &Path, root: &Ca, leaf: &CertificateDer<'static>, status: &str) -> Vec<u8> {
+    let ca_pem = write(dir, "ca.pem", &root.pem());
+    let ca_key = write(dir, "ca.key", &root.key.serialize_pem());
+    let leaf_pem = write(dir, "leaf.pem", &pem("CERTIFICATE", leaf));
+    let serial = dvc_audit::probe::cert::cert_facts(leaf, time::OffsetDateTime::now_utc())
+        .serial
+        .to_uppercase();
+    let revoked = if status == "R" { "250101000000Z" } else { "" };
+    let index = format!("{status}\t301231000000Z\t{revoked}\t{serial}\tunknown\t/CN={HOST}\n");
+    let index_path = write(dir, "index.txt", &index);
+    let req = dir.join("req.der");
+    let resp = dir.join("resp.der");
+    run(Command::new("openssl")
+        .args(["ocsp", "-no_nonce", "-issuer"])
+        .arg(&ca_pem)
+        .arg("-cert")
+        .arg(&leaf_pem)
+        .arg("-reqout")
+        .arg(&req));
+    run(Command::new("openssl")
+        .args(["ocsp", "-ndays", "1", "-index"])
+        .arg(&index_path)
+        .arg("-rsigner")
+        .arg(&ca_pem)
+        .arg("-rkey")
+        .arg(&ca_key)
+        .arg("-CA")
+        .arg(&ca_pem)
+        .arg("-reqin")
+        .arg(&req)
+        .arg("-respout")
+        .arg(&resp));
+    std::fs::read(resp).unwrap()
+}
+
+#[tokio::test]
+async fn revoked_stapled() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let cert = root.issue(&leaf);
+    let mut serve = Serve::new(vec![cert.clone()], leaf.private_key());
+    serve.ocsp = ocsp_response(dir.path(), &root, &cert, "R");
+    let f = probe_served(&root, serve).await;
+    assert_eq!(f.tls.revocation, "revoked");
+    expect("revoked", &f, &["TLS-019"], &[]);
+}
+
+/// A leaf from `root` naming the CRL at `crl_port`, served with HSTS: (facts, CRL requests).
+async fn crl_case(revoked: bool) -> (HostFacts, usize) {
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{crl_port}/root.crl"));
+    let cert = root.issue(&leaf);
+    let serial = dvc_audit::probe::cert::cert_facts(&cert, time::OffsetDateTime::now_utc()).serial;
+    let listed = if revoked { vec![serial] } else { Vec::new() };
+    *body.lock().unwrap() = crl(&root, &listed);
+    let f = probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await;
+    (f, hits.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+#[tokio::test]
+async fn revoked_by_crl() {
+    let (f, hits) = crl_case(true).await;
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("revoked", "crl"),
+        "{f:#?}"
+    );
+    assert_eq!(hits, 1);
+    expect("revoked (CRL)", &f, &["TLS-019"], &[]);
+}
+
+#[tokio::test]
+async fn not_revoked_by_crl() {
+    let (f, _) = crl_case(false).await;
+    assert_eq!(f.tls.revocation, "good", "{f:#?}");
+    expect("good (CRL)", &f, &[], &[]);
+}
+
+#[tokio::test]
+async fn unreachable_crl_is_could_not_assess_never_a_finding() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{}/root.crl", closed_port()));
+    let f = leaf_case(&root, leaf, &root).await;
+    assert_eq!(f.tls.revocation, "unknown");
+    expect("CRL unreachable", &f, &[], &["TLS-019"]);
+}
+
+#[tokio::test]
+async fn one_crl_read_per_issuer_per_run() {
+    // Two hosts with different certificates of one issuer: one CRL serves both, read once;
+    // the revoked one is found in it, the other is good.
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let url = format!("http://127.0.0.1:{crl_port}/root.crl");
+    let other = "dvc2.verdicts.sandbox.test";
+    let leaf_a = LeafSpec::new(HOST).crl(&url);
+    let leaf_b = LeafSpec::new(other).crl(&url);
+    let (cert_a, cert_b) = (root.issue(&leaf_a), root.issue(&leaf_b));
+    let serial_b =
+        dvc_audit::probe::cert::cert_facts(&cert_b, time::OffsetDateTime::now_utc()).serial;
+    *body.lock().unwrap() = crl(&root, &[serial_b]);
+    let a = serve_tls(Serve::new(vec![cert_a], leaf_a.private_key())).await;
+    let b = serve_tls(Serve::new(vec![cert_b], leaf_b.private_key())).await;
+    let http_port = closed_port();
+    let mut c = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, a), (other, b), (HOST, http_port), (other, http_port)],
+    );
+    c.http_port = http_port;
+    let hosts = vec![(HOST.to_string(), a), (other.to_string(), b)];
+    let facts = dvc_audit::probe::probe_hosts(&c, &hosts).await;
+    let statuses: Vec<&str> = facts.iter().map(|f| f.tls.revocation.as_str()).collect();
+    assert_eq!(statuses, ["good", "revoked"], "{facts:#?}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn one_crl_fetch_per_certificate_per_run() {
+    // Two hosts serving the same certificate, probed in one run: the CRL is read once.
+    let root = Ca::root("Test Web Root");
+    let (crl_port, hits, body) = serve_body().await;
+    let other = "dvc2.verdicts.sandbox.test";
+    let mut leaf = LeafSpec::new(HOST).crl(&format!("http://127.0.0.1:{crl_port}/root.crl"));
+    leaf.names.push(other.to_string());
+    let cert = root.issue(&leaf);
+    *body.lock().unwrap() = crl(&root, &[]);
+    let mut serve = Serve::new(vec![cert], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let a = serve_tls(serve.clone()).await;
+    let b = serve_tls(serve).await;
+    let http_port = closed_port();
+    let mut c = config(
+        std::slice::from_ref(&root.cert),
+        &[(HOST, a), (other, b), (HOST, http_port), (other, http_port)],
+    );
+    c.http_port = http_port;
+    let hosts = vec![(HOST.to_string(), a), (other.to_string(), b)];
+    let facts = dvc_audit::probe::probe_hosts(&c, &hosts).await;
+    assert!(
+        facts.iter().all(|f| f.tls.revocation == "good"),
+        "{facts:#?}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// A leaf from `root` naming an `openssl ocsp` responder that marks it `status` (`R`, `V`).
+async fn ocsp_responder_case(status: &str) -> Option<HostFacts> {
+    if !have("openssl") {
+        return None;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let ocsp_port = closed_port();
+    let leaf = LeafSpec::new(HOST).ocsp(&format!("http://127.0.0.1:{ocsp_port}/"));
+    let cert = root.issue(&leaf);
+    let serial = dvc_audit::probe::cert::cert_facts(&cert, time::OffsetDateTime::now_utc())
+        .serial
+        .to_uppercase();
+    let revoked = if status == "R" { "250101000000Z" } else { "" };
+    let index = format!("{status}\t301231000000Z\t{revoked}\t{serial}\tunknown\t/CN={HOST}\n");
+    let index_path = write(dir.path(), "index.txt", &index);
+    let ca_pem = write(dir.path(), "ca.pem", &root.pem());
+    let ca_key = write(dir.path(), "ca.key", &root.key.serialize_pem());
+    let _responder = ocsp_responder(
+        ocsp_port,
+        dir.path().to_path_buf(),
+        index_path,
+        ca_pem,
+        ca_key,
+    );
+    wait_listening(ocsp_port).await;
+    // The issuer is found among the configured roots: the server sends the leaf alone.
+    Some(probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await)
+}
+
+/// A loopback OCSP responder: each POSTed request (the probe's own DER) is answered by
+/// `openssl ocsp -reqin … -respout …` from `index`, so the request format is checked by a
+/// real responder. (`openssl ocsp -port` would listen on every interface.)
+fn ocsp_responder(
+    port: u16,
+    dir: PathBuf,
+    index: PathBuf,
+    ca_pem: PathBuf,
+    ca_key: PathBuf,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio::spawn(async move {
+        let listener = tokio::net::TcpListener::bind((LOCALHOST, port))
+            .await
+            .unwrap();
+        let mut n = 0;
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            n += 1;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Head, then Content-Length bytes of body.
+            let body = loop {
+                let Ok(k) = tcp.read(&mut chunk).await else {
+                    break None;
+                };
+                if k == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..k]);
+                if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= end + 4 + len {
+                        break Some(buf[end + 4..end + 4 + len].to_vec());
+                    }
+                }
+            };
+            let Some(body) = body else { continue };
+            let req = dir.join(format!("req{n}.der"));
+            let resp = dir.join(format!("resp{n}.der"));
+            std::fs::write(&req, body).unwrap();
+            let ok = Command::new("openssl")
+                .args(["ocsp", "-ndays", "1", "-index"])
+                .arg(&index)
+                .arg("-rsigner")
+                .arg(&ca_pem)
+                .arg("-rkey")
+                .arg(&ca_key)
+                .arg("-CA")
+                .arg(&ca_pem)
+                .arg("-reqin")
+                .arg(&req)
+                .arg("-respout")
+                .arg(&resp)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            let answer = if ok {
+                std::fs::read(&resp).unwrap()
+            } else {
+                Vec::new()
+            };
+            let head = format!(
+                "HTTP/1.1 {}\r\nContent-Type: application/ocsp-response\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                if ok { "200 OK" } else { "400 Bad Request" },
+                answer.len()
+            );
+            let _ = tcp.write_all(head.as_bytes()).await;
+            let _ = tcp.write_all(&answer).await;
+            let _ = tcp.shutdown().await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn revoked_by_ocsp_responder() {
+    let Some(f) = ocsp_responder_case("R").await else {
+        return;
+    };
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("revoked", "ocsp"),
+        "{f:#?}"
+    );
+    expect("revoked (OCSP)", &f, &["TLS-019"], &[]);
+}
+
+#[tokio::test]
+async fn good_by_ocsp_responder() {
+    let Some(f) = ocsp_responder_case("V").await else {
+        return;
+    };
+    assert_eq!(
+        (f.tls.revocation.as_str(), f.tls.revocation_source.as_str()),
+        ("good", "ocsp"),
+        "{f:#?}"
+    );
+    expect("good (OCSP)", &f, &[], &[]);
+}
+
+// ---- openssl s_server cases --------------------------------------------------------------------
+
+/// Probe `openssl s_server` with an RSA-2048 leaf from a web root and `args`; port 80 closed.
+async fn probe_openssl(bits: u32, args: &[&str]) -> Option<HostFacts> {
+    if !have("openssl") {
+        return None;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let (cert, key) = rsa_leaf(dir.path(), &root, HOST, bits);
+    let (_server, port) = openssl_server(&cert, &key, args).await;
+    Some(
+        probe_host(
+            &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+            HOST,
+            port,
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn rsa1024() {
+    // TLS 1.2+ with ECDHE only, so the key is this server's one defect. `openssl s_server
+    // -www` sends no HSTS: HTTP-001 is this server's own (true) finding.
+    let Some(f) = probe_openssl(
+        1024,
+        &[
+            "-no_tls1",
+            "-no_tls1_1",
+            "-cipher",
+            "ECDHE+AESGCM:@SECLEVEL=0",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(f.cert.weak_key, "{:#?}", f.cert);
+    expect("rsa1024", &f, &["TLS-009", "HTTP-001"], &[]);
+}
+
+#[tokio::test]
+async fn tls10_only() {
+    let Some(f) = probe_openssl(2048, &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await else {
+        return;
+    };
+    assert_eq!(f.tls.versions, vec!["TLSv1.0".to_string()], "{f:#?}");
+    // The HTTPS request (rustls) cannot speak TLS 1.0: HSTS is unknown, never "absent".
+    expect("tls10-only", &f, &["TLS-008"], &["HTTP-001", "HTTP-002"]);
+}
+
+#[tokio::test]
+async fn tls11_only() {
+    let Some(f) = probe_openssl(2048, &["-tls1_1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await else {
+        return;
+    };
+    assert_eq!(f.tls.versions, vec!["TLSv1.1".to_string()], "{f:#?}");
+    expect("tls11-only", &f, &["TLS-008"], &["HTTP-001", "HTTP-002"]);
+}
+
+#[tokio::test]
+async fn null_cipher_only() {
+    let Some(f) = probe_openssl(
+        2048,
+        &["-tls1_2", "-cipher", "NULL-SHA:NULL-SHA256:@SECLEVEL=0"],
+    )
+    .await
+    else {
+        return;
+    };
+    // The legacy probe completed a hello and read the certificate: the verdicts are not lost.
+    assert_eq!(f.error, None, "{f:#?}");
+    assert_eq!(f.tls.versions, vec!["TLSv1.2".to_string()]);
+    assert_eq!(f.chain.len(), 1);
+    expect("null-cipher", &f, &["TLS-015"], &["HTTP-001", "HTTP-002"]);
+}
+
+#[tokio::test]
+async fn anonymous_suites_only() {
+    // An anonymous suite sends no certificate: the certificate facts are unknown (every rule
+    // reading them could not assess), and the suite itself is the one finding.
+    let Some(f) = probe_openssl(
+        2048,
+        &[
+            "-tls1_2",
+            "-cipher",
+            "ADH-AES128-SHA:ADH-AES256-SHA:@SECLEVEL=0",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert!(f.tls.weak_classes.contains(&"anon".to_string()), "{f:#?}");
+    assert!(
+        f.unknown.iter().any(|u| u.fact == "cert"),
+        "{:#?}",
+        f.unknown
+    );
+    let v = verdicts(&f);
+    assert_eq!(v.fails, set(&["TLS-015"]), "{:#?}", v.outcomes);
+    for r in ["TLS-001", "TLS-004", "TLS-005", "TLS-009", "HTTP-001"] {
+        assert!(v.cna.contains(r), "{r}: {:?}", v.cna);
+    }
+    // Not applicable on known facts stays so: no government anchor is configured.
+    assert!(!v.cna.contains("TLS-003"), "{:?}", v.cna);
+}
+
+#[tokio::test]
+async fn dh1024() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = scratch();
+    let dh = dir.path().join("dh.pem");
+    run(Command::new("openssl")
+        .args(["dhparam", "-out"])
+        .arg(&dh)
+        .arg("1024")
+        .stderr(Stdio::null()));
+    let dh = dh.to_string_lossy().into_owned();
+    let Some(f) = probe_openssl(
+        2048,
+        &[
+            "-tls1_2",
+            "-dhparam",
+            &dh,
+            "-cipher",
+            "DHE-RSA-AES128-GCM-SHA256:@SECLEVEL=0",
+        ],
+    )
+    .await
+    else {
+        return;
+    };
+    assert_eq!(f.tls.dhe_min_bits, 1024);
+    expect("dh1024", &f, &["TLS-018"], &["HTTP-001", "HTTP-002"]);
+}
+
+#[tokio::test]
+async fn sha1_leaf() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let key_path = write(dir.path(), "leaf.key", &leaf.key.serialize_pem());
+    let csr = openssl_csr(dir.path(), &key_path, HOST, "leaf.csr");
+    let cert = openssl_sign(dir.path(), &root, &csr, "sha1", None, "leaf.pem");
+    let f = probe_served(&root, Serve::new(vec![cert], leaf.private_key())).await;
+    expect("sha1-leaf", &f, &["TLS-010"], &[]);
+}
+
+#[tokio::test]
+async fn sha1_intermediate() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let inter_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let inter_key_path = write(dir.path(), "inter.key", &inter_key.serialize_pem());
+    let csr = openssl_csr(dir.path(), &inter_key_path, "Test SHA1 CA", "inter.csr");
+    let ext = "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n";
+    let inter_cert = openssl_sign(dir.path(), &root, &csr, "sha1", Some(ext), "inter.pem");
+    let issuer = rcgen::Issuer::from_ca_cert_der(&inter_cert, inter_key).unwrap();
+    let leaf = LeafSpec::new(HOST);
+    let params = rcgen::CertificateParams::new(vec![HOST.to_string()]).unwrap();
+    let leaf_cert = params.signed_by(&leaf.key, &issuer).unwrap().der().clone();
+    let f = probe_served(
+        &root,
+        Serve::new(vec![leaf_cert, inter_cert], leaf.private_key()),
+    )
+    .await;
+    expect("sha1-intermediate", &f, &["TLS-010"], &[]);
+}
+
+// ---- Go crypto/tls cases -----------------------------------------------------------------------
+
+async fn probe_go(min: &str, max: &str, suites: &[&str]) -> Option<HostFacts> {
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let (_guard, port) = start_go(&root, dir.path(), HOST, min, max, suites)?;
+    Some(
+        probe_host(
+            &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+            HOST,
+            port,
+        )
+        .await,
+    )
+}
+
+#[tokio::test]
+async fn weak_3des_only_gives_exactly_its_finding_and_no_hsts_finding() {
+    let Some(f) = probe_go("1.2", "1.2", &["3des", "hsts"]).await else {
+        return;
+    };
+    assert_eq!(f.tls.weak_classes, vec!["3des".to_string()], "{f:#?}");
+    assert!(
+        f.unknown.iter().any(|u| u.fact == "http.hsts"),
+        "{:#?}",
+        f.unknown
+    );
+    expect("weak-3des", &f, &["TLS-017"], &["HTTP-001", "HTTP-002"]);
+}
+
+#[tokio::test]
+async fn legacy_only_host_with_hsts_gives_exactly_its_finding_and_no_hsts_finding() {
+    let Some(f) = probe_go("1.0", "1.0", &["ecdhe-aes-cbc", "hsts"]).await else {
+        return;
+    };
+    assert_eq!(f.tls.versions, vec!["TLSv1.0".to_string()], "{f:#?}");
+    assert!(!f.chain.is_empty(), "certificate read by the legacy probe");
+    expect(
+        "legacy-only with HSTS",
+        &f,
+        &["TLS-008"],
+        &["HTTP-001", "HTTP-002"],
+    );
+}
+
+#[tokio::test]
+async fn weak_rc4() {
+    let Some(f) = probe_go("1.2", "1.2", &["rc4", "hsts"]).await else {
+        return;
+    };
+    assert_eq!(f.tls.weak_classes, vec!["rc4".to_string()], "{f:#?}");
+    expect("weak-rc4", &f, &["TLS-016"], &["HTTP-001", "HTTP-002"]);
+}
+
+// ---- legacy probe off: unknown, not "modern" ---------------------------------------------------
+
+#[tokio::test]
+async fn legacy_probe_disabled_is_could_not_assess_not_pass() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, closed_port());
+    c.legacy_probe = false;
+    let f = probe_host(&c, HOST, port).await;
+    expect(
+        "legacy probe disabled",
+        &f,
+        &[],
+        &["TLS-008", "TLS-015", "TLS-016", "TLS-017", "TLS-018"],
+    );
+}
