@@ -403,7 +403,7 @@ fn report(path: &std::path::Path, args: ReportArgs) -> anyhow::Result<ExitCode> 
         Ok(f) => f,
         Err(e) => {
             // An unknown format is a usage error: nothing was rendered.
-            crate::logging::error(&format!("{e} (html, text, json, csv, xlsx)"));
+            crate::logging::error(&e.to_string());
             return Ok(ExitCode::USAGE);
         }
     };
