@@ -277,10 +277,11 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     match crate::config::Config::load(path) {
         Ok(loaded) => {
             crate::logging::diagnostics(&loaded.warnings);
-            println!(
-                "{}: ok ({} agencies)",
-                path.display(),
-                loaded.config.agencies.len()
+            let n = loaded.config.agencies.len();
+            crate::logging::result(
+                &format!("{}: ok ({n} agencies)\n", path.display()),
+                "config_ok",
+                serde_json::json!({"path": path.display().to_string(), "agencies": n}),
             );
             Ok(ExitCode::Ok)
         }
@@ -413,9 +414,13 @@ fn report(path: &std::path::Path, args: ReportArgs) -> anyhow::Result<ExitCode> 
     };
     match crate::report::regenerate(&loaded, args.run, lang, &formats, args.out.as_deref()) {
         Ok(files) => {
-            for f in files {
-                println!("{}", f.display());
-            }
+            let text: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            crate::logging::result(
+                &text,
+                "report_written",
+                serde_json::json!({"reports": paths}),
+            );
             Ok(ExitCode::Ok)
         }
         // No such run (or no history at all): a usage error, not a failed run.

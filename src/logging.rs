@@ -20,6 +20,7 @@ use crate::diag::{Diagnostics, Severity as DiagSeverity};
 
 static JSON: AtomicBool = AtomicBool::new(false);
 static COLOR: AtomicBool = AtomicBool::new(false);
+static QUIET: AtomicBool = AtomicBool::new(false);
 static BAR: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
 
 /// How the user asked to be told things.
@@ -35,6 +36,11 @@ pub struct LogSettings {
 /// Whether output is JSON lines (`--log-format json`).
 pub fn json() -> bool {
     JSON.load(Ordering::Relaxed)
+}
+
+/// Whether `--quiet` was given (errors only, no progress bar).
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
 }
 
 /// Whether stderr may carry ANSI colour (decided once by [`init`]).
@@ -80,6 +86,7 @@ pub fn init(settings: LogSettings) {
     );
     JSON.store(json, Ordering::Relaxed);
     COLOR.store(color, Ordering::Relaxed);
+    QUIET.store(settings.quiet, Ordering::Relaxed);
     let env = std::env::var("DVC_AUDIT_LOG").ok();
     let directive = filter_directive(&settings, terminal, env.as_deref());
     let filter = EnvFilter::try_new(&directive).unwrap_or_else(|_| EnvFilter::new("warn"));

@@ -458,3 +458,67 @@ async fn listings_have_json() {
     );
     assert_eq!(v["digest"].as_str().map(str::len), Some(64));
 }
+
+/// The nightly line of `examples/crontab`, as cron would run it (`/bin/sh -c`), with the
+/// binary and the paths of this test. Cron mails whatever it prints.
+fn crontab_run_line(bin: &Path, log: &Path) -> String {
+    let crontab = std::fs::read_to_string("examples/crontab").expect("examples/crontab");
+    let line = crontab
+        .lines()
+        .find(|l| l.starts_with("30 1 "))
+        .expect("the nightly run line");
+    // Five time fields and the user column, then the command.
+    let command = line
+        .split_whitespace()
+        .skip(6)
+        .collect::<Vec<_>>()
+        .join(" ");
+    command
+        .replace("/usr/local/bin/dvc-audit", &bin.display().to_string())
+        .replace("/var/log/dvc-audit/run.log", &log.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crontab_line_is_silent_on_findings_and_speaks_on_failure() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_dvc-audit"));
+    let log = served.dir.path().join("run.log");
+    let line = crontab_run_line(&bin, &log);
+    let sh = |config: std::path::PathBuf, line: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new("/bin/sh")
+                .arg("-c")
+                .arg(line)
+                .env("DVC_AUDIT_CONFIG", config)
+                .env_remove("NO_COLOR")
+                .env_remove("DVC_AUDIT_LOG")
+                .output()
+                .expect("sh")
+        })
+    };
+    // Findings (exit 1): nothing for cron to mail; the log has JSON lines, run_finished last.
+    let out = sh(served.config_path(), line.clone()).await.expect("join");
+    assert!(
+        out.stdout.is_empty() && out.stderr.is_empty(),
+        "{}",
+        text(&out.stdout)
+    );
+    let logged = std::fs::read(&log).expect("log");
+    let lines = json_lines("run.log", &logged);
+    assert_eq!(lines.last().map(message), Some("run_finished"));
+    assert_eq!(
+        lines.last().map(|l| l["fields"]["exit_code"].clone()),
+        Some(1.into())
+    );
+
+    // A broken configuration (exit 2): a line naming the exit code and the log's end.
+    let bad = served.dir.path().join("bad.toml");
+    std::fs::write(&bad, "[crawl]\nuser_agent = \"x\"\nbogus = 1\n").expect("bad config");
+    let out = sh(bad, line).await.expect("join");
+    let mail = text(&out.stdout);
+    assert!(
+        mail.contains("dvc-audit run failed") && mail.contains("exit 2"),
+        "{mail}"
+    );
+    assert!(mail.contains("\"run_finished\""), "{mail}");
+}

@@ -209,6 +209,11 @@ impl ReporterHandle {
                 bar.set_position(s.pages_done);
                 bar.finish_with_message(bar_message(&s, self.started.elapsed(), &self.limits));
                 crate::logging::set_bar(None);
+                // indicatif leaves the cursor at the end of the finished bar: end its line, so
+                // the summary does not start on it.
+                if !bar.is_hidden() {
+                    eprintln!();
+                }
             }
             None => tracing::info!("{}", line_with(&s, self.started.elapsed(), &self.limits)),
         }

@@ -91,9 +91,10 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .ok_or_else(|| format!("unknown severity {s:?} (critical, high, medium, low, info)"))
 }
 
+/// A progress bar: on a terminal, unless the output is JSON lines or `--quiet`.
 fn tty() -> bool {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
+    std::io::stderr().is_terminal() && !crate::logging::json() && !crate::logging::quiet()
 }
 
 /// SIGINT and SIGTERM flip the returned channel; the run finishes its step and stops.
