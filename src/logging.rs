@@ -93,7 +93,7 @@ pub fn init(settings: LogSettings) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(color)
-        .with_writer(|| BarWriter::default());
+        .with_writer(BarWriter::default);
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = if json {
         builder

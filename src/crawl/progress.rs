@@ -107,7 +107,7 @@ pub fn eta(s: &Snapshot, elapsed: Duration, limits: &Limits) -> Option<Duration>
     } else {
         hosts_left
     };
-    let cap = (limits.per_host_rate > 0.0).then(|| limits.per_host_rate * walking as f64);
+    let cap = (limits.per_host_rate > 0.0).then_some(limits.per_host_rate * walking as f64);
     let observed = observed_rate(s, elapsed);
     let observed = (s.pages_done > 0 && observed > 0.0).then_some(observed);
     let speed = match (observed, cap) {
