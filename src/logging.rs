@@ -280,6 +280,20 @@ mod tests {
     }
 
     #[test]
+    fn a_log_line_written_while_a_bar_is_shown_goes_through_it_and_nothing_is_held() {
+        let bar = indicatif::ProgressBar::hidden();
+        set_bar(Some(bar.clone()));
+        {
+            let mut w = BarWriter::default();
+            assert_eq!(w.write(b"WARN something\n").ok(), Some(15));
+        } // written here, inside the bar's suspend
+        // The slot can be taken again (the writer released it before writing).
+        assert!(BAR.lock().is_ok());
+        set_bar(None);
+        assert!(BAR.lock().map(|b| b.is_none()).unwrap_or(false));
+    }
+
+    #[test]
     fn json_line_is_tracing_shaped() {
         let line = json_line("INFO", "run_finished", serde_json::json!({"run_id": 3}));
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
