@@ -11,7 +11,8 @@ use crate::exit::ExitCode;
 #[command(
     name = "dvc-audit",
     version,
-    about = "Compliance audit scanner for Vietnamese online public-service portals"
+    about = "Compliance audit scanner for Vietnamese online public-service portals",
+    after_help = crate::exit::HELP_EPILOGUE
 )]
 pub struct Cli {
     /// Configuration file.
@@ -24,9 +25,18 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
-    /// Log format for non-interactive use.
+    /// Log format for non-interactive use. `json`: every line on stdout and stderr is one JSON
+    /// object; a run ends with one `run_finished` line.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Errors only (no stage events, warnings or progress lines).
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail: `-v` debug events of dvc-audit, `-vv` of every library, `-vvv` trace.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// Tokio worker threads (default: number of cores).
     #[arg(long, global = true)]
@@ -36,7 +46,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -72,6 +82,19 @@ pub enum Command {
     /// Email outbox: messages not yet delivered.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Print a shell completion script, e.g. `dvc-audit completions bash >
+    /// /etc/bash_completion.d/dvc-audit`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command to `--out DIR`.
+    Man {
+        /// Write `dvc-audit.1`, `dvc-audit-run.1`, ... into this directory.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -155,7 +178,11 @@ pub enum ReportLang {
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
     /// List pending (undelivered) messages.
-    List,
+    List {
+        /// One JSON document: pending messages and counts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Send every pending message now; delivered ones move to `sent/`.
     Flush,
 }
@@ -164,6 +191,17 @@ pub enum OutboxCmd {
 pub enum ConfigCmd {
     /// Load and validate the configuration; print every problem with file:line:col.
     Check,
+    /// Write a commented configuration (every key with its default and meaning) to the `-c`
+    /// path (default `audit.toml`); never overwrites an existing file (exit 2).
+    Init {
+        /// With the agencies of the founding survey (examples/vietnam.toml).
+        #[arg(long, conflicts_with = "sandbox")]
+        vietnam: bool,
+        /// For the sandbox demo world (`dvc-audit sandbox serve --size demo --seed 1
+        /// --https-port 18443 --http-port 18080 --out DIR`, then init in DIR).
+        #[arg(long)]
+        sandbox: bool,
+    },
 }
 
 /// Run a parsed command. Errors that reach here are printed by `main`.
@@ -174,6 +212,15 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::History(args) => crate::run::cmd::history(&cli.config, args, color_stderr()),
         Command::Gc => crate::run::cmd::gc(&cli.config, color_stderr()),
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
+        Command::Config(ConfigCmd::Init { vietnam, sandbox }) => crate::config::init::run(
+            &cli.config,
+            crate::config::init::Kind::from_flags(vietnam, sandbox),
+        ),
+        Command::Completions { shell } => {
+            completions(shell, &mut std::io::stdout());
+            Ok(ExitCode::Ok)
+        }
+        Command::Man { out } => man(out.as_deref()),
         Command::Rules(cmd) => Ok(crate::rules::cli::run(&cmd, color_stderr())),
         Command::Spot(args) => spot(&cli.config, &args).await,
         Command::Profile(cmd) => profile_cmd(&cli.config, cmd).await,
@@ -240,16 +287,17 @@ async fn sandbox_serve(
 fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     match crate::run::setup::Setup::load(path) {
         Ok(setup) => {
-            eprint!("{}", setup.warnings.render(color_stderr()));
-            println!(
-                "{}: ok ({} agencies)",
-                path.display(),
-                setup.loaded.config.agencies.len()
+            crate::logging::diagnostics(&setup.warnings);
+            let n = setup.loaded.config.agencies.len();
+            crate::logging::result(
+                &format!("{}: ok ({n} agencies)\n", path.display()),
+                "config_ok",
+                serde_json::json!({"path": path.display().to_string(), "agencies": n}),
             );
             Ok(ExitCode::Ok)
         }
         Err(e) => {
-            eprint!("{}", e.0.render(color_stderr()));
+            crate::logging::diagnostics(&e.0);
             Ok(ExitCode::ConfigError)
         }
     }
@@ -386,41 +434,83 @@ fn report(path: &std::path::Path, args: ReportArgs) -> anyhow::Result<ExitCode> 
     let loaded = match crate::config::Config::load(path) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color_stderr()));
+            crate::logging::diagnostics(&e.0);
             return Ok(ExitCode::ConfigError);
         }
     };
     let formats = if args.format.is_empty() {
-        crate::report::configured_formats(&loaded)?
+        crate::report::configured_formats(&loaded)
     } else {
-        args.format
-            .iter()
-            .map(|f| Format::parse(f))
-            .collect::<Result<_, _>>()?
+        args.format.iter().map(|f| Format::parse(f)).collect()
+    };
+    let formats: Vec<Format> = match formats {
+        Ok(f) => f,
+        Err(e) => {
+            // An unknown format is a usage error: nothing was rendered.
+            crate::logging::error(&e.to_string());
+            return Ok(ExitCode::USAGE);
+        }
     };
     let lang = match args.lang {
         ReportLang::Vi => Lang::Vi,
         ReportLang::En => Lang::En,
     };
-    for f in crate::report::regenerate(&loaded, args.run, lang, &formats, args.out.as_deref())? {
-        println!("{}", f.display());
+    match crate::report::regenerate(&loaded, args.run, lang, &formats, args.out.as_deref()) {
+        Ok(files) => {
+            let text: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
+            let paths: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            crate::logging::result(
+                &text,
+                "report_written",
+                serde_json::json!({"reports": paths}),
+            );
+            Ok(ExitCode::Ok)
+        }
+        // No such run (or no history at all): a usage error, not a failed run.
+        Err(
+            e @ (crate::report::RegenError::NoDatabase(_)
+            | crate::report::RegenError::Store(crate::store::StoreError::NoSuchRun(_))),
+        ) => {
+            crate::logging::error(&format!("{e} (see `dvc-audit history`)"));
+            Ok(ExitCode::USAGE)
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(ExitCode::Ok)
 }
 
 async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::Config::load(path) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color_stderr()));
+            crate::logging::diagnostics(&e.0);
             return Ok(ExitCode::ConfigError);
         }
     };
     let (settings, _, dir) = crate::notify::settings_from_config(&loaded)?;
     let outbox = crate::notify::Outbox::open(&dir)?;
     match cmd {
-        OutboxCmd::List => {
+        OutboxCmd::List { json } => {
             let pending = outbox.pending()?;
+            if json {
+                let items: Vec<serde_json::Value> = pending
+                    .iter()
+                    .map(|p| {
+                        serde_json::json!({
+                            "id": p.id,
+                            "to": p.envelope.to,
+                            "subject": p.envelope.subject,
+                        })
+                    })
+                    .collect();
+                let doc = serde_json::json!({
+                    "pending": items,
+                    "pending_count": pending.len(),
+                    "sent_count": outbox.sent()?.len(),
+                    "dir": dir.display().to_string(),
+                });
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+                return Ok(ExitCode::Ok);
+            }
             for p in &pending {
                 println!(
                     "{}\t{}\t{}",
@@ -440,9 +530,17 @@ async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCo
         OutboxCmd::Flush => {
             let r = crate::notify::flush(&outbox, &settings.smtp).await?;
             for (id, e) in &r.failed {
-                eprintln!("not sent: {id}: {e}");
+                if crate::logging::json() {
+                    tracing::warn!(message_id = %id, error = %e, "not sent");
+                } else {
+                    eprintln!("not sent: {id}: {e}");
+                }
             }
-            println!("{} sent, {} still pending", r.sent.len(), r.failed.len());
+            crate::logging::result(
+                &format!("{} sent, {} still pending\n", r.sent.len(), r.failed.len()),
+                "outbox_flushed",
+                serde_json::json!({"sent": r.sent.len(), "pending": r.failed.len()}),
+            );
             Ok(if r.failed.is_empty() {
                 ExitCode::Ok
             } else {
@@ -452,8 +550,46 @@ async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCo
     }
 }
 
-/// Colour diagnostics only on a terminal.
+/// Colour diagnostics only on a terminal, never with `NO_COLOR` or `--log-format json`
+/// (decided once by [`crate::logging::init`]).
 pub fn color_stderr() -> bool {
-    use std::io::IsTerminal;
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::logging::color()
+}
+
+/// The clap command with the long `--version` (commit, build date, rule and profile digests).
+/// The digests load the bundled pack, so only build this when `--version` is asked for.
+pub fn command_with_long_version() -> clap::Command {
+    use clap::CommandFactory;
+    // Built once per process, only for `--version`: leaking it is what `&'static` costs here.
+    let text: &'static str = Box::leak(crate::version::long_version().into_boxed_str());
+    Cli::command().long_version(text)
+}
+
+/// `completions SHELL`: the completion script on `out`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    // Into a buffer first: the generator panics on a write error (e.g. a closed pipe).
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "dvc-audit", &mut buf);
+    let _ = out.write_all(&buf).and_then(|()| out.flush());
+}
+
+/// `man`: the top-level page on stdout, or every command's page into `out`.
+fn man(out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    match out {
+        None => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf)?;
+            std::io::Write::write_all(&mut std::io::stdout(), &buf)?;
+        }
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            clap_mangen::generate_to(cmd, dir)?;
+            println!("{}", dir.display());
+        }
+    }
+    Ok(ExitCode::Ok)
 }

@@ -10,6 +10,8 @@ pub mod diag;
 pub mod exit;
 pub mod extract;
 pub mod facts;
+pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod probe;
 pub mod profile;
@@ -18,6 +20,7 @@ pub mod rules;
 pub mod run;
 pub mod sandbox;
 pub mod store;
+pub mod version;
 
 /// Install the process-wide rustls crypto provider (ring). Idempotent.
 pub fn install_crypto_provider() {

@@ -1,8 +1,8 @@
 //! Thin binary: parse arguments, build the runtime, dispatch, map the result to an exit code.
 
-use clap::Parser;
-use dvc_audit::cli::{Cli, LogFormat};
+use dvc_audit::cli::Cli;
 use dvc_audit::exit::ExitCode;
+use dvc_audit::logging::LogSettings;
 
 /// jemalloc instead of glibc malloc: a crawl allocates and frees many short-lived buffers per
 /// page (bodies, parse trees, texts) on several threads; glibc's per-thread arenas fragment
@@ -12,8 +12,15 @@ use dvc_audit::exit::ExitCode;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
-    init_logging(cli.log_format);
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
+    dvc_audit::logging::init(LogSettings {
+        format: cli.log_format,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    });
     dvc_audit::install_crypto_provider();
 
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -24,28 +31,58 @@ fn main() -> std::process::ExitCode {
     let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            dvc_audit::logging::error(&format!("cannot start the async runtime: {e}"));
             return ExitCode::Incomplete.into();
         }
     };
     match runtime.block_on(dvc_audit::cli::dispatch(cli)) {
         Ok(code) => code.into(),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            dvc_audit::logging::error(&format!("{e:#}"));
             ExitCode::Incomplete.into()
         }
     }
 }
 
-fn init_logging(format: LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_env("DVC_AUDIT_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+/// Parse the arguments. `--version` gets the long form (commit, build date, digests); usage
+/// errors exit 2 — as one JSON line when `--log-format json` was asked for.
+fn parse() -> Result<Cli, std::process::ExitCode> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cmd = if args.iter().any(|a| a == "--version") {
+        dvc_audit::cli::command_with_long_version()
+    } else {
+        Cli::command()
+    };
+    let parsed = cmd
+        .try_get_matches_from(&args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    match parsed {
+        Ok(cli) => Ok(cli),
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return Err(std::process::ExitCode::SUCCESS);
+            }
+            let json = args.windows(2).any(|w| {
+                w.first().is_some_and(|a| a == "--log-format")
+                    && w.get(1).is_some_and(|v| v == "json")
+            }) || args.iter().any(|a| a == "--log-format=json");
+            if json {
+                let text = e.render().to_string();
+                eprintln!(
+                    "{}",
+                    dvc_audit::logging::json_line(
+                        "ERROR",
+                        text.trim_end(),
+                        serde_json::json!({"exit_code": ExitCode::USAGE.code()}),
+                    )
+                );
+            } else {
+                let _ = e.print();
+            }
+            Err(ExitCode::USAGE.into())
+        }
     }
 }

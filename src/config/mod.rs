@@ -10,6 +10,7 @@
 //! password never lives in the file: only in the environment variable named by
 //! `email.password_env` or in `email.password_file`.
 
+pub mod init;
 mod model;
 mod spans;
 mod validate;

@@ -42,45 +42,157 @@ impl Snapshot {
     }
 }
 
-/// The plain line, e.g. `crawl: 120/640 pages (18%), 3 errors, 40 unchanged, 2/12 agencies,
-/// 12.0 pages/s, 10s` (agencies as `done/planned` once the run has set the plan).
-pub fn line(s: &Snapshot, elapsed: Duration) -> String {
-    let percent = (s.pages_done.saturating_mul(100))
-        .checked_div(s.pages_planned)
-        .map_or(String::new(), |p| format!(" ({}%)", p.min(100)));
+/// What bounds the crawl's speed, for the ETA: each agency's portal is one host, fetched at
+/// most `per_host_rate` pages per second, with at most `agencies_in_flight` walks at once.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// Pages per second per host (0: no limit).
+    pub per_host_rate: f64,
+    /// Walks at once (0: unknown).
+    pub agencies_in_flight: u64,
+}
+
+/// `n word` or `n words`.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
+/// A rate for people: one decimal below 10, whole numbers above ("4.5/s", "452/s").
+pub fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() || per_sec <= 0.0 {
+        "0/s".into()
+    } else if per_sec < 10.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{:.0}/s", per_sec.round())
+    }
+}
+
+/// A duration for people: "45s", "3m 05s", "2h 10m".
+pub fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+/// Pages per second observed so far.
+fn observed_rate(s: &Snapshot, elapsed: Duration) -> f64 {
     let secs = elapsed.as_secs_f64();
-    let rate = if secs > 0.0 {
+    if secs > 0.0 {
         s.pages_done as f64 / secs
     } else {
         0.0
-    };
-    let agencies = if s.agencies_planned > 0 {
-        format!("{}/{}", s.agencies_done, s.agencies_planned)
+    }
+}
+
+/// Time left for the pages planned so far: at the slower of the observed rate and what the
+/// per-host rate limit allows for the walks still going (each agency is one host, at most
+/// `agencies_in_flight` at once). `None` until something bounds it. Pages are discovered as
+/// listings are read, so this is a lower bound while listing goes on.
+pub fn eta(s: &Snapshot, elapsed: Duration, limits: &Limits) -> Option<Duration> {
+    let remaining = s.pages_planned.saturating_sub(s.pages_done);
+    if remaining == 0 {
+        return (s.pages_planned > 0).then_some(Duration::ZERO);
+    }
+    let hosts_left = s.agencies_planned.saturating_sub(s.agencies_done).max(1);
+    let walking = if limits.agencies_in_flight > 0 {
+        hosts_left.min(limits.agencies_in_flight)
     } else {
-        s.agencies_done.to_string()
+        hosts_left
     };
+    let cap = (limits.per_host_rate > 0.0).then_some(limits.per_host_rate * walking as f64);
+    let observed = observed_rate(s, elapsed);
+    let observed = (s.pages_done > 0 && observed > 0.0).then_some(observed);
+    let speed = match (observed, cap) {
+        (Some(o), Some(c)) => o.min(c),
+        (Some(o), None) => o,
+        (None, Some(c)) => c,
+        (None, None) => return None,
+    };
+    let secs = remaining as f64 / speed;
+    (secs.is_finite() && secs < 1e9).then(|| Duration::from_secs_f64(secs))
+}
+
+/// The plain line, e.g. `crawl: 120/640 pages (18%), 3 errors, 40 unchanged, 2/12 agencies,
+/// 12/s, eta 43s, 10s` (agencies as `done/planned` once the run has set the plan).
+pub fn line(s: &Snapshot, elapsed: Duration) -> String {
+    line_with(s, elapsed, &Limits::default())
+}
+
+/// [`line`] with the ETA bounded by the rate limits.
+pub fn line_with(s: &Snapshot, elapsed: Duration, limits: &Limits) -> String {
+    let percent = (s.pages_done.saturating_mul(100))
+        .checked_div(s.pages_planned)
+        .map_or(String::new(), |p| format!(" ({}%)", p.min(100)));
+    let agencies = if s.agencies_planned > 0 {
+        format!(
+            "{}/{}",
+            s.agencies_done,
+            plural(s.agencies_planned, "agency", "agencies")
+        )
+    } else {
+        plural(s.agencies_done, "agency", "agencies")
+    };
+    let eta = eta(s, elapsed, limits)
+        .map(|d| format!(", eta {}", human_duration(d)))
+        .unwrap_or_default();
     format!(
-        "crawl: {}/{} pages{percent}, {} errors, {} unchanged, {agencies} agencies, {rate:.1} pages/s, {}s",
+        "crawl: {}/{}{percent}, {}, {} unchanged, {agencies}, {}{eta}, {}",
         s.pages_done,
-        s.pages_planned,
-        s.errors,
+        plural(s.pages_planned, "page", "pages"),
+        plural(s.errors, "error", "errors"),
         s.not_modified,
-        elapsed.as_secs()
+        rate(observed_rate(s, elapsed)),
+        human_duration(elapsed)
     )
 }
 
-/// The bar's message (the counters the bar itself does not show).
-fn bar_message(s: &Snapshot) -> String {
-    format!(
-        "{} errors, {} unchanged, {} agencies done",
-        s.errors, s.not_modified, s.agencies_done
-    )
+/// The bar's message: the most useful first, since the bar truncates it to the terminal's
+/// width (`{wide_msg}`), e.g. `120/640 pages · 12/s · eta 43s · 3 errors · 2/12 agencies`.
+pub fn bar_message(s: &Snapshot, elapsed: Duration, limits: &Limits) -> String {
+    let mut parts = vec![
+        format!(
+            "{}/{}",
+            s.pages_done,
+            plural(s.pages_planned, "page", "pages")
+        ),
+        rate(observed_rate(s, elapsed)),
+    ];
+    if let Some(d) = eta(s, elapsed, limits) {
+        parts.push(format!("eta {}", human_duration(d)));
+    }
+    parts.push(plural(s.errors, "error", "errors"));
+    parts.push(if s.agencies_planned > 0 {
+        format!(
+            "{}/{}",
+            s.agencies_done,
+            plural(s.agencies_planned, "agency", "agencies")
+        )
+    } else {
+        plural(s.agencies_done, "agency", "agencies")
+    });
+    if s.not_modified > 0 {
+        parts.push(format!("{} unchanged", s.not_modified));
+    }
+    parts.join(" · ")
 }
+
+/// The bar: elapsed time, a fixed 20-column bar, then the message cut to what is left of the
+/// line — 32 fixed columns, so it fits 80 columns (and any terminal of at least 40).
+pub const BAR_TEMPLATE: &str = "{elapsed_precise} [{bar:20}] {wide_msg}";
 
 /// A running reporter; [`finish`](ReporterHandle::finish) stops it.
 pub struct ReporterHandle {
     progress: Arc<Progress>,
     started: Instant,
+    limits: Limits,
     bar: Option<ProgressBar>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -95,9 +207,15 @@ impl ReporterHandle {
             Some(bar) => {
                 bar.set_length(s.pages_planned);
                 bar.set_position(s.pages_done);
-                bar.finish_with_message(bar_message(&s));
+                bar.finish_with_message(bar_message(&s, self.started.elapsed(), &self.limits));
+                crate::logging::set_bar(None);
+                // indicatif leaves the cursor at the end of the finished bar: end its line, so
+                // the summary does not start on it.
+                if !bar.is_hidden() {
+                    eprintln!();
+                }
             }
-            None => tracing::info!("{}", line(&s, self.started.elapsed())),
+            None => tracing::info!("{}", line_with(&s, self.started.elapsed(), &self.limits)),
         }
     }
 }
@@ -105,23 +223,36 @@ impl ReporterHandle {
 /// Start reporting on `progress`: a bar when `tty`, else a log line every [`LOG_EVERY`].
 /// Must be called inside a tokio runtime.
 pub fn spawn_reporter(progress: Arc<Progress>, tty: bool) -> ReporterHandle {
-    spawn_reporter_every(progress, tty, LOG_EVERY)
+    spawn_reporter_with(progress, tty, LOG_EVERY, Limits::default())
 }
 
 /// [`spawn_reporter`] with the log interval given.
 pub fn spawn_reporter_every(progress: Arc<Progress>, tty: bool, every: Duration) -> ReporterHandle {
+    spawn_reporter_with(progress, tty, every, Limits::default())
+}
+
+/// A styled bar on `target` (a terminal, or a test's fake one).
+pub fn new_bar(target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    // The template is a literal; it parses, but fall back to the default style rather
+    // than panic if indicatif ever rejects it.
+    if let Ok(style) = ProgressStyle::with_template(BAR_TEMPLATE) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// [`spawn_reporter`] with the log interval and the rate limits (for the ETA) given. While
+/// the bar is shown, log lines are printed above it (see [`crate::logging::set_bar`]).
+pub fn spawn_reporter_with(
+    progress: Arc<Progress>,
+    tty: bool,
+    every: Duration,
+    limits: Limits,
+) -> ReporterHandle {
     let started = Instant::now();
-    let bar = tty.then(|| {
-        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-        // The template is a literal; it parses, but fall back to the default style rather
-        // than panic if indicatif ever rejects it.
-        if let Ok(style) = ProgressStyle::with_template(
-            "{elapsed_precise} [{wide_bar}] {pos}/{len} pages ({per_sec}, eta {eta}) {msg}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
-        }
-        bar
-    });
+    let bar = tty.then(|| new_bar(ProgressDrawTarget::stderr()));
+    crate::logging::set_bar(bar.clone());
     let task = {
         let progress = Arc::clone(&progress);
         let bar = bar.clone();
@@ -136,9 +267,9 @@ pub fn spawn_reporter_every(progress: Arc<Progress>, tty: bool, every: Duration)
                     Some(bar) => {
                         bar.set_length(s.pages_planned);
                         bar.set_position(s.pages_done);
-                        bar.set_message(bar_message(&s));
+                        bar.set_message(bar_message(&s, started.elapsed(), &limits));
                     }
-                    None => tracing::info!("{}", line(&s, started.elapsed())),
+                    None => tracing::info!("{}", line_with(&s, started.elapsed(), &limits)),
                 }
             }
         })
@@ -146,6 +277,7 @@ pub fn spawn_reporter_every(progress: Arc<Progress>, tty: bool, every: Duration)
     ReporterHandle {
         progress,
         started,
+        limits,
         bar,
         task,
     }
@@ -167,7 +299,7 @@ mod tests {
         };
         assert_eq!(
             line(&s, Duration::from_secs(10)),
-            "crawl: 120/640 pages (18%), 3 errors, 40 unchanged, 2/12 agencies, 12.0 pages/s, 10s"
+            "crawl: 120/640 pages (18%), 3 errors, 40 unchanged, 2/12 agencies, 12/s, eta 43s, 10s"
         );
     }
 
@@ -176,7 +308,7 @@ mod tests {
         let s = Snapshot::default();
         assert_eq!(
             line(&s, Duration::ZERO),
-            "crawl: 0/0 pages, 0 errors, 0 unchanged, 0 agencies, 0.0 pages/s, 0s"
+            "crawl: 0/0 pages, 0 errors, 0 unchanged, 0 agencies, 0/s, 0s"
         );
     }
 
@@ -213,5 +345,144 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("reporter task still running after finish");
+    }
+    #[test]
+    fn plurals_and_rounded_rates() {
+        assert_eq!(plural(1, "agency", "agencies"), "1 agency");
+        assert_eq!(plural(0, "agency", "agencies"), "0 agencies");
+        assert_eq!(rate(452.4725), "452/s");
+        assert_eq!(rate(4.5321), "4.5/s");
+        assert_eq!(rate(f64::NAN), "0/s");
+        let s = Snapshot {
+            pages_planned: 2,
+            pages_done: 1,
+            errors: 1,
+            agencies_done: 1,
+            agencies_planned: 1,
+            ..Snapshot::default()
+        };
+        let l = line(&s, Duration::from_secs(1));
+        assert!(l.contains("1 error,") && l.contains("1/1 agency,"), "{l}");
+        assert!(!l.contains("agencies done"), "{l}");
+    }
+
+    #[test]
+    fn eta_is_bounded_by_the_per_host_rate() {
+        // 1000 pages left on 2 portals at 1 page/s each: at least 500 s, however fast the
+        // cached pages went so far.
+        let s = Snapshot {
+            pages_planned: 1100,
+            pages_done: 100,
+            agencies_planned: 4,
+            agencies_done: 2,
+            ..Snapshot::default()
+        };
+        let limits = Limits {
+            per_host_rate: 1.0,
+            agencies_in_flight: 16,
+        };
+        assert_eq!(
+            eta(&s, Duration::from_secs(1), &limits),
+            Some(Duration::from_secs(500))
+        );
+        // No limit: the observed rate (100 pages in 10 s).
+        assert_eq!(
+            eta(&s, Duration::from_secs(10), &Limits::default()),
+            Some(Duration::from_secs(100))
+        );
+        // Nothing fetched and no limit: unknown, not zero.
+        assert_eq!(
+            eta(
+                &Snapshot {
+                    pages_planned: 5,
+                    ..Snapshot::default()
+                },
+                Duration::from_secs(3),
+                &Limits::default()
+            ),
+            None
+        );
+    }
+
+    /// A terminal 80 columns wide that keeps what was drawn.
+    #[derive(Debug, Default, Clone)]
+    struct Term80(Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl indicatif::TermLike for Term80 {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            if !s.is_empty()
+                && let Ok(mut l) = self.0.lock()
+            {
+                l.push(s.to_string());
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_bar_fits_80_columns_and_keeps_its_bar() {
+        let term = Term80::default();
+        let bar = new_bar(ProgressDrawTarget::term_like(Box::new(term.clone())));
+        let s = Snapshot {
+            pages_planned: 123_456,
+            pages_done: 45_678,
+            errors: 1_234,
+            not_modified: 9_876,
+            agencies_done: 37,
+            agencies_planned: 120,
+        };
+        bar.set_length(s.pages_planned);
+        bar.set_position(s.pages_done);
+        // `abandon` draws once and keeps the position (`finish` would fill the bar).
+        bar.abandon_with_message(bar_message(
+            &s,
+            Duration::from_secs(101),
+            &Limits {
+                per_host_rate: 2.0,
+                agencies_in_flight: 16,
+            },
+        ));
+        let drawn = term.0.lock().map(|l| l.clone()).unwrap_or_default();
+        let last = drawn
+            .iter()
+            .rev()
+            .find(|l| l.contains("pages"))
+            .cloned()
+            .unwrap_or_default();
+        assert!(!drawn.is_empty());
+        for l in &drawn {
+            assert!(
+                l.chars().count() <= 80,
+                "{} columns: {l:?}",
+                l.chars().count()
+            );
+        }
+        // The bar keeps its 20 columns (7 of them filled at 37%), the counts come first.
+        assert!(last.contains("[=======>            ]"), "{last:?}");
+        assert!(last.contains("45678/123456 pages · 452/s"), "{last:?}");
     }
 }

@@ -1,4 +1,4 @@
-//! `dvc-audit rules lint | test | doc`. Prints only here (and in `src/cli.rs`).
+//! `dvc-audit rules lint | test | list | doc`. Prints only here (and in `src/cli.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,14 @@ pub enum RulesCmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// List the rules: id, severity, scope, status, title (`--json`: every field an
+    /// integration needs, and the pack digest).
+    List {
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the Markdown reference of every rule (stdout, or --out FILE).
     Doc {
         #[arg(long)]
@@ -43,9 +51,10 @@ fn load(dir: Option<&Path>) -> Result<LoadedRules, DiagnosticsError> {
 /// Run a rules command and return the exit code.
 pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     let dir = match cmd {
-        RulesCmd::Lint { dir, .. } | RulesCmd::Test { dir } | RulesCmd::Doc { dir, .. } => {
-            dir.as_deref()
-        }
+        RulesCmd::Lint { dir, .. }
+        | RulesCmd::Test { dir }
+        | RulesCmd::Doc { dir, .. }
+        | RulesCmd::List { dir, .. } => dir.as_deref(),
     };
     let loaded = match load(dir) {
         Ok(l) => l,
@@ -87,6 +96,10 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
                 ExitCode::Findings
             }
         }
+        RulesCmd::List { json, .. } => {
+            list(&set, *json);
+            ExitCode::Ok
+        }
         RulesCmd::Doc { out, .. } => {
             let md = set.markdown();
             match out {
@@ -104,4 +117,49 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
             }
         }
     }
+}
+
+/// `rules list`: a table, or one JSON document.
+fn list(set: &RuleSet, json: bool) {
+    if json {
+        let rules: Vec<serde_json::Value> = set
+            .rules()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "severity": set.severity_of(r).as_str(),
+                    "scope": r.scope.as_str(),
+                    "status": r.status.as_str(),
+                    "since": r.since,
+                    "title": {"vi": r.title.vi, "en": r.title.en},
+                    "legal_basis": r.legal_basis,
+                    "references": r.references,
+                    "renamed_from": r.renamed_from,
+                    "params": r.params.keys().collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({"digest": set.digest(), "rules": rules});
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
+        );
+        return;
+    }
+    println!(
+        "{:<10} {:<8} {:<8} {:<10} title",
+        "id", "severity", "scope", "status"
+    );
+    for r in set.rules() {
+        println!(
+            "{:<10} {:<8} {:<8} {:<10} {}",
+            r.id,
+            set.severity_of(r).as_str(),
+            r.scope.as_str(),
+            r.status.as_str(),
+            r.title.en
+        );
+    }
+    println!("{} rules (digest {})", set.rules().len(), set.digest());
 }

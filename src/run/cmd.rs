@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Do not send email (reports are still written).
     #[arg(long)]
     pub no_mail: bool,
+    /// At the end, write Prometheus/OpenMetrics text here (node-exporter textfile collector,
+    /// e.g. `/var/lib/prometheus/node-exporter/dvc_audit.prom`), replaced atomically.
+    #[arg(long, value_name = "PATH", env = "DVC_AUDIT_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +75,9 @@ pub struct HistoryArgs {
     /// How many runs to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// JSON instead of a table (runs, or the agency's trend points).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -90,9 +97,10 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         .ok_or_else(|| format!("unknown severity {s:?} (critical, high, medium, low, info)"))
 }
 
+/// A progress bar: on a terminal, unless the output is JSON lines or `--quiet`.
 fn tty() -> bool {
     use std::io::IsTerminal;
-    std::io::stderr().is_terminal()
+    std::io::stderr().is_terminal() && !crate::logging::json() && !crate::logging::quiet()
 }
 
 /// SIGINT and SIGTERM flip the returned channel; the run finishes its step and stops.
@@ -123,27 +131,47 @@ fn stop_channel() -> watch::Receiver<bool> {
     rx
 }
 
-fn load_setup(config: &Path, color: bool) -> Result<Setup, ExitCode> {
+fn load_setup(config: &Path, _color: bool) -> Result<Setup, ExitCode> {
     match Setup::load(config) {
         Ok(s) => {
-            if !s.warnings.is_empty() {
-                eprint!("{}", s.warnings.render(color));
-            }
+            crate::logging::diagnostics(&s.warnings);
             Ok(s)
         }
         Err(e) => {
-            eprint!("{}", e.0.render(color));
-            eprintln!("nothing was run: fix the configuration above");
+            crate::logging::diagnostics(&e.0);
+            crate::logging::error("nothing was run: fix the configuration above");
             Err(ExitCode::ConfigError)
         }
     }
 }
 
 pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let mode = if args.surprise {
+        Mode::Surprise
+    } else {
+        Mode::Regular
+    };
+    let metrics_file = args.metrics_file.clone();
+    // A sample of nothing is a usage error, not an empty "complete" run.
+    for (flag, n) in [("--agencies", args.agencies), ("--services", args.services)] {
+        if n == Some(0) {
+            let msg = format!("{flag} 0 draws nothing: give at least 1 (or leave it out for all)");
+            crate::logging::error(&msg);
+            let finished = Finished::failed(mode, None, ExitCode::USAGE, &msg, started);
+            finish(&finished, None, metrics_file.as_deref());
+            return Ok(ExitCode::USAGE);
+        }
+    }
     let setup = match load_setup(config, color) {
         Ok(s) => s,
-        Err(code) => return Ok(code),
+        Err(code) => {
+            let finished = Finished::failed(mode, None, code, "configuration error", started);
+            finish(&finished, None, metrics_file.as_deref());
+            return Ok(code);
+        }
     };
+    let db = setup.loaded.path(&setup.loaded.config.storage.sqlite);
     let opts = RunOptions {
         mode: if args.surprise {
             Mode::Surprise
@@ -161,12 +189,170 @@ pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<Ex
     };
     match pipeline::run(&setup, opts, Some(stop_channel())).await {
         Ok(summary) => {
-            print!("{}", render_summary(&summary));
+            if !crate::logging::json() {
+                print!("{}", render_summary(&summary));
+            }
+            let finished = Finished::of(&summary, started);
+            finish(&finished, Some(&db), metrics_file.as_deref());
             Ok(summary.exit)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error(&e.to_string());
+            let run_id = match &e {
+                pipeline::RunError::Interrupted { run, .. } => Some(*run),
+                _ => None,
+            };
+            let finished = Finished::failed(mode, run_id, e.exit_code(), &e.to_string(), started);
+            finish(&finished, Some(&db), metrics_file.as_deref());
             Ok(e.exit_code())
+        }
+    }
+}
+
+/// How a `run` command ended, for the `run_finished` line and the metrics file.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub run_id: Option<i64>,
+    pub mode: Mode,
+    pub exit: ExitCode,
+    /// The summary's own JSON fields (counts, reports, ...), or the error.
+    pub fields: serde_json::Value,
+    pub total_secs: f64,
+}
+
+impl Finished {
+    /// A run that reached its summary: every number is the terminal summary's.
+    pub fn of(s: &RunSummary, started: std::time::Instant) -> Finished {
+        let stages: serde_json::Map<String, serde_json::Value> = s
+            .stage_secs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), serde_json::json!(round_ms(*v))))
+            .collect();
+        let total_secs = started.elapsed().as_secs_f64();
+        let fields = serde_json::json!({
+            "run_id": s.run_id,
+            "mode": s.mode.as_str(),
+            "seed": s.seed,
+            "status": if s.complete { "complete" } else { "incomplete" },
+            "exit_code": s.exit.code(),
+            "counts": {
+                "agencies": s.agencies.len(),
+                "services": s.totals.services,
+                "services_read": s.totals.services_read,
+                "agencies_incomplete": s.totals.agencies_incomplete,
+                "hosts": s.hosts,
+                "pages": s.pages_fetched,
+                "bytes_wire": s.bytes_wire,
+                "findings": s.findings,
+                "waived": s.waived,
+                "could_not_assess": s.could_not_assess,
+                "new": s.diff.new.len(),
+                "persisting": s.diff.persisting.len(),
+                "regressed": s.diff.regressed.len(),
+                "resolved": s.diff.resolved.len(),
+                "unverified": s.diff.unverified.len(),
+                "mail_sent": s.mail_sent,
+                "mail_pending": s.mail_pending,
+            },
+            "worst": s.worst.map(|w| w.as_str()),
+            // Per agency: what the run read (the denominators of every share).
+            "coverage": s.coverage,
+            "durations": {
+                "total_secs": round_ms(total_secs),
+                "stages": stages,
+            },
+            "reports": s.reports.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "notes": s.notes.iter().take(20).collect::<Vec<_>>(),
+        });
+        Finished {
+            run_id: Some(s.run_id),
+            mode: s.mode,
+            exit: s.exit,
+            fields,
+            total_secs,
+        }
+    }
+
+    /// A run that stopped before its summary (usage, configuration, lock, interruption).
+    pub fn failed(
+        mode: Mode,
+        run_id: Option<i64>,
+        exit: ExitCode,
+        error: &str,
+        started: std::time::Instant,
+    ) -> Finished {
+        let total_secs = started.elapsed().as_secs_f64();
+        Finished {
+            run_id,
+            mode,
+            exit,
+            fields: serde_json::json!({
+                "run_id": run_id,
+                "mode": mode.as_str(),
+                "status": if run_id.is_some() { "incomplete" } else { "not_started" },
+                "exit_code": exit.code(),
+                "error": error,
+                "durations": { "total_secs": round_ms(total_secs), "stages": {} },
+                "reports": [],
+            }),
+            total_secs,
+        }
+    }
+}
+
+fn round_ms(secs: f64) -> f64 {
+    (secs * 1000.0).round() / 1000.0
+}
+
+/// Coverage of a run from the history's aggregates (the report's own queries): agencies in
+/// scope, agencies with at least one service read, services read, could-not-assess lines.
+fn coverage(db: &Path, run_id: i64) -> Option<serde_json::Value> {
+    let store = Store::open_read_only(db).ok()?;
+    let run = store.run(run_id).ok()?;
+    let services = store.service_counts(run_id).ok()?;
+    let unassessed = store.unassessed_counts(run_id).ok()?;
+    let read = run
+        .scope
+        .agencies
+        .iter()
+        .filter(|a| services.get(*a).is_some_and(|c| c.read > 0))
+        .count();
+    Some(serde_json::json!({
+        "agencies": run.scope.agencies.len(),
+        "agencies_read": read,
+        "services_read": services.values().map(|c| c.read).sum::<i64>(),
+        "could_not_assess_lines": unassessed.values().sum::<i64>(),
+    }))
+}
+
+/// The end of a `run`: the `run_finished` line (with `--log-format json`, the last line on
+/// stdout) and the metrics file.
+fn finish(f: &Finished, db: Option<&Path>, metrics_file: Option<&Path>) {
+    if crate::logging::json() {
+        let mut fields = f.fields.clone();
+        if let (Some(db), Some(run), serde_json::Value::Object(m)) = (db, f.run_id, &mut fields)
+            && !m.contains_key("coverage")
+        {
+            m.insert(
+                "coverage".into(),
+                coverage(db, run).unwrap_or(serde_json::Value::Null),
+            );
+        }
+        let level = if f.exit.code() >= 2 { "ERROR" } else { "INFO" };
+        println!(
+            "{}",
+            crate::logging::json_line(level, "run_finished", fields)
+        );
+    }
+    if let Some(path) = metrics_file {
+        let outcome = crate::metrics::RunOutcome {
+            run_id: f.run_id,
+            mode: f.mode.as_str().to_string(),
+            exit: f.exit,
+            duration_secs: f.total_secs,
+        };
+        if let Err(e) = crate::metrics::write_for_run(path, db, &outcome) {
+            crate::logging::error(&format!("metrics: {e}"));
         }
     }
 }
@@ -347,11 +533,11 @@ pub async fn spot_agency(
     }
 }
 
-pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<ExitCode> {
+pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::Config::load(config) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color));
+            crate::logging::diagnostics(&e.0);
             return Ok(ExitCode::ConfigError);
         }
     };
@@ -413,6 +599,37 @@ pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<
     };
     if let Some(agency) = &args.agency {
         let trend = store.trend(agency)?;
+        if trend.is_empty() && !loaded.config.agencies.iter().any(|a| &a.id == agency) {
+            crate::logging::error(&format!(
+                "unknown agency id {agency:?}: not in {} and in no stored run",
+                config.display()
+            ));
+            return Ok(ExitCode::USAGE);
+        }
+        if args.json {
+            let points: Vec<serde_json::Value> = trend
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "run_id": p.run_id,
+                        "mode": p.mode,
+                        "started_at": p.started_at,
+                        "fails": p.fails,
+                        "could_not_assess": p.could_not_assess,
+                        "services": p.services,
+                        "full_services": p.full_services,
+                        "full_with_vgca": p.full_with_vgca,
+                        "level_published": p.level_published,
+                        // Not measured (null) when nothing was read, never 100%.
+                        "signature_share": (p.full_services > 0).then(|| p.signature_share()),
+                        "level_share": (p.services > 0).then(|| p.level_share()),
+                    })
+                })
+                .collect();
+            let doc = serde_json::json!({"agency": agency, "trend": points});
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+            return Ok(ExitCode::Ok);
+        }
         println!(
             "run   mode      started (UTC)         fails  n/a  read/services  vgca (of full)       level (of read)"
         );
@@ -438,8 +655,34 @@ pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<
         }
         return Ok(ExitCode::Ok);
     }
+    let runs = store.runs(args.limit)?;
+    if args.json {
+        let rows: Vec<serde_json::Value> = runs
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id,
+                    "mode": r.mode,
+                    "status": r.status,
+                    "started_at": r.started_at,
+                    "ended_at": r.ended_at,
+                    "seed": r.seed.map(|s| s as u64),
+                    "agencies": r.scope.agencies,
+                    "ruleset_digest": r.ruleset_digest,
+                    "config_digest": r.config_digest,
+                    "digest": r.digest,
+                    "note": r.note,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"runs": rows}))?
+        );
+        return Ok(ExitCode::Ok);
+    }
     println!("run   mode      status      started (UTC)         seed                  note");
-    for r in store.runs(args.limit)? {
+    for r in runs {
         println!(
             "{:<5} {:<9} {:<11} {:<21} {:<21} {}",
             r.id,
@@ -453,19 +696,21 @@ pub fn history(config: &Path, args: HistoryArgs, color: bool) -> anyhow::Result<
     Ok(ExitCode::Ok)
 }
 
-pub fn gc(config: &Path, color: bool) -> anyhow::Result<ExitCode> {
+pub fn gc(config: &Path, _color: bool) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::Config::load(config) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color));
+            crate::logging::diagnostics(&e.0);
             return Ok(ExitCode::ConfigError);
         }
     };
     let mut store = Store::open(&loaded.path(&loaded.config.storage.sqlite))?;
     let n = store.gc(loaded.config.storage.raw_retention_days)?;
-    println!(
-        "removed {n} raw bodies older than {} days",
-        loaded.config.storage.raw_retention_days
+    let days = loaded.config.storage.raw_retention_days;
+    crate::logging::result(
+        &format!("removed {n} raw bodies older than {days} days\n"),
+        "gc_finished",
+        serde_json::json!({"removed": n, "retention_days": days}),
     );
     Ok(ExitCode::Ok)
 }

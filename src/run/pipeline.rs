@@ -90,6 +90,8 @@ pub struct RunSummary {
     pub complete: bool,
     pub notes: Vec<String>,
     pub exit: ExitCode,
+    /// Wall-clock seconds per stage, in order (`probe`, `crawl`, `judge`, `report`, `email`).
+    pub stage_secs: Vec<(&'static str, f64)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +273,9 @@ async fn stages(
     }
     let probe_cfg = setup.probe_config(&opts.resolve)?;
     let host_list: Vec<(String, u16)> = host_agencies.keys().cloned().collect();
+    let mut stage_secs: Vec<(&'static str, f64)> = Vec::new();
+    let mut stage_start = std::time::Instant::now();
+    tracing::info!(run_id, hosts = host_list.len(), "probe started");
     let probed = tokio::select! {
         p = crate::probe::probe_hosts(&probe_cfg, &host_list) => p,
         why = stopped(stop) => {
@@ -293,6 +298,15 @@ async fn stages(
         }
     }
     store.record_hosts(run_id, &host_rows)?;
+    stage_secs.push(("probe", stage_start.elapsed().as_secs_f64()));
+    tracing::info!(
+        run_id,
+        hosts = probed.len(),
+        secs = stage_start.elapsed().as_secs(),
+        "probe finished"
+    );
+    stage_start = std::time::Instant::now();
+    tracing::info!(run_id, agencies = selected.len(), "crawl started");
 
     // Crawl every selected agency (bounded by the fetcher's global and per-host limits).
     let fetcher = crate::crawl::fetcher_until(&cfg.crawl, &opts.resolve, started)?;
@@ -304,7 +318,15 @@ async fn stages(
     progress
         .agencies_planned
         .store(selected.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    let reporter = crate::crawl::progress::spawn_reporter(Arc::clone(&progress), opts.tty);
+    let reporter = crate::crawl::progress::spawn_reporter_with(
+        Arc::clone(&progress),
+        opts.tty,
+        crate::crawl::progress::LOG_EVERY,
+        crate::crawl::progress::Limits {
+            per_host_rate: cfg.crawl.per_host_rate,
+            agencies_in_flight: u64::from(cfg.crawl.agencies_in_flight),
+        },
+    );
     let jobs: Vec<AgencyJob> = selected
         .iter()
         .filter_map(|a| {
@@ -439,6 +461,17 @@ async fn stages(
     let n_services: usize = settled.iter().map(|s| s.services).sum();
     let n_pages: usize = settled.iter().map(|s| s.pages).sum();
     let bytes_wire: u64 = settled.iter().map(|s| s.bytes_wire).sum();
+    stage_secs.push(("crawl", stage_start.elapsed().as_secs_f64()));
+    tracing::info!(
+        run_id,
+        agencies = settled.len(),
+        services = n_services,
+        pages = n_pages,
+        bytes_wire,
+        secs = stage_start.elapsed().as_secs(),
+        "crawl finished"
+    );
+    stage_start = std::time::Instant::now();
     if sampled {
         // Agencies are crawled concurrently: record the sample in a stable order, so the same
         // seed records the same scope.
@@ -483,6 +516,18 @@ async fn stages(
             .and_then(|s| Severity::parse(&s)),
     );
     let coverage = store.coverage(run_id)?;
+    stage_secs.push(("judge", stage_start.elapsed().as_secs_f64()));
+    tracing::info!(
+        run_id,
+        findings = tally.findings,
+        waived = tally.waived,
+        new = diff.new.len(),
+        regressed = diff.regressed.len(),
+        resolved = diff.resolved.len(),
+        unverified = diff.unverified.len(),
+        "findings stored"
+    );
+    stage_start = std::time::Instant::now();
 
     // Reports.
     let agencies_meta: Vec<AgencyMeta> = selected
@@ -555,6 +600,9 @@ async fn stages(
                     ));
                 }
             }
+            stage_secs.push(("report", stage_start.elapsed().as_secs_f64()));
+            tracing::info!(run_id, reports = reports.len(), "reports written");
+            stage_start = std::time::Instant::now();
             if cfg.email.enabled && opts.send_mail {
                 match deliver(setup, &data).await {
                     Ok((sent, pending)) => {
@@ -563,6 +611,13 @@ async fn stages(
                     }
                     Err(e) => notes.push(format!("email: {e}")),
                 }
+                stage_secs.push(("email", stage_start.elapsed().as_secs_f64()));
+                tracing::info!(
+                    run_id,
+                    sent = mail_sent,
+                    pending = mail_pending,
+                    "email done"
+                );
             }
         }
         Err(e) => {
@@ -606,6 +661,7 @@ async fn stages(
         complete: true,
         notes,
         exit,
+        stage_secs,
     })
 }
 
