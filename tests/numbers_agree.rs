@@ -378,3 +378,63 @@ async fn a_truncated_agency_says_so_in_every_output() {
     );
     assert!(html.contains("Chưa đọc đủ") && html.contains("crawl.max_pages_per_agency"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_code_on_two_pages_is_one_service_everywhere() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let (code, twin) = ("1.001012", "1.001013");
+    served
+        .handle
+        .mutate(|o| o.service(twin).expect("twin").code = code.to_string())
+        .expect("mutate");
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+    });
+    let r = pipeline::run(
+        &setup,
+        RunOptions {
+            send_mail: false,
+            ..RunOptions::default()
+        },
+        None,
+    )
+    .await
+    .expect("run");
+    let cov = &r.coverage["danang"];
+    assert_eq!(cov.excluded.get("duplicate_code"), Some(&1), "{cov:?}");
+    let store = Store::open(&served.db()).expect("store");
+    // One finding per rule for the code, never two (nor one per page).
+    let subject = format!("danang/{code}");
+    let mut rules: Vec<String> = store
+        .findings(r.run_id)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.subject == subject && f.outcome == "fail")
+        .map(|f| f.rule_id)
+        .collect();
+    let n = rules.len();
+    rules.dedup();
+    assert!(n > 0 && rules.len() == n, "one finding per rule: {rules:?}");
+    // The counts every output prints see the same single service.
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r.reports, "json")).expect("json"))
+            .expect("parse");
+    let danang = json["agencies"]
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["facts"]["id"] == "danang"))
+        .expect("danang")
+        .clone();
+    assert_eq!(danang["services_total"].as_i64(), Some(cov.listed));
+    assert_eq!(danang["coverage"]["excluded"]["duplicate_code"], 1);
+    // The kept service names the other page.
+    let facts: String = store
+        .connection()
+        .query_row(
+            "SELECT facts_json FROM service_facts WHERE run_id = ?1 AND agency_id = 'danang' AND service_key = ?2",
+            rusqlite::params![r.run_id, code],
+            |row| row.get(0),
+        )
+        .expect("the service's facts");
+    assert!(facts.contains("duplicate_code"), "{facts}");
+}
