@@ -206,6 +206,11 @@ pub enum AssessReason {
 }
 
 impl AssessReason {
+    /// The reason named `s` (its `as_str` form), if any.
+    pub fn parse(s: &str) -> Option<AssessReason> {
+        AssessReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub const ALL: [AssessReason; 14] = [
         AssessReason::Dns,
         AssessReason::Connect,

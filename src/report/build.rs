@@ -645,7 +645,7 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
-    AssessReason::ALL.into_iter().find(|r| r.as_str() == s)
+    AssessReason::parse(s)
 }
 
 fn ratio(num: i64, den: i64) -> Option<f64> {

@@ -145,16 +145,15 @@ fn settle(
     // Services were listed but not one page could be read: aggregates over nothing are no
     // verdict either way.
     let nothing_read = (!crawl.services.is_empty() && coverage.read == 0).then(|| {
-        let (kind, _) = coverage
+        // The most frequent reason a page was not read.
+        let kind = coverage
             .unread
             .iter()
             .max_by_key(|(_, n)| **n)
-            .map(|(k, n)| (k.clone(), *n))
+            .map(|(k, _)| k.clone())
             .unwrap_or_default();
         ErrorFact {
-            kind: crate::facts::AssessReason::ALL
-                .into_iter()
-                .find(|r| r.as_str() == kind)
+            kind: crate::facts::AssessReason::parse(&kind)
                 .unwrap_or(crate::facts::AssessReason::NoData),
             message: format!("no service page of {} could be read", facts.id),
         }

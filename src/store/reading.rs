@@ -356,9 +356,7 @@ impl Store {
                     unread: serde_json::from_str(&unread)?,
                     truncated: serde_json::from_str(&truncated)?,
                     excluded: serde_json::from_str(&excluded)?,
-                    listing_error: crate::facts::AssessReason::ALL
-                        .into_iter()
-                        .find(|r| r.as_str() == listing),
+                    listing_error: crate::facts::AssessReason::parse(&listing),
                 },
             );
         }
