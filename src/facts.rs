@@ -203,6 +203,9 @@ pub enum AssessReason {
     /// A service page redirected to a host that is not the agency's (portal, `extra_hosts`)
     /// nor in `crawl.redirect_allow_hosts`: what it shows is not that agency's service.
     RedirectOffsite,
+    /// The portal's published interface does not carry this fact at all (the profile has no
+    /// source for it, e.g. an API without a level field): nothing to observe, so no verdict.
+    Unobservable,
 }
 
 impl AssessReason {
@@ -211,7 +214,7 @@ impl AssessReason {
         AssessReason::ALL.into_iter().find(|r| r.as_str() == s)
     }
 
-    pub const ALL: [AssessReason; 14] = [
+    pub const ALL: [AssessReason; 15] = [
         AssessReason::Dns,
         AssessReason::Connect,
         AssessReason::Timeout,
@@ -226,6 +229,7 @@ impl AssessReason {
         AssessReason::NoData,
         AssessReason::RuleError,
         AssessReason::RedirectOffsite,
+        AssessReason::Unobservable,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -244,6 +248,7 @@ impl AssessReason {
             AssessReason::NoData => "no_data",
             AssessReason::RuleError => "rule_error",
             AssessReason::RedirectOffsite => "redirect_offsite",
+            AssessReason::Unobservable => "unobservable",
         }
     }
 }
@@ -296,6 +301,29 @@ pub struct ServiceFacts {
     pub fetch: FetchFacts,
     /// Evidence for the non-signature fields (code, name, level, national link).
     pub evidence: Vec<Evidence>,
+    /// Facts that could not be observed on this service, each with the reason: `level`,
+    /// `level_label`, `online_submission`, `signature`, `national_portal_link` when the
+    /// profile has no source for them (reason `unobservable`). As for `host.unknown`, a rule
+    /// that reads one of them is `could_not_assess` with that reason, never pass or fail: a
+    /// field the portal's interface does not carry is not "not published". A field the
+    /// profile can read but the page does not show is an observed absence, not listed here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<UnknownFact>,
+}
+
+impl ServiceFacts {
+    /// `path` (e.g. `signature.providers`) is covered by one of `unknown`.
+    pub fn unknown_fact(&self, path: &str) -> Option<&UnknownFact> {
+        self.unknown.iter().find(|u| fact_covers(&u.fact, path))
+    }
+}
+
+/// The unknown fact `fact` covers `path`: the same path, or `path` lies below it.
+pub fn fact_covers(fact: &str, path: &str) -> bool {
+    path == fact
+        || path
+            .strip_prefix(fact)
+            .is_some_and(|rest| rest.starts_with('.'))
 }
 
 /// Counts over all services of one agency, for agency-scope rules (the `counts` variable).
@@ -333,6 +361,20 @@ pub struct ServiceCounts {
     pub partial_vgca: i64,
     /// Read services linking to the National Public Service Portal (`national_portal_link`).
     pub national_portal_link: i64,
+    /// Read services whose level is an unknown fact (`level` in `unknown`: the profile has no
+    /// source for it). While this is above 0 the level counts (`full`, `partial`, `info`,
+    /// `unknown_level`, `level_published`, `full_vgca`, `partial_vgca`) are unknown too, and
+    /// an agency rule reading them is `could_not_assess`.
+    #[serde(default)]
+    pub level_unobserved: i64,
+    /// Read services whose signature facts are unknown (`signature` in `unknown`); above 0,
+    /// `signing`, `signature_required`, `vgca`, `full_vgca`, `partial_vgca` are unknown.
+    #[serde(default)]
+    pub signature_unobserved: i64,
+    /// Read services whose national-portal link is unknown (`national_portal_link` in
+    /// `unknown`); above 0, `national_portal_link` is unknown.
+    #[serde(default)]
+    pub national_portal_link_unobserved: i64,
 }
 
 /// A public key as found in a certificate.
@@ -473,8 +515,10 @@ pub struct HostFacts {
     pub unknown: Vec<UnknownFact>,
 }
 
-/// A host fact that could not be observed: `fact` is its path under `host` (`http.hsts`,
-/// `http.https_redirect`, `tls.weak_ciphers`, `cert`, ...), covering everything below it.
+/// A fact that could not be observed: `fact` is its path under its subject (`host`:
+/// `http.hsts`, `tls.weak_ciphers`, `cert`, ...; `service`: `level`, `signature`, ...),
+/// covering everything below it. For an agency rule the path starts with the variable it
+/// belongs to (`counts.full`, `services.level`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnknownFact {
     pub fact: String,

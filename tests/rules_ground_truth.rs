@@ -84,6 +84,7 @@ fn service_facts(s: &ServiceTruth) -> ServiceFacts {
             error,
         },
         evidence: Vec::new(),
+        unknown: Vec::new(),
     }
 }
 

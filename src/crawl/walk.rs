@@ -410,6 +410,8 @@ async fn walk(
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
     settle_services(&mut out);
     extract::mark_site_wide(&mut out.services, &list_signals);
+    // Also list-only services and cached facts: what the profile cannot observe is unknown.
+    extract::mark_all_unobservable(profile, &mut out.services);
     out
 }
 

@@ -81,6 +81,7 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     if facts.fetch.sha256.is_empty() {
         facts.fetch.sha256 = super::normalised_hash(profile, &page.body);
     }
+    super::mark_unobservable(profile, &mut facts);
     if !super::status_ok(page.status) {
         if facts.fetch.error.is_none() {
             facts.fetch.error = Some(ErrorFact {

@@ -41,6 +41,9 @@
 //!   `fetch.sha256` is [`normalised_hash`] when the crawler left it empty;
 //! - signature signals are recorded per page; [`mark_site_wide`] then flags those present on
 //!   every page of a portal (theme-level plugins) so they count as `site_wide`, not `supported`;
+//! - a field the profile has no source for at all (no level locator, no signature signal, no
+//!   national-link locator) is recorded in `ServiceFacts.unknown` with reason `unobservable`
+//!   ([`mark_unobservable`]), never left as an empty value that reads as "not published";
 //! - everything is bounded: links per page, containers read, evidence items, text lengths
 //!   ([`limits`]).
 
@@ -52,6 +55,7 @@ mod item;
 mod list;
 mod request;
 mod signals;
+mod unknown;
 
 pub use detail::{ServiceHint, detail_page};
 pub use hash::normalised_hash;
@@ -62,6 +66,10 @@ pub use list::{
 };
 pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError};
 pub use signals::{mark_site_wide, summarise_signature};
+pub use unknown::{
+    LEVEL_FACTS, NATIONAL_LINK_FACTS, SIGNATURE_FACTS, mark_all_unobservable, mark_unobservable,
+    unobservable, unobservable_groups,
+};
 
 use crate::facts::FetchFacts;
 

@@ -291,6 +291,10 @@ pub fn reason_text(lang: Lang, reason: AssessReason) -> &'static str {
             "Trang dịch vụ chuyển hướng sang máy chủ không thuộc cơ quan.",
             "The service page redirected to a host that is not the agency's.",
         ),
+        AssessReason::Unobservable => (
+            "Giao diện công bố của cổng không có trường thông tin này.",
+            "The portal's published interface does not carry this field.",
+        ),
     };
     lang.pick(vi, en)
 }

@@ -5,7 +5,7 @@
 //! gives it); a unit test evaluates those filters over the same services and compares, so the
 //! two cannot drift apart.
 
-use crate::facts::{Level, ServiceCounts, ServiceFacts};
+use crate::facts::{AssessReason, Level, ServiceCounts, ServiceFacts, UnknownFact, fact_covers};
 
 /// The government signature's provider id.
 const GOVERNMENT_PROVIDER: &str = "vgca";
@@ -48,8 +48,90 @@ pub fn count_services(services: &[ServiceFacts]) -> ServiceCounts {
         c.signing += one(s.signature.supported);
         c.signature_required += one(s.signature.required);
         c.national_portal_link += one(s.national_portal_link);
+        c.level_unobserved += one(s.unknown_fact("level").is_some());
+        c.signature_unobserved += one(s.unknown_fact("signature").is_some());
+        c.national_portal_link_unobserved += one(s.unknown_fact("national_portal_link").is_some());
     }
     c
+}
+
+/// The service fields each count reads (its CEL filter, less `fetch.error`): a count is unknown
+/// when a read service has an unknown fact covering one of them. Counts absent here read no
+/// field that can be unknown. A unit test compares this with the filters' own reads.
+pub const COUNT_READS: &[(&str, &[&str])] = &[
+    ("full", &["level"]),
+    ("partial", &["level"]),
+    ("info", &["level"]),
+    ("unknown_level", &["level"]),
+    ("level_published", &["level_label"]),
+    ("signing", &["signature.supported"]),
+    ("signature_required", &["signature.required"]),
+    (
+        "vgca",
+        &["signature.providers", "signature.site_wide_providers"],
+    ),
+    (
+        "full_vgca",
+        &[
+            "level",
+            "signature.providers",
+            "signature.site_wide_providers",
+        ],
+    ),
+    (
+        "partial_vgca",
+        &[
+            "level",
+            "signature.providers",
+            "signature.site_wide_providers",
+        ],
+    ),
+    ("national_portal_link", &["national_portal_link"]),
+];
+
+/// What an agency rule cannot know because some of the agency's read services have unknown
+/// facts: every count that reads one (`counts.full`, ...) and every such fact as read through
+/// the list (`services.level`), each saying on how many of the read services it is unknown.
+/// Unread services are left out: they are counted in neither way already.
+pub fn agency_unknowns(services: &[ServiceFacts]) -> Vec<UnknownFact> {
+    // Unknown service fact path → (reason, first message, services it is unknown on).
+    let mut facts: Vec<(String, AssessReason, String, i64)> = Vec::new();
+    let mut read = 0i64;
+    for s in services.iter().filter(|s| s.fetch.error.is_none()) {
+        read += 1;
+        for u in &s.unknown {
+            match facts.iter_mut().find(|f| f.0 == u.fact) {
+                Some(f) => f.3 += 1,
+                None => facts.push((u.fact.clone(), u.kind, u.message.clone(), 1)),
+            }
+        }
+    }
+    let said = |fact: &str, kind: AssessReason, message: &str, n: i64| UnknownFact {
+        fact: String::new(),
+        kind,
+        message: format!("`{fact}` is unknown on {n} of {read} read services: {message}"),
+    };
+    let mut out = Vec::new();
+    for (count, reads) in COUNT_READS {
+        let hit = facts.iter().find(|f| {
+            reads
+                .iter()
+                .any(|r| fact_covers(&f.0, r) || fact_covers(r, &f.0))
+        });
+        if let Some((fact, kind, message, n)) = hit {
+            out.push(UnknownFact {
+                fact: format!("counts.{count}"),
+                ..said(fact, *kind, message, *n)
+            });
+        }
+    }
+    for (fact, kind, message, n) in &facts {
+        out.push(UnknownFact {
+            fact: format!("services.{fact}"),
+            ..said(fact, *kind, message, *n)
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -95,6 +177,18 @@ mod tests {
             "national_portal_link",
             "s.fetch.error == null && s.national_portal_link",
         ),
+        (
+            "level_unobserved",
+            "s.fetch.error == null && s.unknown.exists(u, u.fact == 'level')",
+        ),
+        (
+            "signature_unobserved",
+            "s.fetch.error == null && s.unknown.exists(u, u.fact == 'signature')",
+        ),
+        (
+            "national_portal_link_unobserved",
+            "s.fetch.error == null && s.unknown.exists(u, u.fact == 'national_portal_link')",
+        ),
     ];
 
     fn services() -> Vec<ServiceFacts> {
@@ -117,6 +211,13 @@ mod tests {
             }
             if i % 13 == 0 {
                 s.level = Level::Unknown;
+            }
+            if i % 5 == 0 {
+                s.unknown = crate::extract::unobservable(&["level", "signature"], "p");
+            }
+            if i % 8 == 0 {
+                s.unknown
+                    .extend(crate::extract::unobservable(&["national_portal_link"], "p"));
             }
         }
         all
@@ -141,5 +242,69 @@ mod tests {
         }
         assert!(counts.unread > 0 && counts.full_vgca > 0 && counts.unknown_level > 0);
         assert!(counts.level_published < counts.read);
+        assert!(counts.level_unobserved > 0 && counts.national_portal_link_unobserved > 0);
+    }
+
+    /// `COUNT_READS` names exactly the fields each count's filter reads (besides `fetch`,
+    /// which is never unknown on a read service, and `unknown` itself).
+    #[test]
+    fn count_reads_are_the_filters_reads() {
+        for (name, filter) in FILTERS {
+            // `exists` keeps, in each element, only what the filter reads (`filter` returns
+            // its elements, so it keeps them whole).
+            let src = format!("services.exists(s, {filter})");
+            let e = Expr::compile(&src).unwrap_or_else(|p| panic!("{p:?}"));
+            let mut got: Vec<String> = e
+                .uses()
+                .get("services")
+                .map(|p| p.paths())
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| !p.is_empty() && !p.starts_with("fetch") && !p.starts_with("unknown"))
+                .collect();
+            got.sort();
+            let mut want: Vec<String> = COUNT_READS
+                .iter()
+                .find(|(c, _)| c == name)
+                .map(|(_, r)| r.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default();
+            want.sort();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn unknown_service_facts_make_the_counts_reading_them_unknown() {
+        let mut all: Vec<ServiceFacts> =
+            (0..4).map(crate::rules::bench::synthetic_service).collect();
+        for s in all.iter_mut().take(3) {
+            s.unknown = crate::extract::unobservable(&["level"], "p");
+        }
+        // An unread service's unknowns are not counted (it is not read either way).
+        all[0].fetch.error = Some(ErrorFact {
+            kind: AssessReason::Timeout,
+            message: String::new(),
+        });
+        let u = agency_unknowns(&all);
+        let facts: Vec<&str> = u.iter().map(|u| u.fact.as_str()).collect();
+        assert_eq!(
+            facts,
+            [
+                "counts.full",
+                "counts.partial",
+                "counts.info",
+                "counts.unknown_level",
+                "counts.full_vgca",
+                "counts.partial_vgca",
+                "services.level",
+            ]
+        );
+        assert!(u.iter().all(|u| u.kind == AssessReason::Unobservable));
+        assert!(
+            u[0].message.contains("on 2 of 3 read services"),
+            "{}",
+            u[0].message
+        );
+        assert!(agency_unknowns(&all[3..]).is_empty());
     }
 }

@@ -5,6 +5,9 @@
 //! 1. the subject was not seen (service `fetch.error`, host `error`) and the rule does not
 //!    declare `assess_unavailable` → `could_not_assess` with the error's kind: what was not
 //!    seen is not judged;
+//!    A rule that reads an unknown fact (`host.unknown`, `service.unknown`, or for agency rules
+//!    a count or list field those make unknown) is likewise `could_not_assess` with the fact's
+//!    reason, unless `when` over known facts already makes it not applicable;
 //! 2. `when` false → `not_applicable`;
 //! 3. `require` true → `pass`; false → `fail` (or `could_not_assess` for `on_fail =
 //!    "could_not_assess"` availability rules, so an outage is never a violation).
@@ -12,12 +15,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::counts::count_services;
+use super::counts::{agency_unknowns, count_services};
 use super::expr::{Activation, Value};
 use super::model::{OnFail, Rule, Scope};
 use super::outcome::{EvidenceRef, MAX_EVIDENCE, Outcome, Subject, Verdict};
 use super::set::RuleSet;
-use crate::facts::{AgencyFacts, AssessReason, ErrorFact, Evidence, HostFacts, ServiceFacts};
+use crate::facts::{
+    AgencyFacts, AssessReason, ErrorFact, Evidence, HostFacts, ServiceFacts, UnknownFact,
+};
 
 /// A prepared evaluation for one agency: `params` and `agency` converted once, shared by every
 /// service and host of the agency. Cheap to build; `RuleSet` is `Sync`, so one scope per
@@ -133,11 +138,12 @@ impl<'a> AgencyScope<'a> {
 
     pub fn evaluate_agency(&self, services: &[ServiceFacts], hosts: &[HostFacts]) -> Vec<Outcome> {
         let act = self.agency_activation(services, hosts);
+        let unknown = agency_scope_unknowns(services, hosts);
         self.set
             .rules
             .iter()
             .filter(|r| r.scope == Scope::Agency)
-            .map(|r| self.agency_rule(r, &act))
+            .map(|r| self.agency_rule(r, &act, &unknown))
             .collect()
     }
 
@@ -201,9 +207,19 @@ impl<'a> AgencyScope<'a> {
             code: service.code.clone(),
             url: service.url.clone(),
         };
-        self.judge(rule, act, service.fetch.error.as_ref(), subject, || {
-            service_evidence(rule, service)
-        })
+        // A rule reading a fact the profile cannot observe is judged like an unread page:
+        // could not assess, with the fact's reason.
+        let unknown = match &service.fetch.error {
+            Some(_) => None,
+            None => self.unknown_blocking(rule, act, "service", &service.unknown),
+        };
+        self.judge(
+            rule,
+            act,
+            service.fetch.error.as_ref().or(unknown.as_ref()),
+            subject,
+            || service_evidence(rule, service),
+        )
     }
 
     pub(crate) fn host_rule(&self, rule: &Rule, act: &Activation<'_>, host: &HostFacts) -> Outcome {
@@ -215,7 +231,7 @@ impl<'a> AgencyScope<'a> {
         // host: could not assess, with the fact's reason.
         let unknown = match &host.error {
             Some(_) => None,
-            None => self.unknown_blocking(rule, act, host),
+            None => self.unknown_blocking(rule, act, "host", &host.unknown),
         };
         self.judge(
             rule,
@@ -226,12 +242,20 @@ impl<'a> AgencyScope<'a> {
         )
     }
 
-    pub(crate) fn agency_rule(&self, rule: &Rule, act: &Activation<'_>) -> Outcome {
+    /// `unknown`: what the agency's services and hosts make unknown
+    /// ([`agency_scope_unknowns`]), paths rooted at their variable (`counts.full`).
+    pub(crate) fn agency_rule(
+        &self,
+        rule: &Rule,
+        act: &Activation<'_>,
+        unknown: &[UnknownFact],
+    ) -> Outcome {
         let subject = Subject::Agency {
             id: self.agency.id.clone(),
         };
         let portal = self.agency.portal.clone();
-        self.judge(rule, act, None, subject, || {
+        let unknown = self.unknown_blocking(rule, act, "", unknown);
+        self.judge(rule, act, unknown.as_ref(), subject, || {
             vec![EvidenceRef {
                 kind: "portal".into(),
                 url: portal,
@@ -350,24 +374,26 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
 }
 
 impl AgencyScope<'_> {
-    /// The unknown host fact that keeps `rule` from a verdict: one its `when` reads, else one
-    /// its `require` reads when `when` (over known facts only) holds. A rule that is not
-    /// applicable on known facts stays not applicable.
+    /// The unknown fact that keeps `rule` from a verdict: one its `when` reads, else one its
+    /// `require` reads when `when` (over known facts only) holds. A rule that is not
+    /// applicable on known facts stays not applicable. `root` is the variable the facts'
+    /// paths are under (`host`, `service`), or empty when each path starts with its variable.
     fn unknown_blocking(
         &self,
         rule: &Rule,
         act: &Activation<'_>,
-        host: &HostFacts,
+        root: &str,
+        unknown: &[UnknownFact],
     ) -> Option<ErrorFact> {
-        if host.unknown.is_empty() {
+        if unknown.is_empty() {
             return None;
         }
         if let Some(w) = &rule.when
-            && let Some(u) = unknown_read(&w.uses(), host)
+            && let Some(u) = unknown_read(&w.uses(), root, unknown)
         {
             return Some(u);
         }
-        let u = unknown_read(&rule.require.uses(), host)?;
+        let u = unknown_read(&rule.require.uses(), root, unknown)?;
         match rule.when.as_ref().map(|w| w.eval_bool(act)) {
             Some(Ok(false)) => None,
             _ => Some(u),
@@ -375,27 +401,69 @@ impl AgencyScope<'_> {
     }
 }
 
-/// The first of `host.unknown` read by an expression with these `reads`, as the error that
-/// makes a rule could-not-assess. A fact path covers everything below it, and reading a
-/// parent of it (or the whole host) reads it too.
+/// What an agency rule cannot know: the counts and list fields its services' unknown facts
+/// make unknown (see [`agency_unknowns`]), and its hosts' unknown facts as read through
+/// `hosts` (`hosts.http.hsts`). Subjects that were not read at all are left out: aggregates
+/// do not count them either way.
+pub(crate) fn agency_scope_unknowns(
+    services: &[ServiceFacts],
+    hosts: &[HostFacts],
+) -> Vec<UnknownFact> {
+    let mut out = agency_unknowns(services);
+    for h in hosts.iter().filter(|h| h.error.is_none()) {
+        for u in &h.unknown {
+            let fact = format!("hosts.{}", u.fact);
+            if !out.iter().any(|k| k.fact == fact) {
+                out.push(UnknownFact {
+                    fact,
+                    kind: u.kind,
+                    message: format!("{}: {}", h.name, u.message),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The expression with these `reads` reads `fact` (under variable `root`, or starting with
+/// its variable when `root` is empty): it names the fact, something below it, or a parent of
+/// it (reading a parent, or the whole variable, reads it too).
+fn reads_fact(reads: &BTreeMap<String, super::expr::Projection>, root: &str, fact: &str) -> bool {
+    let mut segs = fact.split('.').filter(|s| !s.is_empty());
+    let var = if root.is_empty() {
+        segs.next()
+    } else {
+        Some(root)
+    };
+    let Some(mut cur) = var.and_then(|v| reads.get(v)) else {
+        return false;
+    };
+    for seg in segs {
+        if cur.is_whole() {
+            break;
+        }
+        match cur.field(seg) {
+            Some(p) => cur = p,
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The first of `unknown` read by an expression with these `reads`, as the error that makes a
+/// rule could-not-assess.
 fn unknown_read(
     reads: &BTreeMap<String, super::expr::Projection>,
-    host: &HostFacts,
+    root: &str,
+    unknown: &[UnknownFact],
 ) -> Option<ErrorFact> {
-    let projection = reads.get("host")?;
-    host.unknown.iter().find_map(|u| {
-        let mut cur = projection;
-        for seg in u.fact.split('.').filter(|s| !s.is_empty()) {
-            if cur.is_whole() {
-                break;
-            }
-            cur = cur.field(seg)?;
-        }
-        Some(ErrorFact {
+    unknown
+        .iter()
+        .find(|u| reads_fact(reads, root, &u.fact))
+        .map(|u| ErrorFact {
             kind: u.kind,
             message: format!("{}: {}", u.fact, u.message),
         })
-    })
 }
 
 fn host_evidence(h: &HostFacts) -> EvidenceRef {

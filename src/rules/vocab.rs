@@ -111,6 +111,11 @@ pub fn sample_service() -> ServiceFacts {
             ..FetchFacts::default()
         },
         evidence: vec![Evidence::default()],
+        unknown: vec![crate::facts::UnknownFact {
+            fact: String::new(),
+            kind: AssessReason::Unobservable,
+            message: String::new(),
+        }],
         ..ServiceFacts::default()
     }
 }

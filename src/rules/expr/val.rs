@@ -300,6 +300,16 @@ impl ser::SerializeStruct for MapSer<'_> {
         self.map.insert(CelMapKey::from(key), v.serialize(ser)?);
         Ok(())
     }
+    /// A field serde skips (`skip_serializing_if = "Vec::is_empty"`, as `service.unknown`):
+    /// in the facts only lists are skipped, and only when empty, so a rule reads `[]`.
+    fn skip_field(&mut self, key: &'static str) -> Result<(), Error> {
+        if self.projection.is_none_or(|p| p.field(key).is_some()) {
+            let empty: Vec<BoxVal> = Vec::new();
+            self.map
+                .insert(CelMapKey::from(key), Box::new(CelList::from(empty)));
+        }
+        Ok(())
+    }
     fn end(self) -> Result<BoxVal, Error> {
         Ok(self.done())
     }
@@ -309,6 +319,17 @@ impl ser::SerializeStruct for MapSer<'_> {
 mod tests {
     use super::super::{Activation, Expr, Value};
     use crate::facts::{AssessReason, ErrorFact, Level, ServiceFacts};
+
+    /// A list serde skips when empty (`service.unknown`) still reads as `[]`.
+    #[test]
+    fn a_skipped_empty_list_reads_as_empty() {
+        let s = ServiceFacts::default();
+        let root = Activation::root();
+        let mut act = root.child();
+        assert_eq!(act.set_facts("service", &s), Ok(()));
+        let e = Expr::compile("size(service.unknown) == 0").unwrap_or_else(|p| panic!("{p:?}"));
+        assert_eq!(e.eval_bool(&act), Ok(true));
+    }
 
     /// The direct conversion must read exactly like the crate's own (`cel::to_value` + context
     /// conversion) for every kind of field.
