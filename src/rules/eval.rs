@@ -536,3 +536,241 @@ mod evidence_tests {
         assert!(sig.evidence.iter().all(|e| e.kind != "label_value"));
     }
 }
+
+#[cfg(test)]
+mod unknown_tests {
+    use super::*;
+    use crate::facts::{Level, UnknownFact};
+    use crate::rules::bench::{synthetic_agency, synthetic_service};
+
+    fn bundled() -> RuleSet {
+        match RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        }
+    }
+
+    fn unobservable(paths: &[&str]) -> Vec<UnknownFact> {
+        crate::extract::unobservable(paths, "p")
+    }
+
+    /// As the national portal's API reads: no level, signature or national link to observe.
+    fn without_level(i: usize) -> ServiceFacts {
+        let mut s = synthetic_service(i);
+        s.level = Level::Unknown;
+        s.level_label.clear();
+        s.online_submission = false;
+        s.signature = Default::default();
+        s.national_portal_link = false;
+        s.unknown = unobservable(&["level", "level_label", "online_submission", "signature"]);
+        s.unknown.extend(unobservable(&["national_portal_link"]));
+        s
+    }
+
+    fn verdicts(outcomes: &[Outcome]) -> BTreeMap<String, Verdict> {
+        outcomes
+            .iter()
+            .map(|o| (o.rule_id.to_string(), o.verdict.clone()))
+            .collect()
+    }
+
+    fn is_unobservable(v: Option<&Verdict>) -> bool {
+        matches!(
+            v,
+            Some(Verdict::CouldNotAssess {
+                reason: AssessReason::Unobservable,
+                ..
+            })
+        )
+    }
+
+    #[test]
+    fn a_service_rule_reading_an_unknown_fact_is_could_not_assess() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let v = verdicts(&set.evaluate_service(&without_level(0), &agency));
+        for id in [
+            "LVL-001", "LVL-002", "SIG-001", "SIG-002", "SIG-003", "SIG-004", "SIG-005", "NPL-001",
+        ] {
+            assert!(is_unobservable(v.get(id)), "{id}: {:?}", v.get(id));
+        }
+        // What it does observe is judged.
+        assert_eq!(v.get("AVL-002"), Some(&Verdict::Pass));
+        if let Some(Verdict::CouldNotAssess { detail, .. }) = v.get("LVL-001") {
+            assert!(detail.starts_with("level_label: "), "{detail}");
+        }
+    }
+
+    #[test]
+    fn an_observed_absence_still_fails() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let mut s = without_level(0);
+        s.unknown.clear();
+        let v = verdicts(&set.evaluate_service(&s, &agency));
+        assert_eq!(v.get("LVL-001"), Some(&Verdict::Fail));
+    }
+
+    /// OpenCPS-like: the level is read, the signature is not observable. `when` over the known
+    /// level decides applicability; only an applicable rule is held up by the unknown.
+    #[test]
+    fn known_facts_still_decide_applicability() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let mut full = synthetic_service(0);
+        full.level_label = "4".into();
+        full.signature = Default::default();
+        full.unknown = unobservable(&["signature", "national_portal_link"]);
+        let mut info = full.clone();
+        info.level = Level::Info;
+        info.online_submission = false;
+        let vf = verdicts(&set.evaluate_service(&full, &agency));
+        let vi = verdicts(&set.evaluate_service(&info, &agency));
+        assert!(
+            is_unobservable(vf.get("SIG-001")),
+            "{:?}",
+            vf.get("SIG-001")
+        );
+        assert!(is_unobservable(vf.get("NPL-001")));
+        assert_eq!(vf.get("LVL-001"), Some(&Verdict::Pass));
+        assert_eq!(vi.get("SIG-001"), Some(&Verdict::NotApplicable));
+        assert_eq!(vi.get("NPL-001"), Some(&Verdict::NotApplicable));
+        // SIG-003's `when` reads the signature: unknown whatever the level.
+        assert!(is_unobservable(vi.get("SIG-003")));
+    }
+
+    #[test]
+    fn an_unread_service_keeps_its_fetch_reason() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let mut s = without_level(0);
+        s.fetch.error = Some(ErrorFact {
+            kind: AssessReason::Timeout,
+            message: "30 s".into(),
+        });
+        let v = verdicts(&set.evaluate_service(&s, &agency));
+        assert!(matches!(
+            v.get("LVL-001"),
+            Some(Verdict::CouldNotAssess {
+                reason: AssessReason::Timeout,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn agency_aggregates_over_unobservable_levels_are_could_not_assess() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let services: Vec<ServiceFacts> = (0..8).map(without_level).collect();
+        let outcomes = set.evaluate_agency(&agency, &services, &[]);
+        let v = verdicts(&outcomes);
+        for id in ["AGY-001", "AGY-002"] {
+            assert!(is_unobservable(v.get(id)), "{id}: {:?}", v.get(id));
+        }
+        if let Some(Verdict::CouldNotAssess { detail, .. }) = v.get("AGY-001") {
+            assert!(detail.contains("on 8 of 8 read services"), "{detail}");
+            assert!(detail.starts_with("counts.full: "), "{detail}");
+        }
+        // The same services with the level observed as absent: judged.
+        let seen: Vec<ServiceFacts> = services
+            .iter()
+            .cloned()
+            .map(|mut s| {
+                s.unknown.clear();
+                s
+            })
+            .collect();
+        let v = verdicts(&set.evaluate_agency(&agency, &seen, &[]));
+        assert_eq!(v.get("AGY-001"), Some(&Verdict::NotApplicable));
+        assert_eq!(v.get("AGY-002"), Some(&Verdict::Fail));
+    }
+
+    /// Only the counts that read an unknown fact are unknown: a signature that cannot be
+    /// observed leaves the level share (AGY-002) judged.
+    #[test]
+    fn counts_that_read_no_unknown_fact_stay_known() {
+        let set = bundled();
+        let agency = synthetic_agency();
+        let services: Vec<ServiceFacts> = (0..8)
+            .map(|i| {
+                let mut s = synthetic_service(i);
+                s.level_label = "Mức độ 4".into();
+                s.signature = Default::default();
+                s.unknown = unobservable(&["signature"]);
+                s
+            })
+            .collect();
+        let v = verdicts(&set.evaluate_agency(&agency, &services, &[]));
+        assert!(is_unobservable(v.get("AGY-001")), "{:?}", v.get("AGY-001"));
+        assert_eq!(v.get("AGY-002"), Some(&Verdict::Pass));
+    }
+
+    /// By fact path, not rule id: a rule reading the list of services is held up by the same
+    /// unknown, one reading other fields is not.
+    #[test]
+    fn a_custom_rule_reading_the_services_list_is_could_not_assess() {
+        let text = r#"
+[[rule]]
+id = "CUS-001"
+title.vi = "t"
+title.en = "t"
+message.vi = "m"
+message.en = "m"
+remediation.vi = "r"
+remediation.en = "r"
+severity = "low"
+scope = "agency"
+require = "services.exists(s, s.level == 'full')"
+legal_basis = []
+references = []
+status = "preview"
+since = "0.1.0"
+doc = "d"
+[[rule.test]]
+name = "a full service"
+services = [{ level = "full" }]
+expect = "pass"
+[[rule.test]]
+name = "none"
+services = [{ level = "info" }]
+expect = "fail"
+[[rule.test]]
+name = "level not observable"
+services = [{ level = "unknown", unknown = [{ fact = "level", kind = "unobservable" }] }]
+expect = "could_not_assess"
+
+[[rule]]
+id = "CUS-002"
+title.vi = "t"
+title.en = "t"
+message.vi = "m"
+message.en = "m"
+remediation.vi = "r"
+remediation.en = "r"
+severity = "low"
+scope = "agency"
+require = "services.all(s, s.code != '')"
+legal_basis = []
+references = []
+status = "preview"
+since = "0.1.0"
+doc = "d"
+[[rule.test]]
+name = "codes known, level not observable"
+services = [{ code = "1", unknown = [{ fact = "level", kind = "unobservable" }] }]
+expect = "pass"
+[[rule.test]]
+name = "no code"
+services = [{ code = "" }]
+expect = "fail"
+"#;
+        let set = match RuleSet::from_sources(&[crate::diag::SourceFile::new("c.toml", text)]) {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let report = set.self_test();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert_eq!(report.passed, 5);
+    }
+}
