@@ -17,6 +17,19 @@ fn has(list: &[String], x: &str) -> bool {
     list.iter().any(|p| p == x)
 }
 
+/// Service facts a platform's public contract does not carry (../shared/platforms.md; the
+/// sandbox publishes only what the contract carries, docs/sandbox-world.md): no verdict can
+/// rest on them, so the rules reading them could not assess (`unobservable`).
+pub fn unobservable(platform: &str) -> &'static [&'static str] {
+    match platform {
+        // The national portal's JSON API: no level, signature or national-link field.
+        "dvcqg-api" => &["level", "signature", "national_portal_link"],
+        // OpenCPS service infos: `maxLevel` only.
+        "opencps" => &["signature", "national_portal_link"],
+        _ => &[],
+    }
+}
+
 /// `(rule, subject, verdict)` the ground truth implies for the [`CHECKED`] rules, where the
 /// verdict is `fail` or `cna:<reason>`.
 pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
@@ -24,9 +37,18 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
     let mut add = |rule: &str, subject: String, verdict: String| {
         out.insert((rule.to_string(), subject, verdict));
     };
+    let unseen = |agency: &str, fact: &str| {
+        truth
+            .agencies
+            .iter()
+            .find(|a| a.id == agency)
+            .is_some_and(|a| unobservable(&a.platform).contains(&fact))
+    };
     for s in &truth.services {
         let subject = format!("{}/{}", s.agency_id, s.code);
         match s.expect.as_str() {
+            // A service rule reading a fact the platform does not publish is not judged.
+            "ok" if unseen(&s.agency_id, "level") || unseen(&s.agency_id, "signature") => {}
             "ok" => {
                 let sig = &s.signature;
                 let vgca_here = has(&sig.providers, "vgca");
@@ -51,6 +73,19 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
     for a in &truth.agencies {
         if a.defects.iter().any(|d| d == "spa_without_api") {
             add("AGY-001", a.id.clone(), "cna:spa_without_api".into());
+            continue;
+        }
+        // AGY-001 reads `counts.full` (the level) and, when some read service is full,
+        // `counts.full_vgca` (the signature): unknown when the platform does not publish them.
+        let read: Vec<_> = truth
+            .services
+            .iter()
+            .filter(|s| s.agency_id == a.id && s.expect == "ok")
+            .collect();
+        let any_full = read.iter().any(|s| s.level == Level::Full);
+        if !read.is_empty() && (unseen(&a.id, "level") || (any_full && unseen(&a.id, "signature")))
+        {
+            add("AGY-001", a.id.clone(), "cna:unobservable".into());
         }
     }
     for h in &truth.hosts {
