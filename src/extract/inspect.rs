@@ -240,6 +240,9 @@ impl Inspection {
             if let Some(e) = &f.fetch.error {
                 let _ = writeln!(o, "  COULD NOT ASSESS: {} ({})", e.kind, e.message);
             }
+            for u in &f.unknown {
+                let _ = writeln!(o, "  UNKNOWN {:<23} {} ({})", u.fact, u.kind, u.message);
+            }
             let _ = writeln!(o, "  evidence");
             for e in f.evidence.iter().chain(&s.evidence) {
                 let _ = writeln!(
@@ -284,4 +287,31 @@ pub fn decode_bytes(bytes: &[u8]) -> String {
     det.feed(bytes, true);
     let enc = det.guess(None, true);
     enc.decode(bytes).0.into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A national-portal API detail: code and name read, the level (no field in the API) shown
+    /// as unknown, not as "none published".
+    #[test]
+    fn a_detail_shows_what_the_profile_cannot_observe() {
+        let set = crate::profile::ProfileSet::bundled().unwrap_or_else(|e| panic!("{e:?}"));
+        let profile = set.get("dvcqg-api").unwrap_or_else(|| panic!("dvcqg-api"));
+        let page = Page::from_body(
+            "https://dichvucong.gov.vn/api/v1/configuring/formality/get-formality-by-citizen",
+            r#"{"data": {"codeNotation": "1.001234", "name": "Cấp phép"}}"#,
+        );
+        let i = inspect(profile, &page, "vpcp", ReadAs::Detail);
+        let facts = i
+            .detail
+            .as_ref()
+            .unwrap_or_else(|| panic!("read as detail"));
+        assert_eq!(facts.code, "1.001234");
+        assert!(facts.unknown_fact("level_label").is_some(), "{facts:?}");
+        let text = i.render_text(10);
+        assert!(text.contains("UNKNOWN level "), "{text}");
+        assert!(text.contains("unobservable"), "{text}");
+    }
 }
