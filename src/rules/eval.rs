@@ -764,6 +764,31 @@ expect = "pass"
 name = "no code"
 services = [{ code = "" }]
 expect = "fail"
+
+[[rule]]
+id = "CUS-003"
+title.vi = "t"
+title.en = "t"
+message.vi = "m"
+message.en = "m"
+remediation.vi = "r"
+remediation.en = "r"
+severity = "info"
+scope = "service"
+require = "!service.unknown.exists(u, u.fact == 'level')"
+legal_basis = []
+references = []
+status = "preview"
+since = "0.1.0"
+doc = "The list of unknown facts is itself known: a rule may read it."
+[[rule.test]]
+name = "nothing unknown (the empty list is not serialised, still read as [])"
+service = { level = "full" }
+expect = "pass"
+[[rule.test]]
+name = "level unknown"
+service = { unknown = [{ fact = "level", kind = "unobservable" }] }
+expect = "fail"
 "#;
         let set = match RuleSet::from_sources(&[crate::diag::SourceFile::new("c.toml", text)]) {
             Ok(l) => l.rules,
@@ -771,6 +796,6 @@ expect = "fail"
         };
         let report = set.self_test();
         assert!(report.failures.is_empty(), "{:?}", report.failures);
-        assert_eq!(report.passed, 5);
+        assert_eq!(report.passed, 7);
     }
 }
