@@ -172,13 +172,45 @@ pub fn json_line(level: &str, message: &str, fields: serde_json::Value) -> Strin
     .to_string()
 }
 
+/// Write `text` to stdout (locked, flushed). Commands print through this (or [`crate::outln!`])
+/// instead of `println!`, which panics when stdout is a closed pipe (`dvc-audit … | head -1`):
+/// the `BrokenPipe` error travels up with `?` and `main` ends the process quietly.
+pub fn out(text: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())?;
+    o.flush()
+}
+
+/// `println!` through [`out`]: returns `std::io::Result<()>` (use `?`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::logging::out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Whether an error is a closed stdout (EPIPE), anywhere in its chain.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether a panic is `println!`'s "failed printing to stdout" on a closed pipe (printing code
+/// not yet moved to [`out`]); `main`'s panic hook then exits quietly instead of reporting it.
+pub fn is_broken_pipe_panic(message: &str) -> bool {
+    message.contains("failed printing to stdout")
+        && (message.contains("Broken pipe") || message.contains("os error 32"))
+}
+
 /// The command's result on stdout: `text` as is, or with `--log-format json` one JSON line
 /// (`event` as the message, `fields` beside it).
-pub fn result(text: &str, event: &str, fields: serde_json::Value) {
+pub fn result(text: &str, event: &str, fields: serde_json::Value) -> std::io::Result<()> {
     if json() {
-        println!("{}", json_line("INFO", event, fields));
+        out(&format!("{}\n", json_line("INFO", event, fields)))
     } else {
-        print!("{text}");
+        out(text)
     }
 }
 

@@ -93,7 +93,7 @@ pub fn run(path: &Path, kind: Kind) -> anyhow::Result<ExitCode> {
         ),
         "config_written",
         serde_json::json!({"path": path.display().to_string()}),
-    );
+    )?;
     Ok(ExitCode::Ok)
 }
 

@@ -119,9 +119,10 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     }
 }
 
-/// `rules list`: a table, or one JSON document.
+/// `rules list`: a table, or one JSON document (on one line under `--log-format json`).
+/// Written through `logging::out`: a closed stdout (`| head -1`) ends the listing quietly.
 fn list(set: &RuleSet, json: bool) {
-    if json {
+    if json || crate::logging::json() {
         let rules: Vec<serde_json::Value> = set
             .rules()
             .iter()
@@ -141,25 +142,32 @@ fn list(set: &RuleSet, json: bool) {
             })
             .collect();
         let doc = serde_json::json!({"digest": set.digest(), "rules": rules});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
-        );
+        let text = if crate::logging::json() {
+            serde_json::to_string(&doc)
+        } else {
+            serde_json::to_string_pretty(&doc)
+        };
+        let _ = crate::logging::out(&format!("{}\n", text.unwrap_or_else(|_| "{}".into())));
         return;
     }
-    println!(
-        "{:<10} {:<8} {:<8} {:<10} title",
+    let mut text = format!(
+        "{:<10} {:<8} {:<8} {:<10} title\n",
         "id", "severity", "scope", "status"
     );
     for r in set.rules() {
-        println!(
-            "{:<10} {:<8} {:<8} {:<10} {}",
+        text.push_str(&format!(
+            "{:<10} {:<8} {:<8} {:<10} {}\n",
             r.id,
             set.severity_of(r).as_str(),
             r.scope.as_str(),
             r.status.as_str(),
             r.title.en
-        );
+        ));
     }
-    println!("{} rules (digest {})", set.rules().len(), set.digest());
+    text.push_str(&format!(
+        "{} rules (digest {})\n",
+        set.rules().len(),
+        set.digest()
+    ));
+    let _ = crate::logging::out(&text);
 }
