@@ -159,10 +159,11 @@ fn now_rfc3339() -> String {
 /// One JSON line in tracing's envelope: `{"timestamp","level","fields":{"message",..},"target"}`.
 pub fn json_line(level: &str, message: &str, fields: serde_json::Value) -> String {
     let mut f = serde_json::Map::new();
-    f.insert("message".into(), message.into());
     if let serde_json::Value::Object(extra) = fields {
         f.extend(extra);
     }
+    // The event name wins over a field of the same name.
+    f.insert("message".into(), message.into());
     serde_json::json!({
         "timestamp": now_rfc3339(),
         "level": level,

@@ -635,7 +635,7 @@ pub async fn spot_agency(
                             "severity": f.severity,
                             "rule_id": f.rule_id,
                             "subject": f.subject,
-                            "message": f.message_vi,
+                            "text_vi": f.message_vi,
                         }),
                     )?;
                 }
