@@ -455,6 +455,34 @@ async fn profile_cmd(
     cmd: crate::profile::cmd::ProfileCmd,
 ) -> anyhow::Result<ExitCode> {
     let out = crate::profile::cmd::run(cmd, config, color_stderr()).await?;
+    if crate::logging::json() {
+        // JSON lines only: problems as events on stderr; the result as its JSON form on one
+        // line (`--json`), else its text in one `profile_output` event.
+        let level = if out.exit_code().code() >= 2 {
+            "ERROR"
+        } else {
+            "WARN"
+        };
+        for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
+            let fields = serde_json::Value::Object(Default::default());
+            eprintln!(
+                "{}",
+                crate::logging::json_line(level, line.trim_end(), fields)
+            );
+        }
+        let text = out.stdout.trim();
+        if !text.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(doc) if doc.is_object() => crate::outln!("{}", serde_json::to_string(&doc)?)?,
+                _ => crate::logging::result(
+                    "",
+                    "profile_output",
+                    serde_json::json!({"text": out.stdout}),
+                )?,
+            }
+        }
+        return Ok(out.exit_code());
+    }
     eprint!("{}", out.stderr);
     crate::logging::out(&out.stdout)?;
     Ok(out.exit_code())

@@ -576,6 +576,10 @@ async fn every_command_speaks_json_lines_under_log_format_json() {
     for args in [
         &["outbox", "list"][..],
         &["rules", "list"],
+        &["rules", "lint"],
+        &["rules", "test"],
+        &["rules", "doc"],
+        &["profile", "lint"],
         &["config", "check"],
         &["gc"],
     ] {

@@ -49,7 +49,7 @@ fn load(dir: Option<&Path>) -> Result<LoadedRules, DiagnosticsError> {
 }
 
 /// Run a rules command and return the exit code.
-pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
+pub fn run(cmd: &RulesCmd, _color: bool) -> ExitCode {
     let dir = match cmd {
         RulesCmd::Lint { dir, .. }
         | RulesCmd::Test { dir }
@@ -59,37 +59,51 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     let loaded = match load(dir) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color));
+            crate::logging::diagnostics(&e.0);
             return ExitCode::ConfigError;
         }
     };
-    if !loaded.warnings.is_empty() {
-        eprint!("{}", loaded.warnings.render(color));
-    }
+    crate::logging::diagnostics(&loaded.warnings);
     let set = loaded.rules;
     match cmd {
         RulesCmd::Lint { waivers, .. } => {
             if let Some(path) = waivers {
                 match super::waiver::Waivers::load(path, &set) {
                     Ok((w, warnings)) => {
-                        eprint!("{}", warnings.render(color));
-                        println!("{}: {} waivers ok", path.display(), w.entries().len());
+                        crate::logging::diagnostics(&warnings);
+                        say(
+                            &format!("{}: {} waivers ok", path.display(), w.entries().len()),
+                            "waivers_ok",
+                            serde_json::json!({"path": path.display().to_string(), "waivers": w.entries().len()}),
+                        );
                     }
                     Err(e) => {
-                        eprint!("{}", e.0.render(color));
+                        crate::logging::diagnostics(&e.0);
                         return ExitCode::ConfigError;
                     }
                 }
             }
-            println!("{} rules ok (digest {})", set.rules().len(), set.digest());
+            say(
+                &format!("{} rules ok (digest {})", set.rules().len(), set.digest()),
+                "rules_ok",
+                serde_json::json!({"rules": set.rules().len(), "digest": set.digest()}),
+            );
             ExitCode::Ok
         }
         RulesCmd::Test { .. } => {
             let report = set.self_test();
             for f in &report.failures {
-                println!("FAIL {f}");
+                say(
+                    &format!("FAIL {f}"),
+                    "rule_test_failed",
+                    serde_json::json!({"failure": f.to_string()}),
+                );
             }
-            println!("{}", report.summary());
+            say(
+                &report.summary(),
+                "rule_tests",
+                serde_json::json!({"failures": report.failures.len(), "summary": report.summary()}),
+            );
             if report.failures.is_empty() {
                 ExitCode::Ok
             } else {
@@ -103,20 +117,30 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
         RulesCmd::Doc { out, .. } => {
             let md = set.markdown();
             match out {
+                None if crate::logging::json() => {
+                    say("", "rules_doc", serde_json::json!({"markdown": md}));
+                    ExitCode::Ok
+                }
                 None => {
-                    print!("{md}");
+                    let _ = crate::logging::out(&md);
                     ExitCode::Ok
                 }
                 Some(path) => match std::fs::write(path, md) {
                     Ok(()) => ExitCode::Ok,
                     Err(e) => {
-                        eprintln!("error: cannot write {}: {e}", path.display());
+                        crate::logging::error(&format!("cannot write {}: {e}", path.display()));
                         ExitCode::Incomplete
                     }
                 },
             }
         }
     }
+}
+
+/// One result line on stdout: `text`, or under `--log-format json` the event `event` with
+/// `fields`. A closed stdout ends the output quietly (the exit code stays the command's).
+fn say(text: &str, event: &str, fields: serde_json::Value) {
+    let _ = crate::logging::result(&format!("{text}\n"), event, fields);
 }
 
 /// `rules list`: a table, or one JSON document (on one line under `--log-format json`).
