@@ -34,6 +34,8 @@ struct Received {
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
+    /// Answer 200 from the first request on (else 500 first, then 200).
+    accept_first: bool,
 }
 
 /// What a receiver does: HMAC-SHA256(secret, timestamp + "." + body), compared in constant
@@ -83,7 +85,7 @@ async fn hook(
     if !ok {
         return (StatusCode::UNAUTHORIZED, "bad signature");
     }
-    if got.len() == 1 {
+    if got.len() == 1 && !r.accept_first {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             "receiver down for maintenance",
@@ -93,8 +95,11 @@ async fn hook(
     }
 }
 
-async fn start_receiver() -> (Receiver, u16) {
-    let receiver = Receiver::default();
+async fn start_receiver(accept_first: bool) -> (Receiver, u16) {
+    let receiver = Receiver {
+        accept_first,
+        ..Receiver::default()
+    };
     let app = axum::Router::new()
         .route("/hook", axum::routing::post(hook))
         .with_state(receiver.clone());
@@ -133,6 +138,16 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Add `[notify.webhook]` for the receiver on `port` to the world's configuration.
+fn with_webhook(cfg: &Path, port: u16) -> String {
+    let mut toml = std::fs::read_to_string(cfg).expect("config");
+    toml.push_str(&format!(
+        "\n[notify.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_env = \"{SECRET_ENV}\"\ntimeout_ms = 20000\nheaders = {{ \"X-Route\" = \"ops-channel\" }}\n"
+    ));
+    std::fs::write(cfg, toml).expect("write config");
+    cfg.display().to_string()
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)
@@ -163,14 +178,8 @@ fn names(dir: &Path, suffix: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_summary_is_signed_spooled_retried_and_delivered_once() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
-    let (receiver, port) = start_receiver().await;
-    let cfg = served.config_path();
-    let mut toml = std::fs::read_to_string(&cfg).expect("config");
-    toml.push_str(&format!(
-        "\n[notify.webhook]\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret_env = \"{SECRET_ENV}\"\ntimeout_ms = 20000\nheaders = {{ \"X-Route\" = \"ops-channel\" }}\n"
-    ));
-    std::fs::write(&cfg, toml).expect("write config");
-    let cfg = cfg.display().to_string();
+    let (receiver, port) = start_receiver(false).await;
+    let cfg = with_webhook(&served.config_path(), port);
     let outbox = served.dir.path().join("outbox");
 
     // The run: the receiver answers 500, the body stays in the outbox; the run's exit code is
@@ -371,4 +380,32 @@ async fn a_missing_secret_stops_the_run_before_any_traffic() {
         0,
         "nothing was crawled with a broken configuration"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_cannot_start_still_tells_the_receiver() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let (receiver, port) = start_receiver(true).await;
+    let cfg = with_webhook(&served.config_path(), port);
+    // Another run holds the database: this one exits 4 before storing anything.
+    let held = dvc_audit::run::lock::RunLock::acquire(&served.db()).expect("lock");
+    let out = run_bin(s(&["run", "--no-mail", "-c", &cfg])).await;
+    drop(held);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let got = receiver.got.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1);
+    assert!(got[0].signature_ok);
+    let body: Value = serde_json::from_slice(&got[0].body).expect("JSON body");
+    assert_eq!(body["status"], "not_started");
+    assert_eq!(body["exit_code"], 4);
+    assert!(
+        body["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    assert!(body["run_id"].is_null());
+    let outbox = served.dir.path().join("outbox");
+    assert!(names(&outbox, ".webhook.json").is_empty(), "delivered");
+    let sent = names(&outbox.join("sent"), ".webhook.json");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].starts_with("norun-webhook-"), "{sent:?}");
 }

@@ -120,11 +120,15 @@ pub fn payload(summary: &serde_json::Value) -> Vec<u8> {
     serde_json::Value::Object(m).to_string().into_bytes()
 }
 
-/// The delivery id of a run's body: the run, and a hash of the body (a rebuilt database that
-/// reuses run ids does not collide with deliveries already sent).
-pub fn delivery_id(run_id: i64, body: &[u8]) -> String {
+/// The delivery id of a run's body: the run (`norun` when it failed before one was stored:
+/// lock held, database error), and a hash of the body (a rebuilt database that reuses run
+/// ids does not collide with deliveries already sent).
+pub fn delivery_id(run_id: Option<i64>, body: &[u8]) -> String {
     let hash = hex::encode(Sha256::digest(body));
-    format!("run{run_id}-webhook-{}", &hash[..16])
+    match run_id {
+        Some(run) => format!("run{run}-webhook-{}", &hash[..16]),
+        None => format!("norun-webhook-{}", &hash[..16]),
+    }
 }
 
 /// `sha256=<hex of HMAC-SHA256(secret, timestamp + "." + body)>`.
@@ -502,8 +506,9 @@ mod tests {
         assert_eq!(v["schema_version"], SCHEMA_VERSION);
         assert_eq!(v["event"], "run_finished");
         assert_eq!(v["counts"]["findings"], 2);
-        assert!(delivery_id(4, &body).starts_with("run4-webhook-"));
-        assert!(valid_id(&delivery_id(4, &body)));
+        assert!(delivery_id(Some(4), &body).starts_with("run4-webhook-"));
+        assert!(valid_id(&delivery_id(Some(4), &body)));
+        assert!(valid_id(&delivery_id(None, &body)));
     }
 
     #[test]

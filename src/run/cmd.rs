@@ -364,8 +364,8 @@ async fn finish(
     let webhook = loaded.filter(|l| l.config.notify.webhook.is_some());
     if crate::logging::json() || webhook.is_some() {
         let fields = finished_fields(f, db);
-        if let (Some(loaded), Some(run_id)) = (webhook, f.run_id) {
-            deliver_webhook(loaded, run_id, &fields).await;
+        if let Some(loaded) = webhook {
+            deliver_webhook(loaded, f.run_id, &fields).await;
         }
         if crate::logging::json() {
             let level = if f.exit.code() >= 2 { "ERROR" } else { "INFO" };
@@ -391,7 +391,11 @@ async fn finish(
 
 /// Spool the run summary for `[notify.webhook]` in the outbox, then deliver every pending body
 /// (earlier failures included). A failed delivery stays queued and never changes the exit code.
-async fn deliver_webhook(loaded: &crate::config::Loaded, run_id: i64, fields: &serde_json::Value) {
+async fn deliver_webhook(
+    loaded: &crate::config::Loaded,
+    run_id: Option<i64>,
+    fields: &serde_json::Value,
+) {
     use crate::notify::{Outbox, webhook};
     let settings = match webhook::settings_from_config(loaded) {
         Ok(Some(s)) => s,
