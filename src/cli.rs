@@ -79,7 +79,7 @@ pub enum Command {
     Sandbox(SandboxCmd),
     /// Render a stored run again (e.g. in English) without crawling.
     Report(ReportArgs),
-    /// Email outbox: messages not yet delivered.
+    /// Outbox: email messages and webhook deliveries not yet delivered.
     #[command(subcommand)]
     Outbox(OutboxCmd),
     /// Print a shell completion script, e.g. `dvc-audit completions bash >
@@ -177,13 +177,13 @@ pub enum ReportLang {
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
-    /// List pending (undelivered) messages.
+    /// List pending (undelivered) messages and webhook deliveries.
     List {
         /// One JSON document: pending messages and counts.
         #[arg(long)]
         json: bool,
     },
-    /// Send every pending message now; delivered ones move to `sent/`.
+    /// Send every pending message and webhook delivery now; delivered ones move to `sent/`.
     Flush,
 }
 
