@@ -327,6 +327,22 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_pipe_is_recognised_through_context_and_in_println_panics() {
+        let epipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::from(epipe).context("printing the history");
+        assert!(is_broken_pipe(&e));
+        let other = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!is_broken_pipe(&other));
+        assert!(is_broken_pipe_panic(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(!is_broken_pipe_panic(
+            "failed printing to stderr: Broken pipe (os error 32)"
+        ));
+        assert!(!is_broken_pipe_panic("index out of bounds"));
+    }
+
+    #[test]
     fn json_line_is_tracing_shaped() {
         let line = json_line("INFO", "run_finished", serde_json::json!({"run_id": 3}));
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
@@ -335,5 +351,9 @@ mod tests {
         assert_eq!(v["fields"]["run_id"], 3);
         assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
         assert!(!line.contains('\n'));
+        // The event name is never replaced by a field of the same name.
+        let line = json_line("INFO", "spot_finding", serde_json::json!({"message": "x"}));
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["fields"]["message"], "spot_finding");
     }
 }
