@@ -79,7 +79,7 @@ pub enum Command {
     Sandbox(SandboxCmd),
     /// Render a stored run again (e.g. in English) without crawling.
     Report(ReportArgs),
-    /// Email outbox: messages not yet delivered.
+    /// Outbox: email messages and webhook deliveries not yet delivered.
     #[command(subcommand)]
     Outbox(OutboxCmd),
     /// Print a shell completion script, e.g. `dvc-audit completions bash >
@@ -177,13 +177,13 @@ pub enum ReportLang {
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCmd {
-    /// List pending (undelivered) messages.
+    /// List pending (undelivered) messages and webhook deliveries.
     List {
         /// One JSON document: pending messages and counts.
         #[arg(long)]
         json: bool,
     },
-    /// Send every pending message now; delivered ones move to `sent/`.
+    /// Send every pending message and webhook delivery now; delivered ones move to `sent/`.
     Flush,
 }
 
@@ -251,31 +251,50 @@ async fn sandbox_serve(
         ..Default::default()
     };
     let handle = crate::sandbox::serve(world, opts).await?;
-    println!(
-        "sandbox {} world (seed {seed}): {} agencies, {} services",
-        size.as_str(),
-        handle.world().agencies().len(),
-        handle.world().service_count()
-    );
-    println!("https: 127.0.0.1:{}", handle.https_port());
-    println!("http:  127.0.0.1:{}", handle.http_port());
-    println!("out:   {}", out.display());
     let background = handle.world().service_count() > crate::sandbox::BACKGROUND_TRUTH_SERVICES;
-    for name in [
+    let files: Vec<(PathBuf, bool)> = [
         "audit.toml",
         "ca.pem",
         "gov-ca.pem",
         "ground-truth.json",
         "requests.jsonl",
-    ] {
-        let note = if name == "ground-truth.json" && background {
+    ]
+    .iter()
+    .map(|name| (out.join(name), *name == "ground-truth.json" && background))
+    .collect();
+    let mut text = format!(
+        "sandbox {} world (seed {seed}): {} agencies, {} services\nhttps: 127.0.0.1:{}\nhttp:  127.0.0.1:{}\nout:   {}\n",
+        size.as_str(),
+        handle.world().agencies().len(),
+        handle.world().service_count(),
+        handle.https_port(),
+        handle.http_port(),
+        out.display()
+    );
+    for (path, in_background) in &files {
+        let note = if *in_background {
             "  (being written in the background)"
         } else {
             ""
         };
-        println!("  {}{note}", out.join(name).display());
+        text.push_str(&format!("  {}{note}\n", path.display()));
     }
-    println!("Ctrl-C to stop.");
+    text.push_str("Ctrl-C to stop.\n");
+    crate::logging::result(
+        &text,
+        "sandbox_serving",
+        serde_json::json!({
+            "size": size.as_str(),
+            "seed": seed,
+            "agencies": handle.world().agencies().len(),
+            "services": handle.world().service_count(),
+            "https_port": handle.https_port(),
+            "http_port": handle.http_port(),
+            "out": out.display().to_string(),
+            "files": files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
+            "ground_truth_in_background": background,
+        }),
+    )?;
     tokio::signal::ctrl_c().await?;
     handle.shutdown().await;
     Ok(ExitCode::Ok)
@@ -293,7 +312,7 @@ fn config_check(path: &std::path::Path) -> anyhow::Result<ExitCode> {
                 &format!("{}: ok ({n} agencies)\n", path.display()),
                 "config_ok",
                 serde_json::json!({"path": path.display().to_string(), "agencies": n}),
-            );
+            )?;
             Ok(ExitCode::Ok)
         }
         Err(e) => {
@@ -318,24 +337,24 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         return Ok(code);
     }
     if args.mail {
-        eprintln!(
-            "error: --mail needs {} to be the portal of an agency in {}",
+        crate::logging::error(&format!(
+            "--mail needs {} to be the portal of an agency in {}",
             args.url,
             config.display()
-        );
+        ));
         return Ok(ExitCode::ConfigError);
     }
     let cfg = match spot_config(args) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            crate::logging::error(&format!("{e:#}"));
             return Ok(ExitCode::ConfigError);
         }
     };
     let target = match crate::probe::spot::parse_target(&args.url) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error(&e.to_string());
             return Ok(ExitCode::ConfigError);
         }
     };
@@ -348,7 +367,7 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
                 (s.rules, Some(fail_on))
             }
             Err(e) => {
-                eprint!("{}", e.0.render(color_stderr()));
+                crate::logging::diagnostics(&e.0);
                 return Ok(ExitCode::ConfigError);
             }
         }
@@ -356,7 +375,7 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         match crate::rules::RuleSet::bundled() {
             Ok(l) => (l.rules, None),
             Err(e) => {
-                eprint!("{}", e.0.render(color_stderr()));
+                crate::logging::diagnostics(&e.0);
                 return Ok(ExitCode::ConfigError);
             }
         }
@@ -366,18 +385,30 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         .or(configured_fail_on)
         .unwrap_or(crate::facts::Severity::High);
     let report = crate::probe::spot::spot(cfg, &args.url, &target, &rules).await;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        if !report.redirected_to.is_empty() {
-            println!("{} -> {}", args.url, report.redirected_to);
-        }
-        print!("{}", crate::probe::render_table(&report.host));
-        println!();
-        print!(
+    if crate::logging::json() {
+        // One line: the report's JSON form as the `spot_finished` event's `report` field.
+        crate::outln!(
             "{}",
-            crate::probe::render_outcomes(&report.outcomes, matches!(args.lang, ReportLang::En))
-        );
+            crate::logging::json_line(
+                "INFO",
+                "spot_finished",
+                serde_json::json!({"url": args.url, "report": report}),
+            )
+        )?;
+    } else if args.json {
+        crate::outln!("{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        let mut text = String::new();
+        if !report.redirected_to.is_empty() {
+            text.push_str(&format!("{} -> {}\n", args.url, report.redirected_to));
+        }
+        text.push_str(&crate::probe::render_table(&report.host));
+        text.push('\n');
+        text.push_str(&crate::probe::render_outcomes(
+            &report.outcomes,
+            matches!(args.lang, ReportLang::En),
+        ));
+        crate::logging::out(&text)?;
     }
     Ok(if report.worst.is_some_and(|w| w >= fail_on) {
         ExitCode::Findings
@@ -424,8 +455,36 @@ async fn profile_cmd(
     cmd: crate::profile::cmd::ProfileCmd,
 ) -> anyhow::Result<ExitCode> {
     let out = crate::profile::cmd::run(cmd, config, color_stderr()).await?;
+    if crate::logging::json() {
+        // JSON lines only: problems as events on stderr; the result as its JSON form on one
+        // line (`--json`), else its text in one `profile_output` event.
+        let level = if out.exit_code().code() >= 2 {
+            "ERROR"
+        } else {
+            "WARN"
+        };
+        for line in out.stderr.lines().filter(|l| !l.trim().is_empty()) {
+            let fields = serde_json::Value::Object(Default::default());
+            eprintln!(
+                "{}",
+                crate::logging::json_line(level, line.trim_end(), fields)
+            );
+        }
+        let text = out.stdout.trim();
+        if !text.is_empty() {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(doc) if doc.is_object() => crate::outln!("{}", serde_json::to_string(&doc)?)?,
+                _ => crate::logging::result(
+                    "",
+                    "profile_output",
+                    serde_json::json!({"text": out.stdout}),
+                )?,
+            }
+        }
+        return Ok(out.exit_code());
+    }
     eprint!("{}", out.stderr);
-    print!("{}", out.stdout);
+    crate::logging::out(&out.stdout)?;
     Ok(out.exit_code())
 }
 
@@ -463,7 +522,7 @@ fn report(path: &std::path::Path, args: ReportArgs) -> anyhow::Result<ExitCode> 
                 &text,
                 "report_written",
                 serde_json::json!({"reports": paths}),
-            );
+            )?;
             Ok(ExitCode::Ok)
         }
         // No such run (or no history at all): a usage error, not a failed run.
@@ -491,44 +550,79 @@ async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCo
     match cmd {
         OutboxCmd::List { json } => {
             let pending = outbox.pending()?;
-            if json {
-                let items: Vec<serde_json::Value> = pending
+            let hooks = crate::notify::webhook::pending(&outbox)?;
+            let sent = outbox.sent()?.len() + crate::notify::webhook::sent(&outbox)?.len();
+            if json || crate::logging::json() {
+                let mut items: Vec<serde_json::Value> = pending
                     .iter()
                     .map(|p| {
                         serde_json::json!({
+                            "kind": "email",
                             "id": p.id,
                             "to": p.envelope.to,
                             "subject": p.envelope.subject,
                         })
                     })
                     .collect();
+                items.extend(hooks.iter().map(|h| {
+                    serde_json::json!({
+                        "kind": "webhook",
+                        "id": h.id,
+                        "url": h.url,
+                        "attempts": h.attempts,
+                        "last_error": h.last_error,
+                    })
+                }));
                 let doc = serde_json::json!({
                     "pending": items,
-                    "pending_count": pending.len(),
-                    "sent_count": outbox.sent()?.len(),
+                    "pending_count": items.len(),
+                    "sent_count": sent,
                     "dir": dir.display().to_string(),
                 });
-                println!("{}", serde_json::to_string_pretty(&doc)?);
+                let text = if crate::logging::json() {
+                    serde_json::to_string(&doc)?
+                } else {
+                    serde_json::to_string_pretty(&doc)?
+                };
+                crate::outln!("{text}")?;
                 return Ok(ExitCode::Ok);
             }
+            let mut text = String::new();
             for p in &pending {
-                println!(
-                    "{}\t{}\t{}",
+                text.push_str(&format!(
+                    "{}\t{}\t{}\n",
                     p.id,
                     p.envelope.to.join(","),
                     p.envelope.subject
-                );
+                ));
             }
-            println!(
-                "{} pending, {} sent ({})",
-                pending.len(),
-                outbox.sent()?.len(),
+            for h in &hooks {
+                let last = h
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(" (last error: {e})"))
+                    .unwrap_or_default();
+                text.push_str(&format!(
+                    "{}\twebhook {}\t{} attempts{last}\n",
+                    h.id, h.url, h.attempts
+                ));
+            }
+            text.push_str(&format!(
+                "{} pending, {} sent ({})\n",
+                pending.len() + hooks.len(),
+                sent,
                 dir.display()
-            );
+            ));
+            crate::logging::out(&text)?;
             Ok(ExitCode::Ok)
         }
         OutboxCmd::Flush => {
-            let r = crate::notify::flush(&outbox, &settings.smtp).await?;
+            let mut r = crate::notify::flush(&outbox, &settings.smtp).await?;
+            // Then the webhook bodies (after the email flush released the outbox lock).
+            let hook = crate::notify::webhook::settings_from_config(&loaded)?;
+            let h = crate::notify::webhook::flush(&outbox, hook.as_ref()).await?;
+            r.sent.extend(h.sent);
+            r.failed.extend(h.failed);
             for (id, e) in &r.failed {
                 if crate::logging::json() {
                     tracing::warn!(message_id = %id, error = %e, "not sent");
@@ -540,7 +634,7 @@ async fn outbox(path: &std::path::Path, cmd: OutboxCmd) -> anyhow::Result<ExitCo
                 &format!("{} sent, {} still pending\n", r.sent.len(), r.failed.len()),
                 "outbox_flushed",
                 serde_json::json!({"sent": r.sent.len(), "pending": r.failed.len()}),
-            );
+            )?;
             Ok(if r.failed.is_empty() {
                 ExitCode::Ok
             } else {
@@ -588,7 +682,11 @@ fn man(out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
             clap_mangen::generate_to(cmd, dir)?;
-            println!("{}", dir.display());
+            crate::logging::result(
+                &format!("{}\n", dir.display()),
+                "man_written",
+                serde_json::json!({"dir": dir.display().to_string()}),
+            )?;
         }
     }
     Ok(ExitCode::Ok)

@@ -159,10 +159,11 @@ fn now_rfc3339() -> String {
 /// One JSON line in tracing's envelope: `{"timestamp","level","fields":{"message",..},"target"}`.
 pub fn json_line(level: &str, message: &str, fields: serde_json::Value) -> String {
     let mut f = serde_json::Map::new();
-    f.insert("message".into(), message.into());
     if let serde_json::Value::Object(extra) = fields {
         f.extend(extra);
     }
+    // The event name wins over a field of the same name.
+    f.insert("message".into(), message.into());
     serde_json::json!({
         "timestamp": now_rfc3339(),
         "level": level,
@@ -172,13 +173,45 @@ pub fn json_line(level: &str, message: &str, fields: serde_json::Value) -> Strin
     .to_string()
 }
 
+/// Write `text` to stdout (locked, flushed). Commands print through this (or [`crate::outln!`])
+/// instead of `println!`, which panics when stdout is a closed pipe (`dvc-audit … | head -1`):
+/// the `BrokenPipe` error travels up with `?` and `main` ends the process quietly.
+pub fn out(text: &str) -> std::io::Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())?;
+    o.flush()
+}
+
+/// `println!` through [`out`]: returns `std::io::Result<()>` (use `?`).
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::logging::out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Whether an error is a closed stdout (EPIPE), anywhere in its chain.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Whether a panic is `println!`'s "failed printing to stdout" on a closed pipe (printing code
+/// not yet moved to [`out`]); `main`'s panic hook then exits quietly instead of reporting it.
+pub fn is_broken_pipe_panic(message: &str) -> bool {
+    message.contains("failed printing to stdout")
+        && (message.contains("Broken pipe") || message.contains("os error 32"))
+}
+
 /// The command's result on stdout: `text` as is, or with `--log-format json` one JSON line
 /// (`event` as the message, `fields` beside it).
-pub fn result(text: &str, event: &str, fields: serde_json::Value) {
+pub fn result(text: &str, event: &str, fields: serde_json::Value) -> std::io::Result<()> {
     if json() {
-        println!("{}", json_line("INFO", event, fields));
+        out(&format!("{}\n", json_line("INFO", event, fields)))
     } else {
-        print!("{text}");
+        out(text)
     }
 }
 
@@ -294,6 +327,22 @@ mod tests {
     }
 
     #[test]
+    fn a_closed_pipe_is_recognised_through_context_and_in_println_panics() {
+        let epipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let e = anyhow::Error::from(epipe).context("printing the history");
+        assert!(is_broken_pipe(&e));
+        let other = anyhow::Error::from(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!is_broken_pipe(&other));
+        assert!(is_broken_pipe_panic(
+            "failed printing to stdout: Broken pipe (os error 32)"
+        ));
+        assert!(!is_broken_pipe_panic(
+            "failed printing to stderr: Broken pipe (os error 32)"
+        ));
+        assert!(!is_broken_pipe_panic("index out of bounds"));
+    }
+
+    #[test]
     fn json_line_is_tracing_shaped() {
         let line = json_line("INFO", "run_finished", serde_json::json!({"run_id": 3}));
         let v: serde_json::Value = serde_json::from_str(&line).expect("json");
@@ -302,5 +351,9 @@ mod tests {
         assert_eq!(v["fields"]["run_id"], 3);
         assert!(v["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
         assert!(!line.contains('\n'));
+        // The event name is never replaced by a field of the same name.
+        let line = json_line("INFO", "spot_finding", serde_json::json!({"message": "x"}));
+        let v: serde_json::Value = serde_json::from_str(&line).expect("json");
+        assert_eq!(v["fields"]["message"], "spot_finding");
     }
 }

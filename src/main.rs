@@ -12,6 +12,7 @@ use dvc_audit::logging::LogSettings;
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
+    quiet_on_broken_pipe();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(code) => return code,
@@ -37,11 +38,33 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(dvc_audit::cli::dispatch(cli)) {
         Ok(code) => code.into(),
+        // The reader went away (`dvc-audit rules list | head -1`): stop quietly, as
+        // common CLIs do; what was asked for was printed as far as it was wanted.
+        Err(e) if dvc_audit::logging::is_broken_pipe(&e) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             dvc_audit::logging::error(&format!("{e:#}"));
             ExitCode::Incomplete.into()
         }
     }
+}
+
+/// Printing that still goes through `println!` panics on a closed stdout: end such a panic
+/// quietly (exit 0, nothing on stderr) instead of a panic message and exit 101. Every other
+/// panic keeps the default report.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if dvc_audit::logging::is_broken_pipe_panic(message) {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
 
 /// Parse the arguments. `--version` gets the long form (commit, build date, digests); usage

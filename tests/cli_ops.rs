@@ -532,3 +532,152 @@ async fn the_crontab_line_is_silent_on_findings_and_speaks_on_failure() {
     );
     assert!(mail.contains("\"run_finished\""), "{mail}");
 }
+
+/// Every line of both streams is one JSON object; returns the stdout lines.
+fn all_json(what: &str, out: &Output) -> Vec<Value> {
+    let stdout = json_lines(&format!("{what}: stdout"), &out.stdout);
+    json_lines(&format!("{what}: stderr"), &out.stderr);
+    assert!(
+        !out.stdout.contains(&0x1b) && !out.stderr.contains(&0x1b),
+        "{what}: ESC"
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_speaks_json_lines_under_log_format_json() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let cfg = served.config_path().display().to_string();
+    let j = |args: &[&str]| {
+        let mut v = s(args);
+        v.extend(s(&["--log-format", "json", "-c", &cfg]));
+        v
+    };
+    let out = run_bin(j(&["run", "--no-mail"])).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    all_json("run", &out);
+
+    // Listings: their JSON form, on one line.
+    let out = run_bin(j(&["history"])).await;
+    assert_eq!(out.status.code(), Some(0));
+    let lines = all_json("history", &out);
+    assert_eq!(lines.len(), 1);
+    let runs = lines[0]["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 1);
+    let agency = runs[0]["agencies"][0].as_str().expect("agency").to_string();
+    let out = run_bin(j(&["history", "--agency", &agency])).await;
+    let lines = all_json("history --agency", &out);
+    assert_eq!(lines[0]["trend"].as_array().map(Vec::len), Some(1));
+    let out = run_bin(j(&["history", "verify"])).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = all_json("history verify", &out);
+    assert_eq!(message(&lines[lines.len() - 1]), "history_verified");
+    assert_eq!(lines[lines.len() - 1]["fields"]["complete_runs"], 1);
+    for args in [
+        &["outbox", "list"][..],
+        &["rules", "list"],
+        &["rules", "lint"],
+        &["rules", "test"],
+        &["rules", "doc"],
+        &["profile", "lint"],
+        &["config", "check"],
+        &["gc"],
+    ] {
+        let out = run_bin(j(args)).await;
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            !all_json(&args.join(" "), &out).is_empty(),
+            "{args:?}: nothing on stdout"
+        );
+    }
+
+    // A spot audit of a configured portal: findings as events, run_finished last.
+    let loaded = dvc_audit::config::Config::load(&served.config_path()).expect("config");
+    let portal = loaded.config.agencies[0].portal.clone();
+    let out = run_bin(j(&["spot", &portal])).await;
+    let code = out.status.code().expect("exit code");
+    let lines = all_json("spot", &out);
+    let last = lines.last().expect("a stdout line");
+    assert_eq!(message(last), "run_finished");
+    assert_eq!(last["fields"]["mode"], "spot");
+    assert_eq!(last["fields"]["exit_code"].as_i64(), Some(i64::from(code)));
+    let shown = lines
+        .iter()
+        .filter(|l| message(l) == "spot_finding")
+        .count();
+    let run_id = last["fields"]["run_id"].as_i64().expect("run id");
+    let stored: f64 = failing_by_severity(&served.db(), run_id).values().sum();
+    assert_eq!(shown as f64, stored, "one event per failing finding");
+
+    // The demo, through the same code path as `run`, on the tiny world.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let demo_dir = dir.path().join("demo").display().to_string();
+    let out = run_bin(s(&[
+        "demo",
+        "--size",
+        "tiny",
+        "--dir",
+        &demo_dir,
+        "--https-port",
+        "0",
+        "--http-port",
+        "0",
+        "--log-format",
+        "json",
+    ]))
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines = all_json("demo", &out);
+    let events: Vec<&str> = lines.iter().map(message).collect();
+    assert_eq!(events, vec!["demo_started", "demo_world", "run_finished"]);
+    assert!(lines[2]["fields"]["counts"]["findings"].as_u64() > Some(0));
+}
+
+/// Run the binary with stdout a pipe whose reading end is already closed: every write to it
+/// fails with EPIPE, as under `dvc-audit … | head -1` once `head` has exited.
+fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    drop(reader);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("dvc-audit"))
+        .args(args)
+        .env_remove("DVC_AUDIT_CONFIG")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("runs");
+    (out.status.code(), text(&out.stderr))
+}
+
+#[test]
+fn a_closed_stdout_ends_every_printing_command_quietly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = offline_config(dir.path());
+    Store::open(&dir.path().join("dvc-audit.sqlite")).expect("an empty history");
+    for args in [
+        &["rules", "list"][..],
+        &["rules", "list", "--json"],
+        &["rules", "doc"],
+        &["rules", "lint"],
+        &["completions", "bash"],
+        &["man"],
+        &["--help"],
+        &["--version"],
+        &["history", "-c", &cfg],
+        &["history", "--json", "-c", &cfg],
+        &["history", "--log-format", "json", "-c", &cfg],
+        &["outbox", "list", "-c", &cfg],
+        &["outbox", "list", "--json", "-c", &cfg],
+        &["config", "check", "-c", &cfg],
+        &["profile", "lint"],
+    ] {
+        let (code, stderr) = with_closed_stdout(args);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+    }
+}

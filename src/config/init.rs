@@ -93,7 +93,7 @@ pub fn run(path: &Path, kind: Kind) -> anyhow::Result<ExitCode> {
         ),
         "config_written",
         serde_json::json!({"path": path.display().to_string()}),
-    );
+    )?;
     Ok(ExitCode::Ok)
 }
 
@@ -140,6 +140,12 @@ mod tests {
                 "waivers",
                 "trung-uong",
                 "to",
+                // The webhook section is commented out as a whole (it needs a secret).
+                "url",
+                "secret_env",
+                "secret_file",
+                "timeout_ms",
+                "headers",
             ]
             .iter()
             .any(|k| body.starts_with(&format!("{k} = ")));
@@ -162,8 +168,8 @@ mod tests {
         };
         let show = |c: &Config| {
             format!(
-                "{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
-                c.audit, c.crawl, c.tls, c.storage, c.report, c.email, c.rules
+                "{:?}{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+                c.audit, c.crawl, c.tls, c.storage, c.report, c.email, c.notify, c.rules
             )
         };
         assert_eq!(show(&a.config), show(&b.config));

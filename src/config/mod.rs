@@ -89,6 +89,52 @@ impl Loaded {
             .filter(|s| !s.is_empty())
             .map(Secret))
     }
+
+    /// The webhook's HMAC secret (`[notify.webhook]`): from `secret_file` if set, else from the
+    /// environment variable named by `secret_env`. `None` when no webhook is configured;
+    /// an error when one is but its secret is missing or empty.
+    pub fn webhook_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        let Some(w) = &self.config.notify.webhook else {
+            return Ok(None);
+        };
+        let missing = |what: String, message: &str| ConfigError::WebhookSecret {
+            what,
+            message: message.to_string(),
+        };
+        let secret = if let Some(file) = &w.secret_file {
+            let path = self.path(file);
+            let text = read_secret_file(&path)
+                .map_err(|e| missing(path.display().to_string(), &e.to_string()))?;
+            if text.is_empty() {
+                return Err(missing(
+                    path.display().to_string(),
+                    "the first line is empty",
+                ));
+            }
+            text
+        } else {
+            std::env::var(&w.secret_env)
+                .ok()
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| {
+                    missing(
+                        format!("the environment variable {}", w.secret_env),
+                        "not set or empty",
+                    )
+                })?
+        };
+        Ok(Some(Secret(secret)))
+    }
+}
+
+/// The first line of a secret file (bounded: a secret is short; a huge file is a mistake).
+pub(crate) fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(64 * 1024)
+        .read_to_string(&mut text)?;
+    Ok(text.lines().next().unwrap_or("").trim_end().to_string())
 }
 
 /// A secret string that never prints itself.
@@ -111,6 +157,8 @@ impl std::fmt::Debug for Secret {
 pub enum ConfigError {
     #[error("cannot read the SMTP password from {what}: {message}")]
     Secret { what: String, message: String },
+    #[error("cannot read the webhook secret from {what}: {message}")]
+    WebhookSecret { what: String, message: String },
 }
 
 impl Config {
@@ -174,6 +222,7 @@ impl Config {
             file: &file,
             spans: &spans,
             base_dir: &base_dir,
+            env,
         };
         validate::validate(&config, &ctx, &mut diags);
 

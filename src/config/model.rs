@@ -33,6 +33,10 @@ pub mod defaults {
     pub const MAX_ROWS_PER_RULE_LIMIT: u32 = 10_000;
     pub const OUTBOX: &str = "outbox";
     pub const PASSWORD_ENV: &str = "DVC_AUDIT_SMTP_PASSWORD";
+    /// Environment variable holding the webhook's HMAC secret (`notify.webhook.secret_env`).
+    pub const WEBHOOK_SECRET_ENV: &str = "DVC_AUDIT_WEBHOOK_SECRET";
+    /// Time allowed for one webhook delivery (connect, send, answer), in milliseconds.
+    pub const WEBHOOK_TIMEOUT_MS: u64 = 10_000;
     pub const HTTP_PORT: u16 = 80;
     /// Longest robots.txt `Crawl-delay` honoured (seconds); a longer one is capped.
     pub const MAX_CRAWL_DELAY_SECS: u64 = 60;
@@ -256,6 +260,43 @@ impl Default for EmailSection {
     }
 }
 
+/// `[notify]`: notifications besides email.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct NotifySection {
+    /// `[notify.webhook]`: POST the run summary (JSON, HMAC-signed) through the outbox.
+    pub webhook: Option<WebhookSection>,
+}
+
+/// `[notify.webhook]`. The HMAC secret never lives in the file: only in the environment
+/// variable named by `secret_env` or in `secret_file` (as the SMTP password).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebhookSection {
+    /// `https://…`, or `http://` to a loopback host only. No credentials in the URL.
+    pub url: String,
+    /// Name of the environment variable holding the HMAC secret.
+    pub secret_env: String,
+    /// A file holding the secret (first line). Takes precedence over `secret_env`.
+    pub secret_file: Option<String>,
+    /// Time allowed for one delivery (connect, send, answer), in milliseconds.
+    pub timeout_ms: u64,
+    /// Extra request headers (e.g. a chat system's routing key); not the signature headers.
+    pub headers: BTreeMap<String, String>,
+}
+
+impl Default for WebhookSection {
+    fn default() -> Self {
+        WebhookSection {
+            url: String::new(),
+            secret_env: defaults::WEBHOOK_SECRET_ENV.into(),
+            secret_file: None,
+            timeout_ms: defaults::WEBHOOK_TIMEOUT_MS,
+            headers: BTreeMap::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct RulesSection {
@@ -327,6 +368,7 @@ pub struct Config {
     pub storage: StorageSection,
     pub report: ReportSection,
     pub email: EmailSection,
+    pub notify: NotifySection,
     /// Inspectors per jurisdiction: jurisdiction → addresses.
     pub inspectors: BTreeMap<String, Vec<String>>,
     pub rules: RulesSection,

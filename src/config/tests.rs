@@ -245,3 +245,132 @@ fn allow_private_refuses_ranges_that_reach_public_addresses() {
     );
     assert!(load(&text, &[]).is_ok());
 }
+
+const WEBHOOK: &str = "[notify.webhook]\nurl = \"https://hooks.example.org/dvc\"\n";
+
+fn with_webhook(section: &str) -> String {
+    GOOD.replacen("[[agency]]", &format!("{section}[[agency]]"), 1)
+}
+
+#[test]
+fn webhook_secret_comes_from_the_environment_or_a_file_never_the_file_text() {
+    let text = with_webhook(WEBHOOK);
+    // Missing secret: a clear error at the section, naming the variable.
+    let out = rendered(&text);
+    assert!(
+        out.contains("the environment variable DVC_AUDIT_WEBHOOK_SECRET is not set"),
+        "{out}"
+    );
+    let line = GOOD
+        .split("[[agency]]")
+        .next()
+        .map(|pre| pre.lines().count() + 1)
+        .expect("line");
+    assert!(
+        out.contains(&format!("audit.toml:{line}:")),
+        "spanned: {out}"
+    );
+    // From the environment (the named variable).
+    let loaded = load(&text, &[("DVC_AUDIT_WEBHOOK_SECRET", "k")]).expect("loads");
+    let w = loaded.config.notify.webhook.as_ref().expect("webhook");
+    assert_eq!(w.timeout_ms, defaults::WEBHOOK_TIMEOUT_MS);
+    let named = with_webhook(&format!("{WEBHOOK}secret_env = \"HOOK_KEY\"\n"));
+    assert!(load(&named, &[("DVC_AUDIT_WEBHOOK_SECRET", "k")]).is_err());
+    assert!(load(&named, &[("HOOK_KEY", "k")]).is_ok());
+    // An empty variable is no secret.
+    assert!(load(&text, &[("DVC_AUDIT_WEBHOOK_SECRET", "")]).is_err());
+    // A secret in the file text is not a setting.
+    let inline = with_webhook(&format!("{WEBHOOK}secret = \"hunter2\"\n"));
+    let out = match load(&inline, &[("DVC_AUDIT_WEBHOOK_SECRET", "k")]) {
+        Ok(_) => panic!("a secret in the file must be refused"),
+        Err(e) => e.0.render(false),
+    };
+    assert!(out.contains("unknown key `notify.webhook.secret`"), "{out}");
+    // From a file: it must exist.
+    let filed = with_webhook(&format!("{WEBHOOK}secret_file = \"no/such/secret\"\n"));
+    let out = rendered(&filed);
+    assert!(
+        out.contains("notify.webhook.secret_file \"no/such/secret\" does not exist"),
+        "{out}"
+    );
+}
+
+#[test]
+fn webhook_url_is_https_or_loopback_http_without_credentials() {
+    let env = [("DVC_AUDIT_WEBHOOK_SECRET", "k")];
+    let at = |url: &str| with_webhook(&format!("[notify.webhook]\nurl = \"{url}\"\n"));
+    for ok in [
+        "https://hooks.example.org/x",
+        "http://127.0.0.1:9000/hook",
+        "http://localhost/hook",
+        "http://[::1]:8080/",
+    ] {
+        assert!(load(&at(ok), &env).is_ok(), "{ok}");
+    }
+    for (bad, says) in [
+        ("http://hooks.example.org/x", "must be https"),
+        ("ftp://hooks.example.org/x", "must be an https URL"),
+        ("not a url", "is not a URL"),
+        (
+            "https://bot:t0ken@hooks.example.org/x",
+            "carries credentials",
+        ),
+    ] {
+        let out = match load(&at(bad), &env) {
+            Ok(_) => panic!("{bad} must be refused"),
+            Err(e) => e.0.render(false),
+        };
+        assert!(out.contains(says), "{bad}: {out}");
+        assert!(out.contains("audit.toml:"), "spanned: {out}");
+        let messages: Vec<&str> = out.lines().filter(|l| l.contains("carries")).collect();
+        assert!(messages.iter().all(|l| !l.contains("t0ken")), "{out}");
+    }
+    let empty = with_webhook("[notify.webhook]\ntimeout_ms = 5000\n");
+    assert!(
+        rendered(&empty).contains("notify.webhook.url is required"),
+        "no url"
+    );
+}
+
+#[test]
+fn webhook_headers_and_timeout_are_checked() {
+    let env = [("DVC_AUDIT_WEBHOOK_SECRET", "k")];
+    let ok = with_webhook(&format!("{WEBHOOK}headers = {{ \"X-Route\" = \"ops\" }}\n"));
+    let loaded = load(&ok, &env).expect("loads");
+    let w = loaded.config.notify.webhook.as_ref().expect("webhook");
+    assert_eq!(w.headers.get("X-Route").map(String::as_str), Some("ops"));
+    for (headers, says) in [
+        (
+            "{ \"X-Dvc-Audit-Signature\" = \"x\" }",
+            "not a header the webhook may set",
+        ),
+        (
+            "{ \"Content-Type\" = \"text/plain\" }",
+            "not a header the webhook may set",
+        ),
+        (
+            "{ \"bad name\" = \"x\" }",
+            "not a header the webhook may set",
+        ),
+        (
+            "{ \"X-Ok\" = \"line\\nbreak\" }",
+            "not a valid header value",
+        ),
+    ] {
+        let text = with_webhook(&format!("{WEBHOOK}headers = {headers}\n"));
+        let out = match load(&text, &env) {
+            Ok(_) => panic!("{headers} must be refused"),
+            Err(e) => e.0.render(false),
+        };
+        assert!(out.contains(says), "{headers}: {out}");
+    }
+    let slow = with_webhook(&format!("{WEBHOOK}timeout_ms = 0\n"));
+    let out = match load(&slow, &env) {
+        Ok(_) => panic!("timeout 0"),
+        Err(e) => e.0.render(false),
+    };
+    assert!(
+        out.contains("notify.webhook.timeout_ms = 0 is out of range"),
+        "{out}"
+    );
+}

@@ -14,6 +14,8 @@ pub(super) struct Ctx<'a> {
     pub file: &'a Arc<SourceFile>,
     pub spans: &'a SpanIndex,
     pub base_dir: &'a Path,
+    /// The environment (the webhook secret's variable must be set).
+    pub env: &'a dyn Fn(&str) -> Option<String>,
 }
 
 impl Ctx<'_> {
@@ -48,6 +50,9 @@ pub(super) fn validate(c: &Config, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     tls(&c.tls, ctx, d);
     storage_and_report(c, ctx, d);
     email(&c.email, ctx, d);
+    if let Some(w) = &c.notify.webhook {
+        webhook(w, ctx, d);
+    }
     for (j, list) in &c.inspectors {
         addresses(list, &format!("inspectors.{j}"), ctx, d);
     }
@@ -423,7 +428,134 @@ fn email(e: &EmailSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     }
 }
 
+/// Header names the webhook sets itself; `headers` may not replace them.
+const WEBHOOK_RESERVED_HEADERS: [&str; 4] =
+    ["content-type", "content-length", "host", "user-agent"];
+/// Most extra headers a webhook may carry.
+const WEBHOOK_MAX_HEADERS: usize = 32;
+
+fn webhook(w: &WebhookSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
+    const KEY: &str = "notify.webhook";
+    match url::Url::parse(&w.url) {
+        _ if w.url.trim().is_empty() => ctx.err(
+            d,
+            KEY,
+            "webhook",
+            "notify.webhook.url is required when [notify.webhook] is present".into(),
+            "add url = \"https://…\"",
+        ),
+        // As for portals: never credentials in a URL (it is listed by `outbox list` and logged).
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => ctx.err(
+            d,
+            "notify.webhook.url",
+            "url-credentials",
+            format!(
+                "notify.webhook.url carries credentials (user {:?}); put a token in notify.webhook.headers or rely on the signature",
+                u.username()
+            ),
+            "credentials in the URL",
+        ),
+        Ok(u) if u.scheme() == "https" && u.host_str().is_some() => {}
+        Ok(u) if u.scheme() == "http" && u.host_str().is_some_and(is_loopback_host) => {}
+        Ok(u) if u.scheme() == "http" => ctx.err(
+            d,
+            "notify.webhook.url",
+            "webhook",
+            format!(
+                "notify.webhook.url must be https (plain http only to a loopback host), not {:?}",
+                u.host_str().unwrap_or_default()
+            ),
+            "plain HTTP to a remote host",
+        ),
+        Ok(_) => ctx.err(
+            d,
+            "notify.webhook.url",
+            "webhook",
+            format!("{:?} must be an https URL with a host", w.url),
+            "not an https URL",
+        ),
+        Err(e) => ctx.err(
+            d,
+            "notify.webhook.url",
+            "webhook",
+            format!("{:?} is not a URL: {e}", w.url),
+            "not a URL",
+        ),
+    }
+    if let Some(f) = &w.secret_file {
+        if !ctx.base_dir.join(f).is_file() {
+            ctx.err(
+                d,
+                "notify.webhook.secret_file",
+                "secret",
+                format!("notify.webhook.secret_file {f:?} does not exist"),
+                "no such file",
+            );
+        }
+    } else if (ctx.env)(&w.secret_env).is_none_or(|v| v.is_empty()) {
+        let d2 = Diagnostic::error(
+            "config::secret",
+            format!(
+                "the webhook needs an HMAC secret: the environment variable {} is not set (or empty)",
+                w.secret_env
+            ),
+        )
+        .with_help(
+            "export the secret in that variable (or name another with secret_env), or set secret_file; never put the secret in this file",
+        );
+        d.push(ctx.point(d2, KEY, "no secret for this webhook"));
+    }
+    if !(100..=120_000).contains(&w.timeout_ms) {
+        ctx.err(
+            d,
+            "notify.webhook.timeout_ms",
+            "range",
+            format!(
+                "notify.webhook.timeout_ms = {} is out of range (100..=120000)",
+                w.timeout_ms
+            ),
+            "out of range",
+        );
+    }
+    if w.headers.len() > WEBHOOK_MAX_HEADERS {
+        ctx.err(
+            d,
+            "notify.webhook.headers",
+            "webhook",
+            format!("at most {WEBHOOK_MAX_HEADERS} extra headers"),
+            "too many headers",
+        );
+    }
+    for (name, value) in &w.headers {
+        let path = format!("notify.webhook.headers.{name}");
+        let lower = name.to_ascii_lowercase();
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || WEBHOOK_RESERVED_HEADERS.contains(&lower.as_str())
+            || lower.starts_with("x-dvc-audit-")
+        {
+            let d2 = Diagnostic::error(
+                "config::webhook",
+                format!("{name:?} is not a header the webhook may set"),
+            );
+            d.push(match ctx.spans.key(&path) {
+                Some(span) => d2.at(ctx.file, span, "bad or reserved header name"),
+                None => d2.in_file(ctx.file),
+            });
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            ctx.err(
+                d,
+                &path,
+                "webhook",
+                format!("the value of header {name:?} is not a valid header value"),
+                "not a header value",
+            );
+        }
+    }
+}
+
 fn is_loopback_host(h: &str) -> bool {
+    let h = h.trim_start_matches('[').trim_end_matches(']');
     h == "localhost"
         || h.parse::<IpAddr>()
             .map(|ip| ip.is_loopback())

@@ -10,11 +10,15 @@
 //! and other callers need no config file; [`settings_from_config`] maps `audit.toml` onto them.
 //! The SMTP relay's own CA can be trusted with `DVC_AUDIT_SMTP_CA_FILE` (a PEM file), in
 //! addition to the Mozilla roots.
+//!
+//! [`webhook`]: the run summary POSTed as signed JSON to `[notify.webhook] url`, through the
+//! same outbox (a file kind of its own), retried the same way.
 
 mod compose;
 mod outbox;
 mod plan;
 mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 

@@ -49,7 +49,7 @@ fn load(dir: Option<&Path>) -> Result<LoadedRules, DiagnosticsError> {
 }
 
 /// Run a rules command and return the exit code.
-pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
+pub fn run(cmd: &RulesCmd, _color: bool) -> ExitCode {
     let dir = match cmd {
         RulesCmd::Lint { dir, .. }
         | RulesCmd::Test { dir }
@@ -59,37 +59,51 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     let loaded = match load(dir) {
         Ok(l) => l,
         Err(e) => {
-            eprint!("{}", e.0.render(color));
+            crate::logging::diagnostics(&e.0);
             return ExitCode::ConfigError;
         }
     };
-    if !loaded.warnings.is_empty() {
-        eprint!("{}", loaded.warnings.render(color));
-    }
+    crate::logging::diagnostics(&loaded.warnings);
     let set = loaded.rules;
     match cmd {
         RulesCmd::Lint { waivers, .. } => {
             if let Some(path) = waivers {
                 match super::waiver::Waivers::load(path, &set) {
                     Ok((w, warnings)) => {
-                        eprint!("{}", warnings.render(color));
-                        println!("{}: {} waivers ok", path.display(), w.entries().len());
+                        crate::logging::diagnostics(&warnings);
+                        say(
+                            &format!("{}: {} waivers ok", path.display(), w.entries().len()),
+                            "waivers_ok",
+                            serde_json::json!({"path": path.display().to_string(), "waivers": w.entries().len()}),
+                        );
                     }
                     Err(e) => {
-                        eprint!("{}", e.0.render(color));
+                        crate::logging::diagnostics(&e.0);
                         return ExitCode::ConfigError;
                     }
                 }
             }
-            println!("{} rules ok (digest {})", set.rules().len(), set.digest());
+            say(
+                &format!("{} rules ok (digest {})", set.rules().len(), set.digest()),
+                "rules_ok",
+                serde_json::json!({"rules": set.rules().len(), "digest": set.digest()}),
+            );
             ExitCode::Ok
         }
         RulesCmd::Test { .. } => {
             let report = set.self_test();
             for f in &report.failures {
-                println!("FAIL {f}");
+                say(
+                    &format!("FAIL {f}"),
+                    "rule_test_failed",
+                    serde_json::json!({"failure": f.to_string()}),
+                );
             }
-            println!("{}", report.summary());
+            say(
+                &report.summary(),
+                "rule_tests",
+                serde_json::json!({"failures": report.failures.len(), "summary": report.summary()}),
+            );
             if report.failures.is_empty() {
                 ExitCode::Ok
             } else {
@@ -103,14 +117,18 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
         RulesCmd::Doc { out, .. } => {
             let md = set.markdown();
             match out {
+                None if crate::logging::json() => {
+                    say("", "rules_doc", serde_json::json!({"markdown": md}));
+                    ExitCode::Ok
+                }
                 None => {
-                    print!("{md}");
+                    let _ = crate::logging::out(&md);
                     ExitCode::Ok
                 }
                 Some(path) => match std::fs::write(path, md) {
                     Ok(()) => ExitCode::Ok,
                     Err(e) => {
-                        eprintln!("error: cannot write {}: {e}", path.display());
+                        crate::logging::error(&format!("cannot write {}: {e}", path.display()));
                         ExitCode::Incomplete
                     }
                 },
@@ -119,9 +137,16 @@ pub fn run(cmd: &RulesCmd, color: bool) -> ExitCode {
     }
 }
 
-/// `rules list`: a table, or one JSON document.
+/// One result line on stdout: `text`, or under `--log-format json` the event `event` with
+/// `fields`. A closed stdout ends the output quietly (the exit code stays the command's).
+fn say(text: &str, event: &str, fields: serde_json::Value) {
+    let _ = crate::logging::result(&format!("{text}\n"), event, fields);
+}
+
+/// `rules list`: a table, or one JSON document (on one line under `--log-format json`).
+/// Written through `logging::out`: a closed stdout (`| head -1`) ends the listing quietly.
 fn list(set: &RuleSet, json: bool) {
-    if json {
+    if json || crate::logging::json() {
         let rules: Vec<serde_json::Value> = set
             .rules()
             .iter()
@@ -141,25 +166,32 @@ fn list(set: &RuleSet, json: bool) {
             })
             .collect();
         let doc = serde_json::json!({"digest": set.digest(), "rules": rules});
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into())
-        );
+        let text = if crate::logging::json() {
+            serde_json::to_string(&doc)
+        } else {
+            serde_json::to_string_pretty(&doc)
+        };
+        let _ = crate::logging::out(&format!("{}\n", text.unwrap_or_else(|_| "{}".into())));
         return;
     }
-    println!(
-        "{:<10} {:<8} {:<8} {:<10} title",
+    let mut text = format!(
+        "{:<10} {:<8} {:<8} {:<10} title\n",
         "id", "severity", "scope", "status"
     );
     for r in set.rules() {
-        println!(
-            "{:<10} {:<8} {:<8} {:<10} {}",
+        text.push_str(&format!(
+            "{:<10} {:<8} {:<8} {:<10} {}\n",
             r.id,
             set.severity_of(r).as_str(),
             r.scope.as_str(),
             r.status.as_str(),
             r.title.en
-        );
+        ));
     }
-    println!("{} rules (digest {})", set.rules().len(), set.digest());
+    text.push_str(&format!(
+        "{} rules (digest {})\n",
+        set.rules().len(),
+        set.digest()
+    ));
+    let _ = crate::logging::out(&text);
 }

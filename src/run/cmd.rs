@@ -159,7 +159,7 @@ pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<Ex
             let msg = format!("{flag} 0 draws nothing: give at least 1 (or leave it out for all)");
             crate::logging::error(&msg);
             let finished = Finished::failed(mode, None, ExitCode::USAGE, &msg, started);
-            finish(&finished, None, metrics_file.as_deref());
+            finish(&finished, None, metrics_file.as_deref(), None).await;
             return Ok(ExitCode::USAGE);
         }
     }
@@ -167,7 +167,7 @@ pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<Ex
         Ok(s) => s,
         Err(code) => {
             let finished = Finished::failed(mode, None, code, "configuration error", started);
-            finish(&finished, None, metrics_file.as_deref());
+            finish(&finished, None, metrics_file.as_deref(), None).await;
             return Ok(code);
         }
     };
@@ -190,10 +190,17 @@ pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<Ex
     match pipeline::run(&setup, opts, Some(stop_channel())).await {
         Ok(summary) => {
             if !crate::logging::json() {
-                print!("{}", render_summary(&summary));
+                // The run is done: a closed stdout changes nothing about its outcome.
+                let _ = crate::logging::out(&render_summary(&summary));
             }
             let finished = Finished::of(&summary, started);
-            finish(&finished, Some(&db), metrics_file.as_deref());
+            finish(
+                &finished,
+                Some(&db),
+                metrics_file.as_deref(),
+                Some(&setup.loaded),
+            )
+            .await;
             Ok(summary.exit)
         }
         Err(e) => {
@@ -203,7 +210,13 @@ pub async fn run(config: &Path, args: RunArgs, color: bool) -> anyhow::Result<Ex
                 _ => None,
             };
             let finished = Finished::failed(mode, run_id, e.exit_code(), &e.to_string(), started);
-            finish(&finished, Some(&db), metrics_file.as_deref());
+            finish(
+                &finished,
+                Some(&db),
+                metrics_file.as_deref(),
+                Some(&setup.loaded),
+            )
+            .await;
             Ok(e.exit_code())
         }
     }
@@ -325,24 +338,43 @@ fn coverage(db: &Path, run_id: i64) -> Option<serde_json::Value> {
     }))
 }
 
-/// The end of a `run`: the `run_finished` line (with `--log-format json`, the last line on
-/// stdout) and the metrics file.
-fn finish(f: &Finished, db: Option<&Path>, metrics_file: Option<&Path>) {
-    if crate::logging::json() {
-        let mut fields = f.fields.clone();
-        if let (Some(db), Some(run), serde_json::Value::Object(m)) = (db, f.run_id, &mut fields)
-            && !m.contains_key("coverage")
-        {
-            m.insert(
-                "coverage".into(),
-                coverage(db, run).unwrap_or(serde_json::Value::Null),
+/// The `run_finished` fields: the summary's own, with coverage read from the history when
+/// the run stopped before its summary. The JSON line and the webhook body carry exactly these.
+fn finished_fields(f: &Finished, db: Option<&Path>) -> serde_json::Value {
+    let mut fields = f.fields.clone();
+    if let (Some(db), Some(run), serde_json::Value::Object(m)) = (db, f.run_id, &mut fields)
+        && !m.contains_key("coverage")
+    {
+        m.insert(
+            "coverage".into(),
+            coverage(db, run).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    fields
+}
+
+/// The end of a `run`: the webhook (spooled in the outbox, then sent), the `run_finished`
+/// line (with `--log-format json`, the last line on stdout) and the metrics file.
+async fn finish(
+    f: &Finished,
+    db: Option<&Path>,
+    metrics_file: Option<&Path>,
+    loaded: Option<&crate::config::Loaded>,
+) {
+    let webhook = loaded.filter(|l| l.config.notify.webhook.is_some());
+    if crate::logging::json() || webhook.is_some() {
+        let fields = finished_fields(f, db);
+        if let Some(loaded) = webhook {
+            deliver_webhook(loaded, f.run_id, &fields).await;
+        }
+        if crate::logging::json() {
+            let level = if f.exit.code() >= 2 { "ERROR" } else { "INFO" };
+            // A closed stdout must not stop the metrics file below.
+            let _ = crate::outln!(
+                "{}",
+                crate::logging::json_line(level, "run_finished", fields)
             );
         }
-        let level = if f.exit.code() >= 2 { "ERROR" } else { "INFO" };
-        println!(
-            "{}",
-            crate::logging::json_line(level, "run_finished", fields)
-        );
     }
     if let Some(path) = metrics_file {
         let outcome = crate::metrics::RunOutcome {
@@ -357,16 +389,63 @@ fn finish(f: &Finished, db: Option<&Path>, metrics_file: Option<&Path>) {
     }
 }
 
+/// Spool the run summary for `[notify.webhook]` in the outbox, then deliver every pending body
+/// (earlier failures included). A failed delivery stays queued and never changes the exit code.
+async fn deliver_webhook(
+    loaded: &crate::config::Loaded,
+    run_id: Option<i64>,
+    fields: &serde_json::Value,
+) {
+    use crate::notify::{Outbox, webhook};
+    let settings = match webhook::settings_from_config(loaded) {
+        Ok(Some(s)) => s,
+        Ok(None) => return,
+        Err(e) => {
+            crate::logging::error(&format!("webhook: {e}"));
+            return;
+        }
+    };
+    let outbox = match Outbox::open(&loaded.path(&loaded.config.email.outbox)) {
+        Ok(o) => o,
+        Err(e) => {
+            crate::logging::error(&format!("webhook: {e}"));
+            return;
+        }
+    };
+    let body = webhook::payload(fields);
+    let id = webhook::delivery_id(run_id, &body);
+    if let Err(e) = webhook::enqueue(&outbox, &id, settings.url.as_str(), &body) {
+        crate::logging::error(&format!("webhook: cannot spool {id}: {e}"));
+        return;
+    }
+    match webhook::flush(&outbox, Some(&settings)).await {
+        Ok(r) if r.failed.is_empty() => {}
+        Ok(r) => tracing::warn!(
+            pending = r.failed.len(),
+            "webhook deliveries kept in the outbox (retried by the next run or `dvc-audit outbox flush`)"
+        ),
+        Err(crate::notify::NotifyError::Busy(path)) => {
+            tracing::warn!(lock = %path.display(), "outbox busy; the webhook stays queued");
+        }
+        Err(e) => crate::logging::error(&format!("webhook: {e}")),
+    }
+}
+
 pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
     let dir = match std::path::absolute(&args.dir) {
         Ok(d) => d,
         Err(_) => args.dir.clone(),
     };
-    println!(
-        "dvc-audit demo: serving the sandbox {} world (seed {}) on loopback and auditing it…",
-        args.size.as_str(),
-        args.seed,
-    );
+    crate::logging::result(
+        &format!(
+            "dvc-audit demo: serving the sandbox {} world (seed {}) on loopback and auditing it…\n",
+            args.size.as_str(),
+            args.seed,
+        ),
+        "demo_started",
+        serde_json::json!({"size": args.size.as_str(), "seed": args.seed}),
+    )?;
     let outcome = demo::demo(DemoOptions {
         dir,
         size: args.size,
@@ -378,28 +457,58 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     .await;
     match outcome {
         Ok(o) => {
-            println!(
-                "world: {} agencies, {} services on 127.0.0.1:{} (HTTPS) and :{} (HTTP) (ground truth: {})",
-                o.world_agencies,
-                o.world_services,
-                o.https_port,
-                o.http_port,
-                o.dir.join("ground-truth.json").display()
-            );
-            print!("{}", render_summary(&o.summary));
-            println!("directory: {}", o.dir.display());
-            println!("  config:   {}", o.config.display());
-            println!("  database: {}", o.dir.join("dvc-audit.sqlite").display());
-            println!("  outbox:   {}", o.dir.join("outbox").display());
-            println!(
-                "next: dvc-audit history -c {0}; dvc-audit outbox list -c {0}",
-                o.config.display()
-            );
+            let db = o.dir.join("dvc-audit.sqlite");
+            let outbox = o.dir.join("outbox");
+            let truth = o.dir.join("ground-truth.json");
+            if crate::logging::json() {
+                crate::logging::result(
+                    "",
+                    "demo_world",
+                    serde_json::json!({
+                        "agencies": o.world_agencies,
+                        "services": o.world_services,
+                        "https_port": o.https_port,
+                        "http_port": o.http_port,
+                        "ground_truth": truth.display().to_string(),
+                        "dir": o.dir.display().to_string(),
+                        "config": o.config.display().to_string(),
+                        "database": db.display().to_string(),
+                        "outbox": outbox.display().to_string(),
+                    }),
+                )?;
+                let finished = Finished::of(&o.summary, started);
+                crate::outln!(
+                    "{}",
+                    crate::logging::json_line("INFO", "run_finished", finished.fields)
+                )?;
+            } else {
+                let mut text = format!(
+                    "world: {} agencies, {} services on 127.0.0.1:{} (HTTPS) and :{} (HTTP) (ground truth: {})\n",
+                    o.world_agencies,
+                    o.world_services,
+                    o.https_port,
+                    o.http_port,
+                    truth.display()
+                );
+                text.push_str(&render_summary(&o.summary));
+                text.push_str(&format!(
+                    "directory: {}\n  config:   {}\n  database: {}\n  outbox:   {}\n",
+                    o.dir.display(),
+                    o.config.display(),
+                    db.display(),
+                    outbox.display()
+                ));
+                text.push_str(&format!(
+                    "next: dvc-audit history -c {0}; dvc-audit outbox list -c {0}\n",
+                    o.config.display()
+                ));
+                crate::logging::out(&text)?;
+            }
             // The demo's purpose is to show findings: they are expected, not a failure.
             Ok(ExitCode::Ok)
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error(&e.to_string());
             Ok(match e {
                 demo::DemoError::Run(r) => r.exit_code(),
                 demo::DemoError::Config(_) => ExitCode::ConfigError,
@@ -511,26 +620,61 @@ pub async fn spot_agency(
         tty: tty(),
         ..RunOptions::default()
     };
+    let started = std::time::Instant::now();
     match pipeline::run(&setup, opts, Some(stop_channel())).await {
         Ok(summary) => {
-            print!("{}", render_summary(&summary));
             let db = setup.loaded.path(&setup.loaded.config.storage.sqlite);
             let store = Store::open(&db)?;
-            for f in store.findings(summary.run_id)? {
-                if f.outcome == "fail" && f.waiver.is_empty() {
-                    println!(
-                        "  [{}] {} {}: {}",
-                        f.severity, f.rule_id, f.subject, f.message_vi
-                    );
+            let failing: Vec<_> = store
+                .findings(summary.run_id)?
+                .into_iter()
+                .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
+                .collect();
+            if crate::logging::json() {
+                for f in &failing {
+                    crate::logging::result(
+                        "",
+                        "spot_finding",
+                        serde_json::json!({
+                            "severity": f.severity,
+                            "rule_id": f.rule_id,
+                            "subject": f.subject,
+                            "text_vi": f.message_vi,
+                        }),
+                    )?;
                 }
+            } else {
+                let mut text = render_summary(&summary);
+                for f in &failing {
+                    text.push_str(&format!(
+                        "  [{}] {} {}: {}\n",
+                        f.severity, f.rule_id, f.subject, f.message_vi
+                    ));
+                }
+                crate::logging::out(&text)?;
             }
+            // The same end as `run`: the webhook, then `run_finished` (JSON) last on stdout.
+            let finished = Finished::of(&summary, started);
+            finish(&finished, Some(&db), None, Some(&setup.loaded)).await;
             Ok(Some(summary.exit))
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error(&e.to_string());
             Ok(Some(e.exit_code()))
         }
     }
+}
+
+/// A `--json` document: pretty for a person, one line under `--log-format json` (where every
+/// line on stdout must be a JSON object).
+fn print_doc(doc: &serde_json::Value) -> anyhow::Result<()> {
+    let text = if crate::logging::json() {
+        serde_json::to_string(doc)?
+    } else {
+        serde_json::to_string_pretty(doc)?
+    };
+    crate::outln!("{text}")?;
+    Ok(())
 }
 
 pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result<ExitCode> {
@@ -541,6 +685,8 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
             return Ok(ExitCode::ConfigError);
         }
     };
+    // Under `--log-format json` the listing is its JSON form, on one line.
+    let as_json = args.json || crate::logging::json();
     let db = loaded.path(&loaded.config.storage.sqlite);
     let store = match Store::open_reader(&db) {
         Ok(s) => Some(s),
@@ -549,11 +695,19 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
         Err(e) => return Err(e.into()),
     };
     if let Some(HistoryCmd::Verify { head }) = &args.cmd {
+        // Each verdict is a text line, or a JSON event (`history_break`, `history_verified`).
+        let say = |text: String, event: &str, fields: serde_json::Value| {
+            crate::logging::result(&format!("{text}\n"), event, fields)
+        };
         let Some(store) = store else {
-            println!(
-                "history holds no complete run ({}): nothing verified; if runs were recorded, they were deleted",
-                db.display()
-            );
+            say(
+                format!(
+                    "history holds no complete run ({}): nothing verified; if runs were recorded, they were deleted",
+                    db.display()
+                ),
+                "history_break",
+                serde_json::json!({"problem": "no history database", "database": db.display().to_string()}),
+            )?;
             return Ok(ExitCode::Findings);
         };
         let breaks = store.verify_chain()?;
@@ -564,21 +718,35 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
             .count();
         let mut failed = !breaks.is_empty();
         for b in &breaks {
-            println!("BREAK at run {}: {}", b.run_id, b.problem);
+            say(
+                format!("BREAK at run {}: {}", b.run_id, b.problem),
+                "history_break",
+                serde_json::json!({"run_id": b.run_id, "problem": b.problem}),
+            )?;
         }
         if complete == 0 {
-            println!(
-                "history holds no complete run: nothing verified; if runs were recorded, they were deleted"
-            );
+            say(
+                "history holds no complete run: nothing verified; if runs were recorded, they were deleted".into(),
+                "history_break",
+                serde_json::json!({"problem": "no complete run"}),
+            )?;
             failed = true;
         }
         if let Some(head) = head {
             match store.run_with_digest(head)? {
-                Some(id) => println!("head {head} is run {id}: still stored"),
+                Some(id) => say(
+                    format!("head {head} is run {id}: still stored"),
+                    "history_head",
+                    serde_json::json!({"head": head, "run_id": id}),
+                )?,
                 None => {
-                    println!(
-                        "BREAK: no complete run has head digest {head}: the run it was printed for (and any after it) was removed, or its digest edited"
-                    );
+                    say(
+                        format!(
+                            "BREAK: no complete run has head digest {head}: the run it was printed for (and any after it) was removed, or its digest edited"
+                        ),
+                        "history_break",
+                        serde_json::json!({"head": head, "problem": "no complete run has this head digest"}),
+                    )?;
                     failed = true;
                 }
             }
@@ -586,15 +754,32 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
         if failed {
             return Ok(ExitCode::Findings);
         }
-        let head_now = store
-            .head_digest()?
+        let head_now = store.head_digest()?;
+        let head_text = head_now
+            .as_ref()
             .map(|(id, d)| format!("; head: run {id} {d}"))
             .unwrap_or_default();
-        println!("history verified: {complete} complete runs, digest chain intact{head_now}");
+        say(
+            format!("history verified: {complete} complete runs, digest chain intact{head_text}"),
+            "history_verified",
+            serde_json::json!({
+                "complete_runs": complete,
+                "head_run": head_now.as_ref().map(|(id, _)| *id),
+                "head_digest": head_now.as_ref().map(|(_, d)| d.clone()),
+            }),
+        )?;
         return Ok(ExitCode::Ok);
     }
     let Some(store) = store else {
-        println!("no runs recorded yet ({})", db.display());
+        if as_json && args.agency.is_none() {
+            print_doc(&serde_json::json!({"runs": []}))?;
+        } else {
+            crate::logging::result(
+                &format!("no runs recorded yet ({})\n", db.display()),
+                "history_empty",
+                serde_json::json!({"database": db.display().to_string()}),
+            )?;
+        }
         return Ok(ExitCode::Ok);
     };
     if let Some(agency) = &args.agency {
@@ -606,7 +791,7 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
             ));
             return Ok(ExitCode::USAGE);
         }
-        if args.json {
+        if as_json {
             let points: Vec<serde_json::Value> = trend
                 .iter()
                 .map(|p| {
@@ -626,12 +811,11 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
                     })
                 })
                 .collect();
-            let doc = serde_json::json!({"agency": agency, "trend": points});
-            println!("{}", serde_json::to_string_pretty(&doc)?);
+            print_doc(&serde_json::json!({"agency": agency, "trend": points}))?;
             return Ok(ExitCode::Ok);
         }
-        println!(
-            "run   mode      started (UTC)         fails  n/a  read/services  vgca (of full)       level (of read)"
+        let mut text = String::from(
+            "run   mode      started (UTC)         fails  n/a  read/services  vgca (of full)       level (of read)\n",
         );
         // Every share with its denominator; a run that read nothing of the agency is "not
         // measured", never 0% or 100%.
@@ -641,8 +825,8 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
             None => format!("   - ({num}/{den})"),
         };
         for p in trend {
-            println!(
-                "{:<5} {:<9} {:<21} {:>5} {:>4} {:>14} {:<20} {}",
+            text.push_str(&format!(
+                "{:<5} {:<9} {:<21} {:>5} {:>4} {:>14} {:<20} {}\n",
                 p.run_id,
                 p.mode,
                 p.started_at.chars().take(19).collect::<String>(),
@@ -651,12 +835,13 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
                 format!("{}/{}", p.services_read, p.services),
                 share(&p, p.full_with_vgca, p.full_services, p.signature_share()),
                 share(&p, p.level_published, p.services_read, p.level_share())
-            );
+            ));
         }
+        crate::logging::out(&text)?;
         return Ok(ExitCode::Ok);
     }
     let runs = store.runs(args.limit)?;
-    if args.json {
+    if as_json {
         let rows: Vec<serde_json::Value> = runs
             .iter()
             .map(|r| {
@@ -675,24 +860,24 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
                 })
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"runs": rows}))?
-        );
+        print_doc(&serde_json::json!({"runs": rows}))?;
         return Ok(ExitCode::Ok);
     }
-    println!("run   mode      status      started (UTC)         seed                  note");
+    let mut text = String::from(
+        "run   mode      status      started (UTC)         seed                  note\n",
+    );
     for r in runs {
-        println!(
-            "{:<5} {:<9} {:<11} {:<21} {:<21} {}",
+        text.push_str(&format!(
+            "{:<5} {:<9} {:<11} {:<21} {:<21} {}\n",
             r.id,
             r.mode,
             r.status,
             r.started_at.chars().take(19).collect::<String>(),
             r.seed.map(|s| (s as u64).to_string()).unwrap_or_default(),
             r.note
-        );
+        ));
     }
+    crate::logging::out(&text)?;
     Ok(ExitCode::Ok)
 }
 
@@ -711,6 +896,6 @@ pub fn gc(config: &Path, _color: bool) -> anyhow::Result<ExitCode> {
         &format!("removed {n} raw bodies older than {days} days\n"),
         "gc_finished",
         serde_json::json!({"removed": n, "retention_days": days}),
-    );
+    )?;
     Ok(ExitCode::Ok)
 }
