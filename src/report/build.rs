@@ -131,6 +131,7 @@ impl Texts<'_> {
             rule_title: self.title(&r.rule_id),
             remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            technical_basis: info.map(|i| i.technical_basis.clone()).unwrap_or_default(),
             record: r,
         }
     }
@@ -156,6 +157,7 @@ impl Texts<'_> {
             rule_title: self.title(rule_id),
             remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            technical_basis: info.map(|i| i.technical_basis.clone()).unwrap_or_default(),
             count: 0,
             new: 0,
             persisting: 0,

@@ -106,6 +106,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("content_hash", "Mã băm nội dung", "Content hash"),
     ("remediation", "Khắc phục", "Remediation"),
     ("legal_basis", "Căn cứ pháp lý", "Legal basis"),
+    ("technical_basis", "Cơ sở kỹ thuật", "Technical basis"),
     ("state_new", "Mới", "New"),
     ("state_persisting", "Tồn tại", "Persisting"),
     ("state_regressed", "Tái diễn", "Regressed"),

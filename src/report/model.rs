@@ -146,6 +146,33 @@ pub struct RuleInfo {
     pub remediation_vi: String,
     pub remediation_en: String,
     pub legal_basis: Vec<String>,
+    /// Technical standards (RFCs, CA/B Forum, NIST, ...), shown under their own heading.
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
+}
+
+impl RuleInfo {
+    /// What reports need of a loaded rule (the run and `dvc-audit report` both use this, so a
+    /// re-rendered report says what the original said).
+    pub fn from_rule(r: &crate::rules::Rule) -> RuleInfo {
+        RuleInfo {
+            id: r.id.clone(),
+            title_vi: r.title.vi.clone(),
+            title_en: r.title.en.clone(),
+            remediation_vi: r.remediation.vi.clone(),
+            remediation_en: r.remediation.en.clone(),
+            legal_basis: r.legal_texts(),
+            technical_basis: r.technical_texts(),
+        }
+    }
+
+    /// Every rule of a set, by id.
+    pub fn map(set: &crate::rules::RuleSet) -> std::collections::BTreeMap<String, RuleInfo> {
+        set.rules()
+            .iter()
+            .map(|r| (r.id.clone(), RuleInfo::from_rule(r)))
+            .collect()
+    }
 }
 
 /// One failing (or resolved, or waived) finding with what a reader needs beside the record.
@@ -158,6 +185,8 @@ pub struct FindingView {
     pub rule_title: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
 }
 
 /// One subject that could not be assessed.
@@ -246,6 +275,9 @@ pub struct RuleSummary {
     pub rule_title: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    /// Technical standards the rule rests on (shown under "Cơ sở kỹ thuật" / "Technical basis").
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
     /// Findings of this rule (all states).
     pub count: i64,
     pub new: i64,

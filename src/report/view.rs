@@ -59,6 +59,7 @@ pub struct FindingRow {
     pub waiver: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    pub technical_basis: Vec<String>,
     pub evidence: Vec<EvidenceView>,
 }
 
@@ -70,6 +71,7 @@ pub struct RuleGroup {
     pub severity_label: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    pub technical_basis: Vec<String>,
     /// Findings of this rule in the whole run, and by state.
     pub count: i64,
     pub new: i64,
@@ -195,6 +197,7 @@ fn row(lang: Lang, f: &FindingView) -> FindingRow {
         waiver: clean(&r.waiver),
         remediation: clean(&f.remediation),
         legal_basis: f.legal_basis.iter().map(|s| clean(s)).collect(),
+        technical_basis: f.technical_basis.iter().map(|s| clean(s)).collect(),
         evidence: r
             .evidence
             .iter()
@@ -219,6 +222,7 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
         rule_title: u.rule_title.clone(),
         remediation: String::new(),
         legal_basis: Vec::new(),
+        technical_basis: Vec::new(),
     };
     let mut r = row(lang, &fv);
     if u.rules.len() > 1 {
@@ -256,6 +260,7 @@ fn groups(lang: Lang, a: &AgencyReport) -> Vec<SeverityGroup> {
                 severity_label: label(lang, &format!("sev_{}", sev.as_str())).to_string(),
                 remediation: clean(&r.remediation),
                 legal_basis: r.legal_basis.iter().map(|s| clean(s)).collect(),
+                technical_basis: r.technical_basis.iter().map(|s| clean(s)).collect(),
                 count: r.count,
                 new: r.new,
                 persisting: r.persisting,

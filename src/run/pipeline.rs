@@ -534,24 +534,7 @@ async fn stages(
         .iter()
         .map(|a| AgencyMeta::from_config(a))
         .collect();
-    let rule_info: BTreeMap<String, RuleInfo> = setup
-        .rules
-        .rules()
-        .iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                RuleInfo {
-                    id: r.id.clone(),
-                    title_vi: r.title.vi.clone(),
-                    title_en: r.title.en.clone(),
-                    remediation_vi: r.remediation.vi.clone(),
-                    remediation_en: r.remediation.en.clone(),
-                    legal_basis: r.legal_basis.clone(),
-                },
-            )
-        })
-        .collect();
+    let rule_info: BTreeMap<String, RuleInfo> = RuleInfo::map(&setup.rules);
     let mut waiver_notes = Vec::new();
     for (kind, list) in [
         ("expired", &waiver_report.expired),
