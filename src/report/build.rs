@@ -604,7 +604,7 @@ pub fn gather_with(
         }
     }
 
-    let trends = trends(store, &metas)?;
+    let trends = trends(store, &metas, run_id)?;
     let mut out = Vec::with_capacity(metas.len());
     for meta in metas {
         let id = meta.facts.id.clone();
@@ -627,9 +627,11 @@ pub fn gather_with(
 fn trends(
     store: &Store,
     metas: &[AgencyMeta],
+    run_id: i64,
 ) -> Result<BTreeMap<String, Vec<TrendPoint>>, BuildError> {
     let ids: Vec<&str> = metas.iter().map(|m| m.facts.id.as_str()).collect();
-    Ok(store.trends(&ids, TREND_MAX)?)
+    // As of this run: a report rendered again later shows the trend the run showed.
+    Ok(store.trends_until(&ids, TREND_MAX, run_id)?)
 }
 
 /// A stored reason in words (an `AssessReason` explained; `not_assessed` and others as is).

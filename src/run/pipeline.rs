@@ -19,7 +19,7 @@ use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progr
 use crate::exit::ExitCode;
 use crate::extract::AgencyVars;
 use crate::facts::{AgencyFacts, HostFacts, Severity};
-use crate::report::{self, AgencyMeta, Mode, RuleInfo, WaiverNote};
+use crate::report::{self, AgencyMeta, Mode, RuleInfo};
 use crate::rules::Outcome;
 use crate::store::{self, RunDiff, RunStart, Scope, Store};
 
@@ -535,22 +535,7 @@ async fn stages(
         .map(|a| AgencyMeta::from_config(a))
         .collect();
     let rule_info: BTreeMap<String, RuleInfo> = RuleInfo::map(&setup.rules);
-    let mut waiver_notes = Vec::new();
-    for (kind, list) in [
-        ("expired", &waiver_report.expired),
-        ("stale", &waiver_report.stale),
-    ] {
-        for n in list {
-            waiver_notes.push(WaiverNote {
-                reference: n.waiver.decision.clone(),
-                kind: kind.to_string(),
-                rule_id: n.waiver.rule.clone(),
-                subject: n.waiver.pattern.clone(),
-                expires: n.waiver.expires.to_string(),
-                note: format!("{} ({})", n.waiver.reason, n.waiver.location),
-            });
-        }
-    }
+    let waiver_notes = report::waiver_notes(&waiver_report);
     let mut reports = Vec::new();
     let mut totals = None;
     // Reports that could not be written make the command exit 3 (the run itself is complete
