@@ -12,7 +12,7 @@ use dvc_audit::config::Config;
 use dvc_audit::report::{Format, Lang, regenerate};
 use dvc_audit::run::pipeline::{self, RunOptions, RunSummary};
 use dvc_audit::run::setup::Setup;
-use dvc_audit::sandbox::Size;
+use dvc_audit::sandbox::{Outage, Size};
 use support::world;
 
 fn no_mail() -> RunOptions {
@@ -108,4 +108,155 @@ async fn a_rerendered_report_equals_the_original_in_both_languages() {
     let out = tempfile::tempdir().expect("tmp");
     assert_rerender_equal(&served.config_path(), Lang::Vi, &r1, &out.path().join("vi"));
     assert_rerender_equal(&served.config_path(), Lang::En, &r2, &out.path().join("en"));
+}
+
+/// Library and transport wording that must never reach an inspector outside a technical fold,
+/// and reason ids that must be said in words.
+const RAW: &[&str] = &[
+    "error sending request",
+    "tcp connect",
+    "hyper",
+    "rustls",
+    "reqwest",
+    "os error",
+    "connection refused",
+    "connection reset",
+    "operation timed out",
+    "dns error",
+    "invalidcertificate",
+    "peer closed",
+    "spa_without_api",
+    "http_status",
+    "tls_handshake",
+    "redirect_loop",
+    "robots_disallowed",
+    "too_large",
+    "not_assessed",
+    "HTTP 0",
+    "HTTP 0,",
+];
+
+/// The HTML with every `<details>…</details>` fold removed.
+fn outside_folds(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find("<details") {
+        out.push_str(&rest[..i]);
+        match rest[i..].find("</details>") {
+            Some(j) => rest = &rest[i + j + "</details>".len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn assert_no_raw(what: &str, text: &str) {
+    let lower = text.to_lowercase();
+    for needle in RAW {
+        if let Some(at) = lower.find(&needle.to_lowercase()) {
+            let start = lower[..at]
+                .char_indices()
+                .rev()
+                .nth(120)
+                .map_or(0, |(i, _)| i);
+            let end = (at + 120).min(text.len());
+            let end = (end..=text.len())
+                .find(|&e| text.is_char_boundary(e))
+                .unwrap_or(text.len());
+            panic!(
+                "{what}: raw text {needle:?} outside the technical details:\n…{}…",
+                &text[start..end]
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_failures_read_as_sentences_and_raw_errors_stay_in_technical_folds() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into(), "html".into(), "text".into()];
+        c.audit.lang = dvc_audit::config::Lang::Vi;
+    });
+    let _ = run(&setup).await;
+    served
+        .handle
+        .mutate(|o| {
+            assert!(o.set_outage("bca", Outage::Down));
+            assert!(o.set_outage("danang", Outage::DetailError));
+            assert!(o.set_outage("hanoi", Outage::ListError));
+        })
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    assert!(
+        r2.diff.unverified.len() > 0,
+        "the outages leave findings unverified"
+    );
+
+    let out = tempfile::tempdir().expect("tmp");
+    let loaded = Config::load(&served.config_path()).expect("config");
+    let en = regenerate(
+        &loaded,
+        Some(r2.run_id),
+        Lang::En,
+        &[Format::Html, Format::Text],
+        Some(out.path()),
+    )
+    .expect("re-render in English");
+    let mut docs: Vec<(String, String)> = vec![
+        ("vi html".into(), read(&report_file(&r2, "html"))),
+        ("vi text".into(), read(&report_file(&r2, "txt"))),
+    ];
+    for p in &en {
+        docs.push((format!("en {}", p.display()), read(p)));
+    }
+    for (what, doc) in &docs {
+        let shown = if what.ends_with("html") || what.ends_with(".html") {
+            // The raw text is kept, but only inside the folds.
+            assert!(doc.contains("<details"), "{what}: technical details folds");
+            outside_folds(doc)
+        } else {
+            doc.clone()
+        };
+        assert_no_raw(what, &shown);
+    }
+    // The raw library text is still in the HTML, inside a fold.
+    let html = read(&report_file(&r2, "html"));
+    assert!(
+        html.contains("<details class=\"tech\"><summary>Chi tiết kỹ thuật</summary><div><span class=\"k\">Thông báo gốc:</span> <code>"),
+        "technical folds hold the raw messages"
+    );
+
+    // An agency whose services could not be read at all is "not assessed", never clean.
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&report_file(&r2, "json"))).expect("json");
+    let agencies = json["agencies"].as_array().expect("agencies");
+    for a in agencies {
+        let id = a["facts"]["id"].as_str().unwrap_or_default();
+        let read_n = a["services_read"].as_i64().unwrap_or(-1);
+        let state = a["assessment"].as_str().unwrap_or_default();
+        if read_n == 0 {
+            assert_eq!(state, "not_assessed", "{id}");
+        } else {
+            assert_ne!(state, "not_assessed", "{id}");
+        }
+    }
+    assert!(
+        agencies.iter().any(|a| a["assessment"] == "not_assessed"),
+        "the outages leave some agency not assessed"
+    );
+    // Info items are not violations.
+    let t = &json["totals"];
+    assert_eq!(
+        t["violations"].as_i64().unwrap_or(-1) + t["info"].as_i64().unwrap_or(-1),
+        t["findings"].as_i64().unwrap_or(-2)
+    );
+    let text = read(&report_file(&r2, "txt"));
+    assert!(
+        text.contains(&format!("Vi phạm: {} (", t["violations"])),
+        "the text report counts violations without info items"
+    );
 }

@@ -582,3 +582,75 @@ fn a_citation_is_a_string_or_a_table_and_a_hedged_one_is_refused() {
     assert!(out.contains("rule::hedged-citation"), "{out}");
     assert!(out.contains("rules/test.toml:"), "{out}");
 }
+
+#[test]
+fn messages_name_providers_and_show_dates_in_vietnam_time() {
+    let set = pack();
+    let svc = ServiceFacts {
+        code: "1.000001".into(),
+        name: "Cấp phép".into(),
+        level: Level::Full,
+        signature: dvc_audit::facts::SignatureFacts {
+            supported: true,
+            providers: vec!["vnpt-ca".into(), "smartca".into()],
+            ..Default::default()
+        },
+        ..ServiceFacts::default()
+    };
+    let out = set.evaluate_service(&svc, &agency());
+    let sig = out
+        .iter()
+        .find(|o| &*o.rule_id == "SIG-001")
+        .expect("SIG-001");
+    assert!(
+        sig.message_vi.contains(": VNPT-CA, VNPT SmartCA."),
+        "{}",
+        sig.message_vi
+    );
+    assert!(
+        sig.message_en.contains(": VNPT-CA, VNPT SmartCA."),
+        "{}",
+        sig.message_en
+    );
+    let none = ServiceFacts {
+        signature: Default::default(),
+        ..svc
+    };
+    let out = set.evaluate_service(&none, &agency());
+    let sig = out
+        .iter()
+        .find(|o| &*o.rule_id == "SIG-001")
+        .expect("SIG-001");
+    assert!(
+        sig.message_vi.ends_with("trên trang: không có."),
+        "{}",
+        sig.message_vi
+    );
+    assert!(
+        sig.message_en.ends_with("on the page: none."),
+        "{}",
+        sig.message_en
+    );
+
+    // Expired at 20:00 UTC on 30/11: already 01/12 in Vietnam.
+    let mut host = HostFacts {
+        name: "h".into(),
+        port: 443,
+        reachable: true,
+        ..HostFacts::default()
+    };
+    host.cert.not_after = "2026-11-30T20:00:00Z".into();
+    host.cert.days_left = -2;
+    host.cert.expired = true;
+    let out = set.evaluate_host(&host, &agency());
+    let exp = out
+        .iter()
+        .find(|o| &*o.rule_id == "TLS-005")
+        .expect("TLS-005");
+    assert_eq!(exp.verdict, Verdict::Fail, "{exp:?}");
+    assert!(
+        exp.message_vi.contains("(01/12/2026)"),
+        "{}",
+        exp.message_vi
+    );
+}

@@ -219,6 +219,9 @@ pub struct AgencyReport {
     pub facts: AgencyFacts,
     /// Id of the agency this one merged into, empty if none.
     pub successor: String,
+    /// Its name in the report's language (the id when the report does not know the agency).
+    #[serde(default)]
+    pub successor_name: String,
     pub former_names: Vec<String>,
     /// Host names not verified by a person.
     pub unverified: bool,
@@ -257,6 +260,44 @@ pub struct AgencyReport {
     /// Exact counts of the whole run for this agency (the lists may hold fewer rows).
     #[serde(default)]
     pub counts: AgencyCounts,
+    /// Whether the run could judge this agency (`not_assessed`: no service could be read).
+    #[serde(default)]
+    pub assessment: Assessment,
+}
+
+/// Whether a run could judge an agency at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// Every listed service was read.
+    #[default]
+    Assessed,
+    /// Some services were read, not all (coverage incomplete).
+    Partial,
+    /// Nothing of the agency's services could be read: neither clean nor failing, and never
+    /// ranked as the best performer ("0 services, 1 violation" must not read as good).
+    NotAssessed,
+}
+
+impl Assessment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assessment::Assessed => "assessed",
+            Assessment::Partial => "partial",
+            Assessment::NotAssessed => "not_assessed",
+        }
+    }
+
+    /// From what a run read of an agency.
+    pub fn of(coverage: &crate::facts::Coverage, services_read: i64) -> Assessment {
+        if services_read == 0 {
+            Assessment::NotAssessed
+        } else if coverage.complete() {
+            Assessment::Assessed
+        } else {
+            Assessment::Partial
+        }
+    }
 }
 
 impl AgencyReport {
@@ -288,8 +329,14 @@ pub struct RuleSummary {
 /// Exact counts for one agency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgencyCounts {
-    /// Failing, unwaived.
+    /// Failing, unwaived, any severity: `violations + info`.
     pub findings: i64,
+    /// Failing, unwaived, severity low or above: what reports call "Vi phạm".
+    #[serde(default)]
+    pub violations: i64,
+    /// Failing, unwaived, severity info ("Thông tin"): recorded, never a violation.
+    #[serde(default)]
+    pub info: i64,
     pub new: i64,
     pub persisting: i64,
     pub regressed: i64,
@@ -335,7 +382,14 @@ pub struct WaiverNote {
 pub struct Totals {
     pub agencies: i64,
     pub services: i64,
+    /// Failing, unwaived, any severity: `violations + info`.
     pub findings: i64,
+    /// Failing, unwaived, severity low or above ("Vi phạm").
+    #[serde(default)]
+    pub violations: i64,
+    /// Agencies no service of which could be read.
+    #[serde(default)]
+    pub agencies_not_assessed: i64,
     pub critical: i64,
     pub high: i64,
     pub medium: i64,

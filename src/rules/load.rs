@@ -264,6 +264,7 @@ fn template(
     let v = v.as_ref()?;
     match Template::parse(v.get_ref()) {
         Ok(t) => {
+            let t = t.in_english(what.ends_with(".en"));
             let mut problems = Vec::new();
             for (e, off) in t.exprs() {
                 problems.extend(
