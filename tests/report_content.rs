@@ -260,3 +260,75 @@ async fn planted_failures_read_as_sentences_and_raw_errors_stay_in_technical_fol
         "the text report counts violations without info items"
     );
 }
+
+/// The share bars' labels ("Không có dữ liệu" was cut to "Không có dí") fit their SVG box in a
+/// real browser: the right edge of each label's rendered box is inside the viewBox.
+#[test]
+fn share_bar_labels_fit_their_box_in_chromium() {
+    use dvc_audit::report::svg::share_bar;
+    let bin = std::path::PathBuf::from(
+        std::env::var_os("DVC_AUDIT_CHROMIUM").unwrap_or_else(|| "/usr/bin/chromium".into()),
+    );
+    if !bin.exists() {
+        assert!(
+            std::env::var_os("DVC_AUDIT_REQUIRE_BROWSER").is_none(),
+            "DVC_AUDIT_REQUIRE_BROWSER is set but {} does not exist",
+            bin.display()
+        );
+        eprintln!("SKIPPED: no Chromium at {}", bin.display());
+        return;
+    }
+    let labels = [
+        "Không có dữ liệu",
+        "No data",
+        "100.0%",
+        "Chưa đánh giá được",
+    ];
+    let mut body = String::new();
+    for l in labels {
+        body.push_str(&share_bar(None, "t", l));
+        body.push('\n');
+    }
+    body.push_str(&share_bar(Some(1.0), "t", "x"));
+    let page = format!(
+        r#"<!doctype html><html lang="vi"><meta charset="utf-8"><body style="font-family:sans-serif">{body}
+<script>
+const out = [];
+for (const svg of document.querySelectorAll('svg')) {{
+  const w = svg.viewBox.baseVal.width;
+  for (const t of svg.querySelectorAll('text')) {{
+    const b = t.getBBox();
+    out.push((b.x + b.width <= w ? 'fits' : 'CUT') + ':' + t.textContent + ':' + (b.x + b.width).toFixed(1) + '/' + w);
+  }}
+}}
+document.body.setAttribute('data-fit', out.join('|'));
+</script></body></html>"#
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("bars.html");
+    std::fs::write(&file, page).expect("write");
+    let out = std::process::Command::new(&bin)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--virtual-time-budget=2000",
+            "--dump-dom",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let fit = dom
+        .split("data-fit=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no measurement in:\n{dom}"));
+    assert_eq!(fit.matches("fits:").count(), labels.len() + 1, "{fit}");
+    assert!(!fit.contains("CUT"), "{fit}");
+}
