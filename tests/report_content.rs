@@ -332,3 +332,62 @@ document.body.setAttribute('data-fit', out.join('|'));
     assert_eq!(fit.matches("fits:").count(), labels.len() + 1, "{fit}");
     assert!(!fit.contains("CUT"), "{fit}");
 }
+
+/// "Resolved" counts findings, not their evidence rows (1,505 were shown for 566 listed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolved_counts_findings_not_evidence_rows() {
+    use dvc_audit::sandbox::Provider;
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into(), "html".into(), "text".into()];
+        c.audit.lang = dvc_audit::config::Lang::Vi;
+    });
+    let _ = run(&setup).await;
+    // danang's 1.001012 offers VNPT-CA only (SIG-001/003/005 fail); adding VGCA fixes them.
+    served
+        .handle
+        .mutate(|o| {
+            o.service("1.001012")
+                .expect("service")
+                .providers
+                .push(Provider::Vgca)
+        })
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    let resolved = r2.diff.resolved.len() as i64;
+    assert!(resolved >= 2, "{:?}", r2.diff);
+
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&report_file(&r2, "json"))).expect("json");
+    let listed: Vec<serde_json::Value> = json["agencies"]
+        .as_array()
+        .expect("agencies")
+        .iter()
+        .flat_map(|a| a["resolved"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let evidence_rows: usize = listed
+        .iter()
+        .map(|f| f["record"]["evidence"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(
+        evidence_rows > listed.len(),
+        "the resolved findings carry several evidence rows each ({evidence_rows} for {})",
+        listed.len()
+    );
+    assert_eq!(
+        listed.len() as i64,
+        resolved,
+        "report.json lists every resolved finding"
+    );
+    assert_eq!(json["totals"]["resolved"].as_i64(), Some(resolved));
+    let text = read(&report_file(&r2, "txt"));
+    assert!(
+        text.contains(&format!("Đã khắc phục: {resolved} ")),
+        "{text:.600}"
+    );
+    let html = read(&report_file(&r2, "html"));
+    assert!(
+        html.contains(&format!("<b>{resolved}</b><span>Đã khắc phục</span>")),
+        "HTML KPI"
+    );
+}
