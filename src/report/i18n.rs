@@ -106,14 +106,14 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("message", "Nội dung", "Message"),
     ("state", "Tình trạng", "State"),
     ("evidence", "Bằng chứng", "Evidence"),
-    ("fetched_at", "Thời điểm lấy", "Fetched at"),
+    ("fetched_at", "Thời điểm tải", "Fetched at"),
     ("http_status", "Mã HTTP", "HTTP status"),
     ("content_hash", "Mã băm nội dung", "Content hash"),
     ("remediation", "Khắc phục", "Remediation"),
     ("legal_basis", "Căn cứ pháp lý", "Legal basis"),
     ("technical_basis", "Cơ sở kỹ thuật", "Technical basis"),
     ("state_new", "Mới", "New"),
-    ("state_persisting", "Tồn tại", "Persisting"),
+    ("state_persisting", "Còn tồn tại", "Persisting"),
     ("state_regressed", "Tái diễn", "Regressed"),
     ("state_resolved", "Đã khắc phục", "Resolved"),
     (
@@ -174,7 +174,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("portal", "Cổng dịch vụ công", "Portal"),
     ("total", "Tổng", "Total"),
     ("new", "Mới", "New"),
-    ("persisting", "Tồn tại", "Persisting"),
+    ("persisting", "Còn tồn tại", "Persisting"),
     ("regressed", "Tái diễn", "Regressed"),
     ("sev_critical", "Nghiêm trọng", "Critical"),
     ("sev_high", "Cao", "High"),
@@ -227,7 +227,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
     ("status_running", "Đang chạy", "Running"),
     ("waiver_expired", "Đã hết hạn", "Expired"),
-    ("waiver_stale", "Không còn áp dụng", "Matched nothing"),
+    ("waiver_stale", "Không khớp phát hiện nào", "Matched nothing"),
 ];
 
 /// The label table for one language, as a map the templates read.
