@@ -192,7 +192,7 @@ async fn planted_failures_read_as_sentences_and_raw_errors_stay_in_technical_fol
         .expect("mutate");
     let r2 = run(&setup).await;
     assert!(
-        r2.diff.unverified.len() > 0,
+        !r2.diff.unverified.is_empty(),
         "the outages leave findings unverified"
     );
 

@@ -227,7 +227,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
     ("status_running", "Đang chạy", "Running"),
     ("waiver_expired", "Đã hết hạn", "Expired"),
-    ("waiver_stale", "Không khớp phát hiện nào", "Matched nothing"),
+    (
+        "waiver_stale",
+        "Không khớp phát hiện nào",
+        "Matched nothing",
+    ),
 ];
 
 /// The label table for one language, as a map the templates read.

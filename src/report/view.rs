@@ -275,8 +275,8 @@ fn evidence(lang: Lang, rows: &[crate::store::EvidenceRecord]) -> Vec<EvidenceVi
             locator: clean(&e.locator),
             excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
         };
-        if !(signal.locator.is_empty() && signal.excerpt.is_empty()) && !v.signals.contains(&signal)
-        {
+        let empty = signal.locator.is_empty() && signal.excerpt.is_empty();
+        if !empty && !v.signals.contains(&signal) {
             v.signals.push(signal);
         }
     }
