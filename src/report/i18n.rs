@@ -437,6 +437,27 @@ mod tests {
     }
 
     #[test]
+    fn statuses_and_reasons_are_words() {
+        assert_eq!(http_status_words(Lang::Vi, 0), "");
+        assert_eq!(http_status_words(Lang::Vi, 200), "tải được (HTTP 200)");
+        assert_eq!(http_status_words(Lang::En, 503), "server error (HTTP 503)");
+        assert_eq!(
+            http_status_words(Lang::Vi, 404),
+            "không tìm thấy trang (HTTP 404)"
+        );
+        for r in AssessReason::ALL {
+            let (vi, en) = (reason_short(Lang::Vi, r), reason_short(Lang::En, r));
+            assert_ne!(vi, en);
+            assert!(!vi.contains('_') && !en.contains('_'), "{r:?}");
+            assert_eq!(reason_id_words(Lang::Vi, r.as_str()), vi);
+        }
+        assert_eq!(
+            reason_id_words(Lang::Vi, "duplicate_code"),
+            "trùng mã dịch vụ"
+        );
+    }
+
+    #[test]
     fn times_are_shown_in_vietnam_time() {
         assert_eq!(
             local_time(Lang::Vi, "2026-11-27T20:05:00Z"),
