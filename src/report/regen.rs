@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::build::{AgencyMeta, BuildError, gather_with};
 use super::i18n::Lang;
-use super::model::{RuleInfo, WaiverNote};
+use super::model::{ReportData, RuleInfo, WaiverNote};
 use super::{Format, ReportError, write_all};
 use crate::config::Loaded;
 use crate::diag::DiagnosticsError;
@@ -48,6 +48,20 @@ pub fn waiver_notes(report: &WaiverReport) -> Vec<WaiverNote> {
         }
     }
     notes
+}
+
+/// Name each agency's successor from the configuration, also when the successor was not part
+/// of the run (a spot check of one merged province still says what it became, by name).
+pub fn name_successors(data: &mut ReportData, agencies: &[crate::config::AgencyConfig]) {
+    let lang = data.lang;
+    for a in &mut data.agencies {
+        if a.successor.is_empty() {
+            continue;
+        }
+        if let Some(s) = agencies.iter().find(|c| c.id == a.successor) {
+            a.successor_name = lang.pick(&s.name, &s.name_en).to_string();
+        }
+    }
 }
 
 /// The configured rule set (rule directories, or the bundled pack), as a run loads it.
@@ -183,7 +197,7 @@ pub fn regenerate(
     let rules = configured_rules(loaded).map_err(RegenError::Rules)?;
     let rule_info: BTreeMap<String, RuleInfo> = RuleInfo::map(&rules);
     let notes = stored_waiver_notes(loaded, &rules, &store, &run)?;
-    let data = gather_with(
+    let mut data = gather_with(
         &store,
         run.id,
         &loaded.config.audit.name,
@@ -193,6 +207,7 @@ pub fn regenerate(
         notes,
         loaded.config.report.max_rows_per_rule as usize,
     )?;
+    name_successors(&mut data, &loaded.config.agencies);
     let dir = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| loaded.path(&loaded.config.report.dir));

@@ -554,7 +554,8 @@ async fn stages(
         waiver_notes,
         usize::try_from(cfg.report.max_rows_per_rule).unwrap_or(usize::MAX),
     ) {
-        Ok(data) => {
+        Ok(mut data) => {
+            report::name_successors(&mut data, &cfg.agencies);
             totals = Some(data.totals.clone());
             let dir = setup.loaded.path(&cfg.report.dir);
             match report::configured_formats(&setup.loaded)
