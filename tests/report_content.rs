@@ -248,13 +248,17 @@ async fn planted_failures_read_as_sentences_and_raw_errors_stay_in_technical_fol
         agencies.iter().any(|a| a["assessment"] == "not_assessed"),
         "the outages leave some agency not assessed"
     );
+    let text = read(&report_file(&r2, "txt"));
+    assert!(
+        text.contains("! Chưa đánh giá được: không đọc được dịch vụ nào của cơ quan"),
+        "the text report says which agency could not be assessed"
+    );
     // Info items are not violations.
     let t = &json["totals"];
     assert_eq!(
         t["violations"].as_i64().unwrap_or(-1) + t["info"].as_i64().unwrap_or(-1),
         t["findings"].as_i64().unwrap_or(-2)
     );
-    let text = read(&report_file(&r2, "txt"));
     assert!(
         text.contains(&format!("Vi phạm: {} (", t["violations"])),
         "the text report counts violations without info items"

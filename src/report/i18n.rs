@@ -76,6 +76,8 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("summary", "Tổng quan", "Summary"),
     ("agency", "Cơ quan", "Agency"),
     ("agencies", "Cơ quan được kiểm tra", "Agencies inspected"),
+    ("agencies_unit", "cơ quan", "agencies"),
+    ("not_assessed_short", "Chưa đánh giá được", "Not assessed"),
     ("services", "Dịch vụ công", "Services"),
     (
         "full_services",
