@@ -137,6 +137,32 @@ pub struct Evidence {
     pub site_wide: bool,
 }
 
+/// A signature provider's name as inspectors know it (`vnpt-ca` → `VNPT-CA`); `None` for a slug
+/// not in `profile::KNOWN_PROVIDERS` (shown as written).
+pub fn provider_name(slug: &str) -> Option<&'static str> {
+    Some(match slug {
+        "vgca" => "VGCA",
+        "vnpt-ca" => "VNPT-CA",
+        "viettel-ca" => "Viettel-CA",
+        "fpt-ca" => "FPT-CA",
+        "bkav-ca" => "BkavCA",
+        "smartca" => "VNPT SmartCA",
+        "mysign" => "Viettel MySign",
+        _ => return None,
+    })
+}
+
+/// An RFC 3339 time as a date in Vietnam time (UTC+07:00, no daylight saving): `dd/mm/yyyy`.
+/// `None` when `text` is not RFC 3339.
+pub fn vn_date(text: &str) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let t = time::OffsetDateTime::parse(text.trim(), &Rfc3339).ok()?;
+    let offset = time::UtcOffset::from_hms(7, 0, 0).ok()?;
+    t.to_offset(offset)
+        .format(time::macros::format_description!("[day]/[month]/[year]"))
+        .ok()
+}
+
 /// Upper bound of an evidence excerpt, in characters.
 pub const EXCERPT_MAX_CHARS: usize = 240;
 

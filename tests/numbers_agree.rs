@@ -73,7 +73,8 @@ fn from_terminal(text: &str) -> Numbers {
 fn from_text(text: &str) -> Numbers {
     let (services_read, services) = ratio_after(text, "  Dịch vụ công: ");
     Numbers {
-        findings: after(text, "  Vi phạm: "),
+        // Violations and info items apart; together every failing finding.
+        findings: after(text, "  Vi phạm: ") + after(text, " · Thông tin: "),
         waived: after(text, "Được miễn trừ: "),
         could_not_assess: after(text, "  Không thể đánh giá: "),
         resolved: after(text, "Đã khắc phục: "),
@@ -94,7 +95,8 @@ fn from_html(html: &str) -> Numbers {
     let services = kpi("dịch vụ đã đọc");
     let (r, t) = services.split_once('/').expect("read/total");
     Numbers {
-        findings: kpi("Vi phạm").parse().expect("n"),
+        findings: kpi("Vi phạm").parse::<i64>().expect("n")
+            + kpi("Thông tin").parse::<i64>().expect("n"),
         waived: 0,
         could_not_assess: kpi("Không thể đánh giá").parse().expect("n"),
         resolved: kpi("Đã khắc phục").parse().expect("n"),
@@ -279,7 +281,12 @@ async fn every_output_prints_the_same_numbers() {
             "emailed digest {}",
             path.display()
         );
-        assert_eq!(after(&subject, "Vi phạm "), terminal.findings, "{subject}");
+        // The subject counts violations (info items are not).
+        assert_eq!(
+            after(&subject, "Vi phạm "),
+            after(&render_summary(&r2), "violations: "),
+            "{subject}"
+        );
         let (read, total) = ratio_after(&subject, "Phạm vi đã đọc ");
         assert_eq!(
             (read, total),

@@ -177,7 +177,7 @@ fn a_large_run_is_complete_in_csv_and_json_and_summarised_in_html() {
         per_rule - CAP
     );
     assert_eq!(html.matches(&more).count(), AGENCIES * RULES.len());
-    assert!(html.contains(&format!("Vi phạm: {per_rule} · Mới {per_rule}")));
+    assert!(html.contains(&format!("Tổng: {per_rule} · Mới {per_rule}")));
     assert!(!html.contains("<script"), "portal text became markup");
     assert!(!html.contains("<svg onload"), "portal text became markup");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));

@@ -496,3 +496,161 @@ fn rule_set_is_shareable_across_threads() {
     assert_send_sync::<RuleSet>();
     assert_send_sync::<Waivers>();
 }
+
+#[test]
+fn every_rule_has_a_legal_or_technical_basis() {
+    for r in pack().rules() {
+        assert!(
+            !r.legal_basis.is_empty() || !r.technical_basis.is_empty(),
+            "{} cites neither a legal nor a technical basis",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn signature_rules_cite_the_law_and_decree_68_not_the_replaced_decrees() {
+    for r in pack().rules().iter().filter(|r| r.id.starts_with("SIG-")) {
+        let texts = r.legal_texts().join(" | ");
+        assert!(texts.contains("20/2023/QH15"), "{}: {texts}", r.id);
+        assert!(texts.contains("68/2024/NĐ-CP"), "{}: {texts}", r.id);
+        assert!(
+            !texts.contains("130/2018") && !texts.contains("23/2025"),
+            "{}: {texts}",
+            r.id
+        );
+    }
+}
+
+#[test]
+fn no_rule_text_an_inspector_reads_hedges() {
+    use dvc_audit::rules::model::hedge_in;
+    for r in pack().rules() {
+        let mut texts = vec![
+            r.title.vi.clone(),
+            r.title.en.clone(),
+            r.message.vi.clone(),
+            r.message.en.clone(),
+            r.remediation.vi.clone(),
+            r.remediation.en.clone(),
+        ];
+        texts.extend(r.legal_texts());
+        texts.extend(r.technical_texts());
+        for t in &texts {
+            assert_eq!(hedge_in(t), None, "{}: {t:?}", r.id);
+        }
+    }
+    // The doubt about Decree 42/2022 is kept, as metadata.
+    let lvl = pack();
+    let lvl = lvl.rules().iter().find(|r| r.id == "LVL-001");
+    assert!(
+        lvl.is_some_and(|r| r
+            .legal_basis
+            .iter()
+            .any(|c| !c.verified && !c.note.is_empty())),
+        "LVL-001 should mark Decree 42/2022 unverified in metadata"
+    );
+}
+
+#[test]
+fn a_citation_is_a_string_or_a_table_and_a_hedged_one_is_refused() {
+    let table = GOOD.replace(
+        "status = \"stable\"",
+        "legal_basis = [\"Nghị định 68/2024/NĐ-CP\", { text = \"Nghị định 42/2022/NĐ-CP, Điều 11\", verified = false, note = \"may be replaced\" }]\ntechnical_basis = [\"RFC 6797\"]\nstatus = \"stable\"",
+    );
+    let file = SourceFile::new("rules/test.toml", table.as_str());
+    let set = match RuleSet::from_sources(&[file]) {
+        Ok(l) => l.rules,
+        Err(e) => panic!("{}", e.0.render(false)),
+    };
+    let r = &set.rules()[0];
+    assert_eq!(
+        r.legal_texts(),
+        vec![
+            "Nghị định 68/2024/NĐ-CP",
+            "Nghị định 42/2022/NĐ-CP, Điều 11"
+        ]
+    );
+    assert!(r.legal_basis[0].verified && !r.legal_basis[1].verified);
+    assert_eq!(r.technical_texts(), vec!["RFC 6797"]);
+
+    let hedged = GOOD.replace(
+        "status = \"stable\"",
+        "legal_basis = [\"Nghị định 42/2022/NĐ-CP — chưa kiểm chứng\"]\nstatus = \"stable\"",
+    );
+    let out = lint(&hedged);
+    assert!(out.contains("rule::hedged-citation"), "{out}");
+    assert!(out.contains("rules/test.toml:"), "{out}");
+}
+
+#[test]
+fn messages_name_providers_and_show_dates_in_vietnam_time() {
+    let set = pack();
+    let svc = ServiceFacts {
+        code: "1.000001".into(),
+        name: "Cấp phép".into(),
+        level: Level::Full,
+        signature: dvc_audit::facts::SignatureFacts {
+            supported: true,
+            providers: vec!["vnpt-ca".into(), "smartca".into()],
+            ..Default::default()
+        },
+        ..ServiceFacts::default()
+    };
+    let out = set.evaluate_service(&svc, &agency());
+    let sig = out
+        .iter()
+        .find(|o| &*o.rule_id == "SIG-001")
+        .expect("SIG-001");
+    assert!(
+        sig.message_vi.contains(": VNPT-CA, VNPT SmartCA."),
+        "{}",
+        sig.message_vi
+    );
+    assert!(
+        sig.message_en.contains(": VNPT-CA, VNPT SmartCA."),
+        "{}",
+        sig.message_en
+    );
+    let none = ServiceFacts {
+        signature: Default::default(),
+        ..svc
+    };
+    let out = set.evaluate_service(&none, &agency());
+    let sig = out
+        .iter()
+        .find(|o| &*o.rule_id == "SIG-001")
+        .expect("SIG-001");
+    assert!(
+        sig.message_vi.ends_with("trên trang: không có."),
+        "{}",
+        sig.message_vi
+    );
+    assert!(
+        sig.message_en.ends_with("on the page: none."),
+        "{}",
+        sig.message_en
+    );
+
+    // Expired at 20:00 UTC on 30/11: already 01/12 in Vietnam.
+    let mut host = HostFacts {
+        name: "h".into(),
+        port: 443,
+        reachable: true,
+        ..HostFacts::default()
+    };
+    host.cert.not_after = "2026-11-30T20:00:00Z".into();
+    host.cert.days_left = -2;
+    host.cert.expired = true;
+    let out = set.evaluate_host(&host, &agency());
+    let exp = out
+        .iter()
+        .find(|o| &*o.rule_id == "TLS-005")
+        .expect("TLS-005");
+    assert_eq!(exp.verdict, Verdict::Fail, "{exp:?}");
+    assert!(
+        exp.message_vi.contains("(01/12/2026)"),
+        "{}",
+        exp.message_vi
+    );
+}

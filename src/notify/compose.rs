@@ -24,7 +24,7 @@ pub fn subject(data: &ReportData, msg: &PlannedMessage) -> String {
     let mut counts = format!(
         "{} {} · {} {}",
         label(lang, "findings"),
-        t.findings,
+        t.violations,
         label(lang, "new"),
         t.new + t.regressed,
     );

@@ -131,6 +131,7 @@ impl Texts<'_> {
             rule_title: self.title(&r.rule_id),
             remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            technical_basis: info.map(|i| i.technical_basis.clone()).unwrap_or_default(),
             record: r,
         }
     }
@@ -141,7 +142,7 @@ impl Texts<'_> {
             reason,
             explanation: reason
                 .map(|x| reason_text(self.lang, x).to_string())
-                .unwrap_or_else(|| r.reason.clone()),
+                .unwrap_or_else(|| super::i18n::label(self.lang, "reason_unknown").to_string()),
             rule_title: self.title(&r.rule_id),
             rules: vec![r.rule_id.clone()],
             record: r,
@@ -156,6 +157,7 @@ impl Texts<'_> {
             rule_title: self.title(rule_id),
             remediation: self.remediation(info),
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
+            technical_basis: info.map(|i| i.technical_basis.clone()).unwrap_or_default(),
             count: 0,
             new: 0,
             persisting: 0,
@@ -241,6 +243,13 @@ fn assemble(
         + lists.resolved.len()
         + lists.waived.len()
         + lists.unverified.len()) as i64;
+    let mut counts = counts;
+    counts.info = rules
+        .iter()
+        .filter(|r| r.severity == Severity::Info)
+        .map(|r| r.count)
+        .sum();
+    counts.violations = counts.findings - counts.info;
     let all = counts.findings
         + counts.could_not_assess
         + counts.resolved
@@ -248,6 +257,7 @@ fn assemble(
         + counts.unverified;
     AgencyReport {
         successor: meta.successor,
+        successor_name: String::new(),
         former_names: meta.former_names,
         unverified: !meta.verified,
         services_total: services.services,
@@ -260,6 +270,7 @@ fn assemble(
             level_published: ratio(services.level_published, services.read),
         },
         services_read: services.read,
+        assessment: Assessment::of(&coverage, services.read),
         coverage,
         trend,
         findings: lists.findings,
@@ -333,6 +344,28 @@ fn sorted_metas(mut metas: Vec<AgencyMeta>) -> Vec<AgencyMeta> {
     metas.sort_by(|a, b| a.facts.id.cmp(&b.facts.id));
     metas.dedup_by(|a, b| a.facts.id == b.facts.id);
     metas
+}
+
+/// Each agency's name in `lang`, by id (successors are shown by name, not id).
+fn names(metas: &[AgencyMeta], lang: Lang) -> BTreeMap<String, String> {
+    metas
+        .iter()
+        .map(|m| {
+            (
+                m.facts.id.clone(),
+                lang.pick(&m.facts.name, &m.facts.name_en).to_string(),
+            )
+        })
+        .collect()
+}
+
+fn name_successor(a: &mut AgencyReport, names: &BTreeMap<String, String>) {
+    if !a.successor.is_empty() {
+        a.successor_name = names
+            .get(&a.successor)
+            .cloned()
+            .unwrap_or_else(|| a.successor.clone());
+    }
 }
 
 fn finish(
@@ -476,6 +509,10 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             meta, counts_s, coverage, trend, rules, counts, lists,
         ));
     }
+    let known = names(&input.agencies, lang);
+    for a in &mut agencies {
+        name_successor(a, &known);
+    }
     Ok(finish(
         run,
         lang,
@@ -526,6 +563,7 @@ pub fn gather_with(
 ) -> Result<ReportData, BuildError> {
     let run = run_info(&store.run(run_id)?, deployment)?;
     let metas = sorted_metas(agencies);
+    let known = names(&metas, lang);
     let texts = Texts {
         lang,
         rules: &rules,
@@ -602,7 +640,7 @@ pub fn gather_with(
         }
     }
 
-    let trends = trends(store, &metas)?;
+    let trends = trends(store, &metas, run_id)?;
     let mut out = Vec::with_capacity(metas.len());
     for meta in metas {
         let id = meta.facts.id.clone();
@@ -617,6 +655,9 @@ pub fn gather_with(
         let cov = coverage.remove(&id).unwrap_or_default();
         out.push(assemble(meta, s, cov, trend, rules, counts, l));
     }
+    for a in &mut out {
+        name_successor(a, &known);
+    }
     Ok(finish(run, lang, out, waiver_notes, rows))
 }
 
@@ -625,9 +666,11 @@ pub fn gather_with(
 fn trends(
     store: &Store,
     metas: &[AgencyMeta],
+    run_id: i64,
 ) -> Result<BTreeMap<String, Vec<TrendPoint>>, BuildError> {
     let ids: Vec<&str> = metas.iter().map(|m| m.facts.id.as_str()).collect();
-    Ok(store.trends(&ids, TREND_MAX)?)
+    // As of this run: a report rendered again later shows the trend the run showed.
+    Ok(store.trends_until(&ids, TREND_MAX, run_id)?)
 }
 
 /// A stored reason in words (an `AssessReason` explained; `not_assessed` and others as is).
@@ -640,8 +683,16 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
                 "This run did not read the subject.",
             )
             .to_string(),
-        None => s.to_string(),
+        None if s.is_empty() => String::new(),
+        // Text this version does not know (a library's message, a newer reason): said in
+        // words; the raw text goes to the technical fold (see [`reason_is_raw`]).
+        None => super::i18n::label(lang, "reason_unknown").to_string(),
     }
+}
+
+/// A stored reason that [`reason_words`] cannot say in words (kept raw for the technical fold).
+pub(crate) fn reason_is_raw(s: &str) -> bool {
+    !s.is_empty() && s != "not_assessed" && parse_reason(s).is_none()
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
@@ -677,6 +728,10 @@ pub(crate) fn totals(agencies: &[AgencyReport]) -> Totals {
             t.agencies_incomplete += 1;
         }
         t.findings += c.findings;
+        t.violations += c.violations;
+        if a.assessment == Assessment::NotAssessed {
+            t.agencies_not_assessed += 1;
+        }
         t.resolved += c.resolved;
         t.could_not_assess += c.could_not_assess;
         t.waived += c.waived;

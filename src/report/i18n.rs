@@ -64,7 +64,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("started", "Bắt đầu", "Started"),
     ("ended", "Kết thúc", "Ended"),
     ("status", "Trạng thái", "Status"),
-    ("seed", "Hạt giống chọn mẫu", "Sampling seed"),
+    ("seed", "Mã lấy mẫu", "Sampling seed"),
     ("ruleset", "Bộ quy tắc", "Rule set"),
     ("config_digest", "Cấu hình", "Configuration"),
     ("head_digest", "Mã toàn vẹn lịch sử", "History head digest"),
@@ -76,6 +76,8 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("summary", "Tổng quan", "Summary"),
     ("agency", "Cơ quan", "Agency"),
     ("agencies", "Cơ quan được kiểm tra", "Agencies inspected"),
+    ("agencies_unit", "cơ quan", "agencies"),
+    ("not_assessed_short", "Chưa đánh giá được", "Not assessed"),
     ("services", "Dịch vụ công", "Services"),
     (
         "full_services",
@@ -93,7 +95,12 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Services publishing their level",
     ),
     ("trend", "Xu hướng vi phạm", "Findings trend"),
-    ("findings", "Vi phạm", "Findings"),
+    ("findings", "Vi phạm", "Violations"),
+    (
+        "not_assessed",
+        "Chưa đánh giá được: không đọc được dịch vụ nào của cơ quan",
+        "Not assessed: none of the agency's services could be read",
+    ),
     ("no_findings", "Không có vi phạm.", "No findings."),
     ("severity", "Mức độ", "Severity"),
     ("rule", "Quy tắc", "Rule"),
@@ -101,13 +108,14 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("message", "Nội dung", "Message"),
     ("state", "Tình trạng", "State"),
     ("evidence", "Bằng chứng", "Evidence"),
-    ("fetched_at", "Thời điểm lấy", "Fetched at"),
+    ("fetched_at", "Thời điểm tải", "Fetched at"),
     ("http_status", "Mã HTTP", "HTTP status"),
     ("content_hash", "Mã băm nội dung", "Content hash"),
     ("remediation", "Khắc phục", "Remediation"),
     ("legal_basis", "Căn cứ pháp lý", "Legal basis"),
+    ("technical_basis", "Cơ sở kỹ thuật", "Technical basis"),
     ("state_new", "Mới", "New"),
-    ("state_persisting", "Tồn tại", "Persisting"),
+    ("state_persisting", "Còn tồn tại", "Persisting"),
     ("state_regressed", "Tái diễn", "Regressed"),
     ("state_resolved", "Đã khắc phục", "Resolved"),
     (
@@ -168,7 +176,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("portal", "Cổng dịch vụ công", "Portal"),
     ("total", "Tổng", "Total"),
     ("new", "Mới", "New"),
-    ("persisting", "Tồn tại", "Persisting"),
+    ("persisting", "Còn tồn tại", "Persisting"),
     ("regressed", "Tái diễn", "Regressed"),
     ("sev_critical", "Nghiêm trọng", "Critical"),
     ("sev_high", "Cao", "High"),
@@ -176,6 +184,23 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("sev_low", "Thấp", "Low"),
     ("sev_info", "Thông tin", "Info"),
     ("no_data", "Không có dữ liệu", "No data"),
+    (
+        "technical_details",
+        "Chi tiết kỹ thuật",
+        "Technical details",
+    ),
+    ("matched", "Dấu hiệu khớp", "Matched"),
+    (
+        "not_modified",
+        "Máy chủ trả lời HTTP 304 (không thay đổi): trang giống lần đọc trước, nội dung lấy từ bản đã lưu.",
+        "The server answered HTTP 304 (not modified): the page is as last read; its content comes from the stored copy.",
+    ),
+    (
+        "reason_unknown",
+        "Không đọc được dữ liệu (xem chi tiết kỹ thuật).",
+        "The data could not be read (see the technical details).",
+    ),
+    ("raw_message", "Thông báo gốc", "Raw message"),
     (
         "generated_by",
         "Tạo bởi dvc-audit",
@@ -204,7 +229,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("status_incomplete", "Chưa hoàn tất", "Incomplete"),
     ("status_running", "Đang chạy", "Running"),
     ("waiver_expired", "Đã hết hạn", "Expired"),
-    ("waiver_stale", "Không còn áp dụng", "Matched nothing"),
+    (
+        "waiver_stale",
+        "Không khớp phát hiện nào",
+        "Matched nothing",
+    ),
 ];
 
 /// The label table for one language, as a map the templates read.
@@ -299,6 +328,64 @@ pub fn reason_text(lang: Lang, reason: AssessReason) -> &'static str {
     lang.pick(vi, en)
 }
 
+/// A reason in a few words, for lists ("không đọc được: hết thời gian chờ 1").
+pub fn reason_short(lang: Lang, reason: AssessReason) -> &'static str {
+    let (vi, en) = match reason {
+        AssessReason::Dns => ("không phân giải được tên miền", "host name not resolved"),
+        AssessReason::Connect => ("không kết nối được", "connection failed"),
+        AssessReason::Timeout => ("hết thời gian chờ", "timed out"),
+        AssessReason::TlsHandshake => ("bắt tay TLS thất bại", "TLS handshake failed"),
+        AssessReason::HttpStatus => ("máy chủ trả về lỗi HTTP", "HTTP error status"),
+        AssessReason::RateLimited => ("bị giới hạn tần suất", "rate-limited"),
+        AssessReason::RobotsDisallowed => ("robots.txt không cho phép", "disallowed by robots.txt"),
+        AssessReason::TooLarge => ("trang quá lớn", "page too large"),
+        AssessReason::RedirectLoop => ("chuyển hướng vòng lặp", "redirect loop"),
+        AssessReason::Decode => ("không giải mã được nội dung", "content not decodable"),
+        AssessReason::SpaWithoutApi => (
+            "ứng dụng một trang chưa có API dữ liệu đã biết",
+            "single-page app without a known data API",
+        ),
+        AssessReason::NoData => ("hồ sơ cổng không khớp dữ liệu", "profile matched no data"),
+        AssessReason::RuleError => ("quy tắc không đánh giá được", "rule could not be evaluated"),
+        AssessReason::RedirectOffsite => (
+            "chuyển hướng sang máy chủ ngoài cơ quan",
+            "redirected off the agency's hosts",
+        ),
+    };
+    lang.pick(vi, en)
+}
+
+/// A stored reason id (`timeout`, `duplicate_code`, ...) in a few words; the id itself only for
+/// an id this version does not know.
+pub fn reason_id_words(lang: Lang, id: &str) -> String {
+    if let Some(r) = AssessReason::parse(id) {
+        return reason_short(lang, r).to_string();
+    }
+    match id {
+        "duplicate_code" => lang.pick("trùng mã dịch vụ", "duplicate service code"),
+        "not_assessed" => lang.pick("không đọc được", "not read"),
+        other => other,
+    }
+    .to_string()
+}
+
+/// An HTTP status in words with its code, e.g. "tải được (HTTP 200)"; empty for `0` (no
+/// response status recorded: never shown as "HTTP 0").
+pub fn http_status_words(lang: Lang, status: i64) -> String {
+    let (vi, en) = match status {
+        0 => return String::new(),
+        200..=299 => ("tải được", "loaded"),
+        300..=399 => ("chuyển hướng", "redirected"),
+        401 | 403 => ("bị từ chối truy cập", "access denied"),
+        404 | 410 => ("không tìm thấy trang", "page not found"),
+        429 => ("bị giới hạn tần suất truy cập", "rate-limited"),
+        400..=499 => ("máy chủ từ chối yêu cầu", "request refused"),
+        500..=599 => ("lỗi máy chủ", "server error"),
+        _ => ("mã phản hồi", "response status"),
+    };
+    format!("{} (HTTP {status})", lang.pick(vi, en))
+}
+
 /// Asia/Ho_Chi_Minh: UTC+07:00 all year.
 pub fn vn_offset() -> UtcOffset {
     // 7 hours is always a valid offset; the fallback is unreachable but keeps this panic-free.
@@ -353,6 +440,27 @@ mod tests {
         for r in AssessReason::ALL {
             assert_ne!(reason_text(Lang::Vi, r), reason_text(Lang::En, r));
         }
+    }
+
+    #[test]
+    fn statuses_and_reasons_are_words() {
+        assert_eq!(http_status_words(Lang::Vi, 0), "");
+        assert_eq!(http_status_words(Lang::Vi, 200), "tải được (HTTP 200)");
+        assert_eq!(http_status_words(Lang::En, 503), "server error (HTTP 503)");
+        assert_eq!(
+            http_status_words(Lang::Vi, 404),
+            "không tìm thấy trang (HTTP 404)"
+        );
+        for r in AssessReason::ALL {
+            let (vi, en) = (reason_short(Lang::Vi, r), reason_short(Lang::En, r));
+            assert_ne!(vi, en);
+            assert!(!vi.contains('_') && !en.contains('_'), "{r:?}");
+            assert_eq!(reason_id_words(Lang::Vi, r.as_str()), vi);
+        }
+        assert_eq!(
+            reason_id_words(Lang::Vi, "duplicate_code"),
+            "trùng mã dịch vụ"
+        );
     }
 
     #[test]

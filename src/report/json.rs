@@ -82,9 +82,10 @@ impl Serialize for Agency<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (doc, a) = (self.0, self.1);
         // Field order as derived for `AgencyReport`; `omitted` is 0: this document is complete.
-        let mut st = s.serialize_struct("AgencyReport", 21)?;
+        let mut st = s.serialize_struct("AgencyReport", 23)?;
         st.serialize_field("facts", &a.facts)?;
         st.serialize_field("successor", &a.successor)?;
+        st.serialize_field("successor_name", &a.successor_name)?;
         st.serialize_field("former_names", &a.former_names)?;
         st.serialize_field("unverified", &a.unverified)?;
         st.serialize_field("services_total", &a.services_total)?;
@@ -107,6 +108,7 @@ impl Serialize for Agency<'_, '_, '_> {
         st.serialize_field("omitted", &omitted)?;
         st.serialize_field("rules", &a.rules)?;
         st.serialize_field("counts", &a.counts)?;
+        st.serialize_field("assessment", &a.assessment)?;
         st.end()
     }
 }

@@ -31,7 +31,9 @@ pub use build::{
 };
 pub use i18n::Lang;
 pub use model::*;
-pub use regen::{RegenError, configured_formats, metas_for, regenerate};
+pub use regen::{
+    RegenError, configured_formats, metas_for, name_successors, regenerate, waiver_notes,
+};
 pub use render::Renderer;
 pub use view::coverage_line;
 

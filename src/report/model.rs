@@ -146,6 +146,33 @@ pub struct RuleInfo {
     pub remediation_vi: String,
     pub remediation_en: String,
     pub legal_basis: Vec<String>,
+    /// Technical standards (RFCs, CA/B Forum, NIST, ...), shown under their own heading.
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
+}
+
+impl RuleInfo {
+    /// What reports need of a loaded rule (the run and `dvc-audit report` both use this, so a
+    /// re-rendered report says what the original said).
+    pub fn from_rule(r: &crate::rules::Rule) -> RuleInfo {
+        RuleInfo {
+            id: r.id.clone(),
+            title_vi: r.title.vi.clone(),
+            title_en: r.title.en.clone(),
+            remediation_vi: r.remediation.vi.clone(),
+            remediation_en: r.remediation.en.clone(),
+            legal_basis: r.legal_texts(),
+            technical_basis: r.technical_texts(),
+        }
+    }
+
+    /// Every rule of a set, by id.
+    pub fn map(set: &crate::rules::RuleSet) -> std::collections::BTreeMap<String, RuleInfo> {
+        set.rules()
+            .iter()
+            .map(|r| (r.id.clone(), RuleInfo::from_rule(r)))
+            .collect()
+    }
 }
 
 /// One failing (or resolved, or waived) finding with what a reader needs beside the record.
@@ -158,6 +185,8 @@ pub struct FindingView {
     pub rule_title: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
 }
 
 /// One subject that could not be assessed.
@@ -190,6 +219,9 @@ pub struct AgencyReport {
     pub facts: AgencyFacts,
     /// Id of the agency this one merged into, empty if none.
     pub successor: String,
+    /// Its name in the report's language (the id when the report does not know the agency).
+    #[serde(default)]
+    pub successor_name: String,
     pub former_names: Vec<String>,
     /// Host names not verified by a person.
     pub unverified: bool,
@@ -228,6 +260,44 @@ pub struct AgencyReport {
     /// Exact counts of the whole run for this agency (the lists may hold fewer rows).
     #[serde(default)]
     pub counts: AgencyCounts,
+    /// Whether the run could judge this agency (`not_assessed`: no service could be read).
+    #[serde(default)]
+    pub assessment: Assessment,
+}
+
+/// Whether a run could judge an agency at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Assessment {
+    /// Every listed service was read.
+    #[default]
+    Assessed,
+    /// Some services were read, not all (coverage incomplete).
+    Partial,
+    /// Nothing of the agency's services could be read: neither clean nor failing, and never
+    /// ranked as the best performer ("0 services, 1 violation" must not read as good).
+    NotAssessed,
+}
+
+impl Assessment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Assessment::Assessed => "assessed",
+            Assessment::Partial => "partial",
+            Assessment::NotAssessed => "not_assessed",
+        }
+    }
+
+    /// From what a run read of an agency.
+    pub fn of(coverage: &crate::facts::Coverage, services_read: i64) -> Assessment {
+        if services_read == 0 {
+            Assessment::NotAssessed
+        } else if coverage.complete() {
+            Assessment::Assessed
+        } else {
+            Assessment::Partial
+        }
+    }
 }
 
 impl AgencyReport {
@@ -246,6 +316,9 @@ pub struct RuleSummary {
     pub rule_title: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    /// Technical standards the rule rests on (shown under "Cơ sở kỹ thuật" / "Technical basis").
+    #[serde(default)]
+    pub technical_basis: Vec<String>,
     /// Findings of this rule (all states).
     pub count: i64,
     pub new: i64,
@@ -256,8 +329,14 @@ pub struct RuleSummary {
 /// Exact counts for one agency.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgencyCounts {
-    /// Failing, unwaived.
+    /// Failing, unwaived, any severity: `violations + info`.
     pub findings: i64,
+    /// Failing, unwaived, severity low or above: what reports call "Vi phạm".
+    #[serde(default)]
+    pub violations: i64,
+    /// Failing, unwaived, severity info ("Thông tin"): recorded, never a violation.
+    #[serde(default)]
+    pub info: i64,
     pub new: i64,
     pub persisting: i64,
     pub regressed: i64,
@@ -303,7 +382,14 @@ pub struct WaiverNote {
 pub struct Totals {
     pub agencies: i64,
     pub services: i64,
+    /// Failing, unwaived, any severity: `violations + info`.
     pub findings: i64,
+    /// Failing, unwaived, severity low or above ("Vi phạm").
+    #[serde(default)]
+    pub violations: i64,
+    /// Agencies no service of which could be read.
+    #[serde(default)]
+    pub agencies_not_assessed: i64,
     pub critical: i64,
     pub high: i64,
     pub medium: i64,

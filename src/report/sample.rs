@@ -200,6 +200,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             remediation_vi: "Tích hợp VGCA Sign Service vào bước nộp hồ sơ.".into(),
             remediation_en: "Integrate the VGCA Sign Service into dossier submission.".into(),
             legal_basis: vec!["Nghị định 68/2024/NĐ-CP".into()],
+            technical_basis: Vec::new(),
         },
     );
     let mut trends = BTreeMap::new();

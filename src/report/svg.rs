@@ -42,35 +42,96 @@ fn share_colour(share: f64) -> &'static str {
     }
 }
 
+/// An upper estimate of the width of `text` in a sans-serif font of `font_px` pixels.
+///
+/// SVG cannot size a box to its text, so the box is sized from this. Per character, in ems:
+/// wide letters (m, w, M, W, %) 0.95, other capitals 0.75, narrow ones (i, l, j, t, f, r, I, space,
+/// punctuation) 0.4, everything else (digits, lower case with or without Vietnamese diacritics,
+/// which sit above or below the letter and add no width) 0.62. Generous on purpose: a label
+/// cut off ("Không có dí") is worse than some blank space.
+pub fn text_width(text: &str, font_px: f64) -> f64 {
+    let ems: f64 = text
+        .chars()
+        .map(|c| {
+            // The base letter of a precomposed Vietnamese letter (ữ → u) decides its width.
+            let base = unicode_base(c);
+            match base {
+                'm' | 'w' | 'M' | 'W' | '%' | '@' => 0.95,
+                'i' | 'l' | 'j' | 't' | 'f' | 'r' | 'I' | ' ' | '.' | ',' | ':' | ';' | '\''
+                | '!' | '|' | '(' | ')' => 0.4,
+                c if c.is_uppercase() => 0.75,
+                _ => 0.62,
+            }
+        })
+        .sum();
+    ems * font_px
+}
+
+/// The unaccented letter of a Vietnamese letter (`ữ` → `u`, `Đ` → `D`); other characters as is.
+fn unicode_base(c: char) -> char {
+    const GROUPS: [(&str, char); 14] = [
+        ("àáảãạăằắẳẵặâầấẩẫậ", 'a'),
+        ("ÀÁẢÃẠĂẰẮẲẴẶÂẦẤẨẪẬ", 'A'),
+        ("èéẻẽẹêềếểễệ", 'e'),
+        ("ÈÉẺẼẸÊỀẾỂỄỆ", 'E'),
+        ("ìíỉĩị", 'i'),
+        ("ÌÍỈĨỊ", 'I'),
+        ("òóỏõọôồốổỗộơờớởỡợ", 'o'),
+        ("ÒÓỎÕỌÔỒỐỔỖỘƠỜỚỞỠỢ", 'O'),
+        ("ùúủũụưừứửữự", 'u'),
+        ("ÙÚỦŨỤƯỪỨỬỮỰ", 'U'),
+        ("ỳýỷỹỵ", 'y'),
+        ("ỲÝỶỸỴ", 'Y'),
+        ("đ", 'd'),
+        ("Đ", 'D'),
+    ];
+    GROUPS
+        .iter()
+        .find(|(g, _)| g.contains(c))
+        .map_or(c, |(_, b)| *b)
+}
+
+/// Where the label beside a share bar starts, and its font size.
+const BAR_W: f64 = 220.0;
+const LABEL_X: f64 = 228.0;
+const LABEL_PX: f64 = 12.0;
+
+/// Width of a share bar's SVG with `label` beside the bar: at least 300, more for a long label.
+pub fn bar_width(label: &str) -> f64 {
+    (LABEL_X + text_width(label, LABEL_PX) + 4.0)
+        .max(300.0)
+        .ceil()
+}
+
 /// A horizontal bar for a share in [0, 1] (`None`: no data, drawn as an empty grey bar),
-/// with the percentage written beside it.
+/// with the percentage (or the "no data" label) written beside it; the SVG is as wide as the
+/// label needs.
 pub fn share_bar(share: Option<f64>, title: &str, no_data: &str) -> String {
-    const W: f64 = 220.0;
+    let (label, colour) = match share {
+        Some(x) => (format!("{:.1}%", clamp01(x) * 100.0), "#1a202c"),
+        None => (no_data.to_string(), "#718096"),
+    };
+    let width = bar_width(&label);
     let mut s = String::new();
     let _ = write!(
         s,
-        r##"<svg class="bar" xmlns="http://www.w3.org/2000/svg" width="300" height="18" viewBox="0 0 300 18" role="img" aria-label="{t}"><title>{t}</title><rect x="0" y="3" width="{W}" height="12" rx="3" fill="#e2e8f0"/>"##,
+        r##"<svg class="bar" xmlns="http://www.w3.org/2000/svg" width="{width}" height="18" viewBox="0 0 {width} 18" role="img" aria-label="{t}"><title>{t}</title><rect x="0" y="3" width="{BAR_W}" height="12" rx="3" fill="#e2e8f0"/>"##,
         t = esc(title)
     );
-    match share {
-        Some(x) => {
-            let x = clamp01(x);
-            let _ = write!(
-                s,
-                r##"<rect x="0" y="3" width="{:.1}" height="12" rx="3" fill="{}"/><text x="228" y="14" font-size="12" fill="#1a202c">{:.1}%</text>"##,
-                W * x,
-                share_colour(x),
-                x * 100.0
-            );
-        }
-        None => {
-            let _ = write!(
-                s,
-                r##"<text x="228" y="14" font-size="12" fill="#718096">{}</text>"##,
-                esc(no_data)
-            );
-        }
+    if let Some(x) = share {
+        let x = clamp01(x);
+        let _ = write!(
+            s,
+            r##"<rect x="0" y="3" width="{:.1}" height="12" rx="3" fill="{}"/>"##,
+            BAR_W * x,
+            share_colour(x),
+        );
     }
+    let _ = write!(
+        s,
+        r##"<text x="{LABEL_X}" y="14" font-size="{LABEL_PX}" font-family="sans-serif" fill="{colour}">{}</text>"##,
+        esc(&label)
+    );
     s.push_str("</svg>");
     s
 }
@@ -137,6 +198,37 @@ mod tests {
         let s = share_bar(Some(f64::NAN), "t", "-");
         assert!(s.contains("0.0%"));
         assert!(share_bar(None, "t", "không có").contains("không có"));
+    }
+
+    /// The declared width of an SVG (its `viewBox` is the same).
+    fn width_of(svg: &str) -> f64 {
+        let w = svg
+            .split("viewBox=\"0 0 ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(0.0);
+        assert!(svg.contains(&format!("width=\"{w}\"")), "{svg}");
+        w
+    }
+
+    #[test]
+    fn the_no_data_label_fits_its_box_in_both_languages() {
+        for label in [
+            "Không có dữ liệu",
+            "No data",
+            "Chưa đánh giá được",
+            "100.0%",
+        ] {
+            let svg = share_bar(None, "t", label);
+            let room = width_of(&svg) - LABEL_X;
+            assert!(room >= text_width(label, LABEL_PX), "{label}: {room}");
+            assert!(svg.contains(label));
+        }
+        // The label that was cut off ("Không có dí") gets more room than the old 72 px.
+        assert!(width_of(&share_bar(None, "t", "Không có dữ liệu")) - LABEL_X > 100.0);
+        assert_eq!(unicode_base('ữ'), 'u');
+        assert_eq!(unicode_base('Đ'), 'D');
     }
 
     #[test]

@@ -344,3 +344,42 @@ fn unassessed_rules_of_one_subject_and_reason_are_one_row() {
         "{text}"
     );
 }
+
+#[test]
+fn successors_are_shown_by_name() {
+    let mut input = sample_input(Lang::Vi);
+    for m in input.agencies.iter_mut().filter(|m| m.facts.id == "bca") {
+        m.successor = "ha-noi".into();
+    }
+    let data = build(input).expect("build");
+    let bca = data
+        .agencies
+        .iter()
+        .find(|a| a.facts.id == "bca")
+        .expect("bca");
+    assert_eq!(bca.successor, "ha-noi");
+    assert_eq!(bca.successor_name, "Thành phố Hà Nội");
+    let text = Renderer::new().and_then(|r| r.text(&data)).expect("text");
+    assert!(text.contains("Đã hợp nhất vào: Thành phố Hà Nội"), "{text}");
+
+    // A successor outside the report is named from the configuration.
+    let mut input = sample_input(Lang::En);
+    for m in input.agencies.iter_mut().filter(|m| m.facts.id == "bca") {
+        m.successor = "danang".into();
+    }
+    let mut data = build(input).expect("build");
+    let bca = |d: &ReportData| {
+        d.agencies
+            .iter()
+            .find(|a| a.facts.id == "bca")
+            .map(|a| a.successor_name.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(bca(&data), "danang");
+    let cfg: crate::config::AgencyConfig = toml::from_str(
+        "id = \"danang\"\nname = \"Thành phố Đà Nẵng\"\nname_en = \"Da Nang City\"\nkind = \"province\"\nportal = \"https://dvc.danang.gov.vn/\"\nplatform = \"table\"\n",
+    )
+    .expect("agency config");
+    name_successors(&mut data, &[cfg]);
+    assert_eq!(bca(&data), "Da Nang City");
+}

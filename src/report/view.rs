@@ -14,7 +14,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::i18n::{Lang, label, label_or, labels, local_time, short_date};
+use super::i18n::{
+    Lang, http_status_words, label, label_or, labels, local_time, reason_id_words, reason_short,
+    short_date,
+};
 use super::model::*;
 use super::svg;
 
@@ -34,13 +37,29 @@ pub fn safe_href(raw: &str) -> Option<String> {
     matches!(u.scheme(), "http" | "https").then(|| u.to_string())
 }
 
+/// Evidence of one page: one line per distinct URL, the status in words; what matched and the
+/// raw excerpts go to the "technical details" fold.
 #[derive(Debug, Serialize)]
 pub struct EvidenceView {
     pub url: String,
     pub href: Option<String>,
+    /// The page's HTTP status in words ("tải được (HTTP 200)"); empty when none was recorded
+    /// (evidence of an aggregate, say). A 304 shows the stored page's status.
+    pub status_text: String,
     pub fetched_at: String,
-    pub status: i64,
+    /// Short content hash of the page read.
     pub content_hash: String,
+    /// Signals that matched on the page (pattern or selector, raw excerpt), for the fold.
+    pub signals: Vec<SignalView>,
+    /// Other technical notes for the fold ("HTTP 304 ...").
+    pub notes: Vec<String>,
+    /// Something to put in the fold.
+    pub has_details: bool,
+}
+
+/// One matching signal: the pattern, selector or JSON pointer, and what it matched.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct SignalView {
     pub locator: String,
     pub excerpt: String,
 }
@@ -59,7 +78,10 @@ pub struct FindingRow {
     pub waiver: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    pub technical_basis: Vec<String>,
     pub evidence: Vec<EvidenceView>,
+    /// Raw text for the technical fold (a library's error message, an unknown reason id).
+    pub technical: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -70,6 +92,7 @@ pub struct RuleGroup {
     pub severity_label: String,
     pub remediation: String,
     pub legal_basis: Vec<String>,
+    pub technical_basis: Vec<String>,
     /// Findings of this rule in the whole run, and by state.
     pub count: i64,
     pub new: i64,
@@ -111,11 +134,19 @@ pub struct AgencyView {
     pub vgca_svg: String,
     pub level_svg: String,
     pub trend_svg: String,
+    /// Violations (severity low or above): the number shown under "Vi phạm".
     pub findings_count: i64,
+    /// Informational items ("Thông tin"), never counted as violations.
+    pub info_count: i64,
+    /// `assessed`, `partial` or `not_assessed` (no service could be read: never "clean").
+    pub assessment: &'static str,
+    pub not_assessed: bool,
     pub new_count: i64,
     pub regressed_count: i64,
-    /// Findings grouped by severity, then rule, with example rows.
+    /// Violations grouped by severity (critical to low), then rule, with example rows.
     pub groups: Vec<SeverityGroup>,
+    /// Informational items ("Thông tin"), by rule: recorded, not violations.
+    pub info_groups: Vec<SeverityGroup>,
     pub could_not_assess: Vec<FindingRow>,
     pub could_not_assess_count: i64,
     pub could_not_assess_more: i64,
@@ -195,20 +226,77 @@ fn row(lang: Lang, f: &FindingView) -> FindingRow {
         waiver: clean(&r.waiver),
         remediation: clean(&f.remediation),
         legal_basis: f.legal_basis.iter().map(|s| clean(s)).collect(),
-        evidence: r
-            .evidence
-            .iter()
-            .map(|e| EvidenceView {
-                url: clean(&e.url),
-                href: safe_href(&e.url),
-                fetched_at: local_time(lang, &e.fetched_at),
-                status: e.status,
-                content_hash: short_hash(&clean(&e.content_hash)),
-                locator: clean(&e.locator),
-                excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
-            })
-            .collect(),
+        technical_basis: f.technical_basis.iter().map(|s| clean(s)).collect(),
+        evidence: evidence(lang, &r.evidence),
+        technical: Vec::new(),
     }
+}
+
+/// One [`EvidenceView`] per distinct URL, in first-seen order.
+fn evidence(lang: Lang, rows: &[crate::store::EvidenceRecord]) -> Vec<EvidenceView> {
+    let mut out: Vec<(EvidenceView, i64, bool)> = Vec::new();
+    for e in rows {
+        let url = clean(&e.url);
+        let at = match out.iter().position(|(v, _, _)| v.url == url) {
+            Some(i) => i,
+            None => {
+                out.push((
+                    EvidenceView {
+                        href: safe_href(&e.url),
+                        url,
+                        status_text: String::new(),
+                        fetched_at: String::new(),
+                        content_hash: String::new(),
+                        signals: Vec::new(),
+                        notes: Vec::new(),
+                        has_details: false,
+                    },
+                    0,
+                    false,
+                ));
+                out.len() - 1
+            }
+        };
+        let Some((v, status, not_modified)) = out.get_mut(at) else {
+            continue;
+        };
+        if e.status == 304 {
+            *not_modified = true;
+        } else if e.status != 0 && *status == 0 {
+            *status = e.status;
+        }
+        if v.fetched_at.is_empty() && !e.fetched_at.is_empty() {
+            v.fetched_at = local_time(lang, &e.fetched_at);
+        }
+        if v.content_hash.is_empty() && !e.content_hash.is_empty() {
+            v.content_hash = short_hash(&clean(&e.content_hash));
+        }
+        let signal = SignalView {
+            locator: clean(&e.locator),
+            excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
+        };
+        let empty = signal.locator.is_empty() && signal.excerpt.is_empty();
+        if !empty && !v.signals.contains(&signal) {
+            v.signals.push(signal);
+        }
+    }
+    out.into_iter()
+        .map(|(mut v, status, not_modified)| {
+            // A 304 confirms the stored copy, which was read with a success status.
+            let shown = if not_modified && status == 0 {
+                200
+            } else {
+                status
+            };
+            v.status_text = http_status_words(lang, shown);
+            if not_modified {
+                v.notes.push(label(lang, "not_modified").to_string());
+            }
+            v.has_details =
+                !v.signals.is_empty() || !v.notes.is_empty() || !v.content_hash.is_empty();
+            v
+        })
+        .collect()
 }
 
 fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
@@ -219,28 +307,50 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
         rule_title: u.rule_title.clone(),
         remediation: String::new(),
         legal_basis: Vec::new(),
+        technical_basis: Vec::new(),
     };
     let mut r = row(lang, &fv);
     if u.rules.len() > 1 {
         r.rule_id = clean(&u.rules.join(", "));
         r.rule_title = String::new();
     }
-    r.reason = clean(&u.explanation);
+    // The reason in a sentence; what the library or the rule said stays in the fold.
+    r.reason = match u.reason {
+        Some(_) => clean(&u.explanation),
+        None => label(lang, "reason_unknown").to_string(),
+    };
+    if u.reason.is_none() && !u.record.reason.is_empty() {
+        r.technical.push(clean(&u.record.reason));
+    }
+    let m = clean(lang.pick(&u.record.message_vi, &u.record.message_en));
+    if !m.is_empty() && !r.technical.contains(&m) {
+        r.technical.push(m);
+    }
+    r.message = String::new();
     r.state = "";
     r.state_label = String::new();
     r
 }
 
-fn groups(lang: Lang, a: &AgencyReport) -> Vec<SeverityGroup> {
+/// Severity groups of an agency's failing findings: the info group alone (`info`), or the
+/// violations (every other severity).
+fn groups(lang: Lang, a: &AgencyReport, info: bool) -> Vec<SeverityGroup> {
     // Example rows by (severity, rule); the summaries give the exact counts.
     let mut rows: BTreeMap<(Severity, &str), Vec<FindingRow>> = BTreeMap::new();
-    for f in &a.findings {
+    for f in a
+        .findings
+        .iter()
+        .filter(|f| (f.severity == Severity::Info) == info)
+    {
         rows.entry((f.severity, f.record.rule_id.as_str()))
             .or_default()
             .push(row(lang, f));
     }
     let mut out = Vec::new();
     for sev in Severity::DESCENDING {
+        if (sev == Severity::Info) != info {
+            continue;
+        }
         let mut rules: Vec<RuleGroup> = Vec::new();
         for r in a.rules.iter().filter(|r| r.severity == sev) {
             let findings = rows.remove(&(sev, r.rule_id.as_str())).unwrap_or_default();
@@ -256,6 +366,7 @@ fn groups(lang: Lang, a: &AgencyReport) -> Vec<SeverityGroup> {
                 severity_label: label(lang, &format!("sev_{}", sev.as_str())).to_string(),
                 remediation: clean(&r.remediation),
                 legal_basis: r.legal_basis.iter().map(|s| clean(s)).collect(),
+                technical_basis: r.technical_basis.iter().map(|s| clean(s)).collect(),
                 count: r.count,
                 new: r.new,
                 persisting: r.persisting,
@@ -302,7 +413,11 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
         name_alt: clean(name_alt),
         portal: clean(&a.facts.portal),
         portal_href: safe_href(&a.facts.portal),
-        successor: clean(&a.successor),
+        successor: clean(if a.successor_name.is_empty() {
+            &a.successor
+        } else {
+            &a.successor_name
+        }),
         former_names: a.former_names.iter().map(|s| clean(s)).collect(),
         unverified: a.unverified,
         services_total: a.services_total,
@@ -319,10 +434,22 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
             no_data,
         ),
         trend_svg: svg::sparkline(&fails, &trend_title),
-        findings_count: a.counts.findings,
+        findings_count: a.counts.violations,
+        info_count: a.counts.info,
+        assessment: a.assessment.as_str(),
+        not_assessed: a.assessment == Assessment::NotAssessed,
         new_count: a.counts.new,
         regressed_count: a.counts.regressed,
-        groups: if rows { groups(lang, a) } else { Vec::new() },
+        groups: if rows {
+            groups(lang, a, false)
+        } else {
+            Vec::new()
+        },
+        info_groups: if rows {
+            groups(lang, a, true)
+        } else {
+            Vec::new()
+        },
         could_not_assess: if rows {
             a.could_not_assess
                 .iter()
@@ -364,6 +491,9 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
 fn not_rechecked_row(lang: Lang, f: &FindingView) -> FindingRow {
     let mut r = row(lang, f);
     r.reason = super::build::reason_words(lang, &f.record.reason);
+    if super::build::reason_is_raw(&f.record.reason) {
+        r.technical.push(clean(&f.record.reason));
+    }
     r
 }
 
@@ -381,7 +511,7 @@ pub fn coverage_line(lang: Lang, c: &crate::facts::Coverage) -> String {
     }
     let list = |m: &std::collections::BTreeMap<String, i64>| {
         m.iter()
-            .map(|(k, n)| format!("{} {n}", clean(k)))
+            .map(|(k, n)| format!("{} {n}", clean(&reason_id_words(lang, k))))
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -411,7 +541,11 @@ pub fn coverage_line(lang: Lang, c: &crate::facts::Coverage) -> String {
         ));
     }
     if let Some(e) = c.listing_error {
-        parts.push(format!("{}: {}", label(lang, "listing_error"), e.as_str()));
+        parts.push(format!(
+            "{}: {}",
+            label(lang, "listing_error"),
+            reason_short(lang, e)
+        ));
     }
     parts.join(" · ")
 }

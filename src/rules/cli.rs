@@ -159,6 +159,7 @@ fn list(set: &RuleSet, json: bool) {
                     "since": r.since,
                     "title": {"vi": r.title.vi, "en": r.title.en},
                     "legal_basis": r.legal_basis,
+                    "technical_basis": r.technical_basis,
                     "references": r.references,
                     "renamed_from": r.renamed_from,
                     "params": r.params.keys().collect::<Vec<_>>(),

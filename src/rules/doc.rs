@@ -52,10 +52,24 @@ fn rule_section(out: &mut String, r: &Rule) {
     );
     let _ = writeln!(out, "**Khắc phục:** {}\n", r.remediation.vi);
     let _ = writeln!(out, "**Remediation:** {}\n", r.remediation.en);
-    if !r.legal_basis.is_empty() {
-        let _ = writeln!(out, "**Căn cứ pháp lý / Legal basis:**\n");
-        for l in &r.legal_basis {
-            let _ = writeln!(out, "- {l}");
+    for (heading, list) in [
+        ("Căn cứ pháp lý / Legal basis", &r.legal_basis),
+        ("Cơ sở kỹ thuật / Technical basis", &r.technical_basis),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "**{heading}:**\n");
+        for c in list {
+            // Verification status is for maintainers: marked here, never in report text.
+            let mark = if c.verified {
+                String::new()
+            } else if c.note.is_empty() {
+                " *(to verify)*".to_string()
+            } else {
+                format!(" *(to verify: {})*", c.note)
+            };
+            let _ = writeln!(out, "- {}{mark}", c.text);
         }
         let _ = writeln!(out);
     }

@@ -264,6 +264,7 @@ fn template(
     let v = v.as_ref()?;
     match Template::parse(v.get_ref()) {
         Ok(t) => {
+            let t = t.in_english(what.ends_with(".en"));
             let mut problems = Vec::new();
             for (e, off) in t.exprs() {
                 problems.extend(
@@ -369,6 +370,35 @@ pub(crate) fn validate(
                 "in this rule",
             ),
         );
+    }
+    for (key, list) in [
+        ("legal_basis", &r.legal_basis),
+        ("technical_basis", &r.technical_basis),
+    ] {
+        for c in list {
+            let text = c.get_ref().to_citation().text;
+            if text.trim().is_empty() {
+                diags.push(
+                    Diagnostic::error("rule::empty-citation", format!("empty `{key}` entry")).at(
+                        file,
+                        c.span(),
+                        "cite a text or remove the entry",
+                    ),
+                );
+            } else if let Some(h) = super::model::hedge_in(&text) {
+                diags.push(
+                    Diagnostic::error(
+                        "rule::hedged-citation",
+                        format!("`{key}` entry says {h:?}: inspectors would read the doubt"),
+                    )
+                    .at(file, c.span(), "hedge in the citation text")
+                    .with_help(
+                        "write the citation plainly and put the doubt in metadata: \
+                         { text = \"...\", verified = false, note = \"...\" }",
+                    ),
+                );
+            }
+        }
     }
     for url in &r.references {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -490,7 +520,16 @@ pub(crate) fn validate(
         scope: scope?,
         when: when.flatten(),
         require: require?,
-        legal_basis: r.legal_basis.clone(),
+        legal_basis: r
+            .legal_basis
+            .iter()
+            .map(|c| c.get_ref().to_citation())
+            .collect(),
+        technical_basis: r
+            .technical_basis
+            .iter()
+            .map(|c| c.get_ref().to_citation())
+            .collect(),
         references: r.references.clone(),
         status: status?,
         since: r.since.clone(),

@@ -93,6 +93,38 @@ pub struct Text {
     pub en: String,
 }
 
+/// One entry of a rule's legal or technical basis: the text a reader sees, and whether a person
+/// has verified it against the source. Verification status is metadata for rule maintainers
+/// (`rules list --json`, `docs/rules.md`), never part of the text an inspector reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Citation {
+    pub text: String,
+    /// `false`: a maintainer still has to confirm it (e.g. a decree some sources say was replaced).
+    pub verified: bool,
+    /// Why it is unverified, or where it was checked; for maintainers only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+}
+
+/// Words that hedge a citation ("not verified", "some sources say ..."): they belong in the
+/// citation's metadata (`verified = false`, `note`), not in text an inspector reads.
+pub const HEDGES: [&str; 8] = [
+    "chưa kiểm chứng",
+    "chưa xác minh",
+    "một số nguồn",
+    "được cho là",
+    "unverified",
+    "some sources",
+    "reportedly",
+    "allegedly",
+];
+
+/// The first hedge found in `text` (case-insensitive).
+pub fn hedge_in(text: &str) -> Option<&'static str> {
+    let lower = text.to_lowercase();
+    HEDGES.into_iter().find(|h| lower.contains(h))
+}
+
 /// Expected outcome of an embedded test case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -157,7 +189,11 @@ pub struct Rule {
     pub scope: Scope,
     pub when: Option<Expr>,
     pub require: Expr,
-    pub legal_basis: Vec<String>,
+    /// Vietnamese legal texts the rule rests on.
+    pub legal_basis: Vec<Citation>,
+    /// Technical standards the rule rests on (RFCs, CA/B Forum, NIST, ...), shown under their
+    /// own heading; rules with no Vietnamese legal text carry at least this.
+    pub technical_basis: Vec<Citation>,
     pub references: Vec<String>,
     pub status: Status,
     pub since: String,
@@ -210,7 +246,9 @@ pub(crate) struct RawRule {
     pub when: Option<Spanned<String>>,
     pub require: Spanned<String>,
     #[serde(default)]
-    pub legal_basis: Vec<String>,
+    pub legal_basis: Vec<Spanned<RawCitation>>,
+    #[serde(default)]
+    pub technical_basis: Vec<Spanned<RawCitation>>,
     #[serde(default)]
     pub references: Vec<String>,
     pub status: Spanned<String>,
@@ -228,6 +266,61 @@ pub(crate) struct RawRule {
     pub evidence_fields: Vec<String>,
     #[serde(default)]
     pub test: Vec<Spanned<RawTest>>,
+}
+
+/// A citation as written: a plain string (verified), or a table
+/// `{ text = "...", verified = false, note = "..." }`.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(untagged)]
+pub(crate) enum RawCitation {
+    Plain(String),
+    Table(RawCitationTable),
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCitationTable {
+    pub text: String,
+    #[serde(default = "yes")]
+    pub verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl RawCitation {
+    pub(crate) fn to_citation(&self) -> Citation {
+        match self {
+            RawCitation::Plain(text) => Citation {
+                text: text.clone(),
+                verified: true,
+                note: String::new(),
+            },
+            RawCitation::Table(t) => Citation {
+                text: t.text.clone(),
+                verified: t.verified,
+                note: t.note.clone().unwrap_or_default(),
+            },
+        }
+    }
+}
+
+impl Rule {
+    /// The legal basis as the texts a reader sees.
+    pub fn legal_texts(&self) -> Vec<String> {
+        self.legal_basis.iter().map(|c| c.text.clone()).collect()
+    }
+
+    /// The technical basis as the texts a reader sees.
+    pub fn technical_texts(&self) -> Vec<String> {
+        self.technical_basis
+            .iter()
+            .map(|c| c.text.clone())
+            .collect()
+    }
 }
 
 #[derive(Debug, Deserialize, Serialize)]

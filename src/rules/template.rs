@@ -25,6 +25,28 @@ enum Part {
 #[derive(Debug, Default)]
 pub struct Template {
     parts: Vec<Part>,
+    /// The language the message is written in (how dates, provider lists and empty lists read).
+    english: bool,
+}
+
+/// A placeholder's value as an inspector reads it inside a sentence: an RFC 3339 time as a
+/// Vietnam-time date `dd/mm/yyyy`, a list of signature providers by their names (`VNPT-CA`,
+/// not `vnpt-ca`), an empty list as "không có" / "none".
+fn humanize(v: &super::expr::Value, english: bool) -> String {
+    if let Some(s) = v.as_text() {
+        return crate::facts::vn_date(s).unwrap_or_else(|| s.to_string());
+    }
+    if let Some(items) = v.text_items() {
+        if items.is_empty() {
+            return if english { "none" } else { "không có" }.to_string();
+        }
+        return items
+            .iter()
+            .map(|i| crate::facts::provider_name(i).unwrap_or(i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    v.display()
 }
 
 impl Template {
@@ -87,10 +109,19 @@ impl Template {
             parts.push(Part::Text(lit));
         }
         if problems.is_empty() {
-            Ok(Template { parts })
+            Ok(Template {
+                parts,
+                english: false,
+            })
         } else {
             Err(problems)
         }
+    }
+
+    /// The template's text is English (default: Vietnamese).
+    pub fn in_english(mut self, english: bool) -> Template {
+        self.english = english;
+        self
     }
 
     /// Every placeholder with its offset inside the template.
@@ -109,7 +140,7 @@ impl Template {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Expr(e, _) => match e.eval(act) {
-                    Ok(v) => out.push_str(&bounded(&v.display(), MAX_VALUE_CHARS)),
+                    Ok(v) => out.push_str(&bounded(&humanize(&v, self.english), MAX_VALUE_CHARS)),
                     Err(_) => out.push('?'),
                 },
             }

@@ -554,8 +554,10 @@ pub fn render_summary(s: &RunSummary) -> String {
         ));
     }
     out.push_str(&format!(
-        "findings: {} (worst: {}), waived: {}, could not assess: {} (one per subject and reason)\n",
+        "findings: {} (violations: {}, info: {}; worst: {}), waived: {}, could not assess: {} (one per subject and reason)\n",
         s.findings,
+        s.totals.violations,
+        s.totals.info,
         s.worst.map(|w| w.as_str()).unwrap_or("none"),
         s.waived,
         s.could_not_assess

@@ -19,7 +19,7 @@ use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progr
 use crate::exit::ExitCode;
 use crate::extract::AgencyVars;
 use crate::facts::{AgencyFacts, HostFacts, Severity};
-use crate::report::{self, AgencyMeta, Mode, RuleInfo, WaiverNote};
+use crate::report::{self, AgencyMeta, Mode, RuleInfo};
 use crate::rules::Outcome;
 use crate::store::{self, RunDiff, RunStart, Scope, Store};
 
@@ -534,40 +534,8 @@ async fn stages(
         .iter()
         .map(|a| AgencyMeta::from_config(a))
         .collect();
-    let rule_info: BTreeMap<String, RuleInfo> = setup
-        .rules
-        .rules()
-        .iter()
-        .map(|r| {
-            (
-                r.id.clone(),
-                RuleInfo {
-                    id: r.id.clone(),
-                    title_vi: r.title.vi.clone(),
-                    title_en: r.title.en.clone(),
-                    remediation_vi: r.remediation.vi.clone(),
-                    remediation_en: r.remediation.en.clone(),
-                    legal_basis: r.legal_basis.clone(),
-                },
-            )
-        })
-        .collect();
-    let mut waiver_notes = Vec::new();
-    for (kind, list) in [
-        ("expired", &waiver_report.expired),
-        ("stale", &waiver_report.stale),
-    ] {
-        for n in list {
-            waiver_notes.push(WaiverNote {
-                reference: n.waiver.decision.clone(),
-                kind: kind.to_string(),
-                rule_id: n.waiver.rule.clone(),
-                subject: n.waiver.pattern.clone(),
-                expires: n.waiver.expires.to_string(),
-                note: format!("{} ({})", n.waiver.reason, n.waiver.location),
-            });
-        }
-    }
+    let rule_info: BTreeMap<String, RuleInfo> = RuleInfo::map(&setup.rules);
+    let waiver_notes = report::waiver_notes(&waiver_report);
     let mut reports = Vec::new();
     let mut totals = None;
     // Reports that could not be written make the command exit 3 (the run itself is complete
@@ -586,7 +554,8 @@ async fn stages(
         waiver_notes,
         usize::try_from(cfg.report.max_rows_per_rule).unwrap_or(usize::MAX),
     ) {
-        Ok(data) => {
+        Ok(mut data) => {
+            report::name_successors(&mut data, &cfg.agencies);
             totals = Some(data.totals.clone());
             let dir = setup.loaded.path(&cfg.report.dir);
             match report::configured_formats(&setup.loaded)

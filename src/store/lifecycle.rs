@@ -259,11 +259,22 @@ impl Store {
         agencies: &[&str],
         max: usize,
     ) -> Result<std::collections::BTreeMap<String, Vec<TrendPoint>>> {
+        self.trends_until(agencies, max, i64::MAX)
+    }
+
+    /// [`Store::trends`] as of run `until`: later runs left out, so a report of an older run
+    /// (`dvc-audit report --run N`) shows the trend its run showed.
+    pub fn trends_until(
+        &self,
+        agencies: &[&str],
+        max: usize,
+        until: i64,
+    ) -> Result<std::collections::BTreeMap<String, Vec<TrendPoint>>> {
         use std::collections::{BTreeMap, BTreeSet};
         let runs: Vec<super::RunRow> = self
             .runs(usize::MAX >> 1)?
             .into_iter()
-            .filter(|r| r.status == "complete")
+            .filter(|r| r.status == "complete" && r.id <= until)
             .collect(); // newest first
         let mut wanted: BTreeMap<&str, Vec<&super::RunRow>> = BTreeMap::new();
         for id in agencies {

@@ -216,6 +216,28 @@ impl Value {
         Value(cel::Value::Map(cel::objects::Map { map: Arc::new(map) }))
     }
 
+    /// The text of a string value.
+    pub fn as_text(&self) -> Option<&str> {
+        match &self.0 {
+            cel::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// The texts of a list whose items are all strings.
+    pub fn text_items(&self) -> Option<Vec<String>> {
+        match &self.0 {
+            cel::Value::List(items) => items
+                .iter()
+                .map(|v| match v {
+                    cel::Value::String(s) => Some(s.to_string()),
+                    _ => None,
+                })
+                .collect(),
+            _ => None,
+        }
+    }
+
     /// Human rendering for messages: strings bare, doubles with up to two decimals, lists joined
     /// with `, `.
     pub fn display(&self) -> String {
