@@ -351,6 +351,10 @@ pub fn reason_short(lang: Lang, reason: AssessReason) -> &'static str {
             "chuyển hướng sang máy chủ ngoài cơ quan",
             "redirected off the agency's hosts",
         ),
+        AssessReason::Unobservable => (
+            "cổng không công bố trường này",
+            "not carried by the portal's interface",
+        ),
     };
     lang.pick(vi, en)
 }
