@@ -159,6 +159,7 @@ fn run(path: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     remediation_vi: "Bổ sung chữ ký số chuyên dùng.".into(),
                     remediation_en: "Add the specialised signature.".into(),
                     legal_basis: vec!["Nghị định 45/2020/NĐ-CP".into()],
+                    ..RuleInfo::default()
                 },
             )
         })

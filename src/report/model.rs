@@ -9,10 +9,10 @@ use crate::facts::{AgencyFacts, AssessReason};
 use crate::store::{FindingRecord, TrendPoint};
 
 /// Version of the JSON schema (`schema_version` in `report.json`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Inspection mode of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Regular,
@@ -49,7 +49,19 @@ impl Mode {
 }
 
 /// Severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -92,7 +104,7 @@ impl Severity {
 }
 
 /// Lifecycle state of a failing finding in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingState {
     New,
@@ -117,7 +129,7 @@ impl FindingState {
 }
 
 /// The run a report describes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     pub id: i64,
     pub mode: Mode,
@@ -138,7 +150,7 @@ pub struct RunInfo {
 }
 
 /// What the rule pack says about a rule, for titles and remediation in reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title_vi: String,
@@ -146,10 +158,13 @@ pub struct RuleInfo {
     pub remediation_vi: String,
     pub remediation_en: String,
     pub legal_basis: Vec<String>,
+    /// The rule's severity (`critical` ... `info`); empty when not known (XLSX rules sheet).
+    #[serde(default)]
+    pub severity: String,
 }
 
 /// One failing (or resolved, or waived) finding with what a reader needs beside the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub record: FindingRecord,
     pub severity: Severity,
@@ -161,7 +176,7 @@ pub struct FindingView {
 }
 
 /// One subject that could not be assessed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnassessedView {
     pub record: FindingRecord,
     /// The reason from the closed set; `None` when the stored text is not one of them.
@@ -176,7 +191,7 @@ pub struct UnassessedView {
 }
 
 /// Compliance shares of one agency; `None` when the denominator is zero.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shares {
     /// Full-process services with VGCA signature support / full-process services.
     pub vgca: Option<f64>,
@@ -185,7 +200,7 @@ pub struct Shares {
 }
 
 /// Everything a report says about one agency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgencyReport {
     pub facts: AgencyFacts,
     /// Id of the agency this one merged into, empty if none.
@@ -238,7 +253,7 @@ impl AgencyReport {
 }
 
 /// One rule's failing, unwaived findings in one agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleSummary {
     pub rule_id: String,
     pub severity: Severity,
@@ -254,7 +269,7 @@ pub struct RuleSummary {
 }
 
 /// Exact counts for one agency.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgencyCounts {
     /// Failing, unwaived.
     pub findings: i64,
@@ -286,7 +301,7 @@ pub enum RowsAt {
 }
 
 /// A waiver worth a reader's attention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaiverNote {
     /// Waiver reference (id or approval document).
     pub reference: String,
@@ -299,7 +314,7 @@ pub struct WaiverNote {
 }
 
 /// Counts over the whole report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals {
     pub agencies: i64,
     pub services: i64,
@@ -327,7 +342,7 @@ pub struct Totals {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReportData {
     pub schema_version: u32,
     pub run: RunInfo,
@@ -336,6 +351,14 @@ pub struct ReportData {
     pub agencies: Vec<AgencyReport>,
     pub totals: Totals,
     pub waiver_notes: Vec<WaiverNote>,
+    /// The survey table: one row per agency, in `agencies` order (version 3).
+    #[serde(default)]
+    pub survey: Vec<super::survey::AgencySurvey>,
+    /// The inventory: every service of the agencies, by agency id then service key (version
+    /// 3). Complete in `report.json` (streamed from the history database); in memory only for
+    /// a report built from values — a gathered report's list is empty until written.
+    #[serde(default)]
+    pub services: Vec<super::inventory::ServiceRow>,
     /// Where the complete rows are (not part of the JSON).
     #[serde(skip)]
     pub rows: RowsAt,
@@ -394,6 +417,18 @@ impl ReportData {
             totals: super::build::totals(&agencies),
             agencies,
             waiver_notes,
+            survey: self
+                .survey
+                .iter()
+                .filter(|s| agency_ids.contains(&s.agency_id.as_str()))
+                .cloned()
+                .collect(),
+            services: self
+                .services
+                .iter()
+                .filter(|s| agency_ids.contains(&s.agency_id.as_str()))
+                .cloned()
+                .collect(),
             rows: self.rows.clone(),
         }
     }

@@ -200,6 +200,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             remediation_vi: "Tích hợp VGCA Sign Service vào bước nộp hồ sơ.".into(),
             remediation_en: "Integrate the VGCA Sign Service into dossier submission.".into(),
             legal_basis: vec!["Nghị định 68/2024/NĐ-CP".into()],
+            severity: "high".into(),
         },
     );
     let mut trends = BTreeMap::new();
@@ -275,6 +276,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
                 true,
             ),
         ],
+        hosts: Vec::new(),
         trends,
         rules,
         waiver_notes: vec![WaiverNote {

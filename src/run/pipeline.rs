@@ -548,6 +548,7 @@ async fn stages(
                     remediation_vi: r.remediation.vi.clone(),
                     remediation_en: r.remediation.en.clone(),
                     legal_basis: r.legal_basis.clone(),
+                    severity: r.severity.as_str().to_string(),
                 },
             )
         })
