@@ -553,4 +553,107 @@ mod tests {
         assert_eq!(s.tls.state, TlsState::NotAssessed);
         assert_eq!(total(&[s]).tls.state, TlsState::NotAssessed);
     }
+
+    #[test]
+    fn the_store_counts_as_the_values_do() {
+        use crate::store::{RunStart, Scope, Store};
+        let mut list = vec![
+            svc(Level::Full, &["vgca"], &["vgca"], true, true),
+            svc(Level::Full, &[], &["vgca", "vnpt-ca"], true, false),
+            svc(
+                Level::Full,
+                &["viettel-ca", "vnpt-ca"],
+                &["vnpt-ca"],
+                true,
+                false,
+            ),
+            svc(Level::Partial, &["vgca", "vnpt-ca"], &[], true, true),
+            svc(Level::Partial, &[], &["vgca"], true, false),
+            svc(Level::Info, &["vgca"], &[], true, false),
+            svc(Level::Unknown, &[], &[], true, false),
+            svc(Level::Full, &["vgca"], &["vnpt-ca"], false, true),
+        ];
+        let mut other = svc(Level::Full, &["vgca"], &[], true, true);
+        other.agency_id = "b".into();
+        list.push(other);
+        let tls = |sev: &str, fp: &str, waiver: &str| FindingRecord {
+            fingerprint: fp.into(),
+            rule_id: format!("TLS-{fp}"),
+            severity: sev.into(),
+            scope: "host".into(),
+            agency_id: "a".into(),
+            subject: "h:443".into(),
+            outcome: "fail".into(),
+            waiver: waiver.into(),
+            ..FindingRecord::default()
+        };
+        let findings = vec![
+            tls("medium", "002", ""),
+            tls("high", "001", ""),
+            tls("critical", "005", "W-1"),
+        ];
+        let up = HostFacts {
+            name: "up".into(),
+            port: 443,
+            ..HostFacts::default()
+        };
+        let down = HostFacts {
+            name: "down".into(),
+            error: Some(crate::facts::ErrorFact {
+                kind: crate::facts::AssessReason::Dns,
+                message: "nx".into(),
+            }),
+            ..up.clone()
+        };
+        let mut store = Store::open_in_memory().expect("store");
+        let run = store
+            .begin_run(&RunStart {
+                mode: "regular".into(),
+                scope: Scope {
+                    agencies: vec!["a".into(), "b".into()],
+                    services: None,
+                },
+                seed: None,
+                ruleset_digest: "r".into(),
+                config_digest: "c".into(),
+            })
+            .expect("run");
+        store.record_services(run, &list).expect("services");
+        store
+            .record_hosts(run, &[("a".into(), up.clone()), ("a".into(), down.clone())])
+            .expect("hosts");
+        store.finish_run(run, &findings).expect("finish");
+        let stored = store.survey_counts(run).expect("survey");
+        for agency in ["a", "b"] {
+            let mine: Vec<&ServiceFacts> = list.iter().filter(|s| s.agency_id == agency).collect();
+            let f: Vec<&FindingRecord> =
+                findings.iter().filter(|f| f.agency_id == agency).collect();
+            let h: Vec<&HostFacts> = if agency == "a" {
+                vec![&up, &down]
+            } else {
+                vec![]
+            };
+            let values = counts_of(&mine, &f, &h);
+            assert_eq!(stored.get(agency), Some(&values), "{agency}");
+        }
+        let a = from_counts("a", &stored["a"]);
+        assert_eq!(
+            (a.tls.findings, a.tls.worst),
+            (2, Some(Severity::High)),
+            "waived not counted"
+        );
+        assert_eq!(
+            (a.tls.state, a.tls.hosts, a.tls.hosts_unreachable),
+            (TlsState::Failing, 2, 1)
+        );
+        assert_eq!(
+            providers_cell(&a.other_providers),
+            "viettel-ca (1), vnpt-ca (3)"
+        );
+        // The report's own VGCA count is the per-service one.
+        assert_eq!(
+            store.service_counts(run).expect("counts")["a"].full_with_vgca,
+            a.vgca.full_per_service
+        );
+    }
 }
