@@ -539,3 +539,131 @@ pub fn render(data: &ReportData) -> Result<Vec<u8>, ReportError> {
 pub fn save(data: &ReportData, path: &std::path::Path) -> Result<(), ReportError> {
     workbook(data)?.save(path).map_err(err)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use calamine::{DataType, Reader, Xlsx};
+
+    use super::*;
+    use crate::report::sample::sample;
+
+    /// Sheet name → its XML part, from the workbook's own relationships.
+    fn sheets_xml(bytes: &[u8]) -> Vec<(String, String)> {
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip");
+        let mut read = |name: &str| {
+            let mut s = String::new();
+            zip.by_name(name)
+                .expect(name)
+                .read_to_string(&mut s)
+                .expect("utf-8");
+            s
+        };
+        let book = read("xl/workbook.xml");
+        let names: Vec<String> = book
+            .split("<sheet ")
+            .skip(1)
+            .map(|s| {
+                let at = s.find("name=\"").expect("name") + 6;
+                s[at..at + s[at..].find('"').expect("quote")].to_string()
+            })
+            .collect();
+        names
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n, read(&format!("xl/worksheets/sheet{}.xml", i + 1))))
+            .collect()
+    }
+
+    #[test]
+    fn every_sheet_has_a_filter_a_frozen_header_and_widths() {
+        let bytes = render(&sample(Lang::Vi)).expect("xlsx");
+        let sheets = sheets_xml(&bytes);
+        let names: Vec<&str> = sheets.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "summary",
+                "survey",
+                "inventory",
+                "findings",
+                "rules",
+                "trend"
+            ]
+        );
+        for (name, xml) in &sheets {
+            assert!(xml.contains("<autoFilter ref=\"A1:"), "{name}: autofilter");
+            assert!(xml.contains("state=\"frozen\""), "{name}: frozen header");
+            assert!(xml.contains("customWidth=\"1\""), "{name}: column widths");
+        }
+    }
+
+    fn header_row(bytes: &[u8], sheet: &str) -> Vec<String> {
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("open");
+        let range = book.worksheet_range(sheet).expect(sheet);
+        range
+            .rows()
+            .next()
+            .map(|r| {
+                r.iter()
+                    .map(|c| c.get_string().unwrap_or_default().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn headers_follow_the_language_and_sheets_hold_the_report() {
+        let vi = render(&sample(Lang::Vi)).expect("xlsx");
+        let en = render(&sample(Lang::En)).expect("xlsx");
+        assert_eq!(header_row(&vi, "inventory")[0], "Mã thủ tục");
+        assert_eq!(header_row(&en, "inventory")[0], "Code");
+        assert_eq!(header_row(&vi, "findings")[6], "Mã quy tắc");
+        assert_eq!(header_row(&en, "findings")[6], "Rule id");
+        assert_eq!(header_row(&vi, "rules")[3], "Căn cứ pháp lý");
+        assert_eq!(header_row(&en, "trend")[5], "VGCA share (full process)");
+
+        let data = sample(Lang::Vi);
+        let mut book: Xlsx<_> = Xlsx::new(std::io::Cursor::new(vi)).expect("open");
+        let inv = book.worksheet_range("inventory").expect("inventory");
+        assert_eq!(
+            inv.rows().count() - 1,
+            data.services.len(),
+            "one row per service"
+        );
+        let rules = book.worksheet_range("rules").expect("rules");
+        let sig = rules
+            .rows()
+            .find(|r| r.first().and_then(|c| c.get_string()) == Some("SIG-001"))
+            .expect("SIG-001 in the rules sheet");
+        let text = |i: usize| sig.get(i).and_then(|c| c.get_string()).unwrap_or("");
+        let sev = data
+            .agencies
+            .iter()
+            .flat_map(|a| &a.rules)
+            .find(|r| r.rule_id == "SIG-001")
+            .map(|r| r.severity)
+            .expect("SIG-001 fails in the sample");
+        assert_eq!(
+            text(2),
+            label(Lang::Vi, severity_key(sev)),
+            "severity in words"
+        );
+        assert!(text(3).contains("68/2024"), "legal basis: {}", text(3));
+        assert!(!text(4).is_empty(), "remediation");
+        let trend = book.worksheet_range("trend").expect("trend");
+        let points: usize = data.agencies.iter().map(|a| a.trend.len()).sum();
+        assert_eq!(
+            trend.rows().count() - 1,
+            points,
+            "one row per agency and run"
+        );
+        let survey = book.worksheet_range("survey").expect("survey");
+        assert_eq!(
+            survey.rows().count() - 1,
+            data.survey.len() + 1,
+            "agencies and a total"
+        );
+    }
+}
