@@ -503,6 +503,9 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             }
             c
         });
+        if let Some(s) = surveys.last_mut() {
+            s.listing_error = coverage.listing_error;
+        }
         agencies.push(assemble(
             meta, counts_s, coverage, trend, rules, counts, lists,
         ));
@@ -640,7 +643,10 @@ pub fn gather_with(
         .iter()
         .map(|m| {
             let id = m.facts.id.as_str();
-            survey::from_counts(id, &survey_counts.get(id).cloned().unwrap_or_default())
+            let mut s =
+                survey::from_counts(id, &survey_counts.get(id).cloned().unwrap_or_default());
+            s.listing_error = coverage.get(id).and_then(|c| c.listing_error);
+            s
         })
         .collect();
     // An in-memory store cannot be reopened by the writers: its inventory is listed here.

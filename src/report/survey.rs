@@ -40,6 +40,10 @@ pub struct AgencySurvey {
     /// Read services linking to the National Public Service Portal.
     pub national_link: i64,
     pub tls: TlsHealth,
+    /// Why the agency's listing could not be read (then its counts say nothing of its
+    /// services: "not assessed", never "0 services, all clean"); `null` when it was read.
+    #[serde(default)]
+    pub listing_error: Option<crate::facts::AssessReason>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -150,6 +154,7 @@ pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
             hosts: c.hosts,
             hosts_unreachable: c.hosts_unreachable,
         },
+        listing_error: None,
     }
 }
 
@@ -353,6 +358,8 @@ pub struct SurveyCell {
 #[derive(Debug, Serialize)]
 pub struct SurveyLine {
     pub cells: Vec<SurveyCell>,
+    /// The agency's listing could not be read: its row is "not assessed" (shown in red).
+    pub not_assessed: bool,
 }
 
 /// The context of `reports/templates/survey.*.hbs`.
@@ -379,9 +386,19 @@ fn line(lang: Lang, name: &str, r: &AgencySurvey) -> SurveyLine {
         .map(|s| super::i18n::label(lang, &format!("sev_{}", s.as_str())).to_string())
         .unwrap_or_else(|| "–".into());
     let providers = providers_cell(&r.other_providers);
+    let name = match r.listing_error {
+        Some(e) => format!(
+            "{} — {}: {}",
+            super::view::clean(name),
+            lang.pick("không đánh giá được", "not assessed"),
+            super::i18n::reason_text(lang, e)
+        ),
+        None => super::view::clean(name),
+    };
     SurveyLine {
+        not_assessed: r.listing_error.is_some(),
         cells: vec![
-            t(super::view::clean(name)),
+            t(name),
             n(r.services_listed),
             n(r.services_read),
             n(r.levels.full),
@@ -655,5 +672,45 @@ mod tests {
             store.service_counts(run).expect("counts")["a"].full_with_vgca,
             a.vgca.full_per_service
         );
+    }
+
+    #[test]
+    fn an_agency_whose_listing_was_not_read_is_not_assessed_in_red() {
+        use crate::report::{Renderer, build, sample::sample_input};
+        let mut input = sample_input(Lang::En);
+        input.coverage.insert(
+            "ha-noi".into(),
+            crate::facts::Coverage {
+                listing_error: Some(crate::facts::AssessReason::SpaWithoutApi),
+                ..Default::default()
+            },
+        );
+        let data = build(input).expect("build");
+        let hn = data
+            .survey
+            .iter()
+            .find(|s| s.agency_id == "ha-noi")
+            .expect("ha-noi");
+        assert_eq!(
+            hn.listing_error,
+            Some(crate::facts::AssessReason::SpaWithoutApi)
+        );
+        let v = view(&data);
+        let row = v
+            .rows
+            .iter()
+            .find(|r| r.not_assessed)
+            .expect("a row not assessed");
+        assert!(
+            row.cells[0].v.contains("not assessed"),
+            "{:?}",
+            row.cells[0]
+        );
+        assert_eq!(v.rows.iter().filter(|r| r.not_assessed).count(), 1);
+        let html = Renderer::new().and_then(|r| r.html(&data)).expect("html");
+        let section = &html[html.find("<section id=\"survey\">").expect("survey")..];
+        assert!(section.contains(
+            "<tr style=\"color:#9b1c1c;font-weight:600\"><td>Hà Nội City — not assessed"
+        ));
     }
 }

@@ -202,6 +202,7 @@ fn survey(ws: &mut Worksheet, data: &ReportData, bold: &Format) -> Result<(), Re
         .map(|a| (a.facts.id.as_str(), super::survey::agency_name(lang, a)))
         .collect();
     let all = total(&data.survey);
+    let red = Format::new().set_font_color("#9B1C1C").set_bold();
     let rows = data.survey.iter().map(|r| (r, false)).chain([(&all, true)]);
     for (i, (s, is_total)) in rows.enumerate() {
         let r = (i + 1) as u32;
@@ -216,6 +217,15 @@ fn survey(ws: &mut Worksheet, data: &ReportData, bold: &Format) -> Result<(), Re
         ws.write_string(r, 0, cell(id)).map_err(err)?;
         if is_total {
             ws.write_string_with_format(r, 1, name, bold).map_err(err)?;
+        } else if let Some(e) = s.listing_error {
+            // Not assessed, never "0 services": said in the name cell, in red.
+            let text = format!(
+                "{name} — {}: {}",
+                lang.pick("không đánh giá được", "not assessed"),
+                super::i18n::reason_text(lang, e)
+            );
+            ws.write_string_with_format(r, 1, cell(&text), &red)
+                .map_err(err)?;
         } else {
             ws.write_string(r, 1, cell(name)).map_err(err)?;
         }
