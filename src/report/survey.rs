@@ -351,6 +351,8 @@ pub struct SurveyCell {
     pub v: String,
     /// A count (right-aligned in HTML).
     pub num: bool,
+    /// A list (providers): kept wide enough to read in HTML.
+    pub wide: bool,
 }
 
 /// One row of the rendered table, in [`headers`] then [`tls_headers`] order (without the
@@ -378,8 +380,13 @@ fn line(lang: Lang, name: &str, r: &AgencySurvey) -> SurveyLine {
     let n = |x: i64| SurveyCell {
         v: x.to_string(),
         num: true,
+        wide: false,
     };
-    let t = |v: String| SurveyCell { v, num: false };
+    let t = |v: String| SurveyCell {
+        v,
+        num: false,
+        wide: false,
+    };
     let worst = r
         .tls
         .worst
@@ -409,11 +416,14 @@ fn line(lang: Lang, name: &str, r: &AgencySurvey) -> SurveyLine {
             n(r.vgca.full_site_wide),
             n(r.vgca.partial_per_service),
             n(r.vgca.partial_site_wide),
-            t(if providers.is_empty() {
-                "–".into()
-            } else {
-                super::view::clean(&providers)
-            }),
+            SurveyCell {
+                wide: true,
+                ..t(if providers.is_empty() {
+                    "–".into()
+                } else {
+                    super::view::clean(&providers)
+                })
+            },
             n(r.national_link),
             t(tls_state_label(lang, r.tls.state).to_string()),
             t(worst),
