@@ -218,25 +218,14 @@ pub fn cells(row: &ServiceRow, run_id: i64) -> [String; 15] {
 }
 
 /// Stream `services.csv` (UTF-8 with BOM, CRLF, RFC 4180 quoting and formula neutralising as
-/// `findings.csv`).
+/// `findings.csv`, with the `csv` crate).
 pub fn write_csv(data: &ReportData, w: &mut dyn Write) -> Result<(), ReportError> {
-    let io = |e: std::io::Error| ReportError::Json(serde_json::Error::io(e));
-    let mut line = String::from('\u{feff}');
-    push(&mut line, CSV_HEADER.iter().map(|s| s.to_string()));
-    w.write_all(line.as_bytes()).map_err(io)?;
+    let mut doc = super::csv::Csv::new(w, &CSV_HEADER)?;
     for_each_service(data, |row| {
-        line.clear();
-        push(&mut line, cells(row, data.run.id).into_iter());
-        w.write_all(line.as_bytes()).map_err(io)
-    })
-}
-
-fn push(out: &mut String, cells: impl Iterator<Item = String>) {
-    let line: Vec<String> = cells
-        .map(|c| super::csv::field(&super::view::clean(&c)))
-        .collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
+        let cells = cells(row, data.run.id).map(|c| super::view::clean(&c));
+        doc.row(cells.iter().map(String::as_str))
+    })?;
+    doc.finish()
 }
 
 /// `services.csv` of one agency (for its email's attachments): the report restricted to it.
