@@ -160,6 +160,7 @@ fn run(path: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
                     remediation_en: "Add the specialised signature.".into(),
                     legal_basis: vec!["Nghị định 45/2020/NĐ-CP".into()],
                     technical_basis: Vec::new(),
+                    ..RuleInfo::default()
                 },
             )
         })

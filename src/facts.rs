@@ -55,7 +55,7 @@ impl std::fmt::Display for Severity {
 }
 
 /// Kind of agency: ministry, province or centrally-run city.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AgencyKind {
     Ministry,
@@ -74,7 +74,7 @@ impl AgencyKind {
 }
 
 /// The agency as rules see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgencyFacts {
     pub id: String,
     /// Vietnamese name (the official one).
@@ -91,7 +91,9 @@ pub struct AgencyFacts {
 }
 
 /// Normalised service level (Decree 42/2022/NĐ-CP, with the Decree 43/2011 levels mapped in).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     /// Toàn trình / mức độ 4.
@@ -210,7 +212,19 @@ pub struct SignatureFacts {
 }
 
 /// Closed set of reasons why something could not be assessed. An outage is never a verdict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AssessReason {
     Dns,
@@ -556,7 +570,7 @@ pub struct UnknownFact {
 ///
 /// Shares are computed over `read`; a report prints the denominator beside every share and
 /// says when coverage is not complete (listing error, a bound that cut the walk, unread pages).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Coverage {
     /// The total the portal announces, when its listing shows one.
     pub announced: Option<i64>,
@@ -576,7 +590,7 @@ pub struct Coverage {
 }
 
 /// A bound that cut an agency's walk short.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Truncation {
     /// The bound: `crawl.max_pages_per_agency`, `links_per_page`, `sample`.
     pub bound: String,

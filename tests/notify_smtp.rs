@@ -165,7 +165,7 @@ async fn regular_run_over_starttls_delivers_each_message_once() {
             serde_json::from_str(&s).expect("json")
         }
     };
-    assert_eq!(json["schema_version"], 2);
+    assert_eq!(json["schema_version"], dvc_audit::report::SCHEMA_VERSION);
     assert_eq!(json["agencies"].as_array().map(Vec::len), Some(1));
 
     let hn = got

@@ -186,6 +186,193 @@ fn from_xlsx(path: &Path) -> Numbers {
     n
 }
 
+/// The survey's counts (issue 18), summed over agencies.
+#[derive(Debug, Default, PartialEq, Eq, Clone, Copy)]
+struct Survey {
+    listed: i64,
+    read: i64,
+    full: i64,
+    partial: i64,
+    info: i64,
+    unknown: i64,
+    full_vgca: i64,
+    full_vgca_site: i64,
+    partial_vgca: i64,
+    partial_vgca_site: i64,
+    national: i64,
+}
+
+impl Survey {
+    /// From the cells of a rendered survey line: name, listed, read, four levels, four VGCA
+    /// counts, other providers, national links, ...
+    fn from_cells(cells: &[String]) -> Survey {
+        let n = |i: usize| -> i64 {
+            cells
+                .get(i)
+                .and_then(|c| c.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no count in cell {i} of {cells:?}"))
+        };
+        Survey {
+            listed: n(1),
+            read: n(2),
+            full: n(3),
+            partial: n(4),
+            info: n(5),
+            unknown: n(6),
+            full_vgca: n(7),
+            full_vgca_site: n(8),
+            partial_vgca: n(9),
+            partial_vgca_site: n(10),
+            national: n(12),
+        }
+    }
+
+    /// One inventory row: level, read or not, VGCA on the page / site-wide, national link.
+    fn add_service(&mut self, level: &str, read: bool, own: bool, site: bool, national: bool) {
+        self.listed += 1;
+        if !read {
+            return;
+        }
+        self.read += 1;
+        match level {
+            "full" => {
+                self.full += 1;
+                self.full_vgca += i64::from(own);
+                self.full_vgca_site += i64::from(!own && site);
+            }
+            "partial" => {
+                self.partial += 1;
+                self.partial_vgca += i64::from(own);
+                self.partial_vgca_site += i64::from(!own && site);
+            }
+            "info" => self.info += 1,
+            _ => self.unknown += 1,
+        }
+        self.national += i64::from(national);
+    }
+}
+
+fn survey_from_json(json: &serde_json::Value) -> Survey {
+    let mut s = Survey::default();
+    for r in json["survey"].as_array().expect("survey") {
+        let n = |p: &str| {
+            r.pointer(p)
+                .and_then(serde_json::Value::as_i64)
+                .unwrap_or_else(|| panic!("survey{p}"))
+        };
+        s.listed += n("/services_listed");
+        s.read += n("/services_read");
+        s.full += n("/levels/full");
+        s.partial += n("/levels/partial");
+        s.info += n("/levels/info");
+        s.unknown += n("/levels/unknown");
+        s.full_vgca += n("/vgca/full_per_service");
+        s.full_vgca_site += n("/vgca/full_site_wide");
+        s.partial_vgca += n("/vgca/partial_per_service");
+        s.partial_vgca_site += n("/vgca/partial_site_wide");
+        s.national += n("/national_link");
+    }
+    s
+}
+
+fn survey_from_json_services(json: &serde_json::Value) -> Survey {
+    let mut s = Survey::default();
+    let vgca = |v: &serde_json::Value| v.as_array().is_some_and(|l| l.iter().any(|p| p == "vgca"));
+    for r in json["services"].as_array().expect("services") {
+        let read = r["could_not_assess"] == "";
+        if !read {
+            assert!(r["signature_supported"].is_null(), "unread is unknown: {r}");
+        }
+        s.add_service(
+            r["level"].as_str().expect("level"),
+            read,
+            vgca(&r["providers"]),
+            vgca(&r["site_wide_providers"]),
+            r["national_portal_link"] == true,
+        );
+    }
+    s
+}
+
+fn survey_from_services_csv(path: &Path) -> Survey {
+    let text = std::fs::read_to_string(path).expect("services.csv");
+    let mut lines = text.lines();
+    let header = csv_cells(lines.next().expect("header").trim_start_matches('\u{feff}'));
+    assert_eq!(header[0], "code", "{header:?}");
+    let mut s = Survey::default();
+    for row in lines {
+        let c = csv_cells(row);
+        let has = |i: usize| c[i].split(' ').any(|p| p == "vgca");
+        s.add_service(&c[5], c[13].is_empty(), has(9), has(11), c[12] == "yes");
+    }
+    s
+}
+
+/// The survey sheet's total row and the inventory sheet's row counts (listed, read).
+fn survey_from_xlsx(path: &Path) -> (Survey, (i64, i64)) {
+    let mut book: Xlsx<_> = open_workbook(path).expect("xlsx");
+    let sheet = book.worksheet_range("survey").expect("survey sheet");
+    let total = sheet
+        .rows()
+        .find(|r| r.get(1).and_then(|c| c.get_string()) == Some("Tổng"))
+        .expect("a total row");
+    let cells: Vec<String> = total
+        .iter()
+        .skip(1)
+        .map(|c| match c.get_float() {
+            Some(f) => (f as i64).to_string(),
+            None => c.get_string().unwrap_or_default().to_string(),
+        })
+        .collect();
+    let survey = Survey::from_cells(&cells);
+    let inv = book.worksheet_range("inventory").expect("inventory sheet");
+    let mut listed = 0;
+    let mut read = 0;
+    for r in inv.rows().skip(1) {
+        listed += 1;
+        if r.get(13)
+            .and_then(|c| c.get_string())
+            .unwrap_or("")
+            .is_empty()
+        {
+            read += 1;
+        }
+    }
+    for name in ["rules", "trend"] {
+        let s = book.worksheet_range(name).expect(name);
+        assert!(s.rows().count() > 1, "{name} sheet has rows");
+    }
+    (survey, (listed, read))
+}
+
+/// The total line of the text report's survey table.
+fn survey_from_text(text: &str) -> Survey {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("  Tổng | "))
+        .unwrap_or_else(|| panic!("no survey total line in:\n{text}"));
+    let cells: Vec<String> = line.trim().split(" | ").map(String::from).collect();
+    Survey::from_cells(&cells)
+}
+
+/// The HTML survey table's footer (total row).
+fn survey_from_html(html: &str) -> Survey {
+    let start = html
+        .find("<section id=\"survey\">")
+        .expect("survey section");
+    let foot = &html[start..];
+    let foot = &foot[foot.find("<tfoot>").expect("tfoot")..foot.find("</tfoot>").expect("end")];
+    let cells: Vec<String> = foot
+        .split("<th")
+        .skip(1)
+        .map(|c| {
+            let v = &c[c.find('>').expect(">") + 1..];
+            v[..v.find("</th>").expect("</th>")].to_string()
+        })
+        .collect();
+    Survey::from_cells(&cells)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_output_prints_the_same_numbers() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
@@ -256,6 +443,72 @@ async fn every_output_prints_the_same_numbers() {
         "findings.csv"
     );
     assert_eq!(from_xlsx(&file(&r2.reports, "xlsx")), terminal, "XLSX");
+
+    // The survey table and the inventory (issue 18): the same counts in report.json (its
+    // survey, its agencies and its services), services.csv, the XLSX survey and inventory
+    // sheets, and the HTML and text survey tables; and they agree with the report's totals.
+    let schema: serde_json::Value =
+        serde_json::from_str(&dvc_audit::report::json::schema()).expect("schema");
+    let validator = jsonschema::validator_for(&schema).expect("validator");
+    let errors: Vec<String> = validator
+        .iter_errors(&json)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report.json against its schema: {errors:?}"
+    );
+    let survey = survey_from_json(&json);
+    assert_eq!(
+        (survey.listed, survey.read),
+        (terminal.services, terminal.services_read),
+        "survey vs totals"
+    );
+    assert_eq!(
+        survey.full + survey.partial + survey.info + survey.unknown,
+        survey.read,
+        "levels add up to the services read"
+    );
+    assert!(
+        survey.full > 0
+            && survey.full_vgca > 0
+            && survey.full_vgca_site > 0
+            && survey.read < survey.listed,
+        "{survey:?}"
+    );
+    let agencies = json["agencies"].as_array().expect("agencies");
+    let sum = |k: &str| -> i64 { agencies.iter().map(|a| a[k].as_i64().expect(k)).sum() };
+    assert_eq!(
+        (sum("full_total"), sum("full_with_vgca")),
+        (survey.full, survey.full_vgca),
+        "survey vs the agencies' shares"
+    );
+    assert_eq!(
+        survey_from_json_services(&json),
+        survey,
+        "report.json services"
+    );
+    let services_csv = r2
+        .reports
+        .iter()
+        .find(|p| p.ends_with("services.csv"))
+        .expect("services.csv written")
+        .clone();
+    assert_eq!(services_csv.parent(), file(&r2.reports, "csv").parent());
+    assert_eq!(
+        survey_from_services_csv(&services_csv),
+        survey,
+        "services.csv"
+    );
+    let (xlsx_survey, inventory) = survey_from_xlsx(&file(&r2.reports, "xlsx"));
+    assert_eq!(xlsx_survey, survey, "XLSX survey sheet");
+    assert_eq!(
+        inventory,
+        (survey.listed, survey.read),
+        "XLSX inventory sheet"
+    );
+    assert_eq!(survey_from_text(&text), survey, "text survey table");
+    assert_eq!(survey_from_html(&html), survey, "HTML survey table");
 
     // The lead's digest, as spooled: subject and text part.
     let outbox = served.dir.path().join("outbox");

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use super::i18n::{Lang, reason_text};
+use super::inventory::ServiceRow;
 use super::model::*;
+use super::survey::{self, AgencySurvey};
 use crate::facts::{AgencyFacts, AssessReason, Level, ServiceFacts};
 use crate::store::reading::{ReportRow, RowKind, ServiceCounts};
 use crate::store::{FindingRecord, RunDiff, RunRow, Store, StoreError, TrendPoint};
@@ -71,6 +73,8 @@ pub struct BuildInput {
     pub coverage: BTreeMap<String, crate::facts::Coverage>,
     /// This run's service facts (for counts and shares).
     pub services: Vec<ServiceFacts>,
+    /// This run's probed hosts: (agency id, facts), for the survey's TLS health.
+    pub hosts: Vec<(String, crate::facts::HostFacts)>,
     /// Trend per agency id, oldest first.
     pub trends: BTreeMap<String, Vec<TrendPoint>>,
     pub rules: BTreeMap<String, RuleInfo>,
@@ -374,8 +378,10 @@ fn finish(
     agencies: Vec<AgencyReport>,
     mut waiver_notes: Vec<WaiverNote>,
     rows: RowsAt,
+    extra: (Vec<AgencySurvey>, Vec<ServiceRow>),
 ) -> ReportData {
     waiver_notes.sort_by(|a, b| (&a.reference, &a.subject).cmp(&(&b.reference, &b.subject)));
+    let (survey, services) = extra;
     ReportData {
         schema_version: SCHEMA_VERSION,
         run,
@@ -383,6 +389,8 @@ fn finish(
         totals: totals(&agencies),
         agencies,
         waiver_notes,
+        survey,
+        services,
         rows,
     }
 }
@@ -410,6 +418,8 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
     };
 
     let mut agencies = Vec::new();
+    let mut surveys = Vec::new();
+    let mut inventory = Vec::new();
     for meta in sorted_metas(input.agencies.clone()) {
         let id = meta.facts.id.as_str();
         let mine = |r: &&FindingRecord| r.agency_id == id;
@@ -490,6 +500,27 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
                 .count() as i64,
             level_published: read.iter().filter(|s| s.level != Level::Unknown).count() as i64,
         };
+        let findings: Vec<&FindingRecord> = input.findings.iter().filter(mine).collect();
+        let hosts: Vec<&crate::facts::HostFacts> = input
+            .hosts
+            .iter()
+            .filter(|(a, _)| a == id)
+            .map(|(_, h)| h)
+            .collect();
+        surveys.push(survey::from_counts(
+            id,
+            &survey::counts_of(&services, &findings, &hosts),
+        ));
+        let name = match lang {
+            Lang::En if !meta.facts.name_en.is_empty() => meta.facts.name_en.as_str(),
+            _ => meta.facts.name.as_str(),
+        };
+        let mut rows: Vec<(String, ServiceRow)> = services
+            .iter()
+            .map(|s| (crate::store::service_key(s), ServiceRow::of(s, name)))
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        inventory.extend(rows.into_iter().map(|(_, r)| r));
         let trend = input.trends.get(id).cloned().unwrap_or_default();
         // Without a recorded coverage, the services given are all there is.
         let coverage = input.coverage.get(id).cloned().unwrap_or_else(|| {
@@ -505,6 +536,9 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             }
             c
         });
+        if let Some(s) = surveys.last_mut() {
+            s.listing_error = coverage.listing_error;
+        }
         agencies.push(assemble(
             meta, counts_s, coverage, trend, rules, counts, lists,
         ));
@@ -519,6 +553,7 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
         agencies,
         input.waiver_notes.clone(),
         RowsAt::InData,
+        (surveys, inventory),
     ))
 }
 
@@ -641,6 +676,31 @@ pub fn gather_with(
     }
 
     let trends = trends(store, &metas, run_id)?;
+    let survey_counts = store.survey_counts(run_id)?;
+    let surveys: Vec<AgencySurvey> = metas
+        .iter()
+        .map(|m| {
+            let id = m.facts.id.as_str();
+            let mut s =
+                survey::from_counts(id, &survey_counts.get(id).cloned().unwrap_or_default());
+            s.listing_error = coverage.get(id).and_then(|c| c.listing_error);
+            s
+        })
+        .collect();
+    // An in-memory store cannot be reopened by the writers: its inventory is listed here.
+    let mut inventory = Vec::new();
+    if matches!(rows, RowsAt::InData) {
+        for m in &metas {
+            let name = match lang {
+                Lang::En if !m.facts.name_en.is_empty() => m.facts.name_en.as_str(),
+                _ => m.facts.name.as_str(),
+            };
+            store.each_service(run_id, &m.facts.id, |r| {
+                inventory.push(ServiceRow::new(r.facts, r.unread, name));
+                Ok::<(), StoreError>(())
+            })?;
+        }
+    }
     let mut out = Vec::with_capacity(metas.len());
     for meta in metas {
         let id = meta.facts.id.clone();
@@ -658,7 +718,14 @@ pub fn gather_with(
     for a in &mut out {
         name_successor(a, &known);
     }
-    Ok(finish(run, lang, out, waiver_notes, rows))
+    Ok(finish(
+        run,
+        lang,
+        out,
+        waiver_notes,
+        rows,
+        (surveys, inventory),
+    ))
 }
 
 /// Trend points of each agency: the last [`TREND_MAX`] complete runs covering it (the

@@ -2,9 +2,10 @@
 //! a header row, UTF-8 with a byte-order mark (so spreadsheet programs pick UTF-8 for the
 //! Vietnamese text), CRLF line ends.
 //!
-//! RFC 4180 quoting is written by hand (twenty lines, tested) rather than adding the `csv`
-//! crate. Cells that a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR at the
-//! start) get a leading `'`, because portal text ends up in these cells (CSV injection).
+//! Written with the `csv` crate (RFC 4180 quoting). Cells that a spreadsheet would run as a
+//! formula (`=`, `+`, `-`, `@`, tab, CR at the start) get a leading `'` first
+//! ([`neutralise`]), because portal text ends up in these cells (CSV injection). The
+//! inventory's `services.csv` is written the same way ([`Csv`]).
 
 use std::io::Write;
 
@@ -32,24 +33,69 @@ pub const HEADER: [&str; 15] = [
     "fingerprint",
 ];
 
-/// Quote one field per RFC 4180 (quotes around any field with `"`, `,`, CR or LF; quotes
-/// doubled), after neutralising formula triggers.
-pub fn field(raw: &str) -> String {
-    let neutral = match raw.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{raw}"),
-        _ => raw.to_string(),
-    };
-    if neutral.contains(['"', ',', '\r', '\n']) {
-        format!("\"{}\"", neutral.replace('"', "\"\""))
-    } else {
-        neutral
+/// A cell a spreadsheet would run as a formula, made inert with a leading `'`.
+pub fn neutralise(raw: &str) -> std::borrow::Cow<'_, str> {
+    match raw.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{raw}").into(),
+        _ => raw.into(),
     }
 }
 
-fn push_row(out: &mut String, cells: &[&str]) {
-    let line: Vec<String> = cells.iter().map(|c| field(c)).collect();
-    out.push_str(&line.join(","));
-    out.push_str("\r\n");
+/// A CSV document being written: BOM, header, then rows; CRLF, RFC 4180 quoting where needed,
+/// formula triggers neutralised.
+pub struct Csv<W: Write> {
+    w: csv::Writer<W>,
+}
+
+fn csv_err(e: csv::Error) -> ReportError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(e) => ReportError::Json(serde_json::Error::io(e)),
+        other => ReportError::Template(format!("cannot write CSV: {other:?}")),
+    }
+}
+
+impl<W: Write> Csv<W> {
+    /// Start a document with its header row.
+    pub fn new(mut w: W, header: &[&str]) -> Result<Csv<W>, ReportError> {
+        w.write_all("\u{feff}".as_bytes())
+            .map_err(|e| ReportError::Json(serde_json::Error::io(e)))?;
+        let w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(w);
+        let mut doc = Csv { w };
+        doc.row(header.iter().copied())?;
+        Ok(doc)
+    }
+
+    /// One row.
+    pub fn row<'c>(&mut self, cells: impl IntoIterator<Item = &'c str>) -> Result<(), ReportError> {
+        self.w
+            .write_record(cells.into_iter().map(|c| neutralise(c).into_owned()))
+            .map_err(csv_err)
+    }
+
+    /// Flush what the writer buffered.
+    pub fn finish(mut self) -> Result<(), ReportError> {
+        self.w
+            .flush()
+            .map_err(|e| ReportError::Json(serde_json::Error::io(e)))
+    }
+}
+
+/// One field as it appears in a row of the file (neutralised, quoted when needed; an empty
+/// cell stays empty).
+pub fn field(raw: &str) -> String {
+    if raw.is_empty() {
+        return String::new();
+    }
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let _ = w.write_record([neutralise(raw).as_ref()]);
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes)
+        .trim_end_matches("\r\n")
+        .to_string()
 }
 
 /// Every row of the report, in report order (agency; then failing, waived, could-not-assess,
@@ -142,16 +188,9 @@ pub fn for_each_row(
 
 /// Stream the CSV document to `w`.
 pub fn write(data: &ReportData, w: &mut dyn Write) -> Result<(), ReportError> {
-    let io = |e: std::io::Error| ReportError::Json(serde_json::Error::io(e));
-    let mut line = String::new();
-    line.push('\u{feff}');
-    push_row(&mut line, &HEADER);
-    w.write_all(line.as_bytes()).map_err(io)?;
-    for_each_row(data, &mut |cells| {
-        line.clear();
-        push_row(&mut line, cells);
-        w.write_all(line.as_bytes()).map_err(io)
-    })
+    let mut doc = Csv::new(w, &HEADER)?;
+    for_each_row(data, &mut |cells| doc.row(cells.iter().copied()))?;
+    doc.finish()
 }
 
 /// The CSV document in memory.
@@ -182,5 +221,28 @@ mod tests {
         assert_eq!(field("+1"), "'+1");
         assert_eq!(field("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(field("-2"), "'-2");
+    }
+
+    #[test]
+    fn a_document_reads_back_cell_for_cell() {
+        let mut out = Vec::new();
+        let mut doc = Csv::new(&mut out, &["a", "b", "c"]).expect("header");
+        doc.row(["two\r\nlines, \"quoted\"", "", "=1+1"])
+            .expect("row");
+        doc.finish().expect("flush");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(text.starts_with("\u{feff}a,b,c\r\n"), "{text:?}");
+        assert!(text.ends_with("\r\n"));
+        let mut r = ::csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let rows: Vec<Vec<String>> = r
+            .records()
+            .map(|r| r.expect("record").iter().map(String::from).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [["two\r\nlines, \"quoted\"", "", "'=1+1"].map(String::from)]
+        );
     }
 }

@@ -50,19 +50,23 @@ struct Doc<'a, 's> {
 }
 
 struct Agencies<'d, 'a, 's>(&'d Doc<'a, 's>);
+/// The inventory, one service at a time ([`super::inventory::for_each_service`]).
+struct Services<'d, 'a, 's>(&'d Doc<'a, 's>);
 struct Agency<'d, 'a, 's>(&'d Doc<'a, 's>, &'a AgencyReport);
 struct List<'d, 'a, 's>(&'d Doc<'a, 's>, &'a AgencyReport, RowKind);
 
 impl Serialize for Doc<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let d = self.data;
-        let mut st = s.serialize_struct("ReportData", 6)?;
+        let mut st = s.serialize_struct("ReportData", 8)?;
         st.serialize_field("schema_version", &d.schema_version)?;
         st.serialize_field("run", &d.run)?;
         st.serialize_field("lang", &d.lang)?;
         st.serialize_field("agencies", &Agencies(self))?;
         st.serialize_field("totals", &d.totals)?;
         st.serialize_field("waiver_notes", &d.waiver_notes)?;
+        st.serialize_field("survey", &d.survey)?;
+        st.serialize_field("services", &Services(self))?;
         st.end()
     }
 }
@@ -145,4 +149,36 @@ impl Serialize for List<'_, '_, '_> {
             None => Err(S::Error::custom("sequence already closed")),
         }
     }
+}
+
+impl Serialize for Services<'_, '_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let doc = self.0;
+        let mut seq = s.serialize_seq(None)?;
+        let mut ser_err: Option<S::Error> = None;
+        let res = super::inventory::for_each_service(doc.data, |row| {
+            seq.serialize_element(row).map_err(|e| {
+                ser_err = Some(e);
+                ReportError::Template("JSON serialisation failed".into())
+            })
+        });
+        if let Some(e) = ser_err {
+            return Err(e);
+        }
+        if let Err(e) = res {
+            let msg = e.to_string();
+            *doc.failure.borrow_mut() = Some(e);
+            return Err(S::Error::custom(msg));
+        }
+        seq.end()
+    }
+}
+
+/// The JSON Schema of `report.json`, generated from the types ([`ReportData`]); the file
+/// `docs/report-json.schema.json` is this, checked by a test.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(ReportData);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
 }

@@ -13,12 +13,14 @@
 mod build;
 pub mod csv;
 pub mod i18n;
+pub mod inventory;
 pub mod json;
 mod model;
 mod regen;
 mod render;
 pub mod sample;
 pub mod stream;
+pub mod survey;
 pub mod svg;
 pub mod view;
 pub mod xlsx;
@@ -144,7 +146,8 @@ fn write_one(
     }
 }
 
-/// Write the given formats into `dir/run-<id>/`; returns the files written.
+/// Write the given formats into `dir/run-<id>/`; returns the files written. `csv` writes two
+/// files: `findings.csv` and the inventory `services.csv`.
 /// Each file is written to a temporary name and renamed, so a reader never sees half a report.
 pub fn write_all(
     dir: &Path,
@@ -171,6 +174,24 @@ pub fn write_all(
             return Err(e);
         }
         written.push(path);
+        // The inventory of every service goes beside findings.csv.
+        if *f == Format::Csv {
+            let path = out.join(inventory::CSV_FILE);
+            let tmp = out.join(format!(".{}.tmp", inventory::CSV_FILE));
+            let res = std::fs::File::create(&tmp)
+                .map_err(io(&tmp))
+                .and_then(|file| {
+                    let mut w = std::io::BufWriter::new(file);
+                    inventory::write_csv(data, &mut w)?;
+                    std::io::Write::flush(&mut w).map_err(io(&tmp))
+                })
+                .and_then(|()| std::fs::rename(&tmp, &path).map_err(io(&path)));
+            if let Err(e) = res {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e);
+            }
+            written.push(path);
+        }
     }
     Ok(written)
 }

@@ -9,10 +9,10 @@ use crate::facts::{AgencyFacts, AssessReason};
 use crate::store::{FindingRecord, TrendPoint};
 
 /// Version of the JSON schema (`schema_version` in `report.json`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Inspection mode of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Regular,
@@ -49,7 +49,19 @@ impl Mode {
 }
 
 /// Severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -92,7 +104,7 @@ impl Severity {
 }
 
 /// Lifecycle state of a failing finding in this run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingState {
     New,
@@ -117,7 +129,7 @@ impl FindingState {
 }
 
 /// The run a report describes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunInfo {
     pub id: i64,
     pub mode: Mode,
@@ -138,7 +150,7 @@ pub struct RunInfo {
 }
 
 /// What the rule pack says about a rule, for titles and remediation in reports.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleInfo {
     pub id: String,
     pub title_vi: String,
@@ -149,6 +161,9 @@ pub struct RuleInfo {
     /// Technical standards (RFCs, CA/B Forum, NIST, ...), shown under their own heading.
     #[serde(default)]
     pub technical_basis: Vec<String>,
+    /// The rule's severity (`critical` ... `info`); empty when not known (XLSX rules sheet).
+    #[serde(default)]
+    pub severity: String,
 }
 
 impl RuleInfo {
@@ -163,6 +178,7 @@ impl RuleInfo {
             remediation_en: r.remediation.en.clone(),
             legal_basis: r.legal_texts(),
             technical_basis: r.technical_texts(),
+            severity: r.severity.as_str().to_string(),
         }
     }
 
@@ -176,7 +192,7 @@ impl RuleInfo {
 }
 
 /// One failing (or resolved, or waived) finding with what a reader needs beside the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FindingView {
     pub record: FindingRecord,
     pub severity: Severity,
@@ -190,7 +206,7 @@ pub struct FindingView {
 }
 
 /// One subject that could not be assessed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnassessedView {
     pub record: FindingRecord,
     /// The reason from the closed set; `None` when the stored text is not one of them.
@@ -205,7 +221,7 @@ pub struct UnassessedView {
 }
 
 /// Compliance shares of one agency; `None` when the denominator is zero.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Shares {
     /// Full-process services with VGCA signature support / full-process services.
     pub vgca: Option<f64>,
@@ -214,7 +230,7 @@ pub struct Shares {
 }
 
 /// Everything a report says about one agency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgencyReport {
     pub facts: AgencyFacts,
     /// Id of the agency this one merged into, empty if none.
@@ -266,7 +282,9 @@ pub struct AgencyReport {
 }
 
 /// Whether a run could judge an agency at all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Assessment {
     /// Every listed service was read.
@@ -308,7 +326,7 @@ impl AgencyReport {
 }
 
 /// One rule's failing, unwaived findings in one agency.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RuleSummary {
     pub rule_id: String,
     pub severity: Severity,
@@ -327,7 +345,7 @@ pub struct RuleSummary {
 }
 
 /// Exact counts for one agency.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AgencyCounts {
     /// Failing, unwaived, any severity: `violations + info`.
     pub findings: i64,
@@ -365,7 +383,7 @@ pub enum RowsAt {
 }
 
 /// A waiver worth a reader's attention.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct WaiverNote {
     /// Waiver reference (id or approval document).
     pub reference: String,
@@ -378,7 +396,7 @@ pub struct WaiverNote {
 }
 
 /// Counts over the whole report.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals {
     pub agencies: i64,
     pub services: i64,
@@ -413,7 +431,7 @@ pub struct Totals {
 }
 
 /// The whole report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReportData {
     pub schema_version: u32,
     pub run: RunInfo,
@@ -422,6 +440,14 @@ pub struct ReportData {
     pub agencies: Vec<AgencyReport>,
     pub totals: Totals,
     pub waiver_notes: Vec<WaiverNote>,
+    /// The survey table: one row per agency, in `agencies` order (version 3).
+    #[serde(default)]
+    pub survey: Vec<super::survey::AgencySurvey>,
+    /// The inventory: every service of the agencies, by agency id then service key (version
+    /// 3). Complete in `report.json` (streamed from the history database); in memory only for
+    /// a report built from values — a gathered report's list is empty until written.
+    #[serde(default)]
+    pub services: Vec<super::inventory::ServiceRow>,
     /// Where the complete rows are (not part of the JSON).
     #[serde(skip)]
     pub rows: RowsAt,
@@ -480,6 +506,18 @@ impl ReportData {
             totals: super::build::totals(&agencies),
             agencies,
             waiver_notes,
+            survey: self
+                .survey
+                .iter()
+                .filter(|s| agency_ids.contains(&s.agency_id.as_str()))
+                .cloned()
+                .collect(),
+            services: self
+                .services
+                .iter()
+                .filter(|s| agency_ids.contains(&s.agency_id.as_str()))
+                .cloned()
+                .collect(),
             rows: self.rows.clone(),
         }
     }

@@ -23,6 +23,9 @@ use super::view::{AgencyView, agency_view, head_view};
 
 const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.hbs");
 const TEXT_TEMPLATE: &str = include_str!("../../reports/templates/email.txt.hbs");
+/// The survey table, its own block after the summary (rendered only when a report has one).
+const SURVEY_HTML: &str = include_str!("../../reports/templates/survey.html.hbs");
+const SURVEY_TEXT: &str = include_str!("../../reports/templates/survey.txt.hbs");
 
 /// Compiled templates; build once, render many.
 pub struct Renderer {
@@ -68,10 +71,14 @@ impl Renderer {
         let mut html = Handlebars::new();
         html.set_strict_mode(true);
         register(&mut html, "html", HTML_TEMPLATE)?;
+        html.register_template_string("html_survey", SURVEY_HTML)
+            .map_err(|e| ReportError::Template(e.to_string()))?;
         let mut text = Handlebars::new();
         text.set_strict_mode(true);
         text.register_escape_fn(handlebars::no_escape);
         register(&mut text, "text", TEXT_TEMPLATE)?;
+        text.register_template_string("text_survey", SURVEY_TEXT)
+            .map_err(|e| ReportError::Template(e.to_string()))?;
         Ok(Renderer { html, text })
     }
 
@@ -84,6 +91,12 @@ impl Renderer {
     ) -> Result<(), ReportError> {
         let head = head_view(data);
         out(&hb.render(&format!("{prefix}_head"), &head).map_err(tpl)?)?;
+        if !data.survey.is_empty() {
+            let survey = super::survey::view(data);
+            out(&hb
+                .render(&format!("{prefix}_survey"), &survey)
+                .map_err(tpl)?)?;
+        }
         for a in &data.agencies {
             let view = agency_view(data.lang, a, true);
             let ctx = AgencyContext {

@@ -97,6 +97,16 @@ fn trend(run: i64, day: u32, fails: i64) -> TrendPoint {
     }
 }
 
+/// A probed host that answered.
+fn host(name: &str) -> crate::facts::HostFacts {
+    crate::facts::HostFacts {
+        name: name.into(),
+        port: 443,
+        reachable: true,
+        ..crate::facts::HostFacts::default()
+    }
+}
+
 /// The inputs of the sample report, for tests that want to change something before building.
 pub fn sample_input(lang: Lang) -> BuildInput {
     let bca = agency(
@@ -201,6 +211,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             remediation_en: "Integrate the VGCA Sign Service into dossier submission.".into(),
             legal_basis: vec!["Nghị định 68/2024/NĐ-CP".into()],
             technical_basis: Vec::new(),
+            severity: "high".into(),
         },
     );
     let mut trends = BTreeMap::new();
@@ -275,6 +286,10 @@ pub fn sample_input(lang: Lang) -> BuildInput {
                 Level::Full,
                 true,
             ),
+        ],
+        hosts: vec![
+            ("bca".into(), host("dvc.bca.sandbox.test")),
+            ("ha-noi".into(), host("dvc.ha-noi.sandbox.test")),
         ],
         trends,
         rules,

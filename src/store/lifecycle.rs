@@ -23,7 +23,7 @@ pub struct RunDiff {
 }
 
 /// One point of an agency's trend: the same SQL aggregates as the run's report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrendPoint {
     pub run_id: i64,
     pub mode: String,

@@ -71,7 +71,7 @@ pub struct RunStart {
 }
 
 /// One piece of evidence behind a finding.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EvidenceRecord {
     pub url: String,
     pub fetched_at: String,
@@ -82,7 +82,7 @@ pub struct EvidenceRecord {
 }
 
 /// A finding (a failed or not-assessable rule for one subject) as stored.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct FindingRecord {
     pub fingerprint: String,
     pub rule_id: String,

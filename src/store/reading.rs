@@ -415,6 +415,183 @@ impl Store {
     }
 }
 
+/// What the founding survey counted by hand, per agency of a run: services by level,
+/// government-signature evidence per service and site-wide, other providers, national-portal
+/// links (every count except `services` over the services read) and the hosts' TLS health.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SurveyCounts {
+    /// Services (read or not), as [`ServiceCounts::services`].
+    pub services: i64,
+    /// Services whose page was read, as [`ServiceCounts::read`].
+    pub read: i64,
+    pub full: i64,
+    pub partial: i64,
+    pub info: i64,
+    pub unknown_level: i64,
+    /// Read full-process services with `vgca` among their own page's providers
+    /// (= [`ServiceCounts::full_with_vgca`]).
+    pub full_vgca_service: i64,
+    /// Read full-process services with `vgca` only among the site-wide providers.
+    pub full_vgca_site_wide: i64,
+    pub partial_vgca_service: i64,
+    pub partial_vgca_site_wide: i64,
+    /// Read services linking to the National Public Service Portal.
+    pub national_link: i64,
+    /// Providers other than `vgca` (per service or site-wide) → read services showing them.
+    pub other_providers: BTreeMap<String, i64>,
+    /// Hosts probed for the agency, and those the probe could not reach at all.
+    pub hosts: i64,
+    pub hosts_unreachable: i64,
+    /// Failing, unwaived `TLS-*` findings, and the most severe one's severity (`""`: none).
+    pub tls_findings: i64,
+    pub tls_worst: String,
+}
+
+/// One service of a run as the inventory lists it (its stored facts and why it was not read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InventoryRow {
+    pub facts: crate::facts::ServiceFacts,
+    /// `service_facts.unread`: the reason the page was not read, `""` when read.
+    pub unread: String,
+}
+
+/// `vgca` among a JSON array at `path` of `facts_json` (`instr` first: only documents that
+/// mention it are parsed).
+fn vgca_in(path: &str) -> String {
+    format!(
+        "(instr(facts_json, '\"vgca\"') > 0 AND EXISTS (SELECT 1 FROM json_each(facts_json, '{path}') WHERE value = 'vgca'))"
+    )
+}
+
+impl Store {
+    /// The survey's numbers per agency of a run: four grouped queries (services, providers,
+    /// hosts, TLS findings), each one pass over the run's rows.
+    pub fn survey_counts(&self, run: i64) -> Result<BTreeMap<String, SurveyCounts>> {
+        let own = vgca_in("$.signature.providers");
+        let site = vgca_in("$.signature.site_wide_providers");
+        let sql = format!(
+            "SELECT agency_id, COUNT(*), SUM(r), SUM(r AND level = 'full'), SUM(r AND level = 'partial'),
+                    SUM(r AND level = 'info'), SUM(r AND level NOT IN ('full', 'partial', 'info')),
+                    SUM(r AND level = 'full' AND own), SUM(r AND level = 'full' AND NOT own AND site),
+                    SUM(r AND level = 'partial' AND own), SUM(r AND level = 'partial' AND NOT own AND site),
+                    SUM(r AND json_extract(facts_json, '$.national_portal_link') = 1)
+             FROM (SELECT agency_id, level, facts_json, unread = '' AS r,
+                          CASE WHEN level IN ('full', 'partial') THEN {own} ELSE 0 END AS own,
+                          CASE WHEN level IN ('full', 'partial') THEN {site} ELSE 0 END AS site
+                   FROM service_facts WHERE run_id = ?1)
+             GROUP BY agency_id"
+        );
+        let mut out: BTreeMap<String, SurveyCounts> = BTreeMap::new();
+        {
+            let mut st = self.conn.prepare_cached(&sql)?;
+            let mut rows = st.query(params![run])?;
+            while let Some(r) = rows.next()? {
+                let n = |i: usize| r.get::<_, Option<i64>>(i).map(Option::unwrap_or_default);
+                out.insert(
+                    r.get(0)?,
+                    SurveyCounts {
+                        services: n(1)?,
+                        read: n(2)?,
+                        full: n(3)?,
+                        partial: n(4)?,
+                        info: n(5)?,
+                        unknown_level: n(6)?,
+                        full_vgca_service: n(7)?,
+                        full_vgca_site_wide: n(8)?,
+                        partial_vgca_service: n(9)?,
+                        partial_vgca_site_wide: n(10)?,
+                        national_link: n(11)?,
+                        ..SurveyCounts::default()
+                    },
+                );
+            }
+        }
+        {
+            // A provider named per service and site-wide counts once per service.
+            let mut st = self.conn.prepare_cached(
+                "SELECT agency_id, p, COUNT(*) FROM (
+                    SELECT DISTINCT s.agency_id, s.service_key, j.value AS p
+                    FROM service_facts s,
+                         json_each(s.facts_json, '$.signature.providers') j
+                    WHERE s.run_id = ?1 AND s.unread = '' AND j.value != 'vgca'
+                    UNION
+                    SELECT s.agency_id, s.service_key, j.value
+                    FROM service_facts s,
+                         json_each(s.facts_json, '$.signature.site_wide_providers') j
+                    WHERE s.run_id = ?1 AND s.unread = '' AND j.value != 'vgca')
+                 GROUP BY agency_id, p ORDER BY agency_id, p",
+            )?;
+            let mut rows = st.query(params![run])?;
+            while let Some(r) = rows.next()? {
+                let (agency, p, n): (String, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
+                out.entry(agency).or_default().other_providers.insert(p, n);
+            }
+        }
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT agency_id, COUNT(*), SUM(json_extract(facts_json, '$.error') IS NOT NULL)
+                 FROM host_facts WHERE run_id = ?1 GROUP BY agency_id",
+            )?;
+            let mut rows = st.query(params![run])?;
+            while let Some(r) = rows.next()? {
+                let e = out.entry(r.get(0)?).or_default();
+                e.hosts = r.get(1)?;
+                e.hosts_unreachable = r.get::<_, Option<i64>>(2)?.unwrap_or_default();
+            }
+        }
+        {
+            let sql = format!(
+                "SELECT agency_id, COUNT(*), MIN({SEV_RANK}) FROM findings
+                 WHERE run_id = ?1 AND outcome = 'fail' AND waiver = '' AND rule_id LIKE 'TLS-%'
+                 GROUP BY agency_id"
+            );
+            let mut st = self.conn.prepare_cached(&sql)?;
+            let mut rows = st.query(params![run])?;
+            while let Some(r) = rows.next()? {
+                let e = out.entry(r.get(0)?).or_default();
+                e.tls_findings = r.get(1)?;
+                e.tls_worst = match r.get::<_, i64>(2)? {
+                    0 => "critical",
+                    1 => "high",
+                    2 => "medium",
+                    3 => "low",
+                    _ => "info",
+                }
+                .to_string();
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every service of one agency in a run, in code order, handed to `each` one at a time
+    /// (the statement walks the table's primary key: no sort, one row in memory).
+    pub fn each_service<E: From<super::StoreError>>(
+        &self,
+        run: i64,
+        agency: &str,
+        mut each: impl FnMut(InventoryRow) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT facts_json, unread FROM service_facts
+                 WHERE run_id = ?1 AND agency_id = ?2 ORDER BY service_key",
+            )
+            .map_err(super::StoreError::from)?;
+        let mut rows = st
+            .query(params![run, agency])
+            .map_err(super::StoreError::from)?;
+        while let Some(r) = rows.next().map_err(super::StoreError::from)? {
+            let json: String = r.get(0).map_err(super::StoreError::from)?;
+            let facts: crate::facts::ServiceFacts =
+                serde_json::from_str(&json).map_err(super::StoreError::from)?;
+            let unread: String = r.get(1).map_err(super::StoreError::from)?;
+            each(InventoryRow { facts, unread })?;
+        }
+        Ok(())
+    }
+}
+
 impl<'c> ReportRows<'c> {
     /// Run the query.
     pub fn cursor(&mut self) -> Result<RowCursor<'_, 'c>> {
