@@ -238,15 +238,11 @@ pub fn render(store: Option<&Store>, outcome: &RunOutcome) -> Result<String, Met
     }
     o.family(
         "dvc_audit_vgca_share",
-        "Share (0-1) of an agency's full-process services offering VGCA signing; absent when none was read.",
+        "Share (0-1) of an agency's full-process services offering VGCA signing; absent when none was read or levels/signatures are unobservable.",
     );
     for a in &agencies {
-        if let Some(c) = services.get(a).filter(|c| c.full > 0) {
-            o.sample(
-                "dvc_audit_vgca_share",
-                &[("agency", a)],
-                c.full_with_vgca as f64 / c.full as f64,
-            );
+        if let Some(share) = services.get(a).and_then(|c| c.vgca_share()) {
+            o.sample("dvc_audit_vgca_share", &[("agency", a)], share);
         }
     }
     Ok(o.text)

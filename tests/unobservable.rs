@@ -213,6 +213,25 @@ async fn unobservable_fields_are_could_not_assess_in_a_real_run() {
         .unwrap_or_else(|| panic!("{vpcp} in the JSON report"));
     let listed = agency["could_not_assess"].as_array().map(Vec::len);
     assert!(listed.is_some_and(|n| n > 0), "{agency}");
+    // A share over levels nobody could observe is no measurement: not 0 %, not "n/a = pass".
+    assert!(agency["shares"]["vgca"].is_null(), "{}", agency["shares"]);
+    assert!(
+        agency["shares"]["level_published"].is_null(),
+        "{}",
+        agency["shares"]
+    );
+    let counts = store
+        .service_counts(summary.run_id)
+        .expect("service counts");
+    let c = counts.get(&vpcp).copied().unwrap_or_default();
+    assert!(c.read > 0 && c.level_unobserved == c.read, "{c:?}");
+    assert_eq!((c.vgca_share(), c.level_share()), (None, None));
+    let trend = store.trends(&[vpcp.as_str()], 5).expect("trends");
+    let point = trend
+        .get(&vpcp)
+        .and_then(|p| p.last())
+        .expect("a trend point");
+    assert_eq!((point.signature_share(), point.level_share()), (None, None));
     let text = report("txt");
     assert!(
         text.contains("Giao diện công bố của cổng không có trường thông tin này."),

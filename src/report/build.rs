@@ -269,9 +269,10 @@ fn assemble(
         full_with_vgca: services.full_with_vgca,
         level_published: services.level_published,
         // Over the services read: a page not read says nothing either way.
+        // None when a read service's level or signature was unobservable: a guess is no share.
         shares: Shares {
-            vgca: ratio(services.full_with_vgca, services.full),
-            level_published: ratio(services.level_published, services.read),
+            vgca: services.vgca_share(),
+            level_published: services.level_share(),
         },
         services_read: services.read,
         assessment: Assessment::of(&coverage, services.read),
@@ -499,6 +500,14 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
                 .filter(|s| s.signature.providers.iter().any(|p| p == "vgca"))
                 .count() as i64,
             level_published: read.iter().filter(|s| s.level != Level::Unknown).count() as i64,
+            level_unobserved: read
+                .iter()
+                .filter(|s| s.unknown_fact("level").is_some())
+                .count() as i64,
+            signature_unobserved: read
+                .iter()
+                .filter(|s| s.unknown_fact("signature").is_some())
+                .count() as i64,
         };
         let findings: Vec<&FindingRecord> = input.findings.iter().filter(mine).collect();
         let hosts: Vec<&crate::facts::HostFacts> = input
@@ -764,10 +773,6 @@ pub(crate) fn reason_is_raw(s: &str) -> bool {
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
     AssessReason::parse(s)
-}
-
-fn ratio(num: i64, den: i64) -> Option<f64> {
-    (den > 0).then(|| num as f64 / den as f64)
 }
 
 fn sort_views(v: &mut [FindingView]) {

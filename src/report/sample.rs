@@ -93,6 +93,8 @@ fn trend(run: i64, day: u32, fails: i64) -> TrendPoint {
         full_services: 3,
         full_with_vgca: 2,
         level_published: 3,
+        level_unobserved: 0,
+        signature_unobserved: 0,
         measured: true,
     }
 }

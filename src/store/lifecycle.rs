@@ -38,6 +38,12 @@ pub struct TrendPoint {
     pub full_services: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
+    /// Read services whose level / signature the profile cannot observe: shares are then
+    /// not measured (see `ServiceCounts::vgca_share`).
+    #[serde(default)]
+    pub level_unobserved: i64,
+    #[serde(default)]
+    pub signature_unobserved: i64,
     /// The run read something of this agency. A point that is not measured is no 0% and no
     /// 100%: it is "not measured".
     #[serde(default = "measured_default")]
@@ -52,13 +58,16 @@ impl TrendPoint {
     /// Share of read full-process services with VGCA signature support; `None` when not
     /// measured or when no full-process service was read.
     pub fn signature_share(&self) -> Option<f64> {
-        (self.measured && self.full_services > 0)
+        (self.measured
+            && self.full_services > 0
+            && self.level_unobserved == 0
+            && self.signature_unobserved == 0)
             .then(|| self.full_with_vgca as f64 / self.full_services as f64)
     }
 
     /// Share of read services publishing their level; `None` when nothing was read.
     pub fn level_share(&self) -> Option<f64> {
-        (self.measured && self.services_read > 0)
+        (self.measured && self.services_read > 0 && self.level_unobserved == 0)
             .then(|| self.level_published as f64 / self.services_read as f64)
     }
 }
@@ -319,6 +328,8 @@ impl Store {
                     full_services: s.full,
                     full_with_vgca: s.full_with_vgca,
                     level_published: s.level_published,
+                    level_unobserved: s.level_unobserved,
+                    signature_unobserved: s.signature_unobserved,
                     measured,
                 });
             }

@@ -34,6 +34,27 @@ pub struct ServiceCounts {
     pub full: i64,
     pub full_with_vgca: i64,
     pub level_published: i64,
+    /// Read services whose level the agency's profile cannot observe (`unknown` fact `level`):
+    /// while any exist, `full` and `level_published` are lower bounds, not measurements.
+    pub level_unobserved: i64,
+    /// Read services whose signature the profile cannot observe (`unknown` fact `signature`).
+    pub signature_unobserved: i64,
+}
+
+impl ServiceCounts {
+    /// VGCA share of read full-process services; `None` when none was read, or when a read
+    /// service's level or signature could not be observed (the share would be a guess).
+    pub fn vgca_share(&self) -> Option<f64> {
+        (self.full > 0 && self.level_unobserved == 0 && self.signature_unobserved == 0)
+            .then(|| self.full_with_vgca as f64 / self.full as f64)
+    }
+
+    /// Share of read services publishing a level; `None` when nothing was read or a read
+    /// service's level could not be observed.
+    pub fn level_share(&self) -> Option<f64> {
+        (self.read > 0 && self.level_unobserved == 0)
+            .then(|| self.level_published as f64 / self.read as f64)
+    }
 }
 
 /// Failing findings of one (agency, rule, severity) in a run, by lifecycle state.
@@ -229,7 +250,15 @@ impl Store {
                     SUM(CASE WHEN unread = '' AND level = 'full' AND instr(facts_json, '\"vgca\"') > 0 THEN
                           EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
                         ELSE 0 END),
-                    SUM(unread = '' AND level != 'unknown')
+                    SUM(unread = '' AND level != 'unknown'),
+                    SUM(CASE WHEN unread = '' AND instr(facts_json, '\"unknown\":[') > 0 THEN
+                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                  WHERE json_extract(value, '$.fact') = 'level')
+                        ELSE 0 END),
+                    SUM(CASE WHEN unread = '' AND instr(facts_json, '\"unknown\":[') > 0 THEN
+                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                  WHERE json_extract(value, '$.fact') = 'signature')
+                        ELSE 0 END)
              FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
         )?;
         let rows = st.query_map(params![run], |r| {
@@ -241,6 +270,8 @@ impl Store {
                     full: r.get(3)?,
                     full_with_vgca: r.get(4)?,
                     level_published: r.get(5)?,
+                    level_unobserved: r.get(6)?,
+                    signature_unobserved: r.get(7)?,
                 },
             ))
         })?;
@@ -779,7 +810,9 @@ mod tests {
                 read: 3,
                 full: 2,
                 full_with_vgca: 1,
-                level_published: 2
+                level_published: 2,
+                level_unobserved: 0,
+                signature_unobserved: 0,
             })
         );
         assert_eq!(sc.get("b").map(|c| c.full_with_vgca), Some(0));
