@@ -392,6 +392,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             println!("  database: {}", o.dir.join("dvc-audit.sqlite").display());
             println!("  outbox:   {}", o.dir.join("outbox").display());
             println!(
+                "{} emails delivered (maildir: {})",
+                o.mail_delivered,
+                o.maildir.join("new").display()
+            );
+            println!(
                 "next: dvc-audit history -c {0}; dvc-audit outbox list -c {0}",
                 o.config.display()
             );
@@ -403,7 +408,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             Ok(match e {
                 demo::DemoError::Run(r) => r.exit_code(),
                 demo::DemoError::Config(_) => ExitCode::ConfigError,
-                demo::DemoError::Sandbox(_) => ExitCode::Incomplete,
+                demo::DemoError::Sandbox(_) | demo::DemoError::MailSink(_) => ExitCode::Incomplete,
             })
         }
     }
