@@ -19,6 +19,7 @@ mod regen;
 mod render;
 pub mod sample;
 pub mod stream;
+pub mod summary;
 pub mod svg;
 pub mod view;
 pub mod xlsx;

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::model::ReportData;
-use super::view::{AgencyView, agency_view, head_view};
+use super::summary::{FirstScreen, first_screen};
+use super::view::{AgencyView, View, agency_view, head_view};
 
 const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.hbs");
 const TEXT_TEMPLATE: &str = include_str!("../../reports/templates/email.txt.hbs");
@@ -36,6 +37,14 @@ struct AgencyContext<'a> {
     labels: &'a std::collections::BTreeMap<&'static str, &'static str>,
     #[serde(flatten)]
     agency: &'a AgencyView,
+}
+
+/// The head and end parts' context: the report's view plus its first screen.
+#[derive(Serialize)]
+struct HeadContext {
+    #[serde(flatten)]
+    view: View,
+    first: FirstScreen,
 }
 
 /// Cut a template into head, agency part and end at the marker comments.
@@ -82,12 +91,15 @@ impl Renderer {
         data: &ReportData,
         out: &mut dyn FnMut(&str) -> Result<(), ReportError>,
     ) -> Result<(), ReportError> {
-        let head = head_view(data);
+        let head = HeadContext {
+            view: head_view(data),
+            first: first_screen(data),
+        };
         out(&hb.render(&format!("{prefix}_head"), &head).map_err(tpl)?)?;
         for a in &data.agencies {
             let view = agency_view(data.lang, a, true);
             let ctx = AgencyContext {
-                labels: &head.labels,
+                labels: &head.view.labels,
                 agency: &view,
             };
             out(&hb.render(&format!("{prefix}_agency"), &ctx).map_err(tpl)?)?;
