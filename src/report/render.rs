@@ -91,12 +91,23 @@ impl Renderer {
         data: &ReportData,
         out: &mut dyn FnMut(&str) -> Result<(), ReportError>,
     ) -> Result<(), ReportError> {
+        Self::parts_with(hb, prefix, data, true, out)
+    }
+
+    /// As [`Self::parts_to`]; without `agencies`, the head and end only (the summary).
+    fn parts_with(
+        hb: &Handlebars<'static>,
+        prefix: &str,
+        data: &ReportData,
+        agencies: bool,
+        out: &mut dyn FnMut(&str) -> Result<(), ReportError>,
+    ) -> Result<(), ReportError> {
         let head = HeadContext {
             view: head_view(data),
             first: first_screen(data),
         };
         out(&hb.render(&format!("{prefix}_head"), &head).map_err(tpl)?)?;
-        for a in &data.agencies {
+        for a in data.agencies.iter().filter(|_| agencies) {
             let view = agency_view(data.lang, a, true);
             let ctx = AgencyContext {
                 labels: &head.view.labels,
@@ -118,6 +129,17 @@ impl Renderer {
     pub fn html(&self, data: &ReportData) -> Result<String, ReportError> {
         let mut out = String::new();
         Self::parts_to(&self.html, "html", data, &mut |s| {
+            out.push_str(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The HTML report's summary alone (first screen, heat map, totals; no agency sections):
+    /// what the PDF print's summary part holds.
+    pub fn html_summary(&self, data: &ReportData) -> Result<String, ReportError> {
+        let mut out = String::new();
+        Self::parts_with(&self.html, "html", data, false, &mut |s| {
             out.push_str(s);
             Ok(())
         })?;
