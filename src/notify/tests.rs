@@ -113,7 +113,14 @@ fn message_is_encoded_and_identified() {
     let data = sample(Lang::Vi);
     let p = plan(&data, &book(), SendPolicy::Always);
     let r = Renderer::new().expect("renderer");
-    let m = compose(&r, &data, &p[0], "Đoàn kiểm tra <kiemtra@bcy.example.vn>").expect("compose");
+    let m = compose(
+        &r,
+        &data,
+        &p[0],
+        "Đoàn kiểm tra <kiemtra@bcy.example.vn>",
+        &BodySettings::default(),
+    )
+    .expect("compose");
     let raw = String::from_utf8(m.formatted()).expect("ascii headers");
     let headers = raw.split("\r\n\r\n").next().unwrap_or_default();
     assert!(
@@ -123,7 +130,10 @@ fn message_is_encoded_and_identified() {
     assert!(headers.contains(&format!("Message-ID: <{}@bcy.example.vn>", p[0].id)));
     assert!(headers.contains("Subject: =?utf-8?"));
     assert!(raw.contains("multipart/alternative"));
-    assert!(raw.contains("dvc-audit-run3.json"));
+    assert!(raw.contains("dvc-audit-run3.html"));
+    assert!(raw.contains("dvc-audit-run3-findings.csv"));
+    assert!(raw.contains("dvc-audit-run3.xlsx"));
+    assert!(!raw.contains("dvc-audit-run3.json"), "no JSON unless asked");
     assert!(subject(&data, &p[0]).starts_with("[Kiểm tra định kỳ] "));
     assert!(subject(&surprise(), &p[0]).starts_with("[Kiểm tra đột xuất] "));
 }
@@ -135,7 +145,7 @@ fn bad_address_is_an_error_not_a_panic() {
     p.to = vec!["not an address\r\nBcc: x@y".into()];
     let r = Renderer::new().expect("renderer");
     assert!(matches!(
-        compose(&r, &data, &p, "a@b.example"),
+        compose(&r, &data, &p, "a@b.example", &BodySettings::default()),
         Err(NotifyError::Address(..))
     ));
 }
