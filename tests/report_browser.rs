@@ -237,6 +237,13 @@ async fn demo_world_first_screen_and_print() {
     assert_eq!(trends.matches("<svg class=\"trend\"").count(), agencies);
     assert!(trends.contains(">100%<") && trends.contains(">0%<"));
     assert_eq!(dom.matches("<details class=\"agency\"").count(), agencies);
+    // Each shown open finding says since when it is open (the first run saw them all).
+    let first_run_date = &html[html.find("class=\"age\">").expect("finding ages shown")..];
+    assert!(
+        first_run_date.starts_with("class=\"age\">Phát hiện lần đầu ")
+            && first_run_date[..120].contains(" ngày)"),
+        "{first_run_date:.120}"
+    );
     // The change list's counts are the report's totals.
     let t = &second.summary.totals;
     let changes = &dom[order[1]..order[2]];

@@ -1,3 +1,4 @@
+use super::plan::RegionalRecipients;
 use super::*;
 use crate::report::sample::{sample, sample_input};
 use crate::report::{Lang, Renderer, build};
@@ -165,4 +166,81 @@ fn the_subject_says_when_coverage_is_incomplete_or_findings_unverified() {
     assert!(s.contains("Phạm vi đã đọc 3/5 (1 chưa đọc đủ)"), "{s}");
     assert!(s.contains("Chưa kiểm tra lại được 2"), "{s}");
     assert!(s.starts_with("[Kiểm tra định kỳ] "));
+}
+
+#[test]
+fn regional_leads_get_a_digest_of_their_jurisdictions() {
+    let mut data = sample(Lang::Vi);
+    for a in &mut data.agencies {
+        a.facts.jurisdiction = if a.facts.id == "bca" {
+            "north"
+        } else {
+            "south"
+        }
+        .into();
+    }
+    let mut b = book();
+    b.regional = vec![
+        RegionalRecipients {
+            to: vec!["lead.north@bcy.example.vn".into()],
+            jurisdictions: vec!["north".into()],
+            agencies: Vec::new(),
+        },
+        RegionalRecipients {
+            to: vec!["lead.nowhere@bcy.example.vn".into()],
+            jurisdictions: vec!["nowhere".into()],
+            agencies: Vec::new(),
+        },
+    ];
+    let msgs = plan(&data, &b, SendPolicy::Always);
+    let north: Vec<&PlannedMessage> = msgs
+        .iter()
+        .filter(|m| m.to == ["lead.north@bcy.example.vn"])
+        .collect();
+    assert_eq!(north.len(), 1);
+    assert_eq!(north[0].audience, Audience::Lead);
+    assert_eq!(north[0].agencies, ["bca"]);
+    assert!(
+        msgs.iter().all(|m| m.to != ["lead.nowhere@bcy.example.vn"]),
+        "no digest of nothing"
+    );
+    // The national lead's digest still covers every agency.
+    let lead = msgs
+        .iter()
+        .find(|m| m.to == ["truongdoan@bcy.example.vn"])
+        .expect("lead digest");
+    assert_eq!(lead.agencies.len(), data.agencies.len());
+}
+
+#[test]
+fn body_groups_actions_and_dates_the_reply() {
+    let data = sample(Lang::Vi);
+    let p = plan(&data, &book(), SendPolicy::Always);
+    let bca = p.iter().find(|m| m.agencies == ["bca"]).expect("bca");
+    let r = Renderer::new().expect("renderer");
+    let settings = BodySettings {
+        reply_by_days: 10,
+        contact: "Đoàn kiểm tra <script>x</script>".into(),
+        attach_json: true,
+    };
+    let m = compose(&r, &data, bca, "a@b.example", &settings).expect("compose");
+    let raw = String::from_utf8_lossy(&m.formatted()).into_owned();
+    assert!(raw.contains("dvc-audit-run3.json"), "JSON when asked");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("parses");
+    let text = parsed.body_text(0).expect("text").to_string();
+    let html = parsed.body_html(0).expect("html").to_string();
+    let expected = reply_by(&data.run.started_at, 10);
+    assert!(!expected.is_empty());
+    assert!(text.contains(&format!("trước ngày {expected}.")), "{text}");
+    assert!(
+        text.contains("1. [Nghiêm trọng] một lần sửa xử lý 1 vi phạm (SIG-001)"),
+        "{text}"
+    );
+    assert!(
+        html.contains("Đoàn kiểm tra &lt;script&gt;"),
+        "contact escaped: {html}"
+    );
+    assert!(!html.contains("<script>"));
 }

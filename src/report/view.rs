@@ -60,6 +60,11 @@ pub struct FindingRow {
     pub remediation: String,
     pub legal_basis: Vec<String>,
     pub evidence: Vec<EvidenceView>,
+    /// First seen (date), days open and times regressed; empty / 0 when the history does not
+    /// know.
+    pub first_seen: String,
+    pub open_days: i64,
+    pub times_regressed: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -182,7 +187,13 @@ fn title(f: &FindingView) -> String {
 
 fn row(lang: Lang, f: &FindingView) -> FindingRow {
     let r = &f.record;
+    let age = f.age.as_ref();
     FindingRow {
+        first_seen: age
+            .map(|a| local_time(lang, &a.first_seen_at))
+            .unwrap_or_default(),
+        open_days: age.map_or(0, |a| a.open_days),
+        times_regressed: age.map_or(0, |a| a.times_regressed),
         rule_id: clean(&r.rule_id),
         rule_title: title(f),
         severity: f.severity.as_str(),
@@ -219,6 +230,7 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
         rule_title: u.rule_title.clone(),
         remediation: String::new(),
         legal_basis: Vec::new(),
+        age: None,
     };
     let mut r = row(lang, &fv);
     if u.rules.len() > 1 {
