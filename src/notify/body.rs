@@ -157,6 +157,8 @@ pub struct AgencyLine {
 pub struct Body {
     pub lang: &'static str,
     pub w: BTreeMap<&'static str, &'static str>,
+    /// The report's labels (state names, severities).
+    pub labels: BTreeMap<&'static str, &'static str>,
     pub title: String,
     pub greeting: String,
     pub run_line: String,
@@ -305,6 +307,7 @@ pub fn body(part: &ReportData, msg: &PlannedMessage, settings: &BodySettings, fr
             .iter()
             .map(|(k, vi, en)| (*k, lang.pick(vi, en)))
             .collect(),
+        labels: crate::report::i18n::labels(lang),
         title: label(lang, "title").into(),
         greeting,
         run_line: format!(
