@@ -102,6 +102,11 @@ const WORDS: &[(&str, &str, &str)] = &[
         "Attached: the summary (HTML: ranking, changes, trends, heat map) and a workbook (XLSX) with every finding of these agencies; each agency receives its own full report.",
     ),
     (
+        "attached_too_large",
+        "Đính kèm: bản tổng hợp (HTML). Danh sách vi phạm đầy đủ (XLSX, CSV, JSON) vượt quá dung lượng một thư: xem thư mục báo cáo của lần kiểm tra này.",
+        "Attached: the summary (HTML). The complete findings (XLSX, CSV, JSON) are too large for one message: see this run's report directory.",
+    ),
+    (
         "more_agencies",
         "cơ quan khác — xem tệp đính kèm",
         "more agencies — see the attachments",
@@ -114,6 +119,11 @@ const WORDS: &[(&str, &str, &str)] = &[
     ("regards", "Trân trọng,", "Regards,"),
     ("services_read", "dịch vụ đã đọc", "services read"),
 ];
+
+/// One word of the bodies (empty for an unknown key).
+pub fn word(lang: Lang, key: &str) -> &'static str {
+    w(lang, key)
+}
 
 fn w(lang: Lang, key: &str) -> &'static str {
     WORDS

@@ -17,6 +17,10 @@ use crate::report::{Renderer, ReportData, json, view::clean};
 /// full report stays in the report directory. Keeps a nation-sized digest within SMTP limits.
 pub const EMAIL_LIST_CAP: usize = 200;
 
+/// A workbook larger than this is not attached (a national digest): the body points at the
+/// report directory instead.
+pub const MAX_WORKBOOK_BYTES: usize = 10 * 1024 * 1024;
+
 /// The subject: always starts with the Vietnamese mode tag (`[Kiểm tra định kỳ]`, ...) so mail
 /// filters can rely on it, then a summary in the report's language.
 pub fn subject(data: &ReportData, msg: &PlannedMessage) -> String {
@@ -132,8 +136,15 @@ pub fn compose(
     let part = data.only(&ids);
     let digest = msg.agencies.len() > 1;
     let capped = part.capped(EMAIL_LIST_CAP);
+    // The workbook holds every finding: at national size it can outgrow a mailbox. Past the
+    // bound it stays in the report directory and the body says so.
+    let workbook = crate::report::xlsx::render(&part)?;
+    let workbook = (workbook.len() <= MAX_WORKBOOK_BYTES).then_some(workbook);
     let bodies = BodyRenderer::new()?;
-    let b = body::body(&part, msg, settings, from);
+    let mut b = body::body(&part, msg, settings, from);
+    if workbook.is_none() {
+        b.attached = body::word(data.lang, "attached_too_large");
+    }
     let mut text = bodies.text(&b)?;
     text.push_str("\n\n");
     text.push_str(&renderer.text(&text_part(&part, digest))?);
@@ -170,11 +181,13 @@ pub fn compose(
             crate::report::csv::render(&part)?.into_bytes(),
         ));
     }
-    attachments.push((
-        format!("{base}.xlsx"),
-        content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")?,
-        crate::report::xlsx::render(&part)?,
-    ));
+    if let Some(xlsx) = workbook {
+        attachments.push((
+            format!("{base}.xlsx"),
+            content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")?,
+            xlsx,
+        ));
+    }
     if settings.attach_json {
         attachments.push((
             format!("{base}.json"),
