@@ -11,7 +11,8 @@ mod support;
 
 use dvc_audit::config::{SendPolicy, SmtpTls};
 use dvc_audit::notify::{
-    AgencyRecipients, EmailSettings, Outbox, RecipientBook, SmtpSettings, deliver, flush,
+    AgencyRecipients, BodySettings, EmailSettings, Outbox, RecipientBook, SmtpSettings, deliver,
+    flush,
 };
 use dvc_audit::report::sample::{sample, sample_input};
 use dvc_audit::report::{Lang, ReportData, build};
@@ -58,6 +59,10 @@ fn settings(pki: &Pki, port: u16, tls: SmtpTls, auth: Option<(&str, &str)>) -> E
             password: auth.map(|a| a.1.to_string()),
             extra_roots_pem: vec![pki.ca_pem.clone().into_bytes()],
             timeout: std::time::Duration::from_secs(20),
+        },
+        body: BodySettings {
+            contact: "Đoàn kiểm tra Ban Cơ yếu, 024 0000 0000".into(),
+            ..BodySettings::default()
         },
     }
 }
@@ -141,8 +146,21 @@ async fn regular_run_over_starttls_delivers_each_message_once() {
         !text.contains("Thành phố Hà Nội"),
         "another agency's findings leaked"
     );
+    // The body stands alone: greeting, actions, reply-by date, contact; the report is attached
+    // once (no second copy as the HTML alternative).
+    assert!(text.contains("Kính gửi Bộ Công an"), "{text}");
+    assert!(text.contains("Đề nghị cơ quan phản hồi"), "{text}");
+    assert!(
+        text.contains("Đoàn kiểm tra Ban Cơ yếu, 024 0000 0000"),
+        "{text}"
+    );
     let html = bca["html"].as_str().expect("html body");
-    assert!(html.contains("<title>Báo cáo kiểm tra dịch vụ công trực tuyến"));
+    assert!(html.contains("Kính gửi Bộ Công an"));
+    assert!(
+        !html.contains("<style"),
+        "email-safe HTML: inline styles only"
+    );
+    assert!(!html.contains("<title>Báo cáo kiểm tra dịch vụ công trực tuyến – "));
     let html_att = attachment(bca, ".html");
     assert_eq!(html_att["content_type"], "text/html");
     assert!(
@@ -150,23 +168,25 @@ async fn regular_run_over_starttls_delivers_each_message_once() {
             .as_str()
             .is_some_and(|c| c.contains("Bộ Công an"))
     );
-    let json_att = attachment(bca, ".json");
-    assert_eq!(json_att["content_type"], "application/json");
-    let json: Value = match json_att["encoding"].as_str() {
-        Some("text") => {
-            serde_json::from_str(json_att["content"].as_str().expect("c")).expect("json")
-        }
-        _ => {
-            use std::io::Read;
-            let b64 = json_att["content"].as_str().expect("c");
-            let bytes = base64_decode(b64);
-            let mut s = String::new();
-            bytes.as_slice().read_to_string(&mut s).expect("utf8");
-            serde_json::from_str(&s).expect("json")
-        }
-    };
-    assert_eq!(json["schema_version"], dvc_audit::report::SCHEMA_VERSION);
-    assert_eq!(json["agencies"].as_array().map(Vec::len), Some(1));
+    assert_eq!(attachment(bca, ".csv")["content_type"], "text/csv");
+    let xlsx = attachment(bca, ".xlsx");
+    assert_eq!(
+        xlsx["content_type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert!(
+        base64_decode(xlsx["content"].as_str().expect("xlsx content")).starts_with(b"PK"),
+        "the workbook is a zip"
+    );
+    assert!(
+        bca["attachments"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|x| !x["filename"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with(".json"))),
+        "no JSON attachment by default"
+    );
 
     let hn = got
         .iter()
@@ -242,7 +262,17 @@ async fn surprise_run_over_implicit_tls_reaches_inspectors_only() {
                 .is_some_and(|t| t.contains("Kiểm tra đột xuất"))
         );
         assert!(m["html"].as_str().is_some());
-        assert_eq!(m["attachments"].as_array().map(Vec::len), Some(2));
+        // One agency: HTML report, CSV, XLSX; a digest of several: summary HTML and XLSX.
+        let expected = if subject.contains("Tổng hợp") {
+            2
+        } else {
+            3
+        };
+        assert_eq!(
+            m["attachments"].as_array().map(Vec::len),
+            Some(expected),
+            "{subject}"
+        );
     }
 }
 

@@ -369,15 +369,29 @@ fn demo_runs_on_ephemeral_ports_and_prints_its_summary() {
     }
     assert!(html.is_file());
     assert!(dir.path().join("reports/run-1/report.json").is_file());
-    // No SMTP server in the demo: the mail waits in the outbox.
-    let eml = std::fs::read_dir(dir.path().join("outbox"))
-        .expect("outbox")
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .count();
+    // The demo's SMTP sink received the mail: sent from the outbox, one maildir file each.
+    let count_eml = |d: &std::path::Path| {
+        std::fs::read_dir(d)
+            .map(|r| {
+                r.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let sent = count_eml(&dir.path().join("outbox/sent"));
     assert!(
-        eml >= 2,
-        "agency messages and the lead digest are spooled ({eml})"
+        sent >= 2,
+        "agency messages and the lead digest are sent ({sent})"
+    );
+    assert_eq!(count_eml(&dir.path().join("outbox")), 0, "nothing pending");
+    assert_eq!(count_eml(&dir.path().join("maildir/new")), sent);
+    assert!(
+        stdout.contains(&format!(
+            "{sent} emails delivered (maildir: {})",
+            dir.path().join("maildir/new").display()
+        )),
+        "{stdout}"
     );
     // The run is in the history and its chain verifies.
     let store = Store::open(&dir.path().join("dvc-audit.sqlite")).expect("store");

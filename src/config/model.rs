@@ -222,6 +222,19 @@ pub enum SendPolicy {
 pub struct LeadSection {
     /// Recipients of the whole-run digest (the inspection lead).
     pub to: Vec<String>,
+    /// Regional leads: each gets a digest of its jurisdictions' (and listed) agencies.
+    pub regional: Vec<RegionalLead>,
+}
+
+/// A regional lead (`[[email.lead.regional]]`): a digest of some agencies.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct RegionalLead {
+    pub to: Vec<String>,
+    /// Agencies whose `jurisdiction` is one of these.
+    pub jurisdictions: Vec<String>,
+    /// And these agencies by id.
+    pub agencies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -240,6 +253,12 @@ pub struct EmailSection {
     pub outbox: String,
     pub send: SendPolicy,
     pub lead: LeadSection,
+    /// Days an agency has to reply, counted from the run's start (shown as a date).
+    pub reply_by_days: u32,
+    /// The inspectors' contact line shown in every message (the `from` address when empty).
+    pub contact: String,
+    /// Attach `report.json` to messages (off: HTML, CSV and XLSX are attached).
+    pub attach_json: bool,
 }
 
 impl Default for EmailSection {
@@ -256,6 +275,9 @@ impl Default for EmailSection {
             outbox: defaults::OUTBOX.into(),
             send: SendPolicy::Always,
             lead: LeadSection::default(),
+            reply_by_days: crate::notify::DEFAULT_REPLY_BY_DAYS,
+            contact: String::new(),
+            attach_json: false,
         }
     }
 }

@@ -374,3 +374,31 @@ fn webhook_headers_and_timeout_are_checked() {
         "{out}"
     );
 }
+
+#[test]
+fn email_body_settings_load_and_are_validated() {
+    let ok = format!(
+        "{GOOD}\n[email]\nreply_by_days = 10\ncontact = \"Đoàn kiểm tra\"\n[[email.lead.regional]]\nto = [\"lead@example.gov.vn\"]\njurisdictions = [\"mien-bac\"]\n"
+    );
+    let loaded = load(&ok, &[]).expect("loads");
+    let e = &loaded.config.email;
+    assert_eq!((e.reply_by_days, e.contact.as_str()), (10, "Đoàn kiểm tra"));
+    assert!(!e.attach_json);
+    assert_eq!(e.lead.regional[0].jurisdictions, ["mien-bac"]);
+    assert_eq!(
+        load(GOOD, &[]).expect("loads").config.email.reply_by_days,
+        14
+    );
+    let bad = format!(
+        "{GOOD}\n[email]\nreply_by_days = 0\n[[email.lead.regional]]\nto = [\"not an address\"]\n"
+    );
+    let out = rendered(&bad);
+    assert!(
+        out.contains("email.reply_by_days = 0 is out of range"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\"not an address\" is not an email address"),
+        "{out}"
+    );
+}

@@ -379,6 +379,21 @@ fn addresses(list: &[String], path: &str, ctx: &Ctx<'_>, d: &mut Diagnostics) {
 
 fn email(e: &EmailSection, ctx: &Ctx<'_>, d: &mut Diagnostics) {
     addresses(&e.lead.to, "email.lead.to", ctx, d);
+    for (i, r) in e.lead.regional.iter().enumerate() {
+        addresses(&r.to, &format!("email.lead.regional.{i}.to"), ctx, d);
+    }
+    if !(1..=365).contains(&e.reply_by_days) {
+        ctx.err(
+            d,
+            "email.reply_by_days",
+            "email",
+            format!(
+                "email.reply_by_days = {} is out of range (1..=365)",
+                e.reply_by_days
+            ),
+            "1 to 365 days",
+        );
+    }
     if !e.enabled {
         return;
     }

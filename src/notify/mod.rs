@@ -1,7 +1,7 @@
 //! Email: what inspectors receive, delivered once.
 //!
-//! [`deliver`] = [`plan`] (who gets what, per mode and send policy) → [`compose`] (MIME message
-//! with text + HTML bodies and the HTML and JSON reports attached) → [`Outbox::enqueue`]
+//! [`deliver`] = [`plan`] (who gets what, per mode and send policy) → [`compose`] (MIME message:
+//! a short body that stands alone, the HTML report, findings CSV and XLSX attached) → [`Outbox::enqueue`]
 //! (written to disk first, under a deterministic id) → [`flush`] (sent over SMTP with rustls;
 //! accepted messages move to `outbox/sent/`, failed ones stay for the next run or
 //! `dvc-audit outbox flush`). Rendering is the report module's; this module only carries.
@@ -14,6 +14,7 @@
 //! [`webhook`]: the run summary POSTed as signed JSON to `[notify.webhook] url`, through the
 //! same outbox (a file kind of its own), retried the same way.
 
+mod body;
 mod compose;
 mod outbox;
 mod plan;
@@ -22,11 +23,14 @@ pub mod webhook;
 
 use std::path::PathBuf;
 
-pub use compose::{EMAIL_LIST_CAP, compose, subject};
+pub use body::{BodySettings, DEFAULT_REPLY_BY_DAYS, reply_by};
+pub use compose::{EMAIL_LIST_CAP, TEXT_ROWS, compose, subject};
 pub use outbox::{
     Enqueued, FlushLock, MAX_MESSAGE_BYTES, Outbox, Pending, StoredEnvelope, valid_id,
 };
-pub use plan::{AgencyRecipients, Audience, PlannedMessage, RecipientBook, message_id, plan};
+pub use plan::{
+    AgencyRecipients, Audience, PlannedMessage, RecipientBook, RegionalRecipients, message_id, plan,
+};
 pub use smtp::{DEFAULT_TIMEOUT, FlushReport, SmtpSettings, flush, is_loopback, transport};
 
 use crate::config::{Loaded, SendPolicy};
@@ -71,6 +75,8 @@ pub struct EmailSettings {
     pub from: String,
     pub policy: SendPolicy,
     pub smtp: SmtpSettings,
+    /// Reply-by days, the inspectors' contact, the JSON attachment.
+    pub body: BodySettings,
 }
 
 /// What [`deliver`] did.
@@ -101,7 +107,7 @@ pub async fn deliver(
             report.already_sent.push(p.id.clone());
             continue;
         }
-        let message = match compose(&renderer, data, p, &settings.from) {
+        let message = match compose(&renderer, data, p, &settings.from, &settings.body) {
             Ok(m) => m,
             Err(e) => {
                 report.not_composed.push((p.id.clone(), e.to_string()));
@@ -172,6 +178,11 @@ pub fn settings_from_config(
             password,
             extra_roots_pem,
             timeout: DEFAULT_TIMEOUT,
+        },
+        body: BodySettings {
+            reply_by_days: e.reply_by_days,
+            contact: e.contact.clone(),
+            attach_json: e.attach_json,
         },
     };
     Ok((

@@ -5,7 +5,8 @@
 //!   jurisdiction and its own inspectors;
 //! - surprise and spot: inspectors only (agencies must not learn of a surprise inspection
 //!   from the scanner); agencies sharing the same inspectors are grouped into one message;
-//! - a digest of the whole run to the inspection lead;
+//! - a digest of the whole run to the inspection lead, and one per regional lead of the
+//!   agencies of its jurisdictions (`[[email.lead.regional]]`);
 //! - `on_change`: a message goes out only when its part of the report has something new or
 //!   regressed.
 
@@ -34,6 +35,17 @@ pub struct RecipientBook {
     pub jurisdictions: BTreeMap<String, Vec<String>>,
     /// The inspection lead (whole-run digest).
     pub lead: Vec<String>,
+    /// Regional leads: a digest each of their agencies.
+    #[serde(default)]
+    pub regional: Vec<RegionalRecipients>,
+}
+
+/// A regional lead: a digest of the agencies of some jurisdictions (and some listed agencies).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegionalRecipients {
+    pub to: Vec<String>,
+    pub jurisdictions: Vec<String>,
+    pub agencies: Vec<String>,
 }
 
 impl RecipientBook {
@@ -55,6 +67,17 @@ impl RecipientBook {
                 .collect(),
             jurisdictions: cfg.inspectors.clone(),
             lead: cfg.email.lead.to.clone(),
+            regional: cfg
+                .email
+                .lead
+                .regional
+                .iter()
+                .map(|r| RegionalRecipients {
+                    to: r.to.clone(),
+                    jurisdictions: r.jurisdictions.clone(),
+                    agencies: r.agencies.clone(),
+                })
+                .collect(),
         }
     }
 
@@ -229,6 +252,32 @@ pub fn plan(data: &ReportData, book: &RecipientBook, policy: SendPolicy) -> Vec<
             all.iter().map(|s| s.to_string()).collect(),
         ));
     }
+    // Regional leads: a digest of their jurisdictions' agencies (none when nothing matches).
+    for r in &book.regional {
+        let to: BTreeSet<String> =
+            r.to.iter()
+                .map(|s| norm(s))
+                .filter(|s| !s.is_empty())
+                .collect();
+        let mine: Vec<&str> = data
+            .agencies
+            .iter()
+            .filter(|a| {
+                r.jurisdictions.contains(&a.facts.jurisdiction) || r.agencies.contains(&a.facts.id)
+            })
+            .map(|a| a.facts.id.as_str())
+            .collect();
+        if !to.is_empty() && !mine.is_empty() && wanted(&mine) {
+            out.push(planned(
+                run,
+                Audience::Lead,
+                to.into_iter().collect(),
+                Vec::new(),
+                mine.iter().map(|s| s.to_string()).collect(),
+            ));
+        }
+    }
     out.sort_by(|a, b| a.id.cmp(&b.id));
+    out.dedup_by(|a, b| a.id == b.id);
     out
 }

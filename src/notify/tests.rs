@@ -1,3 +1,4 @@
+use super::plan::RegionalRecipients;
 use super::*;
 use crate::report::sample::{sample, sample_input};
 use crate::report::{Lang, Renderer, build};
@@ -113,7 +114,14 @@ fn message_is_encoded_and_identified() {
     let data = sample(Lang::Vi);
     let p = plan(&data, &book(), SendPolicy::Always);
     let r = Renderer::new().expect("renderer");
-    let m = compose(&r, &data, &p[0], "Đoàn kiểm tra <kiemtra@bcy.example.vn>").expect("compose");
+    let m = compose(
+        &r,
+        &data,
+        &p[0],
+        "Đoàn kiểm tra <kiemtra@bcy.example.vn>",
+        &BodySettings::default(),
+    )
+    .expect("compose");
     let raw = String::from_utf8(m.formatted()).expect("ascii headers");
     let headers = raw.split("\r\n\r\n").next().unwrap_or_default();
     assert!(
@@ -123,7 +131,10 @@ fn message_is_encoded_and_identified() {
     assert!(headers.contains(&format!("Message-ID: <{}@bcy.example.vn>", p[0].id)));
     assert!(headers.contains("Subject: =?utf-8?"));
     assert!(raw.contains("multipart/alternative"));
-    assert!(raw.contains("dvc-audit-run3.json"));
+    assert!(raw.contains("dvc-audit-run3.html"));
+    assert!(raw.contains("dvc-audit-run3-findings.csv"));
+    assert!(raw.contains("dvc-audit-run3.xlsx"));
+    assert!(!raw.contains("dvc-audit-run3.json"), "no JSON unless asked");
     assert!(subject(&data, &p[0]).starts_with("[Kiểm tra định kỳ] "));
     assert!(subject(&surprise(), &p[0]).starts_with("[Kiểm tra đột xuất] "));
 }
@@ -135,7 +146,7 @@ fn bad_address_is_an_error_not_a_panic() {
     p.to = vec!["not an address\r\nBcc: x@y".into()];
     let r = Renderer::new().expect("renderer");
     assert!(matches!(
-        compose(&r, &data, &p, "a@b.example"),
+        compose(&r, &data, &p, "a@b.example", &BodySettings::default()),
         Err(NotifyError::Address(..))
     ));
 }
@@ -155,4 +166,81 @@ fn the_subject_says_when_coverage_is_incomplete_or_findings_unverified() {
     assert!(s.contains("Phạm vi đã đọc 3/5 (1 chưa đọc đủ)"), "{s}");
     assert!(s.contains("Chưa kiểm tra lại được 2"), "{s}");
     assert!(s.starts_with("[Kiểm tra định kỳ] "));
+}
+
+#[test]
+fn regional_leads_get_a_digest_of_their_jurisdictions() {
+    let mut data = sample(Lang::Vi);
+    for a in &mut data.agencies {
+        a.facts.jurisdiction = if a.facts.id == "bca" {
+            "north"
+        } else {
+            "south"
+        }
+        .into();
+    }
+    let mut b = book();
+    b.regional = vec![
+        RegionalRecipients {
+            to: vec!["lead.north@bcy.example.vn".into()],
+            jurisdictions: vec!["north".into()],
+            agencies: Vec::new(),
+        },
+        RegionalRecipients {
+            to: vec!["lead.nowhere@bcy.example.vn".into()],
+            jurisdictions: vec!["nowhere".into()],
+            agencies: Vec::new(),
+        },
+    ];
+    let msgs = plan(&data, &b, SendPolicy::Always);
+    let north: Vec<&PlannedMessage> = msgs
+        .iter()
+        .filter(|m| m.to == ["lead.north@bcy.example.vn"])
+        .collect();
+    assert_eq!(north.len(), 1);
+    assert_eq!(north[0].audience, Audience::Lead);
+    assert_eq!(north[0].agencies, ["bca"]);
+    assert!(
+        msgs.iter().all(|m| m.to != ["lead.nowhere@bcy.example.vn"]),
+        "no digest of nothing"
+    );
+    // The national lead's digest still covers every agency.
+    let lead = msgs
+        .iter()
+        .find(|m| m.to == ["truongdoan@bcy.example.vn"])
+        .expect("lead digest");
+    assert_eq!(lead.agencies.len(), data.agencies.len());
+}
+
+#[test]
+fn body_groups_actions_and_dates_the_reply() {
+    let data = sample(Lang::Vi);
+    let p = plan(&data, &book(), SendPolicy::Always);
+    let bca = p.iter().find(|m| m.agencies == ["bca"]).expect("bca");
+    let r = Renderer::new().expect("renderer");
+    let settings = BodySettings {
+        reply_by_days: 10,
+        contact: "Đoàn kiểm tra <script>x</script>".into(),
+        attach_json: true,
+    };
+    let m = compose(&r, &data, bca, "a@b.example", &settings).expect("compose");
+    let raw = String::from_utf8_lossy(&m.formatted()).into_owned();
+    assert!(raw.contains("dvc-audit-run3.json"), "JSON when asked");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("parses");
+    let text = parsed.body_text(0).expect("text").to_string();
+    let html = parsed.body_html(0).expect("html").to_string();
+    let expected = reply_by(&data.run.started_at, 10);
+    assert!(!expected.is_empty());
+    assert!(text.contains(&format!("trước ngày {expected}.")), "{text}");
+    assert!(
+        text.contains("1. [Nghiêm trọng] một lần sửa xử lý 1 vi phạm (SIG-001)"),
+        "{text}"
+    );
+    assert!(
+        html.contains("Đoàn kiểm tra &lt;script&gt;"),
+        "contact escaped: {html}"
+    );
+    assert!(!html.contains("<script>"));
 }

@@ -137,6 +137,7 @@ impl Texts<'_> {
             legal_basis: info.map(|i| i.legal_basis.clone()).unwrap_or_default(),
             technical_basis: info.map(|i| i.technical_basis.clone()).unwrap_or_default(),
             record: r,
+            age: None,
         }
     }
 
@@ -708,6 +709,18 @@ pub fn gather_with(
                 inventory.push(ServiceRow::new(r.facts, r.unread, name));
                 Ok::<(), StoreError>(())
             })?;
+        }
+    }
+    // How long the shown open findings have been open (first seen, times regressed).
+    let fps: Vec<&str> = lists
+        .values()
+        .flat_map(|l| l.findings.iter().chain(&l.unverified))
+        .map(|f| f.record.fingerprint.as_str())
+        .collect();
+    let ages = store.finding_ages(&run.started_at, &fps)?;
+    for l in lists.values_mut() {
+        for f in l.findings.iter_mut().chain(l.unverified.iter_mut()) {
+            f.age = ages.get(&f.record.fingerprint).cloned();
         }
     }
     let mut out = Vec::with_capacity(metas.len());

@@ -170,7 +170,13 @@ pub fn for_each_row(
                                 title,
                                 &r.scope,
                                 &r.subject,
-                                lang.pick(&r.message_vi, &r.message_en),
+                                // The reason in a sentence: a library's own error text stays
+                                // in report.json and the history, not in a sheet agencies read.
+                                if u.reason.is_some() {
+                                    u.explanation.as_str()
+                                } else {
+                                    lang.pick(&r.message_vi, &r.message_en)
+                                },
                                 reason,
                                 &r.waiver,
                                 url,

@@ -242,6 +242,7 @@ pub const LABELS: &[(&str, &str, &str)] = &[
 pub fn labels(lang: Lang) -> BTreeMap<&'static str, &'static str> {
     LABELS
         .iter()
+        .chain(super::summary::LABELS)
         .map(|(k, vi, en)| (*k, lang.pick(vi, en)))
         .collect()
 }
@@ -261,6 +262,7 @@ pub fn label_or<'a>(lang: Lang, prefix: &str, value: &'a str) -> &'a str {
 pub fn label(lang: Lang, key: &str) -> &str {
     LABELS
         .iter()
+        .chain(super::summary::LABELS)
         .find(|(k, _, _)| *k == key)
         .map(|(_, vi, en)| lang.pick(vi, en))
         .unwrap_or(key)

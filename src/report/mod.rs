@@ -20,6 +20,7 @@ mod regen;
 mod render;
 pub mod sample;
 pub mod stream;
+pub mod summary;
 pub mod survey;
 pub mod svg;
 pub mod view;

@@ -203,6 +203,10 @@ pub struct FindingView {
     pub legal_basis: Vec<String>,
     #[serde(default)]
     pub technical_basis: Vec<String>,
+    /// How long it has been open (first seen, times regressed), for the rows a report shows;
+    /// `None` when the history does not know (a report built from values).
+    #[serde(skip)]
+    pub age: Option<crate::store::FindingAge>,
 }
 
 /// One subject that could not be assessed.

@@ -19,7 +19,8 @@ use serde::Serialize;
 
 use super::ReportError;
 use super::model::ReportData;
-use super::view::{AgencyView, agency_view, head_view};
+use super::summary::{FirstScreen, first_screen};
+use super::view::{AgencyView, View, agency_view, head_view};
 
 const HTML_TEMPLATE: &str = include_str!("../../reports/templates/report.html.hbs");
 const TEXT_TEMPLATE: &str = include_str!("../../reports/templates/email.txt.hbs");
@@ -39,6 +40,14 @@ struct AgencyContext<'a> {
     labels: &'a std::collections::BTreeMap<&'static str, &'static str>,
     #[serde(flatten)]
     agency: &'a AgencyView,
+}
+
+/// The head and end parts' context: the report's view plus its first screen.
+#[derive(Serialize)]
+struct HeadContext {
+    #[serde(flatten)]
+    view: View,
+    first: FirstScreen,
 }
 
 /// Cut a template into head, agency part and end at the marker comments.
@@ -89,7 +98,21 @@ impl Renderer {
         data: &ReportData,
         out: &mut dyn FnMut(&str) -> Result<(), ReportError>,
     ) -> Result<(), ReportError> {
-        let head = head_view(data);
+        Self::parts_with(hb, prefix, data, true, out)
+    }
+
+    /// As [`Self::parts_to`]; without `agencies`, the head and end only (the summary).
+    fn parts_with(
+        hb: &Handlebars<'static>,
+        prefix: &str,
+        data: &ReportData,
+        agencies: bool,
+        out: &mut dyn FnMut(&str) -> Result<(), ReportError>,
+    ) -> Result<(), ReportError> {
+        let head = HeadContext {
+            view: head_view(data),
+            first: first_screen(data),
+        };
         out(&hb.render(&format!("{prefix}_head"), &head).map_err(tpl)?)?;
         if !data.survey.is_empty() {
             let survey = super::survey::view(data);
@@ -97,10 +120,10 @@ impl Renderer {
                 .render(&format!("{prefix}_survey"), &survey)
                 .map_err(tpl)?)?;
         }
-        for a in &data.agencies {
+        for a in data.agencies.iter().filter(|_| agencies) {
             let view = agency_view(data.lang, a, true);
             let ctx = AgencyContext {
-                labels: &head.labels,
+                labels: &head.view.labels,
                 agency: &view,
             };
             out(&hb.render(&format!("{prefix}_agency"), &ctx).map_err(tpl)?)?;
@@ -119,6 +142,17 @@ impl Renderer {
     pub fn html(&self, data: &ReportData) -> Result<String, ReportError> {
         let mut out = String::new();
         Self::parts_to(&self.html, "html", data, &mut |s| {
+            out.push_str(s);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// The HTML report's summary alone (first screen, heat map, totals; no agency sections):
+    /// what the PDF print's summary part holds.
+    pub fn html_summary(&self, data: &ReportData) -> Result<String, ReportError> {
+        let mut out = String::new();
+        Self::parts_with(&self.html, "html", data, false, &mut |s| {
             out.push_str(s);
             Ok(())
         })?;

@@ -82,6 +82,11 @@ pub struct FindingRow {
     pub evidence: Vec<EvidenceView>,
     /// Raw text for the technical fold (a library's error message, an unknown reason id).
     pub technical: Vec<String>,
+    /// First seen (date), days open and times regressed; empty / 0 when the history does not
+    /// know.
+    pub first_seen: String,
+    pub open_days: i64,
+    pub times_regressed: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -213,7 +218,13 @@ fn title(f: &FindingView) -> String {
 
 fn row(lang: Lang, f: &FindingView) -> FindingRow {
     let r = &f.record;
+    let age = f.age.as_ref();
     FindingRow {
+        first_seen: age
+            .map(|a| local_time(lang, &a.first_seen_at))
+            .unwrap_or_default(),
+        open_days: age.map_or(0, |a| a.open_days),
+        times_regressed: age.map_or(0, |a| a.times_regressed),
         rule_id: clean(&r.rule_id),
         rule_title: title(f),
         severity: f.severity.as_str(),
@@ -271,11 +282,15 @@ fn evidence(lang: Lang, rows: &[crate::store::EvidenceRecord]) -> Vec<EvidenceVi
         if v.content_hash.is_empty() && !e.content_hash.is_empty() {
             v.content_hash = short_hash(&clean(&e.content_hash));
         }
+        // Evidence of a failed fetch, probe or listing carries the transport library's error
+        // text as its excerpt: kept in report.json and the history, not shown to readers (the
+        // finding's reason says it in words).
+        let failed = e.locator == crate::rules::eval::ERROR_LOCATOR || e.locator == "listing";
         let signal = SignalView {
             locator: clean(&e.locator),
             excerpt: crate::facts::excerpt(&clean(&e.excerpt)),
         };
-        let empty = signal.locator.is_empty() && signal.excerpt.is_empty();
+        let empty = failed || (signal.locator.is_empty() && signal.excerpt.is_empty());
         if !empty && !v.signals.contains(&signal) {
             v.signals.push(signal);
         }
@@ -308,6 +323,7 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
         remediation: String::new(),
         legal_basis: Vec::new(),
         technical_basis: Vec::new(),
+        age: None,
     };
     let mut r = row(lang, &fv);
     if u.rules.len() > 1 {
@@ -322,9 +338,17 @@ fn unassessed_row(lang: Lang, u: &UnassessedView) -> FindingRow {
     if u.reason.is_none() && !u.record.reason.is_empty() {
         r.technical.push(clean(&u.record.reason));
     }
-    let m = clean(lang.pick(&u.record.message_vi, &u.record.message_en));
-    if !m.is_empty() && !r.technical.contains(&m) {
-        r.technical.push(m);
+    // A known reason: its id for technical readers. The library's own error text (English,
+    // version-specific) is kept in report.json and the history's evidence, never in the
+    // documents agencies and inspectors receive.
+    match u.reason {
+        Some(reason) => r.technical.push(reason.as_str().to_string()),
+        None => {
+            let m = clean(lang.pick(&u.record.message_vi, &u.record.message_en));
+            if !m.is_empty() && !r.technical.contains(&m) {
+                r.technical.push(m);
+            }
+        }
     }
     r.message = String::new();
     r.state = "";

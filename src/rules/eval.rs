@@ -335,7 +335,13 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
         at: s.fetch.fetched_at.clone(),
         status: s.fetch.status,
         sha256: s.fetch.sha256.clone(),
-        locator: String::new(),
+        // `error`: the excerpt is what the transport said, not page content (reports keep it
+        // out of what agencies read; report.json and the history keep it).
+        locator: if s.fetch.error.is_some() {
+            ERROR_LOCATOR.into()
+        } else {
+            String::new()
+        },
         excerpt: s
             .fetch
             .error
@@ -491,10 +497,17 @@ fn host_evidence(h: &HostFacts) -> EvidenceRef {
             .first()
             .map(|c| c.sha256.clone())
             .unwrap_or_default(),
-        locator: String::new(),
+        locator: if h.error.is_some() {
+            ERROR_LOCATOR.into()
+        } else {
+            String::new()
+        },
         excerpt: crate::facts::excerpt(&excerpt),
     }
 }
+
+/// The locator of evidence whose excerpt is an error message (a fetch or probe that failed).
+pub const ERROR_LOCATOR: &str = "error";
 
 #[cfg(test)]
 mod evidence_tests {

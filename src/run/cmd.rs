@@ -474,6 +474,8 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                         "config": o.config.display().to_string(),
                         "database": db.display().to_string(),
                         "outbox": outbox.display().to_string(),
+                        "mail_delivered": o.mail_delivered,
+                        "maildir": o.maildir.join("new").display().to_string(),
                     }),
                 )?;
                 let finished = Finished::of(&o.summary, started);
@@ -499,6 +501,11 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                     outbox.display()
                 ));
                 text.push_str(&format!(
+                    "{} emails delivered (maildir: {})\n",
+                    o.mail_delivered,
+                    o.maildir.join("new").display()
+                ));
+                text.push_str(&format!(
                     "next: dvc-audit history -c {0}; dvc-audit outbox list -c {0}\n",
                     o.config.display()
                 ));
@@ -512,7 +519,7 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
             Ok(match e {
                 demo::DemoError::Run(r) => r.exit_code(),
                 demo::DemoError::Config(_) => ExitCode::ConfigError,
-                demo::DemoError::Sandbox(_) => ExitCode::Incomplete,
+                demo::DemoError::Sandbox(_) | demo::DemoError::MailSink(_) => ExitCode::Incomplete,
             })
         }
     }

@@ -1,12 +1,13 @@
 //! `dvc-audit demo`: the main job end to end on the embedded default — the bundled sandbox
 //! world served in-process over HTTPS on loopback, SQLite history, and the local outbox.
 //!
-//! Mail is composed and spooled to the outbox like any run; there is no SMTP server in the
-//! demo, so it stays there (`dvc-audit outbox list -c <dir>/audit.toml` shows it, and
-//! `outbox flush` would send it once a server is configured).
+//! Mail is composed, spooled to the outbox and sent like any run's, to an in-process SMTP sink
+//! on loopback ([`super::mailsink`]) that writes a maildir under the demo directory
+//! (`<dir>/maildir/new/*.eml`): the demo shows mail delivered, not connection-refused warnings.
 
 use std::path::{Path, PathBuf};
 
+use super::mailsink::MailSink;
 use super::pipeline::{self, RunError, RunOptions, RunSummary};
 use super::setup::Setup;
 use crate::config::Config;
@@ -35,6 +36,8 @@ pub enum DemoError {
     Config(String),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error("cannot start the demo's mail sink: {0}")]
+    MailSink(std::io::Error),
 }
 
 /// What the demo did.
@@ -47,13 +50,9 @@ pub struct DemoOutcome {
     /// The ports the world was served on (the ephemeral ones when 0 was asked for).
     pub https_port: u16,
     pub http_port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(1)
+    /// Messages the demo's SMTP sink received in this run, and where they are.
+    pub mail_delivered: usize,
+    pub maildir: PathBuf,
 }
 
 /// Serve the world, run a regular audit against it, stop the world.
@@ -80,8 +79,12 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         }
         other => other?,
     };
+    let maildir = opts.dir.join("maildir");
+    let sink = MailSink::start(&maildir)
+        .await
+        .map_err(DemoError::MailSink)?;
     let config_path = opts.dir.join("audit.toml");
-    let setup = load_demo_setup(&config_path).map_err(DemoError::Config)?;
+    let setup = load_demo_setup(&config_path, sink.port()).map_err(DemoError::Config)?;
     let result = pipeline::run(
         &setup,
         RunOptions {
@@ -95,6 +98,8 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
     let world_services = handle.world().service_count();
     let (https_port, http_port) = (handle.https_port(), handle.http_port());
     handle.shutdown().await;
+    let mail_delivered = sink.delivered();
+    sink.shutdown();
     Ok(DemoOutcome {
         dir: opts.dir,
         config: config_path,
@@ -103,14 +108,19 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         world_services,
         https_port,
         http_port,
+        mail_delivered,
+        maildir,
     })
 }
 
-/// Load the world's config with email spooled to the local outbox: enabled, pointed at a
-/// loopback port where nothing listens, so every message stays in the outbox.
-fn load_demo_setup(path: &Path) -> Result<Setup, String> {
+/// Load the world's config with email enabled and sent, in plain SMTP, to the demo's sink on
+/// loopback (`port`).
+fn load_demo_setup(path: &Path, port: u16) -> Result<Setup, String> {
     let mut loaded = Config::load(path).map_err(|e| e.0.render(false))?;
-    loaded.config.email.enabled = true;
-    loaded.config.email.smtp_port = free_port();
+    let email = &mut loaded.config.email;
+    email.enabled = true;
+    email.smtp_host = "127.0.0.1".into();
+    email.smtp_port = port;
+    email.tls = crate::config::SmtpTls::None;
     Setup::from_loaded(loaded).map_err(|e| e.0.render(false))
 }

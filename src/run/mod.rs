@@ -4,6 +4,7 @@
 pub mod cmd;
 pub mod demo;
 pub mod lock;
+pub mod mailsink;
 pub mod pipeline;
 pub mod sample;
 mod settle;

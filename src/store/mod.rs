@@ -12,6 +12,7 @@
 //! - tamper evidence: each complete run's digest covers its findings and evidence and chains to
 //!   the previous complete run's digest ([`Store::verify_chain`]).
 
+mod ages;
 mod chain;
 mod lifecycle;
 pub mod reading;
@@ -50,6 +51,8 @@ pub enum StoreError {
     )]
     Outdated { found: i64, known: i64 },
 }
+
+pub use ages::FindingAge;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
