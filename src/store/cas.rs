@@ -79,13 +79,20 @@ pub(super) fn put_version(conn: &Connection, v: &Version<'_>) -> Result<i64> {
     Ok(conn.last_insert_rowid())
 }
 
-/// Record that `run` saw service state `version` (read at `fetched_at`; `None` for rows whose
+/// How a run read a service's page: what the state's text leaves out.
+pub(super) struct Read<'a> {
+    pub fetched_at: &'a str,
+    pub status: i64,
+    pub bytes: i64,
+}
+
+/// Record that `run` saw service state `version` (read as `read` says; `None` for rows whose
 /// facts text is whole), replacing what the run recorded for the same service before.
 pub(super) fn put_service_run(
     conn: &Connection,
     run: i64,
     v: &Version<'_>,
-    fetched_at: Option<&str>,
+    read: Option<&Read<'_>>,
 ) -> Result<()> {
     let version = put_version(conn, v)?;
     conn.prepare_cached(
@@ -94,9 +101,16 @@ pub(super) fn put_service_run(
     )?
     .execute(params![run, v.agency_id, v.service_key])?;
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO service_runs (run_id, version_id, fetched_at) VALUES (?1, ?2, ?3)",
+        "INSERT OR REPLACE INTO service_runs (run_id, version_id, fetched_at, status, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![run, version, fetched_at])?;
+    .execute(params![
+        run,
+        version,
+        read.map(|r| r.fetched_at),
+        read.map(|r| r.status),
+        read.map(|r| r.bytes)
+    ])?;
     Ok(())
 }
 

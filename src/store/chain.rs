@@ -301,7 +301,8 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
         // does not depend on how SQLite's JSON functions print.
         "S" => {
             "SELECT v.agency_id, v.service_key, v.url, v.level, v.content_hash, t.text,
-                    COALESCE(r.fetched_at, ''), v.unread
+                    COALESCE(r.fetched_at, ''), COALESCE(CAST(r.status AS TEXT), ''),
+                    COALESCE(CAST(r.bytes AS TEXT), ''), v.unread
              FROM service_runs r
              JOIN service_versions v ON v.id = r.version_id
              JOIN texts t ON t.id = v.facts_id

@@ -328,13 +328,16 @@ impl Store {
     }
 
     /// Store the service facts of a run (one transaction). A service whose facts are those
-    /// of an earlier run (its read time aside) costs the run one small row: the facts are
-    /// stored once per distinct state (`service_versions`), the read time per run.
+    /// of an earlier run (how its page was read aside: time, status, bytes) costs the run one
+    /// small row: the facts are stored once per distinct state (`service_versions`), the read
+    /// per run (`service_runs`).
     pub fn record_services(&mut self, run: i64, services: &[ServiceFacts]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for s in services {
             let mut state = s.clone();
             let fetched_at = std::mem::take(&mut state.fetch.fetched_at);
+            let status = std::mem::take(&mut state.fetch.status);
+            let bytes = std::mem::take(&mut state.fetch.bytes);
             let facts_json = serde_json::to_string(&state)?;
             let key = service_key(s);
             cas::put_service_run(
@@ -349,7 +352,11 @@ impl Store {
                     unread: s.fetch.error.as_ref().map_or("", |e| e.kind.as_str()),
                     facts_json: &facts_json,
                 },
-                Some(&fetched_at),
+                Some(&cas::Read {
+                    fetched_at: &fetched_at,
+                    status,
+                    bytes,
+                }),
             )?;
         }
         tx.commit()?;

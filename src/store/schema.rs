@@ -195,8 +195,9 @@ CREATE TABLE texts (
     text  TEXT NOT NULL
 );
 
--- One row per distinct service state: the facts JSON (with `fetch.fetched_at` emptied for
--- rows written since schema 4) and the columns derived from it.
+-- One row per distinct service state: the facts JSON (for rows written since schema 4 with
+-- `fetch.fetched_at`, `fetch.status` and `fetch.bytes` blanked: `service_runs` holds them)
+-- and the columns derived from it.
 CREATE TABLE service_versions (
     id           INTEGER PRIMARY KEY,
     hash         BLOB NOT NULL UNIQUE,       -- SHA-256 over every column below
@@ -212,12 +213,15 @@ CREATE INDEX service_versions_key ON service_versions(agency_id, service_key);
 CREATE INDEX service_versions_url ON service_versions(agency_id, url);
 CREATE INDEX service_versions_facts ON service_versions(facts_id);
 
--- Which service states a run saw, and when it read each page. `fetched_at` NULL: the facts
--- text is stored whole (rows of schema 3).
+-- Which service states a run saw, and how it read each page (time, HTTP status, decoded
+-- bytes: a 304 and the 200 before it share the state). `fetched_at` NULL: the facts text is
+-- stored whole (rows of schema 3).
 CREATE TABLE service_runs (
     run_id      INTEGER NOT NULL REFERENCES runs(id),
     version_id  INTEGER NOT NULL REFERENCES service_versions(id),
     fetched_at  TEXT,
+    status      INTEGER,
+    bytes       INTEGER,
     PRIMARY KEY (run_id, version_id)
 ) WITHOUT ROWID;
 CREATE INDEX service_runs_version ON service_runs(version_id);
@@ -308,7 +312,8 @@ CREATE VIEW service_facts AS
 SELECT r.run_id AS run_id, v.agency_id AS agency_id, v.service_key AS service_key, v.url AS url,
        v.level AS level, v.content_hash AS content_hash,
        CASE WHEN r.fetched_at IS NULL THEN t.text
-            ELSE json_set(t.text, '$.fetch.fetched_at', r.fetched_at) END AS facts_json,
+            ELSE json_set(t.text, '$.fetch.fetched_at', r.fetched_at, '$.fetch.status', r.status,
+                          '$.fetch.bytes', r.bytes) END AS facts_json,
        v.unread AS unread
 FROM service_runs r
 JOIN service_versions v ON v.id = r.version_id
