@@ -89,3 +89,25 @@ async fn a_drifted_day_is_extracted_as_its_ground_truth_says() {
     );
     assert!(store.verify_chain().expect("verify").is_empty());
 }
+
+#[test]
+fn the_drift_rate_is_a_share() {
+    let out = assert_cmd::Command::cargo_bin("dvc-audit")
+        .expect("binary")
+        .args([
+            "sandbox",
+            "serve",
+            "--size",
+            "tiny",
+            "--drift-day",
+            "3",
+            "--drift-rate",
+            "2",
+        ])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .expect("dvc-audit");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not a share between 0 and 1"), "{err}");
+}
