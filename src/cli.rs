@@ -61,7 +61,8 @@ pub enum Command {
     Demo(crate::run::cmd::DemoArgs),
     /// Past runs, an agency's trend, or `history verify` for the digest chain.
     History(crate::run::cmd::HistoryArgs),
-    /// Delete raw page bodies older than `storage.raw_retention_days`.
+    /// Delete raw page bodies older than `storage.raw_retention_days`; prune runs older than
+    /// `storage.keep_runs_days` (findings, digests and open findings' evidence stay).
     Gc,
     /// Configuration commands.
     #[command(subcommand)]
@@ -150,6 +151,16 @@ pub enum SandboxCmd {
         /// Where to write ca.pem, gov-ca.pem, audit.toml, ground-truth.json, requests.jsonl.
         #[arg(long, default_value = "sandbox-world")]
         out: PathBuf,
+        /// Serve the world as it is after this many days of drift (0: as generated): each day a
+        /// share of services change level, signature or markup; certificates renew or expire.
+        #[arg(long, default_value_t = 0)]
+        drift_day: u32,
+        /// Share of services that change each day (and chance per host certificate), 0..=1.
+        #[arg(long, default_value_t = 0.01, value_parser = drift_rate)]
+        drift_rate: f64,
+        /// Seed of the drift.
+        #[arg(long, default_value_t = 1)]
+        drift_seed: u64,
     },
 }
 
@@ -230,7 +241,17 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             https_port,
             http_port,
             out,
-        }) => sandbox_serve(size, seed, https_port, http_port, out).await,
+            drift_day,
+            drift_rate,
+            drift_seed,
+        }) => {
+            let drift = crate::sandbox::Drift {
+                day: drift_day,
+                rate: drift_rate,
+                seed: drift_seed,
+            };
+            sandbox_serve(size, seed, https_port, http_port, out, drift).await
+        }
         Command::Report(args) => report(&cli.config, args),
         Command::Outbox(cmd) => outbox(&cli.config, cmd).await,
     }
@@ -242,6 +263,7 @@ async fn sandbox_serve(
     https_port: Option<u16>,
     http_port: Option<u16>,
     out: PathBuf,
+    drift: crate::sandbox::Drift,
 ) -> anyhow::Result<ExitCode> {
     let world = crate::sandbox::World::new(size, seed);
     let opts = crate::sandbox::ServeOptions {
@@ -251,6 +273,18 @@ async fn sandbox_serve(
         ..Default::default()
     };
     let handle = crate::sandbox::serve(world, opts).await?;
+    // Drift first, so what is served (and the ground truth written) is the drifted day.
+    let drifted = if drift.day > 0 {
+        let days = handle.drift(&drift)?;
+        let services: usize = days.iter().map(|d| d.services()).sum();
+        let certs: usize = days
+            .iter()
+            .map(|d| d.cert_renewed.len() + d.cert_expired.len())
+            .sum();
+        Some((services, certs))
+    } else {
+        None
+    };
     let background = handle.world().service_count() > crate::sandbox::BACKGROUND_TRUTH_SERVICES;
     let files: Vec<(PathBuf, bool)> = [
         "audit.toml",
@@ -271,6 +305,12 @@ async fn sandbox_serve(
         handle.http_port(),
         out.display()
     );
+    if let Some((services, certs)) = drifted {
+        text.push_str(&format!(
+            "drift: day {} at {} a day (seed {}): {services} service changes, {certs} certificate changes\n",
+            drift.day, drift.rate, drift.seed
+        ));
+    }
     for (path, in_background) in &files {
         let note = if *in_background {
             "  (being written in the background)"
@@ -291,6 +331,10 @@ async fn sandbox_serve(
             "https_port": handle.https_port(),
             "http_port": handle.http_port(),
             "out": out.display().to_string(),
+            "drift": drifted.map(|(services, certs)| serde_json::json!({
+                "day": drift.day, "rate": drift.rate, "seed": drift.seed,
+                "service_changes": services, "certificate_changes": certs,
+            })),
             "files": files.iter().map(|(p, _)| p.display().to_string()).collect::<Vec<_>>(),
             "ground_truth_in_background": background,
         }),
@@ -690,4 +734,14 @@ fn man(out: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::Ok)
+}
+
+/// `--drift-rate`: a share, `0..=1`.
+fn drift_rate(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not a share between 0 and 1"))
+    }
 }

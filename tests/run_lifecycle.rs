@@ -392,10 +392,11 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
     )
     .expect("undo");
     assert_eq!(history_verify(&config).0, Some(0));
+    // Evidence is stored once per content (`evidence_items`) and referenced by each run.
     let n = conn
         .execute(
-            "UPDATE evidence SET excerpt = excerpt || 'x'
-             WHERE rowid = (SELECT MIN(rowid) FROM evidence WHERE run_id = ?1)",
+            "UPDATE evidence_items SET excerpt = excerpt || 'x'
+             WHERE id = (SELECT item_id FROM evidence_refs WHERE run_id = ?1 ORDER BY rowid LIMIT 1)",
             [r2.run_id],
         )
         .expect("edit evidence");

@@ -165,6 +165,10 @@ impl Default for TlsSection {
 pub struct StorageSection {
     pub sqlite: String,
     pub raw_retention_days: u32,
+    /// `gc` prunes the bulky rows of runs older than this many days (their findings,
+    /// lifecycle, digest and the evidence of every open finding stay); `0` keeps every run
+    /// whole.
+    pub keep_runs_days: u32,
 }
 
 impl Default for StorageSection {
@@ -172,6 +176,7 @@ impl Default for StorageSection {
         StorageSection {
             sqlite: defaults::SQLITE.into(),
             raw_retention_days: defaults::RAW_RETENTION_DAYS,
+            keep_runs_days: 0,
         }
     }
 }

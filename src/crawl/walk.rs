@@ -699,7 +699,13 @@ fn cache_entry(
     if rec.etag.is_none() && rec.last_modified.is_none() {
         return None;
     }
-    let mut json = serde_json::to_string(facts).ok()?;
+    // Without how it was read (a replay sets its own time, status and size): the text is then
+    // the service state the run stores, and the history database keeps it once for both.
+    let mut state = facts.clone();
+    state.fetch.fetched_at.clear();
+    state.fetch.status = 0;
+    state.fetch.bytes = 0;
+    let mut json = serde_json::to_string(&state).ok()?;
     // Held until the walk ends (16 portals × ~2,000 pages in flight): drop the growth slack
     // (up to half of a serialiser's buffer).
     json.shrink_to_fit();

@@ -901,10 +901,26 @@ pub fn gc(config: &Path, _color: bool) -> anyhow::Result<ExitCode> {
     let mut store = Store::open(&loaded.path(&loaded.config.storage.sqlite))?;
     let n = store.gc(loaded.config.storage.raw_retention_days)?;
     let days = loaded.config.storage.raw_retention_days;
+    let keep = loaded.config.storage.keep_runs_days;
+    let pruned = store.prune_runs(keep)?;
+    let runs_line = if keep == 0 {
+        "every run kept whole (storage.keep_runs_days = 0)\n".to_string()
+    } else {
+        format!(
+            "pruned {} runs older than {keep} days: {} service rows, {} fetch records, {} assessed subjects, {} evidence rows of resolved findings, {} unreferenced states; {} older runs kept whole (digest before v3)\n",
+            pruned.runs,
+            pruned.service_rows,
+            pruned.fetch_rows,
+            pruned.assessed_rows,
+            pruned.evidence_rows,
+            pruned.unreferenced,
+            pruned.runs_kept_whole
+        )
+    };
     crate::logging::result(
-        &format!("removed {n} raw bodies older than {days} days\n"),
+        &format!("removed {n} raw bodies older than {days} days\n{runs_line}"),
         "gc_finished",
-        serde_json::json!({"removed": n, "retention_days": days}),
+        serde_json::json!({"removed": n, "retention_days": days, "keep_runs_days": keep, "pruned": pruned}),
     )?;
     Ok(ExitCode::Ok)
 }

@@ -14,6 +14,7 @@
 
 mod audit_toml;
 mod catalog;
+mod drift;
 mod overrides;
 mod pki;
 mod plant;
@@ -35,6 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+pub use drift::{DayChanges, Drift};
 pub use overrides::Overrides;
 
 /// The `audit.toml` for a world served on `ports` (what `sandbox serve --out` writes).
@@ -389,6 +391,12 @@ impl SandboxHandle {
         }
         self.write_ground_truth()?;
         Ok(r)
+    }
+
+    /// Drift the served world by days `1..=drift.day` (see [`Drift`]) on top of its current
+    /// state: pages, certificates and the ground truth follow.
+    pub fn drift(&self, drift: &Drift) -> Result<Vec<DayChanges>, SandboxError> {
+        self.mutate(|o| o.apply_drift(drift))
     }
 
     /// Write `ground-truth.json` (via a temporary file and a rename, so a reader never sees

@@ -124,7 +124,7 @@ pub(crate) fn label_scheme(label: &str) -> Option<LevelScheme> {
     }
 }
 
-fn label_for(level: Level, scheme: LevelScheme, rng: &mut impl Rng) -> String {
+pub(crate) fn label_for(level: Level, scheme: LevelScheme, rng: &mut impl Rng) -> String {
     let old = rng.random_bool(0.5);
     let scheme = match scheme {
         LevelScheme::Mixed if old => LevelScheme::Old,

@@ -26,9 +26,10 @@ pub struct ChainBreak {
 
 const DOMAIN: &str = "dvc-audit/run-digest/v1";
 const DOMAIN_V2: &str = "dvc-audit/run-digest/v2";
+const DOMAIN_V3: &str = "dvc-audit/run-digest/v3";
 
 /// The digest version of runs begun by this build.
-pub(super) const DIGEST_VERSION: i64 = 2;
+pub(super) const DIGEST_VERSION: i64 = 3;
 
 fn h(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()))
@@ -131,14 +132,18 @@ pub(super) fn run_digest(conn: &Connection, run: i64, prev: &str) -> Result<Stri
     )?;
     match version {
         1 => run_digest_v1(conn, run, prev),
-        2 => {
+        2 | 3 => {
             if status == "running" {
                 conn.execute(
                     "UPDATE runs SET ended_at = ?2 WHERE id = ?1",
                     params![run, super::now()],
                 )?;
             }
-            run_digest_v2(conn, run, prev)
+            if version == 2 {
+                run_digest_v2(conn, run, prev)
+            } else {
+                run_digest_v3(conn, run, prev)
+            }
         }
         // Never written by any build: a tampered version never matches a stored digest.
         other => Ok(format!("unsupported digest version {other}")),
@@ -265,6 +270,230 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
             n += 1;
         }
         put(&mut hasher, &[tag, "count", &n.to_string()]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Digest v3 sections whose rows `gc` may remove from an old run (their hash is then kept in
+/// `pruned`): assessed subjects, service facts and full fetch records.
+pub(super) const PRUNABLE: [&str; 3] = ["V", "S", "X"];
+
+/// The row query of a v3 section (`?1` = run id), every column text.
+pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
+    Some(match tag {
+        "R" => "SELECT fingerprint FROM resolutions WHERE run_id = ?1 ORDER BY fingerprint",
+        "U" => "SELECT fingerprint, reason FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
+        "V" => "SELECT scope, subject FROM assessed WHERE run_id = ?1 ORDER BY scope, subject",
+        "C" => {
+            "SELECT agency_id, COALESCE(CAST(announced AS TEXT), ''), CAST(listed AS TEXT),
+                    CAST(read AS TEXT), CAST(unread AS TEXT), unread_json, truncated_json,
+                    excluded_json, listing_error, CAST(complete AS TEXT)
+             FROM coverage WHERE run_id = ?1 ORDER BY agency_id"
+        }
+        "A" => {
+            "SELECT agency_id, facts_json FROM agency_facts WHERE run_id = ?1 ORDER BY agency_id"
+        }
+        "H" => {
+            "SELECT host, agency_id, facts_json FROM host_facts WHERE run_id = ?1
+             ORDER BY host, agency_id"
+        }
+        // From the tables, not the view: the text as stored and the read time, so the digest
+        // does not depend on how SQLite's JSON functions print.
+        "S" => {
+            "SELECT v.agency_id, v.service_key, v.url, v.level, v.content_hash, t.text,
+                    COALESCE(r.fetched_at, ''), COALESCE(CAST(r.status AS TEXT), ''),
+                    COALESCE(CAST(r.bytes AS TEXT), ''), v.unread
+             FROM service_runs r
+             JOIN service_versions v ON v.id = r.version_id
+             JOIN texts t ON t.id = v.facts_id
+             WHERE r.run_id = ?1 ORDER BY v.agency_id, v.service_key"
+        }
+        "X" => {
+            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), record_json
+             FROM fetches WHERE run_id = ?1
+             ORDER BY url, status, COALESCE(error_kind, ''), record_json"
+        }
+        "K" => {
+            "SELECT CAST(status AS TEXT), error_kind, CAST(not_modified AS TEXT),
+                    CAST(fetches AS TEXT), CAST(bytes_wire AS TEXT)
+             FROM fetch_counts WHERE run_id = ?1 ORDER BY status, error_kind, not_modified"
+        }
+        _ => return None,
+    })
+}
+
+/// The v3 sections after findings and evidence, in digest order.
+const V3_SECTIONS: [&str; 9] = ["R", "U", "V", "C", "A", "H", "S", "X", "K"];
+
+/// Hash of one v3 section's rows as stored now, and their count.
+pub(super) fn v3_section(conn: &Connection, run: i64, tag: &str) -> Result<(String, u64)> {
+    let Some(sql) = v3_section_sql(tag) else {
+        return Ok((String::new(), 0));
+    };
+    let mut hasher = Sha256::new();
+    let mut st = conn.prepare_cached(sql)?;
+    let width = st.column_count();
+    let mut rows = st.query(params![run])?;
+    let mut n: u64 = 0;
+    while let Some(r) = rows.next()? {
+        let mut parts: Vec<String> = Vec::with_capacity(width + 1);
+        parts.push(tag.to_string());
+        for i in 0..width {
+            parts.push(h(&r.get::<_, String>(i)?));
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        put(&mut hasher, &refs);
+        n += 1;
+    }
+    Ok((hex::encode(hasher.finalize()), n))
+}
+
+/// The hash of one finding's evidence in a run, and how many rows it has.
+pub(super) fn evidence_hash(conn: &Connection, run: i64, fingerprint: &str) -> Result<String> {
+    let mut st = conn.prepare_cached(
+        "SELECT url, fetched_at, CAST(status AS TEXT), content_hash, locator, excerpt
+         FROM evidence WHERE run_id = ?1 AND fingerprint = ?2
+         ORDER BY url, content_hash, locator, excerpt, fetched_at, status",
+    )?;
+    let mut rows = st.query(params![run, fingerprint])?;
+    let mut hasher = Sha256::new();
+    let mut n: u64 = 0;
+    while let Some(r) = rows.next()? {
+        let text = |i: usize| r.get::<_, String>(i);
+        put(
+            &mut hasher,
+            &[
+                "E",
+                &h(&text(0)?),
+                &text(1)?,
+                &text(2)?,
+                &text(3)?,
+                &h(&text(4)?),
+                &h(&text(5)?),
+            ],
+        );
+        n += 1;
+    }
+    put(&mut hasher, &["E", "count", &n.to_string()]);
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Digest v3: a header line, then one line per section (its tag, the hash of its rows and
+/// their count), so `gc` can remove a section's rows from an old run and keep only its hash
+/// (`pruned`, and `pruned_evidence` per finding) without breaking the chain.
+fn run_digest_v3(conn: &Connection, run: i64, prev: &str) -> Result<String> {
+    type Head = (
+        String,
+        String,
+        Option<i64>,
+        String,
+        String,
+        String,
+        Option<String>,
+        String,
+    );
+    let (mode, scope, seed, rd, cd, started, ended, note): Head = conn.query_row(
+        "SELECT mode, scope_json, seed, ruleset_digest, config_digest, started_at, ended_at, note
+         FROM runs WHERE id = ?1",
+        params![run],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        },
+    )?;
+    let mut hasher = Sha256::new();
+    put(
+        &mut hasher,
+        &[
+            DOMAIN_V3,
+            prev,
+            &run.to_string(),
+            &mode,
+            &h(&scope),
+            &seed.map(|s| s.to_string()).unwrap_or_default(),
+            &rd,
+            &cd,
+            &started,
+            ended.as_deref().unwrap_or(""),
+            &h(&note),
+        ],
+    );
+    // Findings (never removed), then each finding's evidence hash.
+    let mut findings = Sha256::new();
+    let mut evidence = Sha256::new();
+    let mut n: u64 = 0;
+    {
+        let mut f_st = conn.prepare_cached(
+            "SELECT fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason,
+                    message_vi, message_en, waiver, state
+             FROM findings WHERE run_id = ?1 ORDER BY fingerprint",
+        )?;
+        let mut pruned_st = conn.prepare_cached(
+            "SELECT hash FROM pruned_evidence WHERE run_id = ?1 AND fingerprint = ?2",
+        )?;
+        let mut rows = f_st.query(params![run])?;
+        while let Some(f) = rows.next()? {
+            let text = |i: usize| f.get::<_, String>(i);
+            let fp = text(0)?;
+            put(
+                &mut findings,
+                &[
+                    "F",
+                    &fp,
+                    &text(1)?,
+                    &text(2)?,
+                    &text(3)?,
+                    &text(4)?,
+                    &h(&text(5)?),
+                    &text(6)?,
+                    &text(7)?,
+                    &h(&text(8)?),
+                    &h(&text(9)?),
+                    &h(&text(10)?),
+                    &text(11)?,
+                ],
+            );
+            let ev = match pruned_st
+                .query_row(params![run, fp], |r| r.get::<_, String>(0))
+                .optional()?
+            {
+                Some(stored) => stored,
+                None => evidence_hash(conn, run, &fp)?,
+            };
+            put(&mut evidence, &["E", &fp, &ev]);
+            n += 1;
+        }
+    }
+    let count = n.to_string();
+    put(
+        &mut hasher,
+        &["F", &hex::encode(findings.finalize()), &count],
+    );
+    put(
+        &mut hasher,
+        &["E", &hex::encode(evidence.finalize()), &count],
+    );
+    let mut pruned_st =
+        conn.prepare_cached("SELECT hash, rows FROM pruned WHERE run_id = ?1 AND section = ?2")?;
+    for tag in V3_SECTIONS {
+        let stored = pruned_st
+            .query_row(params![run, tag], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
+            .optional()?;
+        let (hash, rows) = match stored {
+            Some((hash, rows)) => (hash, u64::try_from(rows).unwrap_or(0)),
+            None => v3_section(conn, run, tag)?,
+        };
+        put(&mut hasher, &[tag, &hash, &rows.to_string()]);
     }
     Ok(hex::encode(hasher.finalize()))
 }

@@ -349,10 +349,6 @@ fn insert_findings(tx: &Transaction<'_>, run: i64, findings: &[FindingRecord]) -
         "INSERT OR REPLACE INTO findings (run_id, fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason, message_vi, message_en, waiver)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
-    let mut e_st = tx.prepare_cached(
-        "INSERT INTO evidence (run_id, fingerprint, url, fetched_at, status, content_hash, locator, excerpt)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
     for f in findings {
         f_st.execute(params![
             run,
@@ -369,16 +365,20 @@ fn insert_findings(tx: &Transaction<'_>, run: i64, findings: &[FindingRecord]) -
             f.waiver
         ])?;
         for e in &f.evidence {
-            e_st.execute(params![
+            let excerpt = crate::facts::excerpt(&e.excerpt);
+            super::cas::put_evidence(
+                tx,
                 run,
-                f.fingerprint,
-                e.url,
-                e.fetched_at,
-                e.status,
-                e.content_hash,
-                e.locator,
-                crate::facts::excerpt(&e.excerpt)
-            ])?;
+                &f.fingerprint,
+                &super::cas::EvidenceRow {
+                    url: &e.url,
+                    fetched_at: &e.fetched_at,
+                    status: e.status,
+                    content_hash: &e.content_hash,
+                    locator: &e.locator,
+                    excerpt: &excerpt,
+                },
+            )?;
         }
     }
     Ok(())

@@ -13,7 +13,9 @@
 //!   the previous complete run's digest ([`Store::verify_chain`]).
 
 mod ages;
+mod cas;
 mod chain;
+mod gc;
 mod lifecycle;
 pub mod reading;
 mod schema;
@@ -24,6 +26,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 pub use chain::ChainBreak;
+pub use gc::PruneReport;
 pub use lifecycle::{RunDiff, TrendPoint};
 
 use crate::facts::{AgencyFacts, Coverage, HostFacts, ServiceFacts};
@@ -231,7 +234,14 @@ impl Store {
         }
         for (i, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
+            match sql.split_once(schema::CONVERT_MARKER) {
+                Some((before, after)) => {
+                    tx.execute_batch(before)?;
+                    cas::convert_schema3(&tx)?;
+                    tx.execute_batch(after)?;
+                }
+                None => tx.execute_batch(sql)?,
+            }
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
         }
@@ -320,26 +330,37 @@ impl Store {
         Ok(())
     }
 
-    /// Store the service facts of a run (one transaction).
+    /// Store the service facts of a run (one transaction). A service whose facts are those
+    /// of an earlier run (how its page was read aside: time, status, bytes) costs the run one
+    /// small row: the facts are stored once per distinct state (`service_versions`), the read
+    /// per run (`service_runs`).
     pub fn record_services(&mut self, run: i64, services: &[ServiceFacts]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO service_facts (run_id, agency_id, service_key, url, level, content_hash, facts_json, unread)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        for s in services {
+            let mut state = s.clone();
+            let fetched_at = std::mem::take(&mut state.fetch.fetched_at);
+            let status = std::mem::take(&mut state.fetch.status);
+            let bytes = std::mem::take(&mut state.fetch.bytes);
+            let facts_json = serde_json::to_string(&state)?;
+            let key = service_key(s);
+            cas::put_service_run(
+                &tx,
+                run,
+                &cas::Version {
+                    agency_id: &s.agency_id,
+                    service_key: &key,
+                    url: &s.url,
+                    level: s.level.as_str(),
+                    content_hash: &s.fetch.sha256,
+                    unread: s.fetch.error.as_ref().map_or("", |e| e.kind.as_str()),
+                    facts_json: &facts_json,
+                },
+                Some(&cas::Read {
+                    fetched_at: &fetched_at,
+                    status,
+                    bytes,
+                }),
             )?;
-            for s in services {
-                st.execute(params![
-                    run,
-                    s.agency_id,
-                    service_key(s),
-                    s.url,
-                    s.level.as_str(),
-                    s.fetch.sha256,
-                    serde_json::to_string(s)?,
-                    s.fetch.error.as_ref().map_or("", |e| e.kind.as_str())
-                ])?;
-            }
         }
         tx.commit()?;
         Ok(())
@@ -394,9 +415,11 @@ impl Store {
         urls: &[&str],
     ) -> Result<std::collections::HashMap<String, String>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT json_extract(facts_json, '$.code') FROM service_facts
-             WHERE agency_id = ?1 AND url = ?2 AND unread = '' AND service_key != url
-             ORDER BY run_id DESC LIMIT 1",
+            "SELECT json_extract(t.text, '$.code') FROM service_versions v
+             JOIN service_runs r ON r.version_id = v.id
+             JOIN texts t ON t.id = v.facts_id
+             WHERE v.agency_id = ?1 AND v.url = ?2 AND v.unread = '' AND v.service_key != v.url
+             ORDER BY r.run_id DESC LIMIT 1",
         )?;
         let mut out = std::collections::HashMap::new();
         for url in urls {
@@ -412,7 +435,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Store fetch records (any serialisable record with url/status/error kind).
+    /// Store fetch records: every fetch is counted in `fetch_counts` (by status, error kind
+    /// and 304); failures and pages that did not answer 304 (new or changed content) also
+    /// keep their full record. An unchanged page re-validated with a 304 costs no row.
     pub fn record_fetches(
         &mut self,
         run: i64,
@@ -423,7 +448,24 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "INSERT INTO fetches (run_id, url, status, error_kind, record_json) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut counts = tx.prepare_cached(
+                "INSERT INTO fetch_counts (run_id, status, error_kind, not_modified, fetches, bytes_wire)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)
+                 ON CONFLICT (run_id, status, error_kind, not_modified)
+                 DO UPDATE SET fetches = fetches + 1, bytes_wire = bytes_wire + excluded.bytes_wire",
+            )?;
             for f in fetches {
+                let kind = f.error.as_ref().map_or("", |e| e.kind.as_str());
+                counts.execute(params![
+                    run,
+                    f.status,
+                    kind,
+                    f.not_modified,
+                    i64::try_from(f.bytes_wire).unwrap_or(i64::MAX)
+                ])?;
+                if f.not_modified && f.error.is_none() {
+                    continue;
+                }
                 st.execute(params![
                     run,
                     f.url,
@@ -519,7 +561,8 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT etag, last_modified, content_hash, extraction_json FROM page_cache WHERE url = ?1",
+                "SELECT p.etag, p.last_modified, p.content_hash, t.text
+                 FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
                 params![url],
                 |r| {
                     Ok(CachedPage {
@@ -533,25 +576,26 @@ impl Store {
             .optional()?)
     }
 
-    /// Remember validators and extraction for many URLs (one transaction).
+    /// Remember validators and extraction for many URLs (one transaction): one row per URL,
+    /// replaced; the extraction text is stored once per content (a detail page's extraction
+    /// is the service state its run stored).
     pub fn put_cached_pages(&mut self, pages: &[(String, CachedPage)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        {
-            let mut st = tx.prepare_cached(
-                "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_json, updated_at)
+        let at = now();
+        for (url, p) in pages {
+            let text = cas::put_text(&tx, &p.extraction_json)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?;
-            let at = now();
-            for (url, p) in pages {
-                st.execute(params![
-                    url,
-                    p.etag,
-                    p.last_modified,
-                    p.content_hash,
-                    p.extraction_json,
-                    at
-                ])?;
-            }
+            )?
+            .execute(params![
+                url,
+                p.etag,
+                p.last_modified,
+                p.content_hash,
+                text,
+                at
+            ])?;
         }
         tx.commit()?;
         Ok(())
@@ -660,7 +704,8 @@ impl crate::crawl::walk::PageCache for CacheReader {
     fn get(&self, url: &str) -> Option<CachedPage> {
         let conn = self.conn.lock().ok()?;
         conn.query_row(
-            "SELECT etag, last_modified, content_hash, extraction_json FROM page_cache WHERE url = ?1",
+            "SELECT p.etag, p.last_modified, p.content_hash, t.text
+             FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
             params![url],
             |r| {
                 Ok(CachedPage {

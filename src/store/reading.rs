@@ -244,6 +244,30 @@ impl Store {
     /// full-process with VGCA among the signature providers, and with a published level (a
     /// page not read says nothing either way). One pass over the run's services.
     pub fn service_counts(&self, run: i64) -> Result<BTreeMap<String, ServiceCounts>> {
+        // A run whose service rows `gc` removed keeps the counts computed before (`gc.rs`).
+        let mut pruned = self.conn.prepare_cached(
+            "SELECT agency_id, services, read, full, full_with_vgca, level_published,
+                    level_unobserved, signature_unobserved
+             FROM pruned_service_counts WHERE run_id = ?1",
+        )?;
+        let kept = pruned.query_map(params![run], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                ServiceCounts {
+                    services: r.get(1)?,
+                    read: r.get(2)?,
+                    full: r.get(3)?,
+                    full_with_vgca: r.get(4)?,
+                    level_published: r.get(5)?,
+                    level_unobserved: r.get(6)?,
+                    signature_unobserved: r.get(7)?,
+                },
+            ))
+        })?;
+        let kept: BTreeMap<String, ServiceCounts> = kept.collect::<std::result::Result<_, _>>()?;
+        if !kept.is_empty() {
+            return Ok(kept);
+        }
         // `instr` first: only pages whose JSON mentions "vgca" at all are parsed.
         let mut st = self.conn.prepare_cached(
             "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),

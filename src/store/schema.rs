@@ -181,7 +181,205 @@ BEGIN
     UPDATE runs SET ended_at = OLD.ended_at WHERE id = NEW.id;
 END;
 "#,
+    // 4 (issue 20): storage that grows with change, not with runs. Texts (service facts,
+    // page-cache extractions) and evidence items are stored once per SHA-256; a run references
+    // them. `service_facts` and `evidence` become views with their old columns, so every
+    // reader keeps working. Fetch records: per-run counts, and in full only failures and
+    // pages that did not answer 304. `pruned` keeps the section hashes of what `gc` removed
+    // from old runs, so their digests still verify. The rows of schema 3 are moved by
+    // `cas::convert_schema3` at the `@convert` line, inside this migration's transaction.
+    r#"
+CREATE TABLE texts (
+    id    INTEGER PRIMARY KEY,
+    hash  BLOB NOT NULL UNIQUE,              -- SHA-256 of text
+    text  TEXT NOT NULL
+);
+
+-- One row per distinct service state: the facts JSON (for rows written since schema 4 with
+-- `fetch.fetched_at`, `fetch.status` and `fetch.bytes` blanked: `service_runs` holds them)
+-- and the columns derived from it.
+CREATE TABLE service_versions (
+    id           INTEGER PRIMARY KEY,
+    hash         BLOB NOT NULL UNIQUE,       -- SHA-256 over every column below
+    agency_id    TEXT NOT NULL,
+    service_key  TEXT NOT NULL,
+    url          TEXT NOT NULL,
+    level        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    unread       TEXT NOT NULL,
+    facts_id     INTEGER NOT NULL REFERENCES texts(id)
+);
+CREATE INDEX service_versions_key ON service_versions(agency_id, service_key);
+CREATE INDEX service_versions_url ON service_versions(agency_id, url);
+CREATE INDEX service_versions_facts ON service_versions(facts_id);
+
+-- Which service states a run saw, and how it read each page (time, HTTP status, decoded
+-- bytes: a 304 and the 200 before it share the state). `fetched_at` NULL: the facts text is
+-- stored whole (rows of schema 3).
+CREATE TABLE service_runs (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    version_id  INTEGER NOT NULL REFERENCES service_versions(id),
+    fetched_at  TEXT,
+    status      INTEGER,
+    bytes       INTEGER,
+    PRIMARY KEY (run_id, version_id)
+) WITHOUT ROWID;
+CREATE INDEX service_runs_version ON service_runs(version_id);
+
+CREATE TABLE evidence_items (
+    id           INTEGER PRIMARY KEY,
+    hash         BLOB NOT NULL UNIQUE,       -- SHA-256 over every column below
+    url          TEXT NOT NULL,
+    status       INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    locator      TEXT NOT NULL,
+    excerpt      TEXT NOT NULL
+);
+
+CREATE TABLE evidence_refs (
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint  TEXT NOT NULL,
+    item_id      INTEGER NOT NULL REFERENCES evidence_items(id),
+    fetched_at   TEXT NOT NULL
+);
+CREATE INDEX evidence_refs_run ON evidence_refs(run_id, fingerprint);
+CREATE INDEX evidence_refs_item ON evidence_refs(item_id);
+
+-- Fetch outcomes of a run by (status, error kind, 304): every fetch is counted here; only
+-- failures and pages that did not answer 304 keep a full row in `fetches`.
+CREATE TABLE fetch_counts (
+    run_id        INTEGER NOT NULL REFERENCES runs(id),
+    status        INTEGER NOT NULL,
+    error_kind    TEXT NOT NULL,
+    not_modified  INTEGER NOT NULL,
+    fetches       INTEGER NOT NULL,
+    bytes_wire    INTEGER NOT NULL,
+    PRIMARY KEY (run_id, status, error_kind, not_modified)
+) WITHOUT ROWID;
+
+-- Digest sections `gc` removed from a run (digest v3): their hash and row count, so the
+-- run's digest is recomputed from what is left.
+CREATE TABLE pruned (
+    run_id     INTEGER NOT NULL REFERENCES runs(id),
+    section    TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    rows       INTEGER NOT NULL,
+    pruned_at  TEXT NOT NULL,
+    PRIMARY KEY (run_id, section)
+) WITHOUT ROWID;
+
+-- The evidence of one finding of a run that `gc` removed (the finding stays): its hash.
+CREATE TABLE pruned_evidence (
+    run_id       INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint  TEXT NOT NULL,
+    hash         TEXT NOT NULL,
+    PRIMARY KEY (run_id, fingerprint)
+) WITHOUT ROWID;
+
+-- The per-agency service counts of a run whose service rows `gc` removed, as
+-- `Store::service_counts` computed them just before: later reports' trends still show it.
+CREATE TABLE pruned_service_counts (
+    run_id           INTEGER NOT NULL REFERENCES runs(id),
+    agency_id        TEXT NOT NULL,
+    services         INTEGER NOT NULL,
+    read             INTEGER NOT NULL,
+    full             INTEGER NOT NULL,
+    full_with_vgca   INTEGER NOT NULL,
+    level_published  INTEGER NOT NULL,
+    level_unobserved     INTEGER NOT NULL DEFAULT 0,
+    signature_unobserved INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, agency_id)
+) WITHOUT ROWID;
+
+ALTER TABLE service_facts RENAME TO service_facts_v3;
+ALTER TABLE evidence RENAME TO evidence_v3;
+ALTER TABLE page_cache RENAME TO page_cache_v3;
+
+-- Conditional GET: the latest validators and extraction per URL (one row per URL, replaced).
+CREATE TABLE page_cache (
+    url             TEXT PRIMARY KEY,
+    etag            TEXT,
+    last_modified   TEXT,
+    content_hash    TEXT NOT NULL,
+    extraction_id   INTEGER NOT NULL REFERENCES texts(id),
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX page_cache_extraction ON page_cache(extraction_id);
+-- @convert
+DROP TABLE service_facts_v3;
+DROP TABLE evidence_v3;
+DROP TABLE page_cache_v3;
+
+CREATE VIEW service_facts AS
+SELECT r.run_id AS run_id, v.agency_id AS agency_id, v.service_key AS service_key, v.url AS url,
+       v.level AS level, v.content_hash AS content_hash,
+       CASE WHEN r.fetched_at IS NULL THEN t.text
+            ELSE json_set(t.text, '$.fetch.fetched_at', r.fetched_at, '$.fetch.status', r.status,
+                          '$.fetch.bytes', r.bytes) END AS facts_json,
+       v.unread AS unread
+FROM service_runs r
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id;
+
+-- `rowid` is the reference's: tools that address an evidence row by rowid keep working.
+CREATE VIEW evidence AS
+SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url, r.fetched_at AS fetched_at,
+       i.status AS status, i.content_hash AS content_hash, i.locator AS locator, i.excerpt AS excerpt
+FROM evidence_refs r
+JOIN evidence_items i ON i.id = r.item_id;
+
+-- The views stay writable for code and tools that write the old tables: a row written
+-- through them is stored whole (not shared: its hash is random), so it is read back as
+-- written, and every digest covers it as before.
+CREATE TRIGGER service_facts_insert INSTEAD OF INSERT ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(32), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(32), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, COALESCE(NEW.unread, ''), last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+CREATE TRIGGER service_facts_delete INSTEAD OF DELETE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+END;
+CREATE TRIGGER service_facts_update INSTEAD OF UPDATE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(32), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(32), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, NEW.unread, last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(32), NEW.url, NEW.status, NEW.content_hash, COALESCE(NEW.locator, ''), NEW.excerpt);
+    INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
+        VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
+END;
+CREATE TRIGGER evidence_delete INSTEAD OF DELETE ON evidence
+BEGIN
+    DELETE FROM evidence_refs WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(32), NEW.url, NEW.status, NEW.content_hash, NEW.locator, NEW.excerpt);
+    UPDATE evidence_refs SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
+           fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
+    WHERE rowid = OLD.rowid;
+END;
+"#,
 ];
+
+/// The line of a migration at which Rust code moves rows (`Store::migrate`).
+pub const CONVERT_MARKER: &str = "\n-- @convert\n";
 
 /// The tables the migrations create (`CREATE TABLE [IF NOT EXISTS] name`, any case): a
 /// database holding any other table is not ours.

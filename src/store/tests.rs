@@ -589,3 +589,53 @@ fn the_immutable_fallback_opens_paths_with_uri_characters() {
         .expect("read");
     assert_eq!(n, 1);
 }
+
+#[test]
+fn an_unchanged_service_costs_a_run_one_row_and_reads_back_exactly() {
+    use crate::facts::{Level, ServiceFacts};
+    let mut s = Store::open_in_memory().expect("open");
+    let service = |code: &str, status: i64, at: &str, bytes: i64, level: Level| {
+        let mut f = ServiceFacts {
+            agency_id: "a".into(),
+            code: code.into(),
+            name: "Cấp phiếu \"lý lịch\" tư pháp".into(),
+            url: format!("https://dvc.a.test/{code}"),
+            level,
+            ..ServiceFacts::default()
+        };
+        f.fetch.url = f.url.clone();
+        f.fetch.status = status;
+        f.fetch.fetched_at = at.into();
+        f.fetch.bytes = bytes;
+        f.fetch.sha256 = "h".into();
+        f
+    };
+    let count = |s: &Store, table: &str| -> i64 {
+        s.connection()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    };
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let first = vec![
+        service("1.1", 200, "2026-01-01T00:00:00.1Z", 1234, Level::Full),
+        service("1.2", 200, "2026-01-01T00:00:00.2Z", 999, Level::Partial),
+    ];
+    s.record_services(r1, &first).expect("record");
+    let states = count(&s, "service_versions");
+    assert_eq!(states, 2);
+    // The next run: the same pages answer 304 at other times; one service changed level.
+    let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let second = vec![
+        service("1.1", 304, "2026-01-02T00:00:00.1Z", 0, Level::Full),
+        service("1.2", 200, "2026-01-02T00:00:00.2Z", 1001, Level::Full),
+    ];
+    s.record_services(r2, &second).expect("record");
+    assert_eq!(count(&s, "service_versions"), states + 1, "only the change");
+    assert_eq!(count(&s, "service_runs"), 4);
+    // Every run reads back exactly what it recorded (the view rebuilds the read).
+    assert_eq!(s.service_facts(r1).expect("facts"), first);
+    assert_eq!(s.service_facts(r2).expect("facts"), second);
+    // Recording a service again in the same run replaces it.
+    s.record_services(r2, &second[..1]).expect("again");
+    assert_eq!(s.service_facts(r2).expect("facts"), second);
+}

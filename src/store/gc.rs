@@ -1,0 +1,200 @@
+//! Retention (`gc`): old runs keep their findings, lifecycle and digest; the bulky rows
+//! behind them (service facts, full fetch records, assessed subjects, the evidence of
+//! findings no longer open) are removed, their hashes kept so `history verify` still holds.
+//!
+//! What `gc` removes from a complete run older than `storage.keep_runs_days` (never the newest
+//! complete run, never a run whose digest is older than v3, whose digest covers every row):
+//! - its assessed subjects, service-fact rows and full fetch records: their section hashes go
+//!   to `pruned` (digest v3 is a hash of section hashes, so the run still verifies);
+//! - the evidence of its findings that are resolved now, by a run also past the cutoff (the
+//!   hash of each finding's evidence goes to `pruned_evidence`). The evidence of a finding
+//!   still open is never removed, in any run; nor that of a finding a kept run resolved (that
+//!   run's report lists it with this evidence). Findings, lifecycle, resolutions, coverage and fetch counts stay forever.
+//!
+//! An incomplete run older than the cutoff loses the same bulky rows (it is in no chain).
+//! Service states, texts and evidence items no run references any more are then deleted.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, chain};
+
+/// What one `gc` removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PruneReport {
+    /// Runs whose rows were pruned by this call.
+    pub runs: usize,
+    /// Old complete runs left whole because their digest (before v3) covers every row.
+    pub runs_kept_whole: usize,
+    pub service_rows: usize,
+    pub fetch_rows: usize,
+    pub assessed_rows: usize,
+    pub evidence_rows: usize,
+    /// Service states, texts and evidence items no run references any more.
+    pub unreferenced: usize,
+}
+
+impl Store {
+    /// Prune runs that started more than `keep_days` days ago; `0` keeps every run whole.
+    pub fn prune_runs(&mut self, keep_days: u32) -> Result<PruneReport> {
+        if keep_days == 0 {
+            return Ok(PruneReport::default());
+        }
+        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(keep_days.into());
+        let cutoff = cutoff
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.prune_runs_before(&cutoff)
+    }
+
+    /// Prune runs whose `started_at` (RFC 3339, UTC) is before `cutoff` (see the module).
+    pub fn prune_runs_before(&mut self, cutoff: &str) -> Result<PruneReport> {
+        let mut report = PruneReport::default();
+        let newest: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(id) FROM runs WHERE status = 'complete'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let runs: Vec<(i64, String, i64)> = {
+            let mut st = self.conn.prepare(
+                "SELECT id, status, digest_version FROM runs
+                 WHERE started_at < ?1 AND status != 'running' AND id != ?2 ORDER BY id",
+            )?;
+            st.query_map(params![cutoff, newest.unwrap_or(-1)], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?
+            .collect::<std::result::Result<_, _>>()?
+        };
+        // Later reports' trends show a pruned run's service counts: computed before the rows
+        // go (read before the writing transaction opens).
+        let mut counts = std::collections::BTreeMap::new();
+        for (run, status, version) in &runs {
+            if status == "complete" && *version >= 3 {
+                counts.insert(*run, self.service_counts(*run)?);
+            }
+        }
+        let tx = self.conn.transaction()?;
+        let at = super::now();
+        for (run, status, version) in runs {
+            if let Some(run_counts) = counts.remove(&run) {
+                for (agency, c) in run_counts {
+                    tx.execute(
+                        "INSERT OR IGNORE INTO pruned_service_counts
+                             (run_id, agency_id, services, read, full, full_with_vgca, level_published,
+                              level_unobserved, signature_unobserved)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                        params![
+                            run,
+                            agency,
+                            c.services,
+                            c.read,
+                            c.full,
+                            c.full_with_vgca,
+                            c.level_published,
+                            c.level_unobserved,
+                            c.signature_unobserved
+                        ],
+                    )?;
+                }
+            }
+            let complete = status == "complete";
+            if complete && version < 3 {
+                report.runs_kept_whole += 1;
+                continue;
+            }
+            let mut touched = false;
+            for tag in chain::PRUNABLE {
+                let done: bool = tx
+                    .query_row(
+                        "SELECT 1 FROM pruned WHERE run_id = ?1 AND section = ?2",
+                        params![run, tag],
+                        |_| Ok(true),
+                    )
+                    .optional()?
+                    .unwrap_or(false);
+                if done {
+                    continue;
+                }
+                if complete {
+                    let (hash, rows) = chain::v3_section(&tx, run, tag)?;
+                    tx.execute(
+                        "INSERT INTO pruned (run_id, section, hash, rows, pruned_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![run, tag, hash, i64::try_from(rows).unwrap_or(i64::MAX), at],
+                    )?;
+                }
+                let (sql, counter) = match tag {
+                    "V" => (
+                        "DELETE FROM assessed WHERE run_id = ?1",
+                        &mut report.assessed_rows,
+                    ),
+                    "S" => (
+                        "DELETE FROM service_runs WHERE run_id = ?1",
+                        &mut report.service_rows,
+                    ),
+                    _ => (
+                        "DELETE FROM fetches WHERE run_id = ?1",
+                        &mut report.fetch_rows,
+                    ),
+                };
+                *counter += tx.execute(sql, params![run])?;
+                touched = true;
+            }
+            if complete {
+                // Evidence of findings resolved by a run that is itself past the cutoff: an open
+                // finding keeps its evidence, and so does one a kept run resolved (its report
+                // lists it with the evidence of the run that last saw it).
+                let fps: Vec<String> = {
+                    let mut st = tx.prepare(
+                        "SELECT f.fingerprint FROM findings f
+                         JOIN lifecycle l ON l.fingerprint = f.fingerprint
+                         WHERE f.run_id = ?1 AND l.state = 'resolved'
+                           AND l.resolved_run IN (SELECT id FROM runs WHERE started_at < ?2)
+                           AND NOT EXISTS (SELECT 1 FROM pruned_evidence p
+                                           WHERE p.run_id = ?1 AND p.fingerprint = f.fingerprint)
+                           AND EXISTS (SELECT 1 FROM evidence_refs e
+                                       WHERE e.run_id = ?1 AND e.fingerprint = f.fingerprint)
+                         ORDER BY f.fingerprint",
+                    )?;
+                    st.query_map(params![run, cutoff], |r| r.get(0))?
+                        .collect::<std::result::Result<_, _>>()?
+                };
+                for fp in fps {
+                    let hash = chain::evidence_hash(&tx, run, &fp)?;
+                    tx.execute(
+                        "INSERT INTO pruned_evidence (run_id, fingerprint, hash) VALUES (?1, ?2, ?3)",
+                        params![run, fp, hash],
+                    )?;
+                    report.evidence_rows += tx.execute(
+                        "DELETE FROM evidence_refs WHERE run_id = ?1 AND fingerprint = ?2",
+                        params![run, fp],
+                    )?;
+                    touched = true;
+                }
+            }
+            if touched {
+                report.runs += 1;
+            }
+        }
+        report.unreferenced += tx.execute(
+            "DELETE FROM service_versions
+             WHERE NOT EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = service_versions.id)",
+            [],
+        )?;
+        report.unreferenced += tx.execute(
+            "DELETE FROM texts
+             WHERE NOT EXISTS (SELECT 1 FROM service_versions v WHERE v.facts_id = texts.id)
+               AND NOT EXISTS (SELECT 1 FROM page_cache p WHERE p.extraction_id = texts.id)",
+            [],
+        )?;
+        report.unreferenced += tx.execute(
+            "DELETE FROM evidence_items
+             WHERE NOT EXISTS (SELECT 1 FROM evidence_refs r WHERE r.item_id = evidence_items.id)",
+            [],
+        )?;
+        tx.commit()?;
+        Ok(report)
+    }
+}

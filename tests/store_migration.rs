@@ -1,0 +1,279 @@
+//! Storage that grows with change (issue 20): a database written by the release before the
+//! content-addressed schema (schema 3, commit 50396b9) is migrated in place by today's code.
+//!
+//! The fixture `tests/fixtures/store-v3/` was produced by [`make_fixture`] at commit 50396b9
+//! (see `tests/fixtures/store-v3/README.md`).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use dvc_audit::run::pipeline::{self, RunOptions};
+use dvc_audit::sandbox::{Provider, Size};
+use support::world;
+
+fn fixture_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v3")
+}
+
+/// The HTTPS port the fixture's world was served on (it appears in every stored URL).
+const FIXTURE_HTTPS_PORT: u16 = 35605;
+
+/// The service whose signature defect is fixed between the two runs of the fixture.
+const FIXED: &str = "1.001012";
+/// The service whose VGCA control is removed between the two runs of the fixture.
+const PLANTED: &str = "1.001025";
+
+fn cli(config: &Path, args: &[&str]) -> (Option<i32>, String) {
+    let out = assert_cmd::Command::cargo_bin("dvc-audit")
+        .expect("binary")
+        .args(args)
+        .arg("-c")
+        .arg(config)
+        .timeout(Duration::from_secs(120))
+        .output()
+        .expect("dvc-audit");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Writes the fixture with the code of the checkout it runs in. Run only at the commit the
+/// fixture names: `cargo test --locked --test store_migration make_fixture -- --ignored`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes tests/fixtures/store-v3 with the code of this checkout"]
+async fn make_fixture() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let config = served.config_path();
+    let setup = world::setup(&config, |_| {});
+    let opts = || RunOptions {
+        send_mail: false,
+        ..RunOptions::default()
+    };
+    pipeline::run(&setup, opts(), None).await.expect("run 1");
+    served
+        .handle
+        .mutate(|o| {
+            o.service(FIXED)
+                .expect("fixed")
+                .providers
+                .push(Provider::Vgca);
+            o.service(PLANTED).expect("planted").providers.clear();
+        })
+        .expect("mutate");
+    pipeline::run(&setup, opts(), None).await.expect("run 2");
+
+    let dir = fixture_dir();
+    std::fs::create_dir_all(&dir).expect("fixture dir");
+    let (code, history) = cli(&config, &["history", "--json", "--limit", "50"]);
+    assert_eq!(code, Some(0), "{history}");
+    std::fs::write(dir.join("history.json"), history).expect("write");
+    let out = served.dir.path().join("out");
+    let out_arg = out.to_string_lossy().into_owned();
+    for run in ["1", "2"] {
+        let (code, text) = cli(
+            &config,
+            &[
+                "report",
+                "--run",
+                run,
+                "--lang",
+                "en",
+                "--format",
+                "json,text",
+                "--out",
+                &out_arg,
+            ],
+        );
+        assert!(code == Some(0) || code == Some(1), "{text}");
+        for ext in ["json", "txt"] {
+            let from = out.join(format!("run-{run}")).join(format!("report.{ext}"));
+            std::fs::copy(&from, dir.join(format!("report-run-{run}.{ext}")))
+                .unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+        }
+    }
+    let db = rusqlite::Connection::open(served.db()).expect("db");
+    let target = dir.join("dvc-audit.sqlite");
+    let _ = std::fs::remove_file(&target);
+    db.execute("VACUUM INTO ?1", [target.to_string_lossy().as_ref()])
+        .expect("vacuum into the fixture");
+}
+
+/// A copy of the fixture database next to a freshly served tiny world (same seed, so the
+/// same agencies, services and defects; other ports).
+async fn served_with_fixture() -> world::Served {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    std::fs::copy(fixture_dir().join("dvc-audit.sqlite"), served.db()).expect("copy fixture");
+    served
+}
+
+fn report(config: &Path, out: &Path, run: &str) -> (String, String) {
+    let out_arg = out.to_string_lossy().into_owned();
+    let (code, text) = cli(
+        config,
+        &[
+            "report",
+            "--run",
+            run,
+            "--lang",
+            "en",
+            "--format",
+            "json,text",
+            "--out",
+            &out_arg,
+        ],
+    );
+    assert!(code == Some(0) || code == Some(1), "{text}");
+    let read = |ext: &str| {
+        std::fs::read_to_string(out.join(format!("run-{run}")).join(format!("report.{ext}")))
+            .expect("report file")
+    };
+    (read("json"), read("txt"))
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixture_dir().join(name)).expect("fixture file")
+}
+
+fn user_version(db: &Path) -> i64 {
+    rusqlite::Connection::open(db)
+        .expect("db")
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
+    let served = served_with_fixture().await;
+    let config = served.config_path();
+    assert_eq!(user_version(&served.db()), 3, "the fixture is schema 3");
+
+    // Read commands never migrate: they say the next run will.
+    let (code, text) = cli(&config, &["history", "verify"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("schema 3"), "{text}");
+
+    // Opening for writing migrates in place.
+    let store = dvc_audit::store::Store::open(&served.db()).expect("open migrates");
+    let before_rows: i64 = store
+        .connection()
+        .query_row("SELECT COUNT(*) FROM service_facts", [], |r| r.get(0))
+        .expect("service_facts view");
+    assert_eq!(
+        before_rows, 54,
+        "every service row of the two runs is read back"
+    );
+    drop(store);
+    assert!(user_version(&served.db()) > 3);
+
+    let (code, text) = cli(&config, &["history", "verify"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "history verify on the migrated database: {text}"
+    );
+    let (code, history) = cli(&config, &["history", "--json", "--limit", "50"]);
+    assert_eq!(code, Some(0), "{history}");
+    assert_eq!(history, fixture("history.json"));
+    // Reports name the agencies' portals from the configuration: render them with the
+    // configuration of the world the fixture was recorded against (its HTTPS port).
+    let text = std::fs::read_to_string(&config).expect("config");
+    let port = served.handle.https_port().to_string();
+    let as_recorded = served.dir.path().join("audit-recorded.toml");
+    std::fs::write(
+        &as_recorded,
+        text.replace(&format!(":{port}"), &format!(":{FIXTURE_HTTPS_PORT}")),
+    )
+    .expect("write config");
+    let out = served.dir.path().join("out");
+    for run in ["1", "2"] {
+        let (json, txt) = report(&as_recorded, &out, run);
+        assert_eq!(
+            json,
+            fixture(&format!("report-run-{run}.json")),
+            "run {run} json"
+        );
+        assert_eq!(
+            txt,
+            fixture(&format!("report-run-{run}.txt")),
+            "run {run} text"
+        );
+    }
+
+    // A new run on top, against the world as it was for run 2: every service finding of run 2
+    // persists, the fixed service stays resolved, nothing of run 2's services is new.
+    served
+        .handle
+        .mutate(|o| {
+            o.service(FIXED)
+                .expect("fixed")
+                .providers
+                .push(Provider::Vgca);
+            o.service(PLANTED).expect("planted").providers.clear();
+        })
+        .expect("mutate");
+    let setup = world::setup(&config, |_| {});
+    let r3 = pipeline::run(
+        &setup,
+        RunOptions {
+            send_mail: false,
+            ..RunOptions::default()
+        },
+        None,
+    )
+    .await
+    .expect("run 3");
+    assert_eq!(r3.run_id, 3);
+    let store = dvc_audit::store::Store::open(&served.db()).expect("store");
+    let service_fails = |run: i64| -> std::collections::BTreeSet<(String, String)> {
+        store
+            .findings(run)
+            .expect("findings")
+            .into_iter()
+            .filter(|f| f.outcome == "fail" && f.scope == "service")
+            .map(|f| (f.rule_id, f.subject))
+            .collect()
+    };
+    let run2 = service_fails(2);
+    assert!(!run2.is_empty());
+    assert_eq!(
+        service_fails(3),
+        run2,
+        "run 3 sees the same service failures"
+    );
+    let fixed = ("SIG-001".to_string(), format!("danang/{FIXED}"));
+    assert!(
+        service_fails(1).contains(&fixed),
+        "run 1 failed the fixed service"
+    );
+    assert!(!run2.contains(&fixed), "the fix holds in run 2");
+    assert!(
+        run2.iter().any(|(_, s)| s == &format!("hanoi/{PLANTED}")),
+        "the planted defect is in run 2: {run2:?}"
+    );
+    let fps3: std::collections::BTreeMap<String, (String, String)> = store
+        .findings(3)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.outcome == "fail" && f.scope == "service")
+        .map(|f| (f.fingerprint.clone(), (f.rule_id, f.subject)))
+        .collect();
+    let diff = store.diff(3).expect("diff");
+    for fp in fps3.keys() {
+        assert!(
+            diff.persisting.contains(fp),
+            "{:?} persists from run 2: {diff:?}",
+            fps3.get(fp)
+        );
+    }
+    assert!(diff.regressed.is_empty(), "{diff:?}");
+    drop(store);
+    let (code, text) = cli(&config, &["history", "verify"]);
+    assert_eq!(
+        code,
+        Some(0),
+        "history verify after a run on the migrated database: {text}"
+    );
+}
