@@ -189,6 +189,15 @@ async fn demo_world_first_screen_and_print() {
     let second = demo(opts(first.https_port, first.http_port))
         .await
         .expect("second demo run");
+    // The world moved on between the two demo runs (sandbox drift day 1), so the second
+    // run's "what changed" has content: services that changed are new or resolved findings.
+    assert_eq!((first.drift_day, second.drift_day), (0, 1));
+    assert!(second.drift_changes.0 > 0, "drift changed services");
+    let diff = &second.summary.diff;
+    assert!(
+        !diff.new.is_empty() || !diff.resolved.is_empty(),
+        "a drifted day shows changes"
+    );
     let html_path = second
         .summary
         .reports

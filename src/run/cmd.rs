@@ -475,6 +475,9 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                         "database": db.display().to_string(),
                         "outbox": outbox.display().to_string(),
                         "mail_delivered": o.mail_delivered,
+                        "drift_day": o.drift_day,
+                        "drift_service_changes": o.drift_changes.0,
+                        "drift_certificate_changes": o.drift_changes.1,
                         "maildir": o.maildir.join("new").display().to_string(),
                     }),
                 )?;
@@ -492,6 +495,12 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
                     o.http_port,
                     truth.display()
                 );
+                if o.drift_day > 0 {
+                    text.push_str(&format!(
+                        "drift: day {} since the first demo run here ({} service changes, {} certificate changes)\n",
+                        o.drift_day, o.drift_changes.0, o.drift_changes.1
+                    ));
+                }
                 text.push_str(&render_summary(&o.summary));
                 text.push_str(&format!(
                     "directory: {}\n  config:   {}\n  database: {}\n  outbox:   {}\n",

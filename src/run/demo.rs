@@ -4,6 +4,9 @@
 //! Mail is composed, spooled to the outbox and sent like any run's, to an in-process SMTP sink
 //! on loopback ([`super::mailsink`]) that writes a maildir under the demo directory
 //! (`<dir>/maildir/new/*.eml`): the demo shows mail delivered, not connection-refused warnings.
+//!
+//! A repeat demo in the same directory serves the next sandbox drift day, so its report has
+//! changes to show (new and resolved findings), as a real portal's second night would.
 
 use std::path::{Path, PathBuf};
 
@@ -50,6 +53,10 @@ pub struct DemoOutcome {
     /// The ports the world was served on (the ephemeral ones when 0 was asked for).
     pub https_port: u16,
     pub http_port: u16,
+    /// The sandbox drift day served (0: the world as generated) and what it changed
+    /// (service changes, certificate changes) in total since day 0.
+    pub drift_day: u32,
+    pub drift_changes: (usize, usize),
     /// Messages the demo's SMTP sink received in this run, and where they are.
     pub mail_delivered: usize,
     pub maildir: PathBuf,
@@ -79,6 +86,24 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         }
         other => other?,
     };
+    // The world moves on between demos in one directory: the n-th earlier complete run
+    // serves drift day n (a few services gain or lose VGCA or change level or markup, a
+    // certificate renews or expires), so the next run's "what changed" has content.
+    let day = earlier_runs(&opts.dir.join("dvc-audit.sqlite"));
+    let drift = sandbox::Drift {
+        day,
+        ..sandbox::Drift::default()
+    };
+    let mut drift_changes = (0, 0);
+    if day > 0 {
+        let days = handle.drift(&drift)?;
+        drift_changes = (
+            days.iter().map(|d| d.services()).sum(),
+            days.iter()
+                .map(|d| d.cert_renewed.len() + d.cert_expired.len())
+                .sum(),
+        );
+    }
     let maildir = opts.dir.join("maildir");
     let sink = MailSink::start(&maildir)
         .await
@@ -110,7 +135,20 @@ pub async fn demo(opts: DemoOptions) -> Result<DemoOutcome, DemoError> {
         http_port,
         mail_delivered,
         maildir,
+        drift_day: day,
+        drift_changes,
     })
+}
+
+/// Complete runs already in the demo's history (0 when there is none yet).
+fn earlier_runs(db: &Path) -> u32 {
+    if !db.exists() {
+        return 0;
+    }
+    crate::store::Store::open_read_only(db)
+        .and_then(|s| s.runs(100_000))
+        .map(|runs| runs.iter().filter(|r| r.status == "complete").count())
+        .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// Load the world's config with email enabled and sent, in plain SMTP, to the demo's sink on
