@@ -19,8 +19,9 @@ use crate::facts::{AgencyFacts, AssessReason, Level, ServiceFacts};
 use crate::store::reading::{ReportRow, RowKind, ServiceCounts};
 use crate::store::{FindingRecord, RunDiff, RunRow, Store, StoreError, TrendPoint};
 
-/// At most this many trend points per agency are kept (the sparkline's width).
-pub const TREND_MAX: usize = 30;
+/// At most this many trend points per agency are kept (the sparkline and trend charts).
+/// Enough points for the first screen's 90-day change with nightly runs plus spot checks.
+pub const TREND_MAX: usize = 120;
 
 /// Default of `report.max_rows_per_rule`: example rows per (agency, rule) in HTML and text.
 pub const DEFAULT_MAX_ROWS_PER_RULE: usize = 20;

@@ -78,6 +78,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "VGCA share over time",
     ),
     ("fs_since_last", "so với lần trước", "since last run"),
+    (
+        "fs_vgca_partial",
+        "Một phần hỗ trợ chữ ký số chuyên dùng (VGCA)",
+        "Partial-online services with VGCA signature",
+    ),
     ("fs_30d", "30 ngày", "30 days"),
     ("fs_90d", "90 ngày", "90 days"),
     (
@@ -127,6 +132,10 @@ pub struct RankRow {
     pub vgca_pct: String,
     /// Signed percentage points since the last measured run, empty when unknown.
     pub vgca_delta: String,
+    /// Một phần (partial) services whose own page shows VGCA, `"3/8"`, and its percentage;
+    /// empty when none was read or signatures/levels were not observable.
+    pub vgca_partial: String,
+    pub vgca_partial_pct: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -293,7 +302,21 @@ fn rank_row(lang: Lang, a: &AgencyReport, run_id: i64) -> RankRow {
             .unwrap_or_default(),
         vgca_pct: a.shares.vgca.map(pct).unwrap_or_default(),
         vgca_delta: delta(a.shares.vgca, share_before(a, run_id)),
+        vgca_partial: String::new(),
+        vgca_partial_pct: String::new(),
     }
+}
+
+/// The VGCA share of an agency's read một phần services, from the survey (the same counts
+/// the survey table shows): `(vgca, partial)`; `None` when none was read, or when the
+/// agency's levels or signatures could not be observed (its full-process share is then
+/// unmeasured too).
+fn partial_vgca(data: &ReportData, a: &AgencyReport) -> Option<(i64, i64)> {
+    if a.shares.vgca.is_none() && a.full_total > 0 {
+        return None;
+    }
+    let s = data.survey.iter().find(|s| s.agency_id == a.facts.id)?;
+    (s.levels.partial > 0).then_some((s.vgca.partial_per_service, s.levels.partial))
 }
 
 /// Agencies worst first: not assessed, then by score descending, then by id.
@@ -607,9 +630,17 @@ pub fn first_screen(data: &ReportData) -> FirstScreen {
         .iter()
         .take(FIRST_SCREEN_MAX_AGENCIES)
         .enumerate()
-        .map(|(i, a)| RankRow {
-            rank: i + 1,
-            ..rank_row(lang, a, data.run.id)
+        .map(|(i, a)| {
+            let (vgca_partial, vgca_partial_pct) = match partial_vgca(data, a) {
+                Some((v, n)) => (format!("{v}/{n}"), pct(v as f64 / n as f64)),
+                None => Default::default(),
+            };
+            RankRow {
+                rank: i + 1,
+                vgca_partial,
+                vgca_partial_pct,
+                ..rank_row(lang, a, data.run.id)
+            }
         })
         .collect();
     let (heat_cols, heat_rows) = heat(data, &shown);
