@@ -19,6 +19,8 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 
+/// Commands per session: a client that never ends its session is cut off.
+const MAX_COMMANDS: usize = 10_000;
 const MAX_CONNECTIONS: usize = 8;
 const MAX_LINE: u64 = 1_000;
 const MAX_RECIPIENTS: usize = 100;
@@ -162,7 +164,13 @@ async fn session(stream: TcpStream, dir: &Path, count: &AtomicUsize) -> std::io:
         .write_all(b"220 dvc-audit-demo ESMTP sink\r\n")
         .await?;
     let mut recipients = 0usize;
+    let mut commands = 0usize;
     while let Some(cmd) = line(&mut r).await? {
+        commands += 1;
+        if commands > MAX_COMMANDS {
+            write.write_all(b"421 too many commands\r\n").await?;
+            return Ok(());
+        }
         let verb = cmd
             .split_whitespace()
             .next()

@@ -165,7 +165,9 @@ fn run_digest_v1(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
+/// The header line digests v2 and v3 share (under their own domain tag): the run's mode,
+/// scope, seed, rule and config digests, times and note, chained to `prev`.
+fn head(conn: &Connection, run: i64, domain: &str, prev: &str) -> Result<Sha256> {
     type Head = (
         String,
         String,
@@ -197,7 +199,7 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     put(
         &mut hasher,
         &[
-            DOMAIN_V2,
+            domain,
             prev,
             &run.to_string(),
             &mode,
@@ -210,6 +212,11 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
             &h(&note),
         ],
     );
+    Ok(hasher)
+}
+
+fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
+    let mut hasher = head(conn, run, DOMAIN_V2, prev)?;
     findings_lines(conn, run, &mut hasher, true)?;
     // Every row a report's counts and shares are computed from, in a fixed order, each
     // section ending with its row count.
@@ -382,50 +389,7 @@ pub(super) fn evidence_hash(conn: &Connection, run: i64, fingerprint: &str) -> R
 /// their count), so `gc` can remove a section's rows from an old run and keep only its hash
 /// (`pruned`, and `pruned_evidence` per finding) without breaking the chain.
 fn run_digest_v3(conn: &Connection, run: i64, prev: &str) -> Result<String> {
-    type Head = (
-        String,
-        String,
-        Option<i64>,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-    );
-    let (mode, scope, seed, rd, cd, started, ended, note): Head = conn.query_row(
-        "SELECT mode, scope_json, seed, ruleset_digest, config_digest, started_at, ended_at, note
-         FROM runs WHERE id = ?1",
-        params![run],
-        |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-            ))
-        },
-    )?;
-    let mut hasher = Sha256::new();
-    put(
-        &mut hasher,
-        &[
-            DOMAIN_V3,
-            prev,
-            &run.to_string(),
-            &mode,
-            &h(&scope),
-            &seed.map(|s| s.to_string()).unwrap_or_default(),
-            &rd,
-            &cd,
-            &started,
-            ended.as_deref().unwrap_or(""),
-            &h(&note),
-        ],
-    );
+    let mut hasher = head(conn, run, DOMAIN_V3, prev)?;
     // Findings (never removed), then each finding's evidence hash.
     let mut findings = Sha256::new();
     let mut evidence = Sha256::new();

@@ -41,6 +41,23 @@ pub struct ServiceCounts {
     pub signature_unobserved: i64,
 }
 
+/// One `(agency_id, counts)` row, columns in [`ServiceCounts`] field order (the live query and
+/// the counts `gc` keeps for pruned runs select the same).
+fn counts_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ServiceCounts)> {
+    Ok((
+        r.get(0)?,
+        ServiceCounts {
+            services: r.get(1)?,
+            read: r.get(2)?,
+            full: r.get(3)?,
+            full_with_vgca: r.get(4)?,
+            level_published: r.get(5)?,
+            level_unobserved: r.get(6)?,
+            signature_unobserved: r.get(7)?,
+        },
+    ))
+}
+
 impl ServiceCounts {
     /// VGCA share of read full-process services; `None` when none was read, or when a read
     /// service's level or signature could not be observed (the share would be a guess).
@@ -250,20 +267,7 @@ impl Store {
                     level_unobserved, signature_unobserved
              FROM pruned_service_counts WHERE run_id = ?1",
         )?;
-        let kept = pruned.query_map(params![run], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                ServiceCounts {
-                    services: r.get(1)?,
-                    read: r.get(2)?,
-                    full: r.get(3)?,
-                    full_with_vgca: r.get(4)?,
-                    level_published: r.get(5)?,
-                    level_unobserved: r.get(6)?,
-                    signature_unobserved: r.get(7)?,
-                },
-            ))
-        })?;
+        let kept = pruned.query_map(params![run], counts_row)?;
         let kept: BTreeMap<String, ServiceCounts> = kept.collect::<std::result::Result<_, _>>()?;
         if !kept.is_empty() {
             return Ok(kept);
@@ -285,20 +289,7 @@ impl Store {
                         ELSE 0 END)
              FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
         )?;
-        let rows = st.query_map(params![run], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                ServiceCounts {
-                    services: r.get(1)?,
-                    read: r.get(2)?,
-                    full: r.get(3)?,
-                    full_with_vgca: r.get(4)?,
-                    level_published: r.get(5)?,
-                    level_unobserved: r.get(6)?,
-                    signature_unobserved: r.get(7)?,
-                },
-            ))
-        })?;
+        let rows = st.query_map(params![run], counts_row)?;
         let mut out = BTreeMap::new();
         for row in rows {
             let (k, v) = row?;
