@@ -486,6 +486,7 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
     let db = dir.path().join("h.sqlite");
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
+        dvc_audit::store::register_functions(&conn).expect("functions");
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
             .expect("checkpoint");
     }
@@ -516,6 +517,7 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
     for edit in edits {
         {
             let conn = rusqlite::Connection::open(&db).expect("open");
+            dvc_audit::store::register_functions(&conn).expect("functions");
             conn.execute_batch(edit).expect("tamper");
         }
         let (code, out) = verify(&config, None);
@@ -531,6 +533,7 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
     // Deleting the newest run leaves an intact chain, but its head is gone.
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
+        dvc_audit::store::register_functions(&conn).expect("functions");
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = OFF;
              DELETE FROM evidence WHERE run_id = {r}; DELETE FROM findings WHERE run_id = {r};
@@ -549,6 +552,7 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
     // Deleting every run is reported, never "intact".
     {
         let conn = rusqlite::Connection::open(&db).expect("open");
+        dvc_audit::store::register_functions(&conn).expect("functions");
         conn.execute_batch(
             "PRAGMA foreign_keys = OFF;
              DELETE FROM evidence; DELETE FROM findings; DELETE FROM resolutions;

@@ -366,14 +366,24 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
 
     // Edit one finding's message of the first run by hand.
     let conn = rusqlite::Connection::open(served.db()).expect("open db");
+    dvc_audit::store::register_functions(&conn).expect("functions");
     let n = conn
         .execute(
             "UPDATE findings SET message_vi = message_vi || ' (đã sửa)'
-             WHERE rowid = (SELECT MIN(rowid) FROM findings WHERE run_id = ?1)",
+             WHERE run_id = ?1 AND fingerprint = (SELECT MIN(fingerprint) FROM findings WHERE run_id = ?1)",
             [r1.run_id],
         )
         .expect("edit");
-    assert_eq!(n, 1);
+    // (An edit through the view is done by its trigger: SQLite counts no changed row.)
+    let _ = n;
+    let edited: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM findings WHERE message_vi LIKE '%(đã sửa)' AND run_id = ?1",
+            [r1.run_id],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(edited, 1);
     let (code, out) = history_verify(&config);
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -392,11 +402,12 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
     )
     .expect("undo");
     assert_eq!(history_verify(&config).0, Some(0));
-    // Evidence is stored once per content (`evidence_items`) and referenced by each run.
+    // Evidence is stored once per content (`evidence_items`) and referenced by each run
+    // (`evidence_marks`): an edit of the item shows in every run that refers to it.
     let n = conn
         .execute(
             "UPDATE evidence_items SET excerpt = excerpt || 'x'
-             WHERE id = (SELECT item_id FROM evidence_refs WHERE run_id = ?1 ORDER BY rowid LIMIT 1)",
+             WHERE id = (SELECT item_id FROM evidence_marks WHERE run_id = ?1 ORDER BY version_id, seq LIMIT 1)",
             [r2.run_id],
         )
         .expect("edit evidence");

@@ -205,8 +205,12 @@ fn host_key(url: &Url) -> String {
     )
 }
 
+/// Now, to the millisecond: the history keeps fetch times as milliseconds after the run's
+/// start (`store::pack`), so a time it stores reads back exactly as the crawler wrote it.
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    let t = time::OffsetDateTime::now_utc();
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

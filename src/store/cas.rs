@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use super::Result;
+use super::pack::{Packer, compact_time};
 
 /// SHA-256 over `parts`, each length-prefixed (no two different sequences hash alike).
 pub(super) fn key(parts: &[&[u8]]) -> Vec<u8> {
@@ -17,8 +18,39 @@ pub(super) fn key(parts: &[&[u8]]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// The id of `text`, stored once.
-pub(super) fn put_text(conn: &Connection, text: &str) -> Result<i64> {
+/// The dictionary key of a text about `url`: its host (one portal's pages share their
+/// URLs, selectors and labels).
+pub(super) fn dict_key(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
+}
+
+/// The id of `text`, stored once (by the SHA-256 of the text), compressed with `dict`'s
+/// dictionary when it has one.
+pub(super) fn put_text(
+    conn: &Connection,
+    packer: &mut Packer,
+    dict: Option<&str>,
+    text: &str,
+) -> Result<i64> {
+    let hash = key(&[text.as_bytes()]);
+    let found = conn
+        .prepare_cached("SELECT id FROM texts WHERE hash = ?1")?
+        .query_row(params![hash], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    let packed = packer.pack(dict, text);
+    conn.prepare_cached("INSERT INTO texts (hash, text) VALUES (?1, ?2)")?
+        .execute(params![hash, packed])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A text stored as it is (schema-3 conversion: the rows keep their form).
+fn put_plain_text(conn: &Connection, text: &str) -> Result<i64> {
     let hash = key(&[text.as_bytes()]);
     let found = conn
         .prepare_cached("SELECT id FROM texts WHERE hash = ?1")?
@@ -43,9 +75,8 @@ pub(super) struct Version<'a> {
     pub facts_json: &'a str,
 }
 
-/// The id of a service state, stored once.
-pub(super) fn put_version(conn: &Connection, v: &Version<'_>) -> Result<i64> {
-    let facts_id = put_text(conn, v.facts_json)?;
+/// The id of a service state whose facts text is `facts_id`, stored once.
+fn put_version(conn: &Connection, v: &Version<'_>, facts_id: i64) -> Result<i64> {
     let hash = key(&[
         v.agency_id.as_bytes(),
         v.service_key.as_bytes(),
@@ -86,15 +117,39 @@ pub(super) struct Read<'a> {
     pub bytes: i64,
 }
 
-/// Record that `run` saw service state `version` (read as `read` says; `None` for rows whose
-/// facts text is whole), replacing what the run recorded for the same service before.
-pub(super) fn put_service_run(
+/// Record that `run` (started at `started`) saw service state `v`, read as `read` says,
+/// replacing what the run recorded for the same service before. The facts text is
+/// compressed; the read time is kept as milliseconds after the run's start.
+pub(super) fn put_service_read(
     conn: &Connection,
+    packer: &mut Packer,
     run: i64,
+    started: &str,
     v: &Version<'_>,
-    read: Option<&Read<'_>>,
+    read: &Read<'_>,
 ) -> Result<()> {
-    let version = put_version(conn, v)?;
+    let facts_id = put_text(conn, packer, Some(&dict_key(v.url)), v.facts_json)?;
+    let version = put_version(conn, v, facts_id)?;
+    for table in ["service_runs", "service_reads"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE run_id = ?1 AND version_id IN
+                 (SELECT id FROM service_versions WHERE agency_id = ?2 AND service_key = ?3)"
+        ))?
+        .execute(params![run, v.agency_id, v.service_key])?;
+    }
+    let (at_ms, fetched_at) = compact_time(started, read.fetched_at);
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO service_reads (run_id, version_id, at_ms, fetched_at, status, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![run, version, at_ms, fetched_at, read.status, read.bytes])?;
+    Ok(())
+}
+
+/// Record a schema-3 row: its facts text whole, stored as it was (`service_runs`).
+fn put_service_run_v3(conn: &Connection, run: i64, v: &Version<'_>) -> Result<()> {
+    let facts_id = put_plain_text(conn, v.facts_json)?;
+    let version = put_version(conn, v, facts_id)?;
     conn.prepare_cached(
         "DELETE FROM service_runs WHERE run_id = ?1 AND version_id IN
              (SELECT id FROM service_versions WHERE agency_id = ?2 AND service_key = ?3)",
@@ -102,15 +157,9 @@ pub(super) fn put_service_run(
     .execute(params![run, v.agency_id, v.service_key])?;
     conn.prepare_cached(
         "INSERT OR REPLACE INTO service_runs (run_id, version_id, fetched_at, status, bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+         VALUES (?1, ?2, NULL, NULL, NULL)",
     )?
-    .execute(params![
-        run,
-        version,
-        read.map(|r| r.fetched_at),
-        read.map(|r| r.status),
-        read.map(|r| r.bytes)
-    ])?;
+    .execute(params![run, version])?;
     Ok(())
 }
 
@@ -124,12 +173,8 @@ pub(super) struct EvidenceRow<'a> {
     pub excerpt: &'a str,
 }
 
-pub(super) fn put_evidence(
-    conn: &Connection,
-    run: i64,
-    fingerprint: &str,
-    e: &EvidenceRow<'_>,
-) -> Result<()> {
+/// The id of an evidence item (its content without the time), stored once.
+fn put_item(conn: &Connection, e: &EvidenceRow<'_>) -> Result<i64> {
     let hash = key(&[
         e.url.as_bytes(),
         &e.status.to_le_bytes(),
@@ -141,29 +186,145 @@ pub(super) fn put_evidence(
         .prepare_cached("SELECT id FROM evidence_items WHERE hash = ?1")?
         .query_row(params![hash], |r| r.get(0))
         .optional()?;
-    let item = match found {
-        Some(id) => id,
-        None => {
-            conn.prepare_cached(
-                "INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![
-                hash,
-                e.url,
-                e.status,
-                e.content_hash,
-                e.locator,
-                e.excerpt
-            ])?;
-            conn.last_insert_rowid()
-        }
-    };
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    conn.prepare_cached(
+        "INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        hash,
+        e.url,
+        e.status,
+        e.content_hash,
+        e.locator,
+        e.excerpt
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// A schema-3 evidence row, as it was (`evidence_refs`).
+fn put_evidence_v3(
+    conn: &Connection,
+    run: i64,
+    fingerprint: &str,
+    e: &EvidenceRow<'_>,
+) -> Result<()> {
+    let item = put_item(conn, e)?;
     conn.prepare_cached(
         "INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at) VALUES (?1, ?2, ?3, ?4)",
     )?
     .execute(params![run, fingerprint, item, e.fetched_at])?;
     Ok(())
+}
+
+/// The `seq`-th piece of evidence of finding version `version` in `run` (started at
+/// `started`): the item stored once, the time as milliseconds after the run's start.
+pub(super) fn put_evidence_mark(
+    conn: &Connection,
+    run: i64,
+    started: &str,
+    version: i64,
+    seq: i64,
+    e: &EvidenceRow<'_>,
+) -> Result<()> {
+    let item = put_item(conn, e)?;
+    let (at_ms, fetched_at) = compact_time(started, e.fetched_at);
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO evidence_marks (run_id, version_id, seq, item_id, at_ms, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![run, version, seq, item, at_ms, fetched_at])?;
+    Ok(())
+}
+
+/// One finding of a run: the columns of the old `findings` row besides run and state.
+pub(super) struct FindingRow<'a> {
+    pub fingerprint: &'a str,
+    pub rule_id: &'a str,
+    pub severity: &'a str,
+    pub scope: &'a str,
+    pub agency_id: &'a str,
+    pub subject: &'a str,
+    pub outcome: &'a str,
+    pub reason: &'a str,
+    pub message_vi: &'a str,
+    pub message_en: &'a str,
+    pub waiver: &'a str,
+}
+
+/// Record finding `f` in `run`: its content stored once (`finding_versions`, messages as
+/// compressed texts), the run's mark replacing any earlier mark of the same fingerprint in
+/// the run (and that mark's evidence). Returns the version id the evidence refers to.
+pub(super) fn put_finding(
+    conn: &Connection,
+    packer: &mut Packer,
+    run: i64,
+    f: &FindingRow<'_>,
+    dict: Option<&str>,
+) -> Result<i64> {
+    let vi = put_text(conn, packer, dict, f.message_vi)?;
+    let en = put_text(conn, packer, dict, f.message_en)?;
+    let hash = key(&[
+        f.fingerprint.as_bytes(),
+        f.rule_id.as_bytes(),
+        f.severity.as_bytes(),
+        f.scope.as_bytes(),
+        f.agency_id.as_bytes(),
+        f.subject.as_bytes(),
+        f.outcome.as_bytes(),
+        f.reason.as_bytes(),
+        &vi.to_le_bytes(),
+        &en.to_le_bytes(),
+        f.waiver.as_bytes(),
+    ]);
+    let found: Option<i64> = conn
+        .prepare_cached("SELECT id FROM finding_versions WHERE hash = ?1")?
+        .query_row(params![hash], |r| r.get(0))
+        .optional()?;
+    let version = match found {
+        Some(id) => id,
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO finding_versions (hash, fingerprint, rule_id, severity, scope, agency_id,
+                     subject, outcome, reason, message_vi_id, message_en_id, waiver)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?
+            .execute(params![
+                hash,
+                f.fingerprint,
+                f.rule_id,
+                f.severity,
+                f.scope,
+                f.agency_id,
+                f.subject,
+                f.outcome,
+                f.reason,
+                vi,
+                en,
+                f.waiver
+            ])?;
+            conn.last_insert_rowid()
+        }
+    };
+    // Storing a fingerprint twice in a run keeps the last record (and its evidence).
+    for table in ["evidence_marks", "finding_marks"] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {table} WHERE run_id = ?1 AND version_id IN
+                 (SELECT id FROM finding_versions WHERE fingerprint = ?2)"
+        ))?
+        .execute(params![run, f.fingerprint])?;
+    }
+    conn.prepare_cached("DELETE FROM findings_rows WHERE run_id = ?1 AND fingerprint = ?2")?
+        .execute(params![run, f.fingerprint])?;
+    conn.prepare_cached("DELETE FROM evidence_refs WHERE run_id = ?1 AND fingerprint = ?2")?
+        .execute(params![run, f.fingerprint])?;
+    conn.prepare_cached(
+        "INSERT INTO finding_marks (run_id, version_id, state) VALUES (?1, ?2, 0)",
+    )?
+    .execute(params![run, version])?;
+    Ok(version)
 }
 
 /// Move the rows of schema 3 (`service_facts_v3`, `evidence_v3`, `page_cache_v3`) into the
@@ -195,7 +356,7 @@ pub(super) fn convert_schema3(conn: &Connection) -> Result<()> {
                 r.get(6)?,
                 r.get(7)?,
             );
-            put_service_run(
+            put_service_run_v3(
                 conn,
                 run,
                 &Version {
@@ -207,7 +368,6 @@ pub(super) fn convert_schema3(conn: &Connection) -> Result<()> {
                     unread: &unread,
                     facts_json: &facts_json,
                 },
-                None,
             )?;
         }
     }
@@ -236,7 +396,7 @@ pub(super) fn convert_schema3(conn: &Connection) -> Result<()> {
                 r.get(6)?,
                 r.get(7)?,
             );
-            put_evidence(
+            put_evidence_v3(
                 conn,
                 run,
                 &fp,
@@ -258,7 +418,7 @@ pub(super) fn convert_schema3(conn: &Connection) -> Result<()> {
         let mut rows = st.query([])?;
         while let Some(r) = rows.next()? {
             let text: String = r.get(4)?;
-            let id = put_text(conn, &text)?;
+            let id = put_plain_text(conn, &text)?;
             conn.prepare_cached(
                 "INSERT INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -231,7 +231,7 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
         ),
         (
             "V",
-            "SELECT scope, subject FROM assessed WHERE run_id = ?1 ORDER BY scope, subject",
+            "SELECT scope, subject FROM assessed_all WHERE run_id = ?1 ORDER BY scope, subject",
         ),
         (
             "C",
@@ -290,7 +290,7 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
     Some(match tag {
         "R" => "SELECT fingerprint FROM resolutions WHERE run_id = ?1 ORDER BY fingerprint",
         "U" => "SELECT fingerprint, reason FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
-        "V" => "SELECT scope, subject FROM assessed WHERE run_id = ?1 ORDER BY scope, subject",
+        "V" => "SELECT scope, subject FROM assessed_all WHERE run_id = ?1 ORDER BY scope, subject",
         "C" => {
             "SELECT agency_id, COALESCE(CAST(announced AS TEXT), ''), CAST(listed AS TEXT),
                     CAST(read AS TEXT), CAST(unread AS TEXT), unread_json, truncated_json,
@@ -307,13 +307,25 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
         // From the tables, not the view: the text as stored and the read time, so the digest
         // does not depend on how SQLite's JSON functions print.
         "S" => {
-            "SELECT v.agency_id, v.service_key, v.url, v.level, v.content_hash, t.text,
-                    COALESCE(r.fetched_at, ''), COALESCE(CAST(r.status AS TEXT), ''),
-                    COALESCE(CAST(r.bytes AS TEXT), ''), v.unread
-             FROM service_runs r
-             JOIN service_versions v ON v.id = r.version_id
-             JOIN texts t ON t.id = v.facts_id
-             WHERE r.run_id = ?1 ORDER BY v.agency_id, v.service_key"
+            "SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 FROM (
+                 SELECT v.agency_id AS c1, v.service_key AS c2, v.url AS c3, v.level AS c4,
+                        v.content_hash AS c5, dvc_text(t.text) AS c6,
+                        COALESCE(r.fetched_at, '') AS c7, COALESCE(CAST(r.status AS TEXT), '') AS c8,
+                        COALESCE(CAST(r.bytes AS TEXT), '') AS c9, v.unread AS c10
+                 FROM service_runs r
+                 JOIN service_versions v ON v.id = r.version_id
+                 JOIN texts t ON t.id = v.facts_id
+                 WHERE r.run_id = ?1
+                 UNION ALL
+                 SELECT v.agency_id, v.service_key, v.url, v.level, v.content_hash, dvc_text(t.text),
+                        dvc_time(x.started_at, r.at_ms, r.fetched_at), CAST(r.status AS TEXT),
+                        CAST(r.bytes AS TEXT), v.unread
+                 FROM service_reads r
+                 JOIN runs x ON x.id = r.run_id
+                 JOIN service_versions v ON v.id = r.version_id
+                 JOIN texts t ON t.id = v.facts_id
+                 WHERE r.run_id = ?1)
+             ORDER BY c1, c2"
         }
         "X" => {
             "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), record_json

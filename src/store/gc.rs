@@ -130,10 +130,14 @@ impl Store {
                         "DELETE FROM assessed WHERE run_id = ?1",
                         &mut report.assessed_rows,
                     ),
-                    "S" => (
-                        "DELETE FROM service_runs WHERE run_id = ?1",
-                        &mut report.service_rows,
-                    ),
+                    "S" => {
+                        report.service_rows += tx
+                            .execute("DELETE FROM service_reads WHERE run_id = ?1", params![run])?;
+                        (
+                            "DELETE FROM service_runs WHERE run_id = ?1",
+                            &mut report.service_rows,
+                        )
+                    }
                     _ => (
                         "DELETE FROM fetches WHERE run_id = ?1",
                         &mut report.fetch_rows,
@@ -154,8 +158,11 @@ impl Store {
                            AND l.resolved_run IN (SELECT id FROM runs WHERE started_at < ?2)
                            AND NOT EXISTS (SELECT 1 FROM pruned_evidence p
                                            WHERE p.run_id = ?1 AND p.fingerprint = f.fingerprint)
-                           AND EXISTS (SELECT 1 FROM evidence_refs e
-                                       WHERE e.run_id = ?1 AND e.fingerprint = f.fingerprint)
+                           AND (EXISTS (SELECT 1 FROM evidence_refs e
+                                        WHERE e.run_id = ?1 AND e.fingerprint = f.fingerprint)
+                                OR EXISTS (SELECT 1 FROM evidence_marks e
+                                           JOIN finding_versions v ON v.id = e.version_id
+                                           WHERE e.run_id = ?1 AND v.fingerprint = f.fingerprint))
                          ORDER BY f.fingerprint",
                     )?;
                     st.query_map(params![run, cutoff], |r| r.get(0))?
@@ -171,6 +178,11 @@ impl Store {
                         "DELETE FROM evidence_refs WHERE run_id = ?1 AND fingerprint = ?2",
                         params![run, fp],
                     )?;
+                    report.evidence_rows += tx.execute(
+                        "DELETE FROM evidence_marks WHERE run_id = ?1 AND version_id IN
+                             (SELECT id FROM finding_versions WHERE fingerprint = ?2)",
+                        params![run, fp],
+                    )?;
                     touched = true;
                 }
             }
@@ -178,20 +190,24 @@ impl Store {
                 report.runs += 1;
             }
         }
+        // Set-based (`NOT IN` over one materialised list): the per-run tables are keyed by
+        // run first, so a per-row `NOT EXISTS` would scan them once per state.
         report.unreferenced += tx.execute(
-            "DELETE FROM service_versions
-             WHERE NOT EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = service_versions.id)",
+            "DELETE FROM service_versions WHERE id NOT IN
+                 (SELECT version_id FROM service_runs UNION SELECT version_id FROM service_reads)",
             [],
         )?;
         report.unreferenced += tx.execute(
-            "DELETE FROM texts
-             WHERE NOT EXISTS (SELECT 1 FROM service_versions v WHERE v.facts_id = texts.id)
-               AND NOT EXISTS (SELECT 1 FROM page_cache p WHERE p.extraction_id = texts.id)",
+            "DELETE FROM texts WHERE id NOT IN
+                 (SELECT facts_id FROM service_versions
+                  UNION SELECT extraction_id FROM page_cache
+                  UNION SELECT message_vi_id FROM finding_versions
+                  UNION SELECT message_en_id FROM finding_versions)",
             [],
         )?;
         report.unreferenced += tx.execute(
-            "DELETE FROM evidence_items
-             WHERE NOT EXISTS (SELECT 1 FROM evidence_refs r WHERE r.item_id = evidence_items.id)",
+            "DELETE FROM evidence_items WHERE id NOT IN
+                 (SELECT item_id FROM evidence_refs UNION SELECT item_id FROM evidence_marks)",
             [],
         )?;
         tx.commit()?;

@@ -111,7 +111,7 @@ impl Store {
     /// last record.
     pub fn record_findings(&mut self, run: i64, findings: &[FindingRecord]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        insert_findings(&tx, run, findings)?;
+        insert_findings(&tx, &mut self.packer, run, findings)?;
         tx.commit()?;
         Ok(())
     }
@@ -124,10 +124,23 @@ impl Store {
         let tx = self.conn.transaction()?;
 
         // Each failure's state, from the lifecycle as it stood before this run.
+        // (Runs stored since schema 5 mark finding versions; `findings_rows` holds a row only
+        // when a tool wrote one through the view.) States as codes: 1 new, 2 persisting,
+        // 3 regressed.
         tx.execute(
-            "UPDATE findings SET state = COALESCE(
+            "UPDATE finding_marks SET state = COALESCE(
+                 (SELECT CASE l.state WHEN 'open' THEN 2 ELSE 3 END
+                  FROM finding_versions v JOIN lifecycle l ON l.fingerprint = v.fingerprint
+                  WHERE v.id = finding_marks.version_id),
+                 1)
+             WHERE run_id = ?1
+               AND (SELECT outcome FROM finding_versions WHERE id = finding_marks.version_id) = 'fail'",
+            params![run],
+        )?;
+        tx.execute(
+            "UPDATE findings_rows SET state = COALESCE(
                  (SELECT CASE l.state WHEN 'open' THEN 'persisting' ELSE 'regressed' END
-                  FROM lifecycle l WHERE l.fingerprint = findings.fingerprint),
+                  FROM lifecycle l WHERE l.fingerprint = findings_rows.fingerprint),
                  'new')
              WHERE run_id = ?1 AND outcome = 'fail'",
             params![run],
@@ -344,33 +357,67 @@ impl Store {
     }
 }
 
-fn insert_findings(tx: &Transaction<'_>, run: i64, findings: &[FindingRecord]) -> Result<()> {
-    let mut f_st = tx.prepare_cached(
-        "INSERT OR REPLACE INTO findings (run_id, fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason, message_vi, message_en, waiver)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+fn insert_findings(
+    tx: &Transaction<'_>,
+    packer: &mut super::pack::Packer,
+    run: i64,
+    findings: &[FindingRecord],
+) -> Result<()> {
+    use super::cas;
+    let started: String = tx.query_row(
+        "SELECT started_at FROM runs WHERE id = ?1",
+        params![run],
+        |r| r.get(0),
     )?;
+    // Messages name the service and its portal: the dictionary of the evidence's host (or of
+    // the subject, for a host finding) compresses them best.
+    let dict_of = |f: &FindingRecord| -> Option<String> {
+        f.evidence
+            .first()
+            .map(|e| cas::dict_key(&e.url))
+            .filter(|k| !k.is_empty())
+    };
+    let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
     for f in findings {
-        f_st.execute(params![
+        if let Some(k) = dict_of(f) {
+            let v = by_host.entry(k).or_default();
+            v.push(&f.message_vi);
+            v.push(&f.message_en);
+        }
+    }
+    for (host, samples) in &by_host {
+        packer.prepare(tx, host, samples)?;
+    }
+    for f in findings {
+        let dict = dict_of(f);
+        let version = cas::put_finding(
+            tx,
+            packer,
             run,
-            f.fingerprint,
-            f.rule_id,
-            f.severity,
-            f.scope,
-            f.agency_id,
-            f.subject,
-            f.outcome,
-            f.reason,
-            f.message_vi,
-            f.message_en,
-            f.waiver
-        ])?;
-        for e in &f.evidence {
+            &cas::FindingRow {
+                fingerprint: &f.fingerprint,
+                rule_id: &f.rule_id,
+                severity: &f.severity,
+                scope: &f.scope,
+                agency_id: &f.agency_id,
+                subject: &f.subject,
+                outcome: &f.outcome,
+                reason: &f.reason,
+                message_vi: &f.message_vi,
+                message_en: &f.message_en,
+                waiver: &f.waiver,
+            },
+            dict.as_deref(),
+        )?;
+        for (seq, e) in f.evidence.iter().enumerate() {
             let excerpt = crate::facts::excerpt(&e.excerpt);
-            super::cas::put_evidence(
+            cas::put_evidence_mark(
                 tx,
                 run,
-                &f.fingerprint,
-                &super::cas::EvidenceRow {
+                &started,
+                version,
+                seq as i64,
+                &cas::EvidenceRow {
                     url: &e.url,
                     fetched_at: &e.fetched_at,
                     status: e.status,
@@ -392,6 +439,12 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
                    AND f.outcome = 'could_not_assess'),
                 EXISTS (SELECT 1 FROM assessed a WHERE a.run_id = ?1 AND a.scope = l.scope
                           AND a.subject = l.subject)
+                OR (l.scope = 'service' AND EXISTS (
+                    SELECT 1 FROM service_versions v JOIN service_reads r ON r.version_id = v.id
+                    WHERE v.agency_id = l.agency_id
+                      AND v.service_key = substr(l.subject, length(l.agency_id) + 2)
+                      AND l.subject = v.agency_id || '/' || v.service_key
+                      AND v.unread = '' AND r.run_id = ?1))
          FROM lifecycle l
          WHERE l.state = 'open'
            AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint

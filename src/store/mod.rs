@@ -17,6 +17,7 @@ mod cas;
 mod chain;
 mod gc;
 mod lifecycle;
+mod pack;
 pub mod reading;
 mod schema;
 
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 pub use chain::ChainBreak;
 pub use gc::PruneReport;
 pub use lifecycle::{RunDiff, TrendPoint};
+pub use pack::register as register_functions;
 
 use crate::facts::{AgencyFacts, Coverage, HostFacts, ServiceFacts};
 
@@ -141,6 +143,8 @@ pub(crate) fn now() -> String {
 /// The history database.
 pub struct Store {
     conn: Connection,
+    /// Compresses texts (per-host dictionaries), for the writer.
+    packer: pack::Packer,
 }
 
 impl Store {
@@ -188,6 +192,7 @@ impl Store {
             }
         };
         refuse_foreign(&conn, path)?;
+        let dicts = pack::register(&conn)?;
         let known = schema::MIGRATIONS.len() as i64;
         if version > known {
             return Err(StoreError::TooNew {
@@ -204,7 +209,10 @@ impl Store {
                 known,
             });
         }
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            packer: pack::Packer::new(dicts),
+        })
     }
 
     pub fn open_in_memory() -> Result<Store> {
@@ -216,7 +224,11 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn };
+        let dicts = pack::register(&conn)?;
+        let mut store = Store {
+            conn,
+            packer: pack::Packer::new(dicts),
+        };
         store.migrate()?;
         Ok(store)
     }
@@ -332,20 +344,38 @@ impl Store {
 
     /// Store the service facts of a run (one transaction). A service whose facts are those
     /// of an earlier run (how its page was read aside: time, status, bytes) costs the run one
-    /// small row: the facts are stored once per distinct state (`service_versions`), the read
-    /// per run (`service_runs`).
+    /// small row: the facts are stored once per distinct state (`service_versions`, the text
+    /// compressed), the read per run (`service_reads`: milliseconds after the run's start,
+    /// status, bytes).
     pub fn record_services(&mut self, run: i64, services: &[ServiceFacts]) -> Result<()> {
         let tx = self.conn.transaction()?;
+        let started: String = tx.query_row(
+            "SELECT started_at FROM runs WHERE id = ?1",
+            params![run],
+            |r| r.get(0),
+        )?;
+        let mut states = Vec::with_capacity(services.len());
         for s in services {
             let mut state = s.clone();
             let fetched_at = std::mem::take(&mut state.fetch.fetched_at);
             let status = std::mem::take(&mut state.fetch.status);
             let bytes = std::mem::take(&mut state.fetch.bytes);
-            let facts_json = serde_json::to_string(&state)?;
+            states.push((serde_json::to_string(&state)?, fetched_at, status, bytes));
+        }
+        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        for (s, (json, ..)) in services.iter().zip(&states) {
+            by_host.entry(cas::dict_key(&s.url)).or_default().push(json);
+        }
+        for (host, samples) in &by_host {
+            self.packer.prepare(&tx, host, samples)?;
+        }
+        for (s, (facts_json, fetched_at, status, bytes)) in services.iter().zip(&states) {
             let key = service_key(s);
-            cas::put_service_run(
+            cas::put_service_read(
                 &tx,
+                &mut self.packer,
                 run,
+                &started,
                 &cas::Version {
                     agency_id: &s.agency_id,
                     service_key: &key,
@@ -353,13 +383,13 @@ impl Store {
                     level: s.level.as_str(),
                     content_hash: &s.fetch.sha256,
                     unread: s.fetch.error.as_ref().map_or("", |e| e.kind.as_str()),
-                    facts_json: &facts_json,
+                    facts_json,
                 },
-                Some(&cas::Read {
-                    fetched_at: &fetched_at,
-                    status,
-                    bytes,
-                }),
+                &cas::Read {
+                    fetched_at,
+                    status: *status,
+                    bytes: *bytes,
+                },
             )?;
         }
         tx.commit()?;
@@ -398,7 +428,20 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "INSERT OR IGNORE INTO assessed (run_id, scope, subject) VALUES (?1, ?2, ?3)",
             )?;
+            // A service whose readable state this run stored (`record_services` runs first)
+            // is assessed by that row (view `assessed_all`): only other subjects are stored.
+            let mut read = tx.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM service_versions v
+                     JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1
+                     WHERE v.agency_id = ?2 AND v.service_key = ?3 AND v.unread = '')",
+            )?;
             for (scope, subject) in assessed {
+                if *scope == "service"
+                    && let Some((agency, key)) = subject.split_once('/')
+                    && read.query_row(params![run, agency, key], |r| r.get::<_, bool>(0))?
+                {
+                    continue;
+                }
                 st.execute(params![run, scope, subject])?;
             }
         }
@@ -408,18 +451,19 @@ impl Store {
 
     /// The code each of `urls` showed the last time its page was read (agency `agency_id`),
     /// for pages that cannot be read now: a service keeps its identity through an outage, so
-    /// its earlier findings are matched (unverified), not orphaned.
+    /// its earlier findings are matched (unverified), not orphaned. "Last time" is the newest
+    /// readable state of the page (states are numbered as first seen; a page that went back
+    /// to an older state keeps the newer state's code, which differs only if its code did).
     pub fn known_codes(
         &self,
         agency_id: &str,
         urls: &[&str],
     ) -> Result<std::collections::HashMap<String, String>> {
         let mut st = self.conn.prepare_cached(
-            "SELECT json_extract(t.text, '$.code') FROM service_versions v
-             JOIN service_runs r ON r.version_id = v.id
+            "SELECT json_extract(dvc_text(t.text), '$.code') FROM service_versions v
              JOIN texts t ON t.id = v.facts_id
              WHERE v.agency_id = ?1 AND v.url = ?2 AND v.unread = '' AND v.service_key != v.url
-             ORDER BY r.run_id DESC LIMIT 1",
+             ORDER BY v.id DESC LIMIT 1",
         )?;
         let mut out = std::collections::HashMap::new();
         for url in urls {
@@ -561,7 +605,7 @@ impl Store {
         Ok(self
             .conn
             .query_row(
-                "SELECT p.etag, p.last_modified, p.content_hash, t.text
+                "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
                  FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
                 params![url],
                 |r| {
@@ -582,8 +626,23 @@ impl Store {
     pub fn put_cached_pages(&mut self, pages: &[(String, CachedPage)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         let at = now();
+        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
         for (url, p) in pages {
-            let text = cas::put_text(&tx, &p.extraction_json)?;
+            by_host
+                .entry(cas::dict_key(url))
+                .or_default()
+                .push(&p.extraction_json);
+        }
+        for (host, samples) in &by_host {
+            self.packer.prepare(&tx, host, samples)?;
+        }
+        for (url, p) in pages {
+            let text = cas::put_text(
+                &tx,
+                &mut self.packer,
+                Some(&cas::dict_key(url)),
+                &p.extraction_json,
+            )?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -694,6 +753,7 @@ impl CacheReader {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        pack::register(&conn)?;
         Ok(CacheReader {
             conn: std::sync::Mutex::new(conn),
         })
@@ -703,22 +763,23 @@ impl CacheReader {
 impl crate::crawl::walk::PageCache for CacheReader {
     fn get(&self, url: &str) -> Option<CachedPage> {
         let conn = self.conn.lock().ok()?;
-        conn.query_row(
-            "SELECT p.etag, p.last_modified, p.content_hash, t.text
-             FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
-            params![url],
-            |r| {
-                Ok(CachedPage {
-                    etag: r.get(0)?,
-                    last_modified: r.get(1)?,
-                    content_hash: r.get(2)?,
-                    extraction_json: r.get(3)?,
-                })
-            },
-        )
-        .optional()
-        .ok()
-        .flatten()
+        let query = |conn: &Connection| {
+            conn.query_row(
+                "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
+                 FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
+                params![url],
+                |r| {
+                    Ok(CachedPage {
+                        etag: r.get(0)?,
+                        last_modified: r.get(1)?,
+                        content_hash: r.get(2)?,
+                        extraction_json: r.get(3)?,
+                    })
+                },
+            )
+            .optional()
+        };
+        query(&conn).ok().flatten()
     }
 }
 

@@ -244,9 +244,17 @@ impl Store {
                 uri,
                 flags | rusqlite::OpenFlags::SQLITE_OPEN_URI,
             )?;
-            return Ok(Store { conn });
+            let dicts = super::pack::register(&conn)?;
+            return Ok(Store {
+                conn,
+                packer: super::pack::Packer::new(dicts),
+            });
         }
-        Ok(Store { conn })
+        let dicts = super::pack::register(&conn)?;
+        Ok(Store {
+            conn,
+            packer: super::pack::Packer::new(dicts),
+        })
     }
 
     /// The database file, or `None` for an in-memory store.

@@ -376,21 +376,259 @@ BEGIN
     WHERE rowid = OLD.rowid;
 END;
 "#,
+    // 5 (issue 20): per-run rows made small. Texts are zstd-compressed (`pack.rs`: per-agency
+    // dictionaries in `zdicts`; old TEXT values read unchanged through `dvc_text`). A run's
+    // service reads (`service_reads`) and evidence times keep milliseconds after the run's
+    // start instead of timestamp text. Findings are stored once per distinct content
+    // (`finding_versions`, messages as packed texts) and a run marks the versions it found
+    // (`finding_marks`, the state as a small code); its evidence refers to the finding version
+    // (`evidence_marks`). A service whose readable state a run stored is assessed by that
+    // row, so `assessed` keeps only other subjects; the view `assessed_all` gives all. Rows written before stay where
+    // they are (`findings_rows`, `evidence_refs`, `service_runs`, `assessed`) and the views
+    // return both, unchanged.
+    r#"
+CREATE TABLE zdicts (
+    id          INTEGER PRIMARY KEY,
+    agency_id   TEXT NOT NULL UNIQUE,
+    dict        BLOB NOT NULL,
+    trained_at  TEXT NOT NULL
+);
+
+CREATE TABLE service_reads (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    version_id  INTEGER NOT NULL REFERENCES service_versions(id),
+    at_ms       INTEGER,                     -- fetched_at, ms after the run's started_at
+    fetched_at  TEXT,                        -- only when at_ms cannot carry it
+    status      INTEGER NOT NULL,
+    bytes       INTEGER NOT NULL,
+    PRIMARY KEY (run_id, version_id)
+) WITHOUT ROWID;
+
+CREATE TABLE finding_versions (
+    id            INTEGER PRIMARY KEY,
+    hash          BLOB NOT NULL UNIQUE,      -- SHA-256 over every column below
+    fingerprint   TEXT NOT NULL,
+    rule_id       TEXT NOT NULL,
+    severity      TEXT NOT NULL,
+    scope         TEXT NOT NULL,
+    agency_id     TEXT NOT NULL,
+    subject       TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    message_vi_id INTEGER NOT NULL REFERENCES texts(id),
+    message_en_id INTEGER NOT NULL REFERENCES texts(id),
+    waiver        TEXT NOT NULL
+);
+CREATE INDEX finding_versions_fp ON finding_versions(fingerprint);
+
+-- state: 0 '', 1 new, 2 persisting, 3 regressed; any other state as its text.
+CREATE TABLE finding_marks (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
+    state       NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, version_id)
+) WITHOUT ROWID;
+CREATE INDEX finding_marks_version ON finding_marks(version_id);
+
+CREATE TABLE evidence_marks (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
+    seq         INTEGER NOT NULL,
+    item_id     INTEGER NOT NULL REFERENCES evidence_items(id),
+    at_ms       INTEGER,
+    fetched_at  TEXT,
+    PRIMARY KEY (run_id, version_id, seq)
+) WITHOUT ROWID;
+
+ALTER TABLE findings RENAME TO findings_rows;
+
+CREATE VIEW findings AS
+SELECT run_id, fingerprint, rule_id, severity, scope, agency_id, subject, outcome, reason,
+       message_vi, message_en, waiver, state
+FROM findings_rows
+UNION ALL
+SELECT m.run_id, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.subject,
+       v.outcome, v.reason, dvc_text(a.text), dvc_text(b.text), v.waiver,
+       CASE WHEN typeof(m.state) != 'integer' THEN m.state
+            WHEN m.state = 1 THEN 'new' WHEN m.state = 2 THEN 'persisting'
+            WHEN m.state = 3 THEN 'regressed' ELSE '' END
+FROM finding_marks m
+JOIN finding_versions v ON v.id = m.version_id
+JOIN texts a ON a.id = v.message_vi_id
+JOIN texts b ON b.id = v.message_en_id;
+
+-- Writes through the view (tools, tests) go to the row table, as before.
+CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings
+BEGIN
+    INSERT OR REPLACE INTO findings_rows (run_id, fingerprint, rule_id, severity, scope, agency_id,
+        subject, outcome, reason, message_vi, message_en, waiver, state)
+    VALUES (NEW.run_id, NEW.fingerprint, NEW.rule_id, NEW.severity, NEW.scope, NEW.agency_id,
+        NEW.subject, NEW.outcome, COALESCE(NEW.reason, ''), NEW.message_vi, NEW.message_en,
+        COALESCE(NEW.waiver, ''), COALESCE(NEW.state, ''));
+END;
+CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings
+BEGIN
+    DELETE FROM findings_rows WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint;
+    DELETE FROM finding_marks WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
+END;
+-- An edit of a stored finding becomes a version of its own (its evidence follows it).
+CREATE TRIGGER findings_update INSTEAD OF UPDATE ON findings
+BEGIN
+    UPDATE findings_rows SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
+        rule_id = NEW.rule_id, severity = NEW.severity, scope = NEW.scope,
+        agency_id = NEW.agency_id, subject = NEW.subject, outcome = NEW.outcome,
+        reason = NEW.reason, message_vi = NEW.message_vi, message_en = NEW.message_en,
+        waiver = NEW.waiver, state = NEW.state
+    WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint;
+    INSERT INTO texts (hash, text) SELECT randomblob(32), NEW.message_vi
+        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
+                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
+    INSERT INTO texts (hash, text) SELECT randomblob(32), NEW.message_en
+        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
+                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
+    INSERT INTO finding_versions (hash, fingerprint, rule_id, severity, scope, agency_id, subject,
+        outcome, reason, message_vi_id, message_en_id, waiver)
+    SELECT randomblob(32), NEW.fingerprint, NEW.rule_id, NEW.severity, NEW.scope, NEW.agency_id,
+        NEW.subject, NEW.outcome, NEW.reason, last_insert_rowid() - 1, last_insert_rowid(), NEW.waiver
+        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
+                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
+    UPDATE evidence_marks SET version_id = last_insert_rowid()
+    WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT m.version_id FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
+         WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint
+           AND m.version_id != last_insert_rowid());
+    UPDATE finding_marks SET version_id = last_insert_rowid(), state = NEW.state
+    WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint
+           AND id != last_insert_rowid());
+END;
+
+DROP VIEW evidence;
+CREATE VIEW evidence AS
+SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url,
+       r.fetched_at AS fetched_at, i.status AS status, i.content_hash AS content_hash,
+       i.locator AS locator, i.excerpt AS excerpt, NULL AS seq
+FROM evidence_refs r
+JOIN evidence_items i ON i.id = r.item_id
+UNION ALL
+SELECT NULL, m.run_id, v.fingerprint, i.url, dvc_time(x.started_at, m.at_ms, m.fetched_at),
+       i.status, i.content_hash, i.locator, i.excerpt, m.seq
+FROM evidence_marks m
+JOIN runs x ON x.id = m.run_id
+JOIN finding_versions v ON v.id = m.version_id
+JOIN evidence_items i ON i.id = m.item_id;
+CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(32), NEW.url, NEW.status, NEW.content_hash, COALESCE(NEW.locator, ''), NEW.excerpt);
+    INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
+        VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
+END;
+-- A row of `evidence_marks` has no rowid: it is addressed by (run, fingerprint, seq).
+CREATE TRIGGER evidence_delete INSTEAD OF DELETE ON evidence
+BEGIN
+    DELETE FROM evidence_refs WHERE OLD.rowid IS NOT NULL AND rowid = OLD.rowid;
+    DELETE FROM evidence_marks WHERE OLD.rowid IS NULL AND run_id = OLD.run_id AND seq = OLD.seq
+        AND version_id IN (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
+END;
+CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(32), NEW.url, NEW.status, NEW.content_hash, NEW.locator, NEW.excerpt);
+    UPDATE evidence_refs SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
+           fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
+    WHERE OLD.rowid IS NOT NULL AND rowid = OLD.rowid;
+    UPDATE evidence_marks SET item_id = last_insert_rowid(), at_ms = NULL, fetched_at = NEW.fetched_at
+    WHERE OLD.rowid IS NULL AND run_id = OLD.run_id AND seq = OLD.seq
+      AND version_id IN (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
+END;
+
+DROP VIEW service_facts;
+CREATE VIEW service_facts AS
+SELECT r.run_id AS run_id, v.agency_id AS agency_id, v.service_key AS service_key, v.url AS url,
+       v.level AS level, v.content_hash AS content_hash,
+       CASE WHEN r.fetched_at IS NULL THEN dvc_text(t.text)
+            ELSE json_set(dvc_text(t.text), '$.fetch.fetched_at', r.fetched_at, '$.fetch.status', r.status,
+                          '$.fetch.bytes', r.bytes) END AS facts_json,
+       v.unread AS unread
+FROM service_runs r
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id
+UNION ALL
+SELECT r.run_id, v.agency_id, v.service_key, v.url, v.level, v.content_hash,
+       json_set(dvc_text(t.text), '$.fetch.fetched_at', dvc_time(x.started_at, r.at_ms, r.fetched_at),
+                '$.fetch.status', r.status, '$.fetch.bytes', r.bytes),
+       v.unread
+FROM service_reads r
+JOIN runs x ON x.id = r.run_id
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id;
+CREATE TRIGGER service_facts_insert INSTEAD OF INSERT ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    DELETE FROM service_reads WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(32), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(32), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, COALESCE(NEW.unread, ''), last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+CREATE TRIGGER service_facts_delete INSTEAD OF DELETE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+END;
+CREATE TRIGGER service_facts_update INSTEAD OF UPDATE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(32), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(32), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, NEW.unread, last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+
+CREATE VIEW assessed_all AS
+SELECT run_id, scope, subject FROM assessed
+UNION
+SELECT r.run_id, 'service', v.agency_id || '/' || v.service_key
+FROM service_reads r
+JOIN service_versions v ON v.id = r.version_id
+WHERE v.unread = '';
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).
 pub const CONVERT_MARKER: &str = "\n-- @convert\n";
 
-/// The tables the migrations create (`CREATE TABLE [IF NOT EXISTS] name`, any case): a
-/// database holding any other table is not ours.
+/// The tables the migrations create (`CREATE TABLE [IF NOT EXISTS] name` or
+/// `RENAME TO name`, any case): a database holding any other table is not ours.
 pub fn owned_tables() -> Vec<String> {
     let mut names = Vec::new();
     for sql in MIGRATIONS {
         // ASCII upper-casing keeps byte offsets, so names are read from the original text.
         let upper = sql.to_ascii_uppercase();
+        for verb in ["CREATE TABLE ", "RENAME TO "] {
+            names.extend(names_after(sql, &upper, verb));
+        }
+    }
+    names
+}
+
+fn names_after(sql: &str, upper: &str, verb: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    {
         let mut from = 0;
-        while let Some(i) = upper.get(from..).and_then(|u| u.find("CREATE TABLE ")) {
-            let mut at = from + i + "CREATE TABLE ".len();
+        while let Some(i) = upper.get(from..).and_then(|u| u.find(verb)) {
+            let mut at = from + i + verb.len();
             if upper
                 .get(at..)
                 .is_some_and(|u| u.starts_with("IF NOT EXISTS "))
@@ -425,6 +663,8 @@ mod tests {
             "service_facts",
             "page_cache",
             "bodies",
+            "findings_rows",
+            "finding_marks",
         ] {
             assert!(t.iter().any(|n| n == name), "{name} in {t:?}");
         }

@@ -631,11 +631,107 @@ fn an_unchanged_service_costs_a_run_one_row_and_reads_back_exactly() {
     ];
     s.record_services(r2, &second).expect("record");
     assert_eq!(count(&s, "service_versions"), states + 1, "only the change");
-    assert_eq!(count(&s, "service_runs"), 4);
+    assert_eq!(count(&s, "service_reads"), 4);
     // Every run reads back exactly what it recorded (the view rebuilds the read).
     assert_eq!(s.service_facts(r1).expect("facts"), first);
     assert_eq!(s.service_facts(r2).expect("facts"), second);
     // Recording a service again in the same run replaces it.
     s.record_services(r2, &second[..1]).expect("again");
     assert_eq!(s.service_facts(r2).expect("facts"), second);
+}
+
+/// Issue 20: a finding seen again costs a run one small mark, not a copy of its row; its
+/// messages are stored once, compressed; its evidence keeps each run's own time; and what a
+/// run read back is what it recorded (states included).
+#[test]
+fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
+    let mut s = Store::open_in_memory().expect("open");
+    let count = |s: &Store, table: &str| -> i64 {
+        s.connection()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    };
+    let with_time = |fp: &str, at: &str| {
+        let mut f = fail(fp);
+        f.evidence[0].fetched_at = at.into();
+        f
+    };
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    s.finish_run(
+        r1,
+        &[
+            with_time("x", "2026-12-01T01:00:00.123Z"),
+            with_time("y", "2026-12-01T01:00:01Z"),
+        ],
+    )
+    .expect("finish");
+    let (versions, texts, items) = (
+        count(&s, "finding_versions"),
+        count(&s, "texts"),
+        count(&s, "evidence_items"),
+    );
+    assert_eq!(versions, 2);
+    let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    assess(&mut s, r2, ALL_XYZ);
+    let second = [
+        with_time("x", "2026-12-02T01:00:00.456Z"),
+        with_time("y", "2026-12-02T01:00:02.5Z"),
+    ];
+    let d2 = s.finish_run(r2, &second).expect("finish");
+    assert_eq!(d2.persisting, vec!["x", "y"]);
+    assert_eq!(count(&s, "finding_versions"), versions, "no new version");
+    assert_eq!(count(&s, "texts"), texts, "messages stored once");
+    assert_eq!(
+        count(&s, "evidence_items"),
+        items,
+        "evidence items stored once"
+    );
+    assert_eq!(count(&s, "finding_marks"), 4);
+    assert_eq!(count(&s, "evidence_marks"), 4);
+    assert_eq!(count(&s, "findings_rows"), 0);
+    // Messages are packed (a BLOB, not the text).
+    let packed: i64 = s
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM texts WHERE typeof(text) = 'blob'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("packed");
+    assert_eq!(packed, texts);
+    // Read back: the run's own evidence times and states.
+    let back = s.findings(r2).expect("findings");
+    assert_eq!(back.len(), 2);
+    for (b, f) in back.iter().zip(&second) {
+        assert_eq!(b.fingerprint, f.fingerprint);
+        assert_eq!(b.message_vi, f.message_vi);
+        assert_eq!(b.evidence[0].fetched_at, f.evidence[0].fetched_at);
+    }
+    let states: Vec<String> = s
+        .connection()
+        .prepare("SELECT state FROM findings WHERE run_id = ?1 ORDER BY fingerprint")
+        .expect("prepare")
+        .query_map(params![r2], |r| r.get(0))
+        .expect("states")
+        .collect::<std::result::Result<_, _>>()
+        .expect("rows");
+    assert_eq!(states, vec!["persisting", "persisting"]);
+    assert_eq!(
+        s.findings(r1).expect("r1")[0].evidence[0].fetched_at,
+        "2026-12-01T01:00:00.123Z"
+    );
+    // A changed message is a new version; recording a fingerprint again replaces its mark.
+    let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let mut changed = with_time("x", "2026-12-03T01:00:00Z");
+    changed.message_en = "still no signature".into();
+    s.record_findings(r3, &[with_time("x", "2026-12-03T01:00:00Z")])
+        .expect("record");
+    s.record_findings(r3, std::slice::from_ref(&changed))
+        .expect("again");
+    assert_eq!(count(&s, "finding_versions"), versions + 1);
+    let back = s.findings(r3).expect("r3");
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].message_en, "still no signature");
+    assert_eq!(back[0].evidence.len(), 1);
+    assert!(s.verify_chain().expect("verify").is_empty());
 }

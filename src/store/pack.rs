@@ -1,0 +1,491 @@
+//! Compressed texts and compact times (schema 5, issue #20).
+//!
+//! A stored text (a service state's facts JSON, a page-cache extraction, a finding's message)
+//! is a zstd frame in a BLOB: `MAGIC`, the dictionary id as a varint (0: none), the frame.
+//! Texts written before schema 5 are TEXT values and read as they are. Facts of one portal
+//! repeat its URLs, selectors and labels from page to page, so each agency gets its own
+//! dictionary, trained from the first batch of its texts that is large enough (`zdicts`);
+//! smaller agencies' texts are compressed without one. On the nation world this is ~16× less
+//! than the JSON (a dictionary trained on a mixed sample of the demo world: 1.6 MB → 98 KB).
+//!
+//! Times of a run (a page's `fetched_at`, an evidence row's time) are stored as milliseconds
+//! after the run's `started_at` (`at_ms`); [`time_at`] rebuilds the RFC 3339 text, so a
+//! stored time keeps millisecond precision (was: nanoseconds as text, ~30 bytes a row).
+//!
+//! The SQL functions `dvc_text(x)` and `dvc_time(started_at, at_ms, fallback)` are registered
+//! on every connection the store opens ([`register`]); the views (`service_facts`, `findings`,
+//! `evidence`) use them. A plain `sqlite3` shell does not have them: use `dvc-audit history`
+//! or a connection from [`crate::store::Store`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::Result;
+
+/// First byte of a packed text (not valid as the first byte of UTF-8 text).
+const MAGIC: u8 = 0xDC;
+/// zstd level: level 3 compresses a 2.5 KB state in ~20 µs; higher levels gain < 5% here.
+const LEVEL: i32 = 3;
+/// An agency's dictionary is trained once it has this many texts in one batch.
+pub(super) const TRAIN_MIN: usize = 48;
+/// At most this many samples train a dictionary (bounded time: ~30 ms).
+const TRAIN_MAX: usize = 256;
+/// Dictionary size in bytes.
+const DICT_BYTES: usize = 16 * 1024;
+/// Largest text a packed blob may expand to (a corrupt or hostile blob cannot exhaust memory).
+const MAX_TEXT: usize = 64 * 1024 * 1024;
+
+/// The decoding dictionaries of one connection, by id: loaded when the functions are
+/// registered, and added to as the writer trains new ones (a reader that meets an unknown id
+/// reloads them: [`Dicts::reload`]).
+#[derive(Clone, Default)]
+pub struct Dicts {
+    map: Arc<Mutex<HashMap<i64, Arc<zstd::dict::DecoderDictionary<'static>>>>>,
+    /// The database file: a dictionary trained by another connection after this one loaded
+    /// its own is read from it (a second, read-only connection: a scalar function cannot
+    /// query its own connection without `unsafe`).
+    path: Option<std::path::PathBuf>,
+}
+
+impl Dicts {
+    /// Load every dictionary stored in `zdicts` (none before schema 5).
+    pub fn reload(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'zdicts')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Ok(());
+        }
+        let mut st = conn.prepare("SELECT id, dict FROM zdicts")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+        for row in rows {
+            let (id, bytes) = row?;
+            self.add(id, &bytes);
+        }
+        Ok(())
+    }
+
+    fn add(&self, id: i64, bytes: &[u8]) {
+        if let Ok(mut map) = self.map.lock() {
+            map.entry(id)
+                .or_insert_with(|| Arc::new(zstd::dict::DecoderDictionary::copy(bytes)));
+        }
+    }
+
+    fn get(&self, id: i64) -> Option<Arc<zstd::dict::DecoderDictionary<'static>>> {
+        if let Some(d) = self.map.lock().ok()?.get(&id).cloned() {
+            return Some(d);
+        }
+        let path = self.path.as_ref()?;
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .ok()?;
+        let _ = conn.busy_timeout(std::time::Duration::from_secs(10));
+        let bytes: Vec<u8> = conn
+            .query_row("SELECT dict FROM zdicts WHERE id = ?1", params![id], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        self.add(id, &bytes);
+        self.map.lock().ok()?.get(&id).cloned()
+    }
+}
+
+/// Register `dvc_text` and `dvc_time` on `conn`, with the dictionaries stored so far.
+pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
+    let dicts = Dicts {
+        map: Arc::default(),
+        path: conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from),
+    };
+    dicts.reload(conn)?;
+    let decoders = dicts.clone();
+    conn.create_scalar_function(
+        "dvc_text",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| unpack_value(ctx, &decoders),
+    )?;
+    conn.create_scalar_function(
+        "dvc_time",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let at: Option<i64> = ctx.get(1)?;
+            let fallback: Option<String> = ctx.get(2)?;
+            Ok(match at {
+                Some(ms) => {
+                    let started: String = ctx.get(0)?;
+                    time_at(&started, ms).unwrap_or_default()
+                }
+                None => fallback.unwrap_or_default(),
+            })
+        },
+    )?;
+    Ok(dicts)
+}
+
+fn unpack_value(ctx: &Context<'_>, dicts: &Dicts) -> rusqlite::Result<Value> {
+    match ctx.get_raw(0) {
+        ValueRef::Blob(b) if b.first() == Some(&MAGIC) => {
+            let (dict, frame) = header(b).ok_or_else(|| user_err("packed text: bad header"))?;
+            let text = if dict == 0 {
+                decompress(frame, None)?
+            } else {
+                let d = dicts
+                    .get(dict)
+                    .ok_or_else(|| user_err(&format!("{UNKNOWN_DICT} {dict}")))?;
+                decompress(frame, Some(&d))?
+            };
+            Ok(Value::Text(text))
+        }
+        ValueRef::Null => Ok(Value::Null),
+        ValueRef::Text(t) => Ok(Value::Text(String::from_utf8_lossy(t).into_owned())),
+        ValueRef::Blob(b) => Ok(Value::Text(String::from_utf8_lossy(b).into_owned())),
+        ValueRef::Integer(i) => Ok(Value::Text(i.to_string())),
+        ValueRef::Real(f) => Ok(Value::Text(f.to_string())),
+    }
+}
+
+/// The start of the error a text packed with a dictionary this connection has not loaded
+/// gives (a reader opened before the writer trained it).
+pub const UNKNOWN_DICT: &str = "packed text: unknown dictionary";
+
+fn user_err(msg: &str) -> rusqlite::Error {
+    rusqlite::Error::UserFunctionError(msg.to_string().into())
+}
+
+fn decompress(
+    frame: &[u8],
+    dict: Option<&zstd::dict::DecoderDictionary<'static>>,
+) -> rusqlite::Result<String> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let reader = match dict {
+        Some(d) => zstd::stream::read::Decoder::with_prepared_dictionary(frame, d),
+        None => zstd::stream::read::Decoder::with_buffer(frame),
+    }
+    .map_err(|e| user_err(&format!("packed text: {e}")))?;
+    reader
+        .take(MAX_TEXT as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| user_err(&format!("packed text: {e}")))?;
+    if out.len() > MAX_TEXT {
+        return Err(user_err("packed text larger than 64 MiB"));
+    }
+    String::from_utf8(out).map_err(|_| user_err("packed text is not UTF-8"))
+}
+
+/// (dictionary id, zstd frame) of a packed blob.
+fn header(b: &[u8]) -> Option<(i64, &[u8])> {
+    let mut at = 1;
+    let mut value: u64 = 0;
+    let mut shift = 0;
+    loop {
+        let byte = *b.get(at)?;
+        at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+        if shift > 56 {
+            return None;
+        }
+    }
+    Some((i64::try_from(value).ok()?, b.get(at..)?))
+}
+
+/// Compresses texts for the writer: each agency's dictionary, once trained, stays.
+pub(super) struct Packer {
+    /// key → (dictionary id, encoder dictionary); `None`: looked up, none yet.
+    dicts: HashMap<String, Option<(i64, Arc<zstd::dict::EncoderDictionary<'static>>)>>,
+    /// The connection's decoders: a dictionary trained here is readable at once.
+    decoders: Dicts,
+}
+
+impl Packer {
+    pub(super) fn new(decoders: Dicts) -> Packer {
+        Packer {
+            dicts: HashMap::new(),
+            decoders,
+        }
+    }
+
+    /// The dictionary of `agency`: loaded from `zdicts`, or trained from `samples` when there
+    /// are enough of them and none exists yet.
+    pub(super) fn prepare(
+        &mut self,
+        conn: &Connection,
+        agency: &str,
+        samples: &[&str],
+    ) -> Result<()> {
+        if !matches!(self.dicts.get(agency), Some(Some(_))) {
+            let found: Option<(i64, Vec<u8>)> = conn
+                .prepare_cached("SELECT id, dict FROM zdicts WHERE agency_id = ?1")?
+                .query_row(params![agency], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            let entry = match found {
+                Some((id, bytes)) => Some((
+                    id,
+                    Arc::new(zstd::dict::EncoderDictionary::copy(&bytes, LEVEL)),
+                )),
+                None if samples.len() >= TRAIN_MIN => train(conn, agency, samples, &self.decoders)?,
+                None => None,
+            };
+            self.dicts.insert(agency.to_string(), entry);
+        }
+        Ok(())
+    }
+
+    /// `text` packed with `agency`'s dictionary when it has one ([`Packer::prepare`]).
+    pub(super) fn pack(&mut self, agency: Option<&str>, text: &str) -> Vec<u8> {
+        let dict = agency
+            .and_then(|a| self.dicts.get(a))
+            .and_then(|d| d.as_ref());
+        let mut out = vec![MAGIC];
+        let id = dict.map_or(0, |(id, _)| *id);
+        let mut v = u64::try_from(id).unwrap_or(0);
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+        let compressed = match dict {
+            Some((_, d)) => compress_with(text.as_bytes(), d),
+            None => zstd::bulk::compress(text.as_bytes(), LEVEL).ok(),
+        };
+        match compressed {
+            Some(frame) => {
+                out.extend_from_slice(&frame);
+                out
+            }
+            // Compression does not fail on valid input; if it ever did, the text is stored
+            // as it is (a TEXT value reads back unchanged).
+            None => text.as_bytes().to_vec(),
+        }
+    }
+}
+
+fn compress_with(data: &[u8], dict: &zstd::dict::EncoderDictionary<'static>) -> Option<Vec<u8>> {
+    let mut c = zstd::bulk::Compressor::with_prepared_dictionary(dict).ok()?;
+    c.compress(data).ok()
+}
+
+/// Train and store `agency`'s dictionary from (at most `TRAIN_MAX`, evenly spread) samples.
+/// A training failure (too little or too uniform data) leaves the agency without one.
+fn train(
+    conn: &Connection,
+    agency: &str,
+    samples: &[&str],
+    decoders: &Dicts,
+) -> Result<Option<(i64, Arc<zstd::dict::EncoderDictionary<'static>>)>> {
+    let step = samples.len().div_ceil(TRAIN_MAX).max(1);
+    let picked: Vec<&[u8]> = samples.iter().step_by(step).map(|s| s.as_bytes()).collect();
+    let Ok(dict) = zstd::dict::from_samples(&picked, DICT_BYTES) else {
+        return Ok(None);
+    };
+    conn.prepare_cached("INSERT INTO zdicts (agency_id, dict, trained_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![agency, dict, super::now()])?;
+    let id = conn.last_insert_rowid();
+    decoders.add(id, &dict);
+    Ok(Some((
+        id,
+        Arc::new(zstd::dict::EncoderDictionary::copy(&dict, LEVEL)),
+    )))
+}
+
+/// `t` truncated to the millisecond.
+fn whole_ms(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000_000 * 1_000_000)
+        .unwrap_or(t)
+}
+
+/// `started` (truncated to the millisecond) + `ms`, as RFC 3339 (UTC).
+pub fn time_at(started: &str, ms: i64) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let s = whole_ms(time::OffsetDateTime::parse(started, &Rfc3339).ok()?);
+    s.checked_add(time::Duration::milliseconds(ms))?
+        .to_offset(time::UtcOffset::UTC)
+        .format(&Rfc3339)
+        .ok()
+}
+
+/// The time a stored row keeps for `at` in a run started at `started`: milliseconds after
+/// the start when they rebuild `at` exactly ([`time_at`]), else the text itself (a time
+/// with nanoseconds, another offset or another format, or no time).
+pub(super) fn compact_time(started: &str, at: &str) -> (Option<i64>, Option<String>) {
+    use time::format_description::well_known::Rfc3339;
+    let ms = (|| {
+        let s = whole_ms(time::OffsetDateTime::parse(started, &Rfc3339).ok()?);
+        let a = time::OffsetDateTime::parse(at, &Rfc3339).ok()?;
+        i64::try_from((a - s).whole_milliseconds()).ok()
+    })();
+    match ms {
+        Some(ms) if time_at(started, ms).as_deref() == Some(at) => (Some(ms), None),
+        _ => (None, Some(at.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn conn() -> (Connection, Dicts) {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(
+            "CREATE TABLE zdicts (id INTEGER PRIMARY KEY, agency_id TEXT NOT NULL UNIQUE,
+                                  dict BLOB NOT NULL, trained_at TEXT NOT NULL);",
+        )
+        .unwrap();
+        let d = register(&c).unwrap();
+        (c, d)
+    }
+
+    fn unpack(c: &Connection, blob: &[u8]) -> String {
+        c.query_row("SELECT dvc_text(?1)", params![blob], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn texts_round_trip_with_and_without_a_dictionary() {
+        let (c, d) = conn();
+        let mut p = Packer::new(d);
+        let texts: Vec<String> = (0..100)
+            .map(|i| {
+                format!(
+                    r#"{{"agency_id":"a","code":"1.{i:06}","url":"https://dvc.a.test/tthc?id={i}","level":"full","name":"Thủ tục số {i}","signature":{{"supported":{}}}}}"#,
+                    i % 3 == 0
+                )
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        // Too few samples: no dictionary, still compressed and readable.
+        p.prepare(&c, "small", &refs[..3]).unwrap();
+        let plain = p.pack(Some("small"), refs[0]);
+        assert_eq!(plain[..2], [MAGIC, 0]);
+        assert_eq!(unpack(&c, &plain), refs[0]);
+        // Enough: a dictionary is trained, stored and used; a second connection reads it.
+        p.prepare(&c, "a", &refs).unwrap();
+        let n: i64 = c
+            .query_row(
+                "SELECT COUNT(*) FROM zdicts WHERE agency_id = 'a'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+        let packed: Vec<Vec<u8>> = refs.iter().map(|t| p.pack(Some("a"), t)).collect();
+        assert_ne!(packed[0][1], 0, "dictionary id in the header");
+        for (b, t) in packed.iter().zip(&refs) {
+            assert_eq!(unpack(&c, b), *t);
+        }
+        let total: usize = packed.iter().map(Vec::len).sum();
+        let raw: usize = refs.iter().map(|t| t.len()).sum();
+        assert!(
+            total * 3 < raw,
+            "dictionary compression: {total} of {raw} bytes"
+        );
+        // A later packer finds the stored dictionary instead of training another.
+        let mut q = Packer::new(Dicts::default());
+        q.prepare(&c, "a", &refs).unwrap();
+        assert_eq!(q.pack(Some("a"), refs[5])[1], packed[5][1]);
+        // Another connection to the same data reads it after loading the dictionaries; one
+        // that has not loaded them says so (and is not handed wrong text).
+        let fresh = Dicts::default();
+        let other = Connection::open_in_memory().unwrap();
+        other
+            .create_scalar_function("dvc_text", 1, FunctionFlags::SQLITE_UTF8, {
+                let f = fresh.clone();
+                move |ctx| unpack_value(ctx, &f)
+            })
+            .unwrap();
+        let err = other
+            .query_row("SELECT dvc_text(?1)", params![packed[1]], |r| {
+                r.get::<_, String>(0)
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains(UNKNOWN_DICT), "{err}");
+        fresh.reload(&c).unwrap();
+        let ok: String = other
+            .query_row("SELECT dvc_text(?1)", params![packed[1]], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, refs[1]);
+        // Plain TEXT values (schema 4 rows) read unchanged; NULL stays NULL.
+        assert_eq!(unpack(&c, b"{\"x\":1}"), "{\"x\":1}");
+        let null: Option<String> = c
+            .query_row("SELECT dvc_text(NULL)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(null, None);
+    }
+
+    #[test]
+    fn corrupt_blobs_are_errors_not_panics() {
+        let (c, _) = conn();
+        for bad in [
+            vec![MAGIC],
+            vec![MAGIC, 0, 1, 2, 3],
+            vec![MAGIC, 0x85, 0x01, 0],
+        ] {
+            let r: rusqlite::Result<String> =
+                c.query_row("SELECT dvc_text(?1)", params![bad], |r| r.get(0));
+            assert!(r.is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn times_rebuild_at_millisecond_precision() {
+        let start = "2026-12-03T14:17:02.158462987Z";
+        let at = "2026-12-03T14:17:03.318Z";
+        let (ms, text) = compact_time(start, at);
+        assert_eq!(ms, Some(1160));
+        assert_eq!(text, None);
+        assert_eq!(time_at(start, 1160).as_deref(), Some(at));
+        // Far from the start (earlier, too) and on whole seconds.
+        for at in [
+            "2026-01-01T00:00:00.1Z",
+            "2026-12-04T00:00:00Z",
+            "2027-03-01T08:09:10.999Z",
+        ] {
+            let (ms, text) = compact_time(start, at);
+            assert_eq!(
+                (time_at(start, ms.expect("ms")).as_deref(), text),
+                (Some(at), None)
+            );
+        }
+        // What milliseconds cannot rebuild exactly is kept as it is.
+        for at in [
+            "2026-12-03T14:17:03.318666603Z",
+            "2026-12-03T21:17:03+07:00",
+            "",
+            "yesterday",
+        ] {
+            assert_eq!(
+                compact_time(start, at),
+                (None, Some(at.to_string())),
+                "{at}"
+            );
+        }
+        let (c, _) = conn();
+        let s: String = c
+            .query_row("SELECT dvc_time(?1, NULL, 'x')", params![start], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(s, "x");
+    }
+}
