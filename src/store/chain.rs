@@ -256,9 +256,9 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
         ),
         (
             "X",
-            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), record_json
+            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), dvc_text(record_json)
              FROM fetches WHERE run_id = ?1
-             ORDER BY url, status, COALESCE(error_kind, ''), record_json",
+             ORDER BY url, status, COALESCE(error_kind, ''), dvc_text(record_json)",
         ),
     ];
     for (tag, sql) in sections {
@@ -328,9 +328,9 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
              ORDER BY c1, c2"
         }
         "X" => {
-            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), record_json
+            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), dvc_text(record_json)
              FROM fetches WHERE run_id = ?1
-             ORDER BY url, status, COALESCE(error_kind, ''), record_json"
+             ORDER BY url, status, COALESCE(error_kind, ''), dvc_text(record_json)"
         }
         "K" => {
             "SELECT CAST(status AS TEXT), error_kind, CAST(not_modified AS TEXT),

@@ -488,6 +488,19 @@ impl Store {
         fetches: &[crate::crawl::FetchRecord],
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
+        // Full records (failures, new or changed pages) are packed like every stored text.
+        let kept: Vec<(&crate::crawl::FetchRecord, String)> = fetches
+            .iter()
+            .filter(|f| !(f.not_modified && f.error.is_none()))
+            .map(|f| Ok((f, serde_json::to_string(f)?)))
+            .collect::<Result<_>>()?;
+        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        for (f, json) in &kept {
+            by_host.entry(cas::dict_key(&f.url)).or_default().push(json);
+        }
+        for (host, samples) in &by_host {
+            self.packer.prepare(&tx, host, samples)?;
+        }
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO fetches (run_id, url, status, error_kind, record_json) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -507,15 +520,14 @@ impl Store {
                     f.not_modified,
                     i64::try_from(f.bytes_wire).unwrap_or(i64::MAX)
                 ])?;
-                if f.not_modified && f.error.is_none() {
-                    continue;
-                }
+            }
+            for (f, json) in &kept {
                 st.execute(params![
                     run,
                     f.url,
                     f.status,
                     f.error.as_ref().map(|e| e.kind.as_str()),
-                    serde_json::to_string(f)?
+                    self.packer.pack(Some(&cas::dict_key(&f.url)), json)
                 ])?;
             }
         }
