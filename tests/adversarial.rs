@@ -536,7 +536,8 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
         dvc_audit::store::register_functions(&conn).expect("functions");
         conn.execute_batch(&format!(
             "PRAGMA foreign_keys = OFF;
-             DELETE FROM evidence WHERE run_id = {r}; DELETE FROM findings WHERE run_id = {r};
+             DELETE FROM evidence_times WHERE run_id = {r}; DELETE FROM finding_spans WHERE first_run = {r};
+             UPDATE finding_spans SET last_run = {r} - 1 WHERE last_run = {r};
              DELETE FROM resolutions WHERE run_id = {r}; DELETE FROM service_facts WHERE run_id = {r};
              DELETE FROM agency_facts WHERE run_id = {r}; DELETE FROM host_facts WHERE run_id = {r};
              DELETE FROM fetches WHERE run_id = {r}; DELETE FROM runs WHERE id = {r};",
@@ -555,7 +556,7 @@ async fn tampering_with_facts_times_or_runs_is_detected_and_heads_catch_deletion
         dvc_audit::store::register_functions(&conn).expect("functions");
         conn.execute_batch(
             "PRAGMA foreign_keys = OFF;
-             DELETE FROM evidence; DELETE FROM findings; DELETE FROM resolutions;
+             DELETE FROM evidence_times; DELETE FROM finding_spans; DELETE FROM resolutions;
              DELETE FROM service_facts; DELETE FROM agency_facts; DELETE FROM host_facts;
              DELETE FROM fetches; DELETE FROM lifecycle; DELETE FROM runs;",
         )

@@ -364,26 +364,26 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
         "{out}"
     );
 
-    // Edit one finding's message of the first run by hand.
+    // Edit what the first run alone recorded of one finding, by hand: its state in that run
+    // (a finding's content is stored once and shared by the runs that found it).
     let conn = rusqlite::Connection::open(served.db()).expect("open db");
     dvc_audit::store::register_functions(&conn).expect("functions");
+    let (version, state): (i64, i64) = conn
+        .query_row(
+            "SELECT version_id, first_state FROM finding_spans WHERE first_run = ?1
+             ORDER BY version_id LIMIT 1",
+            [r1.run_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("a span of run 1");
     let n = conn
         .execute(
-            "UPDATE findings SET message_vi = message_vi || ' (đã sửa)'
-             WHERE run_id = ?1 AND fingerprint = (SELECT MIN(fingerprint) FROM findings WHERE run_id = ?1)",
-            [r1.run_id],
+            "UPDATE finding_spans SET first_state = 3 - first_state
+             WHERE first_run = ?1 AND version_id = ?2",
+            [r1.run_id, version],
         )
         .expect("edit");
-    // (An edit through the view is done by its trigger: SQLite counts no changed row.)
-    let _ = n;
-    let edited: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM findings WHERE message_vi LIKE '%(đã sửa)' AND run_id = ?1",
-            [r1.run_id],
-            |r| r.get(0),
-        )
-        .expect("count");
-    assert_eq!(edited, 1);
+    assert_eq!(n, 1);
     let (code, out) = history_verify(&config);
     assert_eq!(code, Some(1), "{out}");
     assert!(
@@ -397,17 +397,20 @@ async fn history_verify_names_the_run_whose_rows_were_edited() {
 
     // Undo it; edit an evidence excerpt of the second run instead.
     conn.execute(
-        "UPDATE findings SET message_vi = replace(message_vi, ' (đã sửa)', '') WHERE run_id = ?1",
-        [r1.run_id],
+        "UPDATE finding_spans SET first_state = ?3 WHERE first_run = ?1 AND version_id = ?2",
+        [r1.run_id, version, state],
     )
     .expect("undo");
     assert_eq!(history_verify(&config).0, Some(0));
     // Evidence is stored once per content (`evidence_items`) and referenced by each run
-    // (`evidence_marks`): an edit of the item shows in every run that refers to it.
+    // through its finding's version: an edit of the item shows in every run that refers to it.
     let n = conn
         .execute(
             "UPDATE evidence_items SET excerpt = excerpt || 'x'
-             WHERE id = (SELECT item_id FROM evidence_marks WHERE run_id = ?1 ORDER BY version_id, seq LIMIT 1)",
+             WHERE id = (SELECT vi.item_id FROM version_items vi
+                         JOIN finding_spans s ON s.version_id = vi.version_id
+                         WHERE ?1 BETWEEN s.first_run AND s.last_run
+                         ORDER BY vi.version_id, vi.seq LIMIT 1)",
             [r2.run_id],
         )
         .expect("edit evidence");

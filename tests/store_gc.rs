@@ -2,8 +2,11 @@
 //! runs of the served tiny world) and
 //! - `history verify` still passes, and still detects an edited row of a pruned run;
 //! - `report --run N` of a kept run renders byte for byte as before;
-//! - every open finding keeps its evidence in every run; a resolved finding's evidence in a
-//!   pruned run is removed (its hash kept), and so are the pruned run's service facts.
+//! - every finding keeps its evidence in every run (since schema 5 evidence is stored once
+//!   with the finding's content and costs a run nothing), and a pruned run keeps its service
+//!   states (one small row per service: the evidence times are its read times); what gc
+//!   removes from a pruned run is its full fetch records and assessed hosts and agencies
+//!   (their hashes kept).
 
 mod support;
 
@@ -154,58 +157,42 @@ async fn gc_prunes_old_runs_and_keeps_open_evidence_verify_and_kept_reports() {
     // Prune run 1 only: run 2 (kept) resolved findings and its report lists them with run 1's
     // evidence, so that evidence stays.
     let cutoff = store.run(r2).expect("run 2").started_at;
+    let fetches_before = count(&store, "SELECT COUNT(*) FROM fetches WHERE run_id = ?1", r1);
+    assert!(fetches_before > 0);
+    let services_before = count(
+        &store,
+        "SELECT COUNT(*) FROM service_facts WHERE run_id = ?1",
+        r1,
+    );
     let report = store.prune_runs_before(&cutoff).expect("gc");
     assert_eq!((report.runs, report.evidence_rows), (1, 0), "{report:?}");
+    assert_eq!(report.fetch_rows as i64, fetches_before, "{report:?}");
     assert_eq!(store.findings(r1).expect("findings"), findings_before);
     assert_eq!(
-        count(
-            &store,
-            "SELECT COUNT(*) FROM service_facts WHERE run_id = ?1",
-            r1
-        ),
+        count(&store, "SELECT COUNT(*) FROM fetches WHERE run_id = ?1", r1),
         0
     );
-
-    // Prune runs 1 and 2: the findings run 2 resolved lose their evidence in run 1.
-    let cutoff = store.run(r3).expect("run 3").started_at;
-    let report = store.prune_runs_before(&cutoff).expect("gc");
-    assert_eq!(report.runs, 2, "{report:?}");
-    assert!(
-        report.service_rows > 0 && report.evidence_rows > 0,
-        "{report:?}"
-    );
-
-    // Run 1: findings all kept; open findings keep their evidence exactly; resolved ones lost it.
-    let findings_after = store.findings(r1).expect("findings");
-    assert_eq!(findings_after.len(), findings_before.len());
-    for (b, a) in findings_before.iter().zip(&findings_after) {
-        assert_eq!(b.fingerprint, a.fingerprint);
-        if resolved.contains(&b.fingerprint) {
-            assert!(!b.evidence.is_empty(), "{} had evidence", b.rule_id);
-            assert!(
-                a.evidence.is_empty(),
-                "{} resolved: evidence pruned",
-                b.rule_id
-            );
-        } else {
-            assert_eq!(a, b, "{} {}: kept whole", b.rule_id, b.subject);
-        }
-    }
     assert_eq!(
         count(
             &store,
             "SELECT COUNT(*) FROM service_facts WHERE run_id = ?1",
             r1
         ),
-        0
+        services_before,
+        "a pruned run keeps its service states"
     );
-    assert!(
-        count(
-            &store,
-            "SELECT COUNT(*) FROM service_facts WHERE run_id = ?1",
-            r3
-        ) > 0
+
+    // Prune runs 1 and 2: every finding keeps its evidence, resolved ones included.
+    let cutoff = store.run(r3).expect("run 3").started_at;
+    let report = store.prune_runs_before(&cutoff).expect("gc");
+    assert_eq!(report.runs, 1, "run 2 now: {report:?}");
+    assert_eq!(
+        (report.service_rows, report.evidence_rows),
+        (0, 0),
+        "{report:?}"
     );
+    assert!(!resolved.is_empty());
+    assert_eq!(store.findings(r1).expect("findings"), findings_before);
     assert!(store.verify_chain().expect("verify").is_empty());
     // A second gc finds nothing more to do.
     let again = store.prune_runs_before(&cutoff).expect("gc again");
@@ -237,7 +224,10 @@ async fn gc_prunes_old_runs_and_keeps_open_evidence_verify_and_kept_reports() {
     store
         .connection()
         .execute(
-            "UPDATE findings SET message_en = 'edited' WHERE run_id = ?1",
+            "UPDATE texts SET text = 'edited' WHERE id IN
+                 (SELECT v.message_en_id FROM finding_versions v
+                  JOIN finding_spans s ON s.version_id = v.id
+                  WHERE ?1 BETWEEN s.first_run AND s.last_run)",
             [r1],
         )
         .expect("tamper");

@@ -219,26 +219,6 @@ fn put_evidence_v3(
     Ok(())
 }
 
-/// The `seq`-th piece of evidence of finding version `version` in `run` (started at
-/// `started`): the item stored once, the time as milliseconds after the run's start.
-pub(super) fn put_evidence_mark(
-    conn: &Connection,
-    run: i64,
-    started: &str,
-    version: i64,
-    seq: i64,
-    e: &EvidenceRow<'_>,
-) -> Result<()> {
-    let item = put_item(conn, e)?;
-    let (at_ms, fetched_at) = compact_time(started, e.fetched_at);
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO evidence_marks (run_id, version_id, seq, item_id, at_ms, fetched_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![run, version, seq, item, at_ms, fetched_at])?;
-    Ok(())
-}
-
 /// One finding of a run: the columns of the old `findings` row besides run and state.
 pub(super) struct FindingRow<'a> {
     pub fingerprint: &'a str,
@@ -254,18 +234,27 @@ pub(super) struct FindingRow<'a> {
     pub waiver: &'a str,
 }
 
-/// Record finding `f` in `run`: its content stored once (`finding_versions`, messages as
-/// compressed texts), the run's mark replacing any earlier mark of the same fingerprint in
-/// the run (and that mark's evidence). Returns the version id the evidence refers to.
+/// Record finding `f` with its evidence in `run` (started at `started`): its content,
+/// evidence items included, stored once (`finding_versions`, `version_items`; messages as
+/// compressed texts); the run's mark replaces any earlier mark of the same fingerprint in the
+/// run. An evidence time is stored (`evidence_times`) only when it is not `default_at`, the
+/// subject service's read time in this run.
 pub(super) fn put_finding(
     conn: &Connection,
     packer: &mut Packer,
-    run: i64,
+    (run, started): (i64, &str),
     f: &FindingRow<'_>,
+    evidence: &[EvidenceRow<'_>],
     dict: Option<&str>,
-) -> Result<i64> {
+    default_at: Option<&str>,
+) -> Result<()> {
     let vi = put_text(conn, packer, dict, f.message_vi)?;
     let en = put_text(conn, packer, dict, f.message_en)?;
+    let items: Vec<i64> = evidence
+        .iter()
+        .map(|e| put_item(conn, e))
+        .collect::<Result<_>>()?;
+    let item_bytes: Vec<u8> = items.iter().flat_map(|i| i.to_le_bytes()).collect();
     let hash = key(&[
         f.fingerprint.as_bytes(),
         f.rule_id.as_bytes(),
@@ -278,6 +267,7 @@ pub(super) fn put_finding(
         &vi.to_le_bytes(),
         &en.to_le_bytes(),
         f.waiver.as_bytes(),
+        &item_bytes,
     ]);
     let found: Option<i64> = conn
         .prepare_cached("SELECT id FROM finding_versions WHERE hash = ?1")?
@@ -305,11 +295,18 @@ pub(super) fn put_finding(
                 en,
                 f.waiver
             ])?;
-            conn.last_insert_rowid()
+            let id = conn.last_insert_rowid();
+            let mut st = conn.prepare_cached(
+                "INSERT INTO version_items (version_id, seq, item_id) VALUES (?1, ?2, ?3)",
+            )?;
+            for (seq, item) in items.iter().enumerate() {
+                st.execute(params![id, seq as i64, item])?;
+            }
+            id
         }
     };
     // Storing a fingerprint twice in a run keeps the last record (and its evidence).
-    for table in ["evidence_marks", "finding_marks"] {
+    for table in ["evidence_times", "finding_marks"] {
         conn.prepare_cached(&format!(
             "DELETE FROM {table} WHERE run_id = ?1 AND version_id IN
                  (SELECT id FROM finding_versions WHERE fingerprint = ?2)"
@@ -324,7 +321,71 @@ pub(super) fn put_finding(
         "INSERT INTO finding_marks (run_id, version_id, state) VALUES (?1, ?2, 0)",
     )?
     .execute(params![run, version])?;
-    Ok(version)
+    let mut times = conn.prepare_cached(
+        "INSERT INTO evidence_times (run_id, version_id, seq, at_ms, fetched_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, e) in evidence.iter().enumerate() {
+        if default_at == Some(e.fetched_at) {
+            continue;
+        }
+        let (at_ms, text) = compact_time(started, e.fetched_at);
+        times.execute(params![run, version, seq as i64, at_ms, text])?;
+    }
+    Ok(())
+}
+
+/// The read time of service `agency`/`key` in `run` as the views rebuild it, if stored.
+pub(super) fn service_read_time(
+    conn: &Connection,
+    run: i64,
+    agency: &str,
+    key: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at)
+             FROM service_versions v
+             JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1
+             JOIN runs x ON x.id = r.run_id
+             WHERE v.agency_id = ?2 AND v.service_key = ?3",
+        )?
+        .query_row(params![run, agency, key], |r| r.get(0))
+        .optional()?)
+}
+
+/// Fold the marks of complete run `run` into spans: a version the run just before also
+/// found (in a span whose later runs share this state) extends that span; any other starts
+/// one. A finding seen again then costs the run nothing.
+pub(super) fn fold_marks(conn: &Connection, run: i64) -> Result<()> {
+    let prev: Option<i64> = conn.query_row(
+        "SELECT MAX(id) FROM runs WHERE id < ?1",
+        params![run],
+        |r| r.get(0),
+    )?;
+    if let Some(prev) = prev {
+        conn.execute(
+            "UPDATE finding_spans SET last_run = ?1,
+                 next_state = (SELECT m.state FROM finding_marks m
+                               WHERE m.run_id = ?1 AND m.version_id = finding_spans.version_id)
+             WHERE last_run = ?2
+               AND EXISTS (SELECT 1 FROM finding_marks m
+                           WHERE m.run_id = ?1 AND m.version_id = finding_spans.version_id
+                             AND (finding_spans.next_state IS NULL
+                                  OR finding_spans.next_state IS m.state))",
+            params![run, prev],
+        )?;
+    }
+    conn.execute(
+        "INSERT INTO finding_spans (version_id, first_run, last_run, first_state, next_state)
+         SELECT m.version_id, ?1, ?1, m.state, NULL FROM finding_marks m
+         WHERE m.run_id = ?1
+           AND NOT EXISTS (SELECT 1 FROM finding_spans s
+                           WHERE s.version_id = m.version_id AND s.last_run = ?1)",
+        params![run],
+    )?;
+    conn.execute("DELETE FROM finding_marks WHERE run_id = ?1", params![run])?;
+    Ok(())
 }
 
 /// Move the rows of schema 3 (`service_facts_v3`, `evidence_v3`, `page_cache_v3`) into the

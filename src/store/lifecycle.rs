@@ -205,6 +205,7 @@ impl Store {
             }
         }
 
+        super::cas::fold_marks(&tx, run)?;
         let prev = chain::previous_digest(&tx, run)?;
         let digest = chain::run_digest(&tx, run, &prev)?;
         let n = tx.execute(
@@ -390,10 +391,35 @@ fn insert_findings(
     }
     for f in findings {
         let dict = dict_of(f);
-        let version = cas::put_finding(
+        let excerpts: Vec<String> = f
+            .evidence
+            .iter()
+            .map(|e| crate::facts::excerpt(&e.excerpt))
+            .collect();
+        let evidence: Vec<cas::EvidenceRow<'_>> = f
+            .evidence
+            .iter()
+            .zip(&excerpts)
+            .map(|(e, excerpt)| cas::EvidenceRow {
+                url: &e.url,
+                fetched_at: &e.fetched_at,
+                status: e.status,
+                content_hash: &e.content_hash,
+                locator: &e.locator,
+                excerpt,
+            })
+            .collect();
+        let default_at = match (
+            f.scope.as_str(),
+            f.subject.strip_prefix(&format!("{}/", f.agency_id)),
+        ) {
+            ("service", Some(key)) => cas::service_read_time(tx, run, &f.agency_id, key)?,
+            _ => None,
+        };
+        cas::put_finding(
             tx,
             packer,
-            run,
+            (run, &started),
             &cas::FindingRow {
                 fingerprint: &f.fingerprint,
                 rule_id: &f.rule_id,
@@ -407,26 +433,10 @@ fn insert_findings(
                 message_en: &f.message_en,
                 waiver: &f.waiver,
             },
+            &evidence,
             dict.as_deref(),
+            default_at.as_deref(),
         )?;
-        for (seq, e) in f.evidence.iter().enumerate() {
-            let excerpt = crate::facts::excerpt(&e.excerpt);
-            cas::put_evidence_mark(
-                tx,
-                run,
-                &started,
-                version,
-                seq as i64,
-                &cas::EvidenceRow {
-                    url: &e.url,
-                    fetched_at: &e.fetched_at,
-                    status: e.status,
-                    content_hash: &e.content_hash,
-                    locator: &e.locator,
-                    excerpt: &excerpt,
-                },
-            )?;
-        }
     }
     Ok(())
 }

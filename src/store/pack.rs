@@ -346,19 +346,19 @@ mod tests {
     use super::*;
 
     fn conn() -> (Connection, Dicts) {
-        let c = Connection::open_in_memory().unwrap();
+        let c = Connection::open_in_memory().expect("ok");
         c.execute_batch(
             "CREATE TABLE zdicts (id INTEGER PRIMARY KEY, agency_id TEXT NOT NULL UNIQUE,
                                   dict BLOB NOT NULL, trained_at TEXT NOT NULL);",
         )
-        .unwrap();
-        let d = register(&c).unwrap();
+        .expect("ok");
+        let d = register(&c).expect("ok");
         (c, d)
     }
 
     fn unpack(c: &Connection, blob: &[u8]) -> String {
         c.query_row("SELECT dvc_text(?1)", params![blob], |r| r.get(0))
-            .unwrap()
+            .expect("ok")
     }
 
     #[test]
@@ -375,19 +375,19 @@ mod tests {
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         // Too few samples: no dictionary, still compressed and readable.
-        p.prepare(&c, "small", &refs[..3]).unwrap();
+        p.prepare(&c, "small", &refs[..3]).expect("ok");
         let plain = p.pack(Some("small"), refs[0]);
         assert_eq!(plain[..2], [MAGIC, 0]);
         assert_eq!(unpack(&c, &plain), refs[0]);
         // Enough: a dictionary is trained, stored and used; a second connection reads it.
-        p.prepare(&c, "a", &refs).unwrap();
+        p.prepare(&c, "a", &refs).expect("ok");
         let n: i64 = c
             .query_row(
                 "SELECT COUNT(*) FROM zdicts WHERE agency_id = 'a'",
                 [],
                 |r| r.get(0),
             )
-            .unwrap();
+            .expect("ok");
         assert_eq!(n, 1);
         let packed: Vec<Vec<u8>> = refs.iter().map(|t| p.pack(Some("a"), t)).collect();
         assert_ne!(packed[0][1], 0, "dictionary id in the header");
@@ -402,34 +402,34 @@ mod tests {
         );
         // A later packer finds the stored dictionary instead of training another.
         let mut q = Packer::new(Dicts::default());
-        q.prepare(&c, "a", &refs).unwrap();
+        q.prepare(&c, "a", &refs).expect("ok");
         assert_eq!(q.pack(Some("a"), refs[5])[1], packed[5][1]);
         // Another connection to the same data reads it after loading the dictionaries; one
         // that has not loaded them says so (and is not handed wrong text).
         let fresh = Dicts::default();
-        let other = Connection::open_in_memory().unwrap();
+        let other = Connection::open_in_memory().expect("ok");
         other
             .create_scalar_function("dvc_text", 1, FunctionFlags::SQLITE_UTF8, {
                 let f = fresh.clone();
                 move |ctx| unpack_value(ctx, &f)
             })
-            .unwrap();
+            .expect("ok");
         let err = other
             .query_row("SELECT dvc_text(?1)", params![packed[1]], |r| {
                 r.get::<_, String>(0)
             })
-            .unwrap_err();
+            .expect_err("an error");
         assert!(err.to_string().contains(UNKNOWN_DICT), "{err}");
-        fresh.reload(&c).unwrap();
+        fresh.reload(&c).expect("ok");
         let ok: String = other
             .query_row("SELECT dvc_text(?1)", params![packed[1]], |r| r.get(0))
-            .unwrap();
+            .expect("ok");
         assert_eq!(ok, refs[1]);
         // Plain TEXT values (schema 4 rows) read unchanged; NULL stays NULL.
         assert_eq!(unpack(&c, b"{\"x\":1}"), "{\"x\":1}");
         let null: Option<String> = c
             .query_row("SELECT dvc_text(NULL)", [], |r| r.get(0))
-            .unwrap();
+            .expect("ok");
         assert_eq!(null, None);
     }
 
@@ -485,7 +485,7 @@ mod tests {
             .query_row("SELECT dvc_time(?1, NULL, 'x')", params![start], |r| {
                 r.get(0)
             })
-            .unwrap();
+            .expect("ok");
         assert_eq!(s, "x");
     }
 }

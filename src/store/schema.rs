@@ -376,16 +376,17 @@ BEGIN
     WHERE rowid = OLD.rowid;
 END;
 "#,
-    // 5 (issue 20): per-run rows made small. Texts are zstd-compressed (`pack.rs`: per-agency
-    // dictionaries in `zdicts`; old TEXT values read unchanged through `dvc_text`). A run's
-    // service reads (`service_reads`) and evidence times keep milliseconds after the run's
-    // start instead of timestamp text. Findings are stored once per distinct content
-    // (`finding_versions`, messages as packed texts) and a run marks the versions it found
-    // (`finding_marks`, the state as a small code); its evidence refers to the finding version
-    // (`evidence_marks`). A service whose readable state a run stored is assessed by that
-    // row, so `assessed` keeps only other subjects; the view `assessed_all` gives all. Rows written before stay where
-    // they are (`findings_rows`, `evidence_refs`, `service_runs`, `assessed`) and the views
-    // return both, unchanged.
+    // 5 (issue 20): per-run rows made small. Texts are zstd-compressed (`pack.rs`: per-host
+    // dictionaries in `zdicts`; TEXT values of earlier schemas read unchanged through
+    // `dvc_text`). A run's service reads (`service_reads`) keep their time as milliseconds
+    // after the run's start. Findings are stored once per distinct content, evidence items
+    // included (`finding_versions`, `version_items`); a running run marks the versions it
+    // found (`finding_marks`), and completing it folds the marks into spans of consecutive
+    // runs (`finding_spans`), so a finding seen again costs nothing. An evidence row's time is
+    // its subject service's read time in the run unless `evidence_times` says otherwise. A
+    // service whose readable state a run stored is assessed by that row, so `assessed` keeps
+    // only other subjects (view `assessed_all`: all). Rows written before stay where they are
+    // (`findings_rows`, `evidence_refs`, `service_runs`, `assessed`); the views return both.
     r#"
 CREATE TABLE zdicts (
     id          INTEGER PRIMARY KEY,
@@ -421,20 +422,41 @@ CREATE TABLE finding_versions (
 );
 CREATE INDEX finding_versions_fp ON finding_versions(fingerprint);
 
--- state: 0 '', 1 new, 2 persisting, 3 regressed; any other state as its text.
+-- The evidence of a finding version, in order: part of the version.
+CREATE TABLE version_items (
+    version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
+    seq         INTEGER NOT NULL,
+    item_id     INTEGER NOT NULL REFERENCES evidence_items(id),
+    PRIMARY KEY (version_id, seq)
+) WITHOUT ROWID;
+
+-- Findings of a run that is not complete (yet, or ever). state: 0 '', 1 new, 2 persisting,
+-- 3 regressed; any other state as its text.
 CREATE TABLE finding_marks (
     run_id      INTEGER NOT NULL REFERENCES runs(id),
     version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
     state       NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, version_id)
 ) WITHOUT ROWID;
-CREATE INDEX finding_marks_version ON finding_marks(version_id);
 
-CREATE TABLE evidence_marks (
+-- Findings of complete runs: the version was found by every run with an id from first_run to
+-- last_run (consecutive ids: a span grows only from the run just before), in state
+-- first_state in its first run and next_state in the others.
+CREATE TABLE finding_spans (
+    version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
+    first_run   INTEGER NOT NULL REFERENCES runs(id),
+    last_run    INTEGER NOT NULL REFERENCES runs(id),
+    first_state NOT NULL,
+    next_state,
+    PRIMARY KEY (version_id, first_run)
+) WITHOUT ROWID;
+CREATE INDEX finding_spans_last ON finding_spans(last_run, first_run);
+
+-- The time of an evidence row when it is not its subject service's read time in the run.
+CREATE TABLE evidence_times (
     run_id      INTEGER NOT NULL REFERENCES runs(id),
     version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
     seq         INTEGER NOT NULL,
-    item_id     INTEGER NOT NULL REFERENCES evidence_items(id),
     at_ms       INTEGER,
     fetched_at  TEXT,
     PRIMARY KEY (run_id, version_id, seq)
@@ -455,9 +477,22 @@ SELECT m.run_id, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.s
 FROM finding_marks m
 JOIN finding_versions v ON v.id = m.version_id
 JOIN texts a ON a.id = v.message_vi_id
+JOIN texts b ON b.id = v.message_en_id
+UNION ALL
+SELECT q.xid, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.subject,
+       v.outcome, v.reason, dvc_text(a.text), dvc_text(b.text), v.waiver,
+       CASE WHEN typeof(st) != 'integer' THEN st
+            WHEN st = 1 THEN 'new' WHEN st = 2 THEN 'persisting'
+            WHEN st = 3 THEN 'regressed' ELSE '' END
+FROM (SELECT s.version_id AS vid, x.id AS xid,
+             CASE WHEN x.id = s.first_run THEN s.first_state ELSE s.next_state END AS st
+      FROM finding_spans s JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run) q
+JOIN finding_versions v ON v.id = q.vid
+JOIN texts a ON a.id = v.message_vi_id
 JOIN texts b ON b.id = v.message_en_id;
 
--- Writes through the view (tools, tests) go to the row table, as before.
+-- Writes through the view (tools, tests) go to the row table, as before; findings stored
+-- since schema 5 are shared by runs and cannot be edited through it.
 CREATE TRIGGER findings_insert INSTEAD OF INSERT ON findings
 BEGIN
     INSERT OR REPLACE INTO findings_rows (run_id, fingerprint, rule_id, severity, scope, agency_id,
@@ -468,56 +503,47 @@ BEGIN
 END;
 CREATE TRIGGER findings_delete INSTEAD OF DELETE ON findings
 BEGIN
+    SELECT RAISE(ABORT, 'findings stored since schema 5 cannot be deleted through the view')
+    WHERE NOT EXISTS (SELECT 1 FROM findings_rows WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint);
     DELETE FROM findings_rows WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint;
-    DELETE FROM finding_marks WHERE run_id = OLD.run_id AND version_id IN
-        (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
 END;
--- An edit of a stored finding becomes a version of its own (its evidence follows it).
 CREATE TRIGGER findings_update INSTEAD OF UPDATE ON findings
 BEGIN
+    SELECT RAISE(ABORT, 'findings stored since schema 5 cannot be edited through the view')
+    WHERE NOT EXISTS (SELECT 1 FROM findings_rows WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint);
     UPDATE findings_rows SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
         rule_id = NEW.rule_id, severity = NEW.severity, scope = NEW.scope,
         agency_id = NEW.agency_id, subject = NEW.subject, outcome = NEW.outcome,
         reason = NEW.reason, message_vi = NEW.message_vi, message_en = NEW.message_en,
         waiver = NEW.waiver, state = NEW.state
     WHERE run_id = OLD.run_id AND fingerprint = OLD.fingerprint;
-    INSERT INTO texts (hash, text) SELECT randomblob(32), NEW.message_vi
-        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
-                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
-    INSERT INTO texts (hash, text) SELECT randomblob(32), NEW.message_en
-        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
-                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
-    INSERT INTO finding_versions (hash, fingerprint, rule_id, severity, scope, agency_id, subject,
-        outcome, reason, message_vi_id, message_en_id, waiver)
-    SELECT randomblob(32), NEW.fingerprint, NEW.rule_id, NEW.severity, NEW.scope, NEW.agency_id,
-        NEW.subject, NEW.outcome, NEW.reason, last_insert_rowid() - 1, last_insert_rowid(), NEW.waiver
-        WHERE EXISTS (SELECT 1 FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
-                      WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint);
-    UPDATE evidence_marks SET version_id = last_insert_rowid()
-    WHERE run_id = OLD.run_id AND version_id IN
-        (SELECT m.version_id FROM finding_marks m JOIN finding_versions v ON v.id = m.version_id
-         WHERE m.run_id = OLD.run_id AND v.fingerprint = OLD.fingerprint
-           AND m.version_id != last_insert_rowid());
-    UPDATE finding_marks SET version_id = last_insert_rowid(), state = NEW.state
-    WHERE run_id = OLD.run_id AND version_id IN
-        (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint
-           AND id != last_insert_rowid());
 END;
 
 DROP VIEW evidence;
 CREATE VIEW evidence AS
 SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url,
        r.fetched_at AS fetched_at, i.status AS status, i.content_hash AS content_hash,
-       i.locator AS locator, i.excerpt AS excerpt, NULL AS seq
+       i.locator AS locator, i.excerpt AS excerpt
 FROM evidence_refs r
 JOIN evidence_items i ON i.id = r.item_id
 UNION ALL
-SELECT NULL, m.run_id, v.fingerprint, i.url, dvc_time(x.started_at, m.at_ms, m.fetched_at),
-       i.status, i.content_hash, i.locator, i.excerpt, m.seq
-FROM evidence_marks m
-JOIN runs x ON x.id = m.run_id
-JOIN finding_versions v ON v.id = m.version_id
-JOIN evidence_items i ON i.id = m.item_id;
+SELECT NULL, q.run_id, v.fingerprint, i.url,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at)
+                           FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = q.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       i.status, i.content_hash, i.locator, i.excerpt
+FROM (SELECT run_id, version_id FROM finding_marks
+      UNION ALL
+      SELECT x.id, s.version_id FROM finding_spans s JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run) q
+JOIN runs x ON x.id = q.run_id
+JOIN finding_versions v ON v.id = q.version_id
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = q.run_id AND t.version_id = v.id AND t.seq = vi.seq;
 CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
 BEGIN
     INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
@@ -525,23 +551,21 @@ BEGIN
     INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
         VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
 END;
--- A row of `evidence_marks` has no rowid: it is addressed by (run, fingerprint, seq).
 CREATE TRIGGER evidence_delete INSTEAD OF DELETE ON evidence
 BEGIN
-    DELETE FROM evidence_refs WHERE OLD.rowid IS NOT NULL AND rowid = OLD.rowid;
-    DELETE FROM evidence_marks WHERE OLD.rowid IS NULL AND run_id = OLD.run_id AND seq = OLD.seq
-        AND version_id IN (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be deleted through the view')
+    WHERE OLD.rowid IS NULL;
+    DELETE FROM evidence_refs WHERE rowid = OLD.rowid;
 END;
 CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
 BEGIN
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be edited through the view')
+    WHERE OLD.rowid IS NULL;
     INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
         VALUES (randomblob(32), NEW.url, NEW.status, NEW.content_hash, NEW.locator, NEW.excerpt);
     UPDATE evidence_refs SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
            fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
-    WHERE OLD.rowid IS NOT NULL AND rowid = OLD.rowid;
-    UPDATE evidence_marks SET item_id = last_insert_rowid(), at_ms = NULL, fetched_at = NEW.fetched_at
-    WHERE OLD.rowid IS NULL AND run_id = OLD.run_id AND seq = OLD.seq
-      AND version_id IN (SELECT id FROM finding_versions WHERE fingerprint = OLD.fingerprint);
+    WHERE rowid = OLD.rowid;
 END;
 
 DROP VIEW service_facts;

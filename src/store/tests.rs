@@ -166,12 +166,17 @@ fn verify_detects_an_edited_row_and_names_the_run() {
         ids.push(r);
     }
     assert!(s.verify_chain().expect("verify").is_empty());
-    s.connection()
+    // Evidence items are shared by the runs that saw them; what is the second run's alone is
+    // when it saw them.
+    let n = s
+        .connection()
         .execute(
-            "UPDATE evidence SET excerpt = 'Không có' WHERE run_id = ?1",
+            "UPDATE evidence_times SET at_ms = NULL, fetched_at = '2020-01-01T00:00:00Z'
+             WHERE run_id = ?1",
             params![ids[1]],
         )
         .expect("tamper");
+    assert!(n > 0);
     let breaks = s.verify_chain().expect("verify");
     assert_eq!(breaks.len(), 1, "{breaks:?}");
     assert_eq!(breaks[0].run_id, ids[1]);
@@ -415,7 +420,7 @@ fn v2_digest_covers_facts_times_states_and_counts() {
         "UPDATE runs SET started_at = '2020-01-01T00:00:00Z' WHERE id = {r}",
         "UPDATE runs SET ended_at = '2020-01-01T00:00:00Z' WHERE id = {r}",
         "UPDATE runs SET scope_json = '{\"agencies\":[\"b\"],\"services\":null}' WHERE id = {r}",
-        "UPDATE findings SET state = 'persisting' WHERE run_id = {r}",
+        "UPDATE finding_spans SET first_state = 2 WHERE first_run = {r}",
         "DELETE FROM resolutions WHERE run_id = {r}",
         "DELETE FROM unverified WHERE run_id = {r}",
         "DELETE FROM assessed WHERE run_id = {r}",
@@ -506,7 +511,8 @@ fn runs_stored_before_digest_v2_still_verify_after_the_migration() {
     // Deleting the newest run: the chain of what is left holds, but its head is gone.
     s.conn
         .execute_batch(&format!(
-            "DELETE FROM evidence WHERE run_id = {r}; DELETE FROM findings WHERE run_id = {r};
+            "DELETE FROM evidence_times WHERE run_id = {r}; DELETE FROM finding_spans WHERE first_run = {r};
+             UPDATE finding_spans SET last_run = last_run - 1 WHERE last_run = {r};
              DELETE FROM resolutions WHERE run_id = {r}; DELETE FROM runs WHERE id = {r};"
         ))
         .expect("delete newest");
@@ -640,11 +646,11 @@ fn an_unchanged_service_costs_a_run_one_row_and_reads_back_exactly() {
     assert_eq!(s.service_facts(r2).expect("facts"), second);
 }
 
-/// Issue 20: a finding seen again costs a run one small mark, not a copy of its row; its
-/// messages are stored once, compressed; its evidence keeps each run's own time; and what a
-/// run read back is what it recorded (states included).
+/// Issue 20: a finding seen again costs a run nothing (its span grows), not a copy of its
+/// row; its messages and evidence are stored once, compressed; its evidence keeps each run's
+/// own time (the subject's read time needs no row); what a run reads back is what it recorded.
 #[test]
-fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
+fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
     let mut s = Store::open_in_memory().expect("open");
     let count = |s: &Store, table: &str| -> i64 {
         s.connection()
@@ -656,7 +662,25 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
         f.evidence[0].fetched_at = at.into();
         f
     };
+    // The subject services, read at the times their evidence says.
+    let read = |s: &mut Store, run: i64, at: &str| {
+        let services: Vec<ServiceFacts> = ["x", "y"]
+            .iter()
+            .map(|code| {
+                let mut f = ServiceFacts {
+                    agency_id: "a".into(),
+                    code: (*code).into(),
+                    url: format!("https://dvc.a.test/{code}"),
+                    ..ServiceFacts::default()
+                };
+                f.fetch.fetched_at = at.into();
+                f
+            })
+            .collect();
+        s.record_services(run, &services).expect("services");
+    };
     let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    // Run 1 did not record the services: its evidence times are rows of their own.
     s.finish_run(
         r1,
         &[
@@ -665,18 +689,18 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
         ],
     )
     .expect("finish");
-    let (versions, texts, items) = (
-        count(&s, "finding_versions"),
-        count(&s, "texts"),
-        count(&s, "evidence_items"),
-    );
+    let (versions, items) = (count(&s, "finding_versions"), count(&s, "evidence_items"));
     assert_eq!(versions, 2);
+    assert_eq!(count(&s, "evidence_times"), 2);
+    assert_eq!(count(&s, "finding_spans"), 2);
     let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    read(&mut s, r2, "2026-12-02T01:00:00.456Z");
     assess(&mut s, r2, ALL_XYZ);
     let second = [
         with_time("x", "2026-12-02T01:00:00.456Z"),
-        with_time("y", "2026-12-02T01:00:02.5Z"),
+        with_time("y", "2026-12-02T01:00:00.456Z"),
     ];
+    let texts = count(&s, "texts"); // and now the services' states
     let d2 = s.finish_run(r2, &second).expect("finish");
     assert_eq!(d2.persisting, vec!["x", "y"]);
     assert_eq!(count(&s, "finding_versions"), versions, "no new version");
@@ -686,10 +710,15 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
         items,
         "evidence items stored once"
     );
-    assert_eq!(count(&s, "finding_marks"), 4);
-    assert_eq!(count(&s, "evidence_marks"), 4);
+    assert_eq!(count(&s, "finding_spans"), 2, "the spans grew");
+    assert_eq!(count(&s, "finding_marks"), 0, "marks folded at completion");
+    assert_eq!(
+        count(&s, "evidence_times"),
+        2,
+        "run 2's times are its reads"
+    );
     assert_eq!(count(&s, "findings_rows"), 0);
-    // Messages are packed (a BLOB, not the text).
+    // Texts are packed (a BLOB, not the text).
     let packed: i64 = s
         .connection()
         .query_row(
@@ -698,8 +727,8 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
             |r| r.get(0),
         )
         .expect("packed");
-    assert_eq!(packed, texts);
-    // Read back: the run's own evidence times and states.
+    assert_eq!(packed, count(&s, "texts"));
+    // Read back: each run's own evidence times and states.
     let back = s.findings(r2).expect("findings");
     assert_eq!(back.len(), 2);
     for (b, f) in back.iter().zip(&second) {
@@ -707,19 +736,21 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
         assert_eq!(b.message_vi, f.message_vi);
         assert_eq!(b.evidence[0].fetched_at, f.evidence[0].fetched_at);
     }
-    let states: Vec<String> = s
-        .connection()
-        .prepare("SELECT state FROM findings WHERE run_id = ?1 ORDER BY fingerprint")
-        .expect("prepare")
-        .query_map(params![r2], |r| r.get(0))
-        .expect("states")
-        .collect::<std::result::Result<_, _>>()
-        .expect("rows");
-    assert_eq!(states, vec!["persisting", "persisting"]);
     assert_eq!(
         s.findings(r1).expect("r1")[0].evidence[0].fetched_at,
         "2026-12-01T01:00:00.123Z"
     );
+    let states = |s: &Store, run: i64| -> Vec<String> {
+        s.connection()
+            .prepare("SELECT state FROM findings WHERE run_id = ?1 ORDER BY fingerprint")
+            .expect("prepare")
+            .query_map(params![run], |r| r.get(0))
+            .expect("states")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(states(&s, r1), vec!["new", "new"]);
+    assert_eq!(states(&s, r2), vec!["persisting", "persisting"]);
     // A changed message is a new version; recording a fingerprint again replaces its mark.
     let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
     let mut changed = with_time("x", "2026-12-03T01:00:00Z");
@@ -733,5 +764,21 @@ fn an_unchanged_finding_costs_a_run_one_mark_and_reads_back_exactly() {
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].message_en, "still no signature");
     assert_eq!(back[0].evidence.len(), 1);
+    s.complete_run(r3).expect("complete");
+    assert_eq!(
+        count(&s, "finding_spans"),
+        3,
+        "x changed: a span of its own"
+    );
+    assert_eq!(states(&s, r3), vec!["persisting"]);
     assert!(s.verify_chain().expect("verify").is_empty());
+    // Edits through the views are refused for these rows (they are shared by runs).
+    assert!(
+        s.connection()
+            .execute(
+                "UPDATE findings SET message_vi = 'x' WHERE run_id = ?1",
+                params![r2]
+            )
+            .is_err()
+    );
 }
