@@ -1,8 +1,9 @@
-//! Storage that grows with change (issue 20): a database written by the release before the
-//! content-addressed schema (schema 3, commit 50396b9) is migrated in place by today's code.
+//! Storage that grows with change (issue 20): databases written by earlier releases are
+//! migrated in place by today's code: schema 3 (commit 50396b9, before content-addressed
+//! storage) and schema 4 (commit 5276168, before compressed texts and finding spans).
 //!
-//! The fixture `tests/fixtures/store-v3/` was produced by [`make_fixture`] at commit 50396b9
-//! (see `tests/fixtures/store-v3/README.md`).
+//! The fixtures `tests/fixtures/store-v3/` and `store-v4/` were produced by [`make_fixture`]
+//! at those commits (see their `README.md`).
 
 mod support;
 
@@ -13,12 +14,47 @@ use dvc_audit::run::pipeline::{self, RunOptions};
 use dvc_audit::sandbox::{Provider, Size};
 use support::world;
 
-fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v3")
+/// A database written by an earlier release, with what it rendered then.
+#[derive(Clone, Copy)]
+struct Fixture {
+    /// Directory under `tests/fixtures`.
+    name: &'static str,
+    /// Its `PRAGMA user_version`.
+    schema: i64,
+    /// The HTTPS port its world was served on (it appears in every stored URL).
+    https_port: u16,
 }
 
-/// The HTTPS port the fixture's world was served on (it appears in every stored URL).
-const FIXTURE_HTTPS_PORT: u16 = 36457;
+const V3: Fixture = Fixture {
+    name: "store-v3",
+    schema: 3,
+    https_port: 36457,
+};
+const V4: Fixture = Fixture {
+    name: "store-v4",
+    schema: 4,
+    https_port: 41075,
+};
+
+impl Fixture {
+    fn dir(self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(self.name)
+    }
+
+    fn file(self, name: &str) -> String {
+        std::fs::read_to_string(self.dir().join(name)).expect("fixture file")
+    }
+}
+
+/// Where [`make_fixture`] writes (`DVC_AUDIT_FIXTURE`, default `store-new`).
+fn fixture_dir() -> PathBuf {
+    let name = std::env::var("DVC_AUDIT_FIXTURE").unwrap_or_else(|_| "store-new".into());
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
 
 /// The service whose signature defect is fixed between the two runs of the fixture.
 const FIXED: &str = "1.001012";
@@ -40,10 +76,11 @@ fn cli(config: &Path, args: &[&str]) -> (Option<i32>, String) {
     )
 }
 
-/// Writes the fixture with the code of the checkout it runs in. Run only at the commit the
-/// fixture names: `cargo test --locked --test store_migration make_fixture -- --ignored`.
+/// Writes a fixture with the code of the checkout it runs in. Run only at the commit the
+/// fixture names: `DVC_AUDIT_FIXTURE=store-vN cargo test --locked --test store_migration
+/// make_fixture -- --ignored`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes tests/fixtures/store-v3 with the code of this checkout"]
+#[ignore = "writes a fixture with the code of this checkout"]
 async fn make_fixture() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
     let config = served.config_path();
@@ -103,9 +140,9 @@ async fn make_fixture() {
 
 /// A copy of the fixture database next to a freshly served tiny world (same seed, so the
 /// same agencies, services and defects; other ports).
-async fn served_with_fixture() -> world::Served {
+async fn served_with_fixture(fx: Fixture) -> world::Served {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
-    std::fs::copy(fixture_dir().join("dvc-audit.sqlite"), served.db()).expect("copy fixture");
+    std::fs::copy(fx.dir().join("dvc-audit.sqlite"), served.db()).expect("copy fixture");
     served
 }
 
@@ -189,10 +226,6 @@ fn stored_values_equal(
     }
 }
 
-fn fixture(name: &str) -> String {
-    std::fs::read_to_string(fixture_dir().join(name)).expect("fixture file")
-}
-
 fn user_version(db: &Path) -> i64 {
     rusqlite::Connection::open(db)
         .expect("db")
@@ -202,14 +235,28 @@ fn user_version(db: &Path) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
-    let served = served_with_fixture().await;
+    migrates_in_place(V3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema4_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
+    migrates_in_place(V4).await;
+}
+
+async fn migrates_in_place(fx: Fixture) {
+    let served = served_with_fixture(fx).await;
     let config = served.config_path();
-    assert_eq!(user_version(&served.db()), 3, "the fixture is schema 3");
+    assert_eq!(
+        user_version(&served.db()),
+        fx.schema,
+        "the fixture is schema {}",
+        fx.schema
+    );
 
     // Read commands never migrate: they say the next run will.
     let (code, text) = cli(&config, &["history", "verify"]);
     assert_ne!(code, Some(0), "{text}");
-    assert!(text.contains("schema 3"), "{text}");
+    assert!(text.contains(&format!("schema {}", fx.schema)), "{text}");
 
     // Opening for writing migrates in place.
     let store = dvc_audit::store::Store::open(&served.db()).expect("open migrates");
@@ -222,7 +269,7 @@ async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs
         "every service row of the two runs is read back"
     );
     drop(store);
-    assert!(user_version(&served.db()) > 3);
+    assert!(user_version(&served.db()) > fx.schema);
 
     let (code, text) = cli(&config, &["history", "verify"]);
     assert_eq!(
@@ -232,7 +279,7 @@ async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs
     );
     let (code, history) = cli(&config, &["history", "--json", "--limit", "50"]);
     assert_eq!(code, Some(0), "{history}");
-    assert_eq!(history, fixture("history.json"));
+    assert_eq!(history, fx.file("history.json"));
     // Reports name the agencies' portals from the configuration: render them with the
     // configuration of the world the fixture was recorded against (its HTTPS port).
     let text = std::fs::read_to_string(&config).expect("config");
@@ -240,7 +287,7 @@ async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs
     let as_recorded = served.dir.path().join("audit-recorded.toml");
     std::fs::write(
         &as_recorded,
-        text.replace(&format!(":{port}"), &format!(":{FIXTURE_HTTPS_PORT}")),
+        text.replace(&format!(":{port}"), &format!(":{}", fx.https_port)),
     )
     .expect("write config");
     let out = served.dir.path().join("out");
@@ -253,7 +300,7 @@ async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs
     for run in ["1", "2"] {
         let (json, txt) = report(&as_recorded, &out, run);
         let old: serde_json::Value =
-            serde_json::from_str(&fixture(&format!("report-run-{run}.json"))).expect("old json");
+            serde_json::from_str(&fx.file(&format!("report-run-{run}.json"))).expect("old json");
         let new: serde_json::Value = serde_json::from_str(&json).expect("new json");
         let run_id = old["run"]["id"].as_i64().expect("run id");
         if let Err(e) = stored_values_equal(&old, &new, "$", run_id) {
