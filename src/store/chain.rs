@@ -246,7 +246,7 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
         ),
         (
             "H",
-            "SELECT host, agency_id, facts_json FROM host_facts WHERE run_id = ?1
+            "SELECT host, agency_id, dvc_text(facts_json) FROM host_facts WHERE run_id = ?1
              ORDER BY host, agency_id",
         ),
         (
@@ -301,7 +301,7 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
             "SELECT agency_id, facts_json FROM agency_facts WHERE run_id = ?1 ORDER BY agency_id"
         }
         "H" => {
-            "SELECT host, agency_id, facts_json FROM host_facts WHERE run_id = ?1
+            "SELECT host, agency_id, dvc_text(facts_json) FROM host_facts WHERE run_id = ?1
              ORDER BY host, agency_id"
         }
         // From the tables, not the view: the text as stored and the read time, so the digest

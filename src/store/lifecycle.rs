@@ -498,8 +498,9 @@ fn not_assessed_reason(tx: &Transaction<'_>, run: i64, row: &OpenRow) -> Result<
         }
         "host" => tx
             .query_row(
-                "SELECT json_extract(facts_json, '$.error.kind') FROM host_facts
-                 WHERE run_id = ?1 AND host = ?2 AND json_extract(facts_json, '$.error.kind') IS NOT NULL
+                "SELECT json_extract(dvc_text(facts_json), '$.error.kind') FROM host_facts
+                 WHERE run_id = ?1 AND host = ?2
+                   AND json_extract(dvc_text(facts_json), '$.error.kind') IS NOT NULL
                  LIMIT 1",
                 params![run, row.subject],
                 |r| r.get(0),

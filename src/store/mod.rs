@@ -329,12 +329,13 @@ impl Store {
             let mut st = tx.prepare_cached(
                 "INSERT OR REPLACE INTO host_facts (run_id, host, agency_id, facts_json) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            // Packed (zstd, no dictionary: one text per host and run).
             for (agency, h) in hosts {
                 st.execute(params![
                     run,
                     format!("{}:{}", h.name, h.port),
                     agency,
-                    serde_json::to_string(h)?
+                    self.packer.pack(None, &serde_json::to_string(h)?)
                 ])?;
             }
         }

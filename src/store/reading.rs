@@ -583,7 +583,7 @@ impl Store {
         }
         {
             let mut st = self.conn.prepare_cached(
-                "SELECT agency_id, COUNT(*), SUM(json_extract(facts_json, '$.error') IS NOT NULL)
+                "SELECT agency_id, COUNT(*), SUM(json_extract(dvc_text(facts_json), '$.error') IS NOT NULL)
                  FROM host_facts WHERE run_id = ?1 GROUP BY agency_id",
             )?;
             let mut rows = st.query(params![run])?;
