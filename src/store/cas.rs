@@ -237,8 +237,10 @@ pub(super) struct FindingRow<'a> {
 /// Record finding `f` with its evidence in `run` (started at `started`): its content,
 /// evidence items included, stored once (`finding_versions`, `version_items`; messages as
 /// compressed texts); the run's mark replaces any earlier mark of the same fingerprint in the
-/// run. An evidence time is stored (`evidence_times`) only when it is not `default_at`, the
-/// subject service's read time in this run.
+/// run. An evidence time is stored (`evidence_times`) only when it is not the subject
+/// service's read time in this run (`read`: time, HTTP status), and an item whose status is
+/// the read's is stored with [`READ_STATUS`] instead (a page that answered 200, then 304, is
+/// the same evidence).
 pub(super) fn put_finding(
     conn: &Connection,
     packer: &mut Packer,
@@ -246,13 +248,22 @@ pub(super) fn put_finding(
     f: &FindingRow<'_>,
     evidence: &[EvidenceRow<'_>],
     dict: Option<&str>,
-    default_at: Option<&str>,
+    read: Option<(&str, i64)>,
 ) -> Result<()> {
     let vi = put_text(conn, packer, dict, f.message_vi)?;
     let en = put_text(conn, packer, dict, f.message_en)?;
     let items: Vec<i64> = evidence
         .iter()
-        .map(|e| put_item(conn, e))
+        .map(|e| match read {
+            Some((_, status)) if status == e.status && status != READ_STATUS => put_item(
+                conn,
+                &EvidenceRow {
+                    status: READ_STATUS,
+                    ..*e
+                },
+            ),
+            _ => put_item(conn, e),
+        })
         .collect::<Result<_>>()?;
     let item_bytes: Vec<u8> = items.iter().flat_map(|i| i.to_le_bytes()).collect();
     let hash = key(&[
@@ -326,7 +337,7 @@ pub(super) fn put_finding(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (seq, e) in evidence.iter().enumerate() {
-        if default_at == Some(e.fetched_at) {
+        if read.map(|(at, _)| at) == Some(e.fetched_at) {
             continue;
         }
         let (at_ms, text) = compact_time(started, e.fetched_at);
@@ -335,22 +346,27 @@ pub(super) fn put_finding(
     Ok(())
 }
 
-/// The read time of service `agency`/`key` in `run` as the views rebuild it, if stored.
-pub(super) fn service_read_time(
+/// The `status` of an evidence item that is its subject service's read status in the run
+/// (the `evidence` view takes it from `service_reads`).
+pub(super) const READ_STATUS: i64 = -1;
+
+/// The read of service `agency`/`key` in `run` as the views rebuild it (time, HTTP status),
+/// if stored.
+pub(super) fn service_read(
     conn: &Connection,
     run: i64,
     agency: &str,
     key: &str,
-) -> Result<Option<String>> {
+) -> Result<Option<(String, i64)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at)
+            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status
              FROM service_versions v
              JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1
              JOIN runs x ON x.id = r.run_id
              WHERE v.agency_id = ?2 AND v.service_key = ?3",
         )?
-        .query_row(params![run, agency, key], |r| r.get(0))
+        .query_row(params![run, agency, key], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?)
 }
 

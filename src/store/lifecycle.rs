@@ -409,11 +409,11 @@ fn insert_findings(
                 excerpt,
             })
             .collect();
-        let default_at = match (
+        let read = match (
             f.scope.as_str(),
             f.subject.strip_prefix(&format!("{}/", f.agency_id)),
         ) {
-            ("service", Some(key)) => cas::service_read_time(tx, run, &f.agency_id, key)?,
+            ("service", Some(key)) => cas::service_read(tx, run, &f.agency_id, key)?,
             _ => None,
         };
         cas::put_finding(
@@ -435,7 +435,7 @@ fn insert_findings(
             },
             &evidence,
             dict.as_deref(),
-            default_at.as_deref(),
+            read.as_ref().map(|(at, status)| (at.as_str(), *status)),
         )?;
     }
     Ok(())

@@ -453,6 +453,7 @@ CREATE TABLE finding_spans (
 CREATE INDEX finding_spans_last ON finding_spans(last_run, first_run);
 
 -- The time of an evidence row when it is not its subject service's read time in the run.
+-- (An evidence item whose status is -1 has its subject's read status in the run.)
 CREATE TABLE evidence_times (
     run_id      INTEGER NOT NULL REFERENCES runs(id),
     version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
@@ -535,7 +536,13 @@ SELECT NULL, q.run_id, v.fingerprint, i.url,
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
        END,
-       i.status, i.content_hash, i.locator, i.excerpt
+       CASE WHEN i.status = -1
+            THEN COALESCE((SELECT r.status FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = q.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       i.content_hash, i.locator, i.excerpt
 FROM (SELECT run_id, version_id FROM finding_marks
       UNION ALL
       SELECT x.id, s.version_id FROM finding_spans s JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run) q

@@ -648,7 +648,8 @@ fn an_unchanged_service_costs_a_run_one_row_and_reads_back_exactly() {
 
 /// Issue 20: a finding seen again costs a run nothing (its span grows), not a copy of its
 /// row; its messages and evidence are stored once, compressed; its evidence keeps each run's
-/// own time (the subject's read time needs no row); what a run reads back is what it recorded.
+/// own time and HTTP status (the subject's read needs no row); what a run reads back is what
+/// it recorded.
 #[test]
 fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
     let mut s = Store::open_in_memory().expect("open");
@@ -657,13 +658,24 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
             .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .expect("count")
     };
-    let with_time = |fp: &str, at: &str| {
-        let mut f = fail(fp);
-        f.evidence[0].fetched_at = at.into();
-        f
+    // Service findings x, y (evidence: the page as read) and a host finding (its own time).
+    let findings = |at: &str, status: i64, probed: &str| -> Vec<FindingRecord> {
+        let mut out: Vec<FindingRecord> = ["x", "y"]
+            .iter()
+            .map(|fp| {
+                let mut f = fail(fp);
+                f.evidence[0].fetched_at = at.into();
+                f.evidence[0].status = status;
+                f
+            })
+            .collect();
+        let mut h = finding("h", "a", "host", "dvc.a.test:443", "fail");
+        h.evidence[0].fetched_at = probed.into();
+        out.push(h);
+        out
     };
-    // The subject services, read at the times their evidence says.
-    let read = |s: &mut Store, run: i64, at: &str| {
+    // The subject services, read at that time with that status.
+    let read = |s: &mut Store, run: i64, at: &str, status: i64| {
         let services: Vec<ServiceFacts> = ["x", "y"]
             .iter()
             .map(|code| {
@@ -674,50 +686,52 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
                     ..ServiceFacts::default()
                 };
                 f.fetch.fetched_at = at.into();
+                f.fetch.status = status;
                 f
             })
             .collect();
         s.record_services(run, &services).expect("services");
     };
     let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
-    // Run 1 did not record the services: its evidence times are rows of their own.
-    s.finish_run(
-        r1,
-        &[
-            with_time("x", "2026-12-01T01:00:00.123Z"),
-            with_time("y", "2026-12-01T01:00:01Z"),
-        ],
-    )
-    .expect("finish");
+    read(&mut s, r1, "2026-12-01T01:00:00.123Z", 200);
+    let first = findings("2026-12-01T01:00:00.123Z", 200, "2026-12-01T01:05:00Z");
+    s.finish_run(r1, &first).expect("finish");
     let (versions, items) = (count(&s, "finding_versions"), count(&s, "evidence_items"));
-    assert_eq!(versions, 2);
-    assert_eq!(count(&s, "evidence_times"), 2);
-    assert_eq!(count(&s, "finding_spans"), 2);
+    assert_eq!(versions, 3);
+    assert_eq!(
+        count(&s, "evidence_times"),
+        1,
+        "only the host's time is a row"
+    );
+    assert_eq!(count(&s, "finding_spans"), 3);
+    let texts = count(&s, "texts");
+    // Run 2: the pages answer 304 at other times; the host is probed again.
     let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
-    read(&mut s, r2, "2026-12-02T01:00:00.456Z");
-    assess(&mut s, r2, ALL_XYZ);
-    let second = [
-        with_time("x", "2026-12-02T01:00:00.456Z"),
-        with_time("y", "2026-12-02T01:00:00.456Z"),
-    ];
-    let texts = count(&s, "texts"); // and now the services' states
+    read(&mut s, r2, "2026-12-02T01:00:00.456Z", 304);
+    assess(
+        &mut s,
+        r2,
+        &[
+            ("service", "a/x"),
+            ("service", "a/y"),
+            ("host", "dvc.a.test:443"),
+        ],
+    );
+    let second = findings("2026-12-02T01:00:00.456Z", 304, "2026-12-02T01:05:00.5Z");
     let d2 = s.finish_run(r2, &second).expect("finish");
-    assert_eq!(d2.persisting, vec!["x", "y"]);
+    assert_eq!(d2.persisting, vec!["h", "x", "y"]);
     assert_eq!(count(&s, "finding_versions"), versions, "no new version");
-    assert_eq!(count(&s, "texts"), texts, "messages stored once");
     assert_eq!(
         count(&s, "evidence_items"),
         items,
         "evidence items stored once"
     );
-    assert_eq!(count(&s, "finding_spans"), 2, "the spans grew");
+    assert_eq!(count(&s, "finding_spans"), 3, "the spans grew");
     assert_eq!(count(&s, "finding_marks"), 0, "marks folded at completion");
-    assert_eq!(
-        count(&s, "evidence_times"),
-        2,
-        "run 2's times are its reads"
-    );
+    assert_eq!(count(&s, "evidence_times"), 2);
     assert_eq!(count(&s, "findings_rows"), 0);
+    // No new text but the run's service states (their status differs).
+    assert_eq!(count(&s, "texts"), texts);
     // Texts are packed (a BLOB, not the text).
     let packed: i64 = s
         .connection()
@@ -728,18 +742,18 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
         )
         .expect("packed");
     assert_eq!(packed, count(&s, "texts"));
-    // Read back: each run's own evidence times and states.
-    let back = s.findings(r2).expect("findings");
-    assert_eq!(back.len(), 2);
-    for (b, f) in back.iter().zip(&second) {
-        assert_eq!(b.fingerprint, f.fingerprint);
-        assert_eq!(b.message_vi, f.message_vi);
-        assert_eq!(b.evidence[0].fetched_at, f.evidence[0].fetched_at);
+    // Read back: each run's own evidence times, statuses and states.
+    for (run, wrote) in [(r1, &first), (r2, &second)] {
+        let back = s.findings(run).expect("findings");
+        assert_eq!(back.len(), 3);
+        let mut wrote = wrote.clone();
+        wrote.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        for (b, f) in back.iter().zip(wrote.iter()) {
+            assert_eq!(b.fingerprint, f.fingerprint);
+            assert_eq!(b.message_vi, f.message_vi);
+            assert_eq!(b.evidence, f.evidence, "{run} {}", f.fingerprint);
+        }
     }
-    assert_eq!(
-        s.findings(r1).expect("r1")[0].evidence[0].fetched_at,
-        "2026-12-01T01:00:00.123Z"
-    );
     let states = |s: &Store, run: i64| -> Vec<String> {
         s.connection()
             .prepare("SELECT state FROM findings WHERE run_id = ?1 ORDER BY fingerprint")
@@ -749,17 +763,18 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
             .collect::<std::result::Result<_, _>>()
             .expect("rows")
     };
-    assert_eq!(states(&s, r1), vec!["new", "new"]);
-    assert_eq!(states(&s, r2), vec!["persisting", "persisting"]);
+    assert_eq!(states(&s, r1), vec!["new", "new", "new"]);
+    assert_eq!(
+        states(&s, r2),
+        vec!["persisting", "persisting", "persisting"]
+    );
     // A changed message is a new version; recording a fingerprint again replaces its mark.
     let r3 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
-    let mut changed = with_time("x", "2026-12-03T01:00:00Z");
+    let mut changed = fail("x");
     changed.message_en = "still no signature".into();
-    s.record_findings(r3, &[with_time("x", "2026-12-03T01:00:00Z")])
-        .expect("record");
+    s.record_findings(r3, &[fail("x")]).expect("record");
     s.record_findings(r3, std::slice::from_ref(&changed))
         .expect("again");
-    assert_eq!(count(&s, "finding_versions"), versions + 1);
     let back = s.findings(r3).expect("r3");
     assert_eq!(back.len(), 1);
     assert_eq!(back[0].message_en, "still no signature");
@@ -767,7 +782,7 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
     s.complete_run(r3).expect("complete");
     assert_eq!(
         count(&s, "finding_spans"),
-        3,
+        4,
         "x changed: a span of its own"
     );
     assert_eq!(states(&s, r3), vec!["persisting"]);
