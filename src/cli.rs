@@ -62,8 +62,8 @@ pub enum Command {
     /// Past runs, an agency's trend, or `history verify` for the digest chain.
     History(crate::run::cmd::HistoryArgs),
     /// Delete raw page bodies older than `storage.raw_retention_days`; prune runs older than
-    /// `storage.keep_runs_days` (findings, digests and open findings' evidence stay).
-    Gc,
+    /// `storage.keep_runs_days` (findings, their evidence, service states and digests stay).
+    Gc(GcArgs),
     /// Configuration commands.
     #[command(subcommand)]
     Config(ConfigCmd),
@@ -96,6 +96,16 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+}
+
+/// `dvc-audit gc` options.
+#[derive(Debug, clap::Args)]
+pub struct GcArgs {
+    /// Afterwards, rewrite the database file so it shrinks by what was removed (SQLite
+    /// otherwise reuses the freed pages for later runs). Needs free disk space of about the
+    /// database's size while it runs, and no run may be writing.
+    #[arg(long)]
+    pub vacuum: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -221,7 +231,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => crate::run::cmd::run(&cli.config, args, color_stderr()).await,
         Command::Demo(args) => crate::run::cmd::demo(args).await,
         Command::History(args) => crate::run::cmd::history(&cli.config, args, color_stderr()),
-        Command::Gc => crate::run::cmd::gc(&cli.config, color_stderr()),
+        Command::Gc(args) => crate::run::cmd::gc(&cli.config, args.vacuum),
         Command::Config(ConfigCmd::Check) => config_check(&cli.config),
         Command::Config(ConfigCmd::Init { vietnam, sandbox }) => crate::config::init::run(
             &cli.config,

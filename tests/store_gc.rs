@@ -201,6 +201,18 @@ async fn gc_prunes_old_runs_and_keeps_open_evidence_verify_and_kept_reports() {
 
     let (code, text) = cli(&config, &["history", "verify"]);
     assert_eq!(code, Some(0), "history verify after gc: {text}");
+    // `gc --vacuum` gives the pruned pages back to the disk; the history still verifies.
+    let size_before = std::fs::metadata(served.db()).expect("db").len();
+    let (code, text) = cli(&config, &["gc", "--vacuum"]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("database rewritten"), "{text}");
+    let size_after = std::fs::metadata(served.db()).expect("db").len();
+    assert!(
+        size_after < size_before,
+        "{size_before} → {size_after}: {text}"
+    );
+    let (code, text) = cli(&config, &["history", "verify"]);
+    assert_eq!(code, Some(0), "history verify after vacuum: {text}");
     let out = served.dir.path().join("after");
     for (run, files) in before {
         let after = render(&config, &out, run);

@@ -899,7 +899,7 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
     Ok(ExitCode::Ok)
 }
 
-pub fn gc(config: &Path, _color: bool) -> anyhow::Result<ExitCode> {
+pub fn gc(config: &Path, vacuum: bool) -> anyhow::Result<ExitCode> {
     let loaded = match crate::config::Config::load(config) {
         Ok(l) => l,
         Err(e) => {
@@ -926,10 +926,20 @@ pub fn gc(config: &Path, _color: bool) -> anyhow::Result<ExitCode> {
             pruned.runs_kept_whole
         )
     };
+    let (vacuum_line, sizes) = if vacuum {
+        let (before, after) = store.vacuum()?;
+        (
+            format!("database rewritten: {before} → {after} bytes\n"),
+            Some((before, after)),
+        )
+    } else {
+        (String::new(), None)
+    };
     crate::logging::result(
-        &format!("removed {n} raw bodies older than {days} days\n{runs_line}"),
+        &format!("removed {n} raw bodies older than {days} days\n{runs_line}{vacuum_line}"),
         "gc_finished",
-        serde_json::json!({"removed": n, "retention_days": days, "keep_runs_days": keep, "pruned": pruned}),
+        serde_json::json!({"removed": n, "retention_days": days, "keep_runs_days": keep, "pruned": pruned,
+            "vacuum": sizes.map(|(b, a)| serde_json::json!({"bytes_before": b, "bytes_after": a}))}),
     )?;
     Ok(ExitCode::Ok)
 }

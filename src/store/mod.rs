@@ -705,6 +705,18 @@ impl Store {
         Ok(n)
     }
 
+    /// Rewrite the database file without its free pages (`VACUUM`): (bytes before, after).
+    pub fn vacuum(&mut self) -> Result<(u64, u64)> {
+        let size = |c: &Connection| -> Result<u64> {
+            let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+            let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(u64::try_from(pages.saturating_mul(size)).unwrap_or(0))
+        };
+        let before = size(&self.conn)?;
+        self.conn.execute_batch("VACUUM")?;
+        Ok((before, size(&self.conn)?))
+    }
+
     /// Raw access for tests and the `history` command's own queries.
     pub fn connection(&self) -> &Connection {
         &self.conn
