@@ -18,13 +18,30 @@ pub(super) fn key(parts: &[&[u8]]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
-/// The dictionary key of a text about `url`: its host (one portal's pages share their
-/// URLs, selectors and labels).
-pub(super) fn dict_key(url: &str) -> String {
-    url::Url::parse(url)
+/// The kinds of text with dictionaries of their own.
+#[derive(Clone, Copy)]
+pub(super) enum Kind {
+    /// Service states and page-cache extractions (the same JSON shape).
+    Facts,
+    /// Finding messages.
+    Message,
+    /// Full fetch records.
+    Fetch,
+}
+
+/// The dictionary key of a `kind` of text about `url`: the kind and the URL's host (one
+/// portal's pages share their URLs, selectors and labels).
+pub(super) fn dict_key(kind: Kind, url: &str) -> String {
+    let host = url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    let kind = match kind {
+        Kind::Facts => "facts",
+        Kind::Message => "message",
+        Kind::Fetch => "fetch",
+    };
+    format!("{kind} {host}")
 }
 
 /// The id of `text`, stored once (by the SHA-256 of the text), compressed with `dict`'s
@@ -128,7 +145,12 @@ pub(super) fn put_service_read(
     v: &Version<'_>,
     read: &Read<'_>,
 ) -> Result<()> {
-    let facts_id = put_text(conn, packer, Some(&dict_key(v.url)), v.facts_json)?;
+    let facts_id = put_text(
+        conn,
+        packer,
+        Some(&dict_key(Kind::Facts, v.url)),
+        v.facts_json,
+    )?;
     let version = put_version(conn, v, facts_id)?;
     for table in ["service_runs", "service_reads"] {
         conn.prepare_cached(&format!(

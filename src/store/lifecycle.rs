@@ -375,8 +375,8 @@ fn insert_findings(
     let dict_of = |f: &FindingRecord| -> Option<String> {
         f.evidence
             .first()
-            .map(|e| cas::dict_key(&e.url))
-            .filter(|k| !k.is_empty())
+            .filter(|e| !e.url.is_empty())
+            .map(|e| cas::dict_key(cas::Kind::Message, &e.url))
     };
     let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
     for f in findings {

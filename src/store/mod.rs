@@ -365,7 +365,10 @@ impl Store {
         }
         let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
         for (s, (json, ..)) in services.iter().zip(&states) {
-            by_host.entry(cas::dict_key(&s.url)).or_default().push(json);
+            by_host
+                .entry(cas::dict_key(cas::Kind::Facts, &s.url))
+                .or_default()
+                .push(json);
         }
         for (host, samples) in &by_host {
             self.packer.prepare(&tx, host, samples)?;
@@ -497,7 +500,10 @@ impl Store {
             .collect::<Result<_>>()?;
         let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
         for (f, json) in &kept {
-            by_host.entry(cas::dict_key(&f.url)).or_default().push(json);
+            by_host
+                .entry(cas::dict_key(cas::Kind::Fetch, &f.url))
+                .or_default()
+                .push(json);
         }
         for (host, samples) in &by_host {
             self.packer.prepare(&tx, host, samples)?;
@@ -528,7 +534,8 @@ impl Store {
                     f.url,
                     f.status,
                     f.error.as_ref().map(|e| e.kind.as_str()),
-                    self.packer.pack(Some(&cas::dict_key(&f.url)), json)
+                    self.packer
+                        .pack(Some(&cas::dict_key(cas::Kind::Fetch, &f.url)), json)
                 ])?;
             }
         }
@@ -642,7 +649,7 @@ impl Store {
         let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
         for (url, p) in pages {
             by_host
-                .entry(cas::dict_key(url))
+                .entry(cas::dict_key(cas::Kind::Facts, url))
                 .or_default()
                 .push(&p.extraction_json);
         }
@@ -653,7 +660,7 @@ impl Store {
             let text = cas::put_text(
                 &tx,
                 &mut self.packer,
-                Some(&cas::dict_key(url)),
+                Some(&cas::dict_key(cas::Kind::Facts, url)),
                 &p.extraction_json,
             )?;
             tx.prepare_cached(

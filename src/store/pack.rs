@@ -3,9 +3,10 @@
 //! A stored text (a service state's facts JSON, a page-cache extraction, a finding's message)
 //! is a zstd frame in a BLOB: `MAGIC`, the dictionary id as a varint (0: none), the frame.
 //! Texts written before schema 5 are TEXT values and read as they are. Facts of one portal
-//! repeat its URLs, selectors and labels from page to page, so each agency gets its own
-//! dictionary, trained from the first batch of its texts that is large enough (`zdicts`);
-//! smaller agencies' texts are compressed without one. On the nation world this is ~16× less
+//! repeat its URLs, selectors and labels from page to page, so each portal host gets its own
+//! dictionaries (one per kind of text: facts, messages, fetch records), trained from the
+//! first batch of its texts that is large enough (`zdicts`); smaller portals' texts are
+//! compressed without one. On the nation world this is ~16× less
 //! than the JSON (a dictionary trained on a mixed sample of the demo world: 1.6 MB → 98 KB).
 //!
 //! Times of a run (a page's `fetched_at`, an evidence row's time) are stored as milliseconds
@@ -44,7 +45,7 @@ const MAX_TEXT: usize = 64 * 1024 * 1024;
 /// reloads them: [`Dicts::reload`]).
 #[derive(Clone, Default)]
 pub struct Dicts {
-    map: Arc<Mutex<HashMap<i64, Arc<zstd::dict::DecoderDictionary<'static>>>>>,
+    map: Arc<Mutex<HashMap<i64, Arc<zstd::zstd_safe::DDict<'static>>>>>,
     /// The database file: a dictionary trained by another connection after this one loaded
     /// its own is read from it (a second, read-only connection: a scalar function cannot
     /// query its own connection without `unsafe`).
@@ -72,13 +73,14 @@ impl Dicts {
     }
 
     fn add(&self, id: i64, bytes: &[u8]) {
-        if let Ok(mut map) = self.map.lock() {
-            map.entry(id)
-                .or_insert_with(|| Arc::new(zstd::dict::DecoderDictionary::copy(bytes)));
+        if let Ok(mut map) = self.map.lock()
+            && let Some(d) = zstd::zstd_safe::DDict::try_create(bytes)
+        {
+            map.entry(id).or_insert_with(|| Arc::new(d));
         }
     }
 
-    fn get(&self, id: i64) -> Option<Arc<zstd::dict::DecoderDictionary<'static>>> {
+    fn get(&self, id: i64) -> Option<Arc<zstd::zstd_safe::DDict<'static>>> {
         if let Some(d) = self.map.lock().ok()?.get(&id).cloned() {
             return Some(d);
         }
@@ -110,11 +112,16 @@ pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
     };
     dicts.reload(conn)?;
     let decoders = dicts.clone();
+    // One decompression context per connection, reused for every text.
+    let dctx = Mutex::new(zstd::zstd_safe::DCtx::try_create());
     conn.create_scalar_function(
         "dvc_text",
         1,
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| unpack_value(ctx, &decoders),
+        move |ctx| {
+            let mut guard = dctx.lock().ok();
+            unpack_value(ctx, &decoders, guard.as_mut().and_then(|g| g.as_mut()))
+        },
     )?;
     conn.create_scalar_function(
         "dvc_time",
@@ -135,19 +142,24 @@ pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
     Ok(dicts)
 }
 
-fn unpack_value(ctx: &Context<'_>, dicts: &Dicts) -> rusqlite::Result<Value> {
+fn unpack_value(
+    ctx: &Context<'_>,
+    dicts: &Dicts,
+    dctx: Option<&mut zstd::zstd_safe::DCtx<'static>>,
+) -> rusqlite::Result<Value> {
     match ctx.get_raw(0) {
         ValueRef::Blob(b) if b.first() == Some(&MAGIC) => {
             let (dict, frame) = header(b).ok_or_else(|| user_err("packed text: bad header"))?;
-            let text = if dict == 0 {
-                decompress(frame, None)?
+            let ddict = if dict == 0 {
+                None
             } else {
-                let d = dicts
-                    .get(dict)
-                    .ok_or_else(|| user_err(&format!("{UNKNOWN_DICT} {dict}")))?;
-                decompress(frame, Some(&d))?
+                Some(
+                    dicts
+                        .get(dict)
+                        .ok_or_else(|| user_err(&format!("{UNKNOWN_DICT} {dict}")))?,
+                )
             };
-            Ok(Value::Text(text))
+            Ok(Value::Text(decompress(frame, ddict.as_deref(), dctx)?))
         }
         ValueRef::Null => Ok(Value::Null),
         ValueRef::Text(t) => Ok(Value::Text(String::from_utf8_lossy(t).into_owned())),
@@ -165,24 +177,38 @@ fn user_err(msg: &str) -> rusqlite::Error {
     rusqlite::Error::UserFunctionError(msg.to_string().into())
 }
 
+/// One frame into its text. Every frame this module writes records its size (bounded by
+/// `MAX_TEXT`, so a corrupt or hostile blob cannot make it allocate more).
 fn decompress(
     frame: &[u8],
-    dict: Option<&zstd::dict::DecoderDictionary<'static>>,
+    ddict: Option<&zstd::zstd_safe::DDict<'static>>,
+    dctx: Option<&mut zstd::zstd_safe::DCtx<'static>>,
 ) -> rusqlite::Result<String> {
-    use std::io::Read;
-    let mut out = Vec::new();
-    let reader = match dict {
-        Some(d) => zstd::stream::read::Decoder::with_prepared_dictionary(frame, d),
-        None => zstd::stream::read::Decoder::with_buffer(frame),
-    }
-    .map_err(|e| user_err(&format!("packed text: {e}")))?;
-    reader
-        .take(MAX_TEXT as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| user_err(&format!("packed text: {e}")))?;
-    if out.len() > MAX_TEXT {
-        return Err(user_err("packed text larger than 64 MiB"));
-    }
+    let size = match zstd::zstd_safe::get_frame_content_size(frame) {
+        Ok(Some(n)) if n <= MAX_TEXT as u64 => n as usize,
+        Ok(Some(_)) => return Err(user_err("packed text larger than 64 MiB")),
+        _ => return Err(user_err("packed text: not a zstd frame with its size")),
+    };
+    let mut fresh;
+    let dctx = match dctx {
+        Some(d) => d,
+        None => {
+            fresh = zstd::zstd_safe::DCtx::try_create()
+                .ok_or_else(|| user_err("zstd: no decompression context"))?;
+            &mut fresh
+        }
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(size);
+    let res = match ddict {
+        Some(d) => dctx.decompress_using_ddict(&mut out, frame, d),
+        None => dctx.decompress(&mut out, frame),
+    };
+    res.map_err(|code| {
+        user_err(&format!(
+            "packed text: {}",
+            zstd::zstd_safe::get_error_name(code)
+        ))
+    })?;
     String::from_utf8(out).map_err(|_| user_err("packed text is not UTF-8"))
 }
 
@@ -206,10 +232,21 @@ fn header(b: &[u8]) -> Option<(i64, &[u8])> {
     Some((i64::try_from(value).ok()?, b.get(at..)?))
 }
 
-/// Compresses texts for the writer: each agency's dictionary, once trained, stays.
+/// Prepared compression dictionaries kept at once (each holds ~1 MB of match tables at this
+/// level; texts arrive agency by agency, so a few suffice).
+const PREPARED: usize = 8;
+
+/// A stored dictionary: its id and bytes.
+type Dictionary = (i64, Arc<Vec<u8>>);
+
+/// Compresses texts for the writer: each key's dictionary, once trained, stays.
 pub(super) struct Packer {
-    /// key → (dictionary id, encoder dictionary); `None`: looked up, none yet.
-    dicts: HashMap<String, Option<(i64, Arc<zstd::dict::EncoderDictionary<'static>>)>>,
+    /// key → (dictionary id, its bytes); `None`: looked up, none yet.
+    dicts: HashMap<String, Option<Dictionary>>,
+    /// The most recently used prepared dictionaries, newest last.
+    prepared: Vec<(i64, zstd::zstd_safe::CDict<'static>)>,
+    /// One compression context, reused for every text.
+    cctx: Option<zstd::zstd_safe::CCtx<'static>>,
     /// The connection's decoders: a dictionary trained here is readable at once.
     decoders: Dicts,
 }
@@ -218,43 +255,35 @@ impl Packer {
     pub(super) fn new(decoders: Dicts) -> Packer {
         Packer {
             dicts: HashMap::new(),
+            prepared: Vec::new(),
+            cctx: zstd::zstd_safe::CCtx::try_create(),
             decoders,
         }
     }
 
-    /// The dictionary of `agency`: loaded from `zdicts`, or trained from `samples` when there
+    /// The dictionary of `key`: loaded from `zdicts`, or trained from `samples` when there
     /// are enough of them and none exists yet.
-    pub(super) fn prepare(
-        &mut self,
-        conn: &Connection,
-        agency: &str,
-        samples: &[&str],
-    ) -> Result<()> {
-        if !matches!(self.dicts.get(agency), Some(Some(_))) {
+    pub(super) fn prepare(&mut self, conn: &Connection, key: &str, samples: &[&str]) -> Result<()> {
+        if !matches!(self.dicts.get(key), Some(Some(_))) {
             let found: Option<(i64, Vec<u8>)> = conn
-                .prepare_cached("SELECT id, dict FROM zdicts WHERE agency_id = ?1")?
-                .query_row(params![agency], |r| Ok((r.get(0)?, r.get(1)?)))
+                .prepare_cached("SELECT id, dict FROM zdicts WHERE name = ?1")?
+                .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
             let entry = match found {
-                Some((id, bytes)) => Some((
-                    id,
-                    Arc::new(zstd::dict::EncoderDictionary::copy(&bytes, LEVEL)),
-                )),
-                None if samples.len() >= TRAIN_MIN => train(conn, agency, samples, &self.decoders)?,
+                Some((id, bytes)) => Some((id, Arc::new(bytes))),
+                None if samples.len() >= TRAIN_MIN => train(conn, key, samples, &self.decoders)?,
                 None => None,
             };
-            self.dicts.insert(agency.to_string(), entry);
+            self.dicts.insert(key.to_string(), entry);
         }
         Ok(())
     }
 
-    /// `text` packed with `agency`'s dictionary when it has one ([`Packer::prepare`]).
-    pub(super) fn pack(&mut self, agency: Option<&str>, text: &str) -> Vec<u8> {
-        let dict = agency
-            .and_then(|a| self.dicts.get(a))
-            .and_then(|d| d.as_ref());
+    /// `text` packed with `key`'s dictionary when it has one ([`Packer::prepare`]).
+    pub(super) fn pack(&mut self, key: Option<&str>, text: &str) -> Vec<u8> {
+        let dict = key.and_then(|k| self.dicts.get(k)).and_then(|d| d.clone());
         let mut out = vec![MAGIC];
-        let id = dict.map_or(0, |(id, _)| *id);
+        let id = dict.as_ref().map_or(0, |(id, _)| *id);
         let mut v = u64::try_from(id).unwrap_or(0);
         loop {
             let byte = (v & 0x7f) as u8;
@@ -265,48 +294,71 @@ impl Packer {
             }
             out.push(byte | 0x80);
         }
-        let compressed = match dict {
-            Some((_, d)) => compress_with(text.as_bytes(), d),
-            None => zstd::bulk::compress(text.as_bytes(), LEVEL).ok(),
+        let header = out.len();
+        out.reserve(zstd::zstd_safe::compress_bound(text.len()));
+        let cdict = dict.and_then(|(id, bytes)| self.cdict(id, &bytes));
+        let res = match (self.cctx.as_mut(), cdict) {
+            (Some(cctx), Some(i)) => {
+                let cdict = &self.prepared[i].1;
+                let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(text.len()));
+                cctx.compress_using_cdict(&mut frame, text.as_bytes(), cdict)
+                    .map(|_| frame)
+            }
+            (Some(cctx), None) if id == 0 => {
+                let mut frame = Vec::with_capacity(zstd::zstd_safe::compress_bound(text.len()));
+                cctx.compress(&mut frame, text.as_bytes(), LEVEL)
+                    .map(|_| frame)
+            }
+            _ => Err(0),
         };
-        match compressed {
-            Some(frame) => {
+        match res {
+            Ok(frame) => {
+                out.truncate(header);
                 out.extend_from_slice(&frame);
                 out
             }
-            // Compression does not fail on valid input; if it ever did, the text is stored
-            // as it is (a TEXT value reads back unchanged).
-            None => text.as_bytes().to_vec(),
+            // zstd does not fail on valid input given the bound; if it ever did (or a
+            // dictionary could not be prepared), the text is stored as it is (a TEXT value
+            // reads back unchanged).
+            Err(_) => text.as_bytes().to_vec(),
         }
+    }
+
+    /// The index in `prepared` of dictionary `id`, preparing it (and dropping the least
+    /// recently used one) if needed.
+    fn cdict(&mut self, id: i64, bytes: &[u8]) -> Option<usize> {
+        if let Some(i) = self.prepared.iter().position(|(p, _)| *p == id) {
+            let entry = self.prepared.remove(i);
+            self.prepared.push(entry);
+        } else {
+            let cdict = zstd::zstd_safe::CDict::try_create(bytes, LEVEL)?;
+            if self.prepared.len() >= PREPARED {
+                self.prepared.remove(0);
+            }
+            self.prepared.push((id, cdict));
+        }
+        Some(self.prepared.len() - 1)
     }
 }
 
-fn compress_with(data: &[u8], dict: &zstd::dict::EncoderDictionary<'static>) -> Option<Vec<u8>> {
-    let mut c = zstd::bulk::Compressor::with_prepared_dictionary(dict).ok()?;
-    c.compress(data).ok()
-}
-
-/// Train and store `agency`'s dictionary from (at most `TRAIN_MAX`, evenly spread) samples.
-/// A training failure (too little or too uniform data) leaves the agency without one.
+/// Train and store `key`'s dictionary from (at most `TRAIN_MAX`, evenly spread) samples.
+/// A training failure (too little or too uniform data) leaves the key without one.
 fn train(
     conn: &Connection,
-    agency: &str,
+    key: &str,
     samples: &[&str],
     decoders: &Dicts,
-) -> Result<Option<(i64, Arc<zstd::dict::EncoderDictionary<'static>>)>> {
+) -> Result<Option<Dictionary>> {
     let step = samples.len().div_ceil(TRAIN_MAX).max(1);
     let picked: Vec<&[u8]> = samples.iter().step_by(step).map(|s| s.as_bytes()).collect();
     let Ok(dict) = zstd::dict::from_samples(&picked, DICT_BYTES) else {
         return Ok(None);
     };
-    conn.prepare_cached("INSERT INTO zdicts (agency_id, dict, trained_at) VALUES (?1, ?2, ?3)")?
-        .execute(params![agency, dict, super::now()])?;
+    conn.prepare_cached("INSERT INTO zdicts (name, dict, trained_at) VALUES (?1, ?2, ?3)")?
+        .execute(params![key, dict, super::now()])?;
     let id = conn.last_insert_rowid();
     decoders.add(id, &dict);
-    Ok(Some((
-        id,
-        Arc::new(zstd::dict::EncoderDictionary::copy(&dict, LEVEL)),
-    )))
+    Ok(Some((id, Arc::new(dict))))
 }
 
 /// `t` truncated to the millisecond.
@@ -348,7 +400,7 @@ mod tests {
     fn conn() -> (Connection, Dicts) {
         let c = Connection::open_in_memory().expect("ok");
         c.execute_batch(
-            "CREATE TABLE zdicts (id INTEGER PRIMARY KEY, agency_id TEXT NOT NULL UNIQUE,
+            "CREATE TABLE zdicts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
                                   dict BLOB NOT NULL, trained_at TEXT NOT NULL);",
         )
         .expect("ok");
@@ -382,11 +434,9 @@ mod tests {
         // Enough: a dictionary is trained, stored and used; a second connection reads it.
         p.prepare(&c, "a", &refs).expect("ok");
         let n: i64 = c
-            .query_row(
-                "SELECT COUNT(*) FROM zdicts WHERE agency_id = 'a'",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM zdicts WHERE name = 'a'", [], |r| {
+                r.get(0)
+            })
             .expect("ok");
         assert_eq!(n, 1);
         let packed: Vec<Vec<u8>> = refs.iter().map(|t| p.pack(Some("a"), t)).collect();
@@ -411,7 +461,7 @@ mod tests {
         other
             .create_scalar_function("dvc_text", 1, FunctionFlags::SQLITE_UTF8, {
                 let f = fresh.clone();
-                move |ctx| unpack_value(ctx, &f)
+                move |ctx| unpack_value(ctx, &f, None)
             })
             .expect("ok");
         let err = other

@@ -390,7 +390,7 @@ END;
     r#"
 CREATE TABLE zdicts (
     id          INTEGER PRIMARY KEY,
-    agency_id   TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL UNIQUE,        -- kind and portal host: 'facts dvc.x.gov.vn'…
     dict        BLOB NOT NULL,
     trained_at  TEXT NOT NULL
 );
