@@ -12,7 +12,8 @@
 #   SIZE=demo DAYS=5 BIN=target/debug/dvc-audit benches/storage.sh
 #
 # Env: BIN (default target/release/dvc-audit), SERVE_BIN (default BIN), SIZE (nation), SEED (1), DAYS (3),
-# RATE (0.01), DRIFT_SEED (1), OUT (a fresh temporary directory), PORT (18443; PORT+1 is
+# RATE (0.01), DRIFT_SEED (1), START (1; a later day resumes the series already in OUT),
+# OUT (a fresh temporary directory), PORT (18443; PORT+1 is
 # plain HTTP), GC_DAYS (unset: no gc; else `storage.keep_runs_days` and `dvc-audit gc` after
 # every run, with run start times as they are: only useful for long simulations).
 set -euo pipefail
@@ -112,9 +113,14 @@ run_day() { # $1 = label, $2 = drift day
     prev=$bytes
 }
 
-run_day first 0
-run_day unchanged 0
-for d in $(seq 1 "$DAYS"); do
+if [ "${START:-1}" -le 1 ]; then
+    run_day first 0
+    run_day unchanged 0
+else
+    # Resume a series in $OUT at drift day $START (the database holds the days before).
+    prev=$(db_bytes)
+fi
+for d in $(seq "${START:-1}" "$DAYS"); do
     run_day "drift-$d" "$d"
 done
 echo "# largest tables and indexes after the last run (dbstat):"

@@ -8,7 +8,8 @@
 //! cargo run --example report_bench -- run /tmp/bench.sqlite /tmp/bench-out
 //! ```
 //!
-//! `gen` writes one complete run: 100 agencies, 1,900 services each (facts ~2 KB), and the
+//! `gen` writes complete runs (one unless a third argument says how many; each the same, so
+//! later ones are re-runs): 100 agencies, 1,900 services each (facts ~2 KB), and the
 //! given number of failing findings spread over ten rules, each with one evidence row. `run`
 //! prints wall time and the peak resident set (`VmHWM` from `/proc/self/status`).
 
@@ -67,9 +68,22 @@ fn meta(a: usize) -> AgencyMeta {
     }
 }
 
-fn generate(path: &Path, findings: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn generate(path: &Path, findings: usize, runs: usize) -> Result<(), Box<dyn std::error::Error>> {
     let _ = std::fs::remove_file(path);
     let mut store = Store::open(path)?;
+    for _ in 0..runs {
+        generate_run(&mut store, findings)?;
+    }
+    println!(
+        "generated {runs} runs: {findings} findings each in {}",
+        path.display()
+    );
+    Ok(())
+}
+
+/// One complete run over the same services and findings (a re-run: every finding persists).
+fn generate_run(store: &mut Store, findings: usize) -> Result<(), Box<dyn std::error::Error>> {
+    let started = std::time::Instant::now();
     let scope = Scope {
         agencies: (0..AGENCIES).map(agency_id).collect(),
         services: None,
@@ -137,8 +151,8 @@ fn generate(path: &Path, findings: usize) -> Result<(), Box<dyn std::error::Erro
     }
     store.finish_run(run, &records)?;
     println!(
-        "generated run {run}: {findings} findings in {}",
-        path.display()
+        "generated run {run}: {findings} findings in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     Ok(())
 }
@@ -206,13 +220,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     match args.get(1).map(String::as_str) {
         Some("gen") => {
-            let path = args.get(2).ok_or("gen <db> <findings>")?;
+            let path = args.get(2).ok_or("gen <db> <findings> [runs]")?;
             let n = args
                 .get(3)
                 .map(|s| s.parse())
                 .transpose()?
                 .unwrap_or(190_000);
-            generate(Path::new(path), n)
+            let runs = args.get(4).map(|s| s.parse()).transpose()?.unwrap_or(1);
+            generate(Path::new(path), n, runs)
         }
         Some("run") => {
             let path = args.get(2).ok_or("run <db> <out dir>")?;

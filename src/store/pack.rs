@@ -13,7 +13,8 @@
 //! after the run's `started_at` (`at_ms`); [`time_at`] rebuilds the RFC 3339 text, so a
 //! stored time keeps millisecond precision (was: nanoseconds as text, ~30 bytes a row).
 //!
-//! The SQL functions `dvc_text(x)` and `dvc_time(started_at, at_ms, fallback)` are registered
+//! The SQL functions `dvc_text(x)`, `dvc_time(started_at, at_ms, fallback)` and
+//! `dvc_state(code)` (a finding's lifecycle state from its stored code) are registered
 //! on every connection the store opens ([`register`]); the views (`service_facts`, `findings`,
 //! `evidence`) use them. A plain `sqlite3` shell does not have them: use `dvc-audit history`
 //! or a connection from [`crate::store::Store`].
@@ -121,6 +122,21 @@ pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
         move |ctx| {
             let mut guard = dctx.lock().ok();
             unpack_value(ctx, &decoders, guard.as_mut().and_then(|g| g.as_mut()))
+        },
+    )?;
+    conn.create_scalar_function(
+        "dvc_state",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Integer(1) => "new".to_string(),
+                ValueRef::Integer(2) => "persisting".to_string(),
+                ValueRef::Integer(3) => "regressed".to_string(),
+                ValueRef::Integer(_) | ValueRef::Null => String::new(),
+                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                other => format!("{other:?}"),
+            })
         },
     )?;
     conn.create_scalar_function(

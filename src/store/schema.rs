@@ -441,7 +441,9 @@ CREATE TABLE finding_marks (
 
 -- Findings of complete runs: the version was found by every run with an id from first_run to
 -- last_run (consecutive ids: a span grows only from the run just before), in state
--- first_state in its first run and next_state in the others.
+-- first_state in its first run and next_state in the others. (The views read versions first,
+-- `CROSS JOIN` fixing the order: a lookup by fingerprint then costs one index probe, and a
+-- whole run one pass over the versions, whatever the planner would guess without statistics.)
 CREATE TABLE finding_spans (
     version_id  INTEGER NOT NULL REFERENCES finding_versions(id),
     first_run   INTEGER NOT NULL REFERENCES runs(id),
@@ -471,24 +473,18 @@ SELECT run_id, fingerprint, rule_id, severity, scope, agency_id, subject, outcom
 FROM findings_rows
 UNION ALL
 SELECT m.run_id, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.subject,
-       v.outcome, v.reason, dvc_text(a.text), dvc_text(b.text), v.waiver,
-       CASE WHEN typeof(m.state) != 'integer' THEN m.state
-            WHEN m.state = 1 THEN 'new' WHEN m.state = 2 THEN 'persisting'
-            WHEN m.state = 3 THEN 'regressed' ELSE '' END
-FROM finding_marks m
-JOIN finding_versions v ON v.id = m.version_id
+       v.outcome, v.reason, dvc_text(a.text), dvc_text(b.text), v.waiver, dvc_state(m.state)
+FROM finding_versions v
+CROSS JOIN finding_marks m ON m.version_id = v.id
 JOIN texts a ON a.id = v.message_vi_id
 JOIN texts b ON b.id = v.message_en_id
 UNION ALL
-SELECT q.xid, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.subject,
+SELECT x.id, v.fingerprint, v.rule_id, v.severity, v.scope, v.agency_id, v.subject,
        v.outcome, v.reason, dvc_text(a.text), dvc_text(b.text), v.waiver,
-       CASE WHEN typeof(st) != 'integer' THEN st
-            WHEN st = 1 THEN 'new' WHEN st = 2 THEN 'persisting'
-            WHEN st = 3 THEN 'regressed' ELSE '' END
-FROM (SELECT s.version_id AS vid, x.id AS xid,
-             CASE WHEN x.id = s.first_run THEN s.first_state ELSE s.next_state END AS st
-      FROM finding_spans s JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run) q
-JOIN finding_versions v ON v.id = q.vid
+       dvc_state(CASE WHEN x.id = s.first_run THEN s.first_state ELSE s.next_state END)
+FROM finding_versions v
+CROSS JOIN finding_spans s ON s.version_id = v.id
+CROSS JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run
 JOIN texts a ON a.id = v.message_vi_id
 JOIN texts b ON b.id = v.message_en_id;
 
@@ -524,33 +520,53 @@ DROP VIEW evidence;
 CREATE VIEW evidence AS
 SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url,
        r.fetched_at AS fetched_at, i.status AS status, i.content_hash AS content_hash,
-       i.locator AS locator, i.excerpt AS excerpt
+       i.locator AS locator, i.excerpt AS excerpt, NULL AS seq
 FROM evidence_refs r
 JOIN evidence_items i ON i.id = r.item_id
 UNION ALL
-SELECT NULL, q.run_id, v.fingerprint, i.url,
+SELECT NULL, m.run_id, v.fingerprint, i.url,
        CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
             ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at)
                            FROM service_versions sv
-                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = q.run_id
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
        END,
        CASE WHEN i.status = -1
             THEN COALESCE((SELECT r.status FROM service_versions sv
-                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = q.run_id
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
             ELSE i.status END,
-       i.content_hash, i.locator, i.excerpt
-FROM (SELECT run_id, version_id FROM finding_marks
-      UNION ALL
-      SELECT x.id, s.version_id FROM finding_spans s JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run) q
-JOIN runs x ON x.id = q.run_id
-JOIN finding_versions v ON v.id = q.version_id
+       i.content_hash, i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_marks m ON m.version_id = v.id
+JOIN runs x ON x.id = m.run_id
 JOIN version_items vi ON vi.version_id = v.id
 JOIN evidence_items i ON i.id = vi.item_id
-LEFT JOIN evidence_times t ON t.run_id = q.run_id AND t.version_id = v.id AND t.seq = vi.seq;
+LEFT JOIN evidence_times t ON t.run_id = m.run_id AND t.version_id = v.id AND t.seq = vi.seq
+UNION ALL
+SELECT NULL, x.id, v.fingerprint, i.url,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at)
+                           FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       CASE WHEN i.status = -1
+            THEN COALESCE((SELECT r.status FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       i.content_hash, i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_spans s ON s.version_id = v.id
+CROSS JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = x.id AND t.version_id = v.id AND t.seq = vi.seq;
 CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
 BEGIN
     INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
