@@ -394,7 +394,8 @@ pub(super) fn service_read(
 
 /// Fold the marks of complete run `run` into spans: a version the run just before also
 /// found (in a span whose later runs share this state) extends that span; any other starts
-/// one. A finding seen again then costs the run nothing.
+/// one. A finding seen again then costs the run nothing. (`+s.last_run`: the probe must go
+/// by version, not scan every span ending at this run, as the planner would choose.)
 pub(super) fn fold_marks(conn: &Connection, run: i64) -> Result<()> {
     let prev: Option<i64> = conn.query_row(
         "SELECT MAX(id) FROM runs WHERE id < ?1",
@@ -419,7 +420,7 @@ pub(super) fn fold_marks(conn: &Connection, run: i64) -> Result<()> {
          SELECT m.version_id, ?1, ?1, m.state, NULL FROM finding_marks m
          WHERE m.run_id = ?1
            AND NOT EXISTS (SELECT 1 FROM finding_spans s
-                           WHERE s.version_id = m.version_id AND s.last_run = ?1)",
+                           WHERE s.version_id = m.version_id AND +s.last_run = ?1)",
         params![run],
     )?;
     conn.execute("DELETE FROM finding_marks WHERE run_id = ?1", params![run])?;
