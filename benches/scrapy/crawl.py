@@ -356,7 +356,10 @@ def settings_for(world: Path, out: Path, args: argparse.Namespace) -> dict[str, 
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
         "CONCURRENT_REQUESTS": args.concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.per_host,
-        "CONCURRENT_ITEMS": 200,
+        # No item pipelines: an item costs microseconds, while each parallel item slot
+        # costs a task or a cooperator iteration per response (Scrapy starts CONCURRENT_ITEMS
+        # workers for every callback's output).
+        "CONCURRENT_ITEMS": 1,
         "REACTOR_THREADPOOL_MAXSIZE": 4,
         # The same bounds as the world's [crawl]: total timeout, body size, redirects, retries.
         "DOWNLOAD_TIMEOUT": crawl.get("total_timeout_ms", 8000) / 1000,
