@@ -108,7 +108,7 @@ taskset -c 0 /usr/bin/time -f "%U %S %e %M" -o "$OUT/time-scrapy" \
     exit 1
 }
 sleep 1
-echo $(( $(served "$W") - before )) >"$OUT/requests-scrapy"
+echo "$before $(served "$W")" >"$OUT/requests-scrapy"
 stop_server
 "$PY" benches/scrapy/check.py --truth "$W/ground-truth.json" --items "$OUT/scrapy/items.jsonl" \
     --json "$OUT/check-scrapy.json" --label "scrapy:    "
@@ -124,7 +124,7 @@ taskset -c 0 /usr/bin/time -f "%U %S %e %M" -o "$OUT/time-dvc-audit" \
 # 1/2: findings at or above fail_on; anything else is a failure of the run.
 if [ "$rc" -gt 2 ]; then tail -30 "$OUT/dvc-audit.log" >&2; exit "$rc"; fi
 sleep 1
-echo $(( $(served "$W") - before )) >"$OUT/requests-dvc-audit"
+echo "$before $(served "$W")" >"$OUT/requests-dvc-audit"
 stop_server
 "$PY" benches/scrapy/check.py --truth "$W/ground-truth.json" --sqlite "$W/audit.sqlite" \
     --json "$OUT/check-dvc-audit.json" --label "dvc-audit: "
@@ -136,11 +136,23 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 rows = {}
+split = {}
 for name in ("scrapy", "dvc-audit"):
     user, sys_, wall, rss = (out / f"time-{name}").read_text().split()[-4:]
     chk = json.loads((out / f"check-{name}.json").read_text())
+    first, last = map(int, (out / f"requests-{name}").read_text().split())
+    # Requests to `/` (the probe's HTTPS check, a spa-noapi listing) and over plain HTTP
+    # (the probe's redirect check), told apart from the rest in the sandbox's log.
+    home = plain = 0
+    with open(out / f"world-{name}" / "requests.jsonl", encoding="utf-8") as f:
+        for n, line in enumerate(f):
+            if first <= n < last:
+                r = json.loads(line)
+                plain += r["scheme"] == "http"
+                home += r["scheme"] == "https" and r["path"] == "/"
+    split[name] = (home, plain)
     rows[name] = {
-        "requests": int((out / f"requests-{name}").read_text()),
+        "requests": last - first,
         "read": chk["services_read"], "failed": sum(chk["services_failed"].values()),
         "agree": chk["agree_all"], "cpu": float(user) + float(sys_),
         "user": float(user), "sys": float(sys_), "wall": float(wall), "rss": int(rss) / 1024,
@@ -155,6 +167,8 @@ for name, r in rows.items():
           f"{r['cpu']:.1f} ({r['user']:.1f} + {r['sys']:.1f}) | "
           f"{1000 * r['cpu'] / max(r['requests'], 1):.3f} | {r['wall']:.1f} s | "
           f"{r['rss']:.0f} MiB | {r['cpu'] / base['cpu']:.1f}× |")
+for name, (home, plain) in split.items():
+    print(f"{name}: of its requests, {home:,} HTTPS to `/` and {plain:,} plain HTTP")
 stats = json.loads((out / "scrapy" / "stats.json").read_text())
 print(f"\nscrapy: {stats.get('peer/list_pages', 0):,} list pages, "
       f"{stats.get('peer/detail_pages', 0):,} detail pages, "
