@@ -359,7 +359,7 @@ def settings_for(world: Path, out: Path, args: argparse.Namespace) -> dict[str, 
         # No item pipelines: an item costs microseconds, while each parallel item slot
         # costs a task or a cooperator iteration per response (Scrapy starts CONCURRENT_ITEMS
         # workers for every callback's output).
-        "CONCURRENT_ITEMS": 1,
+        "CONCURRENT_ITEMS": args.concurrent_items,
         "REACTOR_THREADPOOL_MAXSIZE": 4,
         # The same bounds as the world's [crawl]: total timeout, body size, redirects, retries.
         "DOWNLOAD_TIMEOUT": crawl.get("total_timeout_ms", 8000) / 1000,
@@ -386,6 +386,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="where items.jsonl and stats.json go")
     ap.add_argument("--concurrency", type=int, default=256)
     ap.add_argument("--per-host", type=int, default=32)
+    ap.add_argument("--concurrent-items", type=int, default=1,
+                    help="Scrapy's CONCURRENT_ITEMS (its default is 100)")
     ap.add_argument("--agencies", type=int, default=0, help="only the first N (0: all)")
     ap.add_argument("--reactor", default="twisted.internet.epollreactor.EPollReactor")
     ap.add_argument("--tls-selftest", action="store_true",
