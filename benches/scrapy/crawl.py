@@ -34,9 +34,11 @@ sys.path.insert(0, str(HERE))
 import scrapy  # noqa: E402
 from parsel import Selector  # noqa: E402
 from scrapy.crawler import CrawlerProcess  # noqa: E402
+from scrapy.http import TextResponse  # noqa: E402
 
 import profiles as pf  # noqa: E402
 import sandbox_dns  # noqa: E402
+
 
 def base_value(v: str) -> str:
     """An http(s) value is a base URL: no trailing '/' (src/extract/request.rs)."""
@@ -290,7 +292,10 @@ class PortalSpider(scrapy.Spider):
         if is_json:
             facts = pf.detail_json(profile, response.text)
         else:
-            sel = getattr(response, "selector", None) or Selector(text=response.text)
+            # (Not `a or b`: a parsel Selector's truth value serialises the whole document.)
+            sel = response.selector if isinstance(response, TextResponse) else Selector(
+                text=response.text
+            )
             facts = pf.detail_html(profile, response.text, sel)
         facts["url"] = response.request.url
         if "error" not in facts or facts["error"] in ("no_data",):
