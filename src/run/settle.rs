@@ -127,7 +127,7 @@ fn settle(
     keep_identity(store, &mut crawl)?;
     store.record_services(run_id, &crawl.services)?;
     store.record_fetches(run_id, &crawl.fetches)?;
-    store.put_cached_pages(&crawl.cache_updates)?;
+    store.put_cached_pages(&crawl.cache_entries())?;
     let mut coverage = crawl.coverage.clone();
     if coverage.listing_error.is_none() {
         coverage.listing_error = crawl.could_not_assess.as_ref().map(|e| e.kind);
