@@ -11,8 +11,7 @@
 #
 # Env: BIN (target/release/dvc-audit), SIZE (nation), SEED (1), PORT (18643), OUT (temp dir),
 # IN_FLIGHT (unset: the config's crawl.agencies_in_flight), EXTRA (more `key = value` lines
-# for [crawl], `;`-separated, e.g. 'http_version = "http1"'), STOP_AFTER (seconds: stop the run
-# there with SIGTERM, e.g. to measure the crawl's peak alone).
+# for [crawl], `;`-separated, e.g. 'http_version = "http1"').
 set -euo pipefail
 BIN=$(realpath "${BIN:-target/release/dvc-audit}")
 SIZE=${SIZE:-nation}
@@ -77,11 +76,6 @@ for run in $(seq 1 "$RUNS"); do
     pid=$!
     : >"$samples"
     while kill -0 "$pid" 2>/dev/null; do
-        # STOP_AFTER=N: SIGTERM the run after N seconds (the crawl's peak without the rest).
-        if [ -n "${STOP_AFTER:-}" ] && [ "$(echo "$(date +%s.%N) - $t0 > $STOP_AFTER" | bc)" = 1 ]; then
-            kill -TERM "$pid" 2>/dev/null || true
-            STOP_AFTER=""
-        fi
         if s=$(grep -E '^(VmRSS|VmHWM)' /proc/$pid/status 2>/dev/null); then
             read -r rss hwm < <(echo "$s" | awk '/VmRSS/{r=$2} /VmHWM/{h=$2} END{print r, h}')
             ticks=$(awk '{print $14+$15}' /proc/$pid/stat 2>/dev/null || echo 0)
