@@ -36,7 +36,7 @@ fn remember(path: &Path, runs: &[AgencyCrawl]) -> CacheReader {
     let mut store = Store::open(path).expect("store");
     for r in runs {
         store
-            .put_cached_pages(&r.cache_updates)
+            .put_cached_pages(&r.cache_entries())
             .expect("cache written");
     }
     CacheReader::open(path).expect("cache reader")
@@ -153,7 +153,7 @@ async fn an_unchanged_world_costs_only_headers_on_rerun() {
     assert!(
         first
             .iter()
-            .flat_map(|r| r.cache_updates.iter())
+            .flat_map(|r| r.cache_entries())
             .filter(|(_, c)| c.extraction_json.contains("\"cache_kind\":\"list_page\""))
             .count()
             == lists1,
@@ -210,7 +210,7 @@ async fn an_unchanged_world_costs_only_headers_on_rerun() {
         );
         assert!(
             b.cache_updates.is_empty()
-                || b.cache_updates
+                || b.cache_entries()
                     .iter()
                     .all(|(u, _)| got.get(u).is_some_and(|f| f.fetch.error.is_some())),
             "{}: a 304 needs no new entry",
@@ -435,9 +435,9 @@ async fn damaged_or_foreign_entries_cost_a_full_fetch_never_a_page() {
             a.agency_id
         );
     }
-    let renewed: HashSet<&String> = second
+    let renewed: HashSet<String> = second
         .iter()
-        .flat_map(|r| r.cache_updates.iter().map(|(u, _)| u))
+        .flat_map(|r| r.cache_entries().into_iter().map(|(u, _)| u))
         .collect();
     assert!(spoiled.iter().all(|u| renewed.contains(u)));
 }

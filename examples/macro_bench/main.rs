@@ -81,6 +81,9 @@ struct Args {
     /// Skip the `dvc-audit run` stage.
     #[arg(long)]
     no_real_run: bool,
+    /// `crawl.http_version` of every crawl and of the real run: auto, http1 or http2.
+    #[arg(long, default_value = "auto", value_parser = http_version)]
+    http_version: dvc_audit::config::HttpVersion,
     /// Seconds the `dvc-audit run` stage may take before it is killed (its figures are then
     /// lower bounds).
     #[arg(long, default_value_t = 600)]
@@ -100,7 +103,16 @@ fn crawl_section(base: &CrawlSection, args: &Args, rate: f64) -> CrawlSection {
     c.respect_robots = false;
     c.concurrency = args.concurrency;
     c.per_host_concurrency = args.per_host;
+    c.http_version = args.http_version;
     c
+}
+
+fn http_version(s: &str) -> Result<dvc_audit::config::HttpVersion, String> {
+    use dvc_audit::config::HttpVersion;
+    [HttpVersion::Auto, HttpVersion::Http1, HttpVersion::Http2]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("{s:?}: expected auto, http1 or http2"))
 }
 
 fn fetcher(base: &CrawlSection, args: &Args, rate: f64) -> anyhow::Result<Arc<Fetcher>> {
@@ -210,7 +222,10 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
                 c.agency_id, job.platform, c.could_not_assess, c.notes
             );
         }
-        let _ = tx.send((c.agency_id, c.services, c.cache_updates));
+        // The cache entries are serialised here, on the crawl's core, as a run's settle step
+        // does on its own thread: their CPU counts in the crawl's CPU per page.
+        let cache = c.cache_entries();
+        let _ = tx.send((c.agency_id, c.services, cache));
     })
     .await;
     let server_cpu = sys::cpu_time_of(&server_pid).saturating_sub(server_cpu0);
@@ -299,6 +314,7 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
             &tmp.path().join("real"),
             args.concurrency,
             args.per_host,
+            args.http_version,
             pinning.map(|p| p.scanner),
             std::time::Duration::from_secs(args.real_run_timeout),
         ) {
@@ -361,8 +377,11 @@ fn print_table(r: &Report<'_>) {
     );
     println!("machine: {}", sys::machine());
     println!(
-        "settings: concurrency {}, per-host {}, {} agencies at once",
-        a.concurrency, a.per_host, a.in_flight
+        "settings: concurrency {}, per-host {}, {} agencies at once, crawl.http_version {}",
+        a.concurrency,
+        a.per_host,
+        a.in_flight,
+        a.http_version.as_str()
     );
     match r.pinning {
         Some(p) => println!(

@@ -33,6 +33,7 @@ fn bench_config(
     out: &Path,
     concurrency: u32,
     per_host: u32,
+    http_version: dvc_audit::config::HttpVersion,
 ) -> anyhow::Result<std::path::PathBuf> {
     let text = std::fs::read_to_string(config).context("reading the sandbox config")?;
     let mut doc: toml::Table = toml::from_str(&text).context("parsing the sandbox config")?;
@@ -55,6 +56,10 @@ fn bench_config(
         "per_host_concurrency".into(),
         toml::Value::Integer(i64::from(per_host)),
     );
+    crawl.insert(
+        "http_version".into(),
+        toml::Value::String(http_version.as_str().into()),
+    );
     doc.insert("crawl".into(), toml::Value::Table(crawl));
     let mut storage = section(&mut doc, "storage")?;
     storage.insert("sqlite".into(), path(&out.join("audit.sqlite")));
@@ -74,17 +79,19 @@ fn bench_config(
 
 /// Run `bin run --no-mail` over the world (on `cpu` only, when given); poll its VmHWM and CPU
 /// every 20 ms until it exits.
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     bin: &Path,
     config: &Path,
     out: &Path,
     concurrency: u32,
     per_host: u32,
+    http_version: dvc_audit::config::HttpVersion,
     cpu: Option<usize>,
     max_run: Duration,
 ) -> anyhow::Result<RealRun> {
     std::fs::create_dir_all(out)?;
-    let cfg = bench_config(config, out, concurrency, per_host)?;
+    let cfg = bench_config(config, out, concurrency, per_host, http_version)?;
     let log = std::fs::File::create(out.join("run.log"))?;
     let start = Instant::now();
     let mut child = crate::server::command_on(bin, cpu)

@@ -54,6 +54,30 @@ pub enum Lang {
     En,
 }
 
+/// Which HTTP versions the crawler speaks (`crawl.http_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpVersion {
+    /// Offer HTTP/2 and HTTP/1.1 in TLS ALPN; the server chooses (plain `http://`: HTTP/1.1).
+    #[default]
+    Auto,
+    /// HTTP/1.1 only, connections kept alive and reused.
+    Http1,
+    /// HTTP/2 only: ALPN `h2` alone, and HTTP/2 spoken even when the server names no protocol;
+    /// a server without HTTP/2 cannot be read.
+    Http2,
+}
+
+impl HttpVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpVersion::Auto => "auto",
+            HttpVersion::Http1 => "http1",
+            HttpVersion::Http2 => "http2",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditSection {
@@ -110,6 +134,8 @@ pub struct CrawlSection {
     /// Hosts, besides each agency's portal and `extra_hosts`, that a service page may
     /// redirect to; a redirect to any other host is could-not-assess `redirect_offsite`.
     pub redirect_allow_hosts: Vec<String>,
+    /// HTTP versions offered to portals: `auto` (ALPN chooses), `http1` or `http2`.
+    pub http_version: HttpVersion,
 }
 
 impl Default for CrawlSection {
@@ -136,6 +162,7 @@ impl Default for CrawlSection {
             max_crawl_delay_secs: MAX_CRAWL_DELAY_SECS,
             max_run_minutes: MAX_RUN_MINUTES,
             redirect_allow_hosts: Vec::new(),
+            http_version: HttpVersion::Auto,
         }
     }
 }

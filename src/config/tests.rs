@@ -402,3 +402,24 @@ fn email_body_settings_load_and_are_validated() {
         "{out}"
     );
 }
+
+#[test]
+fn http_version_defaults_to_auto_and_only_takes_the_three_names() {
+    let loaded = load(GOOD, &[]).expect("loads");
+    assert_eq!(loaded.config.crawl.http_version, HttpVersion::Auto);
+    for (name, want) in [
+        ("auto", HttpVersion::Auto),
+        ("http1", HttpVersion::Http1),
+        ("http2", HttpVersion::Http2),
+    ] {
+        let text = GOOD.replace(
+            "[crawl]\n",
+            &format!("[crawl]\nhttp_version = \"{name}\"\n"),
+        );
+        let loaded = load(&text, &[]).expect("loads");
+        assert_eq!(loaded.config.crawl.http_version, want);
+    }
+    let out = rendered(&GOOD.replace("[crawl]\n", "[crawl]\nhttp_version = \"http3\"\n"));
+    assert!(out.contains("http3") && out.contains("http1"), "{out}");
+    assert!(out.contains("audit.toml:"), "spanned: {out}");
+}

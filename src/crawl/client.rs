@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::config::{embedded_v4, is_non_public, parse_resolve};
+use crate::config::{HttpVersion, embedded_v4, is_non_public, parse_resolve};
 
 /// The resolver refused an address: the error kind the crawler looks for in error chains.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +134,14 @@ pub struct ClientSettings {
     pub read_timeout: Duration,
     pub policy: AddressPolicy,
     pub pool_per_host: usize,
+    /// `crawl.http_version`.
+    pub http_version: HttpVersion,
 }
+
+/// HTTP/2 receive window per stream (bytes a server may send before we read them).
+pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
+/// HTTP/2 receive window per connection (one connection per host).
+pub const H2_CONNECTION_WINDOW: u32 = 1024 * 1024;
 
 /// Build the run's client. Certificates are **not** verified here: whether a portal's content
 /// complies is assessed even when its certificate is bad, and the TLS probe judges the
@@ -148,8 +155,25 @@ pub fn build(settings: &ClientSettings) -> Result<reqwest::Client, reqwest::Erro
         .with_custom_certificate_verifier(Arc::new(AcceptAnyCert::new()))
         .with_no_client_auth();
     let mut tls = tls;
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    reqwest::Client::builder()
+    tls.alpn_protocols = match settings.http_version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
+    let builder = reqwest::Client::builder();
+    // HTTP/2 receive windows: hyper's defaults (2 MiB per stream, 5 MiB per connection) let a
+    // fast server park up to 5 MiB per portal in our memory while the walk is busy extracting
+    // (issue 20: part of a first run's peak). These still cover a page of a few hundred KB per
+    // round trip, which is more than the pages a portal serves.
+    let builder = builder
+        .http2_initial_stream_window_size(H2_STREAM_WINDOW)
+        .http2_initial_connection_window_size(H2_CONNECTION_WINDOW);
+    let builder = match settings.http_version {
+        HttpVersion::Auto => builder,
+        HttpVersion::Http1 => builder.http1_only(),
+        HttpVersion::Http2 => builder.http2_prior_knowledge(),
+    };
+    builder
         .user_agent(settings.user_agent.clone())
         .tls_backend_preconfigured(tls)
         .dns_resolver(Arc::new(GuardedResolver {

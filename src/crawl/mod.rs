@@ -50,6 +50,7 @@ pub fn fetcher_until(
         read_timeout: Duration::from_millis(c.read_timeout_ms),
         policy: policy.clone(),
         pool_per_host: c.per_host_concurrency as usize,
+        http_version: c.http_version,
     })?;
     Ok(Fetcher::new(
         client,

@@ -72,8 +72,9 @@ pub struct AgencyCrawl {
     /// The listing itself could not be read: nothing about this agency's services can be
     /// judged.
     pub could_not_assess: Option<ErrorFact>,
-    /// Validators and extraction to remember for the next run.
-    pub cache_updates: Vec<(String, CachedPage)>,
+    /// Validators and extraction to remember for the next run: store
+    /// [`AgencyCrawl::cache_entries`], which serialises what is still pending.
+    pub cache_updates: Vec<CacheUpdate>,
     /// Services listed before sampling.
     pub listed: usize,
     pub list_pages: usize,
@@ -83,6 +84,73 @@ pub struct AgencyCrawl {
     pub listing_end: Option<String>,
     /// What the walk covered: announced total, links, services read and not, bounds hit.
     pub coverage: Coverage,
+}
+
+/// A page to remember for the next run's conditional GET.
+#[derive(Debug, Clone)]
+pub enum CacheUpdate {
+    /// Validators and the extraction as it will be stored (list pages; a detail page refused
+    /// for its content; a detail page whose facts the walk changed after reading it).
+    Ready(String, CachedPage),
+    /// A detail page whose extraction is the service's final facts, serialised only when
+    /// stored ([`AgencyCrawl::cache_entries`]): a walk holds validators, not ~2.5 KB of JSON
+    /// per page, while it runs (issue 20: that JSON was the largest part of a first run's
+    /// peak memory). `extraction_json` is empty until then.
+    Service(String, CachedPage),
+}
+
+impl AgencyCrawl {
+    /// The page-cache entries to store for this walk, with every pending extraction
+    /// serialised from its service's facts as the walk left them. A pending page whose
+    /// service is gone (merged into another page of the same code, disallowed) is skipped:
+    /// it costs one unconditional fetch next time, never a wrong replay.
+    pub fn cache_entries(&self) -> Vec<(String, CachedPage)> {
+        let by_url: std::collections::HashMap<&str, &ServiceFacts> =
+            self.services.iter().map(|s| (s.url.as_str(), s)).collect();
+        self.cache_updates
+            .iter()
+            .filter_map(|u| match u {
+                CacheUpdate::Ready(url, page) => Some((url.clone(), page.clone())),
+                CacheUpdate::Service(url, page) => {
+                    let facts = by_url.get(url.as_str())?;
+                    Some((
+                        url.clone(),
+                        CachedPage {
+                            extraction_json: state_json(facts)?,
+                            ..page.clone()
+                        },
+                    ))
+                }
+            })
+            .collect()
+    }
+
+    /// Serialise now the pending extraction of every service `pick` selects, before the walk
+    /// changes those facts in a way a replay would not undo.
+    fn resolve_pending(&mut self, pick: impl Fn(&ServiceFacts) -> bool) {
+        let facts: std::collections::HashMap<&str, &ServiceFacts> = self
+            .services
+            .iter()
+            .filter(|s| pick(s))
+            .map(|s| (s.url.as_str(), s))
+            .collect();
+        if facts.is_empty() {
+            return;
+        }
+        for u in &mut self.cache_updates {
+            if let CacheUpdate::Service(url, page) = u
+                && let Some(json) = facts.get(url.as_str()).and_then(|f| state_json(f))
+            {
+                let page = CachedPage {
+                    etag: page.etag.take(),
+                    last_modified: page.last_modified.take(),
+                    content_hash: std::mem::take(&mut page.content_hash),
+                    extraction_json: json,
+                };
+                *u = CacheUpdate::Ready(std::mem::take(url), page);
+            }
+        }
+    }
 }
 
 fn to_request(r: &PageRequest, cached: Option<&CachedPage>) -> Request {
@@ -239,7 +307,8 @@ async fn walk(
                         read_list_page(profile, &rec, text, &req, state, &fingerprint, &job.vars)
                             .await;
                     state = back;
-                    out.cache_updates.extend(update);
+                    out.cache_updates
+                        .extend(update.map(|(url, page)| CacheUpdate::Ready(url, page)));
                     listed
                 }
             };
@@ -408,7 +477,26 @@ async fn walk(
     }
     out.services
         .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
+    // A cached extraction is the page as read: pages about to be merged under one code, and
+    // every page of a portal whose signals are about to be marked site-wide, are serialised
+    // before those changes (a replay repeats them). Otherwise the final facts are what the
+    // page read gives, as `mark_all_unobservable` repeats itself without change.
+    let mut codes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for s in out.services.iter().filter(|s| !s.code.is_empty()) {
+        *codes.entry(s.code.as_str()).or_default() += 1;
+    }
+    let repeated: HashSet<String> = codes
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(c, _)| c.to_string())
+        .collect();
+    if !repeated.is_empty() {
+        out.resolve_pending(|s| repeated.contains(&s.code));
+    }
     settle_services(&mut out);
+    if extract::has_site_wide(&out.services, &list_signals) {
+        out.resolve_pending(|_| true);
+    }
     extract::mark_site_wide(&mut out.services, &list_signals);
     // Also list-only services and cached facts: what the profile cannot observe is unknown.
     extract::mark_all_unobservable(profile, &mut out.services);
@@ -624,7 +712,7 @@ fn extraction_failed(agency_id: &str, req: &PageRequest, rec: &FetchRecord) -> S
 }
 
 /// A detail page's facts, its fetch record, and what to remember for the next run.
-type DetailResult = (ServiceFacts, FetchRecord, Option<(String, CachedPage)>);
+type DetailResult = (ServiceFacts, FetchRecord, Option<CacheUpdate>);
 
 /// Facts for one detail fetch: fresh extraction, the stored extraction on a 304, or the
 /// recorded error.
@@ -635,7 +723,7 @@ fn detail_facts(
     rec: &FetchRecord,
     text: Option<String>,
     cached: Option<(CachedPage, ServiceFacts)>,
-) -> (ServiceFacts, Option<(String, CachedPage)>) {
+) -> (ServiceFacts, Option<CacheUpdate>) {
     if rec.not_modified
         && let Some((c, mut facts)) = cached
     {
@@ -670,7 +758,17 @@ fn detail_facts(
                     matches!(e.kind, AssessReason::TooLarge | AssessReason::Decode)
                 });
         let update = content_verdict
-            .then(|| cache_entry(req, rec, String::new(), &facts))
+            .then(|| {
+                let json = state_json(&facts)?;
+                let (url, page) = validators(req, rec, String::new())?;
+                Some(CacheUpdate::Ready(
+                    url,
+                    CachedPage {
+                        extraction_json: json,
+                        ..page
+                    },
+                ))
+            })
             .flatten();
         return (facts, update);
     };
@@ -681,43 +779,43 @@ fn detail_facts(
     let mut facts = extract::detail_page(profile, &page, agency_id);
     req.hint.fill(&mut facts);
     let update = if facts.fetch.error.is_none() {
-        cache_entry(req, rec, hash, &facts)
+        validators(req, rec, hash).map(|(url, page)| CacheUpdate::Service(url, page))
     } else {
         None
     };
     (facts, update)
 }
 
-/// What to remember of a detail page for the next run's conditional GET: only pages that sent
-/// validators.
-fn cache_entry(
+/// What to remember of a detail page for the next run's conditional GET, without its
+/// extraction: only pages that sent validators.
+fn validators(
     req: &PageRequest,
     rec: &FetchRecord,
     content_hash: String,
-    facts: &ServiceFacts,
 ) -> Option<(String, CachedPage)> {
     if rec.etag.is_none() && rec.last_modified.is_none() {
         return None;
     }
-    // Without how it was read (a replay sets its own time, status and size): the text is then
-    // the service state the run stores, and the history database keeps it once for both.
-    let mut state = facts.clone();
-    state.fetch.fetched_at.clear();
-    state.fetch.status = 0;
-    state.fetch.bytes = 0;
-    let mut json = serde_json::to_string(&state).ok()?;
-    // Held until the walk ends (16 portals × ~2,000 pages in flight): drop the growth slack
-    // (up to half of a serialiser's buffer).
-    json.shrink_to_fit();
     Some((
         req.url.clone(),
         CachedPage {
             etag: rec.etag.clone(),
             last_modified: rec.last_modified.clone(),
             content_hash,
-            extraction_json: json,
+            extraction_json: String::new(),
         },
     ))
+}
+
+/// A service's facts as the page cache keeps them: without how the page was read (a replay
+/// sets its own time, status and size), so the text is the service state the run stores and
+/// the history database keeps it once for both.
+fn state_json(facts: &ServiceFacts) -> Option<String> {
+    let mut state = facts.clone();
+    state.fetch.fetched_at.clear();
+    state.fetch.status = 0;
+    state.fetch.bytes = 0;
+    serde_json::to_string(&state).ok()
 }
 
 #[cfg(test)]

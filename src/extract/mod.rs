@@ -65,7 +65,7 @@ pub use list::{
     replay_list_page, scan_list,
 };
 pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError};
-pub use signals::{mark_site_wide, summarise_signature};
+pub use signals::{has_site_wide, mark_site_wide, summarise_signature};
 pub use unknown::{
     LEVEL_FACTS, NATIONAL_LINK_FACTS, SIGNATURE_FACTS, mark_all_unobservable, mark_unobservable,
     unobservable, unobservable_groups,

@@ -203,16 +203,10 @@ fn key(e: &Evidence) -> Key {
     )
 }
 
-/// Mark signature signals present on **every** page of one portal as `site_wide`.
-///
-/// `list_pages` holds the signals of each list page ([`super::ListOutcome::signals`]). A signal
-/// (same kind, effect, locator and provider) is site-wide when it is on every list page and on
-/// the page of every service that was read (services whose `fetch.error` is set are left out).
-/// Without at least one list page nothing is marked: a plugin on every detail page of a
-/// portal whose every service offers signing is not distinguishable from a theme plugin.
-pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>]) {
+/// The signals [`mark_site_wide`] would mark (see there).
+fn site_wide_keys(services: &[ServiceFacts], list_pages: &[Vec<Evidence>]) -> BTreeSet<Key> {
     let Some((first, rest)) = list_pages.split_first() else {
-        return;
+        return BTreeSet::new();
     };
     let mut common: BTreeSet<Key> = first.iter().map(key).collect();
     for page in rest {
@@ -223,6 +217,23 @@ pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>
         let keys: BTreeSet<Key> = s.signature.evidence.iter().map(key).collect();
         common.retain(|k| keys.contains(k));
     }
+    common
+}
+
+/// Whether [`mark_site_wide`] would change any service (some signal is on every page).
+pub fn has_site_wide(services: &[ServiceFacts], list_pages: &[Vec<Evidence>]) -> bool {
+    !site_wide_keys(services, list_pages).is_empty()
+}
+
+/// Mark signature signals present on **every** page of one portal as `site_wide`.
+///
+/// `list_pages` holds the signals of each list page ([`super::ListOutcome::signals`]). A signal
+/// (same kind, effect, locator and provider) is site-wide when it is on every list page and on
+/// the page of every service that was read (services whose `fetch.error` is set are left out).
+/// Without at least one list page nothing is marked: a plugin on every detail page of a
+/// portal whose every service offers signing is not distinguishable from a theme plugin.
+pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>]) {
+    let common = site_wide_keys(services, list_pages);
     if common.is_empty() {
         return;
     }

@@ -75,6 +75,9 @@ pub(crate) fn record(
     Ok(tally)
 }
 
+/// Services whose rule outcomes are evaluated and stored together.
+const SERVICES_PER_BATCH: usize = 256;
+
 /// What the run keeps of one settled agency.
 #[derive(Debug, Default)]
 pub(crate) struct Settled {
@@ -127,7 +130,7 @@ fn settle(
     keep_identity(store, &mut crawl)?;
     store.record_services(run_id, &crawl.services)?;
     store.record_fetches(run_id, &crawl.fetches)?;
-    store.put_cached_pages(&crawl.cache_updates)?;
+    store.put_cached_pages(&crawl.cache_entries())?;
     let mut coverage = crawl.coverage.clone();
     if coverage.listing_error.is_none() {
         coverage.listing_error = crawl.could_not_assess.as_ref().map(|e| e.kind);
@@ -158,36 +161,39 @@ fn settle(
             message: format!("no service page of {} could be read", facts.id),
         }
     });
-    let outcomes = match (&crawl.could_not_assess, &nothing_read) {
-        (Some(err), _) if crawl.services.is_empty() => unassessable_agency(setup, facts, err),
-        (_, Some(err)) => {
-            let mut o: Vec<Outcome> = crawl
-                .services
-                .iter()
-                .flat_map(|s| scope.evaluate_service(s))
-                .collect();
-            if !ctx.sampled {
-                o.extend(unassessable_agency(setup, facts, err));
-            }
-            o
-        }
-        _ => {
-            let mut o: Vec<Outcome> = crawl
-                .services
-                .iter()
-                .flat_map(|s| scope.evaluate_service(s))
-                .collect();
-            if !ctx.sampled {
-                o.extend(scope.evaluate_agency(&crawl.services, hosts));
-            }
-            o
-        }
-    };
+    // Service rules are evaluated and stored a batch of services at a time: an agency's
+    // outcomes (passes included, each with its messages and evidence) never sit in memory
+    // all at once beside the walks still running (issue 20).
     // Service and agency fingerprints name their agency: no other agency can repeat them.
     let mut seen = HashSet::new();
-    let tally = record(
-        setup, store, run_id, ctx.today, &facts.id, outcomes, &mut seen,
-    )?;
+    let mut tally = Tally::default();
+    let mut store_outcomes = |outcomes: Vec<Outcome>| -> Result<(), store::StoreError> {
+        tally.add(record(
+            setup, store, run_id, ctx.today, &facts.id, outcomes, &mut seen,
+        )?);
+        Ok(())
+    };
+    match (&crawl.could_not_assess, &nothing_read) {
+        (Some(err), _) if crawl.services.is_empty() => {
+            store_outcomes(unassessable_agency(setup, facts, err))?;
+        }
+        (_, nothing_read) => {
+            for batch in crawl.services.chunks(SERVICES_PER_BATCH) {
+                store_outcomes(
+                    batch
+                        .iter()
+                        .flat_map(|s| scope.evaluate_service(s))
+                        .collect(),
+                )?;
+            }
+            if !ctx.sampled {
+                store_outcomes(match nothing_read {
+                    Some(err) => unassessable_agency(setup, facts, err),
+                    None => scope.evaluate_agency(&crawl.services, hosts),
+                })?;
+            }
+        }
+    }
     Ok(Settled {
         tally,
         services: crawl.services.len(),

@@ -127,6 +127,9 @@ pub struct ServeOptions {
     pub slow_delay: Duration,
     /// Delay of `hanging_page` (far above the generated config's read timeout).
     pub hang_delay: Duration,
+    /// HTTP versions the HTTPS listener offers in ALPN and speaks: `auto` both (the default),
+    /// `http1` or `http2` alone (plain HTTP always serves both).
+    pub http_version: crate::config::HttpVersion,
 }
 
 impl Default for ServeOptions {
@@ -137,6 +140,7 @@ impl Default for ServeOptions {
             out_dir: None,
             slow_delay: Duration::from_millis(1500),
             hang_delay: Duration::from_secs(120),
+            http_version: crate::config::HttpVersion::Auto,
         }
     }
 }
@@ -217,7 +221,11 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
     .with_safe_default_protocol_versions()?
     .with_no_client_auth()
     .with_cert_resolver(resolver.clone());
-    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    tls.alpn_protocols = match opts.http_version {
+        crate::config::HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        crate::config::HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        crate::config::HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
     let ca_pem = pki.web_bundle_pem();
@@ -258,6 +266,7 @@ pub async fn serve(world: World, opts: ServeOptions) -> Result<SandboxHandle, Sa
         pki,
         slow: opts.slow_delay,
         hang: opts.hang_delay,
+        http_version: opts.http_version,
         truth_write: Mutex::new(()),
         truth_latest: std::sync::atomic::AtomicU64::new(0),
     });

@@ -46,6 +46,9 @@ pub struct RequestRecord {
     /// The request carried `If-None-Match` or `If-Modified-Since`.
     pub conditional: bool,
     pub user_agent: String,
+    /// `HTTP/1.1` or `HTTP/2.0` (empty in logs written before it was recorded).
+    #[serde(default)]
+    pub version: String,
 }
 
 /// Upper bound of the in-memory request log (the JSONL file has everything).
@@ -65,6 +68,8 @@ pub(crate) struct State {
     pub pki: Pki,
     pub slow: Duration,
     pub hang: Duration,
+    /// HTTP versions the HTTPS listener speaks (`ServeOptions::http_version`).
+    pub http_version: crate::config::HttpVersion,
     /// Serialises background writes of `ground-truth.json`.
     pub truth_write: Mutex<()>,
     /// Generation of the newest ground truth to write.
@@ -172,6 +177,7 @@ pub(crate) async fn handle(
     let accept_gzip = header_str(header::ACCEPT_ENCODING).is_some_and(|v| v.contains("gzip"));
     let user_agent = header_str(header::USER_AGENT).unwrap_or_default();
     let method = req.method().clone();
+    let version = format!("{:?}", req.version());
     // A POST body (the platform shapes' JSON APIs), bounded.
     let post_body: Vec<u8> = if method == Method::POST {
         axum::body::to_bytes(Body::new(req.into_body()), MAX_POST_BYTES)
@@ -280,6 +286,7 @@ pub(crate) async fn handle(
             time_ms: u64::try_from(arrived.as_millis()).unwrap_or(u64::MAX),
             conditional,
             user_agent,
+            version,
         },
     )
     .await;
@@ -416,6 +423,7 @@ async fn serve_conn<I>(
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    let state_version = state.http_version;
     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
         let (state, sni) = (state.clone(), sni.clone());
         async move {
@@ -438,6 +446,12 @@ async fn serve_conn<I>(
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // The HTTPS listener speaks what its ALPN offers; plain HTTP always speaks both.
+    let builder = match state_version {
+        crate::config::HttpVersion::Http1 if https => builder.http1_only(),
+        crate::config::HttpVersion::Http2 if https => builder.http2_only(),
+        _ => builder,
+    };
     let conn = builder.serve_connection(io, svc);
     tokio::select! {
         _ = conn => {}

@@ -97,10 +97,7 @@ pub struct MapCache(pub Mutex<HashMap<String, CachedPage>>);
 
 impl MapCache {
     pub fn from_runs(runs: &[AgencyCrawl]) -> MapCache {
-        let map = runs
-            .iter()
-            .flat_map(|r| r.cache_updates.iter().cloned())
-            .collect();
+        let map = runs.iter().flat_map(|r| r.cache_entries()).collect();
         MapCache(Mutex::new(map))
     }
 }

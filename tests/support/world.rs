@@ -25,18 +25,27 @@ impl Served {
 /// Serve `size`/`seed` on ephemeral loopback ports, writing the config, CA files and ground
 /// truth into a fresh temporary directory. `slow` is the delay of slow pages.
 pub async fn serve(size: Size, seed: u64, slow: Duration) -> Served {
+    serve_with(size, seed, slow, |_| {}).await
+}
+
+/// [`serve`] with `tweak` applied to the serve options (e.g. the HTTP versions offered).
+pub async fn serve_with(
+    size: Size,
+    seed: u64,
+    slow: Duration,
+    tweak: impl FnOnce(&mut ServeOptions),
+) -> Served {
     let dir = tempfile::tempdir().expect("tempdir");
-    let handle = sandbox::serve(
-        World::new(size, seed),
-        ServeOptions {
-            out_dir: Some(dir.path().to_path_buf()),
-            slow_delay: slow,
-            hang_delay: Duration::from_secs(60),
-            ..ServeOptions::default()
-        },
-    )
-    .await
-    .expect("serve the sandbox world");
+    let mut opts = ServeOptions {
+        out_dir: Some(dir.path().to_path_buf()),
+        slow_delay: slow,
+        hang_delay: Duration::from_secs(60),
+        ..ServeOptions::default()
+    };
+    tweak(&mut opts);
+    let handle = sandbox::serve(World::new(size, seed), opts)
+        .await
+        .expect("serve the sandbox world");
     Served { dir, handle }
 }
 
