@@ -311,7 +311,6 @@ impl Packer {
             out.push(byte | 0x80);
         }
         let header = out.len();
-        out.reserve(zstd::zstd_safe::compress_bound(text.len()));
         let cdict = dict.and_then(|(id, bytes)| self.cdict(id, &bytes));
         let res = match (self.cctx.as_mut(), cdict) {
             (Some(cctx), Some(i)) => {
