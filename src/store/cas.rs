@@ -18,6 +18,15 @@ pub(super) fn key(parts: &[&[u8]]) -> Vec<u8> {
     h.finalize().to_vec()
 }
 
+/// The id of the row of `table` (`texts`, `service_versions`, `evidence_items`,
+/// `finding_versions`) whose content hash is `hash`, if stored.
+fn stored_id(conn: &Connection, table: &str, hash: &[u8]) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT id FROM {table} WHERE hash = ?1"))?
+        .query_row(params![hash], |r| r.get(0))
+        .optional()?)
+}
+
 /// The kinds of text with dictionaries of their own.
 #[derive(Clone, Copy)]
 pub(super) enum Kind {
@@ -53,10 +62,7 @@ pub(super) fn put_text(
     text: &str,
 ) -> Result<i64> {
     let hash = key(&[text.as_bytes()]);
-    let found = conn
-        .prepare_cached("SELECT id FROM texts WHERE hash = ?1")?
-        .query_row(params![hash], |r| r.get(0))
-        .optional()?;
+    let found = stored_id(conn, "texts", &hash)?;
     if let Some(id) = found {
         return Ok(id);
     }
@@ -69,10 +75,7 @@ pub(super) fn put_text(
 /// A text stored as it is (schema-3 conversion: the rows keep their form).
 fn put_plain_text(conn: &Connection, text: &str) -> Result<i64> {
     let hash = key(&[text.as_bytes()]);
-    let found = conn
-        .prepare_cached("SELECT id FROM texts WHERE hash = ?1")?
-        .query_row(params![hash], |r| r.get(0))
-        .optional()?;
+    let found = stored_id(conn, "texts", &hash)?;
     if let Some(id) = found {
         return Ok(id);
     }
@@ -103,10 +106,7 @@ fn put_version(conn: &Connection, v: &Version<'_>, facts_id: i64) -> Result<i64>
         v.unread.as_bytes(),
         &facts_id.to_le_bytes(),
     ]);
-    let found = conn
-        .prepare_cached("SELECT id FROM service_versions WHERE hash = ?1")?
-        .query_row(params![hash], |r| r.get(0))
-        .optional()?;
+    let found = stored_id(conn, "service_versions", &hash)?;
     if let Some(id) = found {
         return Ok(id);
     }
@@ -204,10 +204,7 @@ fn put_item(conn: &Connection, e: &EvidenceRow<'_>) -> Result<i64> {
         e.locator.as_bytes(),
         e.excerpt.as_bytes(),
     ]);
-    let found: Option<i64> = conn
-        .prepare_cached("SELECT id FROM evidence_items WHERE hash = ?1")?
-        .query_row(params![hash], |r| r.get(0))
-        .optional()?;
+    let found: Option<i64> = stored_id(conn, "evidence_items", &hash)?;
     if let Some(id) = found {
         return Ok(id);
     }
@@ -302,10 +299,7 @@ pub(super) fn put_finding(
         f.waiver.as_bytes(),
         &item_bytes,
     ]);
-    let found: Option<i64> = conn
-        .prepare_cached("SELECT id FROM finding_versions WHERE hash = ?1")?
-        .query_row(params![hash], |r| r.get(0))
-        .optional()?;
+    let found: Option<i64> = stored_id(conn, "finding_versions", &hash)?;
     let version = match found {
         Some(id) => id,
         None => {

@@ -622,22 +622,7 @@ impl Store {
 
     /// Validators and extraction stored for `url` by an earlier run.
     pub fn cached_page(&self, url: &str) -> Result<Option<CachedPage>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
-                 FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
-                params![url],
-                |r| {
-                    Ok(CachedPage {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                        content_hash: r.get(2)?,
-                        extraction_json: r.get(3)?,
-                    })
-                },
-            )
-            .optional()?)
+        Ok(cached_page(&self.conn, url)?)
     }
 
     /// Remember validators and extraction for many URLs (one transaction): one row per URL,
@@ -795,24 +780,26 @@ impl CacheReader {
 impl crate::crawl::walk::PageCache for CacheReader {
     fn get(&self, url: &str) -> Option<CachedPage> {
         let conn = self.conn.lock().ok()?;
-        let query = |conn: &Connection| {
-            conn.query_row(
-                "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
-                 FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
-                params![url],
-                |r| {
-                    Ok(CachedPage {
-                        etag: r.get(0)?,
-                        last_modified: r.get(1)?,
-                        content_hash: r.get(2)?,
-                        extraction_json: r.get(3)?,
-                    })
-                },
-            )
-            .optional()
-        };
-        query(&conn).ok().flatten()
+        cached_page(&conn, url).ok().flatten()
     }
+}
+
+/// The validators and extraction stored for `url` (the writer's and the crawler's reader).
+fn cached_page(conn: &Connection, url: &str) -> rusqlite::Result<Option<CachedPage>> {
+    conn.query_row(
+        "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
+         FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
+        params![url],
+        |r| {
+            Ok(CachedPage {
+                etag: r.get(0)?,
+                last_modified: r.get(1)?,
+                content_hash: r.get(2)?,
+                extraction_json: r.get(3)?,
+            })
+        },
+    )
+    .optional()
 }
 
 /// The identity of a service within its agency: its code, or its URL when it has none.
