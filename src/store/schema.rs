@@ -438,6 +438,9 @@ CREATE TABLE finding_marks (
     state       NOT NULL DEFAULT 0,
     PRIMARY KEY (run_id, version_id)
 ) WITHOUT ROWID;
+-- By version: a lookup by fingerprint (views read versions first) must not scan the marks
+-- that runs which never completed leave behind.
+CREATE INDEX finding_marks_version ON finding_marks(version_id);
 
 -- Findings of complete runs: the version was found by every run with an id from first_run to
 -- last_run (consecutive ids: a span grows only from the run just before), in state
