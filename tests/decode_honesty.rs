@@ -155,7 +155,8 @@ async fn lying_and_mixed_charsets_give_real_facts_or_could_not_assess_decode() {
         let record: String = store
             .connection()
             .query_row(
-                "SELECT dvc_text(record_json) FROM fetches WHERE run_id = ?1 AND url LIKE '%' || ?2",
+                "SELECT dvc_text(record_json) FROM fetches WHERE run_id = ?1
+                 AND json_extract(dvc_text(record_json), '$.url') LIKE '%' || ?2",
                 rusqlite::params![summary.run_id, path],
                 |r| r.get(0),
             )

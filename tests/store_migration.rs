@@ -1,8 +1,9 @@
 //! Storage that grows with change (issue 20): databases written by earlier releases are
 //! migrated in place by today's code: schema 3 (commit 50396b9, before content-addressed
-//! storage) and schema 4 (commit 5276168, before compressed texts and finding spans).
+//! storage), schema 4 (commit 5276168, before compressed texts and finding spans) and schema
+//! 5 (commit 9a53393, before 16-byte content keys and the key-only page cache and lifecycle).
 //!
-//! The fixtures `tests/fixtures/store-v3/` and `store-v4/` were produced by [`make_fixture`]
+//! The fixtures `tests/fixtures/store-v3/`, `store-v4/` and `store-v5/` were produced by [`make_fixture`]
 //! at those commits (see their `README.md`).
 
 mod support;
@@ -34,6 +35,11 @@ const V4: Fixture = Fixture {
     name: "store-v4",
     schema: 4,
     https_port: 41075,
+};
+const V5: Fixture = Fixture {
+    name: "store-v5",
+    schema: 5,
+    https_port: 36363,
 };
 
 impl Fixture {
@@ -241,6 +247,11 @@ async fn a_schema3_database_migrates_in_place_verifies_renders_the_same_and_runs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema4_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
     migrates_in_place(V4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema5_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
+    migrates_in_place(V5).await;
 }
 
 async fn migrates_in_place(fx: Fixture) {

@@ -256,9 +256,13 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
         ),
         (
             "X",
-            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), dvc_text(record_json)
-             FROM fetches WHERE run_id = ?1
-             ORDER BY url, status, COALESCE(error_kind, ''), dvc_text(record_json)",
+            "SELECT c1, c2, c3, c4 FROM (
+                 SELECT CASE WHEN url = '' THEN json_extract(dvc_text(record_json), '$.url')
+                             ELSE url END AS c1,
+                        CAST(status AS TEXT) AS c2, COALESCE(error_kind, '') AS c3,
+                        dvc_text(record_json) AS c4, status AS s
+                 FROM fetches WHERE run_id = ?1)
+             ORDER BY c1, s, c3, c4",
         ),
     ];
     for (tag, sql) in sections {
@@ -328,9 +332,13 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
              ORDER BY c1, c2"
         }
         "X" => {
-            "SELECT url, CAST(status AS TEXT), COALESCE(error_kind, ''), dvc_text(record_json)
-             FROM fetches WHERE run_id = ?1
-             ORDER BY url, status, COALESCE(error_kind, ''), dvc_text(record_json)"
+            "SELECT c1, c2, c3, c4 FROM (
+                 SELECT CASE WHEN url = '' THEN json_extract(dvc_text(record_json), '$.url')
+                             ELSE url END AS c1,
+                        CAST(status AS TEXT) AS c2, COALESCE(error_kind, '') AS c3,
+                        dvc_text(record_json) AS c4, status AS s
+                 FROM fetches WHERE run_id = ?1)
+             ORDER BY c1, s, c3, c4"
         }
         "K" => {
             "SELECT CAST(status AS TEXT), error_kind, CAST(not_modified AS TEXT),

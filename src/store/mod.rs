@@ -463,21 +463,27 @@ impl Store {
         agency_id: &str,
         urls: &[&str],
     ) -> Result<std::collections::HashMap<String, String>> {
-        let mut st = self.conn.prepare_cached(
-            "SELECT json_extract(dvc_text(t.text), '$.code') FROM service_versions v
-             JOIN texts t ON t.id = v.facts_id
-             WHERE v.agency_id = ?1 AND v.url = ?2 AND v.unread = '' AND v.service_key != v.url
-             ORDER BY v.id DESC LIMIT 1",
-        )?;
+        // A state keyed by something other than its URL is keyed by its code
+        // (`service_key`): one pass over the agency's states by the key index, oldest first,
+        // so the newest state of each URL is the one kept.
+        let wanted: std::collections::HashSet<&str> = urls.iter().copied().collect();
         let mut out = std::collections::HashMap::new();
-        for url in urls {
-            if let Some(code) = st
-                .query_row(params![agency_id, url], |r| r.get::<_, Option<String>>(0))
-                .optional()?
-                .flatten()
-                .filter(|c| !c.is_empty())
-            {
-                out.insert((*url).to_string(), code);
+        if wanted.is_empty() {
+            return Ok(out);
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT url, service_key FROM service_versions
+             WHERE agency_id = ?1 AND unread = '' AND service_key != url
+             ORDER BY id",
+        )?;
+        let mut rows = st.query(params![agency_id])?;
+        while let Some(r) = rows.next()? {
+            let url: String = r.get(0)?;
+            if wanted.contains(url.as_str()) {
+                let code: String = r.get(1)?;
+                if !code.is_empty() {
+                    out.insert(url, code);
+                }
             }
         }
         Ok(out)
@@ -528,10 +534,12 @@ impl Store {
                     i64::try_from(f.bytes_wire).unwrap_or(i64::MAX)
                 ])?;
             }
+            // The URL column is '' (schema 6): the record holds the URL, and readers take it
+            // from there (`chain`, section X).
             for (f, json) in &kept {
                 st.execute(params![
                     run,
-                    f.url,
+                    "",
                     f.status,
                     f.error.as_ref().map(|e| e.kind.as_str()),
                     self.packer

@@ -654,6 +654,97 @@ FROM service_reads r
 JOIN service_versions v ON v.id = r.version_id
 WHERE v.unread = '';
 "#,
+    // 6 (issue #20, a first run's size): the same rows in fewer bytes. Content keys are the
+    // first 16 bytes of their SHA-256 (no collision among any number of rows a history will
+    // hold; 16 bytes less per row and per index entry); the page cache and the lifecycle are
+    // keyed by URL and fingerprint alone (WITHOUT ROWID: the key is no longer stored twice);
+    // the service URL index goes (the one lookup by URL, `known_codes`, reads an agency's
+    // states by the key index); a fetch row whose URL is its record's stores '' (the record
+    // holds it).
+    r#"
+UPDATE texts SET hash = substr(hash, 1, 16);
+UPDATE service_versions SET hash = substr(hash, 1, 16);
+UPDATE evidence_items SET hash = substr(hash, 1, 16);
+UPDATE finding_versions SET hash = substr(hash, 1, 16);
+
+DROP INDEX service_versions_url;
+
+ALTER TABLE page_cache RENAME TO page_cache_v5;
+CREATE TABLE page_cache (
+    url             TEXT PRIMARY KEY,
+    etag            TEXT,
+    last_modified   TEXT,
+    content_hash    TEXT NOT NULL,
+    extraction_id   INTEGER NOT NULL REFERENCES texts(id),
+    updated_at      TEXT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at)
+    SELECT url, etag, last_modified, content_hash, extraction_id, updated_at FROM page_cache_v5;
+DROP TABLE page_cache_v5;
+
+ALTER TABLE lifecycle RENAME TO lifecycle_v5;
+CREATE TABLE lifecycle (
+    fingerprint      TEXT PRIMARY KEY,
+    rule_id          TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    agency_id        TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('open','resolved')),
+    first_seen_run   INTEGER NOT NULL,
+    last_seen_run    INTEGER NOT NULL,
+    resolved_run     INTEGER,
+    times_regressed  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO lifecycle SELECT fingerprint, rule_id, scope, agency_id, subject, state,
+    first_seen_run, last_seen_run, resolved_run, times_regressed FROM lifecycle_v5;
+DROP TABLE lifecycle_v5;
+
+DROP TRIGGER evidence_insert;
+CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(16), NEW.url, NEW.status, NEW.content_hash, COALESCE(NEW.locator, ''), NEW.excerpt);
+    INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
+        VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
+END;
+DROP TRIGGER evidence_update;
+CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
+BEGIN
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be edited through the view')
+    WHERE OLD.rowid IS NULL;
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(16), NEW.url, NEW.status, NEW.content_hash, NEW.locator, NEW.excerpt);
+    UPDATE evidence_refs SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
+           fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
+    WHERE rowid = OLD.rowid;
+END;
+DROP TRIGGER service_facts_insert;
+CREATE TRIGGER service_facts_insert INSTEAD OF INSERT ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    DELETE FROM service_reads WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(16), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(16), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, COALESCE(NEW.unread, ''), last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+DROP TRIGGER service_facts_update;
+CREATE TRIGGER service_facts_update INSTEAD OF UPDATE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(16), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(16), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, NEW.unread, last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).
