@@ -265,10 +265,12 @@ pub(super) struct FindingRow<'a> {
 /// Record finding `f` with its evidence in `run` (started at `started`): its content,
 /// evidence items included, stored once (`finding_versions`, `version_items`; messages as
 /// compressed texts); the run's mark replaces any earlier mark of the same fingerprint in the
-/// run. An evidence time is stored (`evidence_times`) only when it is not the subject
-/// service's read time in this run (`read`: time, HTTP status), and an item whose status is
-/// the read's is stored with [`READ_STATUS`] instead (a page that answered 200, then 304, is
-/// the same evidence).
+/// run. What an evidence row shares with its subject service's read in this run (`read`) is
+/// not stored again: its time is stored (`evidence_times`) only when it is not the read's,
+/// and an item whose status, URL or content hash is the read's stores [`READ_STATUS`] or
+/// [`READ_TEXT`] instead. A page that answered 200, then 304, or whose content changed while
+/// the finding did not, keeps one finding version; one rule's evidence on many services is
+/// one item.
 pub(super) fn put_finding(
     conn: &Connection,
     packer: &mut Packer,
@@ -276,21 +278,28 @@ pub(super) fn put_finding(
     f: &FindingRow<'_>,
     evidence: &[EvidenceRow<'_>],
     dict: Option<&str>,
-    read: Option<(&str, i64)>,
+    read: Option<&SubjectRead>,
 ) -> Result<()> {
     let vi = put_text(conn, packer, dict, f.message_vi)?;
     let en = put_text(conn, packer, dict, f.message_en)?;
     let items: Vec<i64> = evidence
         .iter()
-        .map(|e| match read {
-            Some((_, status)) if status == e.status && status != READ_STATUS => put_item(
+        .map(|e| {
+            let url = read_text(e.url, read.map(|r| r.url.as_str()));
+            let content_hash = read_text(e.content_hash, read.map(|r| r.content_hash.as_str()));
+            let status = match read {
+                Some(r) if r.status == e.status && e.status != READ_STATUS => READ_STATUS,
+                _ => e.status,
+            };
+            put_item(
                 conn,
                 &EvidenceRow {
-                    status: READ_STATUS,
+                    url: &url,
+                    content_hash: &content_hash,
+                    status,
                     ..*e
                 },
-            ),
-            _ => put_item(conn, e),
+            )
         })
         .collect::<Result<_>>()?;
     let item_bytes: Vec<u8> = items.iter().flat_map(|i| i.to_le_bytes()).collect();
@@ -362,7 +371,7 @@ pub(super) fn put_finding(
          VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (seq, e) in evidence.iter().enumerate() {
-        if read.map(|(at, _)| at) == Some(e.fetched_at) {
+        if read.map(|r| r.at.as_str()) == Some(e.fetched_at) {
             continue;
         }
         let (at_ms, text) = compact_time(started, e.fetched_at);
@@ -375,23 +384,55 @@ pub(super) fn put_finding(
 /// (the `evidence` view takes it from `service_reads`).
 pub(super) const READ_STATUS: i64 = -1;
 
-/// The read of service `agency`/`key` in `run` as the views rebuild it (time, HTTP status),
-/// if stored.
+/// The `url` or `content_hash` of an evidence item that is its subject service's in the run
+/// (the `evidence` view takes it from the service's state). A stored text that starts with
+/// it is escaped by doubling it ([`read_text`]); no URL or hash starts with it.
+pub(super) const READ_TEXT: &str = "@";
+
+/// `value` as an evidence item stores it: [`READ_TEXT`] when it is the subject's `read`
+/// value (and not empty), `value` with [`READ_TEXT`] doubled when it starts with it.
+fn read_text<'a>(value: &'a str, read: Option<&str>) -> std::borrow::Cow<'a, str> {
+    if !value.is_empty() && read == Some(value) {
+        std::borrow::Cow::Borrowed(READ_TEXT)
+    } else if value.starts_with(READ_TEXT) {
+        std::borrow::Cow::Owned(format!("{READ_TEXT}{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// A service's read in a run as the views rebuild it: time, HTTP status, and the URL and
+/// content hash of the state read.
+pub(super) struct SubjectRead {
+    pub at: String,
+    pub status: i64,
+    pub url: String,
+    pub content_hash: String,
+}
+
+/// The read of service `agency`/`key` in `run`, if stored.
 pub(super) fn service_read(
     conn: &Connection,
     run: i64,
     agency: &str,
     key: &str,
-) -> Result<Option<(String, i64)>> {
+) -> Result<Option<SubjectRead>> {
     Ok(conn
         .prepare_cached(
-            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status
+            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status, v.url, v.content_hash
              FROM service_versions v
              JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1
              JOIN runs x ON x.id = r.run_id
              WHERE v.agency_id = ?2 AND v.service_key = ?3",
         )?
-        .query_row(params![run, agency, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(params![run, agency, key], |r| {
+            Ok(SubjectRead {
+                at: r.get(0)?,
+                status: r.get(1)?,
+                url: r.get(2)?,
+                content_hash: r.get(3)?,
+            })
+        })
         .optional()?)
 }
 

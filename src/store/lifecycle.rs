@@ -435,7 +435,7 @@ fn insert_findings(
             },
             &evidence,
             dict.as_deref(),
-            read.as_ref().map(|(at, status)| (at.as_str(), *status)),
+            read.as_ref(),
         )?;
     }
     Ok(())

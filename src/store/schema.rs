@@ -660,7 +660,9 @@ WHERE v.unread = '';
     // keyed by URL and fingerprint alone (WITHOUT ROWID: the key is no longer stored twice);
     // the service URL index goes (the one lookup by URL, `known_codes`, reads an agency's
     // states by the key index); a fetch row whose URL is its record's stores '' (the record
-    // holds it).
+    // holds it); an evidence item stores '@' for its subject service's URL or content hash in
+    // the run (one rule's evidence on many services is then one item, and a finding whose
+    // page changed while it did not keeps its version).
     r#"
 UPDATE texts SET hash = substr(hash, 1, 16);
 UPDATE service_versions SET hash = substr(hash, 1, 16);
@@ -699,7 +701,78 @@ INSERT INTO lifecycle SELECT fingerprint, rule_id, scope, agency_id, subject, st
     first_seen_run, last_seen_run, resolved_run, times_regressed FROM lifecycle_v5;
 DROP TABLE lifecycle_v5;
 
-DROP TRIGGER evidence_insert;
+-- Evidence items store '@' for the URL or content hash of their subject service's state
+-- read in the run (a text starting with '@' is stored with it doubled), as -1 stands for
+-- its status.
+DROP VIEW evidence;
+CREATE VIEW evidence AS
+SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url,
+       r.fetched_at AS fetched_at, i.status AS status, i.content_hash AS content_hash,
+       i.locator AS locator, i.excerpt AS excerpt, NULL AS seq
+FROM evidence_refs r
+JOIN evidence_items i ON i.id = r.item_id
+UNION ALL
+SELECT NULL, m.run_id, v.fingerprint,
+       CASE WHEN i.url = '@' THEN COALESCE((SELECT sv.url FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.url, 1, 2) = '@@' THEN substr(i.url, 2) ELSE i.url END,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       CASE WHEN i.status = -1 THEN COALESCE((SELECT r.status FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT sv.content_hash FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.content_hash, 1, 2) = '@@' THEN substr(i.content_hash, 2)
+            ELSE i.content_hash END,
+       i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_marks m ON m.version_id = v.id
+JOIN runs x ON x.id = m.run_id
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = m.run_id AND t.version_id = v.id AND t.seq = vi.seq
+UNION ALL
+SELECT NULL, x.id, v.fingerprint,
+       CASE WHEN i.url = '@' THEN COALESCE((SELECT sv.url FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.url, 1, 2) = '@@' THEN substr(i.url, 2) ELSE i.url END,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       CASE WHEN i.status = -1 THEN COALESCE((SELECT r.status FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT sv.content_hash FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.content_hash, 1, 2) = '@@' THEN substr(i.content_hash, 2)
+            ELSE i.content_hash END,
+       i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_spans s ON s.version_id = v.id
+CROSS JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = x.id AND t.version_id = v.id AND t.seq = vi.seq;
 CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
 BEGIN
     INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
@@ -707,7 +780,12 @@ BEGIN
     INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
         VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
 END;
-DROP TRIGGER evidence_update;
+CREATE TRIGGER evidence_delete INSTEAD OF DELETE ON evidence
+BEGIN
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be deleted through the view')
+    WHERE OLD.rowid IS NULL;
+    DELETE FROM evidence_refs WHERE rowid = OLD.rowid;
+END;
 CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
 BEGIN
     SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be edited through the view')

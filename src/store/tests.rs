@@ -798,3 +798,93 @@ fn an_unchanged_finding_costs_a_run_nothing_and_reads_back_exactly() {
             .is_err()
     );
 }
+
+#[test]
+fn evidence_shares_its_subjects_read_and_reads_back_exactly() {
+    let mut s = Store::open_in_memory().expect("open");
+    let count = |s: &Store, table: &str| -> i64 {
+        s.connection()
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    };
+    // Services x and y, read in run `run` with page content `content` (their hash).
+    let read = |s: &mut Store, run: i64, content: &str| {
+        let services: Vec<ServiceFacts> = ["x", "y"]
+            .iter()
+            .map(|code| {
+                let mut f = ServiceFacts {
+                    agency_id: "a".into(),
+                    code: (*code).into(),
+                    url: format!("https://dvc.a.test/tt/{code}"),
+                    ..ServiceFacts::default()
+                };
+                f.fetch.fetched_at = "2026-12-01T01:00:00.123Z".into();
+                f.fetch.status = 200;
+                f.fetch.sha256 = format!("{content}{code}");
+                f
+            })
+            .collect();
+        s.record_services(run, &services).expect("services");
+    };
+    // Each finding's evidence: its page as read (URL, hash, status, time), and a second
+    // item whose URL and hash start with the escape character.
+    let findings = |content: &str| -> Vec<FindingRecord> {
+        ["x", "y"]
+            .iter()
+            .map(|code| {
+                let mut f = fail(code);
+                f.evidence[0].url = format!("https://dvc.a.test/tt/{code}");
+                f.evidence[0].content_hash = format!("{content}{code}");
+                f.evidence[0].fetched_at = "2026-12-01T01:00:00.123Z".into();
+                let mut odd = f.evidence[0].clone();
+                odd.url = "@odd".into();
+                odd.content_hash = "@".into();
+                odd.status = 0;
+                f.evidence.push(odd);
+                f
+            })
+            .collect()
+    };
+    let r1 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    read(&mut s, r1, "c1-");
+    let first = findings("c1-");
+    s.finish_run(r1, &first).expect("finish");
+    // One rule's evidence on two services is one item (plus the escaped one).
+    assert_eq!(count(&s, "evidence_items"), 2);
+    let stored: Vec<(String, String)> = s
+        .connection()
+        .prepare("SELECT url, content_hash FROM evidence_items ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("items")
+        .collect::<std::result::Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        stored,
+        vec![
+            ("@".to_string(), "@".to_string()),
+            ("@@odd".to_string(), "@@".to_string())
+        ]
+    );
+    let versions = count(&s, "finding_versions");
+    // Run 2: both pages changed, the findings did not: no new version, no new item.
+    let r2 = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    read(&mut s, r2, "c2-");
+    assess(&mut s, r2, &[("service", "a/x"), ("service", "a/y")]);
+    let second = findings("c2-");
+    s.finish_run(r2, &second).expect("finish");
+    assert_eq!(count(&s, "finding_versions"), versions);
+    assert_eq!(count(&s, "evidence_items"), 2);
+    for (run, wrote) in [(r1, &first), (r2, &second)] {
+        let back = s.findings(run).expect("findings");
+        assert_eq!(back.len(), 2);
+        for (b, f) in back.iter().zip(wrote.iter()) {
+            assert_eq!(b.fingerprint, f.fingerprint);
+            // Evidence reads back in value order.
+            let mut want = f.evidence.clone();
+            want.sort_by(|p, q| (&p.url, &p.content_hash).cmp(&(&q.url, &q.content_hash)));
+            assert_eq!(b.evidence, want, "run {run} {}", f.fingerprint);
+        }
+    }
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
