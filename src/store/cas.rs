@@ -129,7 +129,7 @@ fn put_version(conn: &Connection, v: &Version<'_>, facts_id: i64) -> Result<i64>
         v.service_key,
         v.url,
         v.level,
-        v.content_hash,
+        super::pack::hash_value(v.content_hash),
         v.unread,
         facts_id
     ])?;
@@ -419,7 +419,8 @@ pub(super) fn service_read(
 ) -> Result<Option<SubjectRead>> {
     Ok(conn
         .prepare_cached(
-            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status, v.url, v.content_hash
+            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status, v.url,
+                    dvc_hash(v.content_hash)
              FROM service_versions v
              JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1
              JOIN runs x ON x.id = r.run_id
@@ -439,7 +440,8 @@ pub(super) fn service_read(
 /// Fold the marks of complete run `run` into spans: a version the run just before also
 /// found (in a span whose later runs share this state) extends that span; any other starts
 /// one. A finding seen again then costs the run nothing. (`+s.last_run`: the probe must go
-/// by version, not scan every span ending at this run, as the planner would choose.)
+/// by version. Spans are not indexed by their last run since schema 6: the update scans them,
+/// which costs less than moving every extended span's index entry each run.)
 pub(super) fn fold_marks(conn: &Connection, run: i64) -> Result<()> {
     let prev: Option<i64> = conn.query_row(
         "SELECT MAX(id) FROM runs WHERE id < ?1",

@@ -313,7 +313,7 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
         "S" => {
             "SELECT c1, c2, c3, c4, c5, c6, c7, c8, c9, c10 FROM (
                  SELECT v.agency_id AS c1, v.service_key AS c2, v.url AS c3, v.level AS c4,
-                        v.content_hash AS c5, dvc_text(t.text) AS c6,
+                        dvc_hash(v.content_hash) AS c5, dvc_text(t.text) AS c6,
                         COALESCE(r.fetched_at, '') AS c7, COALESCE(CAST(r.status AS TEXT), '') AS c8,
                         COALESCE(CAST(r.bytes AS TEXT), '') AS c9, v.unread AS c10
                  FROM service_runs r
@@ -321,7 +321,7 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
                  JOIN texts t ON t.id = v.facts_id
                  WHERE r.run_id = ?1
                  UNION ALL
-                 SELECT v.agency_id, v.service_key, v.url, v.level, v.content_hash, dvc_text(t.text),
+                 SELECT v.agency_id, v.service_key, v.url, v.level, dvc_hash(v.content_hash), dvc_text(t.text),
                         dvc_time(x.started_at, r.at_ms, r.fetched_at), CAST(r.status AS TEXT),
                         CAST(r.bytes AS TEXT), v.unread
                  FROM service_reads r

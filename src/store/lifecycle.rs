@@ -156,10 +156,13 @@ impl Store {
              WHERE fingerprint IN (SELECT fingerprint FROM findings WHERE run_id = ?1 AND state = 'regressed')",
             params![run],
         )?;
+        // In key order: the lifecycle is keyed by fingerprint alone (schema 6), and rows added
+        // in key order fill their pages (a first run adds every row at once).
         tx.execute(
             "INSERT INTO lifecycle (fingerprint, rule_id, scope, agency_id, subject, state, first_seen_run, last_seen_run)
              SELECT fingerprint, rule_id, scope, agency_id, subject, 'open', ?1, ?1
-             FROM findings WHERE run_id = ?1 AND state = 'new'",
+             FROM findings WHERE run_id = ?1 AND state = 'new'
+             ORDER BY fingerprint",
             params![run],
         )?;
 

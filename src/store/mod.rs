@@ -649,7 +649,11 @@ impl Store {
         for (host, samples) in &by_host {
             self.packer.prepare(&tx, host, samples)?;
         }
-        for (url, p) in pages {
+        // In URL order: the cache is keyed by URL alone (schema 6) and one portal's URLs are
+        // neighbours, so its rows fill their pages instead of splitting them at random.
+        let mut ordered: Vec<&(String, CachedPage)> = pages.iter().collect();
+        ordered.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (url, p) in ordered {
             let text = cas::put_text(
                 &tx,
                 &mut self.packer,
@@ -664,7 +668,7 @@ impl Store {
                 url,
                 p.etag,
                 p.last_modified,
-                p.content_hash,
+                pack::hash_value(&p.content_hash),
                 text,
                 at
             ])?;
@@ -795,7 +799,7 @@ impl crate::crawl::walk::PageCache for CacheReader {
 /// The validators and extraction stored for `url` (the writer's and the crawler's reader).
 fn cached_page(conn: &Connection, url: &str) -> rusqlite::Result<Option<CachedPage>> {
     conn.query_row(
-        "SELECT p.etag, p.last_modified, p.content_hash, dvc_text(t.text)
+        "SELECT p.etag, p.last_modified, dvc_hash(p.content_hash), dvc_text(t.text)
          FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
         params![url],
         |r| {

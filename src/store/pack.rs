@@ -102,7 +102,8 @@ impl Dicts {
     }
 }
 
-/// Register `dvc_text` and `dvc_time` on `conn`, with the dictionaries stored so far.
+/// Register `dvc_text`, `dvc_hash`, `dvc_state` and `dvc_time` on `conn`, with the
+/// dictionaries stored so far.
 pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
     let dicts = Dicts {
         map: Arc::default(),
@@ -122,6 +123,22 @@ pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
         move |ctx| {
             let mut guard = dctx.lock().ok();
             unpack_value(ctx, &decoders, guard.as_mut().and_then(|g| g.as_mut()))
+        },
+    )?;
+    // A content hash stored as its 32 bytes (schema 6) reads back as the lowercase hex it was
+    // given as; any other value as it is.
+    conn.create_scalar_function(
+        "dvc_hash",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Blob(b) => Value::Text(hex::encode(b)),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Integer(i) => Value::Integer(i),
+                ValueRef::Real(r) => Value::Real(r),
+                ValueRef::Null => Value::Null,
+            })
         },
     )?;
     conn.create_scalar_function(
@@ -156,6 +173,19 @@ pub fn register(conn: &Connection) -> rusqlite::Result<Dicts> {
         },
     )?;
     Ok(dicts)
+}
+
+/// A content hash as stored (schema 6): a SHA-256 in lowercase hex as its 32 bytes (half the
+/// size; `dvc_hash` reads it back), anything else as the text it is.
+pub(super) fn hash_value(hash: &str) -> Value {
+    let hex_digest = hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    match hex_digest.then(|| hex::decode(hash).ok()).flatten() {
+        Some(bytes) => Value::Blob(bytes),
+        None => Value::Text(hash.to_string()),
+    }
 }
 
 fn unpack_value(

@@ -662,7 +662,8 @@ WHERE v.unread = '';
     // states by the key index); a fetch row whose URL is its record's stores '' (the record
     // holds it); an evidence item stores '@' for its subject service's URL or content hash in
     // the run (one rule's evidence on many services is then one item, and a finding whose
-    // page changed while it did not keeps its version).
+    // page changed while it did not keeps its version); service states and the page cache
+    // store a SHA-256 content hash as its 32 bytes (`dvc_hash` reads it back as hex).
     r#"
 UPDATE texts SET hash = substr(hash, 1, 16);
 UPDATE service_versions SET hash = substr(hash, 1, 16);
@@ -670,6 +671,10 @@ UPDATE evidence_items SET hash = substr(hash, 1, 16);
 UPDATE finding_versions SET hash = substr(hash, 1, 16);
 
 DROP INDEX service_versions_url;
+-- Only the fold looked spans up by their last run, and a scan of the spans costs it less than
+-- the index cost every run: each fold moved every extended span's entry to the new run's end
+-- of the index (a re-run's pages).
+DROP INDEX finding_spans_last;
 
 ALTER TABLE page_cache RENAME TO page_cache_v5;
 CREATE TABLE page_cache (
@@ -729,7 +734,7 @@ SELECT NULL, m.run_id, v.fingerprint,
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
             ELSE i.status END,
-       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT sv.content_hash FROM service_versions sv
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT dvc_hash(sv.content_hash) FROM service_versions sv
                            JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
@@ -760,7 +765,7 @@ SELECT NULL, x.id, v.fingerprint,
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
             ELSE i.status END,
-       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT sv.content_hash FROM service_versions sv
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT dvc_hash(sv.content_hash) FROM service_versions sv
                            JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
                            WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
                              AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
@@ -796,7 +801,26 @@ BEGIN
            fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
     WHERE rowid = OLD.rowid;
 END;
-DROP TRIGGER service_facts_insert;
+DROP VIEW service_facts;
+CREATE VIEW service_facts AS
+SELECT r.run_id AS run_id, v.agency_id AS agency_id, v.service_key AS service_key, v.url AS url,
+       v.level AS level, dvc_hash(v.content_hash) AS content_hash,
+       CASE WHEN r.fetched_at IS NULL THEN dvc_text(t.text)
+            ELSE json_set(dvc_text(t.text), '$.fetch.fetched_at', r.fetched_at, '$.fetch.status', r.status,
+                          '$.fetch.bytes', r.bytes) END AS facts_json,
+       v.unread AS unread
+FROM service_runs r
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id
+UNION ALL
+SELECT r.run_id, v.agency_id, v.service_key, v.url, v.level, dvc_hash(v.content_hash),
+       json_set(dvc_text(t.text), '$.fetch.fetched_at', dvc_time(x.started_at, r.at_ms, r.fetched_at),
+                '$.fetch.status', r.status, '$.fetch.bytes', r.bytes),
+       v.unread
+FROM service_reads r
+JOIN runs x ON x.id = r.run_id
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id;
 CREATE TRIGGER service_facts_insert INSTEAD OF INSERT ON service_facts
 BEGIN
     DELETE FROM service_runs WHERE run_id = NEW.run_id AND version_id IN
@@ -809,7 +833,13 @@ BEGIN
                 NEW.content_hash, COALESCE(NEW.unread, ''), last_insert_rowid());
     INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
 END;
-DROP TRIGGER service_facts_update;
+CREATE TRIGGER service_facts_delete INSTEAD OF DELETE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+END;
 CREATE TRIGGER service_facts_update INSTEAD OF UPDATE ON service_facts
 BEGIN
     DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN

@@ -888,3 +888,60 @@ fn evidence_shares_its_subjects_read_and_reads_back_exactly() {
     }
     assert!(s.verify_chain().expect("verify").is_empty());
 }
+
+#[test]
+fn a_sha256_content_hash_is_stored_as_its_bytes_and_reads_back_as_hex() {
+    let mut s = Store::open_in_memory().expect("open");
+    let hex = "0123456789abcdef".repeat(4);
+    let types = |s: &Store, table: &str| -> Vec<String> {
+        s.connection()
+            .prepare(&format!(
+                "SELECT typeof(content_hash) FROM {table} ORDER BY 1"
+            ))
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<std::result::Result<_, _>>()
+            .expect("types")
+    };
+    // The page cache: a SHA-256 as 32 bytes, anything else (upper case, short) as text.
+    let page = |hash: &str| CachedPage {
+        etag: None,
+        last_modified: Some("Mon, 05 Jan 2026 08:00:00 GMT".into()),
+        content_hash: hash.into(),
+        extraction_json: "{}".into(),
+    };
+    let pages = [
+        ("https://x/1".to_string(), page(&hex)),
+        ("https://x/2".to_string(), page(&hex.to_uppercase())),
+        ("https://x/3".to_string(), page("h")),
+    ];
+    s.put_cached_pages(&pages).expect("put");
+    for (url, p) in &pages {
+        assert_eq!(s.cached_page(url).expect("q").as_ref(), Some(p), "{url}");
+    }
+    assert_eq!(types(&s, "page_cache"), vec!["blob", "text", "text"]);
+    // Service states likewise; the view and the digest read the hex.
+    let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
+    let mut f = ServiceFacts {
+        agency_id: "a".into(),
+        code: "x".into(),
+        url: "https://dvc.a.test/x".into(),
+        ..ServiceFacts::default()
+    };
+    f.fetch.sha256 = hex.clone();
+    s.record_services(r, std::slice::from_ref(&f))
+        .expect("services");
+    assert_eq!(types(&s, "service_versions"), vec!["blob"]);
+    let back: String = s
+        .connection()
+        .query_row(
+            "SELECT content_hash FROM service_facts WHERE run_id = ?1",
+            params![r],
+            |r| r.get(0),
+        )
+        .expect("view");
+    assert_eq!(back, hex);
+    s.finish_run(r, &[]).expect("finish");
+    assert!(s.verify_chain().expect("verify").is_empty());
+}
