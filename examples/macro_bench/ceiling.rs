@@ -114,7 +114,7 @@ fn extract_one(s: &Sample) {
 /// Pages/s over `pages` on one thread, repeating the set for at least `min`, and the CPU
 /// seconds per page this process spent meanwhile (robust to other processes on the core).
 fn rate(pages: &[&Sample], min: Duration) -> (f64, f64) {
-    rate_of(pages, min, |s| extract_one(s))
+    rate_of(pages, min, extract_one)
 }
 
 fn rate_of<T>(pages: &[&T], min: Duration, work: impl Fn(&T)) -> (f64, f64) {
