@@ -184,6 +184,9 @@ impl BodySink {
     }
 }
 
+/// Room left past a gzip body's announced size (see [`inflate_gzip`]).
+const INFLATE_SLACK: usize = 512;
+
 enum Inflate {
     TooLarge,
     Corrupt(String),
@@ -205,7 +208,11 @@ fn inflate_gzip(wire: &[u8], cap: u64) -> Result<Vec<u8>, Inflate> {
         .map_or(0, |b| u32::from_le_bytes(b) as usize);
     // One byte over the cap is room enough to see that the body does not fit.
     let limit = cap.saturating_add(1);
-    let mut out: Vec<u8> = Vec::with_capacity(announced.clamp(256, limit));
+    // The inflater's fast loop needs 258 bytes of room past what it writes: a buffer of the
+    // exact size would inflate each page's last 258 bytes one symbol at a time (measured with
+    // callgrind: more instructions than the copy this buffer saves).
+    let room = announced.saturating_add(INFLATE_SLACK).clamp(256, limit);
+    let mut out: Vec<u8> = Vec::with_capacity(room);
     let mut input = wire;
     let mut dec = Decompress::new_gzip(15);
     loop {
