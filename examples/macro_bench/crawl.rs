@@ -62,6 +62,8 @@ pub struct CrawlStats {
     pub busiest_host: BTreeMap<String, u64>,
     /// Detail pages by platform.
     pub details_by_platform: BTreeMap<String, u64>,
+    /// List pages by platform (their parsing is crawl work too).
+    pub lists_by_platform: BTreeMap<String, u64>,
     /// Peak RSS (VmHWM) when the crawl ended, MiB.
     pub peak_rss_mib: f64,
     /// Context switches of this process during the crawl (lower bound: live threads only).
@@ -130,6 +132,10 @@ pub async fn crawl(
             .details_by_platform
             .entry(job.platform.clone())
             .or_default() += details;
+        *stats
+            .lists_by_platform
+            .entry(job.platform.clone())
+            .or_default() += c.list_pages as u64;
         stats.busiest_host.insert(
             job.agency_id.clone(),
             per_host.values().copied().max().unwrap_or(0),

@@ -30,7 +30,7 @@ mod sys;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
@@ -119,6 +119,14 @@ fn fetcher(base: &CrawlSection, args: &Args, rate: f64) -> anyhow::Result<Arc<Fe
     Ok(fetcher_from_config(&crawl_section(base, args, rate), &[])?)
 }
 
+/// A list request kept for the ceiling: platform, agency variables, request, profile.
+type ListReq = (
+    String,
+    dvc_audit::extract::AgencyVars,
+    dvc_audit::extract::PageRequest,
+    Arc<Profile>,
+);
+
 /// What the first crawl hands to the writer thread.
 type Persist = (
     String,
@@ -180,10 +188,14 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&facts_dir)?;
     let store = Arc::new(Mutex::new(Store::open(&tmp.path().join("cache.sqlite"))?));
     let (tx, rx) = std::sync::mpsc::sync_channel::<Persist>(4);
+    // The writer's thread id, so its CPU (the bench's stand-in for a run's store, which the
+    // ceiling does not do) can be read apart from the crawl's.
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel::<Option<String>>();
     let writer = {
         let store = store.clone();
         let dir = facts_dir.clone();
         std::thread::spawn(move || -> anyhow::Result<()> {
+            let _ = tid_tx.send(sys::thread_id());
             for (agency, services, cache) in rx {
                 std::fs::write(
                     dir.join(format!("{agency}.json")),
@@ -196,12 +208,31 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
             Ok(())
         })
     };
+    let writer_tid = tid_rx.recv().ok().flatten();
+    let writer_cpu = || writer_tid.as_deref().map_or(Duration::ZERO, sys::task_cpu);
     let mut samples: Vec<(String, String, String, Arc<Profile>)> = Vec::new();
+    let mut list_samples: Vec<ListReq> = Vec::new();
+    // CPU of this (the sink's) thread serialising the cache entries.
+    let mut cache_cpu = Duration::ZERO;
     eprintln!("crawl 1: politeness off");
     let f1 = fetcher(&base, &args, 0.0)?;
     let no_cache: Arc<dyn PageCache> = Arc::new(NoCache);
     let server_cpu0 = sys::cpu_time_of(&server_pid);
+    let writer_cpu0 = writer_cpu();
     let first = crawl::crawl(&f1, &jobs, &no_cache, args.in_flight, |job, c| {
+        if let Some(first_list) = job
+            .profile
+            .start_requests(&job.vars)
+            .ok()
+            .and_then(|r| r.into_iter().next())
+        {
+            list_samples.push((
+                job.platform.clone(),
+                job.vars.clone(),
+                first_list,
+                job.profile.clone(),
+            ));
+        }
         samples.extend(
             c.services
                 .iter()
@@ -224,10 +255,13 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
         }
         // The cache entries are serialised here, on the crawl's core, as a run's settle step
         // does on its own thread: their CPU counts in the crawl's CPU per page.
+        let t0 = sys::thread_cpu();
         let cache = c.cache_entries();
+        cache_cpu += sys::thread_cpu().saturating_sub(t0);
         let _ = tx.send((c.agency_id, c.services, cache));
     })
     .await;
+    let writer_cpu = writer_cpu().saturating_sub(writer_cpu0);
     let server_cpu = sys::cpu_time_of(&server_pid).saturating_sub(server_cpu0);
     drop(tx);
     let drain = Instant::now();
@@ -299,9 +333,10 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
     );
     let f4 = fetcher(&base, &args, 0.0)?;
     let pages = ceiling::fetch(&f4, samples).await;
+    let lists = ceiling::fetch_lists(&f4, list_samples).await;
     drop(f4);
-    let ceiling = ceiling::measure(&pages);
-    drop(pages);
+    let ceiling = ceiling::measure(&pages, &lists);
+    drop((pages, lists));
 
     // 7. The real binary over the same world.
     let real = if args.no_real_run {
@@ -340,6 +375,8 @@ async fn bench(args: Args, pinning: Option<Pinning>) -> anyhow::Result<()> {
         agencies: jobs.len(),
         pinning,
         server_cpu,
+        writer_cpu,
+        cache_cpu,
         real: real.as_ref(),
     });
     Ok(())
@@ -359,6 +396,10 @@ struct Report<'a> {
     pinning: Option<Pinning>,
     /// CPU the sandbox server used during the first crawl.
     server_cpu: std::time::Duration,
+    /// CPU of the bench's writer thread during the first crawl (facts files, cache to SQLite).
+    writer_cpu: std::time::Duration,
+    /// CPU the first crawl's sink spent serialising page-cache entries.
+    cache_cpu: std::time::Duration,
     real: Option<&'a realrun::RealRun>,
 }
 
@@ -418,6 +459,22 @@ fn print_table(r: &Report<'_>) {
             f.cpu.as_secs_f64() * 1000.0 / (f.requests.max(1) as f64),
             crawl_cpu_page * 1000.0
         ),
+        "",
+    );
+    let per_page_ms = |d: Duration| d.as_secs_f64() * 1000.0 / f.detail_pages.max(1) as f64;
+    row(
+        "of which: the bench's writer thread (facts files, cache to SQLite: a run's store) / the sink serialising cache entries",
+        format!(
+            "{:.3} ms / {:.3} ms per detail page",
+            per_page_ms(r.writer_cpu),
+            per_page_ms(r.cache_cpu)
+        ),
+        "",
+    );
+    let crawl_only = f.cpu.saturating_sub(r.writer_cpu);
+    row(
+        "scanner CPU per detail page without the writer thread (fetch, parse, extract, walk, cache entries)",
+        format!("{:.3} ms", per_page_ms(crawl_only)),
         "",
     );
     row(
@@ -515,6 +572,16 @@ fn print_table(r: &Report<'_>) {
         );
     }
     let c = r.ceiling;
+    for (p, v) in &c.list_cpu_by_platform {
+        row(
+            &format!(
+                "ceiling, {p} list pages (1 thread; the crawl read {})",
+                f.lists_by_platform.get(p).copied().unwrap_or(0)
+            ),
+            format!("{:.3} CPU-ms/page", v * 1000.0),
+            "",
+        );
+    }
     for (p, v) in &c.by_platform {
         row(
             &format!("ceiling, {p} detail pages (1 thread)"),
@@ -565,6 +632,20 @@ fn print_table(r: &Report<'_>) {
             100.0 * ceiling_cpu_page / crawl_cpu_page.max(1e-12)
         ),
         "",
+    );
+    // Equal work: parse + extract of the detail pages and of the crawl's list pages, against
+    // the crawl's CPU without the bench's writer thread (work the ceiling does not do).
+    let equal_ceiling = c.cpu_per_page_with_lists(mix, &f.lists_by_platform);
+    let equal_crawl = crawl_only.as_secs_f64() / f.detail_pages.max(1) as f64;
+    row(
+        "CPU efficiency, equal work: parse+extract of details and list pages ÷ crawl CPU without the writer",
+        format!(
+            "{:.3} ms ÷ {:.3} ms = {:.0}%",
+            equal_ceiling * 1000.0,
+            equal_crawl * 1000.0,
+            100.0 * equal_ceiling / equal_crawl.max(1e-12)
+        ),
+        "≥ 70%",
     );
     if let Some(rr) = r.real {
         row(

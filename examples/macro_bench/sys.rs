@@ -25,6 +25,34 @@ pub fn cpu_time_of(pid: &str) -> Duration {
     Duration::from_secs_f64(total as f64 / clock_ticks() as f64)
 }
 
+/// CPU time of the calling thread so far, in nanoseconds (`/proc/thread-self/schedstat`, the
+/// scheduler's own run time: no tick rounding, so a few milliseconds are measured exactly).
+pub fn thread_cpu() -> Duration {
+    schedstat("/proc/thread-self/schedstat")
+}
+
+/// This thread's id in `/proc/self/task` (from the `/proc/thread-self` link), so another thread
+/// can read its CPU time with [`task_cpu`].
+pub fn thread_id() -> Option<String> {
+    std::fs::read_link("/proc/thread-self")
+        .ok()?
+        .file_name()?
+        .to_str()
+        .map(str::to_string)
+}
+
+/// CPU time so far of thread `tid` of this process (zero once it is gone).
+pub fn task_cpu(tid: &str) -> Duration {
+    schedstat(&format!("/proc/self/task/{tid}/schedstat"))
+}
+
+fn schedstat(path: &str) -> Duration {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .map_or(Duration::ZERO, Duration::from_nanos)
+}
+
 /// `CLK_TCK` from `getconf` (100 on every Linux we know of, the fallback).
 fn clock_ticks() -> u64 {
     static TCK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();

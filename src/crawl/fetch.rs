@@ -196,13 +196,18 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(Duration::try_from(delta).unwrap_or(Duration::ZERO))
 }
 
+/// `scheme://host:port`, the key of a host's gate (built per request: plain pushes, not
+/// `format!`).
 fn host_key(url: &Url) -> String {
-    format!(
-        "{}://{}:{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port_or_known_default().unwrap_or(0)
-    )
+    let (scheme, host) = (url.scheme(), url.host_str().unwrap_or(""));
+    let port = url.port_or_known_default().unwrap_or(0).to_string();
+    let mut key = String::with_capacity(scheme.len() + host.len() + port.len() + 4);
+    key.push_str(scheme);
+    key.push_str("://");
+    key.push_str(host);
+    key.push(':');
+    key.push_str(&port);
+    key
 }
 
 /// Now, to the millisecond: the history keeps fetch times as milliseconds after the run's
@@ -289,7 +294,9 @@ impl Fetcher {
         };
         let mut method = req.method;
         let mut body = req.body.clone();
-        let mut seen = vec![url.to_string()];
+        // URLs of this chain, for loop detection: filled when the first redirect comes (most
+        // requests have none and allocate nothing here).
+        let mut seen: Vec<String> = Vec::new();
         for hop in 0..=self.settings.max_redirects {
             let gate = self
                 .hosts
@@ -354,6 +361,9 @@ impl Fetcher {
                         ),
                     ));
                     return None;
+                }
+                if seen.is_empty() {
+                    seen.push(url.to_string());
                 }
                 if seen.iter().any(|s| s == next.as_str()) {
                     rec.error = Some(err(
@@ -632,10 +642,8 @@ impl Fetcher {
             return None;
         }
         let mut sink = BodySink::new(&enc, self.settings.max_body_bytes);
-        if enc.is_empty()
-            && let Some(len) = resp.content_length()
-        {
-            sink.reserve(len);
+        if let Some(len) = resp.content_length() {
+            sink.reserve_wire(len);
         }
         let mut stream = resp.bytes_stream();
         let deadline = self.settings.total_timeout;

@@ -277,6 +277,10 @@ impl Hosts {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
+        // Looked up before inserting: every request of a run asks, the key is new once per host.
+        if let Some(gate) = map.get(key) {
+            return std::sync::Arc::clone(gate);
+        }
         std::sync::Arc::clone(
             map.entry(key.to_string())
                 .or_insert_with(|| std::sync::Arc::new(HostGate::new(per_host_concurrency))),
