@@ -462,6 +462,11 @@ async fn stages(
         }
     };
     reporter.finish();
+    // The crawl's connections, the page-cache reader (its SQLite cache and decoders) and the
+    // ended walks are not needed by the stages after it (issue 20).
+    drop(walks);
+    drop(cache);
+    drop(fetcher);
     // Agencies no walk was started for (no profile for their platform): judged on no services.
     for (i, slot) in slots.iter_mut().enumerate() {
         if slot.is_none()
