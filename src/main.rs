@@ -8,6 +8,10 @@ use dvc_audit::logging::LogSettings;
 /// page (bodies, parse trees, texts) on several threads; glibc's per-thread arenas fragment
 /// (peak RSS of the nation crawl 264 → 182 MiB with jemalloc) and cost more CPU per page.
 /// mimalloc 3 (the `mimalloc` crate's default) kept freed memory for a second and peaked higher.
+/// Built with jemalloc's background threads on (`background_threads`, Cargo.toml): without them
+/// an arena returns freed pages only when its own thread allocates again, so the crawl's worker
+/// threads, idle once it ends, kept tens of MB of freed pages through the store and report
+/// stages (issue 20).
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -6,6 +6,7 @@
 //! - [`body`]: capped streaming decompression and charset decoding;
 //! - [`walk`]: one agency's listing and detail pages, with conditional GETs on re-runs;
 //! - [`list_cache`]: what the page cache keeps of a list page, so a `304` replays it;
+//! - [`packed`]: a walk's read pages, compressed until the walk ends;
 //! - [`progress`]: a progress bar on a terminal, periodic log lines otherwise.
 //!
 //! The crawler knows nothing of HTML meaning: profiles and extraction decide what to fetch next.
@@ -15,6 +16,7 @@ pub mod client;
 pub mod fetch;
 pub mod host;
 pub mod list_cache;
+pub mod packed;
 pub mod progress;
 pub mod walk;
 

@@ -13,6 +13,7 @@ use futures::StreamExt;
 
 use super::fetch::{FetchRecord, Fetcher, Method, Request};
 use super::list_cache;
+use super::packed::Packed;
 use crate::extract::{self, AgencyVars, ListState, Page, PageKind, PageRequest};
 use crate::facts::{
     AssessReason, Coverage, ErrorFact, Evidence, FetchFacts, ServiceFacts, Truncation,
@@ -97,6 +98,154 @@ pub enum CacheUpdate {
     /// per page, while it runs (issue 20: that JSON was the largest part of a first run's
     /// peak memory). `extraction_json` is empty until then.
     Service(String, CachedPage),
+}
+
+/// A walk whose pages are all read, each kept packed ([`Packed`]) rather than as structs:
+/// [`Walked::finish`] reads them back and judges what needs the whole portal (duplicate
+/// codes, site-wide signals). A run holds many walks at this stage or before it, and only the
+/// few it is about to store finished (issue 20).
+#[derive(Debug)]
+pub struct Walked {
+    out: AgencyCrawl,
+    /// `None`: the walk ended before its detail pages (nothing to finish).
+    pages: Option<Pages>,
+}
+
+#[derive(Debug)]
+struct Pages {
+    read: Packed<Finished>,
+    list_signals: Vec<Vec<Evidence>>,
+    profile: Arc<Profile>,
+}
+
+/// One service as a walk keeps it until it ends: its facts, the fetch record of its page (a
+/// list-only service has none) and what to remember of the page for the next run.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Finished {
+    facts: ServiceFacts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fetch: Option<FetchRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache: Option<PackedUpdate>,
+}
+
+/// A [`CacheUpdate`] as [`Finished`] keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PackedUpdate {
+    /// [`CacheUpdate::Ready`] (else [`CacheUpdate::Service`]).
+    ready: bool,
+    url: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    content_hash: String,
+    extraction_json: String,
+}
+
+impl From<CacheUpdate> for PackedUpdate {
+    fn from(u: CacheUpdate) -> Self {
+        let (ready, url, page) = match u {
+            CacheUpdate::Ready(url, page) => (true, url, page),
+            CacheUpdate::Service(url, page) => (false, url, page),
+        };
+        PackedUpdate {
+            ready,
+            url,
+            etag: page.etag,
+            last_modified: page.last_modified,
+            content_hash: page.content_hash,
+            extraction_json: page.extraction_json,
+        }
+    }
+}
+
+impl From<PackedUpdate> for CacheUpdate {
+    fn from(u: PackedUpdate) -> Self {
+        let page = CachedPage {
+            etag: u.etag,
+            last_modified: u.last_modified,
+            content_hash: u.content_hash,
+            extraction_json: u.extraction_json,
+        };
+        if u.ready {
+            CacheUpdate::Ready(u.url, page)
+        } else {
+            CacheUpdate::Service(u.url, page)
+        }
+    }
+}
+
+impl Walked {
+    fn ended(out: AgencyCrawl) -> Walked {
+        Walked { out, pages: None }
+    }
+
+    /// The agency this walk was for.
+    pub fn agency_id(&self) -> &str {
+        &self.out.agency_id
+    }
+
+    /// Read the pages back, in the order they were read, then settle which of them are
+    /// services (robots exclusions, one service per code) and mark what the whole portal
+    /// shows (site-wide signals, unobservable fields).
+    pub fn finish(self) -> AgencyCrawl {
+        let Walked { mut out, pages } = self;
+        let Some(Pages {
+            read,
+            list_signals,
+            profile,
+        }) = pages
+        else {
+            return out;
+        };
+        let back = read.unpack();
+        out.services.reserve(back.items.len());
+        out.fetches.reserve(back.items.len());
+        for f in back.items {
+            out.services.push(f.facts);
+            out.fetches.extend(f.fetch);
+            out.cache_updates.extend(f.cache.map(CacheUpdate::from));
+        }
+        out.services
+            .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
+        // A cached extraction is the page as read: pages about to be merged under one code,
+        // and every page of a portal whose signals are about to be marked site-wide, are
+        // serialised before those changes (a replay repeats them). Otherwise the final facts
+        // are what the page read gives, as `mark_all_unobservable` repeats itself without
+        // change.
+        let mut codes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        for s in out.services.iter().filter(|s| !s.code.is_empty()) {
+            *codes.entry(s.code.as_str()).or_default() += 1;
+        }
+        let repeated: HashSet<String> = codes
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(c, _)| c.to_string())
+            .collect();
+        if !repeated.is_empty() {
+            out.resolve_pending(|s| repeated.contains(&s.code));
+        }
+        settle_services(&mut out);
+        if back.lost > 0 {
+            // A bug, never the portal's doing: the pages were read, their facts are gone.
+            let why = back.error.map(|e| e.to_string()).unwrap_or_default();
+            tracing::error!(agency = %out.agency_id, lost = back.lost, "{why}");
+            out.notes.push(format!(
+                "{} read pages could not be kept until the walk ended (a bug: please report it): {why}",
+                back.lost
+            ));
+            *out.coverage
+                .unread
+                .entry(AssessReason::NoData.as_str().to_string())
+                .or_default() += i64::try_from(back.lost).unwrap_or(i64::MAX);
+        }
+        if extract::has_site_wide(&out.services, &list_signals) {
+            out.resolve_pending(|_| true);
+        }
+        extract::mark_site_wide(&mut out.services, &list_signals);
+        // Also list-only services and cached facts: what the profile cannot observe is unknown.
+        extract::mark_all_unobservable(&profile, &mut out.services);
+        out
+    }
 }
 
 impl AgencyCrawl {
@@ -205,6 +354,17 @@ pub async fn crawl_agency(
     cache: &dyn PageCache,
     progress: &Progress,
 ) -> AgencyCrawl {
+    crawl_pages(fetcher, job, cache, progress).await.finish()
+}
+
+/// Read one agency's pages, keeping them packed: [`Walked::finish`] gives the crawl. A run
+/// finishes only the walks it is about to store, so the others stay small.
+pub async fn crawl_pages(
+    fetcher: &Fetcher,
+    job: AgencyJob,
+    cache: &dyn PageCache,
+    progress: &Progress,
+) -> Walked {
     let out = walk(fetcher, job, cache, progress).await;
     // Done whether or not anything could be assessed.
     progress.agencies_done.fetch_add(1, Ordering::Relaxed);
@@ -216,7 +376,7 @@ async fn walk(
     job: AgencyJob,
     cache: &dyn PageCache,
     progress: &Progress,
-) -> AgencyCrawl {
+) -> Walked {
     let mut out = AgencyCrawl {
         agency_id: job.agency_id.clone(),
         ..AgencyCrawl::default()
@@ -229,7 +389,7 @@ async fn walk(
                 kind: AssessReason::NoData,
                 message: format!("profile {}: {e}", profile.id),
             });
-            return out;
+            return Walked::ended(out);
         }
     };
 
@@ -371,7 +531,7 @@ async fn walk(
             kind: AssessReason::NoData,
             message: format!("profile {} found no service in the listing", profile.id),
         }));
-        return out;
+        return Walked::ended(out);
     }
     if let Some(e) = listing_error {
         // Part of the listing was read: judge what was found, and say the rest is missing.
@@ -388,13 +548,19 @@ async fn walk(
         details.retain(|d| chosen.contains(&request_key(d)));
     }
     // A list-only service was read with its list page: nothing to fetch.
+    let mut read: Packed<Finished> = Packed::default();
     details.retain(|d| match list_only.remove(&request_key(d)) {
         Some(facts) => {
-            out.services.push(facts);
+            read.push(Finished {
+                facts,
+                fetch: None,
+                cache: None,
+            });
             false
         }
         None => true,
     });
+    drop(list_only);
     let budget = job.max_pages.saturating_sub(pages_used) as usize;
     if details.len() > budget {
         out.notes.push(format!(
@@ -421,7 +587,7 @@ async fn walk(
         super::fetch::RedirectScope { hosts }
     };
     let scope = &scope;
-    let results: Vec<DetailResult> = futures::stream::iter(details)
+    let mut results = futures::stream::iter(details)
         .map(|d| async move {
             // Validators are sent only with an extraction that decodes (not a list entry, not
             // an older or damaged one): a 304 without one would lose the page.
@@ -465,42 +631,24 @@ async fn walk(
             }
             (facts, rec, update)
         })
-        .buffer_unordered(DETAIL_BUFFER)
-        .collect()
-        .await;
-    for (facts, rec, update) in results {
-        out.services.push(facts);
-        out.fetches.push(rec);
-        if let Some(u) = update {
-            out.cache_updates.push(u);
-        }
+        .buffer_unordered(DETAIL_BUFFER);
+    // Each page packed as soon as it is read: the walk holds a few hundred bytes per page,
+    // not its facts and fetch record as structs.
+    while let Some((facts, rec, update)) = results.next().await {
+        read.push(Finished {
+            facts,
+            fetch: Some(rec),
+            cache: update.map(PackedUpdate::from),
+        });
     }
-    out.services
-        .sort_by(|a, b| (&a.code, &a.url).cmp(&(&b.code, &b.url)));
-    // A cached extraction is the page as read: pages about to be merged under one code, and
-    // every page of a portal whose signals are about to be marked site-wide, are serialised
-    // before those changes (a replay repeats them). Otherwise the final facts are what the
-    // page read gives, as `mark_all_unobservable` repeats itself without change.
-    let mut codes: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    for s in out.services.iter().filter(|s| !s.code.is_empty()) {
-        *codes.entry(s.code.as_str()).or_default() += 1;
+    Walked {
+        out,
+        pages: Some(Pages {
+            read,
+            list_signals,
+            profile: Arc::clone(profile),
+        }),
     }
-    let repeated: HashSet<String> = codes
-        .into_iter()
-        .filter(|(_, n)| *n > 1)
-        .map(|(c, _)| c.to_string())
-        .collect();
-    if !repeated.is_empty() {
-        out.resolve_pending(|s| repeated.contains(&s.code));
-    }
-    settle_services(&mut out);
-    if extract::has_site_wide(&out.services, &list_signals) {
-        out.resolve_pending(|_| true);
-    }
-    extract::mark_site_wide(&mut out.services, &list_signals);
-    // Also list-only services and cached facts: what the profile cannot observe is unknown.
-    extract::mark_all_unobservable(profile, &mut out.services);
-    out
 }
 
 /// Decide which fetched links count as services, and count what was read.
@@ -711,9 +859,6 @@ fn extraction_failed(agency_id: &str, req: &PageRequest, rec: &FetchRecord) -> S
     facts
 }
 
-/// A detail page's facts, its fetch record, and what to remember for the next run.
-type DetailResult = (ServiceFacts, FetchRecord, Option<CacheUpdate>);
-
 /// Facts for one detail fetch: fresh extraction, the stored extraction on a 304, or the
 /// recorded error.
 fn detail_facts(
@@ -835,6 +980,65 @@ mod tests {
                 ..FetchFacts::default()
             },
             ..ServiceFacts::default()
+        }
+    }
+
+    /// What a walk packs is what it reads back: facts, fetch record and cache update alike.
+    #[test]
+    fn a_packed_page_reads_back_unchanged() {
+        let mut facts = service("1.1", "https://x/a", Some(AssessReason::TooLarge));
+        facts.unknown.push(crate::facts::UnknownFact {
+            fact: "level".into(),
+            kind: AssessReason::Unobservable,
+            message: "no source".into(),
+        });
+        let rec = FetchRecord {
+            url: "https://x/a".into(),
+            redirects: vec!["https://x/b".into()],
+            charset_note: "header said utf-8".into(),
+            etag: Some("\"e\"".into()),
+            bytes_wire: 7,
+            not_modified: true,
+            ..FetchRecord::default()
+        };
+        let page = CachedPage {
+            etag: Some("\"e\"".into()),
+            last_modified: None,
+            content_hash: "ab".into(),
+            extraction_json: "{}".into(),
+        };
+        let mut read: Packed<Finished> = Packed::default();
+        for ready in [true, false] {
+            let update = if ready {
+                CacheUpdate::Ready("https://x/a".into(), page.clone())
+            } else {
+                CacheUpdate::Service("https://x/a".into(), page.clone())
+            };
+            read.push(Finished {
+                facts: facts.clone(),
+                fetch: Some(rec.clone()),
+                cache: Some(update.into()),
+            });
+        }
+        read.push(Finished {
+            facts: facts.clone(),
+            fetch: None,
+            cache: None,
+        });
+        let back = read.unpack();
+        assert_eq!(back.lost, 0);
+        assert_eq!(back.items.len(), 3);
+        for (f, ready) in back.items.into_iter().zip([Some(true), Some(false), None]) {
+            assert_eq!(f.facts, facts);
+            match (f.cache.map(CacheUpdate::from), ready) {
+                (Some(CacheUpdate::Ready(url, p)), Some(true))
+                | (Some(CacheUpdate::Service(url, p)), Some(false)) => {
+                    assert_eq!((url.as_str(), &p), ("https://x/a", &page));
+                    assert_eq!(f.fetch.as_ref(), Some(&rec));
+                }
+                (None, None) => assert_eq!(f.fetch, None),
+                (u, _) => panic!("{u:?} read back where {ready:?} was packed"),
+            }
         }
     }
 

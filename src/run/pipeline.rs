@@ -23,6 +23,10 @@ use crate::report::{self, AgencyMeta, Mode, RuleInfo};
 use crate::rules::Outcome;
 use crate::store::{self, RunDiff, RunStart, Scope, Store};
 
+/// Ended walks whose pages are unpacked at once: the agency being stored and the next one
+/// (see `crawl::walk::Walked`).
+const FINISHING: usize = 2;
+
 /// How a run was asked for.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -369,17 +373,28 @@ async fn stages(
         .max(1);
     let mut walks = tokio::task::JoinSet::new();
     let mut walk_ids = BTreeMap::new();
-    type Walks = tokio::task::JoinSet<AgencyCrawl>;
+    // A walk keeps its pages packed until it holds one of these: at most `FINISHING` agencies
+    // are unpacked at once (the one being stored and the next), however many walks have
+    // ended waiting for the store (issue 20). Held until the agency is stored.
+    let finishing = Arc::new(tokio::sync::Semaphore::new(FINISHING));
+    type Finished = (AgencyCrawl, Option<tokio::sync::OwnedSemaphorePermit>);
+    type Walks = tokio::task::JoinSet<Finished>;
     type WalkIds = BTreeMap<tokio::task::Id, String>;
     let mut spawn_next = |walks: &mut Walks, walk_ids: &mut WalkIds| {
         let Some(job) = queue.next() else { return };
         let agency = job.agency_id.clone();
-        let (f, c, p) = (
+        let (f, c, p, finishing) = (
             Arc::clone(&fetcher),
             Arc::clone(&cache),
             Arc::clone(&progress),
+            Arc::clone(&finishing),
         );
-        let handle = walks.spawn(async move { walk::crawl_agency(&f, job, c.as_ref(), &p).await });
+        let handle = walks.spawn(async move {
+            let walked = walk::crawl_pages(&f, job, c.as_ref(), &p).await;
+            // The semaphore is never closed; without a permit the walk finishes anyway.
+            let permit = finishing.acquire_owned().await.ok();
+            (walked.finish(), permit)
+        });
         walk_ids.insert(handle.id(), agency);
     };
     for _ in 0..in_flight {
@@ -407,19 +422,22 @@ async fn stages(
     let crawl = async {
         while let Some(joined) = walks.join_next_with_id().await {
             spawn_next(&mut walks, &mut walk_ids);
-            let c = match joined {
+            let (c, permit) = match joined {
                 Ok((_, c)) => c,
                 Err(e) => {
                     // A walk that panicked: its agency could not be assessed, the run goes on.
                     let agency = walk_ids.get(&e.id()).cloned().unwrap_or_default();
-                    AgencyCrawl {
-                        agency_id: agency.clone(),
-                        could_not_assess: Some(crate::facts::ErrorFact {
-                            kind: crate::facts::AssessReason::NoData,
-                            message: format!("the walk of {agency} stopped: {e}"),
-                        }),
-                        ..AgencyCrawl::default()
-                    }
+                    (
+                        AgencyCrawl {
+                            agency_id: agency.clone(),
+                            could_not_assess: Some(crate::facts::ErrorFact {
+                                kind: crate::facts::AssessReason::NoData,
+                                message: format!("the walk of {agency} stopped: {e}"),
+                            }),
+                            ..AgencyCrawl::default()
+                        },
+                        None,
+                    )
                 }
             };
             let Some(&i) = index.get(c.agency_id.as_str()) else {
@@ -431,6 +449,8 @@ async fn stages(
             let hosts = hosts_by_agency.get(&f.id).unwrap_or(&no_hosts);
             let s = blocking(|| judge.agency(store, f, c, hosts))?;
             *slot = Some(s);
+            // Stored: the next ended walk may unpack its pages.
+            drop(permit);
         }
         Ok::<(), RunError>(())
     };
@@ -442,6 +462,11 @@ async fn stages(
         }
     };
     reporter.finish();
+    // The crawl's connections, the page-cache reader (its SQLite cache and decoders) and the
+    // ended walks are not needed by the stages after it (issue 20).
+    drop(walks);
+    drop(cache);
+    drop(fetcher);
     // Agencies no walk was started for (no profile for their platform): judged on no services.
     for (i, slot) in slots.iter_mut().enumerate() {
         if slot.is_none()

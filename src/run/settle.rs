@@ -87,7 +87,8 @@ pub(crate) struct Settled {
     pub pages: usize,
     pub bytes_wire: u64,
     pub notes: Vec<String>,
-    /// `agency/service-key` of every service assessed (the recorded scope of a sample).
+    /// `agency/service-key` of every service assessed (the recorded scope of a sample); empty
+    /// when the run is not a sample (190,000 keys on a national run, kept to its end).
     pub service_keys: Vec<String>,
 }
 
@@ -204,11 +205,15 @@ fn settle(
             .iter()
             .map(|n| format!("{}: {n}", crawl.agency_id))
             .collect(),
-        service_keys: crawl
-            .services
-            .iter()
-            .map(|s| format!("{}/{}", s.agency_id, store::service_key(s)))
-            .collect(),
+        service_keys: if ctx.sampled {
+            crawl
+                .services
+                .iter()
+                .map(|s| format!("{}/{}", s.agency_id, store::service_key(s)))
+                .collect()
+        } else {
+            Vec::new()
+        },
     })
 }
 
