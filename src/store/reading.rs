@@ -193,15 +193,24 @@ fn select(kind: RowKind, limited: bool) -> String {
 fn carried_base(kind: RowKind) -> String {
     let (table, state, reason) = match kind {
         RowKind::Unverified => ("unverified", "unverified", "r.reason"),
-        _ => ("resolutions", "resolved", "f.reason"),
+        _ => ("resolutions", "resolved", "c.reason"),
     };
+    // The candidate rows first (`c`: the carried fingerprints' failing rows of earlier complete
+    // runs), then the latest of each. Joining the `findings` view itself made SQLite
+    // materialise the whole view, every run's findings with their messages, in temporary
+    // storage (twice), which grows with every run stored.
     format!(
-        "SELECT f.run_id, f.fingerprint, f.rule_id, f.severity, f.scope, f.agency_id, f.subject,
-                f.outcome, {reason} AS reason, f.message_vi, f.message_en, f.waiver, '{state}' AS state
-         FROM {table} r JOIN findings f ON f.fingerprint = r.fingerprint
-          AND f.run_id = (SELECT MAX(g.run_id) FROM findings g JOIN runs x ON x.id = g.run_id
-                          WHERE g.fingerprint = r.fingerprint AND g.run_id < r.run_id
-                            AND g.outcome = 'fail' AND x.status = 'complete')
+        "WITH c AS MATERIALIZED (
+             SELECT f.run_id, f.fingerprint, f.rule_id, f.severity, f.scope, f.agency_id,
+                    f.subject, f.outcome, f.reason, f.message_vi, f.message_en, f.waiver
+             FROM findings f
+             WHERE f.fingerprint IN (SELECT fingerprint FROM {table} WHERE run_id = ?1)
+               AND f.run_id < ?1 AND f.outcome = 'fail'
+               AND f.run_id IN (SELECT id FROM runs WHERE status = 'complete'))
+         SELECT c.run_id, c.fingerprint, c.rule_id, c.severity, c.scope, c.agency_id, c.subject,
+                c.outcome, {reason} AS reason, c.message_vi, c.message_en, c.waiver, '{state}' AS state
+         FROM {table} r JOIN c ON c.fingerprint = r.fingerprint
+          AND c.run_id = (SELECT MAX(c2.run_id) FROM c c2 WHERE c2.fingerprint = r.fingerprint)
          WHERE r.run_id = ?1"
     )
 }
