@@ -254,16 +254,7 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
             "SELECT agency_id, service_key, url, level, content_hash, facts_json, unread
              FROM service_facts WHERE run_id = ?1 ORDER BY agency_id, service_key",
         ),
-        (
-            "X",
-            "SELECT c1, c2, c3, c4 FROM (
-                 SELECT CASE WHEN url = '' THEN json_extract(dvc_text(record_json), '$.url')
-                             ELSE url END AS c1,
-                        CAST(status AS TEXT) AS c2, COALESCE(error_kind, '') AS c3,
-                        dvc_text(record_json) AS c4, status AS s
-                 FROM fetches WHERE run_id = ?1)
-             ORDER BY c1, s, c3, c4",
-        ),
+        ("X", FETCH_ROWS),
     ];
     for (tag, sql) in sections {
         let mut st = conn.prepare_cached(sql)?;
@@ -284,6 +275,16 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     }
     Ok(hex::encode(hasher.finalize()))
 }
+
+/// The full fetch records of run `?1`, every column text, in digest order. A row stores ''
+/// for its URL since schema 6 (its record holds it).
+const FETCH_ROWS: &str = "SELECT c1, c2, c3, c4 FROM (
+         SELECT CASE WHEN url = '' THEN json_extract(dvc_text(record_json), '$.url')
+                     ELSE url END AS c1,
+                CAST(status AS TEXT) AS c2, COALESCE(error_kind, '') AS c3,
+                dvc_text(record_json) AS c4, status AS s
+         FROM fetches WHERE run_id = ?1)
+     ORDER BY c1, s, c3, c4";
 
 /// Digest v3 sections whose rows `gc` may remove from an old run (their hash is then kept in
 /// `pruned`): assessed subjects, service facts and full fetch records.
@@ -331,15 +332,7 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
                  WHERE r.run_id = ?1)
              ORDER BY c1, c2"
         }
-        "X" => {
-            "SELECT c1, c2, c3, c4 FROM (
-                 SELECT CASE WHEN url = '' THEN json_extract(dvc_text(record_json), '$.url')
-                             ELSE url END AS c1,
-                        CAST(status AS TEXT) AS c2, COALESCE(error_kind, '') AS c3,
-                        dvc_text(record_json) AS c4, status AS s
-                 FROM fetches WHERE run_id = ?1)
-             ORDER BY c1, s, c3, c4"
-        }
+        "X" => FETCH_ROWS,
         "K" => {
             "SELECT CAST(status AS TEXT), error_kind, CAST(not_modified AS TEXT),
                     CAST(fetches AS TEXT), CAST(bytes_wire AS TEXT)
