@@ -381,17 +381,17 @@ fn insert_findings(
             .filter(|e| !e.url.is_empty())
             .map(|e| cas::dict_key(cas::Kind::Message, &e.url))
     };
-    let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-    for f in findings {
-        if let Some(k) = dict_of(f) {
-            let v = by_host.entry(k).or_default();
-            v.push(&f.message_vi);
-            v.push(&f.message_en);
-        }
-    }
-    for (host, samples) in &by_host {
-        packer.prepare(tx, host, samples)?;
-    }
+    packer.prepare_all(
+        tx,
+        findings.iter().flat_map(|f| {
+            dict_of(f).into_iter().flat_map(move |k| {
+                [
+                    (k.clone(), f.message_vi.as_str()),
+                    (k, f.message_en.as_str()),
+                ]
+            })
+        }),
+    )?;
     for f in findings {
         let dict = dict_of(f);
         let excerpts: Vec<String> = f

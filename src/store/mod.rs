@@ -363,16 +363,13 @@ impl Store {
             let bytes = std::mem::take(&mut state.fetch.bytes);
             states.push((serde_json::to_string(&state)?, fetched_at, status, bytes));
         }
-        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-        for (s, (json, ..)) in services.iter().zip(&states) {
-            by_host
-                .entry(cas::dict_key(cas::Kind::Facts, &s.url))
-                .or_default()
-                .push(json);
-        }
-        for (host, samples) in &by_host {
-            self.packer.prepare(&tx, host, samples)?;
-        }
+        self.packer.prepare_all(
+            &tx,
+            services
+                .iter()
+                .zip(&states)
+                .map(|(s, (json, ..))| (cas::dict_key(cas::Kind::Facts, &s.url), json.as_str())),
+        )?;
         for (s, (facts_json, fetched_at, status, bytes)) in services.iter().zip(&states) {
             let key = service_key(s);
             cas::put_service_read(
@@ -504,16 +501,11 @@ impl Store {
             .filter(|f| !(f.not_modified && f.error.is_none()))
             .map(|f| Ok((f, serde_json::to_string(f)?)))
             .collect::<Result<_>>()?;
-        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-        for (f, json) in &kept {
-            by_host
-                .entry(cas::dict_key(cas::Kind::Fetch, &f.url))
-                .or_default()
-                .push(json);
-        }
-        for (host, samples) in &by_host {
-            self.packer.prepare(&tx, host, samples)?;
-        }
+        self.packer.prepare_all(
+            &tx,
+            kept.iter()
+                .map(|(f, json)| (cas::dict_key(cas::Kind::Fetch, &f.url), json.as_str())),
+        )?;
         {
             let mut st = tx.prepare_cached(
                 "INSERT INTO fetches (run_id, url, status, error_kind, record_json) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -639,16 +631,15 @@ impl Store {
     pub fn put_cached_pages(&mut self, pages: &[(String, CachedPage)]) -> Result<()> {
         let tx = self.conn.transaction()?;
         let at = now();
-        let mut by_host: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
-        for (url, p) in pages {
-            by_host
-                .entry(cas::dict_key(cas::Kind::Facts, url))
-                .or_default()
-                .push(&p.extraction_json);
-        }
-        for (host, samples) in &by_host {
-            self.packer.prepare(&tx, host, samples)?;
-        }
+        self.packer.prepare_all(
+            &tx,
+            pages.iter().map(|(url, p)| {
+                (
+                    cas::dict_key(cas::Kind::Facts, url),
+                    p.extraction_json.as_str(),
+                )
+            }),
+        )?;
         // In URL order: the cache is keyed by URL alone (schema 6) and one portal's URLs are
         // neighbours, so its rows fill their pages instead of splitting them at random.
         let mut ordered: Vec<&(String, CachedPage)> = pages.iter().collect();

@@ -307,6 +307,23 @@ impl Packer {
         }
     }
 
+    /// [`Packer::prepare`] for a batch of texts, each with its dictionary key: the texts
+    /// are grouped by key and each group prepared once.
+    pub(super) fn prepare_all<'t>(
+        &mut self,
+        conn: &Connection,
+        texts: impl IntoIterator<Item = (String, &'t str)>,
+    ) -> Result<()> {
+        let mut by_key: std::collections::BTreeMap<String, Vec<&str>> = Default::default();
+        for (key, text) in texts {
+            by_key.entry(key).or_default().push(text);
+        }
+        for (key, samples) in &by_key {
+            self.prepare(conn, key, samples)?;
+        }
+        Ok(())
+    }
+
     /// The dictionary of `key`: loaded from `zdicts`, or trained from `samples` when there
     /// are enough of them and none exists yet.
     pub(super) fn prepare(&mut self, conn: &Connection, key: &str, samples: &[&str]) -> Result<()> {
