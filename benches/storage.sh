@@ -15,7 +15,8 @@
 # RATE (0.01), DRIFT_SEED (1), START (1; a later day resumes the series already in OUT),
 # OUT (a fresh temporary directory), PORT (18443; PORT+1 is
 # plain HTTP), GC_DAYS (unset: no gc; else `storage.keep_runs_days` and `dvc-audit gc` after
-# every run, with run start times as they are: only useful for long simulations).
+# every run, with run start times as they are: only useful for long simulations),
+# KEEP_REPORTS (1: keep every run's report directory; default: only the newest).
 set -euo pipefail
 
 BIN=${BIN:-target/release/dvc-audit}
@@ -107,9 +108,21 @@ run_day() { # $1 = label, $2 = drift day
     fi
     stop_server
     bytes=$(db_bytes)
-    printf '%-10s day %-4s db %12s B  +%11s B  wall %6.1f s  peak RSS %6s MiB\n' \
+    # The run's reports (regenerable with `dvc-audit report --run N`): their size is printed,
+    # and unless KEEP_REPORTS=1 only the newest run's are kept, so a long series does not
+    # fill the disk (a national run writes ~0.6 GB of reports).
+    local reports=0 newest
+    newest=$(for d in "$OUT"/reports/run-*; do [ -d "$d" ] && echo "${d##*/run-} $d"; done \
+        | sort -n | tail -1 | cut -d' ' -f2-)
+    if [ -n "$newest" ]; then reports=$(du -sb "$newest" | cut -f1); fi
+    if [ "${KEEP_REPORTS:-0}" != 1 ] && [ -n "$newest" ]; then
+        for old in "$OUT"/reports/run-*; do
+            if [ "$old" != "$newest" ]; then rm -rf "$old"; fi
+        done
+    fi
+    printf '%-10s day %-4s db %12s B  +%11s B  wall %6.1f s  peak RSS %6s MiB  reports %6s MB\n' \
         "$1" "$2" "$bytes" $((bytes - prev)) "$(echo "$end - $start" | bc)" \
-        $(( $(tail -1 "$OUT/rss") / 1024 ))
+        $(( $(tail -1 "$OUT/rss") / 1024 )) $((reports / 1000000))
     prev=$bytes
 }
 

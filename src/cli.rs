@@ -62,7 +62,9 @@ pub enum Command {
     /// Past runs, an agency's trend, or `history verify` for the digest chain.
     History(crate::run::cmd::HistoryArgs),
     /// Delete raw page bodies older than `storage.raw_retention_days`; prune runs older than
-    /// `storage.keep_runs_days` (findings, their evidence, service states and digests stay).
+    /// `storage.keep_runs_days` (findings, their evidence, service states and digests stay);
+    /// remove report directories of runs older than `report.keep_days` (`report --run N`
+    /// renders them again).
     Gc(GcArgs),
     /// Configuration commands.
     #[command(subcommand)]

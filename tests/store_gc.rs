@@ -246,3 +246,115 @@ async fn gc_prunes_old_runs_and_keeps_open_evidence_verify_and_kept_reports() {
     let breaks = store.verify_chain().expect("verify");
     assert!(breaks.iter().any(|b| b.run_id == r1), "{breaks:?}");
 }
+
+/// `report.keep_days`: `gc` removes the report directories of old runs (never the newest
+/// run's, never a file it did not write) and `report --run N` renders a removed run again
+/// byte for byte. A national run writes ~0.6 GB of reports; kept every night they would fill
+/// the disk long before the history does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_old_report_directories_that_report_renders_again() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let config = served.config_path();
+    let setup = world::setup(&config, |_| {});
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let outcome = pipeline::run(
+            &setup,
+            RunOptions {
+                send_mail: false,
+                ..RunOptions::default()
+            },
+            None,
+        )
+        .await
+        .expect("run");
+        runs.push(outcome.run_id);
+    }
+    let reports = served.dir.path().join("reports");
+    let run_dir = |run: i64| reports.join(format!("run-{run}"));
+    for run in &runs {
+        assert!(run_dir(*run).join("report.json").is_file(), "run {run}");
+    }
+    // An inspector's note beside run 2's reports.
+    let note = run_dir(runs[1]).join("ghi-chu.txt");
+    std::fs::write(&note, "đã gửi công văn").expect("note");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(
+        &config,
+        text.replace("[report]\n", "[report]\nkeep_days = 1\n"),
+    )
+    .expect("config");
+
+    // Every run started just now: nothing is old enough.
+    let (code, out) = cli(&config, &["gc"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("removed the reports of runs older than 1 days: 0 run directories, 0 files"),
+        "{out}"
+    );
+    assert!(
+        runs.iter()
+            .all(|r| run_dir(*r).join("report.json").is_file())
+    );
+
+    // The three runs started two days ago (this edits the digested rows: the history no
+    // longer verifies, which this test does not look at).
+    let store = Store::open(&served.db()).expect("store");
+    let two_days_ago = (time::OffsetDateTime::now_utc() - time::Duration::days(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    store
+        .connection()
+        .execute("UPDATE runs SET started_at = ?1", [&two_days_ago])
+        .expect("backdate");
+    assert_eq!(
+        store.runs_with_removable_reports(1).expect("removable"),
+        runs[..2].to_vec(),
+        "the newest complete run keeps its reports"
+    );
+    assert!(
+        store
+            .runs_with_removable_reports(3)
+            .expect("none")
+            .is_empty()
+    );
+    drop(store);
+    let before = served.dir.path().join("before");
+    let want = render(&config, &before, runs[0]);
+    let written: Vec<u64> = runs[..2]
+        .iter()
+        .flat_map(|r| std::fs::read_dir(run_dir(*r)).expect("dir"))
+        .map(|e| e.expect("entry"))
+        .filter(|e| e.path() != note)
+        .map(|e| e.metadata().expect("meta").len())
+        .collect();
+    assert!(written.len() >= 6, "{written:?}");
+    let (files, bytes) = (written.len(), written.iter().sum::<u64>());
+
+    let (code, out) = cli(&config, &["gc"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "removed the reports of runs older than 1 days: 1 run directories, {files} files, {bytes} bytes"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "kept {}: it holds files dvc-audit did not write",
+            run_dir(runs[1]).display()
+        )),
+        "{out}"
+    );
+    assert!(!run_dir(runs[0]).exists());
+    let left: Vec<_> = std::fs::read_dir(run_dir(runs[1]))
+        .expect("run 2 dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("ghi-chu.txt")]);
+    assert!(run_dir(runs[2]).join("report.json").is_file());
+
+    // The removed run renders again, the same as before gc.
+    let again = render(&config, &reports, runs[0]);
+    assert_eq!(again, want);
+}

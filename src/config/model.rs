@@ -216,6 +216,10 @@ pub struct ReportSection {
     /// Example rows per (agency, rule) in the HTML/text reports; `0` shows every row (the
     /// complete list is always in findings.csv / report.json / report.xlsx).
     pub max_rows_per_rule: u32,
+    /// `gc` removes the report directories of complete runs older than this many days (never
+    /// the newest run's; `dvc-audit report --run N` renders them again from the history);
+    /// `0` keeps every run's reports.
+    pub keep_days: u32,
 }
 
 impl Default for ReportSection {
@@ -224,6 +228,7 @@ impl Default for ReportSection {
             dir: defaults::REPORT_DIR.into(),
             formats: vec!["html".into(), "json".into(), "text".into()],
             max_rows_per_rule: defaults::MAX_ROWS_PER_RULE,
+            keep_days: 0,
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod json;
 mod model;
 mod regen;
 mod render;
+pub mod retention;
 pub mod sample;
 pub mod stream;
 pub mod summary;

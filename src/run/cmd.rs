@@ -926,6 +926,26 @@ pub fn gc(config: &Path, vacuum: bool) -> anyhow::Result<ExitCode> {
             pruned.runs_kept_whole
         )
     };
+    // Old runs' report directories: `report --run N` renders them again from the history.
+    let report_days = loaded.config.report.keep_days;
+    let report_dir = loaded.path(&loaded.config.report.dir);
+    let removable = store.runs_with_removable_reports(report_days)?;
+    let reports = crate::report::retention::remove_run_reports(&report_dir, &removable)?;
+    let reports_line = if report_days == 0 {
+        "every run's reports kept (report.keep_days = 0)\n".to_string()
+    } else {
+        let mut line = format!(
+            "removed the reports of runs older than {report_days} days: {} run directories, {} files, {} bytes\n",
+            reports.dirs, reports.files, reports.bytes
+        );
+        for dir in &reports.kept {
+            line.push_str(&format!(
+                "  kept {}: it holds files dvc-audit did not write\n",
+                dir.display()
+            ));
+        }
+        line
+    };
     let (vacuum_line, sizes) = if vacuum {
         let (before, after) = store.vacuum()?;
         (
@@ -936,9 +956,12 @@ pub fn gc(config: &Path, vacuum: bool) -> anyhow::Result<ExitCode> {
         (String::new(), None)
     };
     crate::logging::result(
-        &format!("removed {n} raw bodies older than {days} days\n{runs_line}{vacuum_line}"),
+        &format!(
+            "removed {n} raw bodies older than {days} days\n{runs_line}{reports_line}{vacuum_line}"
+        ),
         "gc_finished",
         serde_json::json!({"removed": n, "retention_days": days, "keep_runs_days": keep, "pruned": pruned,
+            "report_keep_days": report_days, "reports": reports,
             "vacuum": sizes.map(|(b, a)| serde_json::json!({"bytes_before": b, "bytes_after": a}))}),
     )?;
     Ok(ExitCode::Ok)

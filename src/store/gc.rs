@@ -18,6 +18,14 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, chain};
 
+/// The time `days` days ago, RFC 3339 in UTC (how `runs.started_at` and `bodies.stored_at`
+/// are stored, so it compares as text).
+pub(crate) fn days_ago(days: u32) -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::days(days.into());
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 /// What one `gc` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PruneReport {
@@ -39,11 +47,30 @@ impl Store {
         if keep_days == 0 {
             return Ok(PruneReport::default());
         }
-        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(keep_days.into());
-        let cutoff = cutoff
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        self.prune_runs_before(&cutoff)
+        self.prune_runs_before(&days_ago(keep_days))
+    }
+
+    /// Complete runs that started more than `keep_days` days ago, the newest complete run
+    /// aside: those whose report directories `gc` may remove (`report --run N` renders them
+    /// again from the history). `0` keeps every run's reports.
+    pub fn runs_with_removable_reports(&self, keep_days: u32) -> Result<Vec<i64>> {
+        if keep_days == 0 {
+            return Ok(Vec::new());
+        }
+        self.runs_with_removable_reports_before(&days_ago(keep_days))
+    }
+
+    /// [`Store::runs_with_removable_reports`] for runs whose `started_at` is before `cutoff`.
+    pub fn runs_with_removable_reports_before(&self, cutoff: &str) -> Result<Vec<i64>> {
+        let mut st = self.conn.prepare(
+            "SELECT id FROM runs WHERE status = 'complete' AND started_at < ?1
+               AND id < (SELECT MAX(id) FROM runs WHERE status = 'complete')
+             ORDER BY id",
+        )?;
+        let ids = st
+            .query_map(params![cutoff], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(ids)
     }
 
     /// Prune runs whose `started_at` (RFC 3339, UTC) is before `cutoff` (see the module).

@@ -690,10 +690,7 @@ impl Store {
 
     /// Delete raw bodies older than `retention_days`; returns how many were removed.
     pub fn gc(&mut self, retention_days: u32) -> Result<usize> {
-        let cutoff = time::OffsetDateTime::now_utc() - time::Duration::days(retention_days.into());
-        let cutoff = cutoff
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
+        let cutoff = gc::days_ago(retention_days);
         let n = self
             .conn
             .execute("DELETE FROM bodies WHERE stored_at < ?1", params![cutoff])?;
