@@ -1,9 +1,10 @@
 //! Storage that grows with change (issue 20): databases written by earlier releases are
 //! migrated in place by today's code: schema 3 (commit 50396b9, before content-addressed
 //! storage), schema 4 (commit 5276168, before compressed texts and finding spans) and schema
-//! 5 (commit 9a53393, before 16-byte content keys and the key-only page cache and lifecycle).
+//! 5 (commit 9a53393, before 16-byte content keys and the key-only page cache and lifecycle)
+//! and schema 6 (commit cf0897e, before the page cache's times as Unix seconds).
 //!
-//! The fixtures `tests/fixtures/store-v3/`, `store-v4/` and `store-v5/` were produced by [`make_fixture`]
+//! The fixtures `tests/fixtures/store-v3/` to `store-v6/` were produced by [`make_fixture`]
 //! at those commits (see their `README.md`).
 
 mod support;
@@ -40,6 +41,11 @@ const V5: Fixture = Fixture {
     name: "store-v5",
     schema: 5,
     https_port: 36363,
+};
+const V6: Fixture = Fixture {
+    name: "store-v6",
+    schema: 6,
+    https_port: 46261,
 };
 
 impl Fixture {
@@ -252,6 +258,41 @@ async fn a_schema4_database_migrates_in_place_verifies_renders_the_same_and_runs
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_schema5_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
     migrates_in_place(V5).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema6_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
+    migrates_in_place(V6).await;
+    // Schema 7 keeps each page-cache row, its time as Unix seconds.
+    let fx = served_with_fixture(V6).await;
+    let before: Vec<(String, String)> = {
+        let conn = rusqlite::Connection::open(fx.db()).expect("fixture");
+        let mut st = conn
+            .prepare("SELECT url, updated_at FROM page_cache ORDER BY url")
+            .expect("rows");
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    assert!(!before.is_empty());
+    let store = dvc_audit::store::Store::open(&fx.db()).expect("open migrates");
+    let mut st = store
+        .connection()
+        .prepare("SELECT url, updated_at FROM page_cache ORDER BY url")
+        .expect("rows");
+    let after: Vec<(String, i64)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("rows")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(after.len(), before.len());
+    for ((url, text), (url2, secs)) in before.iter().zip(&after) {
+        assert_eq!(url, url2);
+        let was = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .expect("an RFC 3339 time");
+        assert_eq!(*secs, was.unix_timestamp(), "{url}");
+    }
 }
 
 async fn migrates_in_place(fx: Fixture) {

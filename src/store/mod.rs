@@ -630,7 +630,8 @@ impl Store {
     /// is the service state its run stored).
     pub fn put_cached_pages(&mut self, pages: &[(String, CachedPage)]) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let at = now();
+        // Unix seconds (schema 7).
+        let at = time::OffsetDateTime::now_utc().unix_timestamp();
         self.packer.prepare_all(
             &tx,
             pages.iter().map(|(url, p)| {

@@ -921,6 +921,18 @@ fn a_sha256_content_hash_is_stored_as_its_bytes_and_reads_back_as_hex() {
         assert_eq!(s.cached_page(url).expect("q").as_ref(), Some(p), "{url}");
     }
     assert_eq!(types(&s, "page_cache"), vec!["blob", "text", "text"]);
+    // When each row was written: Unix seconds (schema 7), now.
+    let (kind, at): (String, i64) = s
+        .connection()
+        .query_row(
+            "SELECT typeof(updated_at), MIN(updated_at) FROM page_cache",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("updated_at");
+    assert_eq!(kind, "integer");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!((now - 60..=now).contains(&at), "{at} vs {now}");
     // Service states likewise; the view and the digest read the hex.
     let r = s.begin_run(&start("regular", &["a"], None)).expect("begin");
     let mut f = ServiceFacts {
