@@ -58,6 +58,47 @@ fn counts_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(String, ServiceCounts)
     ))
 }
 
+/// What a read service's facts add to [`ServiceCounts`] beyond its level.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct FactsFlags {
+    /// A full-process service whose signature providers include VGCA.
+    vgca: bool,
+    /// An `unknown` fact `level` / `signature`: the profile cannot observe it.
+    level_unobserved: bool,
+    signature_unobserved: bool,
+}
+
+/// [`FactsFlags`] of a stored facts text (compact JSON, as `serde_json` writes it): parsed only
+/// when it mentions `"vgca"` (and the service is full-process) or has `unknown` facts.
+fn facts_flags(text: &str, full: bool) -> Result<FactsFlags> {
+    let want_vgca = full && text.contains("\"vgca\"");
+    let want_unknown = text.contains("\"unknown\":[");
+    if !want_vgca && !want_unknown {
+        return Ok(FactsFlags::default());
+    }
+    let facts: serde_json::Value = serde_json::from_str(text)?;
+    let vgca = want_vgca
+        && facts
+            .pointer("/signature/providers")
+            .and_then(|p| p.as_array())
+            .is_some_and(|p| p.iter().any(|v| v.as_str() == Some("vgca")));
+    let unknown = |fact: &str| {
+        want_unknown
+            && facts
+                .get("unknown")
+                .and_then(|u| u.as_array())
+                .is_some_and(|u| {
+                    u.iter()
+                        .any(|e| e.get("fact").and_then(|f| f.as_str()) == Some(fact))
+                })
+    };
+    Ok(FactsFlags {
+        vgca,
+        level_unobserved: unknown("level"),
+        signature_unobserved: unknown("signature"),
+    })
+}
+
 impl ServiceCounts {
     /// VGCA share of read full-process services; `None` when none was read, or when a read
     /// service's level or signature could not be observed (the share would be a guess).
@@ -282,28 +323,41 @@ impl Store {
         if !kept.is_empty() {
             return Ok(kept);
         }
-        // `instr` first: only pages whose JSON mentions "vgca" at all are parsed.
+        // The run's service states from the tables the `service_facts` view reads, each
+        // state's text decompressed once and parsed only when it can matter. The view's
+        // `facts_json` is the stored text with the read's time, status and size set into it
+        // (`json_set`, which none of these counts reads), and SQL evaluated it once per use:
+        // up to five decompressions and `json_set`s a service, 5.5 s a national run, and a
+        // report counts every run of its trends (up to 120).
         let mut st = self.conn.prepare_cached(
-            "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),
-                    SUM(CASE WHEN unread = '' AND level = 'full' AND instr(facts_json, '\"vgca\"') > 0 THEN
-                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
-                        ELSE 0 END),
-                    SUM(unread = '' AND level != 'unknown'),
-                    SUM(CASE WHEN unread = '' AND instr(facts_json, '\"unknown\":[') > 0 THEN
-                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
-                                  WHERE json_extract(value, '$.fact') = 'level')
-                        ELSE 0 END),
-                    SUM(CASE WHEN unread = '' AND instr(facts_json, '\"unknown\":[') > 0 THEN
-                          EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
-                                  WHERE json_extract(value, '$.fact') = 'signature')
-                        ELSE 0 END)
-             FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
+            "SELECT v.agency_id, v.unread = '', v.level,
+                    CASE WHEN v.unread = '' THEN dvc_text(t.text) END
+             FROM (SELECT version_id FROM service_runs WHERE run_id = ?1
+                   UNION ALL
+                   SELECT version_id FROM service_reads WHERE run_id = ?1) r
+             JOIN service_versions v ON v.id = r.version_id
+             JOIN texts t ON t.id = v.facts_id",
         )?;
-        let rows = st.query_map(params![run], counts_row)?;
-        let mut out = BTreeMap::new();
-        for row in rows {
-            let (k, v) = row?;
-            out.insert(k, v);
+        let mut out: BTreeMap<String, ServiceCounts> = BTreeMap::new();
+        let mut rows = st.query(params![run])?;
+        while let Some(r) = rows.next()? {
+            let agency: String = r.get(0)?;
+            let read: bool = r.get(1)?;
+            let c = out.entry(agency).or_default();
+            c.services += 1;
+            if !read {
+                continue;
+            }
+            let level: String = r.get(2)?;
+            let full = level == "full";
+            c.read += 1;
+            c.full += i64::from(full);
+            c.level_published += i64::from(level != "unknown");
+            let text: String = r.get(3)?;
+            let flags = facts_flags(&text, full)?;
+            c.full_with_vgca += i64::from(flags.vgca);
+            c.level_unobserved += i64::from(flags.level_unobserved);
+            c.signature_unobserved += i64::from(flags.signature_unobserved);
         }
         Ok(out)
     }
@@ -835,6 +889,96 @@ mod tests {
             "agency, then most severe first"
         );
         assert_eq!(s.unassessed_counts(run).expect("cna").get("a"), Some(&1));
+    }
+
+    /// The counts read from the tables equal the `service_counts` SQL over the
+    /// `service_facts` view it replaced (kept here as the reference), on states covering
+    /// every branch: read or not, each level, VGCA among the providers or only mentioned
+    /// elsewhere in the text, unknown level and signature facts.
+    #[test]
+    fn counts_equal_the_aggregate_over_the_service_facts_view() {
+        use crate::facts::{AssessReason, ErrorFact, UnknownFact};
+        let (mut s, _) = store();
+        let run = s
+            .begin_run(&RunStart {
+                mode: "regular".into(),
+                scope: Scope {
+                    agencies: vec!["a".into(), "b".into()],
+                    services: None,
+                },
+                seed: None,
+                ruleset_digest: "r".into(),
+                config_digest: "c".into(),
+            })
+            .expect("begin");
+        let unknown = |fact: &str| UnknownFact {
+            fact: fact.into(),
+            kind: AssessReason::Timeout,
+            message: "m".into(),
+        };
+        let mut services = Vec::new();
+        for (i, level) in [Level::Full, Level::Partial, Level::Unknown]
+            .into_iter()
+            .enumerate()
+        {
+            for variant in 0..7 {
+                let mut f = ServiceFacts {
+                    agency_id: if variant % 2 == 0 { "a" } else { "b" }.into(),
+                    code: format!("{i}-{variant}"),
+                    level,
+                    ..ServiceFacts::default()
+                };
+                match variant {
+                    0 => f.signature.providers = vec!["vgca".into(), "vnpt".into()],
+                    // `"vgca"` in the text, not among the providers.
+                    1 => f.name = "vgca".into(),
+                    2 => f.unknown = vec![unknown("level")],
+                    3 => f.unknown = vec![unknown("signature"), unknown("level")],
+                    4 => {
+                        f.signature.providers = vec!["vgca".into()];
+                        f.fetch.error = Some(ErrorFact {
+                            kind: AssessReason::Timeout,
+                            message: "m".into(),
+                        });
+                    }
+                    5 => f.unknown = vec![unknown("online_submission")],
+                    _ => f.signature.providers = vec!["viettel".into()],
+                }
+                services.push(f);
+            }
+        }
+        s.record_services(run, &services).expect("services");
+        let reference: BTreeMap<String, ServiceCounts> = s
+            .connection()
+            .prepare(
+                "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),
+                        SUM(CASE WHEN unread = '' AND level = 'full' THEN
+                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
+                            ELSE 0 END),
+                        SUM(unread = '' AND level != 'unknown'),
+                        SUM(CASE WHEN unread = '' THEN
+                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                      WHERE json_extract(value, '$.fact') = 'level')
+                            ELSE 0 END),
+                        SUM(CASE WHEN unread = '' THEN
+                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                      WHERE json_extract(value, '$.fact') = 'signature')
+                            ELSE 0 END)
+                 FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
+            )
+            .expect("reference")
+            .query_map(params![run], counts_row)
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        let counts = s.service_counts(run).expect("counts");
+        assert_eq!(counts, reference);
+        let a = counts.get("a").expect("a");
+        assert!(
+            a.full_with_vgca > 0 && a.level_unobserved > 0 && a.read < a.services,
+            "{a:?}"
+        );
+        assert!(counts.get("b").expect("b").signature_unobserved > 0);
     }
 
     #[test]
