@@ -68,11 +68,22 @@ struct FactsFlags {
     signature_unobserved: bool,
 }
 
-/// [`FactsFlags`] of a stored facts text (compact JSON, as `serde_json` writes it): parsed only
-/// when it mentions `"vgca"` (and the service is full-process) or has `unknown` facts.
+/// Whether the JSON text `text` has a member named `key` (the quoted name, then optional
+/// whitespace and a colon): a text without one needs no parsing for it. Any JSON layout
+/// passes, compact as `serde_json` writes it or not.
+fn has_member(text: &str, key: &str) -> bool {
+    text.match_indices(key).any(|(at, k)| {
+        text[at + k.len()..]
+            .trim_start_matches([' ', '\t', '\n', '\r'])
+            .starts_with(':')
+    })
+}
+
+/// [`FactsFlags`] of a stored facts text: parsed only when it mentions `"vgca"` (and the
+/// service is full-process) or has an `unknown` member.
 fn facts_flags(text: &str, full: bool) -> Result<FactsFlags> {
     let want_vgca = full && text.contains("\"vgca\"");
-    let want_unknown = text.contains("\"unknown\":[");
+    let want_unknown = has_member(text, "\"unknown\"");
     if !want_vgca && !want_unknown {
         return Ok(FactsFlags::default());
     }
@@ -894,13 +905,16 @@ mod tests {
     /// The counts read from the tables equal the `service_counts` SQL over the
     /// `service_facts` view it replaced (kept here as the reference), on states covering
     /// every branch: read or not, each level, VGCA among the providers or only mentioned
-    /// elsewhere in the text, unknown level and signature facts.
+    /// elsewhere in the text, unknown level and signature facts; rows of schema 5 and later
+    /// (`service_reads`, compressed texts) and of schemas 3–4 (`service_runs`, plain texts,
+    /// with and without a read time, one of them pretty-printed), states shared by two runs,
+    /// and a run without services.
     #[test]
     fn counts_equal_the_aggregate_over_the_service_facts_view() {
         use crate::facts::{AssessReason, ErrorFact, UnknownFact};
         let (mut s, _) = store();
-        let run = s
-            .begin_run(&RunStart {
+        let begin = |s: &mut Store| {
+            s.begin_run(&RunStart {
                 mode: "regular".into(),
                 scope: Scope {
                     agencies: vec!["a".into(), "b".into()],
@@ -910,7 +924,9 @@ mod tests {
                 ruleset_digest: "r".into(),
                 config_digest: "c".into(),
             })
-            .expect("begin");
+            .expect("begin")
+        };
+        let run = begin(&mut s);
         let unknown = |fact: &str| UnknownFact {
             fact: fact.into(),
             kind: AssessReason::Timeout,
@@ -948,37 +964,108 @@ mod tests {
             }
         }
         s.record_services(run, &services).expect("services");
-        let reference: BTreeMap<String, ServiceCounts> = s
-            .connection()
-            .prepare(
-                "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),
-                        SUM(CASE WHEN unread = '' AND level = 'full' THEN
-                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
-                            ELSE 0 END),
-                        SUM(unread = '' AND level != 'unknown'),
-                        SUM(CASE WHEN unread = '' THEN
-                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
-                                      WHERE json_extract(value, '$.fact') = 'level')
-                            ELSE 0 END),
-                        SUM(CASE WHEN unread = '' THEN
-                              EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
-                                      WHERE json_extract(value, '$.fact') = 'signature')
-                            ELSE 0 END)
-                 FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
+
+        // A run as schemas 3 and 4 stored it: plain texts in `service_runs` (written through
+        // the view's trigger), one pretty-printed, one with its read time; and three states
+        // the first run's reads point at.
+        let legacy = begin(&mut s);
+        for (i, f) in services.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
+            let json = if i % 2 == 1 {
+                serde_json::to_string_pretty(f)
+            } else {
+                serde_json::to_string(f)
+            }
+            .expect("json");
+            s.connection()
+                .execute(
+                    "INSERT INTO service_facts (run_id, agency_id, service_key, url, level,
+                                                content_hash, facts_json, unread)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'h', ?6, ?7)",
+                    params![
+                        legacy,
+                        f.agency_id,
+                        format!("legacy-{i}"),
+                        format!("https://x/{i}"),
+                        f.level.as_str(),
+                        json,
+                        if i == 9 { "not read" } else { "" }
+                    ],
+                )
+                .expect("legacy row");
+        }
+        s.connection()
+            .execute(
+                "UPDATE service_runs SET fetched_at = '2026-01-01T00:00:00Z', status = 200,
+                        bytes = 5
+                 WHERE run_id = ?1
+                   AND version_id = (SELECT MIN(version_id) FROM service_runs WHERE run_id = ?1)",
+                params![legacy],
             )
-            .expect("reference")
-            .query_map(params![run], counts_row)
-            .expect("rows")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
+            .expect("read time");
+        s.connection()
+            .execute(
+                "INSERT INTO service_runs (run_id, version_id, fetched_at)
+                 SELECT ?2, version_id, NULL FROM service_reads WHERE run_id = ?1
+                 ORDER BY version_id LIMIT 3",
+                params![run, legacy],
+            )
+            .expect("shared states");
+        let empty = begin(&mut s);
+
+        for (run, agencies) in [(run, 2), (legacy, 2), (empty, 0)] {
+            let reference: BTreeMap<String, ServiceCounts> = s
+                .connection()
+                .prepare(
+                    "SELECT agency_id, COUNT(*), SUM(unread = ''), SUM(unread = '' AND level = 'full'),
+                            SUM(CASE WHEN unread = '' AND level = 'full' THEN
+                                  EXISTS (SELECT 1 FROM json_each(facts_json, '$.signature.providers') WHERE value = 'vgca')
+                                ELSE 0 END),
+                            SUM(unread = '' AND level != 'unknown'),
+                            SUM(CASE WHEN unread = '' THEN
+                                  EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                          WHERE json_extract(value, '$.fact') = 'level')
+                                ELSE 0 END),
+                            SUM(CASE WHEN unread = '' THEN
+                                  EXISTS (SELECT 1 FROM json_each(facts_json, '$.unknown')
+                                          WHERE json_extract(value, '$.fact') = 'signature')
+                                ELSE 0 END)
+                     FROM service_facts WHERE run_id = ?1 GROUP BY agency_id",
+                )
+                .expect("reference")
+                .query_map(params![run], counts_row)
+                .expect("rows")
+                .collect::<rusqlite::Result<_>>()
+                .expect("rows");
+            let counts = s.service_counts(run).expect("counts");
+            assert_eq!(counts, reference, "run {run}");
+            assert_eq!(counts.len(), agencies, "run {run}: {counts:?}");
+        }
         let counts = s.service_counts(run).expect("counts");
-        assert_eq!(counts, reference);
         let a = counts.get("a").expect("a");
         assert!(
             a.full_with_vgca > 0 && a.level_unobserved > 0 && a.read < a.services,
             "{a:?}"
         );
         assert!(counts.get("b").expect("b").signature_unobserved > 0);
+        // The legacy run counts its pretty-printed unknown facts and its unread service.
+        let legacy = s.service_counts(legacy).expect("counts");
+        let total = |f: fn(&ServiceCounts) -> i64| legacy.values().map(f).sum::<i64>();
+        assert_eq!(total(|c| c.services), 7 + 3, "{legacy:?}");
+        assert!(total(|c| c.read) < total(|c| c.services), "{legacy:?}");
+        assert!(total(|c| c.level_unobserved) > 0, "{legacy:?}");
+        assert!(total(|c| c.full_with_vgca) > 0, "{legacy:?}");
+    }
+
+    #[test]
+    fn only_a_member_named_so_is_a_member() {
+        assert!(has_member(r#"{"unknown":[]}"#, r#""unknown""#));
+        assert!(has_member("{\n  \"unknown\" \t:\n [ ]}", r#""unknown""#));
+        assert!(!has_member(r#"{"level":"unknown"}"#, r#""unknown""#));
+        assert!(!has_member(r#"{"a":["unknown", 1]}"#, r#""unknown""#));
+        assert!(has_member(
+            r#"{"a":"unknown","unknown":[]}"#,
+            r#""unknown""#
+        ));
     }
 
     #[test]
