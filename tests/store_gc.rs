@@ -275,6 +275,23 @@ async fn gc_removes_old_report_directories_that_report_renders_again() {
     for run in &runs {
         assert!(run_dir(*run).join("report.json").is_file(), "run {run}");
     }
+    // What `report --run N` renders from the history is what the run itself wrote: the
+    // copy gc removes can be had again.
+    let rendered = render(&config, &served.dir.path().join("rendered"), runs[0]);
+    let mut compared = Vec::new();
+    for (name, text) in &rendered {
+        if let Ok(original) = std::fs::read_to_string(run_dir(runs[0]).join(name)) {
+            assert!(
+                original == *text,
+                "{name} rendered again differs from the run's own"
+            );
+            compared.push(name.as_str());
+        }
+    }
+    assert!(
+        compared.contains(&"report.json") && compared.len() >= 3,
+        "{compared:?}"
+    );
     // An inspector's note beside run 2's reports.
     let note = run_dir(runs[1]).join("ghi-chu.txt");
     std::fs::write(&note, "đã gửi công văn").expect("note");

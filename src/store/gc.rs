@@ -19,10 +19,15 @@ use rusqlite::{OptionalExtension, params};
 use super::{Result, Store, chain};
 
 /// The time `days` days ago, RFC 3339 in UTC (how `runs.started_at` and `bodies.stored_at`
-/// are stored, so it compares as text).
+/// are stored, so it compares as text). A time before year 0 (`keep_days = 4000000`, meant as
+/// "forever") is the empty text, which no stored time is before: nothing is removed.
 pub(crate) fn days_ago(days: u32) -> String {
-    let t = time::OffsetDateTime::now_utc() - time::Duration::days(days.into());
-    t.format(&time::format_description::well_known::Rfc3339)
+    time::OffsetDateTime::now_utc()
+        .checked_sub(time::Duration::days(days.into()))
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default()
 }
 
@@ -235,5 +240,35 @@ impl Store {
         )?;
         tx.commit()?;
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retention_beyond_the_calendar_keeps_everything_instead_of_panicking() {
+        let cutoff = days_ago(30);
+        assert!(
+            cutoff.starts_with("20") && cutoff.ends_with('Z'),
+            "{cutoff}"
+        );
+        // 4 million days ago is before year 0 (outside RFC 3339); u32::MAX days is outside
+        // any date. Both mean "keep everything": the empty cutoff precedes every time.
+        assert_eq!(days_ago(4_000_000), "");
+        assert_eq!(days_ago(u32::MAX), "");
+        let mut store = Store::open_in_memory().expect("store");
+        assert_eq!(
+            store.prune_runs(u32::MAX).expect("prune"),
+            PruneReport::default()
+        );
+        assert!(
+            store
+                .runs_with_removable_reports(u32::MAX)
+                .expect("runs")
+                .is_empty()
+        );
+        assert_eq!(store.gc(u32::MAX).expect("gc"), 0);
     }
 }
