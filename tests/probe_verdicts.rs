@@ -916,3 +916,153 @@ async fn legacy_probe_disabled_is_could_not_assess_not_pass() {
         &["TLS-008", "TLS-015", "TLS-016", "TLS-017", "TLS-018"],
     );
 }
+
+// ---- what was not observed stays unknown -------------------------------------------------------
+
+/// A TCP front for `backend` that never answers a ClientHello asking for TLS 1.0 or 1.1 (as
+/// some filters do) and passes every other connection through.
+async fn silent_to_old_hellos(backend: u16) -> u16 {
+    let listener = tokio::net::TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // Record header (5) + handshake header (4) + client_version (2).
+                let mut head = [0u8; 11];
+                if client.read_exact(&mut head).await.is_err() {
+                    return;
+                }
+                if head[5] == 1 && matches!((head[9], head[10]), (3, 1) | (3, 2)) {
+                    // Hold the connection, say nothing.
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    return;
+                }
+                let Ok(mut server) = tokio::net::TcpStream::connect((LOCALHOST, backend)).await
+                else {
+                    return;
+                };
+                if server.write_all(&head).await.is_ok() {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_host_silent_to_old_hellos_is_not_assessed_for_legacy_tls() {
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let backend = serve_tls(serve).await;
+    let port = silent_to_old_hellos(backend).await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, closed_port());
+    c.handshake_timeout = std::time::Duration::from_secs(1);
+    let f = probe_host(&c, HOST, port).await;
+    let legacy = f.unknown.iter().find(|u| u.fact == "tls.legacy");
+    assert!(
+        legacy.is_some_and(|u| u.kind == dvc_audit::facts::AssessReason::Timeout),
+        "silence is not a refusal: {:#?}",
+        f.unknown
+    );
+    // Before: the timeouts read as "TLS 1.0/1.1 refused", a pass on TLS-008.
+    expect("silent to old hellos", &f, &[], &["TLS-008"]);
+}
+
+#[tokio::test]
+async fn a_stapled_ocsp_response_about_another_certificate_is_unknown() {
+    if !have("openssl") {
+        return;
+    }
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    // The certificate before a renewal was revoked; the server staples that old response
+    // with its new certificate.
+    let old = LeafSpec::new(HOST);
+    let old_cert = root.issue(&old);
+    let new = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&new)], new.private_key());
+    serve.ocsp = ocsp_response(dir.path(), &root, &old_cert, "R");
+    let f = probe_served(&root, serve).await;
+    assert_eq!(f.tls.revocation, "unknown", "{f:#?}");
+    // Before: the old certificate's "revoked" was applied to this one (TLS-019, critical).
+    expect("stale staple", &f, &[], &["TLS-019"]);
+}
+
+/// A server that answers every connection with a TLS 1.2 flight whose certificate is not
+/// DER: ServerHello (TLS_RSA_WITH_AES_128_CBC_SHA), Certificate, ServerHelloDone.
+async fn serve_unreadable_certificate() -> u16 {
+    fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
+        let n = body.len();
+        let mut out = vec![kind, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(body);
+        out
+    }
+    let mut hello = vec![3, 3];
+    hello.extend([7u8; 32]);
+    hello.extend([0, 0x00, 0x2f, 0]);
+    let garbage = b"\x30\x82\x01\x00 this is not a certificate".to_vec();
+    let mut list = vec![0, 0, garbage.len() as u8];
+    list.extend(&garbage);
+    let mut certs = vec![0, 0, list.len() as u8];
+    certs.extend(&list);
+    let flight = [
+        handshake(2, &hello),
+        handshake(11, &certs),
+        handshake(14, &[]),
+    ]
+    .concat();
+    let mut record = vec![0x16, 3, 3, (flight.len() >> 8) as u8, flight.len() as u8];
+    record.extend(flight);
+    let listener = tokio::net::TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buf = [0u8; 4096];
+                if tcp.read(&mut buf).await.is_ok_and(|n| n > 0) {
+                    let _ = tcp.write_all(&record).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_leaf_no_parser_can_read_is_not_judged() {
+    let root = Ca::root("Test Web Root");
+    let port = serve_unreadable_certificate().await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await;
+    assert_eq!(f.chain.len(), 1, "the chain as served is kept: {f:#?}");
+    assert!(
+        f.unknown.iter().any(|u| u.fact == "cert"),
+        "{:#?}",
+        f.unknown
+    );
+    // Before: "expires in 0 days", "no SAN", "wrong host name" from a default leaf.
+    let v = verdicts(&f);
+    for id in ["TLS-004", "TLS-005", "TLS-006", "TLS-007", "TLS-012"] {
+        assert!(
+            !v.fails.contains(id),
+            "{id} judged an unread leaf: {:#?}",
+            v.fails
+        );
+    }
+    assert!(
+        v.cna.contains("TLS-004") && v.cna.contains("TLS-006"),
+        "{:#?}",
+        v.cna
+    );
+}

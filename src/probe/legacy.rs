@@ -25,6 +25,17 @@ pub enum Question {
     Dhe,
 }
 
+impl Question {
+    /// The question in words, for the reason of an unknown answer.
+    fn describe(self) -> String {
+        match self {
+            Question::Version(v) => format!("{} version", hello::version_name(v)),
+            Question::Weak(class) => format!("{class:?} suite"),
+            Question::Dhe => "DHE prime".to_string(),
+        }
+    }
+}
+
 /// The answer to one question.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Answer {
@@ -69,14 +80,24 @@ pub async fn ask(
     let wire = hello::client_hello(version, &offered, host, rand::random());
     let mut tcp = connect(addr, connect_timeout).await?;
     let want_dhe = matches!(q, Question::Dhe);
-    let flight = tokio::time::timeout(read_timeout, async {
-        if tcp.write_all(&wire).await.is_err() {
-            return ServerFlight::default();
+    // What was read so far survives the timeout: a ServerHello answers the question even when
+    // the rest of the flight (a large chain, the key exchange) did not arrive in time.
+    let mut flight = ServerFlight::default();
+    let read = tokio::time::timeout(read_timeout, async {
+        if tcp.write_all(&wire).await.is_ok() {
+            read_flight(&mut tcp, want_dhe, &mut flight).await;
         }
-        read_flight(&mut tcp, want_dhe).await
     })
-    .await
-    .unwrap_or_default();
+    .await;
+    // Silence is not a refusal: a host (or a filter before it) that never answers an old
+    // hello has not said it does not speak the version or suite, so the answer is unknown.
+    if read.is_err() && flight.hello.is_none() && flight.alert.is_none() {
+        return Err(Failure::timeout(format!(
+            "no answer to the {} question within {} ms",
+            q.describe(),
+            read_timeout.as_millis()
+        )));
+    }
 
     let mut answer = Answer {
         certificates: flight.certificates,
@@ -101,19 +122,19 @@ pub async fn ask(
 }
 
 /// Read until the flight says enough: a ServerHello (plus, for DHE, the key exchange), an
-/// alert, the end of the flight, EOF, a parse error, or the byte bound.
-async fn read_flight(tcp: &mut tokio::net::TcpStream, want_dhe: bool) -> ServerFlight {
+/// alert, the end of the flight, EOF, a parse error, or the byte bound. `last` holds the
+/// flight as parsed so far (the caller keeps it when its timeout cuts the read short).
+async fn read_flight(tcp: &mut tokio::net::TcpStream, want_dhe: bool, last: &mut ServerFlight) {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 4096];
-    let mut last = ServerFlight::default();
     loop {
         let n = match tcp.read(&mut chunk).await {
-            Ok(0) | Err(_) => return last,
+            Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
         buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         match hello::parse_server_flight(&buf) {
-            Err(_) => return last,
+            Err(_) => return,
             Ok(f) => {
                 let enough = f.ended
                     || f.alert.is_some()
@@ -123,9 +144,9 @@ async fn read_flight(tcp: &mut tokio::net::TcpStream, want_dhe: bool) -> ServerF
                         } else {
                             !f.certificates.is_empty()
                         });
-                last = f;
+                *last = f;
                 if enough || buf.len() >= hello::MAX_FLIGHT_BYTES {
-                    return last;
+                    return;
                 }
             }
         }

@@ -333,7 +333,9 @@ impl Prober {
             }
         }
         for (fact, f) in legacy.unanswered {
-            if !facts.unknown.iter().any(|u| u.fact == fact) {
+            // One accepted legacy version proves `tls.legacy` whatever another question got.
+            let proven = fact == "tls.legacy" && facts.tls.legacy;
+            if !proven && !facts.unknown.iter().any(|u| u.fact == fact) {
                 unknown(&mut facts, fact, f);
             }
         }
@@ -461,6 +463,24 @@ impl Prober {
         let Some(leaf) = facts.chain.first().cloned() else {
             return;
         };
+        // A leaf either parser cannot read has no dates, names or key to judge: every
+        // certificate fact is unknown (the defaults below would read as "expires in 0 days",
+        // "no SAN", "wrong host name").
+        let unreadable = match (&leaf.sig_alg[..], &verdict.leaf_unreadable) {
+            ("unparseable", _) => Some("x509-parser cannot read it".to_string()),
+            (_, Some(e)) => Some(format!("the verifier cannot read it: {e}")),
+            _ => None,
+        };
+        if let Some(why) = unreadable {
+            unknown(
+                facts,
+                "cert",
+                net::Failure::new(
+                    AssessReason::Decode,
+                    format!("the leaf certificate could not be parsed ({why})"),
+                ),
+            );
+        }
         let mut l = LeafFacts {
             subject: leaf.subject,
             issuer: leaf.issuer,
@@ -585,9 +605,22 @@ impl Prober {
                         out.weak_classes.push(name);
                     }
                 }
-                Question::Dhe => {
-                    out.dhe_min_bits = a.dhe_prime_bits.map(i64::from).unwrap_or_default()
-                }
+                Question::Dhe => match a.dhe_prime_bits {
+                    Some(bits) => out.dhe_min_bits = i64::from(bits),
+                    // A DHE suite chosen, its prime not read (the key exchange did not arrive
+                    // or did not parse): the host does speak DHE, at an unknown strength, which
+                    // is not "no DHE".
+                    None => out.unanswered.push((
+                        "tls.dhe_min_bits",
+                        net::Failure::new(
+                            AssessReason::Decode,
+                            format!(
+                                "the host chose {} but its DHE key exchange was not read",
+                                a.suite
+                            ),
+                        ),
+                    )),
+                },
             }
         }
         out

@@ -96,7 +96,9 @@ fn status(response: &[u8], leaf_serial: &[u8]) -> Option<&'static str> {
     let (_, _, responses) = children(tbs)
         .into_iter()
         .find(|(c, t, _)| *c == Class::Universal && *t == SEQUENCE)?;
-    let mut first = None;
+    // Only the response about this certificate counts: a staple left over from the
+    // certificate before a renewal, or a responder answering for another serial, says
+    // nothing about this one (no match: unknown).
     for (_, _, single) in children(responses) {
         // SingleResponse ::= SEQUENCE { certID CertID, certStatus CHOICE {[0] good, [1] revoked, [2] unknown}, ... }
         let parts = children(single);
@@ -116,9 +118,8 @@ fn status(response: &[u8], leaf_serial: &[u8]) -> Option<&'static str> {
         if serial.is_some_and(|s| strip_zeros(s) == strip_zeros(leaf_serial)) {
             return Some(st);
         }
-        first.get_or_insert(st);
     }
-    first
+    None
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {
@@ -129,6 +130,69 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+        let n = u16::try_from(content.len()).expect("short test value");
+        let mut out = vec![tag];
+        match n {
+            0..=127 => out.push(n as u8),
+            128..=255 => out.extend([0x81, n as u8]),
+            _ => out.extend([0x82, (n >> 8) as u8, n as u8]),
+        }
+        out.extend_from_slice(content);
+        out
+    }
+
+    /// A successful OCSP response with one SingleResponse per `(serial, revoked)`.
+    fn response(singles: &[(&[u8], bool)]) -> Vec<u8> {
+        let responses: Vec<u8> = singles
+            .iter()
+            .flat_map(|(serial, revoked)| {
+                let cert_id = der(
+                    0x30,
+                    &[
+                        der(0x30, &[]),
+                        der(0x04, &[1; 20]),
+                        der(0x04, &[2; 20]),
+                        der(0x02, serial),
+                    ]
+                    .concat(),
+                );
+                // good: [0] IMPLICIT NULL; revoked: [1] { revocationTime }.
+                let status = if *revoked {
+                    der(0xA1, &der(0x18, b"20261201000000Z"))
+                } else {
+                    der(0x80, &[])
+                };
+                der(
+                    0x30,
+                    &[cert_id, status, der(0x18, b"20261203000000Z")].concat(),
+                )
+            })
+            .collect();
+        let tbs = der(
+            0x30,
+            &[der(0x18, b"20261203000000Z"), der(0x30, &responses)].concat(),
+        );
+        let basic = der(0x30, &tbs);
+        let bytes = der(
+            0x30,
+            &[der(0x06, &[0x2b, 6, 1]), der(0x04, &basic)].concat(),
+        );
+        der(0x30, &[der(0x0A, &[0]), der(0xA0, &bytes)].concat())
+    }
+
+    #[test]
+    fn only_the_response_about_this_certificate_counts() {
+        let stale = response(&[(b"\x05", true)]);
+        assert_eq!(stapled_status(&stale, b"\x05"), "revoked");
+        // A staple about another serial (the certificate before a renewal) says nothing.
+        assert_eq!(stapled_status(&stale, b"\x07"), "unknown");
+        let two = response(&[(b"\x05", true), (b"\x07", false)]);
+        assert_eq!(stapled_status(&two, b"\x07"), "good");
+        assert_eq!(stapled_status(&two, b"\x00\x05"), "revoked");
+        assert_eq!(stapled_status(&two, b"\x09"), "unknown");
+    }
 
     #[test]
     fn garbage_is_unknown() {

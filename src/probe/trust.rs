@@ -43,6 +43,8 @@ pub struct TrustVerdict {
     pub problem: String,
     /// AIA caIssuers URL of the certificate whose issuer the server did not send.
     pub missing_issuer_url: String,
+    /// The verifier could not parse the leaf (why): nothing above was judged.
+    pub leaf_unreadable: Option<String>,
 }
 
 /// The closed code of a verifier error, for messages (the raw text stays in evidence).
@@ -119,6 +121,7 @@ impl TrustStore {
             Ok(p) => p,
             Err(e) => {
                 v.verify_errors.push(format!("leaf: {e}"));
+                v.leaf_unreadable = Some(e.to_string());
                 return v;
             }
         };
