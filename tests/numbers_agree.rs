@@ -698,3 +698,214 @@ async fn the_same_code_on_two_pages_is_one_service_everywhere() {
         .expect("the service's facts");
     assert!(facts.contains("duplicate_code"), "{facts}");
 }
+
+/// The lifecycle counts (`since the last run: N new, N persisting, ...`) of the terminal.
+fn lifecycle_from_terminal(text: &str) -> [i64; 5] {
+    [
+        after(text, "since the last run: "),
+        after(text, "new, "),
+        after(text, "persisting, "),
+        after(text, "regressed, "),
+        after(text, "resolved, "),
+    ]
+}
+
+/// A waived failure that persists (issue: the terminal counted it, the reports did not): the
+/// terminal summary, the `run_finished` line (and so the webhook body, the same fields) and
+/// report.json print one set of lifecycle counts, the waived finding counted once, as waived.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waived_persisting_finding_is_counted_once_everywhere() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let opts = || RunOptions {
+        send_mail: false,
+        ..RunOptions::default()
+    };
+    let plain = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+    });
+    let r1 = pipeline::run(&plain, opts(), None).await.expect("run 1");
+    // Waive one failing service finding of run 1 (exact subject), for run 2.
+    let store = Store::open(&served.db()).expect("store");
+    let target = store
+        .findings(r1.run_id)
+        .expect("findings")
+        .into_iter()
+        .find(|f| f.outcome == "fail" && f.waiver.is_empty() && f.subject.contains('/'))
+        .expect("a failing service finding");
+    drop(store);
+    let waivers = served.dir.path().join("waivers-test.toml");
+    std::fs::write(
+        &waivers,
+        format!(
+            "[[waiver]]\nrule = \"{}\"\nsubject = \"{}\"\nreason = \"test\"\ndecision = \"QĐ 1\"\nexpires = 2099-12-31\n",
+            target.rule_id, target.subject
+        ),
+    )
+    .expect("write waivers");
+    let waived = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+        c.rules.waivers = Some(waivers.display().to_string());
+    });
+    let r2 = pipeline::run(&waived, opts(), None).await.expect("run 2");
+    assert!(
+        r2.waived >= 1,
+        "the waiver applied: {}",
+        render_summary(&r2)
+    );
+    // The raw diff lists the waived failure as persisting: the case that was miscounted.
+    assert!(
+        r2.diff.persisting.contains(&target.fingerprint),
+        "{:?}",
+        r2.diff
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r2.reports, "json")).expect("json"))
+            .expect("parse");
+    let t = &json["totals"];
+    let n = |k: &str| t[k].as_i64().unwrap_or_else(|| panic!("totals.{k}"));
+    let report = [
+        n("new"),
+        n("persisting"),
+        n("regressed"),
+        n("resolved"),
+        n("unverified"),
+    ];
+    assert!(report[1] > 0, "something persists: {t}");
+    assert_eq!(
+        report[1],
+        r2.diff.persisting.len() as i64 - n("waived"),
+        "the report leaves the waived finding out of persisting"
+    );
+
+    let terminal = render_summary(&r2);
+    assert_eq!(
+        lifecycle_from_terminal(&terminal),
+        report,
+        "terminal:\n{terminal}"
+    );
+    assert_eq!(after(&terminal, "waived: "), n("waived"), "{terminal}");
+
+    let finished = dvc_audit::run::cmd::Finished::of(&r2, std::time::Instant::now());
+    let c = &finished.fields["counts"];
+    let m = |k: &str| c[k].as_i64().unwrap_or_else(|| panic!("counts.{k}"));
+    assert_eq!(
+        [
+            m("new"),
+            m("persisting"),
+            m("regressed"),
+            m("resolved"),
+            m("unverified")
+        ],
+        report,
+        "run_finished counts: {c}"
+    );
+    assert_eq!(m("waived"), n("waived"), "run_finished counts: {c}");
+}
+
+/// A surprise run that samples services read a sample, not the agency: its coverage records
+/// the sample as a bound (not complete), the report says the agency was read in part, and
+/// its trend point is not measured (no share over a sample beside full runs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_run_is_not_complete_coverage_anywhere() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = ["json", "text"].map(String::from).to_vec();
+        c.email.enabled = false;
+    });
+    let regular = pipeline::run(
+        &setup,
+        RunOptions {
+            send_mail: false,
+            ..RunOptions::default()
+        },
+        None,
+    )
+    .await
+    .expect("regular run");
+    let per_agency = 2;
+    let r = pipeline::run(
+        &setup,
+        RunOptions {
+            mode: dvc_audit::report::Mode::Surprise,
+            sample_services: Some(per_agency),
+            seed: Some(11),
+            send_mail: false,
+            ..RunOptions::default()
+        },
+        None,
+    )
+    .await
+    .expect("surprise run");
+
+    // Agencies listing more services than the sample: the sample is recorded as a bound.
+    let cut: Vec<(&String, i64)> = r
+        .coverage
+        .iter()
+        .filter(|(_, c)| c.listed > per_agency as i64)
+        .map(|(id, c)| {
+            let dropped = c
+                .truncated
+                .iter()
+                .find(|t| t.bound == "sample")
+                .unwrap_or_else(|| panic!("{id}: the sample recorded: {c:?}"))
+                .dropped;
+            assert!(!c.complete(), "{id}: a sample is not complete: {c:?}");
+            assert!(c.read <= per_agency as i64, "{id}: {c:?}");
+            (id, dropped)
+        })
+        .collect();
+    assert!(!cut.is_empty(), "some agency was sampled: {:?}", r.coverage);
+    for (id, dropped) in &cut {
+        let c = &r.coverage[*id];
+        assert_eq!(*dropped, c.listed - per_agency as i64, "{id}: {c:?}");
+    }
+
+    let terminal = render_summary(&r);
+    assert!(terminal.contains("coverage incomplete"), "{terminal}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r.reports, "json")).expect("json"))
+            .expect("parse");
+    assert!(
+        json["totals"]["agencies_incomplete"].as_i64() >= Some(cut.len() as i64),
+        "{}",
+        json["totals"]
+    );
+    for (id, dropped) in &cut {
+        let a = json["agencies"]
+            .as_array()
+            .and_then(|l| l.iter().find(|a| a["facts"]["id"] == id.as_str()))
+            .expect("agency");
+        assert_ne!(a["assessment"], "assessed", "{id}: {}", a["coverage"]);
+        let t = a["coverage"]["truncated"]
+            .as_array()
+            .and_then(|l| l.iter().find(|t| t["bound"] == "sample"))
+            .unwrap_or_else(|| panic!("{id}: {}", a["coverage"]));
+        assert_eq!(t["dropped"].as_i64(), Some(*dropped));
+        assert!(terminal.contains(&format!("{id} (")), "terminal names {id}");
+    }
+    let text = std::fs::read_to_string(file(&r.reports, "txt")).expect("text");
+    assert!(text.contains("sample ("), "{text}");
+
+    // Trend: the regular run's point is measured, the sampled run's is not.
+    let store = Store::open(&served.db()).expect("store");
+    let ids: Vec<&str> = cut.iter().map(|(id, _)| id.as_str()).collect();
+    let trends = store.trends(&ids, 100).expect("trends");
+    for id in ids {
+        let points = &trends[id];
+        let at = |run: i64| {
+            points
+                .iter()
+                .find(|p| p.run_id == run)
+                .unwrap_or_else(|| panic!("{id}: a point for run {run}"))
+        };
+        assert!(at(regular.run_id).measured, "{id}: {points:?}");
+        let p = at(r.run_id);
+        assert!(
+            !p.measured && p.signature_share().is_none() && p.level_share().is_none(),
+            "{id}: {p:?}"
+        );
+    }
+}

@@ -545,7 +545,20 @@ async fn walk(
         let chosen: HashSet<String> = crate::run::sample::sample(&keys, Some(n), seed)
             .into_iter()
             .collect();
+        let before = details.len();
         details.retain(|d| chosen.contains(&request_key(d)));
+        // The services left out were listed and not read: coverage is not complete (the
+        // report says the agency was sampled, and its shares are over the sample only).
+        let dropped = before - details.len();
+        if dropped > 0 {
+            out.notes.push(format!(
+                "{dropped} of {before} listed services left out of the sample of {n}"
+            ));
+            out.coverage.truncated.push(Truncation {
+                bound: "sample".into(),
+                dropped: i64::try_from(dropped).unwrap_or(i64::MAX),
+            });
+        }
     }
     // A list-only service was read with its list page: nothing to fetch.
     let mut read: Packed<Finished> = Packed::default();

@@ -259,11 +259,12 @@ impl Finished {
                 "findings": s.findings,
                 "waived": s.waived,
                 "could_not_assess": s.could_not_assess,
-                "new": s.diff.new.len(),
-                "persisting": s.diff.persisting.len(),
-                "regressed": s.diff.regressed.len(),
-                "resolved": s.diff.resolved.len(),
-                "unverified": s.diff.unverified.len(),
+                // The report's totals (waived failures apart, counted in `waived`).
+                "new": s.totals.new,
+                "persisting": s.totals.persisting,
+                "regressed": s.totals.regressed,
+                "resolved": s.totals.resolved,
+                "unverified": s.totals.unverified,
                 "mail_sent": s.mail_sent,
                 "mail_pending": s.mail_pending,
             },
@@ -580,11 +581,7 @@ pub fn render_summary(s: &RunSummary) -> String {
     ));
     out.push_str(&format!(
         "since the last run: {} new, {} persisting, {} regressed, {} resolved, {} not re-checked\n",
-        s.diff.new.len(),
-        s.diff.persisting.len(),
-        s.diff.regressed.len(),
-        s.diff.resolved.len(),
-        s.diff.unverified.len()
+        t.new, t.persisting, t.regressed, t.resolved, t.unverified
     ));
     if s.mail_sent + s.mail_pending > 0 {
         out.push_str(&format!(

@@ -87,6 +87,8 @@ pub struct RunSummary {
     pub totals: report::Totals,
     /// Each agency's coverage in this run.
     pub coverage: BTreeMap<String, crate::facts::Coverage>,
+    /// The lifecycle by fingerprint, waived failures included: for tests and tools; what
+    /// is printed is `totals`.
     pub diff: RunDiff,
     pub reports: Vec<PathBuf>,
     pub mail_sent: usize,
@@ -620,6 +622,27 @@ async fn stages(
         }
     }
 
+    // Without report data (it could not be gathered), the same counts from the store: the
+    // terminal, `run_finished` and the webhook print the totals, never the raw diff (which
+    // lists waived failures too).
+    let totals = match totals {
+        Some(t) => t,
+        None => {
+            let (new, persisting, regressed) = store.unwaived_states(run_id)?;
+            let n = |x: usize| i64::try_from(x).unwrap_or(i64::MAX);
+            report::Totals {
+                findings: n(tally.findings),
+                waived: n(tally.waived),
+                could_not_assess: n(tally.could_not_assess),
+                new,
+                persisting,
+                regressed,
+                resolved: n(diff.resolved.len()),
+                unverified: n(diff.unverified.len()),
+                ..report::Totals::default()
+            }
+        }
+    };
     let exit = if reports_failed {
         ExitCode::Incomplete
     } else if worst.is_some_and(|w| w >= fail_on) {
@@ -636,17 +659,11 @@ async fn stages(
         hosts: probed.len(),
         pages_fetched: n_pages,
         bytes_wire,
-        findings: totals
-            .as_ref()
-            .map_or(tally.findings, |t| usize::try_from(t.findings).unwrap_or(0)),
-        waived: totals
-            .as_ref()
-            .map_or(tally.waived, |t| usize::try_from(t.waived).unwrap_or(0)),
-        could_not_assess: totals.as_ref().map_or(tally.could_not_assess, |t| {
-            usize::try_from(t.could_not_assess).unwrap_or(0)
-        }),
+        findings: usize::try_from(totals.findings).unwrap_or(0),
+        waived: usize::try_from(totals.waived).unwrap_or(0),
+        could_not_assess: usize::try_from(totals.could_not_assess).unwrap_or(0),
         worst,
-        totals: totals.unwrap_or_default(),
+        totals,
         coverage,
         diff,
         reports,

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{FindingRecord, Result, Store, StoreError, chain, now};
 
-/// What changed in a run, by finding fingerprint.
+/// What changed in a run, by finding fingerprint. `new`, `persisting` and `regressed` list
+/// waived failures too: the counts every output prints are the report's totals (unwaived).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunDiff {
     pub new: Vec<String>,
@@ -44,8 +45,8 @@ pub struct TrendPoint {
     pub level_unobserved: i64,
     #[serde(default)]
     pub signature_unobserved: i64,
-    /// The run read something of this agency. A point that is not measured is no 0% and no
-    /// 100%: it is "not measured".
+    /// The run read something of this agency, and not a sample of it. A point that is not
+    /// measured is no 0% and no 100%: it is "not measured".
     #[serde(default = "measured_default")]
     pub measured: bool,
 }
@@ -256,6 +257,28 @@ impl Store {
         Ok(diff)
     }
 
+    /// New, persisting and regressed failures of a run that no waiver covers: the counts
+    /// the reports print ([`RunDiff`] lists every failing fingerprint, waived or not).
+    pub fn unwaived_states(&self, run: i64) -> Result<(i64, i64, i64)> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT state, COUNT(*) FROM findings
+             WHERE run_id = ?1 AND outcome = 'fail' AND waiver = '' GROUP BY state",
+        )?;
+        let rows = st.query_map(params![run], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?;
+        let (mut new, mut persisting, mut regressed) = (0, 0, 0);
+        for row in rows {
+            match row? {
+                (s, n) if s == "persisting" => persisting += n,
+                (s, n) if s == "regressed" => regressed += n,
+                // A row without a state reads as new (as the report reads it).
+                (_, n) => new += n,
+            }
+        }
+        Ok((new, persisting, regressed))
+    }
+
     /// First and last complete run in which a finding was seen: (first, last, state).
     pub fn lifecycle_of(&self, fingerprint: &str) -> Result<Option<(i64, i64, String)>> {
         use rusqlite::OptionalExtension;
@@ -333,7 +356,13 @@ impl Store {
                 let s = services.get(agency).copied().unwrap_or_default();
                 let (fails, cna) = outcomes.get(agency).copied().unwrap_or((0, 0));
                 // Runs before coverage was recorded: measured when a service was stored.
-                let measured = coverage.get(agency).map_or(s.read > 0, |c| c.read > 0);
+                // A sampled run read a sample, not the agency: its shares are no point of the
+                // agency's trend (a delta against a full run would compare unlike things).
+                let sampled = r.scope.services.is_some()
+                    || coverage
+                        .get(agency)
+                        .is_some_and(|c| c.truncated.iter().any(|t| t.bound == "sample"));
+                let measured = !sampled && coverage.get(agency).map_or(s.read > 0, |c| c.read > 0);
                 points.push(TrendPoint {
                     run_id: r.id,
                     mode: r.mode.clone(),
