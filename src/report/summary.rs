@@ -5,6 +5,12 @@
 //!   `score = (10·critical + 5·high + 2·medium + 1·low) / max(services read, 1)` (info counts 0).
 //!   An agency where nothing was read is **not assessed**: it is ranked above every scored one,
 //!   in its own red state, never as clean (a score of 0 would read as the best performer).
+//!   An agency with no open finding is **clean** only when the run assessed it fully: every
+//!   listed service read and no earlier finding left unverified. Otherwise it is **not fully
+//!   assessed** ([`fully_assessed`]): its own state, ranked before (worse than) every clean
+//!   agency, never as the best performer.
+//! - **Shares** are written by [`share_pct`]: rounded down, so "100%" means every service and
+//!   "0%" none.
 //! - **Ranking by VGCA share** of full-process services (lowest first; no data last).
 //! - **What changed** in this run: new, regressed, resolved, unverified, with the same totals as
 //!   the report's tables and the agencies they are in.
@@ -23,7 +29,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::i18n::{Lang, label, short_date, vn_offset};
-use super::model::{AgencyReport, ReportData, Severity};
+use super::model::{AgencyReport, Assessment, ReportData, Severity};
 use super::view::clean;
 
 /// Weight of one open finding per severity in the ranking score (critical, high, medium, low,
@@ -55,10 +61,16 @@ pub const LABELS: &[(&str, &str, &str)] = &[
     ("fs_score", "Điểm", "Score"),
     (
         "fs_score_note",
-        "Điểm = (10 × nghiêm trọng + 5 × cao + 2 × trung bình + 1 × thấp) / số dịch vụ đã đọc; mục thông tin không tính. Cơ quan không đọc được dịch vụ nào được xếp đầu, ở trạng thái “Chưa đánh giá được”, không bao giờ coi là đạt.",
-        "Score = (10 × critical + 5 × high + 2 × medium + 1 × low) / services read; info items count 0. Agencies where nothing could be read rank first as “Not assessed”, never as clean.",
+        "Điểm = (10 × nghiêm trọng + 5 × cao + 2 × trung bình + 1 × thấp) / số dịch vụ đã đọc; mục thông tin không tính. Cơ quan không đọc được dịch vụ nào được xếp đầu, ở trạng thái “Chưa đánh giá được”, không bao giờ coi là đạt. Cơ quan không có vi phạm nhưng còn vi phạm cũ chưa kiểm tra lại được hoặc chưa đọc hết dịch vụ ở trạng thái “Chưa đánh giá đầy đủ”, xếp trước các cơ quan không có vi phạm.",
+        "Score = (10 × critical + 5 × high + 2 × medium + 1 × low) / services read; info items count 0. Agencies where nothing could be read rank first as “Not assessed”, never as clean. Agencies with no open finding but earlier findings not re-checked or services left unread are “Not fully assessed”, ranked before the clean ones.",
     ),
     ("fs_not_assessed", "Chưa đánh giá được", "Not assessed"),
+    ("fs_partial", "Chưa đánh giá đầy đủ", "Not fully assessed"),
+    (
+        "fs_partial_note",
+        "Chưa đánh giá đầy đủ: không có vi phạm trong phần đã kiểm tra, nhưng còn vi phạm cũ chưa kiểm tra lại được hoặc chưa đọc hết dịch vụ — không phải là đạt.",
+        "Not fully assessed: no findings in what was checked, but earlier findings could not be re-checked or not every service was read — not a clean result.",
+    ),
     ("fs_clean", "Không có vi phạm", "No findings"),
     ("fs_open", "Có vi phạm", "Findings open"),
     ("fs_rank", "Hạng", "Rank"),
@@ -115,7 +127,8 @@ pub struct RankRow {
     pub rank: usize,
     pub id: String,
     pub name: String,
-    /// `not_assessed`, `open` or `clean`.
+    /// `not_assessed`, `open`, `partial` (no open finding, but not fully assessed: see
+    /// [`fully_assessed`]) or `clean`.
     pub state: &'static str,
     pub state_label: &'static str,
     /// Two decimals; empty when not assessed.
@@ -213,6 +226,33 @@ pub fn not_assessed(a: &AgencyReport) -> bool {
     a.services_read == 0 && a.coverage.read == 0
 }
 
+/// The run assessed all of the agency: every listed service read (coverage complete) and no
+/// earlier finding left unverified. Without it, "no findings" is not a clean result.
+pub fn fully_assessed(a: &AgencyReport) -> bool {
+    !not_assessed(a)
+        && a.assessment == Assessment::Assessed
+        && a.coverage.complete()
+        && a.counts.unverified == 0
+}
+
+/// The agency's state in the ranking: `(state, label key, order among equal scores)`.
+fn state_of(a: &AgencyReport) -> (&'static str, &'static str, u8) {
+    if not_assessed(a) {
+        ("not_assessed", "fs_not_assessed", 0)
+    } else if a.counts.findings > 0 {
+        ("open", "fs_open", 1)
+    } else if !fully_assessed(a) {
+        ("partial", "fs_partial", 2)
+    } else {
+        ("clean", "fs_clean", 3)
+    }
+}
+
+/// No open finding, but the run did not assess the agency fully (state `partial`).
+pub fn partially_assessed(a: &AgencyReport) -> bool {
+    state_of(a).0 == "partial"
+}
+
 /// The ranking score of an agency (see the module documentation); `None` when not assessed.
 pub fn score(a: &AgencyReport) -> Option<f64> {
     if not_assessed(a) {
@@ -230,8 +270,38 @@ fn name(lang: Lang, a: &AgencyReport) -> String {
     clean(lang.pick(&a.facts.name, &a.facts.name_en))
 }
 
+/// A share in [0, 1] as a percentage with `decimals` decimals, for every place a share is
+/// shown (ranking, trend cards, bars, emails, `history`).
+///
+/// Rounded **down** at the display precision, so "100%" appears only for a share of exactly 1
+/// (every service: 1990/2000 is "99%", never "100%", while a threshold of 1.0 fails it), and
+/// "0%" only for exactly 0: a positive share below the smallest step is "<1%" ("<0.1%" with
+/// one decimal). Out-of-range values are clamped; a non-finite one reads as 0.
+pub fn share_pct(x: f64, decimals: usize) -> String {
+    let x = if x.is_finite() {
+        x.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    if x >= 1.0 {
+        return format!("{:.decimals$}%", 100.0);
+    }
+    if x <= 0.0 {
+        return format!("{:.decimals$}%", 0.0);
+    }
+    let scale = 10f64.powi(decimals as i32);
+    let step = 1.0 / scale;
+    // Floor, forgiving the float error of an exact value (0.29 × 100 = 28.999…).
+    let v = ((x * 100.0 * scale + 1e-6).floor() / scale).min(100.0 - step);
+    if v <= 0.0 {
+        format!("<{step:.decimals$}%")
+    } else {
+        format!("{v:.decimals$}%")
+    }
+}
+
 fn pct(x: f64) -> String {
-    format!("{:.0}%", x * 100.0)
+    share_pct(x, 0)
 }
 
 fn delta(now: Option<f64>, then: Option<f64>) -> String {
@@ -274,13 +344,7 @@ fn share_within(a: &AgencyReport, run_id: i64, at: OffsetDateTime, days: i64) ->
 fn rank_row(lang: Lang, a: &AgencyReport, run_id: i64) -> RankRow {
     let sev = severity_counts(a);
     let n = |s| sev.get(&s).copied().unwrap_or(0);
-    let (state, state_key) = if not_assessed(a) {
-        ("not_assessed", "fs_not_assessed")
-    } else if a.counts.findings > 0 {
-        ("open", "fs_open")
-    } else {
-        ("clean", "fs_clean")
-    };
+    let (state, state_key, _) = state_of(a);
     RankRow {
         rank: 0,
         id: clean(&a.facts.id),
@@ -319,11 +383,13 @@ fn partial_vgca(data: &ReportData, a: &AgencyReport) -> Option<(i64, i64)> {
     (s.levels.partial > 0).then_some((s.vgca.partial_per_service, s.levels.partial))
 }
 
-/// Agencies worst first: not assessed, then by score descending, then by id.
+/// Agencies worst first: not assessed, then by score descending; among equal scores, open
+/// before not fully assessed before clean (a not fully assessed agency never ranks as better
+/// than a clean one); then by id.
 pub fn ranked(data: &ReportData) -> Vec<&AgencyReport> {
     let mut v: Vec<&AgencyReport> = data.agencies.iter().collect();
     v.sort_by(|a, b| {
-        let key = |x: &AgencyReport| (!not_assessed(x), score(x).map(|s| -s));
+        let key = |x: &AgencyReport| (!not_assessed(x), score(x).map(|s| -s), state_of(x).2);
         key(a)
             .partial_cmp(&key(b))
             .unwrap_or(std::cmp::Ordering::Equal)
@@ -482,7 +548,7 @@ pub fn trend_chart(
             r##"<text x="{:.1}" y="{:.1}" font-size="10" font-weight="600" fill="#1a202c">{}</text>"##,
             x(*t) + 4.0,
             y(*v) + 3.0,
-            pct(*v)
+            esc(&pct(*v))
         );
     } else {
         let _ = write!(
@@ -703,6 +769,146 @@ mod tests {
             .flat_map(|r| r.cells.iter().map(|c| c.count))
             .sum();
         assert!(heat <= t.findings && heat > 0, "{heat} vs {}", t.findings);
+    }
+
+    #[test]
+    fn shares_round_down_and_say_100_or_0_only_when_exact() {
+        let p = |n: f64, d: f64, dec| share_pct(n / d, dec);
+        assert_eq!(p(1990.0, 2000.0, 0), "99%");
+        assert_ne!(p(1999.0, 2000.0, 0), "100%");
+        assert_eq!(p(1999.0, 2000.0, 1), "99.9%");
+        assert_eq!(p(19999.0, 20000.0, 1), "99.9%");
+        assert_eq!(p(2000.0, 2000.0, 0), "100%");
+        assert_eq!(p(2000.0, 2000.0, 1), "100.0%");
+        assert_eq!(p(1.0, 2000.0, 0), "<1%");
+        assert_eq!(p(1.0, 20000.0, 1), "<0.1%");
+        assert_eq!(p(0.0, 2000.0, 0), "0%");
+        assert_eq!(p(0.0, 2000.0, 1), "0.0%");
+        // Exact values are not floored below themselves by float error (0.29 × 100 < 29).
+        assert_eq!(share_pct(0.29, 0), "29%");
+        assert_eq!(share_pct(0.5, 1), "50.0%");
+        assert_eq!(p(2.0, 3.0, 0), "66%");
+        assert_eq!(share_pct(7.0, 0), "100%");
+        assert_eq!(share_pct(f64::NAN, 0), "0%");
+        // Every share of a small denominator: 100% and 0% only at the ends.
+        for d in 1..=300 {
+            for n in 0..=d {
+                let s = share_pct(n as f64 / d as f64, 0);
+                assert_eq!(s == "100%", n == d, "{n}/{d}: {s}");
+                assert_eq!(s == "0%", n == 0, "{n}/{d}: {s}");
+            }
+        }
+    }
+
+    #[test]
+    fn ranking_and_trend_never_show_100_below_every_service() {
+        let mut data = build(sample_input(Lang::Vi)).expect("build");
+        let a = &mut data.agencies[0];
+        a.full_with_vgca = 1990;
+        a.full_total = 2000;
+        a.shares.vgca = Some(1990.0 / 2000.0);
+        let id = a.facts.id.clone();
+        let fs = first_screen(&data);
+        let row = fs.ranking.iter().find(|r| r.id == id).expect("ranked");
+        assert_eq!(row.vgca_pct, "99%");
+        let row = fs.vgca_ranking.iter().find(|r| r.id == id).expect("ranked");
+        assert_eq!(row.vgca_pct, "99%");
+        let card = fs.trends.iter().find(|t| t.id == id).expect("trend");
+        assert_eq!(card.now, "99%");
+        assert!(!card.svg.contains(">100%</text><circle"), "{}", card.svg);
+        assert!(card.svg.contains(">99%<"), "{}", card.svg);
+    }
+
+    /// An agency whose failing findings are all unverified (pages timed out) or whose services
+    /// were not all read has no open finding, yet is not clean.
+    #[test]
+    fn unverified_or_partial_coverage_is_not_clean_and_never_ranks_best() {
+        let mut data = build(sample_input(Lang::Vi)).expect("build");
+        // Make every agency fully assessed and without open findings: clean.
+        for a in &mut data.agencies {
+            a.rules.clear();
+            a.counts.findings = 0;
+            a.counts.violations = 0;
+            a.counts.info = 0;
+            a.counts.unverified = 0;
+            a.services_read = a.services_read.max(1);
+            a.coverage.listed = a.coverage.listed.max(1);
+            a.coverage.read = a.coverage.listed;
+            a.coverage.listing_error = None;
+            a.coverage.truncated.clear();
+            a.coverage.unread.clear();
+            a.assessment = Assessment::Assessed;
+        }
+        assert!(data.agencies.len() >= 2);
+        for a in &data.agencies {
+            assert!(a.coverage.complete(), "{:?}", a.coverage);
+        }
+        let fs = first_screen(&data);
+        assert!(fs.ranking.iter().all(|r| r.state == "clean"), "all clean");
+        // The agency that would rank last (best): 30 earlier critical findings unverified.
+        let best = fs.ranking.last().expect("row").id.clone();
+        let a = data
+            .agencies
+            .iter_mut()
+            .find(|a| a.facts.id == best)
+            .expect("agency");
+        a.counts.unverified = 30;
+        assert_eq!(a.counts.findings, 0);
+        assert!(!fully_assessed(a) && partially_assessed(a));
+        let fs = first_screen(&data);
+        let row = fs.ranking.iter().find(|r| r.id == best).expect("ranked");
+        assert_ne!(row.state, "clean");
+        assert_eq!(row.state, "partial");
+        assert_eq!(row.state_label, "Chưa đánh giá đầy đủ");
+        assert_ne!(
+            fs.ranking.last().expect("row").id,
+            best,
+            "never ranked best"
+        );
+        assert_eq!(fs.ranking[0].id, best, "before every clean agency");
+        // Half the pages unread, nothing unverified: not clean either.
+        let a = data
+            .agencies
+            .iter_mut()
+            .find(|a| a.facts.id == best)
+            .expect("agency");
+        a.counts.unverified = 0;
+        a.coverage.listed = 2;
+        a.coverage.read = 1;
+        a.coverage.unread.insert("timeout".into(), 1);
+        a.assessment = Assessment::Partial;
+        let fs = first_screen(&data);
+        let row = fs.ranking.iter().find(|r| r.id == best).expect("ranked");
+        assert_eq!(row.state, "partial");
+        assert_ne!(fs.ranking.last().expect("row").id, best);
+        // English label.
+        data.lang = Lang::En;
+        let fs = first_screen(&data);
+        let row = fs.ranking.iter().find(|r| r.id == best).expect("ranked");
+        assert_eq!(row.state_label, "Not fully assessed");
+    }
+
+    /// The HTML and text reports say a not fully assessed agency is not clean.
+    #[test]
+    fn reports_mark_a_not_fully_assessed_agency() {
+        for lang in [Lang::Vi, Lang::En] {
+            let mut data = build(sample_input(lang)).expect("build");
+            let a = &mut data.agencies[0];
+            a.rules.clear();
+            a.counts.findings = 0;
+            a.counts.violations = 0;
+            a.counts.info = 0;
+            a.counts.unverified = 30;
+            a.services_read = a.services_read.max(1);
+            let r = crate::report::Renderer::new().expect("renderer");
+            let note = label(lang, "fs_partial_note");
+            let state = label(lang, "fs_partial");
+            let html = r.html(&data).expect("html");
+            assert!(html.contains("class=\"badge st-partial\""), "ranking badge");
+            assert!(html.contains(state) && html.contains(note));
+            let text = r.text(&data).expect("text");
+            assert!(text.contains(note), "{text}");
+        }
     }
 
     #[test]

@@ -31,9 +31,10 @@ fn clamp01(x: f64) -> f64 {
     }
 }
 
-/// Colour for a compliance share: green when complete, amber above 80 %, red below.
+/// Colour for a compliance share: green only when complete (exactly 100 %: every service),
+/// amber from 80 %, red below.
 fn share_colour(share: f64) -> &'static str {
-    if share >= 0.999 {
+    if share >= 1.0 {
         "#1a7f37"
     } else if share >= 0.8 {
         "#b7791f"
@@ -108,7 +109,7 @@ pub fn bar_width(label: &str) -> f64 {
 /// label needs.
 pub fn share_bar(share: Option<f64>, title: &str, no_data: &str) -> String {
     let (label, colour) = match share {
-        Some(x) => (format!("{:.1}%", clamp01(x) * 100.0), "#1a202c"),
+        Some(x) => (super::summary::share_pct(clamp01(x), 1), "#1a202c"),
         None => (no_data.to_string(), "#718096"),
     };
     let width = bar_width(&label);
@@ -229,6 +230,20 @@ mod tests {
         assert!(width_of(&share_bar(None, "t", "Không có dữ liệu")) - LABEL_X > 100.0);
         assert_eq!(unicode_base('ữ'), 'u');
         assert_eq!(unicode_base('Đ'), 'D');
+    }
+
+    #[test]
+    fn bars_show_100_and_green_only_when_complete() {
+        let s = share_bar(Some(1990.0 / 2000.0), "t", "-");
+        assert!(s.contains(">99.5%<") && !s.contains("100.0%"), "{s}");
+        assert!(!s.contains("#1a7f37"), "not green below 100 %: {s}");
+        let s = share_bar(Some(1999.0 / 2000.0), "t", "-");
+        assert!(s.contains(">99.9%<") && !s.contains("#1a7f37"), "{s}");
+        let s = share_bar(Some(2000.0 / 2000.0), "t", "-");
+        assert!(s.contains(">100.0%<") && s.contains("#1a7f37"), "{s}");
+        let s = share_bar(Some(1.0 / 2000.0), "t", "-");
+        assert!(s.contains(">&lt;0.1%<") && !s.contains(">0.0%<"), "{s}");
+        assert_eq!(share_colour(0.9995), "#b7791f");
     }
 
     #[test]

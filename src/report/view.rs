@@ -146,6 +146,9 @@ pub struct AgencyView {
     /// `assessed`, `partial` or `not_assessed` (no service could be read: never "clean").
     pub assessment: &'static str,
     pub not_assessed: bool,
+    /// No open finding, but not fully assessed (services unread or earlier findings not
+    /// re-checked): "no findings" must not read as clean.
+    pub not_fully_assessed: bool,
     pub new_count: i64,
     pub regressed_count: i64,
     /// Violations grouped by severity (critical to low), then rule, with example rows.
@@ -462,6 +465,7 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
         info_count: a.counts.info,
         assessment: a.assessment.as_str(),
         not_assessed: a.assessment == Assessment::NotAssessed,
+        not_fully_assessed: super::summary::partially_assessed(a),
         new_count: a.counts.new,
         regressed_count: a.counts.regressed,
         groups: if rows {

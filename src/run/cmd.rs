@@ -835,7 +835,11 @@ pub fn history(config: &Path, args: HistoryArgs, _color: bool) -> anyhow::Result
         // Every share with its denominator; a run that read nothing of the agency is "not
         // measured", never 0% or 100%.
         let share = |p: &crate::store::TrendPoint, num: i64, den: i64, v: Option<f64>| match v {
-            Some(x) => format!("{:>4.0}% ({num}/{den})", x * 100.0),
+            // Rounded down: "100%" only when every service counts, "0%" only when none.
+            Some(x) => format!(
+                "{:>5} ({num}/{den})",
+                crate::report::summary::share_pct(x, 0)
+            ),
             None if !p.measured => "not measured".to_string(),
             None => format!("   - ({num}/{den})"),
         };
