@@ -45,8 +45,13 @@ pub fn client(
 }
 
 /// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL. The
-/// failure is `Some` when the first request failed for a reason other than "nothing listens"
-/// (refused): then whether plain HTTP redirects is unknown, not "no".
+/// failure is `Some` when whether plain HTTP redirects to HTTPS could not be observed, and
+/// why: the first request failed for a reason other than "nothing listens" (refused); a later
+/// hop failed or timed out before a final answer; the chain ran past [`MAX_REDIRECTS`] or
+/// came back to a URL already seen (`redirect_loop`); or an answer was 429 (`rate_limited`)
+/// or 5xx (`http_status`), which says nothing about the site's redirect. A chain cut short is
+/// unknown, never "no redirect". Once a same-host HTTPS redirect has been seen, the fact is
+/// observed and what happens further down the chain does not change it.
 pub async fn plain(
     client: &reqwest::Client,
     host: &str,
@@ -56,18 +61,32 @@ pub async fn plain(
     let Ok(mut url) = Url::parse(&format!("http://{}:{http_port}/", host_for_url(host))) else {
         return (facts, None);
     };
+    let mut seen = vec![url.clone()];
     for hop in 0..=MAX_REDIRECTS {
         let resp = match client.get(url.clone()).send().await {
             Ok(r) => r,
-            Err(e) if hop == 0 && !refused(&e) => {
-                return (facts, Some(classify(&e, "plain HTTP request")));
+            Err(e) if hop == 0 && refused(&e) => break,
+            Err(e) => {
+                if facts.https_redirect {
+                    break;
+                }
+                let what = if hop == 0 {
+                    "plain HTTP request".to_string()
+                } else {
+                    format!("request {} of the redirect chain ({url})", hop + 1)
+                };
+                return (facts, Some(classify(&e, &what)));
             }
-            Err(_) => break,
         };
         if hop == 0 {
             facts.http_reachable = true;
         }
         facts.final_url = url.to_string();
+        if let Some(f) = unusable_status(resp.status(), &format!("{url}"))
+            && !facts.https_redirect
+        {
+            return (facts, Some(f));
+        }
         let next = resp
             .status()
             .is_redirection()
@@ -88,9 +107,48 @@ pub async fn plain(
             break;
         }
         facts.final_url = next.to_string();
+        if !facts.https_redirect {
+            if seen.contains(&next) {
+                return (
+                    facts,
+                    Some(Failure::new(
+                        AssessReason::RedirectLoop,
+                        crate::facts::excerpt(&format!(
+                            "plain HTTP redirect chain loops back to {next}"
+                        )),
+                    )),
+                );
+            }
+            if hop == MAX_REDIRECTS {
+                return (
+                    facts,
+                    Some(Failure::new(
+                        AssessReason::RedirectLoop,
+                        crate::facts::excerpt(&format!(
+                            "plain HTTP redirect chain still redirecting (to {next}) after \
+                             {MAX_REDIRECTS} redirects"
+                        )),
+                    )),
+                );
+            }
+        }
+        seen.push(next.clone());
         url = next;
     }
     (facts, None)
+}
+
+/// A 429 or 5xx answer: the server (or a WAF / load balancer in front of it) did not answer
+/// as the site, so neither its headers nor its lack of a redirect say anything about the site.
+fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
+    let detail = || crate::facts::excerpt(&format!("{url} answered {status}"));
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        Some(Failure::new(AssessReason::RateLimited, detail()))
+    } else if status.is_server_error() {
+        Some(Failure::new(AssessReason::HttpStatus, detail()))
+    } else {
+        None
+    }
 }
 
 /// HSTS as sent on `https://host:port/`; when the request fails, why (HSTS is then unknown,
@@ -98,14 +156,20 @@ pub async fn plain(
 pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<HstsFacts, Failure> {
     let url = Url::parse(&format!("https://{}:{port}/", host_for_url(host)))
         .map_err(|e| Failure::new(AssessReason::Decode, format!("bad URL: {e}")))?;
-    match client.get(url).send().await {
-        Ok(resp) => Ok(resp
-            .headers()
-            .get(STRICT_TRANSPORT_SECURITY)
-            .and_then(|v| v.to_str().ok())
-            .map(parse_hsts)
-            .unwrap_or_default()),
-        Err(e) => Err(classify(&e, "HTTPS request")),
+    let resp = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| classify(&e, "HTTPS request"))?;
+    match resp.headers().get(STRICT_TRANSPORT_SECURITY) {
+        // A header that was sent is observed whatever the status (a UA honours it on any
+        // response over a secure connection).
+        Some(v) => Ok(v.to_str().map(parse_hsts).unwrap_or_default()),
+        // No header on a 429/5xx: the site did not answer, so its header is unknown.
+        None => match unusable_status(resp.status(), url.as_str()) {
+            Some(f) => Err(f),
+            None => Ok(HstsFacts::default()),
+        },
     }
 }
 
@@ -149,7 +213,10 @@ fn classify(e: &reqwest::Error, what: &str) -> Failure {
 }
 
 /// Parse a `Strict-Transport-Security` value. A header without a valid `max-age` is invalid
-/// (RFC 6797 §6.1.1) and reported as absent.
+/// (RFC 6797 §6.1.1) and reported as absent. `max-age=0` is valid but tells the browser to
+/// forget the host as an HSTS host (RFC 6797 §6.1.1, §8.1.1): it does not enable HSTS, so
+/// `present` is false, while the directives as sent (`max_age` 0, `includeSubDomains`,
+/// `preload`) are kept as evidence.
 pub fn parse_hsts(value: &str) -> HstsFacts {
     let mut f = HstsFacts::default();
     let mut max_age = None;
@@ -166,9 +233,14 @@ pub fn parse_hsts(value: &str) -> HstsFacts {
         }
     }
     match max_age {
-        Some(age) if age >= 0 => {
+        Some(age) if age > 0 => {
             f.present = true;
             f.max_age = age;
+            f
+        }
+        Some(0) => {
+            f.present = false;
+            f.max_age = 0;
             f
         }
         _ => HstsFacts::default(),
@@ -221,5 +293,42 @@ mod tests {
         assert_eq!(f.max_age, 60);
         assert!(!parse_hsts("includeSubDomains").present);
         assert!(!parse_hsts("max-age=abc").present);
+    }
+
+    #[test]
+    fn max_age_zero_does_not_enable_hsts() {
+        // RFC 6797 §6.1.1: max-age=0 tells the browser to drop HSTS for the host.
+        let f = parse_hsts("max-age=0; includeSubDomains");
+        assert!(!f.present, "max-age=0 must not count as HSTS: {f:?}");
+        assert_eq!(f.max_age, 0);
+        assert!(
+            f.include_subdomains,
+            "the directives as sent stay as evidence"
+        );
+        for v in ["max-age=0", "MAX-AGE=\"0\"", " max-age = 0 ; preload"] {
+            assert!(!parse_hsts(v).present, "{v}");
+        }
+        assert!(parse_hsts("max-age=1").present);
+    }
+
+    #[test]
+    fn status_429_and_5xx_are_unusable() {
+        use reqwest::StatusCode;
+        let u = "https://h/";
+        assert_eq!(
+            unusable_status(StatusCode::TOO_MANY_REQUESTS, u).map(|f| f.kind),
+            Some(AssessReason::RateLimited)
+        );
+        for s in [500, 502, 503, 504] {
+            let s = StatusCode::from_u16(s).expect("status");
+            assert_eq!(
+                unusable_status(s, u).map(|f| f.kind),
+                Some(AssessReason::HttpStatus)
+            );
+        }
+        for s in [200, 301, 403, 404] {
+            let s = StatusCode::from_u16(s).expect("status");
+            assert!(unusable_status(s, u).is_none(), "{s}");
+        }
     }
 }

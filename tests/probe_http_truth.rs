@@ -1,0 +1,359 @@
+//! HTTP facts that were not observed stay unknown: a plain-HTTP redirect chain cut short (a hop
+//! that hangs or closes, a loop, too many hops) and a 429/5xx answer are never read as "no
+//! redirect" or "no HSTS"; `max-age=0` is never read as HSTS. Real local servers (plain HTTP
+//! routed by path, rustls HTTPS with a generated test CA), the real probe, and the bundled
+//! HTTP rules evaluated on what it saw.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod probe_common;
+
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dvc_audit::facts::{AgencyFacts, AgencyKind, AssessReason, HostFacts};
+use dvc_audit::probe::{ProbeConfig, probe_host};
+use dvc_audit::rules::{Outcome, RuleSet, Verdict};
+use probe_common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const HOST: &str = "dvc.http-truth.sandbox.test";
+
+/// What the plain-HTTP fixture does for one path.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Answer with this status line and headers.
+    Reply(&'static str, &'static [&'static str]),
+    /// Read the request, then say nothing and keep the connection open.
+    Hang,
+    /// Read the request, then close without a word.
+    Close,
+}
+
+/// Plain HTTP on 127.0.0.1:0, answering by request path (`route`).
+async fn serve_routes(route: fn(&str) -> Answer) -> u16 {
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Some(path) = request_path(&mut tcp).await else {
+                    return;
+                };
+                match route(&path) {
+                    Answer::Reply(status, headers) => {
+                        let _ = tcp.write_all(head(status, headers).as_bytes()).await;
+                        let _ = tcp.shutdown().await;
+                    }
+                    Answer::Hang => tokio::time::sleep(Duration::from_secs(30)).await,
+                    Answer::Close => drop(tcp),
+                }
+            });
+        }
+    });
+    port
+}
+
+/// HTTPS (rustls, TLS 1.2/1.3) on 127.0.0.1:0 for HOST, answering every request with `status`
+/// and `headers`. Returns the port and the root to trust.
+async fn serve_tls_status(status: &'static str, headers: &'static [&'static str]) -> (u16, Ca) {
+    dvc_audit::install_crypto_provider();
+    let root = Ca::root("Test HTTP Truth Root");
+    let leaf = LeafSpec::new(HOST);
+    let cfg = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![root.issue(&leaf)], leaf.private_key())
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let fut = async {
+                    let mut tls = acceptor.accept(tcp).await.ok()?;
+                    request_path(&mut tls).await?;
+                    tls.write_all(head(status, headers).as_bytes()).await.ok()?;
+                    tls.shutdown().await.ok()
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
+            });
+        }
+    });
+    (port, root)
+}
+
+fn head(status: &str, headers: &[&str]) -> String {
+    let mut h = format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n");
+    for line in headers {
+        h.push_str(line);
+        h.push_str("\r\n");
+    }
+    h.push_str("\r\n");
+    h
+}
+
+/// Read a request head; its path.
+async fn request_path<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).map(str::to_string)
+}
+
+/// A probe config: the TLS side served by `tls` (or a closed port), plain HTTP on `http_port`,
+/// short timeouts.
+fn cfg(root: Option<&Ca>, tls_port: u16, http_port: u16) -> ProbeConfig {
+    let roots: Vec<_> = root.map(|r| r.cert.clone()).into_iter().collect();
+    let mut c = config(&roots, &[(HOST, tls_port), (HOST, http_port)]);
+    c.http_port = http_port;
+    c.connect_timeout = Duration::from_millis(800);
+    c.read_timeout = Duration::from_millis(800);
+    c.handshake_timeout = Duration::from_millis(800);
+    c
+}
+
+/// Probe HOST with a sound HTTPS side (trusted certificate, HSTS) and plain HTTP on `http`, so
+/// that only the plain-HTTP facts are in question.
+async fn probe_plain(http: u16) -> HostFacts {
+    let (tls, root) = serve_tls_status(
+        "200 OK",
+        &["Strict-Transport-Security: max-age=31536000; includeSubDomains"],
+    )
+    .await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert!(f.reachable && f.error.is_none(), "{:#?}", f.error);
+    f
+}
+
+fn rules() -> &'static RuleSet {
+    static SET: OnceLock<RuleSet> = OnceLock::new();
+    SET.get_or_init(|| match RuleSet::bundled() {
+        Ok(l) => l.rules,
+        Err(e) => panic!("{}", e.0.render(false)),
+    })
+}
+
+/// The outcome of rule `id` on `f`, evaluated as a run evaluates host rules.
+fn outcome(f: &HostFacts, id: &str) -> Outcome {
+    let agency = AgencyFacts {
+        id: "http-truth".into(),
+        name: "HTTP truth".into(),
+        name_en: "HTTP truth".into(),
+        kind: AgencyKind::Province,
+        portal: format!("https://{HOST}/"),
+        platform: String::new(),
+        jurisdiction: String::new(),
+    };
+    rules()
+        .agency_scope(&agency)
+        .evaluate_host(f)
+        .into_iter()
+        .find(|o| &*o.rule_id == id)
+        .unwrap_or_else(|| panic!("no outcome for {id}"))
+}
+
+fn unknown_kind(f: &HostFacts, fact: &str) -> Option<AssessReason> {
+    f.unknown.iter().find(|u| u.fact == fact).map(|u| u.kind)
+}
+
+/// HTTP-003 could not assess, for `reason`, and the redirect fact is unknown for it.
+fn assert_redirect_unknown(f: &HostFacts, reason: AssessReason) {
+    assert_eq!(
+        unknown_kind(f, "http.https_redirect"),
+        Some(reason),
+        "{:#?}",
+        f.unknown
+    );
+    let o = outcome(f, "HTTP-003");
+    match &o.verdict {
+        Verdict::CouldNotAssess { reason: r, .. } => assert_eq!(*r, reason, "{o:?}"),
+        v => panic!(
+            "HTTP-003 must not be judged on a cut chain, got {v:?}: {:#?}",
+            f.http
+        ),
+    }
+}
+
+#[tokio::test]
+async fn redirect_then_hang_is_a_timeout_not_no_redirect() {
+    let http = serve_routes(|p| match p {
+        "/" => Answer::Reply("301 Moved Permanently", &["Location: /portal"]),
+        _ => Answer::Hang,
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert!(f.http.http_reachable, "{:#?}", f.http);
+    assert!(
+        f.http.final_url.ends_with("/portal"),
+        "{}",
+        f.http.final_url
+    );
+    assert_redirect_unknown(&f, AssessReason::Timeout);
+}
+
+#[tokio::test]
+async fn redirect_then_close_is_unknown_not_no_redirect() {
+    let http = serve_routes(|p| match p {
+        "/" => Answer::Reply("302 Found", &["Location: /portal"]),
+        _ => Answer::Close,
+    })
+    .await;
+    let f = probe_plain(http).await;
+    let kind = unknown_kind(&f, "http.https_redirect").expect("redirect unknown");
+    assert!(
+        !matches!(
+            outcome(&f, "HTTP-003").verdict,
+            Verdict::Fail | Verdict::Pass
+        ),
+        "{:#?}",
+        f.unknown
+    );
+    assert_redirect_unknown(&f, kind);
+}
+
+#[tokio::test]
+async fn redirect_loop_is_unknown() {
+    let http = serve_routes(|p| match p {
+        "/" => Answer::Reply("301 Moved Permanently", &["Location: /a"]),
+        _ => Answer::Reply("301 Moved Permanently", &["Location: /"]),
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert_redirect_unknown(&f, AssessReason::RedirectLoop);
+}
+
+#[tokio::test]
+async fn too_many_redirects_is_unknown() {
+    let http = serve_routes(|p| {
+        // /, /1, /2, ... each to the next: never a final answer.
+        const NEXT: [&str; 10] = [
+            "Location: /1",
+            "Location: /2",
+            "Location: /3",
+            "Location: /4",
+            "Location: /5",
+            "Location: /6",
+            "Location: /7",
+            "Location: /8",
+            "Location: /9",
+            "Location: /10",
+        ];
+        let n: usize = p.trim_start_matches('/').parse().unwrap_or(0);
+        Answer::Reply("302 Found", std::slice::from_ref(&NEXT[n.min(9)]))
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert_redirect_unknown(&f, AssessReason::RedirectLoop);
+}
+
+#[tokio::test]
+async fn plain_503_is_unknown_not_no_redirect() {
+    let http = serve_routes(|_| Answer::Reply("503 Service Unavailable", &[])).await;
+    let f = probe_plain(http).await;
+    assert_redirect_unknown(&f, AssessReason::HttpStatus);
+}
+
+#[tokio::test]
+async fn plain_429_after_a_hop_is_rate_limited() {
+    let http = serve_routes(|p| match p {
+        "/" => Answer::Reply("301 Moved Permanently", &["Location: /portal"]),
+        _ => Answer::Reply("429 Too Many Requests", &["Retry-After: 60"]),
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert_redirect_unknown(&f, AssessReason::RateLimited);
+}
+
+#[tokio::test]
+async fn plain_http_without_redirect_still_fails() {
+    // The control: a final 200 over plain HTTP is an observed "no redirect".
+    let http = serve_routes(|p| match p {
+        "/" => Answer::Reply("301 Moved Permanently", &["Location: /portal"]),
+        _ => Answer::Reply("200 OK", &[]),
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert!(f.unknown.iter().all(|u| !u.fact.starts_with("http.")));
+    assert!(f.http.http_reachable && !f.http.https_redirect);
+    assert!(matches!(outcome(&f, "HTTP-003").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn https_503_without_header_leaves_hsts_unknown() {
+    let (tls, root) = serve_tls_status("503 Service Unavailable", &[]).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert!(f.reachable && f.cert.trusted, "{:#?}", f.error);
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::HttpStatus),
+        "{:#?}",
+        f.unknown
+    );
+    match outcome(&f, "HTTP-001").verdict {
+        Verdict::CouldNotAssess { reason, .. } => assert_eq!(reason, AssessReason::HttpStatus),
+        v => panic!("HTTP-001 on a 503: {v:?}"),
+    }
+}
+
+#[tokio::test]
+async fn https_429_without_header_is_rate_limited() {
+    let (tls, root) = serve_tls_status("429 Too Many Requests", &[]).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::RateLimited),
+        "{:#?}",
+        f.unknown
+    );
+}
+
+#[tokio::test]
+async fn https_503_with_header_is_observed() {
+    // A header that was sent is a fact whatever the status.
+    let (tls, root) = serve_tls_status(
+        "503 Service Unavailable",
+        &["Strict-Transport-Security: max-age=31536000"],
+    )
+    .await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(f.http.hsts.present);
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Pass));
+}
+
+#[tokio::test]
+async fn max_age_zero_fails_hsts() {
+    let (tls, root) = serve_tls_status(
+        "200 OK",
+        &["Strict-Transport-Security: max-age=0; includeSubDomains"],
+    )
+    .await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    let h = &f.http.hsts;
+    assert!(
+        !h.present && h.max_age == 0 && h.include_subdomains,
+        "{h:?}"
+    );
+    let o = outcome(&f, "HTTP-001");
+    assert!(matches!(o.verdict, Verdict::Fail), "{o:?}");
+    assert!(o.message_en.contains("max-age=0"), "{}", o.message_en);
+    assert!(matches!(
+        outcome(&f, "HTTP-002").verdict,
+        Verdict::NotApplicable
+    ));
+}
