@@ -193,6 +193,12 @@ async fn redirect_then_hang_is_a_timeout_not_no_redirect() {
     .await;
     let f = probe_plain(http).await;
     assert!(f.http.http_reachable, "{:#?}", f.http);
+    // The first request was answered: plain HTTP is served, only where it leads is unknown.
+    assert!(
+        unknown_kind(&f, "http.http_reachable").is_none(),
+        "{:#?}",
+        f.unknown
+    );
     assert!(
         f.http.final_url.ends_with("/portal"),
         "{}",

@@ -200,8 +200,11 @@ impl Prober {
         let (hs13, (plain, plain_failure)) = tokio::join!(hs13, plain);
         facts.http = plain;
         if let Some(f) = plain_failure {
-            // Whether plain HTTP is served at all is as unknown as where it leads.
-            unknown(&mut facts, "http.http_reachable", f.clone());
+            // Where plain HTTP leads is unknown; whether it is served at all is unknown too
+            // unless its first request got an answer (a chain cut short after a hop, a 503).
+            if !facts.http.http_reachable {
+                unknown(&mut facts, "http.http_reachable", f.clone());
+            }
             unknown(&mut facts, "http.https_redirect", f);
         }
         if let Err((f, _)) = &hs13

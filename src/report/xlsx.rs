@@ -102,7 +102,7 @@ fn summary(
     ws: &mut Worksheet,
     data: &ReportData,
     bold: &Format,
-    pct: &Format,
+    pct: &Pct,
 ) -> Result<(), ReportError> {
     let lang = data.lang;
     ws.set_name("summary").map_err(err)?;
@@ -140,7 +140,7 @@ fn summary(
         for (c, share) in [(5u16, a.shares.vgca), (6, a.shares.level_published)] {
             match share {
                 Some(x) if x.is_finite() => {
-                    ws.write_number_with_format(r, c, x, pct).map_err(err)?;
+                    ws.write_number_with_format(r, c, x, pct.of(x)).map_err(err)?;
                 }
                 _ => {
                     ws.write_string(r, c, label(lang, "no_data")).map_err(err)?;
@@ -359,7 +359,7 @@ fn trend_sheet(
     ws: &mut Worksheet,
     data: &ReportData,
     bold: &Format,
-    pct: &Format,
+    pct: &Pct,
 ) -> Result<(), ReportError> {
     let lang = data.lang;
     ws.set_name("trend").map_err(err)?;
@@ -412,7 +412,7 @@ fn trend_sheet(
             ws.write_string(r, 4, cell(mode)).map_err(err)?;
             match p.signature_share() {
                 Some(x) if x.is_finite() => {
-                    ws.write_number_with_format(r, 5, x, pct).map_err(err)?;
+                    ws.write_number_with_format(r, 5, x, pct.of(x)).map_err(err)?;
                 }
                 _ if !p.measured => {
                     ws.write_string(r, 5, lang.pick("Không đo được", "Not measured"))
@@ -457,11 +457,42 @@ fn trend_sheet(
 /// Rows Excel can hold on one sheet (header included).
 const EXCEL_MAX_ROWS: u32 = 1_048_576;
 
+/// Cell formats for a share: the cell holds the exact value, shown with one decimal like the
+/// reports' bars, except where Excel's rounding to nearest would say more than is true: a
+/// share just under 1 shows "99.9%" (never "100.0%" while a service is missing) and a share
+/// just above 0 shows "<0.1%" (never "0.0%" while one service counts).
+struct Pct {
+    normal: Format,
+    near_full: Format,
+    tiny: Format,
+}
+
+impl Pct {
+    fn new() -> Pct {
+        Pct {
+            normal: Format::new().set_num_format("0.0%"),
+            near_full: Format::new().set_num_format("\"99.9%\""),
+            tiny: Format::new().set_num_format("\"<0.1%\""),
+        }
+    }
+
+    /// The format for share `x` (0..=1).
+    fn of(&self, x: f64) -> &Format {
+        if (0.9995..1.0).contains(&x) {
+            &self.near_full
+        } else if x > 0.0 && x < 0.0005 {
+            &self.tiny
+        } else {
+            &self.normal
+        }
+    }
+}
+
 fn workbook(data: &ReportData) -> Result<Workbook, ReportError> {
     let lang = data.lang;
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold().set_background_color("#E2E8F0");
-    let pct = Format::new().set_num_format("0.0%");
+    let pct = Pct::new();
     summary(wb.add_worksheet(), data, &bold, &pct)?;
     survey(wb.add_worksheet(), data, &bold)?;
 
@@ -558,6 +589,27 @@ mod tests {
 
     use super::*;
     use crate::report::sample::sample;
+
+    #[test]
+    fn a_share_shows_100_or_0_only_when_it_is() {
+        let pct = Pct::new();
+        let shown = |x: f64| {
+            let f = pct.of(x);
+            if std::ptr::eq(f, &pct.near_full) {
+                "99.9%"
+            } else if std::ptr::eq(f, &pct.tiny) {
+                "<0.1%"
+            } else {
+                "0.0%"
+            }
+        };
+        assert_eq!(shown(1999.0 / 2000.0), "99.9%");
+        assert_eq!(shown(1.0), "0.0%", "exactly 1: the plain format shows 100.0%");
+        assert_eq!(shown(1.0 / 4000.0), "<0.1%");
+        assert_eq!(shown(0.0), "0.0%");
+        assert_eq!(shown(0.5), "0.0%");
+        assert_eq!(shown(0.9994), "0.0%", "Excel shows 99.9%");
+    }
 
     /// Sheet name → its XML part, from the workbook's own relationships.
     fn sheets_xml(bytes: &[u8]) -> Vec<(String, String)> {
