@@ -77,17 +77,58 @@ pub struct ProviderCount {
     pub services: i64,
 }
 
-/// What the probe found of the agency's hosts.
+/// What the probe found of the agency's hosts. "Ok" is a fact observed on every host, never
+/// the absence of an observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsState {
-    /// A reachable host, no failing TLS rule.
+    /// Every host of the agency was reached and its TLS assessed, and no TLS rule fails.
     Ok,
     /// At least one failing, unwaived TLS rule.
     Failing,
-    /// No host of the agency could be probed: unknown, never "ok".
+    /// No failing TLS rule seen, but a host (or every host) could not be reached or its TLS
+    /// could not be assessed, or the agency has no host: unknown, never "ok".
     #[default]
     NotAssessed,
+}
+
+/// The TLS state from what is known: failing as soon as one failing TLS finding is seen; "ok"
+/// only when there are hosts and none of them went unreached or unassessed; otherwise not
+/// assessed.
+pub fn tls_state(hosts: i64, hosts_unknown: i64, failing: i64) -> TlsState {
+    if failing > 0 {
+        TlsState::Failing
+    } else if hosts > 0 && hosts_unknown == 0 {
+        TlsState::Ok
+    } else {
+        TlsState::NotAssessed
+    }
+}
+
+/// The TLS state of an agency judged host by host: `hosts` are the agency's probed hosts and
+/// `findings` every finding of the run, whichever agency owns them (a host shared by two
+/// agencies keeps its findings once, owned by the first agency: they are matched here by
+/// subject `name:port`, not by owner). A host counts as unknown when it was not reached or a
+/// `TLS-*` rule could not be assessed on it.
+pub fn tls_state_by_host(hosts: &[&HostFacts], findings: &[&FindingRecord]) -> TlsState {
+    let mut unknown = 0;
+    let mut failing = 0;
+    for h in hosts {
+        let subject = format!("{}:{}", h.name, h.port);
+        let tls = || {
+            findings
+                .iter()
+                .filter(|f| f.subject == subject && f.rule_id.starts_with("TLS-"))
+        };
+        let unassessed = tls().any(|f| f.outcome == "could_not_assess");
+        if h.error.is_some() || unassessed {
+            unknown += 1;
+        }
+        failing += tls()
+            .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
+            .count() as i64;
+    }
+    tls_state(hosts.len() as i64, unknown, failing)
 }
 
 impl TlsState {
@@ -115,13 +156,10 @@ pub struct TlsHealth {
 /// The survey row of an agency from the store's counts.
 pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
     let worst = (!c.tls_worst.is_empty()).then(|| Severity::parse(&c.tls_worst));
-    let state = if c.tls_findings > 0 {
-        TlsState::Failing
-    } else if c.hosts > c.hosts_unreachable {
-        TlsState::Ok
-    } else {
-        TlsState::NotAssessed
-    };
+    // One unreachable host is enough for "not assessed": its TLS is unknown. The counts do
+    // not say which hosts a TLS rule could not assess, nor the failing findings of a host
+    // shared with an agency listed before (owned by that one): see [`tls_state_by_host`].
+    let state = tls_state(c.hosts, c.hosts_unreachable, c.tls_findings);
     AgencySurvey {
         agency_id: agency_id.to_string(),
         services_listed: c.services,
@@ -249,9 +287,10 @@ pub fn total(rows: &[AgencySurvey]) -> AgencySurvey {
             services: n,
         })
         .collect();
-    t.tls.state = if t.tls.findings > 0 {
+    // "Ok" only when every agency's row is: one unknown row leaves the total unknown.
+    t.tls.state = if t.tls.findings > 0 || rows.iter().any(|r| r.tls.state == TlsState::Failing) {
         TlsState::Failing
-    } else if t.tls.hosts > t.tls.hosts_unreachable {
+    } else if !rows.is_empty() && rows.iter().all(|r| r.tls.state == TlsState::Ok) {
         TlsState::Ok
     } else {
         TlsState::NotAssessed
@@ -574,11 +613,99 @@ mod tests {
         let s = from_counts("a", &counts_of(&[], &[&low, &f, &http], &[&up]));
         assert_eq!(s.tls.state, TlsState::Failing);
         assert_eq!((s.tls.findings, s.tls.worst), (2, Some(Severity::Critical)));
+        // One of two hosts unreachable: its TLS is unknown, the agency's is not "ok".
         let s = from_counts("a", &counts_of(&[], &[&http], &[&up, &down]));
-        assert_eq!((s.tls.state, s.tls.hosts_unreachable), (TlsState::Ok, 1));
+        assert_eq!(
+            (s.tls.state, s.tls.hosts_unreachable),
+            (TlsState::NotAssessed, 1)
+        );
+        assert_eq!(
+            total(std::slice::from_ref(&s)).tls.state,
+            TlsState::NotAssessed
+        );
+        let ok = from_counts("a", &counts_of(&[], &[&http], &[&up, &up]));
+        assert_eq!(
+            ok.tls.state,
+            TlsState::Ok,
+            "every host reached, none failing"
+        );
+        assert_eq!(total(std::slice::from_ref(&ok)).tls.state, TlsState::Ok);
+        assert_eq!(total(&[ok, s]).tls.state, TlsState::NotAssessed);
         let s = from_counts("a", &counts_of(&[], &[], &[&down]));
         assert_eq!(s.tls.state, TlsState::NotAssessed);
         assert_eq!(total(&[s]).tls.state, TlsState::NotAssessed);
+    }
+
+    fn host(name: &str, reached: bool) -> HostFacts {
+        HostFacts {
+            name: name.into(),
+            port: 443,
+            reachable: reached,
+            error: (!reached).then(|| crate::facts::ErrorFact {
+                kind: crate::facts::AssessReason::Timeout,
+                message: "t".into(),
+            }),
+            ..HostFacts::default()
+        }
+    }
+
+    fn finding(agency: &str, subject: &str, rule: &str, outcome: &str) -> FindingRecord {
+        FindingRecord {
+            rule_id: rule.into(),
+            severity: "high".into(),
+            scope: "host".into(),
+            agency_id: agency.into(),
+            subject: subject.into(),
+            outcome: outcome.into(),
+            ..FindingRecord::default()
+        }
+    }
+
+    #[test]
+    fn tls_is_ok_only_when_every_host_was_reached_and_assessed() {
+        let (x, y) = (host("x.gov.vn", true), host("y.gov.vn", true));
+        let http = finding("a", "x.gov.vn:443", "HTTP-001", "fail");
+        let tls_pass = finding("a", "x.gov.vn:443", "TLS-001", "pass");
+        // Control: both hosts reached, TLS assessed, nothing failing.
+        assert_eq!(
+            tls_state_by_host(&[&x, &y], &[&http, &tls_pass]),
+            TlsState::Ok
+        );
+        // (a) A host shared with agency "a" listed first: its failing TLS finding is owned by
+        // "a", and still makes agency "b" (which has the host too) failing.
+        let shared = finding("a", "y.gov.vn:443", "TLS-005", "fail");
+        assert_eq!(tls_state_by_host(&[&y], &[&shared]), TlsState::Failing);
+        // ... and a failing finding of another host says nothing of this one.
+        assert_eq!(tls_state_by_host(&[&x], &[&shared]), TlsState::Ok);
+        // A waived one does not fail it.
+        let waived = FindingRecord {
+            waiver: "W-1".into(),
+            ..shared.clone()
+        };
+        assert_eq!(tls_state_by_host(&[&y], &[&waived]), TlsState::Ok);
+        // (b) One of two hosts unreachable: unknown, never "ok".
+        let down = host("z.gov.vn", false);
+        assert_eq!(
+            tls_state_by_host(&[&x, &down], &[&tls_pass]),
+            TlsState::NotAssessed
+        );
+        // ... unless the reached one fails: that is observed.
+        let fail_x = finding("a", "x.gov.vn:443", "TLS-002", "fail");
+        assert_eq!(
+            tls_state_by_host(&[&x, &down], &[&fail_x]),
+            TlsState::Failing
+        );
+        // (c) The host answered but a TLS rule could not be assessed on it.
+        let cna = finding("a", "y.gov.vn:443", "TLS-003", "could_not_assess");
+        assert_eq!(
+            tls_state_by_host(&[&x, &y], &[&tls_pass, &cna]),
+            TlsState::NotAssessed
+        );
+        // A non-TLS rule that could not be assessed says nothing of TLS.
+        let http_cna = finding("a", "y.gov.vn:443", "HTTP-002", "could_not_assess");
+        assert_eq!(tls_state_by_host(&[&x, &y], &[&http_cna]), TlsState::Ok);
+        // No host at all: not assessed.
+        assert_eq!(tls_state_by_host(&[], &[]), TlsState::NotAssessed);
     }
 
     #[test]
