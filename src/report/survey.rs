@@ -105,32 +105,6 @@ pub fn tls_state(hosts: i64, hosts_unknown: i64, failing: i64) -> TlsState {
     }
 }
 
-/// The TLS state of an agency judged host by host: `hosts` are the agency's probed hosts and
-/// `findings` every finding of the run, whichever agency owns them (a host shared by two
-/// agencies keeps its findings once, owned by the first agency: they are matched here by
-/// subject `name:port`, not by owner). A host counts as unknown when it was not reached or a
-/// `TLS-*` rule could not be assessed on it.
-pub fn tls_state_by_host(hosts: &[&HostFacts], findings: &[&FindingRecord]) -> TlsState {
-    let mut unknown = 0;
-    let mut failing = 0;
-    for h in hosts {
-        let subject = format!("{}:{}", h.name, h.port);
-        let tls = || {
-            findings
-                .iter()
-                .filter(|f| f.subject == subject && f.rule_id.starts_with("TLS-"))
-        };
-        let unassessed = tls().any(|f| f.outcome == "could_not_assess");
-        if h.error.is_some() || unassessed {
-            unknown += 1;
-        }
-        failing += tls()
-            .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
-            .count() as i64;
-    }
-    tls_state(hosts.len() as i64, unknown, failing)
-}
-
 impl TlsState {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -156,10 +130,9 @@ pub struct TlsHealth {
 /// The survey row of an agency from the store's counts.
 pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
     let worst = (!c.tls_worst.is_empty()).then(|| Severity::parse(&c.tls_worst));
-    // One unreachable host is enough for "not assessed": its TLS is unknown. The counts do
-    // not say which hosts a TLS rule could not assess, nor the failing findings of a host
-    // shared with an agency listed before (owned by that one): see [`tls_state_by_host`].
-    let state = tls_state(c.hosts, c.hosts_unreachable, c.tls_findings);
+    // One host not reached, or that a TLS rule could not assess, is enough for "not
+    // assessed": its TLS is unknown. Findings count by host, whichever agency owns them.
+    let state = tls_state(c.hosts, c.hosts_tls_unknown, c.tls_findings);
     AgencySurvey {
         agency_id: agency_id.to_string(),
         services_listed: c.services,
@@ -197,7 +170,8 @@ pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
 }
 
 /// The same counts as [`crate::store::Store::survey_counts`], over values (a report built
-/// from values): one agency's services, this run's findings and probed hosts.
+/// from values): one agency's services and probed hosts, and the run's findings (every
+/// agency's: a shared host's TLS findings are owned by the first agency that has it).
 pub fn counts_of(
     services: &[&ServiceFacts],
     findings: &[&FindingRecord],
@@ -242,9 +216,28 @@ pub fn counts_of(
     }
     c.hosts = hosts.len() as i64;
     c.hosts_unreachable = hosts.iter().filter(|h| h.error.is_some()).count() as i64;
+    let subjects: Vec<String> = hosts
+        .iter()
+        .map(|h| format!("{}:{}", h.name, h.port))
+        .collect();
+    let on_host = |f: &&&FindingRecord| {
+        f.scope == "host" && f.rule_id.starts_with("TLS-") && subjects.contains(&f.subject)
+    };
+    c.hosts_tls_unknown = hosts
+        .iter()
+        .zip(&subjects)
+        .filter(|(h, subject)| {
+            h.error.is_some()
+                || findings
+                    .iter()
+                    .filter(on_host)
+                    .any(|f| f.subject == **subject && f.outcome == "could_not_assess")
+        })
+        .count() as i64;
     let tls: Vec<Severity> = findings
         .iter()
-        .filter(|f| f.outcome == "fail" && f.waiver.is_empty() && f.rule_id.starts_with("TLS-"))
+        .filter(on_host)
+        .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
         .map(|f| Severity::parse(&f.severity))
         .collect();
     c.tls_findings = tls.len() as i64;
@@ -591,6 +584,8 @@ mod tests {
             rule_id: "TLS-005".into(),
             severity: "critical".into(),
             outcome: "fail".into(),
+            scope: "host".into(),
+            subject: "x.gov.vn:443".into(),
             ..FindingRecord::default()
         };
         let low = FindingRecord {
@@ -602,13 +597,18 @@ mod tests {
             rule_id: "HTTP-001".into(),
             ..f.clone()
         };
-        let up = HostFacts::default();
+        let up = HostFacts {
+            name: "x.gov.vn".into(),
+            port: 443,
+            ..HostFacts::default()
+        };
         let down = HostFacts {
+            name: "y.gov.vn".into(),
             error: Some(crate::facts::ErrorFact {
                 kind: crate::facts::AssessReason::Connect,
                 message: "refused".into(),
             }),
-            ..HostFacts::default()
+            ..up.clone()
         };
         let s = from_counts("a", &counts_of(&[], &[&low, &f, &http], &[&up]));
         assert_eq!(s.tls.state, TlsState::Failing);
@@ -659,6 +659,12 @@ mod tests {
             outcome: outcome.into(),
             ..FindingRecord::default()
         }
+    }
+
+    /// The TLS state the survey shows for an agency with `hosts`, given the run's findings
+    /// (through the values' counts, which the store's are compared with below).
+    fn tls_state_by_host(hosts: &[&HostFacts], findings: &[&FindingRecord]) -> TlsState {
+        from_counts("b", &counts_of(&[], findings, hosts)).tls.state
     }
 
     #[test]
@@ -736,7 +742,7 @@ mod tests {
             severity: sev.into(),
             scope: "host".into(),
             agency_id: "a".into(),
-            subject: "h:443".into(),
+            subject: "up:443".into(),
             outcome: "fail".into(),
             waiver: waiver.into(),
             ..FindingRecord::default()
@@ -774,18 +780,26 @@ mod tests {
             .expect("run");
         store.record_services(run, &list).expect("services");
         store
-            .record_hosts(run, &[("a".into(), up.clone()), ("a".into(), down.clone())])
+            .record_hosts(
+                run,
+                &[
+                    ("a".into(), up.clone()),
+                    ("a".into(), down.clone()),
+                    // `up` is shared: its findings are owned by "a" and count for "b" too.
+                    ("b".into(), up.clone()),
+                ],
+            )
             .expect("hosts");
         store.finish_run(run, &findings).expect("finish");
         let stored = store.survey_counts(run).expect("survey");
         for agency in ["a", "b"] {
             let mine: Vec<&ServiceFacts> = list.iter().filter(|s| s.agency_id == agency).collect();
-            let f: Vec<&FindingRecord> =
-                findings.iter().filter(|f| f.agency_id == agency).collect();
+            // Every agency's findings: a host's count by host, not by owner.
+            let f: Vec<&FindingRecord> = findings.iter().collect();
             let h: Vec<&HostFacts> = if agency == "a" {
                 vec![&up, &down]
             } else {
-                vec![]
+                vec![&up]
             };
             let values = counts_of(&mine, &f, &h);
             assert_eq!(stored.get(agency), Some(&values), "{agency}");
@@ -798,6 +812,12 @@ mod tests {
         );
         assert_eq!(
             (a.tls.state, a.tls.hosts, a.tls.hosts_unreachable),
+            (TlsState::Failing, 2, 1)
+        );
+        // "b" owns no finding, yet its shared host fails: not "ok".
+        let b = from_counts("b", &stored["b"]);
+        assert_eq!(
+            (b.tls.state, b.tls.findings, b.tls.hosts),
             (TlsState::Failing, 2, 1)
         );
         assert_eq!(

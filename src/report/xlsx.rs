@@ -140,7 +140,8 @@ fn summary(
         for (c, share) in [(5u16, a.shares.vgca), (6, a.shares.level_published)] {
             match share {
                 Some(x) if x.is_finite() => {
-                    ws.write_number_with_format(r, c, x, pct.of(x)).map_err(err)?;
+                    ws.write_number_with_format(r, c, x, pct.of(x))
+                        .map_err(err)?;
                 }
                 _ => {
                     ws.write_string(r, c, label(lang, "no_data")).map_err(err)?;
@@ -412,7 +413,8 @@ fn trend_sheet(
             ws.write_string(r, 4, cell(mode)).map_err(err)?;
             match p.signature_share() {
                 Some(x) if x.is_finite() => {
-                    ws.write_number_with_format(r, 5, x, pct.of(x)).map_err(err)?;
+                    ws.write_number_with_format(r, 5, x, pct.of(x))
+                        .map_err(err)?;
                 }
                 _ if !p.measured => {
                     ws.write_string(r, 5, lang.pick("Không đo được", "Not measured"))
@@ -604,7 +606,11 @@ mod tests {
             }
         };
         assert_eq!(shown(1999.0 / 2000.0), "99.9%");
-        assert_eq!(shown(1.0), "0.0%", "exactly 1: the plain format shows 100.0%");
+        assert_eq!(
+            shown(1.0),
+            "0.0%",
+            "exactly 1: the plain format shows 100.0%"
+        );
         assert_eq!(shown(1.0 / 4000.0), "<0.1%");
         assert_eq!(shown(0.0), "0.0%");
         assert_eq!(shown(0.5), "0.0%");
