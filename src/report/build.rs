@@ -511,16 +511,16 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
                 .filter(|s| s.unknown_fact("signature").is_some())
                 .count() as i64,
         };
-        let findings: Vec<&FindingRecord> = input.findings.iter().filter(mine).collect();
         let hosts: Vec<&crate::facts::HostFacts> = input
             .hosts
             .iter()
             .filter(|(a, _)| a == id)
             .map(|(_, h)| h)
             .collect();
+        let all_findings: Vec<&FindingRecord> = input.findings.iter().collect();
         surveys.push(survey::from_counts(
             id,
-            &survey::counts_of(&services, &findings, &hosts),
+            &survey::counts_of(&services, &all_findings, &hosts),
         ));
         let name = match lang {
             Lang::En if !meta.facts.name_en.is_empty() => meta.facts.name_en.as_str(),

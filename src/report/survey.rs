@@ -77,17 +77,32 @@ pub struct ProviderCount {
     pub services: i64,
 }
 
-/// What the probe found of the agency's hosts.
+/// What the probe found of the agency's hosts. "Ok" is a fact observed on every host, never
+/// the absence of an observation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsState {
-    /// A reachable host, no failing TLS rule.
+    /// Every host of the agency was reached and its TLS assessed, and no TLS rule fails.
     Ok,
     /// At least one failing, unwaived TLS rule.
     Failing,
-    /// No host of the agency could be probed: unknown, never "ok".
+    /// No failing TLS rule seen, but a host (or every host) could not be reached or its TLS
+    /// could not be assessed, or the agency has no host: unknown, never "ok".
     #[default]
     NotAssessed,
+}
+
+/// The TLS state from what is known: failing as soon as one failing TLS finding is seen; "ok"
+/// only when there are hosts and none of them went unreached or unassessed; otherwise not
+/// assessed.
+pub fn tls_state(hosts: i64, hosts_unknown: i64, failing: i64) -> TlsState {
+    if failing > 0 {
+        TlsState::Failing
+    } else if hosts > 0 && hosts_unknown == 0 {
+        TlsState::Ok
+    } else {
+        TlsState::NotAssessed
+    }
 }
 
 impl TlsState {
@@ -115,13 +130,9 @@ pub struct TlsHealth {
 /// The survey row of an agency from the store's counts.
 pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
     let worst = (!c.tls_worst.is_empty()).then(|| Severity::parse(&c.tls_worst));
-    let state = if c.tls_findings > 0 {
-        TlsState::Failing
-    } else if c.hosts > c.hosts_unreachable {
-        TlsState::Ok
-    } else {
-        TlsState::NotAssessed
-    };
+    // One host not reached, or that a TLS rule could not assess, is enough for "not
+    // assessed": its TLS is unknown. Findings count by host, whichever agency owns them.
+    let state = tls_state(c.hosts, c.hosts_tls_unknown, c.tls_findings);
     AgencySurvey {
         agency_id: agency_id.to_string(),
         services_listed: c.services,
@@ -159,7 +170,8 @@ pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
 }
 
 /// The same counts as [`crate::store::Store::survey_counts`], over values (a report built
-/// from values): one agency's services, this run's findings and probed hosts.
+/// from values): one agency's services and probed hosts, and the run's findings (every
+/// agency's: a shared host's TLS findings are owned by the first agency that has it).
 pub fn counts_of(
     services: &[&ServiceFacts],
     findings: &[&FindingRecord],
@@ -204,9 +216,28 @@ pub fn counts_of(
     }
     c.hosts = hosts.len() as i64;
     c.hosts_unreachable = hosts.iter().filter(|h| h.error.is_some()).count() as i64;
+    let subjects: Vec<String> = hosts
+        .iter()
+        .map(|h| format!("{}:{}", h.name, h.port))
+        .collect();
+    let on_host = |f: &&&FindingRecord| {
+        f.scope == "host" && f.rule_id.starts_with("TLS-") && subjects.contains(&f.subject)
+    };
+    c.hosts_tls_unknown = hosts
+        .iter()
+        .zip(&subjects)
+        .filter(|(h, subject)| {
+            h.error.is_some()
+                || findings
+                    .iter()
+                    .filter(on_host)
+                    .any(|f| f.subject == **subject && f.outcome == "could_not_assess")
+        })
+        .count() as i64;
     let tls: Vec<Severity> = findings
         .iter()
-        .filter(|f| f.outcome == "fail" && f.waiver.is_empty() && f.rule_id.starts_with("TLS-"))
+        .filter(on_host)
+        .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
         .map(|f| Severity::parse(&f.severity))
         .collect();
     c.tls_findings = tls.len() as i64;
@@ -249,9 +280,10 @@ pub fn total(rows: &[AgencySurvey]) -> AgencySurvey {
             services: n,
         })
         .collect();
-    t.tls.state = if t.tls.findings > 0 {
+    // "Ok" only when every agency's row is: one unknown row leaves the total unknown.
+    t.tls.state = if t.tls.findings > 0 || rows.iter().any(|r| r.tls.state == TlsState::Failing) {
         TlsState::Failing
-    } else if t.tls.hosts > t.tls.hosts_unreachable {
+    } else if !rows.is_empty() && rows.iter().all(|r| r.tls.state == TlsState::Ok) {
         TlsState::Ok
     } else {
         TlsState::NotAssessed
@@ -552,6 +584,8 @@ mod tests {
             rule_id: "TLS-005".into(),
             severity: "critical".into(),
             outcome: "fail".into(),
+            scope: "host".into(),
+            subject: "x.gov.vn:443".into(),
             ..FindingRecord::default()
         };
         let low = FindingRecord {
@@ -563,22 +597,121 @@ mod tests {
             rule_id: "HTTP-001".into(),
             ..f.clone()
         };
-        let up = HostFacts::default();
+        let up = HostFacts {
+            name: "x.gov.vn".into(),
+            port: 443,
+            ..HostFacts::default()
+        };
         let down = HostFacts {
+            name: "y.gov.vn".into(),
             error: Some(crate::facts::ErrorFact {
                 kind: crate::facts::AssessReason::Connect,
                 message: "refused".into(),
             }),
-            ..HostFacts::default()
+            ..up.clone()
         };
         let s = from_counts("a", &counts_of(&[], &[&low, &f, &http], &[&up]));
         assert_eq!(s.tls.state, TlsState::Failing);
         assert_eq!((s.tls.findings, s.tls.worst), (2, Some(Severity::Critical)));
+        // One of two hosts unreachable: its TLS is unknown, the agency's is not "ok".
         let s = from_counts("a", &counts_of(&[], &[&http], &[&up, &down]));
-        assert_eq!((s.tls.state, s.tls.hosts_unreachable), (TlsState::Ok, 1));
+        assert_eq!(
+            (s.tls.state, s.tls.hosts_unreachable),
+            (TlsState::NotAssessed, 1)
+        );
+        assert_eq!(
+            total(std::slice::from_ref(&s)).tls.state,
+            TlsState::NotAssessed
+        );
+        let ok = from_counts("a", &counts_of(&[], &[&http], &[&up, &up]));
+        assert_eq!(
+            ok.tls.state,
+            TlsState::Ok,
+            "every host reached, none failing"
+        );
+        assert_eq!(total(std::slice::from_ref(&ok)).tls.state, TlsState::Ok);
+        assert_eq!(total(&[ok, s]).tls.state, TlsState::NotAssessed);
         let s = from_counts("a", &counts_of(&[], &[], &[&down]));
         assert_eq!(s.tls.state, TlsState::NotAssessed);
         assert_eq!(total(&[s]).tls.state, TlsState::NotAssessed);
+    }
+
+    fn host(name: &str, reached: bool) -> HostFacts {
+        HostFacts {
+            name: name.into(),
+            port: 443,
+            reachable: reached,
+            error: (!reached).then(|| crate::facts::ErrorFact {
+                kind: crate::facts::AssessReason::Timeout,
+                message: "t".into(),
+            }),
+            ..HostFacts::default()
+        }
+    }
+
+    fn finding(agency: &str, subject: &str, rule: &str, outcome: &str) -> FindingRecord {
+        FindingRecord {
+            rule_id: rule.into(),
+            severity: "high".into(),
+            scope: "host".into(),
+            agency_id: agency.into(),
+            subject: subject.into(),
+            outcome: outcome.into(),
+            ..FindingRecord::default()
+        }
+    }
+
+    /// The TLS state the survey shows for an agency with `hosts`, given the run's findings
+    /// (through the values' counts, which the store's are compared with below).
+    fn tls_state_by_host(hosts: &[&HostFacts], findings: &[&FindingRecord]) -> TlsState {
+        from_counts("b", &counts_of(&[], findings, hosts)).tls.state
+    }
+
+    #[test]
+    fn tls_is_ok_only_when_every_host_was_reached_and_assessed() {
+        let (x, y) = (host("x.gov.vn", true), host("y.gov.vn", true));
+        let http = finding("a", "x.gov.vn:443", "HTTP-001", "fail");
+        let tls_pass = finding("a", "x.gov.vn:443", "TLS-001", "pass");
+        // Control: both hosts reached, TLS assessed, nothing failing.
+        assert_eq!(
+            tls_state_by_host(&[&x, &y], &[&http, &tls_pass]),
+            TlsState::Ok
+        );
+        // (a) A host shared with agency "a" listed first: its failing TLS finding is owned by
+        // "a", and still makes agency "b" (which has the host too) failing.
+        let shared = finding("a", "y.gov.vn:443", "TLS-005", "fail");
+        assert_eq!(tls_state_by_host(&[&y], &[&shared]), TlsState::Failing);
+        // ... and a failing finding of another host says nothing of this one.
+        assert_eq!(tls_state_by_host(&[&x], &[&shared]), TlsState::Ok);
+        // A waived one does not fail it.
+        let waived = FindingRecord {
+            waiver: "W-1".into(),
+            ..shared.clone()
+        };
+        assert_eq!(tls_state_by_host(&[&y], &[&waived]), TlsState::Ok);
+        // (b) One of two hosts unreachable: unknown, never "ok".
+        let down = host("z.gov.vn", false);
+        assert_eq!(
+            tls_state_by_host(&[&x, &down], &[&tls_pass]),
+            TlsState::NotAssessed
+        );
+        // ... unless the reached one fails: that is observed.
+        let fail_x = finding("a", "x.gov.vn:443", "TLS-002", "fail");
+        assert_eq!(
+            tls_state_by_host(&[&x, &down], &[&fail_x]),
+            TlsState::Failing
+        );
+        // (c) The host answered but a TLS rule could not be assessed on it.
+        let cna = finding("a", "y.gov.vn:443", "TLS-003", "could_not_assess");
+        assert_eq!(
+            tls_state_by_host(&[&x, &y], &[&tls_pass, &cna]),
+            TlsState::NotAssessed
+        );
+        // A non-TLS rule that could not be assessed says nothing of TLS.
+        let http_cna = finding("a", "y.gov.vn:443", "HTTP-002", "could_not_assess");
+        assert_eq!(tls_state_by_host(&[&x, &y], &[&http_cna]), TlsState::Ok);
+        // No host at all: not assessed.
+        assert_eq!(tls_state_by_host(&[], &[]), TlsState::NotAssessed);
     }
 
     #[test]
@@ -609,7 +742,7 @@ mod tests {
             severity: sev.into(),
             scope: "host".into(),
             agency_id: "a".into(),
-            subject: "h:443".into(),
+            subject: "up:443".into(),
             outcome: "fail".into(),
             waiver: waiver.into(),
             ..FindingRecord::default()
@@ -647,18 +780,26 @@ mod tests {
             .expect("run");
         store.record_services(run, &list).expect("services");
         store
-            .record_hosts(run, &[("a".into(), up.clone()), ("a".into(), down.clone())])
+            .record_hosts(
+                run,
+                &[
+                    ("a".into(), up.clone()),
+                    ("a".into(), down.clone()),
+                    // `up` is shared: its findings are owned by "a" and count for "b" too.
+                    ("b".into(), up.clone()),
+                ],
+            )
             .expect("hosts");
         store.finish_run(run, &findings).expect("finish");
         let stored = store.survey_counts(run).expect("survey");
         for agency in ["a", "b"] {
             let mine: Vec<&ServiceFacts> = list.iter().filter(|s| s.agency_id == agency).collect();
-            let f: Vec<&FindingRecord> =
-                findings.iter().filter(|f| f.agency_id == agency).collect();
+            // Every agency's findings: a host's count by host, not by owner.
+            let f: Vec<&FindingRecord> = findings.iter().collect();
             let h: Vec<&HostFacts> = if agency == "a" {
                 vec![&up, &down]
             } else {
-                vec![]
+                vec![&up]
             };
             let values = counts_of(&mine, &f, &h);
             assert_eq!(stored.get(agency), Some(&values), "{agency}");
@@ -671,6 +812,12 @@ mod tests {
         );
         assert_eq!(
             (a.tls.state, a.tls.hosts, a.tls.hosts_unreachable),
+            (TlsState::Failing, 2, 1)
+        );
+        // "b" owns no finding, yet its shared host fails: not "ok".
+        let b = from_counts("b", &stored["b"]);
+        assert_eq!(
+            (b.tls.state, b.tls.findings, b.tls.hosts),
             (TlsState::Failing, 2, 1)
         );
         assert_eq!(

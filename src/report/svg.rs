@@ -137,9 +137,11 @@ pub fn share_bar(share: Option<f64>, title: &str, no_data: &str) -> String {
     s
 }
 
-/// A sparkline of counts over runs (oldest first); the last point is marked.
-/// Fewer than two points draw a single dot, none draws an empty frame.
-pub fn sparkline(values: &[i64], title: &str) -> String {
+/// A sparkline of counts over runs (oldest first); `None` is a run that measured nothing (an
+/// outage, a sample): a gap in the line, never a drop to 0. Consecutive measured points are
+/// joined; a measured point between gaps and the last measured point get a dot. No measured
+/// point draws an empty frame.
+pub fn sparkline(values: &[Option<i64>], title: &str) -> String {
     const W: f64 = 160.0;
     const H: f64 = 32.0;
     const PAD: f64 = 3.0;
@@ -149,8 +151,13 @@ pub fn sparkline(values: &[i64], title: &str) -> String {
         r##"<svg class="spark" xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" role="img" aria-label="{t}"><title>{t}</title><rect x="0" y="0" width="{W}" height="{H}" rx="3" fill="#f7fafc"/>"##,
         t = esc(title)
     );
-    let vals: Vec<f64> = values.iter().map(|v| (*v).max(0) as f64).collect();
-    let max = vals.iter().cloned().fold(0.0_f64, f64::max).max(1.0);
+    let vals: Vec<Option<f64>> = values.iter().map(|v| v.map(|v| v.max(0) as f64)).collect();
+    let max = vals
+        .iter()
+        .flatten()
+        .cloned()
+        .fold(0.0_f64, f64::max)
+        .max(1.0);
     let n = vals.len();
     let point = |i: usize, v: f64| -> (f64, f64) {
         let x = if n <= 1 {
@@ -161,27 +168,39 @@ pub fn sparkline(values: &[i64], title: &str) -> String {
         let y = H - PAD - (H - 2.0 * PAD) * (v / max);
         (x, y)
     };
-    if n >= 2 {
-        let pts: Vec<String> = vals
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
+    // Segments between consecutive measured points; the pen lifts over an unmeasured run.
+    let mut path = String::new();
+    let mut pen_down = false;
+    for (i, v) in vals.iter().enumerate() {
+        match v {
+            Some(v) => {
                 let (x, y) = point(i, *v);
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
+                let _ = write!(path, "{}{x:.1},{y:.1} ", if pen_down { "L" } else { "M" });
+                pen_down = true;
+            }
+            None => pen_down = false,
+        }
+    }
+    if path.contains('L') {
         let _ = write!(
             s,
-            r##"<polyline fill="none" stroke="#2b6cb0" stroke-width="1.5" points="{}"/>"##,
-            pts.join(" ")
+            r##"<path d="{}" fill="none" stroke="#2b6cb0" stroke-width="1.5"/>"##,
+            path.trim_end()
         );
     }
-    if let Some(last) = vals.last() {
-        let (x, y) = point(n - 1, *last);
-        let _ = write!(
-            s,
-            r##"<circle cx="{x:.1}" cy="{y:.1}" r="2.5" fill="#2b6cb0"/>"##
-        );
+    let last = vals.iter().rposition(Option::is_some);
+    for (i, v) in vals.iter().enumerate() {
+        let Some(v) = v else { continue };
+        let alone =
+            (i == 0 || vals[i - 1].is_none()) && vals.get(i + 1).is_none_or(Option::is_none);
+        if Some(i) == last || alone {
+            let (x, y) = point(i, *v);
+            let r = if Some(i) == last { 2.5 } else { 1.5 };
+            let _ = write!(
+                s,
+                r##"<circle cx="{x:.1}" cy="{y:.1}" r="{r}" fill="#2b6cb0"/>"##
+            );
+        }
     }
     s.push_str("</svg>");
     s
@@ -249,9 +268,38 @@ mod tests {
     #[test]
     fn sparkline_handles_any_length() {
         assert!(!sparkline(&[], "t").contains("circle"));
-        assert!(sparkline(&[3], "t").contains("circle"));
-        let s = sparkline(&[5, 3, 0, -2, i64::MAX], "t");
-        assert!(s.contains("polyline"));
+        assert!(sparkline(&[Some(3)], "t").contains("circle"));
+        let s = sparkline(&[Some(5), Some(3), Some(0), Some(-2), Some(i64::MAX)], "t");
+        assert!(
+            s.contains("<path d=\"M") && s.matches('L').count() >= 4,
+            "{s}"
+        );
         assert!(!s.contains("NaN") && !s.contains("inf"));
+        // Nothing measured: an empty frame, no line, no dot.
+        let s = sparkline(&[None, None], "t");
+        assert!(!s.contains("<path") && !s.contains("circle"), "{s}");
+    }
+
+    #[test]
+    fn an_unmeasured_run_is_a_gap_never_a_zero() {
+        // x of point i of 5: 3 + 154 * i / 4; y of 0 is 29.0, of 4 (the max) 3.0.
+        let s = sparkline(&[Some(4), Some(4), None, Some(4), Some(4)], "t");
+        let d = s
+            .split("<path d=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("a path");
+        assert_eq!(d, "M3.0,3.0 L41.5,3.0 M118.5,3.0 L157.0,3.0", "{s}");
+        // No point at the unmeasured run's x, and nothing drawn at 0.
+        assert!(!s.contains("80.0,") && !s.contains(",29.0"), "{s}");
+        // The last run unmeasured: the dot marks the last measured one, not a zero.
+        let s = sparkline(&[Some(2), Some(4), None], "t");
+        assert!(s.contains("<path d=\"M3.0,16.0 L80.0,3.0\""), "{s}");
+        assert!(s.contains("<circle cx=\"80.0\" cy=\"3.0\""), "{s}");
+        assert!(!s.contains("157.0"), "{s}");
+        // A measured run between two gaps is a dot of its own.
+        let s = sparkline(&[None, Some(1), None, Some(1)], "t");
+        assert!(!s.contains("<path"), "{s}");
+        assert_eq!(s.matches("<circle").count(), 2, "{s}");
     }
 }

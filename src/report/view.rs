@@ -422,12 +422,23 @@ fn more(count: i64, shown: usize) -> i64 {
 /// The view of one agency; without `rows`, only what the summary table needs (no finding rows).
 pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
     let no_data = label(lang, "no_data");
-    let fails: Vec<i64> = a.trend.iter().map(|t| t.fails).collect();
+    // A run that measured nothing of the agency (an outage, a sample) is a gap, never 0.
+    let fails: Vec<Option<i64>> = a
+        .trend
+        .iter()
+        .map(|t| t.measured.then_some(t.fails))
+        .collect();
     let first = a.trend.first().map(|t| short_date(lang, &t.started_at));
     let last = a.trend.last().map(|t| short_date(lang, &t.started_at));
+    // The stored trend points count failing findings of every severity (no per-run info
+    // count is kept yet), unlike the findings column beside the line: the title says so.
+    let what = lang.pick(
+        "tính cả mục thông tin; khoảng trống: lần chạy không đo được",
+        "information items included; a gap: a run that measured nothing",
+    );
     let trend_title = match (first, last) {
-        (Some(f), Some(l)) => format!("{} ({f} – {l})", label(lang, "trend")),
-        _ => label(lang, "trend").to_string(),
+        (Some(f), Some(l)) => format!("{} ({f} – {l}; {what})", label(lang, "trend")),
+        _ => format!("{} ({what})", label(lang, "trend")),
     };
     let (name, name_alt) = match lang {
         Lang::Vi => (&a.facts.name, &a.facts.name_en),

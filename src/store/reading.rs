@@ -563,7 +563,11 @@ pub struct SurveyCounts {
     /// Hosts probed for the agency, and those the probe could not reach at all.
     pub hosts: i64,
     pub hosts_unreachable: i64,
-    /// Failing, unwaived `TLS-*` findings, and the most severe one's severity (`""`: none).
+    /// Hosts whose TLS is not known: not reached, or a `TLS-*` rule could not assess them.
+    pub hosts_tls_unknown: i64,
+    /// Failing, unwaived `TLS-*` findings on the agency's hosts (by host, whichever agency
+    /// owns the finding: a host shared by two agencies has its findings once), and the most
+    /// severe one's severity (`""`: none).
     pub tls_findings: i64,
     pub tls_worst: String,
 }
@@ -648,30 +652,51 @@ impl Store {
                 out.entry(agency).or_default().other_providers.insert(p, n);
             }
         }
-        {
-            let mut st = self.conn.prepare_cached(
-                "SELECT agency_id, COUNT(*), SUM(json_extract(dvc_text(facts_json), '$.error') IS NOT NULL)
-                 FROM host_facts WHERE run_id = ?1 GROUP BY agency_id",
-            )?;
-            let mut rows = st.query(params![run])?;
-            while let Some(r) = rows.next()? {
-                let e = out.entry(r.get(0)?).or_default();
-                e.hosts = r.get(1)?;
-                e.hosts_unreachable = r.get::<_, Option<i64>>(2)?.unwrap_or_default();
-            }
-        }
+        // Hosts by agency, then the TLS findings by host subject (`name:port`): a host shared
+        // by two agencies has its findings once, owned by the first, and counts for both.
+        let mut tls_fail: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+        let mut tls_cna: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         {
             let sql = format!(
-                "SELECT agency_id, COUNT(*), MIN({SEV_RANK}) FROM findings
-                 WHERE run_id = ?1 AND outcome = 'fail' AND waiver = '' AND rule_id LIKE 'TLS-%'
-                 GROUP BY agency_id"
+                "SELECT subject, outcome, COUNT(*), MIN({SEV_RANK}) FROM findings
+                 WHERE run_id = ?1 AND scope = 'host' AND rule_id LIKE 'TLS-%'
+                   AND (outcome = 'could_not_assess' OR (outcome = 'fail' AND waiver = ''))
+                 GROUP BY subject, outcome"
             );
             let mut st = self.conn.prepare_cached(&sql)?;
             let mut rows = st.query(params![run])?;
             while let Some(r) = rows.next()? {
-                let e = out.entry(r.get(0)?).or_default();
-                e.tls_findings = r.get(1)?;
-                e.tls_worst = match r.get::<_, i64>(2)? {
+                let (subject, outcome): (String, String) = (r.get(0)?, r.get(1)?);
+                if outcome == "fail" {
+                    tls_fail.insert(subject, (r.get(2)?, r.get(3)?));
+                } else {
+                    tls_cna.insert(subject);
+                }
+            }
+        }
+        {
+            let mut st = self.conn.prepare_cached(
+                "SELECT agency_id, host, json_extract(dvc_text(facts_json), '$.error') IS NOT NULL
+                 FROM host_facts WHERE run_id = ?1",
+            )?;
+            let mut rows = st.query(params![run])?;
+            let mut worst: BTreeMap<String, i64> = BTreeMap::new();
+            while let Some(r) = rows.next()? {
+                let (agency, host, down): (String, String, bool) =
+                    (r.get(0)?, r.get(1)?, r.get(2)?);
+                let e = out.entry(agency.clone()).or_default();
+                e.hosts += 1;
+                e.hosts_unreachable += i64::from(down);
+                e.hosts_tls_unknown += i64::from(down || tls_cna.contains(&host));
+                if let Some((n, rank)) = tls_fail.get(&host) {
+                    e.tls_findings += n;
+                    let w = worst.entry(agency).or_insert(*rank);
+                    *w = (*w).min(*rank);
+                }
+            }
+            for (agency, rank) in worst {
+                let e = out.entry(agency).or_default();
+                e.tls_worst = match rank {
                     0 => "critical",
                     1 => "high",
                     2 => "medium",
