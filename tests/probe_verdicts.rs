@@ -1066,3 +1066,72 @@ async fn a_leaf_no_parser_can_read_is_not_judged() {
         v.cna
     );
 }
+
+#[tokio::test]
+async fn an_aia_url_holding_the_roots_certificate_does_not_complete_the_chain() {
+    // The server sends only the leaf; its AIA caIssuers URL points at the CA's root, not at
+    // the intermediate that issued the leaf. The root is self-signed, but it is not the
+    // missing issuer: the chain is still incomplete (TLS-013), not complete-but-untrusted.
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let (aia_port, hits, body) = serve_body().await;
+    *body.lock().unwrap() = root.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/root.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert_eq!(f.cert.missing_issuer_url, url);
+    assert!(
+        f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.contains("Test Web Root") && e.contains("not the issuer")),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("AIA names the root, not the issuer", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn an_aia_url_holding_another_cas_certificate_does_not_complete_the_chain() {
+    // The AIA URL serves a different CA's self-signed certificate: the fetch proves nothing,
+    // the served chain's verdict (incomplete) stands.
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let other = Ca::root("Unrelated Root");
+    let (aia_port, _, body) = serve_body().await;
+    *body.lock().unwrap() = other.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/other.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert!(
+        !f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.contains("holds the missing certificate") || e.contains("is complete")),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("AIA names another CA", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn an_aia_url_holding_another_intermediate_is_not_named_as_the_missing_one() {
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let other = root.intermediate("Other Issuing CA");
+    let (aia_port, _, body) = serve_body().await;
+    *body.lock().unwrap() = other.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/other.crt");
+    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert!(
+        !f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.contains("holds the missing certificate")),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("AIA names another intermediate", &f, &["TLS-013"], &[]);
+}

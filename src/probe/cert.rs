@@ -89,48 +89,77 @@ const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 /// OID of the AIA OCSP access method.
 const OID_OCSP: &str = "1.3.6.1.5.5.7.48.1";
 
-fn aia_url(x: &X509Certificate<'_>, method: &str) -> Option<String> {
+/// Every AIA URI of a certificate for `method`, in the order listed.
+fn aia_urls(x: &X509Certificate<'_>, method: &str) -> Vec<String> {
+    let mut out = Vec::new();
     for ext in x.extensions() {
         if let ParsedExtension::AuthorityInfoAccess(aia) = ext.parsed_extension() {
             for d in &aia.accessdescs {
                 if d.access_method.to_id_string() == method
                     && let GeneralName::URI(u) = &d.access_location
                 {
-                    return Some((*u).to_string());
+                    out.push((*u).to_string());
                 }
             }
         }
     }
-    None
+    out
 }
 
-/// The first AIA caIssuers URL of a certificate (where its issuer is published).
+/// The first `http://` or `https://` URI of `urls` (a certificate may list an `ldap://` one
+/// first; that one is not the only source it names).
+pub fn first_http(urls: &[String]) -> Option<String> {
+    urls.iter()
+        .find(|u| {
+            let l = u.to_ascii_lowercase();
+            l.starts_with("http://") || l.starts_with("https://")
+        })
+        .cloned()
+}
+
+/// Every AIA caIssuers URI of a certificate, in the order listed.
+pub fn ca_issuers_urls(x: &X509Certificate<'_>) -> Vec<String> {
+    aia_urls(x, OID_CA_ISSUERS)
+}
+
+/// The first http(s) AIA caIssuers URL of a certificate (where its issuer is published).
 pub fn ca_issuers_url(x: &X509Certificate<'_>) -> Option<String> {
-    aia_url(x, OID_CA_ISSUERS)
+    first_http(&ca_issuers_urls(x))
 }
 
-/// The first AIA OCSP responder URL of a certificate.
+/// Every AIA OCSP responder URI of a certificate, in the order listed.
+pub fn ocsp_urls(x: &X509Certificate<'_>) -> Vec<String> {
+    aia_urls(x, OID_OCSP)
+}
+
+/// The first http(s) AIA OCSP responder URL of a certificate.
 pub fn ocsp_url(x: &X509Certificate<'_>) -> Option<String> {
-    aia_url(x, OID_OCSP)
+    first_http(&ocsp_urls(x))
 }
 
-/// The first CRL distribution point URL of a certificate.
-pub fn crl_url(x: &X509Certificate<'_>) -> Option<String> {
+/// Every URI of every CRL distribution point of a certificate, in the order listed.
+pub fn crl_urls(x: &X509Certificate<'_>) -> Vec<String> {
     use x509_parser::extensions::DistributionPointName;
+    let mut out = Vec::new();
     for ext in x.extensions() {
         if let ParsedExtension::CRLDistributionPoints(points) = ext.parsed_extension() {
             for p in points.iter() {
                 if let Some(DistributionPointName::FullName(names)) = &p.distribution_point {
                     for n in names {
                         if let GeneralName::URI(u) = n {
-                            return Some((*u).to_string());
+                            out.push((*u).to_string());
                         }
                     }
                 }
             }
         }
     }
-    None
+    out
+}
+
+/// The first http(s) CRL distribution point URL of a certificate, among all its points.
+pub fn crl_url(x: &X509Certificate<'_>) -> Option<String> {
+    first_http(&crl_urls(x))
 }
 
 /// Whether `der` parses as a CA certificate.
@@ -220,6 +249,52 @@ fn is_self_signed(x: &X509Certificate<'_>) -> bool {
     }
 }
 
+/// A self-signed test certificate listing `crl` as CRL distribution points (one point each,
+/// in order) and `ocsp` as AIA OCSP responders (in order).
+#[cfg(test)]
+pub(crate) fn test_cert_with_sources(crl: &[&str], ocsp: &[&str]) -> Vec<u8> {
+    fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![tag];
+        let len = body.len();
+        if len < 0x80 {
+            out.push(u8::try_from(len).unwrap_or_default());
+        } else {
+            let bytes: Vec<u8> = len
+                .to_be_bytes()
+                .into_iter()
+                .skip_while(|b| *b == 0)
+                .collect();
+            out.push(0x80 | u8::try_from(bytes.len()).unwrap_or_default());
+            out.extend(bytes);
+        }
+        out.extend_from_slice(body);
+        out
+    }
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+    let mut params = rcgen::CertificateParams::new(vec!["a.test".to_string()]).expect("params");
+    params.crl_distribution_points = crl
+        .iter()
+        .map(|u| rcgen::CrlDistributionPoint {
+            uris: vec![(*u).to_string()],
+        })
+        .collect();
+    if !ocsp.is_empty() {
+        let mut access = Vec::new();
+        for u in ocsp {
+            let mut d = der(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+            d.extend(der(0x86, u.as_bytes()));
+            access.extend(der(0x30, &d));
+        }
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 5, 5, 7, 1, 1],
+                der(0x30, &access),
+            ));
+    }
+    params.self_signed(&key).expect("cert").der().to_vec()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,5 +350,40 @@ mod tests {
         assert!(!weak_key(&k("rsa", 2048)));
         assert!(weak_key(&k("ec", 224)));
         assert!(!weak_key(&k("ec", 256)));
+    }
+
+    #[test]
+    fn revocation_uris_skip_an_ldap_one_listed_first() {
+        let der = test_cert_with_sources(
+            &[
+                "ldap://dir.ca.test/cn=CA?certificateRevocationList",
+                "http://ca.test/ca.crl",
+            ],
+            &["ldap://dir.ca.test/ocsp", "http://ocsp.ca.test/"],
+        );
+        let (_, x) = X509Certificate::from_der(&der).expect("parse");
+        assert_eq!(crl_urls(&x).len(), 2);
+        assert_eq!(crl_url(&x).as_deref(), Some("http://ca.test/ca.crl"));
+        assert_eq!(ocsp_urls(&x).len(), 2);
+        assert_eq!(ocsp_url(&x).as_deref(), Some("http://ocsp.ca.test/"));
+    }
+
+    #[test]
+    fn revocation_uris_keep_the_listed_order_among_http_ones() {
+        let der = test_cert_with_sources(&["https://a.test/1.crl", "http://b.test/2.crl"], &[]);
+        let (_, x) = X509Certificate::from_der(&der).expect("parse");
+        assert_eq!(crl_url(&x).as_deref(), Some("https://a.test/1.crl"));
+        assert_eq!(ocsp_url(&x), None);
+        assert!(ocsp_urls(&x).is_empty());
+    }
+
+    #[test]
+    fn ldap_only_sources_give_no_http_url_but_are_listed() {
+        let der = test_cert_with_sources(&["ldap://dir.ca.test/crl"], &["ldap://dir.ca.test/ocsp"]);
+        let (_, x) = X509Certificate::from_der(&der).expect("parse");
+        assert_eq!(crl_url(&x), None);
+        assert_eq!(ocsp_url(&x), None);
+        assert_eq!(crl_urls(&x), vec!["ldap://dir.ca.test/crl".to_string()]);
+        assert_eq!(ocsp_urls(&x), vec!["ldap://dir.ca.test/ocsp".to_string()]);
     }
 }

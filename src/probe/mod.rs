@@ -401,7 +401,8 @@ impl Prober {
     /// most [`MAX_AIA_BYTES`], under the connect + read timeout) to tell the two cases apart: a
     /// self-signed root the server need not send (the chain is complete, just untrusted:
     /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
-    /// in `verify_errors`). A failed fetch keeps the verdict from the served chain.
+    /// in `verify_errors`). A failed fetch keeps the verdict from the served chain, and so
+    /// does a fetched certificate whose subject is not the issuer the served chain names.
     async fn confirm_missing_issuer(
         &self,
         facts: &mut HostFacts,
@@ -419,6 +420,20 @@ impl Prober {
             return;
         };
         let fetched = cert::cert_facts(&der, now);
+        if !trust::names_missing_issuer(chain, &der) {
+            // Only a certificate whose subject is the issuer named by the last served
+            // certificate can be the one left out. Anything else (the CA's root, another CA)
+            // proves nothing about the served chain: its verdict stands.
+            facts.cert.verify_errors.push(format!(
+                "AIA caIssuers {url} holds {}, which is not the issuer named by the last served certificate: the chain stays incomplete as served",
+                if fetched.subject.is_empty() {
+                    "an unreadable certificate"
+                } else {
+                    &fetched.subject
+                }
+            ));
+            return;
+        }
         if fetched.self_signed {
             facts.cert.chain_complete = true;
             facts.cert.missing_issuer_url.clear();

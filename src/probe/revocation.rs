@@ -4,7 +4,8 @@
 //! per issuer and serial within a probe run.
 //!
 //! Result: `good | revoked | unknown(reason)`; a certificate naming neither gives no status at
-//! all (nothing to check). Bounds: one lookup per (issuer, serial) and one read per CRL URL per
+//! all (nothing to check), while one naming a source that cannot be asked (an OCSP responder
+//! without the issuer certificate, only `ldap://` or `https://` URIs) gives `unknown`. Bounds: one lookup per (issuer, serial) and one read per CRL URL per
 //! [`RevocationCache`] (the [`super::Prober`], i.e. one run), at most [`MAX_OCSP_BYTES`] / [`MAX_CRL_BYTES`] read, each
 //! step under the probe's connect + read timeout, and only `http://` URLs (as RFC 5280 and
 //! RFC 6960 expect; an `https://` one would need trust to fetch the thing that decides trust).
@@ -78,16 +79,19 @@ impl RevocationCache {
         timeout: Duration,
     ) -> Option<(Status, &'static str)> {
         let (_, x) = X509Certificate::from_der(leaf).ok()?;
-        let crl_url = super::cert::crl_url(&x).filter(|u| u.starts_with("http://"));
+        // Every URI listed counts: an `ldap://` (or `https://`) one listed first does not hide
+        // an `http://` one after it.
+        let crl_urls = super::cert::crl_urls(&x);
+        let ocsp_urls = super::cert::ocsp_urls(&x);
+        let crl_url = first_plain_http(&crl_urls);
         let issuer_key = issuer
             .and_then(|d| X509Certificate::from_der(d).ok())
             .filter(|(_, i)| i.subject().as_raw() == x.issuer().as_raw())
             .map(|(_, i)| i.public_key().subject_public_key.data.to_vec());
-        let ocsp_url = super::cert::ocsp_url(&x)
-            .filter(|u| u.starts_with("http://"))
-            .filter(|_| issuer_key.is_some());
+        let ocsp_named = first_plain_http(&ocsp_urls);
+        let ocsp_url = ocsp_named.clone().filter(|_| issuer_key.is_some());
         if crl_url.is_none() && ocsp_url.is_none() {
-            return None;
+            return unusable_sources(&crl_urls, &ocsp_urls, ocsp_named.as_deref());
         }
         let issuer_name = x.issuer().as_raw().to_vec();
         let serial = x.raw_serial().to_vec();
@@ -176,6 +180,59 @@ impl RevocationCache {
         .await
         .clone()
     }
+}
+
+/// The first `http://` URI of `urls`, the only kind fetched (see the module doc).
+fn first_plain_http(urls: &[String]) -> Option<String> {
+    urls.iter()
+        .find(|u| u.to_ascii_lowercase().starts_with("http://"))
+        .cloned()
+}
+
+/// The status when no source can be asked: `None` only when the certificate names no
+/// revocation source at all (nothing to check); a source it names that cannot be used (an
+/// OCSP responder without the issuer certificate to build the request, or only non-`http://`
+/// URIs) leaves the status unknown, never "not applicable".
+fn unusable_sources(
+    crl_urls: &[String],
+    ocsp_urls: &[String],
+    ocsp_named: Option<&str>,
+) -> Option<(Status, &'static str)> {
+    if crl_urls.is_empty() && ocsp_urls.is_empty() {
+        return None;
+    }
+    let (why, source) = match ocsp_named {
+        Some(url) => (
+            format!(
+                "the certificate names OCSP responder {url} but its issuer certificate was not found (neither served nor configured), so no request could be built{}",
+                if crl_urls.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; its CRL distribution points are not http:// ({})",
+                        crl_urls.join(", ")
+                    )
+                }
+            ),
+            "ocsp",
+        ),
+        None => (
+            format!(
+                "the certificate names revocation sources but none over http:// ({})",
+                crl_urls
+                    .iter()
+                    .chain(ocsp_urls)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            if crl_urls.is_empty() { "ocsp" } else { "crl" },
+        ),
+    };
+    Some((
+        Status::Unknown(Failure::new(AssessReason::NoData, why)),
+        source,
+    ))
 }
 
 /// POST an OCSP request to `url`, at most [`MAX_OCSP_BYTES`] of answer.
@@ -300,5 +357,52 @@ mod tests {
             let v: Vec<u8> = (0..n).map(|i| i.wrapping_mul(31) ^ n).collect();
             assert_ne!(status_in(&v, b"x", b"\x01", "u"), Status::Good);
         }
+    }
+
+    fn client() -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    fn unknown_reason(r: Option<(Status, &'static str)>) -> (String, &'static str) {
+        match r {
+            Some((Status::Unknown(f), source)) => (f.message, source),
+            other => panic!("expected an unknown status, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_ocsp_only_certificate_without_its_issuer_is_unknown_not_without_source() {
+        let leaf = super::super::cert::test_cert_with_sources(&[], &["http://ocsp.ca.test/"]);
+        let cache = RevocationCache::default();
+        let client = client();
+        let r = cache
+            .check(&client, &leaf, None, Duration::from_millis(200))
+            .await;
+        let (why, source) = unknown_reason(r);
+        assert_eq!(source, "ocsp");
+        assert!(
+            why.contains("http://ocsp.ca.test/") && why.contains("issuer"),
+            "{why}"
+        );
+        assert_eq!(cache.fetches(), 0, "nothing could be asked");
+    }
+
+    #[tokio::test]
+    async fn only_ldap_sources_are_unknown_and_no_sources_is_none() {
+        let client = client();
+        let cache = RevocationCache::default();
+        let leaf = super::super::cert::test_cert_with_sources(&["ldap://dir.ca.test/crl"], &[]);
+        let r = cache
+            .check(&client, &leaf, None, Duration::from_millis(200))
+            .await;
+        let (why, source) = unknown_reason(r);
+        assert_eq!(source, "crl");
+        assert!(why.contains("ldap://dir.ca.test/crl"), "{why}");
+        let bare = super::super::cert::test_cert_with_sources(&[], &[]);
+        let r = cache
+            .check(&client, &bare, None, Duration::from_millis(200))
+            .await;
+        assert!(r.is_none(), "{r:?}");
     }
 }

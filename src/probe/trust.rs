@@ -198,6 +198,34 @@ pub fn missing_issuer(chain: &[CertificateDer<'_>]) -> Option<String> {
         .take(MAX_PATH)
         .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, x)| x))
         .collect();
+    let cur = path_end(&parsed)?;
+    if cur.subject().as_raw() == cur.issuer().as_raw() {
+        return None;
+    }
+    super::cert::ca_issuers_url(cur)
+}
+
+/// Whether `candidate` (DER) is named as the issuer of the certificate the served path ends
+/// at: its subject equals, byte for byte, that certificate's issuer name. Only such a
+/// certificate can be the one the server left out; anything else fetched from an AIA URL
+/// says nothing about the served chain. `false` when either cannot be read.
+pub fn names_missing_issuer(chain: &[CertificateDer<'_>], candidate: &[u8]) -> bool {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let Ok((_, fetched)) = X509Certificate::from_der(candidate) else {
+        return false;
+    };
+    let parsed: Vec<X509Certificate<'_>> = chain
+        .iter()
+        .take(MAX_PATH)
+        .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, x)| x))
+        .collect();
+    path_end(&parsed).is_some_and(|end| end.issuer().as_raw() == fetched.subject().as_raw())
+}
+
+/// The certificate the path from the leaf through the served certificates ends at.
+fn path_end<'a, 'b>(
+    parsed: &'a [x509_parser::prelude::X509Certificate<'b>],
+) -> Option<&'a x509_parser::prelude::X509Certificate<'b>> {
     let mut cur = parsed.first()?;
     let mut used = vec![false; parsed.len()];
     if let Some(u) = used.first_mut() {
@@ -217,8 +245,5 @@ pub fn missing_issuer(chain: &[CertificateDer<'_>]) -> Option<String> {
             None => break,
         }
     }
-    if cur.subject().as_raw() == cur.issuer().as_raw() {
-        return None;
-    }
-    super::cert::ca_issuers_url(cur)
+    Some(cur)
 }
