@@ -176,7 +176,8 @@ fn from_xlsx(path: &Path) -> Numbers {
         }
         let num = |i: usize| row.get(i).and_then(|c| c.get_float()).unwrap_or(0.0) as i64;
         n.services += num(2);
-        n.findings += num(7);
+        // "Vi phạm" (violations) and the info column: the terminal's findings are both.
+        n.findings += num(7) + num(15);
         n.resolved += num(10);
         n.could_not_assess += num(11);
         n.waived += num(12);

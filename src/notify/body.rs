@@ -331,9 +331,14 @@ pub fn body(part: &ReportData, msg: &PlannedMessage, settings: &BodySettings, fr
         agencies_more: part.agencies.len().saturating_sub(agencies.len()),
         agencies,
         totals_line: format!(
-            "{} {} · {} {}/{} {}",
+            "{} {}{} · {} {}/{} {}",
             label(lang, "findings"),
-            t.findings,
+            t.violations,
+            if t.info > 0 {
+                format!(" · {} {}", label(lang, "sev_info"), t.info)
+            } else {
+                String::new()
+            },
             label(lang, "services"),
             t.services_read,
             t.services,

@@ -27,13 +27,17 @@ pub fn subject(data: &ReportData, msg: &PlannedMessage) -> String {
     let lang = data.lang;
     let tag = label(Lang::Vi, data.run.mode.label_key());
     let t = &data.totals;
+    // The body's words and numbers: "Mới" is new only, "Tái diễn" said when there are any.
     let mut counts = format!(
         "{} {} · {} {}",
         label(lang, "findings"),
         t.violations,
         label(lang, "new"),
-        t.new + t.regressed,
+        t.new,
     );
+    if t.regressed > 0 {
+        counts.push_str(&format!(" · {} {}", label(lang, "regressed"), t.regressed));
+    }
     // What was not read is said up front: a reader must not take a partial look for a
     // clean bill.
     if t.agencies_incomplete > 0 {

@@ -239,7 +239,8 @@ pub fn fully_assessed(a: &AgencyReport) -> bool {
 fn state_of(a: &AgencyReport) -> (&'static str, &'static str, u8) {
     if not_assessed(a) {
         ("not_assessed", "fs_not_assessed", 0)
-    } else if a.counts.findings > 0 {
+    } else if a.counts.violations > 0 {
+        // Info items are findings, not violations: "Có vi phạm" only for violations.
         ("open", "fs_open", 1)
     } else if !fully_assessed(a) {
         ("partial", "fs_partial", 2)
@@ -356,7 +357,8 @@ fn rank_row(lang: Lang, a: &AgencyReport, run_id: i64) -> RankRow {
         high: n(Severity::High),
         medium: n(Severity::Medium),
         low: n(Severity::Low),
-        findings: a.counts.findings,
+        // Under the label "Vi phạm": violations, as every other count so labelled.
+        findings: a.counts.violations,
         services_read: a.services_read,
         services_total: a.services_total,
         vgca: a
@@ -821,6 +823,39 @@ mod tests {
 
     /// An agency whose failing findings are all unverified (pages timed out) or whose services
     /// were not all read has no open finding, yet is not clean.
+    /// Info items are findings, not violations: an agency with only info items is not "Có vi
+    /// phạm", and the ranking's "Vi phạm" column counts violations like every other place.
+    #[test]
+    fn info_items_alone_are_no_violations() {
+        let mut data = build(sample_input(Lang::Vi)).expect("build");
+        for a in &mut data.agencies {
+            a.rules.clear();
+            a.counts.findings = 3;
+            a.counts.violations = 0;
+            a.counts.info = 3;
+            a.counts.unverified = 0;
+            a.services_read = a.services_read.max(1);
+            a.coverage.listed = a.coverage.listed.max(1);
+            a.coverage.read = a.coverage.listed;
+            a.coverage.listing_error = None;
+            a.coverage.truncated.clear();
+            a.coverage.unread.clear();
+            a.assessment = Assessment::Assessed;
+        }
+        let fs = first_screen(&data);
+        assert!(!fs.ranking.is_empty());
+        for r in &fs.ranking {
+            assert_eq!((r.state, r.findings), ("clean", 0), "{}", r.id);
+        }
+        let a = &mut data.agencies[0];
+        a.counts.violations = 2;
+        a.counts.findings = 5;
+        let id = a.facts.id.clone();
+        let fs = first_screen(&data);
+        let row = fs.ranking.iter().find(|r| r.id == id).expect("ranked");
+        assert_eq!((row.state, row.findings), ("open", 2));
+    }
+
     #[test]
     fn unverified_or_partial_coverage_is_not_clean_and_never_ranks_best() {
         let mut data = build(sample_input(Lang::Vi)).expect("build");

@@ -122,6 +122,7 @@ fn summary(
         label(lang, "waived"),
         label(lang, "services_read"),
         label(lang, "state_unverified"),
+        label(lang, "sev_info"),
     ];
     header(ws, &cols, bold)?;
     for (i, a) in data.agencies.iter().enumerate() {
@@ -149,8 +150,9 @@ fn summary(
             }
         }
         let c = &a.counts;
+        // "Vi phạm" holds violations, as everywhere; info items have their own column.
         let counts = [
-            c.findings,
+            c.violations,
             c.new,
             c.regressed,
             c.resolved,
@@ -158,6 +160,7 @@ fn summary(
             c.waived,
             a.services_read,
             c.unverified,
+            c.info,
         ];
         for (j, n) in counts.iter().enumerate() {
             ws.write_number(r, 7 + j as u16, *n as f64).map_err(err)?;
