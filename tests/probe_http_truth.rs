@@ -15,7 +15,7 @@ use dvc_audit::facts::{AgencyFacts, AgencyKind, AssessReason, HostFacts};
 use dvc_audit::probe::{ProbeConfig, probe_host};
 use dvc_audit::rules::{Outcome, RuleSet, Verdict};
 use probe_common::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 const HOST: &str = "dvc.http-truth.sandbox.test";
@@ -93,21 +93,6 @@ fn head(status: &str, headers: &[&str]) -> String {
     }
     h.push_str("\r\n");
     h
-}
-
-/// Read a request head; its path.
-async fn request_path<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<String> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
-        let n = s.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let text = String::from_utf8_lossy(&buf);
-    text.split_whitespace().nth(1).map(str::to_string)
 }
 
 /// A probe config: the TLS side served by `tls` (or a closed port), plain HTTP on `http_port`,

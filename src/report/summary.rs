@@ -823,16 +823,14 @@ mod tests {
 
     /// An agency whose failing findings are all unverified (pages timed out) or whose services
     /// were not all read has no open finding, yet is not clean.
-    /// Info items are findings, not violations: an agency with only info items is not "Có vi
-    /// phạm", and the ranking's "Vi phạm" column counts violations like every other place.
-    #[test]
-    fn info_items_alone_are_no_violations() {
-        let mut data = build(sample_input(Lang::Vi)).expect("build");
+    /// Make every agency fully assessed (coverage complete, nothing unverified) and without
+    /// findings: clean.
+    fn fully_assessed_without_violations(data: &mut ReportData) {
         for a in &mut data.agencies {
             a.rules.clear();
-            a.counts.findings = 3;
+            a.counts.findings = 0;
             a.counts.violations = 0;
-            a.counts.info = 3;
+            a.counts.info = 0;
             a.counts.unverified = 0;
             a.services_read = a.services_read.max(1);
             a.coverage.listed = a.coverage.listed.max(1);
@@ -841,6 +839,18 @@ mod tests {
             a.coverage.truncated.clear();
             a.coverage.unread.clear();
             a.assessment = Assessment::Assessed;
+        }
+    }
+
+    /// Info items are findings, not violations: an agency with only info items is not "Có vi
+    /// phạm", and the ranking's "Vi phạm" column counts violations like every other place.
+    #[test]
+    fn info_items_alone_are_no_violations() {
+        let mut data = build(sample_input(Lang::Vi)).expect("build");
+        fully_assessed_without_violations(&mut data);
+        for a in &mut data.agencies {
+            a.counts.findings = 3;
+            a.counts.info = 3;
         }
         let fs = first_screen(&data);
         assert!(!fs.ranking.is_empty());
@@ -859,21 +869,7 @@ mod tests {
     #[test]
     fn unverified_or_partial_coverage_is_not_clean_and_never_ranks_best() {
         let mut data = build(sample_input(Lang::Vi)).expect("build");
-        // Make every agency fully assessed and without open findings: clean.
-        for a in &mut data.agencies {
-            a.rules.clear();
-            a.counts.findings = 0;
-            a.counts.violations = 0;
-            a.counts.info = 0;
-            a.counts.unverified = 0;
-            a.services_read = a.services_read.max(1);
-            a.coverage.listed = a.coverage.listed.max(1);
-            a.coverage.read = a.coverage.listed;
-            a.coverage.listing_error = None;
-            a.coverage.truncated.clear();
-            a.coverage.unread.clear();
-            a.assessment = Assessment::Assessed;
-        }
+        fully_assessed_without_violations(&mut data);
         assert!(data.agencies.len() >= 2);
         for a in &data.agencies {
             assert!(a.coverage.complete(), "{:?}", a.coverage);

@@ -439,6 +439,11 @@ fn response_head(status: &str, headers: &[String]) -> String {
 }
 
 async fn read_head<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<()> {
+    request_path(s).await.map(|_| ())
+}
+
+/// Read a request head (at most 16 KiB); its path.
+pub async fn request_path<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
@@ -448,7 +453,13 @@ async fn read_head<S: AsyncReadExt + Unpin>(s: &mut S) -> Option<()> {
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-    Some(())
+    let text = String::from_utf8_lossy(&buf);
+    Some(
+        text.split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string(),
+    )
 }
 
 /// A probe config for tests: `web` is the fixture root, short timeouts, names pinned.
