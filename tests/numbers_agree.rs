@@ -374,6 +374,14 @@ fn survey_from_html(html: &str) -> Survey {
     Survey::from_cells(&cells)
 }
 
+/// A run that writes its reports and sends no mail.
+fn no_mail() -> RunOptions {
+    RunOptions {
+        send_mail: false,
+        ..RunOptions::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_output_prints_the_same_numbers() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
@@ -392,11 +400,7 @@ async fn every_output_prints_the_same_numbers() {
         c.email.smtp_port = closed;
         c.email.tls = dvc_audit::config::SmtpTls::None;
     });
-    let no_mail = RunOptions {
-        send_mail: false,
-        ..RunOptions::default()
-    };
-    pipeline::run(&setup, no_mail, None).await.expect("run 1");
+    pipeline::run(&setup, no_mail(), None).await.expect("run 1");
     served
         .handle
         .mutate(|o| {
@@ -592,16 +596,7 @@ async fn a_truncated_agency_says_so_in_every_output() {
         // Fewer pages than the larger portals need: their walks are cut.
         c.crawl.max_pages_per_agency = 4;
     });
-    let r = pipeline::run(
-        &setup,
-        RunOptions {
-            send_mail: false,
-            ..RunOptions::default()
-        },
-        None,
-    )
-    .await
-    .expect("run");
+    let r = pipeline::run(&setup, no_mail(), None).await.expect("run");
     let cut: Vec<&String> = r
         .coverage
         .iter()
@@ -652,16 +647,7 @@ async fn the_same_code_on_two_pages_is_one_service_everywhere() {
         c.report.formats = vec!["json".into()];
         c.email.enabled = false;
     });
-    let r = pipeline::run(
-        &setup,
-        RunOptions {
-            send_mail: false,
-            ..RunOptions::default()
-        },
-        None,
-    )
-    .await
-    .expect("run");
+    let r = pipeline::run(&setup, no_mail(), None).await.expect("run");
     let cov = &r.coverage["danang"];
     assert_eq!(cov.excluded.get("duplicate_code"), Some(&1), "{cov:?}");
     let store = Store::open(&served.db()).expect("store");
@@ -717,15 +703,11 @@ fn lifecycle_from_terminal(text: &str) -> [i64; 5] {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waived_persisting_finding_is_counted_once_everywhere() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
-    let opts = || RunOptions {
-        send_mail: false,
-        ..RunOptions::default()
-    };
     let plain = world::setup(&served.config_path(), |c| {
         c.report.formats = vec!["json".into()];
         c.email.enabled = false;
     });
-    let r1 = pipeline::run(&plain, opts(), None).await.expect("run 1");
+    let r1 = pipeline::run(&plain, no_mail(), None).await.expect("run 1");
     // Waive one failing service finding of run 1 (exact subject), for run 2.
     let store = Store::open(&served.db()).expect("store");
     let target = store
@@ -749,7 +731,9 @@ async fn a_waived_persisting_finding_is_counted_once_everywhere() {
         c.email.enabled = false;
         c.rules.waivers = Some(waivers.display().to_string());
     });
-    let r2 = pipeline::run(&waived, opts(), None).await.expect("run 2");
+    let r2 = pipeline::run(&waived, no_mail(), None)
+        .await
+        .expect("run 2");
     assert!(
         r2.waived >= 1,
         "the waiver applied: {}",
@@ -816,16 +800,9 @@ async fn a_sampled_run_is_not_complete_coverage_anywhere() {
         c.report.formats = ["json", "text"].map(String::from).to_vec();
         c.email.enabled = false;
     });
-    let regular = pipeline::run(
-        &setup,
-        RunOptions {
-            send_mail: false,
-            ..RunOptions::default()
-        },
-        None,
-    )
-    .await
-    .expect("regular run");
+    let regular = pipeline::run(&setup, no_mail(), None)
+        .await
+        .expect("regular run");
     let per_agency = 2;
     let r = pipeline::run(
         &setup,
@@ -833,8 +810,7 @@ async fn a_sampled_run_is_not_complete_coverage_anywhere() {
             mode: dvc_audit::report::Mode::Surprise,
             sample_services: Some(per_agency),
             seed: Some(11),
-            send_mail: false,
-            ..RunOptions::default()
+            ..no_mail()
         },
         None,
     )
