@@ -416,11 +416,11 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
     };
     // One judge: the host rules `run` evaluates (the configuration's rule set, parameters and
     // severities when there is a configuration, else the bundled pack), called the same way.
-    let (rules, configured_fail_on) = if config.is_file() {
+    let (rules, waivers, configured_fail_on) = if config.is_file() {
         match crate::run::setup::Setup::load(config) {
             Ok(s) => {
                 let fail_on = s.loaded.config.audit.fail_on;
-                (s.rules, Some(fail_on))
+                (s.rules, s.waivers, Some(fail_on))
             }
             Err(e) => {
                 crate::logging::diagnostics(&e.0);
@@ -429,7 +429,7 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         }
     } else {
         match crate::rules::RuleSet::bundled() {
-            Ok(l) => (l.rules, None),
+            Ok(l) => (l.rules, crate::rules::Waivers::default(), None),
             Err(e) => {
                 crate::logging::diagnostics(&e.0);
                 return Ok(ExitCode::ConfigError);
@@ -440,7 +440,7 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         .fail_on
         .or(configured_fail_on)
         .unwrap_or(crate::facts::Severity::High);
-    let report = crate::probe::spot::spot(cfg, &args.url, &target, &rules).await;
+    let report = crate::probe::spot::spot(cfg, &args.url, &target, &rules, &waivers).await;
     if crate::logging::json() {
         // One line: the report's JSON form as the `spot_finished` event's `report` field.
         crate::outln!(

@@ -273,3 +273,48 @@ fn spot_rejects_bad_arguments() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resolve"));
 }
+
+/// A host that is no configured portal, spot-checked with a configuration: its waivers apply
+/// as `run` applies them (by rule and `host:port`), so a waived finding is shown as waived and
+/// does not set the exit status; without the waiver the same check exits 1.
+#[tokio::test]
+async fn spot_applies_the_configurations_waivers_to_a_host_that_is_no_portal() {
+    let dir = scratch();
+    let cfg = dir.path().join("audit.toml");
+    let init = dvc(vec![
+        "config".into(),
+        "init".into(),
+        "-c".into(),
+        cfg.display().to_string(),
+    ])
+    .await;
+    assert!(init.status.success(), "{init:?}");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(text.contains("# waivers = \"waivers.toml\""), "{text}");
+    std::fs::write(
+        &cfg,
+        text.replace("# waivers = \"waivers.toml\"", "waivers = \"waivers.toml\""),
+    )
+    .unwrap();
+    let waivers = dir.path().join("waivers.toml");
+    std::fs::write(&waivers, "").unwrap();
+    let c = cfg.display().to_string();
+
+    // No waiver: TLS-002 (medium) fails and sets the status.
+    let (out, _) = run_spot(&["-c", &c, "--fail-on", "medium"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("TLS-002"), "{stdout}");
+
+    std::fs::write(
+        &waivers,
+        format!(
+            "[[waiver]]\nrule = \"TLS-002\"\nsubject = \"{HOST}:*\"\nreason = \"Chứng thư chuyên dùng\"\ndecision = \"QĐ 1/2026\"\nexpires = 2099-12-31\n"
+        ),
+    )
+    .unwrap();
+    let (out, _) = run_spot(&["-c", &c, "--fail-on", "medium"]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("waived until 2099-12-31"), "{stdout}");
+}

@@ -81,6 +81,7 @@ pub async fn spot(
     input: &str,
     target: &SpotTarget,
     rules: &RuleSet,
+    waivers: &crate::rules::Waivers,
 ) -> SpotReport {
     let mut host = target.host.clone();
     let mut port = target.https_port.unwrap_or(443);
@@ -115,10 +116,13 @@ pub async fn spot(
         platform: String::new(),
         jurisdiction: String::new(),
     };
-    let outcomes = rules.agency_scope(&agency).evaluate_host(&facts);
+    let mut outcomes = rules.agency_scope(&agency).evaluate_host(&facts);
+    // The configuration's waivers, as `run` applies them (by rule and subject `host:port`):
+    // a waived finding is shown with its waiver and does not set the exit status.
+    waivers.apply(&mut outcomes, time::OffsetDateTime::now_utc().date());
     let worst = outcomes
         .iter()
-        .filter(|o| matches!(o.verdict, Verdict::Fail))
+        .filter(|o| matches!(o.verdict, Verdict::Fail) && o.waiver.is_none())
         .map(|o| o.severity)
         .max();
     SpotReport {

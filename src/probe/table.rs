@@ -133,7 +133,18 @@ pub fn render_outcomes(outcomes: &[Outcome], english: bool) -> String {
         } else {
             &o.message_vi
         };
-        let _ = writeln!(out, "  [{}] {} {}", o.severity, o.rule_id, msg);
+        match &o.waiver {
+            Some(w) => {
+                let _ = writeln!(
+                    out,
+                    "  [{}, waived until {}] {} {} ({})",
+                    o.severity, w.expires, o.rule_id, msg, w.decision
+                );
+            }
+            None => {
+                let _ = writeln!(out, "  [{}] {} {}", o.severity, o.rule_id, msg);
+            }
+        }
     }
     for o in outcomes {
         if let Verdict::CouldNotAssess { reason, detail } = &o.verdict {
