@@ -54,11 +54,24 @@ pub fn cert_facts(der: &[u8], now: OffsetDateTime) -> CertFacts {
         not_before: rfc3339(not_before),
         not_after: rfc3339(not_after),
         days_left: (not_after - now).whole_days(),
-        validity_days: (not_after - not_before).whole_days(),
+        validity_days: validity_days(not_before, not_after),
         key: key_facts(&x),
         sig_alg: sig_alg_name(&x),
         self_signed: is_self_signed(&x),
         is_ca: x.is_ca(),
+    }
+}
+
+/// The validity period in days, rounded up, as the CA/Browser Forum counts it: from
+/// `notBefore` to `notAfter` inclusive (the difference plus one second). A certificate
+/// valid for 398 days and one second is 399 days here, over the 398-day maximum; truncating
+/// to whole days let up to 23h59m59s beyond it pass.
+fn validity_days(not_before: OffsetDateTime, not_after: OffsetDateTime) -> i64 {
+    let secs = (not_after - not_before).whole_seconds().saturating_add(1);
+    if secs <= 0 {
+        0
+    } else {
+        secs.saturating_add(86_399) / 86_400
     }
 }
 
@@ -303,6 +316,30 @@ mod tests {
         let key = rcgen::KeyPair::generate_for(alg).expect("key");
         let params = rcgen::CertificateParams::new(sans).expect("params");
         params.self_signed(&key).expect("cert").der().to_vec()
+    }
+
+    #[test]
+    fn validity_counts_inclusive_seconds_rounded_up() {
+        let start = OffsetDateTime::UNIX_EPOCH;
+        let at = |secs: i64| start + time::Duration::seconds(secs);
+        const DAY: i64 = 86_400;
+        // Let's Encrypt style: 90 days minus one second is exactly 90 days.
+        assert_eq!(validity_days(start, at(90 * DAY - 1)), 90);
+        assert_eq!(validity_days(start, at(398 * DAY - 1)), 398);
+        // One second more is over 398 (before: 398, a pass).
+        assert_eq!(validity_days(start, at(398 * DAY)), 399);
+        assert_eq!(validity_days(start, at(398 * DAY + 23 * 3600)), 399);
+        assert_eq!(validity_days(start, at(-5)), 0);
+        // Through the certificate's own dates.
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
+        let mut params = rcgen::CertificateParams::new(vec!["a.test".to_string()]).expect("p");
+        params.not_before = rcgen::date_time_ymd(2026, 1, 1);
+        params.not_after = params.not_before + time::Duration::days(398) + time::Duration::hours(5);
+        let der = params.self_signed(&key).expect("cert").der().to_vec();
+        assert_eq!(
+            cert_facts(&der, OffsetDateTime::now_utc()).validity_days,
+            399
+        );
     }
 
     #[test]
