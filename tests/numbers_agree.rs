@@ -565,12 +565,14 @@ async fn every_output_prints_the_same_numbers() {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let trends = store.trends(&refs, 100).expect("trends");
     let (mut fails, mut cna, mut read, mut services) = (0, 0, 0, 0);
+    let mut violations = 0;
     for points in trends.values() {
         let p = points
             .iter()
             .find(|p| p.run_id == r2.run_id)
             .expect("a point for run 2");
         fails += p.fails;
+        violations += p.violations;
         cna += p.could_not_assess;
         read += p.services_read;
         services += p.services;
@@ -584,6 +586,12 @@ async fn every_output_prints_the_same_numbers() {
             terminal.services
         ),
         "history"
+    );
+    // The sparklines plot violations: the terminal's (and every "Vi phạm") count.
+    assert_eq!(
+        violations,
+        after(&render_summary(&r2), "violations: "),
+        "history violations"
     );
 }
 

@@ -87,6 +87,7 @@ fn trend(run: i64, day: u32, fails: i64) -> TrendPoint {
         mode: "regular".into(),
         started_at: format!("2026-11-{day:02}T01:00:00Z"),
         fails,
+        violations: fails,
         could_not_assess: 0,
         services: 4,
         services_read: 4,

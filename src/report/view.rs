@@ -423,18 +423,17 @@ fn more(count: i64, shown: usize) -> i64 {
 pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
     let no_data = label(lang, "no_data");
     // A run that measured nothing of the agency (an outage, a sample) is a gap, never 0.
+    // Violations, as the findings column beside the line counts them.
     let fails: Vec<Option<i64>> = a
         .trend
         .iter()
-        .map(|t| t.measured.then_some(t.fails))
+        .map(|t| t.measured.then_some(t.violations))
         .collect();
     let first = a.trend.first().map(|t| short_date(lang, &t.started_at));
     let last = a.trend.last().map(|t| short_date(lang, &t.started_at));
-    // The stored trend points count failing findings of every severity (no per-run info
-    // count is kept yet), unlike the findings column beside the line: the title says so.
     let what = lang.pick(
-        "tính cả mục thông tin; khoảng trống: lần chạy không đo được",
-        "information items included; a gap: a run that measured nothing",
+        "khoảng trống: lần chạy không đo được",
+        "a gap: a run that measured nothing",
     );
     let trend_title = match (first, last) {
         (Some(f), Some(l)) => format!("{} ({f} – {l}; {what})", label(lang, "trend")),

@@ -29,7 +29,11 @@ pub struct TrendPoint {
     pub run_id: i64,
     pub mode: String,
     pub started_at: String,
+    /// Failing, unwaived findings of every severity.
     pub fails: i64,
+    /// Of `fails`, the violations (info items aside): what the report's "Vi phạm" counts.
+    #[serde(default)]
+    pub violations: i64,
     pub could_not_assess: i64,
     /// Services (read or not).
     pub services: i64,
@@ -354,7 +358,7 @@ impl Store {
                     continue;
                 };
                 let s = services.get(agency).copied().unwrap_or_default();
-                let (fails, cna) = outcomes.get(agency).copied().unwrap_or((0, 0));
+                let (fails, violations, cna) = outcomes.get(agency).copied().unwrap_or_default();
                 // Runs before coverage was recorded: measured when a service was stored.
                 // A sampled run read a sample, not the agency: its shares are no point of the
                 // agency's trend (a delta against a full run would compare unlike things).
@@ -368,6 +372,7 @@ impl Store {
                     mode: r.mode.clone(),
                     started_at: r.started_at.clone(),
                     fails,
+                    violations,
                     could_not_assess: cna,
                     services: s.services,
                     services_read: s.read,

@@ -498,16 +498,17 @@ impl Store {
         Ok(rows)
     }
 
-    /// Fails and could-not-assess lines (one per subject and reason, as reports count them)
-    /// per agency of a run (for trend points).
-    pub fn outcome_counts(&self, run: i64) -> Result<BTreeMap<String, (i64, i64)>> {
+    /// Fails, the violations among them (info items aside) and could-not-assess lines (one
+    /// per subject and reason, as reports count them) per agency of a run (for trend points).
+    pub fn outcome_counts(&self, run: i64) -> Result<BTreeMap<String, (i64, i64, i64)>> {
         let mut st = self.conn.prepare_cached(
             "SELECT agency_id, SUM(outcome = 'fail' AND waiver = ''),
+                    SUM(outcome = 'fail' AND waiver = '' AND severity != 'info'),
                     COUNT(DISTINCT CASE WHEN outcome = 'could_not_assess' THEN subject || char(31) || reason END)
              FROM findings WHERE run_id = ?1 GROUP BY agency_id",
         )?;
         let rows = st.query_map(params![run], |r| {
-            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?)))
+            Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
         })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
