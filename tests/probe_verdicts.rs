@@ -243,21 +243,34 @@ async fn incomplete_chain_from_the_served_chain_alone() {
     expect("incomplete-chain", &f, &["TLS-013"], &[]);
 }
 
+/// A leaf of `issuer` served alone, whose AIA caIssuers URL serves `published`'s
+/// certificate: the facts, the URL and how many times the URL was fetched.
+async fn aia_case(root: &Ca, issuer: &Ca, published: &Ca) -> (HostFacts, String, usize) {
+    let (aia_port, hits, body) = serve_body().await;
+    *body.lock().unwrap() = published.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/issuer.crt");
+    let f = leaf_case(root, LeafSpec::new(HOST).aia(&url), issuer).await;
+    let fetched = hits.load(std::sync::atomic::Ordering::SeqCst);
+    (f, url, fetched)
+}
+
+/// Whether a verifier note of `f` contains every one of `parts`.
+fn noted(f: &HostFacts, parts: &[&str]) -> bool {
+    f.cert
+        .verify_errors
+        .iter()
+        .any(|e| parts.iter().all(|p| e.contains(p)))
+}
+
 #[tokio::test]
 async fn incomplete_chain_confirmed_by_fetching_the_aia_issuer() {
     let root = Ca::root("Test Web Root");
     let inter = root.intermediate("Test Issuing CA");
-    let (aia_port, hits, body) = serve_body().await;
-    *body.lock().unwrap() = inter.cert.to_vec();
-    let url = format!("http://127.0.0.1:{aia_port}/issuing.crt");
-    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (f, _, fetched) = aia_case(&root, &inter, &inter).await;
+    assert_eq!(fetched, 1);
     assert!(!f.cert.chain_complete);
     assert!(
-        f.cert
-            .verify_errors
-            .iter()
-            .any(|e| e.contains("Test Issuing CA") && e.contains("verifies")),
+        noted(&f, &["Test Issuing CA", "verifies"]),
         "{:?}",
         f.cert.verify_errors
     );
@@ -270,10 +283,7 @@ async fn a_leaf_from_an_unknown_root_with_aia_is_untrusted_not_incomplete() {
     // simply not trusted (TLS-001), and the remedy is to change CA, not to add a certificate.
     let root = Ca::root("Test Web Root");
     let rogue = Ca::root("Rogue Root");
-    let (aia_port, _, body) = serve_body().await;
-    *body.lock().unwrap() = rogue.cert.to_vec();
-    let url = format!("http://127.0.0.1:{aia_port}/rogue.crt");
-    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &rogue).await;
+    let (f, _, _) = aia_case(&root, &rogue, &rogue).await;
     assert!(f.cert.chain_complete, "{:#?}", f.cert);
     expect("untrusted root named by AIA", &f, &["TLS-001"], &[]);
 }
@@ -1074,18 +1084,12 @@ async fn an_aia_url_holding_the_roots_certificate_does_not_complete_the_chain() 
     // missing issuer: the chain is still incomplete (TLS-013), not complete-but-untrusted.
     let root = Ca::root("Test Web Root");
     let inter = root.intermediate("Test Issuing CA");
-    let (aia_port, hits, body) = serve_body().await;
-    *body.lock().unwrap() = root.cert.to_vec();
-    let url = format!("http://127.0.0.1:{aia_port}/root.crt");
-    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
-    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
+    let (f, url, fetched) = aia_case(&root, &inter, &root).await;
+    assert_eq!(fetched, 1);
     assert!(!f.cert.chain_complete, "{:#?}", f.cert);
     assert_eq!(f.cert.missing_issuer_url, url);
     assert!(
-        f.cert
-            .verify_errors
-            .iter()
-            .any(|e| e.contains("Test Web Root") && e.contains("not the issuer")),
+        noted(&f, &["Test Web Root", "not the issuer"]),
         "{:?}",
         f.cert.verify_errors
     );
@@ -1099,16 +1103,10 @@ async fn an_aia_url_holding_another_cas_certificate_does_not_complete_the_chain(
     let root = Ca::root("Test Web Root");
     let inter = root.intermediate("Test Issuing CA");
     let other = Ca::root("Unrelated Root");
-    let (aia_port, _, body) = serve_body().await;
-    *body.lock().unwrap() = other.cert.to_vec();
-    let url = format!("http://127.0.0.1:{aia_port}/other.crt");
-    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    let (f, _, _) = aia_case(&root, &inter, &other).await;
     assert!(!f.cert.chain_complete, "{:#?}", f.cert);
     assert!(
-        !f.cert
-            .verify_errors
-            .iter()
-            .any(|e| e.contains("holds the missing certificate") || e.contains("is complete")),
+        !noted(&f, &["holds the missing certificate"]) && !noted(&f, &["is complete"]),
         "{:?}",
         f.cert.verify_errors
     );
@@ -1120,16 +1118,10 @@ async fn an_aia_url_holding_another_intermediate_is_not_named_as_the_missing_one
     let root = Ca::root("Test Web Root");
     let inter = root.intermediate("Test Issuing CA");
     let other = root.intermediate("Other Issuing CA");
-    let (aia_port, _, body) = serve_body().await;
-    *body.lock().unwrap() = other.cert.to_vec();
-    let url = format!("http://127.0.0.1:{aia_port}/other.crt");
-    let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+    let (f, _, _) = aia_case(&root, &inter, &other).await;
     assert!(!f.cert.chain_complete, "{:#?}", f.cert);
     assert!(
-        !f.cert
-            .verify_errors
-            .iter()
-            .any(|e| e.contains("holds the missing certificate")),
+        !noted(&f, &["holds the missing certificate"]),
         "{:?}",
         f.cert.verify_errors
     );

@@ -423,6 +423,13 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
     let mut agencies = Vec::new();
     let mut surveys = Vec::new();
     let mut inventory = Vec::new();
+    // The survey judges TLS host by host, whichever agency owns a host's findings: the run's
+    // host findings, gathered once (a few per host) rather than every finding per agency.
+    let host_findings: Vec<&FindingRecord> = input
+        .findings
+        .iter()
+        .filter(|f| f.scope == "host")
+        .collect();
     for meta in sorted_metas(input.agencies.clone()) {
         let id = meta.facts.id.as_str();
         let mine = |r: &&FindingRecord| r.agency_id == id;
@@ -517,10 +524,9 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             .filter(|(a, _)| a == id)
             .map(|(_, h)| h)
             .collect();
-        let all_findings: Vec<&FindingRecord> = input.findings.iter().collect();
         surveys.push(survey::from_counts(
             id,
-            &survey::counts_of(&services, &all_findings, &hosts),
+            &survey::counts_of(&services, &host_findings, &hosts),
         ));
         let name = match lang {
             Lang::En if !meta.facts.name_en.is_empty() => meta.facts.name_en.as_str(),

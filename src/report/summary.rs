@@ -821,8 +821,6 @@ mod tests {
         assert!(card.svg.contains(">99%<"), "{}", card.svg);
     }
 
-    /// An agency whose failing findings are all unverified (pages timed out) or whose services
-    /// were not all read has no open finding, yet is not clean.
     /// Make every agency fully assessed (coverage complete, nothing unverified) and without
     /// findings: clean.
     fn fully_assessed_without_violations(data: &mut ReportData) {
@@ -866,6 +864,8 @@ mod tests {
         assert_eq!((row.state, row.findings), ("open", 2));
     }
 
+    /// An agency whose failing findings are all unverified (pages timed out) or whose services
+    /// were not all read has no open finding, yet is not clean.
     #[test]
     fn unverified_or_partial_coverage_is_not_clean_and_never_ranks_best() {
         let mut data = build(sample_input(Lang::Vi)).expect("build");
@@ -924,13 +924,8 @@ mod tests {
     fn reports_mark_a_not_fully_assessed_agency() {
         for lang in [Lang::Vi, Lang::En] {
             let mut data = build(sample_input(lang)).expect("build");
-            let a = &mut data.agencies[0];
-            a.rules.clear();
-            a.counts.findings = 0;
-            a.counts.violations = 0;
-            a.counts.info = 0;
-            a.counts.unverified = 30;
-            a.services_read = a.services_read.max(1);
+            fully_assessed_without_violations(&mut data);
+            data.agencies[0].counts.unverified = 30;
             let r = crate::report::Renderer::new().expect("renderer");
             let note = label(lang, "fs_partial_note");
             let state = label(lang, "fs_partial");

@@ -171,7 +171,8 @@ pub fn from_counts(agency_id: &str, c: &SurveyCounts) -> AgencySurvey {
 
 /// The same counts as [`crate::store::Store::survey_counts`], over values (a report built
 /// from values): one agency's services and probed hosts, and the run's findings (every
-/// agency's: a shared host's TLS findings are owned by the first agency that has it).
+/// agency's, or at least every host finding: a shared host's TLS findings are owned by the
+/// first agency that has it).
 pub fn counts_of(
     services: &[&ServiceFacts],
     findings: &[&FindingRecord],
@@ -220,23 +221,26 @@ pub fn counts_of(
         .iter()
         .map(|h| format!("{}:{}", h.name, h.port))
         .collect();
-    let on_host = |f: &&&FindingRecord| {
-        f.scope == "host" && f.rule_id.starts_with("TLS-") && subjects.contains(&f.subject)
-    };
+    // The TLS findings on these hosts, whichever agency owns them.
+    let on_hosts: Vec<&FindingRecord> = findings
+        .iter()
+        .copied()
+        .filter(|f| {
+            f.scope == "host" && f.rule_id.starts_with("TLS-") && subjects.contains(&f.subject)
+        })
+        .collect();
     c.hosts_tls_unknown = hosts
         .iter()
         .zip(&subjects)
         .filter(|(h, subject)| {
             h.error.is_some()
-                || findings
+                || on_hosts
                     .iter()
-                    .filter(on_host)
                     .any(|f| f.subject == **subject && f.outcome == "could_not_assess")
         })
         .count() as i64;
-    let tls: Vec<Severity> = findings
+    let tls: Vec<Severity> = on_hosts
         .iter()
-        .filter(on_host)
         .filter(|f| f.outcome == "fail" && f.waiver.is_empty())
         .map(|f| Severity::parse(&f.severity))
         .collect();
