@@ -420,7 +420,8 @@ pub struct ServiceCounts {
 /// A public key as found in a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct KeyFacts {
-    /// `rsa`, `ec`, `ed25519`, `ed448`, `dsa` or `unknown`.
+    /// `rsa` (rsaEncryption or RSASSA-PSS), `ec`, `ed25519`, `ed448`, `dsa`, `gost` or
+    /// `unknown` (then the host's `cert.key` fact is unknown).
     pub alg: String,
     pub bits: i64,
 }
@@ -480,7 +481,8 @@ pub struct LeafFacts {
     pub expiring_soon: bool,
     /// Why no anchor set verifies the chain, as a closed code for messages (the raw verifier
     /// text stays in `verify_errors`): `unknown_issuer`, `bad_signature`, `weak_signature`,
-    /// `expired`, `not_yet_valid`, `revoked`, `other`; empty when trusted.
+    /// `expired`, `not_yet_valid`, `revoked`, `key_not_held` (the server's handshake
+    /// signature does not verify with the certificate's key), `other`; empty when trusted.
     #[serde(default)]
     pub trust_problem: String,
     /// The served chain stops at a certificate whose issuer was not served and which names

@@ -1005,19 +1005,28 @@ async fn a_stapled_ocsp_response_about_another_certificate_is_unknown() {
 /// A server that answers every connection with a TLS 1.2 flight whose certificate is not
 /// DER: ServerHello (TLS_RSA_WITH_AES_128_CBC_SHA), Certificate, ServerHelloDone.
 async fn serve_unreadable_certificate() -> u16 {
+    serve_certificate_flight(b"\x30\x82\x01\x00 this is not a certificate".to_vec()).await
+}
+
+/// A TLS 1.2 server flight by hand (ServerHello, Certificate with `der` alone,
+/// ServerHelloDone) for every connection: the probe records the certificate whatever its key
+/// or encoding, which no real TLS stack would serve or sign with.
+async fn serve_certificate_flight(der: Vec<u8>) -> u16 {
+    fn u24(n: usize) -> [u8; 3] {
+        [(n >> 16) as u8, (n >> 8) as u8, n as u8]
+    }
     fn handshake(kind: u8, body: &[u8]) -> Vec<u8> {
-        let n = body.len();
-        let mut out = vec![kind, (n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let mut out = vec![kind];
+        out.extend(u24(body.len()));
         out.extend_from_slice(body);
         out
     }
     let mut hello = vec![3, 3];
     hello.extend([7u8; 32]);
     hello.extend([0, 0x00, 0x2f, 0]);
-    let garbage = b"\x30\x82\x01\x00 this is not a certificate".to_vec();
-    let mut list = vec![0, 0, garbage.len() as u8];
-    list.extend(&garbage);
-    let mut certs = vec![0, 0, list.len() as u8];
+    let mut list = u24(der.len()).to_vec();
+    list.extend(&der);
+    let mut certs = u24(list.len()).to_vec();
     certs.extend(&list);
     let flight = [
         handshake(2, &hello),
@@ -1043,6 +1052,231 @@ async fn serve_unreadable_certificate() -> u16 {
         }
     });
     port
+}
+
+/// `openssl` run with `args` in `dir`; `None` (and the case skips) without openssl, unless
+/// CI requires the legacy servers.
+fn openssl_in(dir: &Path, args: &[&str]) -> Option<()> {
+    if !have("openssl") {
+        assert!(
+            std::env::var_os("DVC_AUDIT_REQUIRE_LEGACY_SERVERS").is_none(),
+            "openssl is required"
+        );
+        eprintln!("skipped: no openssl");
+        return None;
+    }
+    run(Command::new("openssl").args(args).current_dir(dir));
+    Some(())
+}
+
+#[tokio::test]
+async fn an_rsa_pss_key_is_sized_like_any_rsa_key() {
+    // RSASSA-PSS keys (OID 1.2.840.113549.1.1.10) carry an ordinary RSA public key; read as
+    // "unknown, 0 bits" a 1024-bit one passed TLS-009.
+    let dir = scratch();
+    let subj = format!("/CN={HOST}");
+    let san = format!("subjectAltName=DNS:{HOST}");
+    let made = openssl_in(
+        dir.path(),
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa-pss",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-nodes",
+            "-keyout",
+            "pss.key",
+            "-subj",
+            &subj,
+            "-addext",
+            &san,
+            "-days",
+            "30",
+            "-outform",
+            "DER",
+            "-out",
+            "pss.der",
+        ],
+    );
+    if made.is_none() {
+        return;
+    }
+    let der = std::fs::read(dir.path().join("pss.der")).unwrap();
+    let root = Ca::root("Test Web Root");
+    let port = serve_certificate_flight(der).await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await;
+    assert_eq!(
+        (f.cert.key.alg.as_str(), f.cert.key.bits),
+        ("rsa", 1024),
+        "{:#?}",
+        f.cert
+    );
+    let v = verdicts(&f);
+    assert!(v.fails.contains("TLS-009"), "{:#?}", v.fails);
+    assert!(!v.cna.contains("TLS-009"), "{:#?}", v.cna);
+}
+
+#[tokio::test]
+async fn a_key_of_an_algorithm_no_one_sizes_is_not_assessed_for_strength() {
+    // An X25519 key certified by a CA (openssl's -force_pubkey): no RSA, EC, DSA, GOST or
+    // EdDSA key to size. Before, "unknown, 0 bits" passed TLS-009.
+    let dir = scratch();
+    let subj = format!("/CN={HOST}");
+    // Extensions make it a v3 certificate (a v1 one the verifier refuses to read at all).
+    write(
+        dir.path(),
+        "ext.cnf",
+        &format!("subjectAltName=DNS:{HOST}\n"),
+    );
+    let steps: [&[&str]; 5] = [
+        &["genpkey", "-algorithm", "X25519", "-out", "x.key"],
+        &["pkey", "-in", "x.key", "-pubout", "-out", "x.pub"],
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-subj",
+            "/CN=X25519 Test CA",
+            "-days",
+            "30",
+            "-out",
+            "ca.pem",
+        ],
+        &[
+            "req", "-new", "-key", "ca.key", "-subj", &subj, "-out", "leaf.csr",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-force_pubkey",
+            "x.pub",
+            "-extfile",
+            "ext.cnf",
+            "-days",
+            "30",
+            "-outform",
+            "DER",
+            "-out",
+            "leaf.der",
+        ],
+    ];
+    for args in steps {
+        if openssl_in(dir.path(), args).is_none() {
+            return;
+        }
+    }
+    let der = std::fs::read(dir.path().join("leaf.der")).unwrap();
+    let root = Ca::root("Test Web Root");
+    let port = serve_certificate_flight(der).await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await;
+    assert_eq!(f.cert.key.alg, "unknown", "{:#?}", f.cert);
+    assert!(
+        f.unknown
+            .iter()
+            .any(|u| u.fact == "cert.key" && u.message.contains("1.3.101.110")),
+        "{:#?}",
+        f.unknown
+    );
+    let v = verdicts(&f);
+    assert!(!v.fails.contains("TLS-009"), "{:#?}", v.fails);
+    assert!(v.cna.contains("TLS-009"), "{:#?}", v.cna);
+}
+
+#[tokio::test]
+async fn a_server_signing_with_another_key_than_its_certificates_is_not_trusted() {
+    // The chain verifies to a trusted root, but the handshake is signed with a key that is
+    // not the certificate's: the server did not prove it holds the certificate's key (a
+    // browser refuses it). Before, only a verifier note said so and TLS-001 passed.
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let other = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.sign_with = Some(std::sync::Arc::new(other.private_key()));
+    let f = probe_served(&root, serve).await;
+    assert!(
+        f.cert
+            .verify_errors
+            .iter()
+            .any(|e| e.starts_with("handshake signature")),
+        "{:#?}",
+        f.cert
+    );
+    assert_eq!(f.cert.trust_problem, "key_not_held", "{:#?}", f.cert);
+    expect("handshake signed with another key", &f, &["TLS-001"], &[]);
+    let v = verdicts(&f);
+    let tls001 = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "TLS-001")
+        .unwrap();
+    assert!(
+        tls001
+            .message_en
+            .contains("did not prove it holds the private key"),
+        "{}",
+        tls001.message_en
+    );
+}
+
+#[tokio::test]
+async fn an_aia_certificate_with_the_issuers_name_on_another_key_does_not_complete_the_chain() {
+    // Two roots under one name, two keys: the leaf was issued by one, its AIA URL serves the
+    // other. The name matches, the signature does not: nothing proves the chain complete.
+    // Before, the name alone made it "complete, untrusted root" (TLS-001 instead of TLS-013).
+    let root = Ca::root("Test Web Root");
+    let rogue = Ca::root("Rogue Root");
+    let twin = Ca::root("Rogue Root");
+    let (f, _, fetched) = aia_case(&root, &rogue, &twin).await;
+    assert_eq!(fetched, 1);
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert!(
+        noted(&f, &["Rogue Root", "does not verify"]),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    let v = verdicts(&f);
+    assert!(v.fails.contains("TLS-013"), "{:#?}", v.fails);
+}
+
+#[tokio::test]
+async fn an_aia_intermediate_with_the_issuers_name_on_another_key_is_not_the_missing_one() {
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let twin = root.intermediate("Test Issuing CA");
+    let (f, _, _) = aia_case(&root, &inter, &twin).await;
+    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
+    assert!(
+        !noted(&f, &["holds the missing certificate"])
+            && noted(&f, &["Test Issuing CA", "does not verify"]),
+        "{:?}",
+        f.cert.verify_errors
+    );
+    expect("AIA names a twin intermediate", &f, &["TLS-013"], &[]);
 }
 
 #[tokio::test]

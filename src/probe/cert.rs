@@ -21,6 +21,11 @@ pub const MAX_VALIDITY_DAYS: i64 = 398;
 
 const OID_ED25519: &str = "1.3.101.112";
 const OID_ED448: &str = "1.3.101.113";
+/// RSASSA-PSS (RFC 4055): an RSA key restricted to PSS signatures; its key is an RSAPublicKey
+/// like rsaEncryption's, which x509-parser only sizes for the rsaEncryption OID.
+const OID_RSASSA_PSS: &str = "1.2.840.113549.1.1.10";
+/// The algorithm name of a key dvc-audit cannot size: the `cert.key` fact is unknown.
+pub const UNKNOWN_KEY_ALG: &str = "unknown";
 
 /// Signature algorithms considered broken for certificate signatures, with their names
 /// (the OID registry lacks some of these, e.g. `ecdsa-with-SHA1`).
@@ -88,6 +93,18 @@ pub fn weak_key(key: &KeyFacts) -> bool {
     match key.alg.as_str() {
         "rsa" | "dsa" => key.bits < MIN_RSA_BITS,
         "ec" => key.bits < MIN_EC_BITS,
+        _ => false,
+    }
+}
+
+/// Whether ring (rustls's and x509-parser's verifier here) can check a signature made with
+/// this key: RSA of 2048 bits or more, EC P-256 or P-384, Ed25519. A signature by any other
+/// key fails to verify whether or not it is right, so its failure proves nothing.
+pub fn verifiable_key(key: &KeyFacts) -> bool {
+    match key.alg.as_str() {
+        "rsa" => key.bits >= MIN_RSA_BITS,
+        "ec" => key.bits == 256 || key.bits == 384,
+        "ed25519" => true,
         _ => false,
     }
 }
@@ -211,6 +228,13 @@ fn ip_text(bytes: &[u8]) -> String {
     hex::encode(bytes)
 }
 
+/// The OID of the public key algorithm of certificate `der` (dotted), or empty.
+pub fn key_oid(der: &[u8]) -> String {
+    X509Certificate::from_der(der)
+        .map(|(_, x)| x.public_key().algorithm.algorithm.to_id_string())
+        .unwrap_or_default()
+}
+
 fn key_facts(x: &X509Certificate<'_>) -> KeyFacts {
     let spki = x.public_key();
     let oid = spki.algorithm.algorithm.to_id_string();
@@ -218,9 +242,18 @@ fn key_facts(x: &X509Certificate<'_>) -> KeyFacts {
         Ok(PublicKey::RSA(k)) => ("rsa", k.key_size()),
         Ok(PublicKey::EC(k)) => ("ec", k.key_size()),
         Ok(PublicKey::DSA(k)) => ("dsa", k.len() * 8),
+        Ok(PublicKey::GostR3410_2012(_)) if oid.starts_with("1.2.643.7.1.1.1.") => {
+            ("gost", if oid.ends_with(".2") { 512 } else { 256 })
+        }
+        _ if oid == OID_RSASSA_PSS => {
+            match x509_parser::public_key::RSAPublicKey::from_der(&spki.subject_public_key.data) {
+                Ok((_, k)) => ("rsa", k.key_size()),
+                Err(_) => (UNKNOWN_KEY_ALG, 0),
+            }
+        }
         _ if oid == OID_ED25519 => ("ed25519", 256),
         _ if oid == OID_ED448 => ("ed448", 456),
-        _ => ("unknown", 0),
+        _ => (UNKNOWN_KEY_ALG, 0),
     };
     KeyFacts {
         alg: alg.into(),

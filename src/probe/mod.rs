@@ -402,7 +402,9 @@ impl Prober {
     /// self-signed root the server need not send (the chain is complete, just untrusted:
     /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
     /// in `verify_errors`). A failed fetch keeps the verdict from the served chain, and so
-    /// does a fetched certificate whose subject is not the issuer the served chain names.
+    /// does a fetched certificate that is not the issuer the served chain names, or whose key
+    /// does not verify the served chain's last signature; one whose signature cannot be
+    /// checked makes the chain's completeness unknown.
     async fn confirm_missing_issuer(
         &self,
         facts: &mut HostFacts,
@@ -420,19 +422,45 @@ impl Prober {
             return;
         };
         let fetched = cert::cert_facts(&der, now);
-        if !trust::names_missing_issuer(chain, &der) {
-            // Only a certificate whose subject is the issuer named by the last served
-            // certificate can be the one left out. Anything else (the CA's root, another CA)
-            // proves nothing about the served chain: its verdict stands.
-            facts.cert.verify_errors.push(format!(
-                "AIA caIssuers {url} holds {}, which is not the issuer named by the last served certificate: the chain stays incomplete as served",
-                if fetched.subject.is_empty() {
-                    "an unreadable certificate"
-                } else {
-                    &fetched.subject
-                }
-            ));
-            return;
+        let subject = if fetched.subject.is_empty() {
+            "an unreadable certificate"
+        } else {
+            &fetched.subject
+        };
+        match trust::aia_issuer(chain, &der) {
+            trust::AiaIssuer::Issued => {}
+            trust::AiaIssuer::NotNamed => {
+                // Only a certificate whose subject is the issuer named by the last served
+                // certificate can be the one left out. Anything else (the CA's root, another
+                // CA) proves nothing about the served chain: its verdict stands.
+                facts.cert.verify_errors.push(format!(
+                    "AIA caIssuers {url} holds {subject}, which is not the issuer named by the last served certificate: the chain stays incomplete as served"
+                ));
+                return;
+            }
+            trust::AiaIssuer::BadSignature => {
+                // The right name on another key (a re-keyed CA, a look-alike): it did not
+                // issue the served chain, which stays as served.
+                facts.cert.verify_errors.push(format!(
+                    "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature: the chain stays incomplete as served"
+                ));
+                return;
+            }
+            trust::AiaIssuer::Uncheckable(why) => {
+                // Named, but whether it signed cannot be checked: complete or not is unknown
+                // (neither TLS-013's finding nor its pass).
+                unknown(
+                    facts,
+                    "cert.chain_complete",
+                    net::Failure::new(
+                        AssessReason::Decode,
+                        format!(
+                            "AIA caIssuers {url} holds {subject}, named as the missing issuer, but its signature over the served chain cannot be checked ({why})"
+                        ),
+                    ),
+                );
+                return;
+            }
         }
         if fetched.self_signed {
             facts.cert.chain_complete = true;
@@ -469,7 +497,7 @@ impl Prober {
         facts: &mut HostFacts,
         chain: &[CertificateDer<'static>],
         ocsp: &[u8],
-        sig_error: Option<String>,
+        sig_error: Option<tls::SigError>,
         host: &str,
         now: OffsetDateTime,
     ) {
@@ -489,13 +517,28 @@ impl Prober {
             (_, Some(e)) => Some(format!("the verifier cannot read it: {e}")),
             _ => None,
         };
-        if let Some(why) = unreadable {
+        if let Some(why) = &unreadable {
             unknown(
                 facts,
                 "cert",
                 net::Failure::new(
                     AssessReason::Decode,
                     format!("the leaf certificate could not be parsed ({why})"),
+                ),
+            );
+        }
+        if unreadable.is_none() && leaf.key.alg == cert::UNKNOWN_KEY_ALG {
+            // A key of an algorithm dvc-audit cannot size is neither weak nor strong: TLS-009
+            // could not assess it (its `when` reads `cert.key`), it does not pass.
+            unknown(
+                facts,
+                "cert.key",
+                net::Failure::new(
+                    AssessReason::Decode,
+                    format!(
+                        "the leaf certificate's public key is of an algorithm dvc-audit cannot size ({})",
+                        chain.first().map(|d| cert::key_oid(d)).unwrap_or_default()
+                    ),
                 ),
             );
         }
@@ -533,10 +576,36 @@ impl Prober {
             l.not_yet_valid = now < x.0;
         }
         l.expiring_soon = !l.expired && l.days_left < self.cfg.expiry_warning_days;
-        if let Some(e) = sig_error {
-            l.verify_errors.push(format!("handshake signature: {e}"));
-        }
         l.trust_problem = verdict.problem;
+        if let Some(e) = sig_error {
+            l.verify_errors
+                .push(format!("handshake signature: {}", e.message));
+            // The server signs the handshake with the key of the certificate it sends; a
+            // signature that key does not verify means the server did not prove it holds the
+            // certificate's key, and a browser refuses the connection whatever the chain.
+            // ring refuses weak keys (RSA under 2048 bits) with the same error: those are
+            // TLS-009's finding, and say nothing about possession.
+            if cert::verifiable_key(&l.key) {
+                if e.bad {
+                    l.trusted = false;
+                    l.publicly_trusted = false;
+                    l.trusted_by.clear();
+                    l.trust_problem = "key_not_held".into();
+                } else {
+                    unknown(
+                        facts,
+                        "cert.trusted",
+                        net::Failure::new(
+                            AssessReason::Decode,
+                            format!(
+                                "the server's handshake signature could not be checked ({}): whether it holds the certificate's key is unknown",
+                                e.message
+                            ),
+                        ),
+                    );
+                }
+            }
+        }
         l.missing_issuer_url = verdict.missing_issuer_url;
         if !ocsp.is_empty() {
             let serial = hex::decode(&leaf.serial).unwrap_or_default();

@@ -23,7 +23,16 @@ use super::net::{Failure, connect};
 pub struct Seen {
     pub chain: Vec<CertificateDer<'static>>,
     pub ocsp: Vec<u8>,
-    pub sig_error: Option<String>,
+    pub sig_error: Option<SigError>,
+}
+
+/// A handshake signature that did not verify with the leaf's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigError {
+    pub message: String,
+    /// The verifier computed the signature and found it wrong (`BadSignature`), as opposed
+    /// to an algorithm or key it does not support.
+    pub bad: bool,
 }
 
 /// Records the server's chain and accepts it. One instance per connection.
@@ -52,7 +61,14 @@ impl Recorder {
         if let Err(e) = r
             && let Ok(mut s) = self.seen.lock()
         {
-            s.sig_error = Some(e.to_string());
+            let bad = matches!(
+                e,
+                rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)
+            );
+            s.sig_error = Some(SigError {
+                message: e.to_string(),
+                bad,
+            });
         }
         HandshakeSignatureValid::assertion()
     }

@@ -205,21 +205,60 @@ pub fn missing_issuer(chain: &[CertificateDer<'_>]) -> Option<String> {
     super::cert::ca_issuers_url(cur)
 }
 
-/// Whether `candidate` (DER) is named as the issuer of the certificate the served path ends
-/// at: its subject equals, byte for byte, that certificate's issuer name. Only such a
-/// certificate can be the one the server left out; anything else fetched from an AIA URL
-/// says nothing about the served chain. `false` when either cannot be read.
-pub fn names_missing_issuer(chain: &[CertificateDer<'_>], candidate: &[u8]) -> bool {
+/// What a certificate fetched from an AIA caIssuers URL is to the served chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AiaIssuer {
+    /// Its subject is the issuer the served path ends at, and its key verifies that
+    /// certificate's signature: it is the certificate the server left out.
+    Issued,
+    /// Unreadable, or its subject is not the issuer named by the served path's end.
+    NotNamed,
+    /// Named as the issuer, but its key does not verify the signature: another CA's
+    /// certificate under the same name (a re-keyed CA, a look-alike).
+    BadSignature,
+    /// Named as the issuer, but the signature cannot be checked here (an algorithm or key
+    /// size the verifier does not support): whether it issued the chain is unknown.
+    Uncheckable(String),
+}
+
+/// Whether `candidate` (DER), fetched from an AIA URL, issued the certificate the served path
+/// ends at: its subject equals, byte for byte, that certificate's issuer name **and** its key
+/// verifies that certificate's signature. Only such a certificate can be the one the server
+/// left out; anything else says nothing about the served chain.
+pub fn aia_issuer(chain: &[CertificateDer<'_>], candidate: &[u8]) -> AiaIssuer {
+    use x509_parser::error::X509Error;
     use x509_parser::prelude::{FromDer, X509Certificate};
     let Ok((_, fetched)) = X509Certificate::from_der(candidate) else {
-        return false;
+        return AiaIssuer::NotNamed;
     };
     let parsed: Vec<X509Certificate<'_>> = chain
         .iter()
         .take(MAX_PATH)
         .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, x)| x))
         .collect();
-    path_end(&parsed).is_some_and(|end| end.issuer().as_raw() == fetched.subject().as_raw())
+    let Some(end) = path_end(&parsed) else {
+        return AiaIssuer::NotNamed;
+    };
+    if end.issuer().as_raw() != fetched.subject().as_raw() {
+        return AiaIssuer::NotNamed;
+    }
+    match end.verify_signature(Some(fetched.public_key())) {
+        Ok(()) => AiaIssuer::Issued,
+        Err(X509Error::SignatureVerificationError) => {
+            // ring refuses RSA keys under 2048 bits and curves other than P-256/P-384 with a
+            // plain verification error: for those the failure says nothing.
+            let key = super::cert::cert_facts(candidate, time::OffsetDateTime::UNIX_EPOCH).key;
+            if super::cert::verifiable_key(&key) {
+                AiaIssuer::BadSignature
+            } else {
+                AiaIssuer::Uncheckable(format!("a {} key of {} bits", key.alg, key.bits))
+            }
+        }
+        Err(e) => AiaIssuer::Uncheckable(format!(
+            "signature algorithm {} ({e})",
+            end.signature_algorithm.algorithm.to_id_string()
+        )),
+    }
 }
 
 /// The certificate the path from the leaf through the served certificates ends at.

@@ -253,6 +253,23 @@ pub struct Serve {
     pub headers: Vec<String>,
     /// Protocol versions offered (empty: rustls' defaults, TLS 1.2 and 1.3).
     pub versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// Sign the handshake with this key instead of the chain's own (a server that does not
+    /// hold its certificate's key); `None`: `key`.
+    pub sign_with: Option<Arc<PrivateKeyDer<'static>>>,
+}
+
+/// Serves one chain and signs with one key, whether or not they belong together (rustls's
+/// `with_single_cert` refuses a mismatch; a broken or impersonating server does not).
+#[derive(Debug)]
+struct AnyKey(Arc<rustls::sign::CertifiedKey>);
+
+impl rustls::server::ResolvesServerCert for AnyKey {
+    fn resolve(
+        &self,
+        _hello: rustls::server::ClientHello<'_>,
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        Some(self.0.clone())
+    }
 }
 
 impl Serve {
@@ -263,6 +280,7 @@ impl Serve {
             ocsp: Vec::new(),
             headers: Vec::new(),
             versions: Vec::new(),
+            sign_with: None,
         }
     }
 }
@@ -275,10 +293,23 @@ pub async fn serve_tls(s: Serve) -> u16 {
     } else {
         rustls::ServerConfig::builder_with_protocol_versions(&s.versions)
     };
-    let cfg = builder
-        .with_no_client_auth()
-        .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
-        .unwrap();
+    let cfg = match &s.sign_with {
+        None => builder
+            .with_no_client_auth()
+            .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
+            .unwrap(),
+        Some(key) => {
+            let provider = rustls::crypto::CryptoProvider::get_default().unwrap();
+            let signer = provider
+                .key_provider
+                .load_private_key(key.clone_key())
+                .unwrap();
+            let certified = rustls::sign::CertifiedKey::new(s.chain.clone(), signer);
+            builder
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(AnyKey(Arc::new(certified))))
+        }
+    };
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
     let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
