@@ -58,6 +58,17 @@ async fn serve_routes(route: fn(&str) -> Answer) -> u16 {
 /// HTTPS (rustls, TLS 1.2/1.3) on 127.0.0.1:0 for HOST, answering every request with `status`
 /// and `headers`. Returns the port and the root to trust.
 async fn serve_tls_status(status: &'static str, headers: &'static [&'static str]) -> (u16, Ca) {
+    serve_tls_with(Arc::new(move |_: &str| Answer::Reply(status, headers))).await
+}
+
+/// HTTPS for HOST as [`serve_tls_status`], answering by request path (`route`).
+async fn serve_tls_routes(route: fn(&str) -> Answer) -> (u16, Ca) {
+    serve_tls_with(Arc::new(route)).await
+}
+
+type Route = Arc<dyn Fn(&str) -> Answer + Send + Sync>;
+
+async fn serve_tls_with(route: Route) -> (u16, Ca) {
     dvc_audit::install_crypto_provider();
     let root = Ca::root("Test HTTP Truth Root");
     let leaf = LeafSpec::new(HOST);
@@ -71,12 +82,22 @@ async fn serve_tls_status(status: &'static str, headers: &'static [&'static str]
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
+            let route = route.clone();
             tokio::spawn(async move {
                 let fut = async {
                     let mut tls = acceptor.accept(tcp).await.ok()?;
-                    request_path(&mut tls).await?;
-                    tls.write_all(head(status, headers).as_bytes()).await.ok()?;
-                    tls.shutdown().await.ok()
+                    let path = request_path(&mut tls).await?;
+                    match route(&path) {
+                        Answer::Reply(status, headers) => {
+                            tls.write_all(head(status, headers).as_bytes()).await.ok()?;
+                            tls.shutdown().await.ok()
+                        }
+                        Answer::Hang => {
+                            tokio::time::sleep(Duration::from_secs(30)).await;
+                            Some(())
+                        }
+                        Answer::Close => Some(()),
+                    }
                 };
                 let _ = tokio::time::timeout(Duration::from_secs(10), fut).await;
             });
@@ -347,4 +368,91 @@ async fn max_age_zero_fails_hsts() {
         outcome(&f, "HTTP-002").verdict,
         Verdict::NotApplicable
     ));
+}
+
+// ---- HSTS behind a same-origin redirect ------------------------------------------------------
+
+const HSTS_YEAR: &str = "Strict-Transport-Security: max-age=31536000; includeSubDomains";
+
+/// Probe HOST over HTTPS served by `route` (plain HTTP answers 200): the host's facts.
+async fn probe_https_routes(route: fn(&str) -> Answer) -> HostFacts {
+    let (tls, root) = serve_tls_routes(route).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    probe_host(&cfg(Some(&root), tls, http), HOST, tls).await
+}
+
+#[tokio::test]
+async fn hsts_sent_by_the_page_a_same_host_redirect_leads_to_counts() {
+    // `https://host/` → 302 `/portal/` (no header on the redirect), the portal page sends
+    // HSTS: a browser loading the portal is told to use HTTPS. Before, HTTP-001 failed on
+    // the redirect's missing header.
+    let f = probe_https_routes(|path| match path {
+        "/" => Answer::Reply("302 Found", &["Location: /portal/"]),
+        _ => Answer::Reply("200 OK", &[HSTS_YEAR]),
+    })
+    .await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(
+        f.http.hsts.present && f.http.hsts.max_age == 31_536_000,
+        "{:?}",
+        f.http.hsts
+    );
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Pass));
+}
+
+#[tokio::test]
+async fn a_same_host_redirect_to_a_page_without_hsts_is_no_hsts() {
+    let f = probe_https_routes(|path| match path {
+        "/" => Answer::Reply("301 Moved Permanently", &["Location: /portal/"]),
+        _ => Answer::Reply("200 OK", &[]),
+    })
+    .await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(!f.http.hsts.present);
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_host_without_hsts_is_no_hsts_for_this_host() {
+    // The header of another host's page is that host's; this host sent none.
+    let f = probe_https_routes(|_| {
+        Answer::Reply("302 Found", &["Location: https://elsewhere.sandbox.test/"])
+    })
+    .await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_same_host_redirect_that_hangs_leaves_hsts_unknown() {
+    let f = probe_https_routes(|path| match path {
+        "/" => Answer::Reply("302 Found", &["Location: /portal/"]),
+        _ => Answer::Hang,
+    })
+    .await;
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::Timeout),
+        "{:#?}",
+        f.unknown
+    );
+    assert!(matches!(
+        outcome(&f, "HTTP-001").verdict,
+        Verdict::CouldNotAssess { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_https_redirect_loop_without_hsts_is_unknown() {
+    let f = probe_https_routes(|path| match path {
+        "/" => Answer::Reply("302 Found", &["Location: /a"]),
+        _ => Answer::Reply("302 Found", &["Location: /"]),
+    })
+    .await;
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::RedirectLoop),
+        "{:#?}",
+        f.unknown
+    );
 }

@@ -153,23 +153,62 @@ fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
 
 /// HSTS as sent on `https://host:port/`; when the request fails, why (HSTS is then unknown,
 /// never "absent").
+///
+/// A redirect without the header to another path on the same origin (`https://host:port/` →
+/// `/portal/`, as most portals do) is followed, up to [`MAX_REDIRECTS`] hops: a browser that
+/// loads the portal gets the header from the page the chain ends at, and that header is the
+/// host's (RFC 6797 §8.1). A chain that ends without a header on the same origin, or leaves
+/// it, is "no HSTS"; one cut short (a failed hop, a loop, too many hops, a 429/5xx) is unknown.
 pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<HstsFacts, Failure> {
-    let url = Url::parse(&format!("https://{}:{port}/", host_for_url(host)))
+    let mut url = Url::parse(&format!("https://{}:{port}/", host_for_url(host)))
         .map_err(|e| Failure::new(AssessReason::Decode, format!("bad URL: {e}")))?;
-    let resp = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|e| classify(&e, "HTTPS request"))?;
-    match resp.headers().get(STRICT_TRANSPORT_SECURITY) {
-        // A header that was sent is observed whatever the status (a UA honours it on any
-        // response over a secure connection).
-        Some(v) => Ok(v.to_str().map(parse_hsts).unwrap_or_default()),
+    let mut seen = vec![url.clone()];
+    loop {
+        let resp = client
+            .get(url.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e, "HTTPS request"))?;
+        if let Some(v) = resp.headers().get(STRICT_TRANSPORT_SECURITY) {
+            // A header that was sent is observed whatever the status (a UA honours it on any
+            // response over a secure connection).
+            return Ok(v.to_str().map(parse_hsts).unwrap_or_default());
+        }
         // No header on a 429/5xx: the site did not answer, so its header is unknown.
-        None => match unusable_status(resp.status(), url.as_str()) {
-            Some(f) => Err(f),
-            None => Ok(HstsFacts::default()),
-        },
+        if let Some(f) = unusable_status(resp.status(), url.as_str()) {
+            return Err(f);
+        }
+        let next = resp
+            .status()
+            .is_redirection()
+            .then(|| location(&url, resp.headers()))
+            .flatten()
+            .filter(|n| {
+                n.scheme() == "https"
+                    && same_host(n, host)
+                    && n.port_or_known_default() == Some(port)
+            });
+        let Some(next) = next else {
+            return Ok(HstsFacts::default());
+        };
+        if seen.contains(&next) {
+            return Err(Failure::new(
+                AssessReason::RedirectLoop,
+                crate::facts::excerpt(&format!(
+                    "HTTPS redirects came back to {next} without a Strict-Transport-Security header"
+                )),
+            ));
+        }
+        if seen.len() > MAX_REDIRECTS {
+            return Err(Failure::new(
+                AssessReason::RedirectLoop,
+                format!(
+                    "more than {MAX_REDIRECTS} HTTPS redirects on {host} without a Strict-Transport-Security header"
+                ),
+            ));
+        }
+        seen.push(next.clone());
+        url = next;
     }
 }
 
