@@ -485,9 +485,29 @@ async fn every_output_prints_the_same_numbers() {
     let sum = |k: &str| -> i64 { agencies.iter().map(|a| a[k].as_i64().expect(k)).sum() };
     assert_eq!(
         (sum("full_total"), sum("full_with_vgca")),
-        (survey.full, survey.full_vgca),
+        (survey.full, survey.full_vgca + survey.full_vgca_site),
         "survey vs the agencies' shares"
     );
+    // Each agency's VGCA share is the one the rules judge (SIG-001 and AGY-001 count support
+    // on the service's own page or site-wide): the same stored services, the rules' counter.
+    let stored = Store::open(&served.db())
+        .expect("store")
+        .service_facts(r2.run_id)
+        .expect("services");
+    for a in agencies {
+        let id = a["facts"]["id"].as_str().expect("id");
+        let own: Vec<_> = stored
+            .iter()
+            .filter(|s| s.agency_id == id)
+            .cloned()
+            .collect();
+        let c = dvc_audit::rules::counts::count_services(&own);
+        assert_eq!(
+            (a["full_total"].as_i64(), a["full_with_vgca"].as_i64()),
+            (Some(c.full), Some(c.full_vgca)),
+            "{id}: the report's VGCA share vs the rules' counts"
+        );
+    }
     assert_eq!(
         survey_from_json_services(&json),
         survey,

@@ -506,7 +506,13 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             full: full.len() as i64,
             full_with_vgca: full
                 .iter()
-                .filter(|s| s.signature.providers.iter().any(|p| p == "vgca"))
+                .filter(|s| {
+                    let sig = &s.signature;
+                    sig.providers
+                        .iter()
+                        .chain(&sig.site_wide_providers)
+                        .any(|p| p == "vgca")
+                })
                 .count() as i64,
             level_published: read.iter().filter(|s| s.level != Level::Unknown).count() as i64,
             level_unobserved: read

@@ -251,6 +251,8 @@ pub struct AgencyReport {
     #[serde(default)]
     pub services_read: i64,
     pub full_total: i64,
+    /// Read full-process services supporting the government signature, on their own page or
+    /// site-wide (as SIG-001 and AGY-001 count them; the survey splits the two).
     pub full_with_vgca: i64,
     pub level_published: i64,
     pub shares: Shares,

@@ -145,7 +145,8 @@ pub struct RankRow {
     pub vgca_pct: String,
     /// Signed percentage points since the last measured run, empty when unknown.
     pub vgca_delta: String,
-    /// Một phần (partial) services whose own page shows VGCA, `"3/8"`, and its percentage;
+    /// Một phần (partial) services supporting VGCA (own page or site-wide, as SIG-002 counts
+    /// them), `"3/8"`, and its percentage;
     /// empty when none was read or signatures/levels were not observable.
     pub vgca_partial: String,
     pub vgca_partial_pct: String,
@@ -382,7 +383,10 @@ fn partial_vgca(data: &ReportData, a: &AgencyReport) -> Option<(i64, i64)> {
         return None;
     }
     let s = data.survey.iter().find(|s| s.agency_id == a.facts.id)?;
-    (s.levels.partial > 0).then_some((s.vgca.partial_per_service, s.levels.partial))
+    (s.levels.partial > 0).then_some((
+        s.vgca.partial_per_service + s.vgca.partial_site_wide,
+        s.levels.partial,
+    ))
 }
 
 /// Agencies worst first: not assessed, then by score descending; among equal scores, open

@@ -6,8 +6,8 @@
 //! One set of numbers: a gathered report takes them from the store's aggregates
 //! ([`crate::store::Store::survey_counts`], the same table and filters as the report's
 //! `service_counts`), a report built from values counts its [`ServiceFacts`] with the same
-//! rules ([`counts_of`]); `services_read` and `vgca.full_per_service` are the agency's
-//! `services_read` and `full_with_vgca`. Every count except `services_listed` is over the
+//! rules ([`counts_of`]); `services_read` and `vgca.full_per_service + vgca.full_site_wide` are
+//! the agency's `services_read` and `full_with_vgca`. Every count except `services_listed` is over the
 //! services read: a page not read says nothing either way.
 //!
 //! Rendered as its own block in HTML and text (`reports/templates/survey.*.hbs`, after the
@@ -60,9 +60,11 @@ pub struct LevelCounts {
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct VgcaCounts {
-    /// Toàn trình services whose own page shows VGCA (the agency's `full_with_vgca`).
+    /// Toàn trình services whose own page shows VGCA.
     pub full_per_service: i64,
-    /// Toàn trình services with VGCA only from a site-wide signal (theme-level plugin).
+    /// Toàn trình services with VGCA only from a site-wide signal (theme-level plugin). With
+    /// `full_per_service`, the agency's `full_with_vgca` (support as SIG-001 and AGY-001 count
+    /// it; SIG-004 reports the site-wide-only ones).
     pub full_site_wide: i64,
     /// Một phần services whose own page shows VGCA.
     pub partial_per_service: i64,
@@ -828,10 +830,10 @@ mod tests {
             providers_cell(&a.other_providers),
             "viettel-ca (1), vnpt-ca (3)"
         );
-        // The report's own VGCA count is the per-service one.
+        // The report's own VGCA count is the rules' one: per service or site-wide.
         assert_eq!(
             store.service_counts(run).expect("counts")["a"].full_with_vgca,
-            a.vgca.full_per_service
+            a.vgca.full_per_service + a.vgca.full_site_wide
         );
     }
 

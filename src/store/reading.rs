@@ -32,6 +32,8 @@ pub struct ServiceCounts {
     /// Services whose page was read: the denominator of every share.
     pub read: i64,
     pub full: i64,
+    /// Read full-process services supporting the government signature as the rules count it
+    /// (SIG-001, AGY-001's `counts.full_vgca`): `vgca` on their own page or site-wide.
     pub full_with_vgca: i64,
     pub level_published: i64,
     /// Read services whose level the agency's profile cannot observe (`unknown` fact `level`):
@@ -88,11 +90,16 @@ fn facts_flags(text: &str, full: bool) -> Result<FactsFlags> {
         return Ok(FactsFlags::default());
     }
     let facts: serde_json::Value = serde_json::from_str(text)?;
-    let vgca = want_vgca
-        && facts
-            .pointer("/signature/providers")
+    // VGCA support as the rules count it (SIG-001, AGY-001's `counts.full_vgca`): on the
+    // service's own page or site-wide.
+    let listed = |path: &str| {
+        facts
+            .pointer(path)
             .and_then(|p| p.as_array())
-            .is_some_and(|p| p.iter().any(|v| v.as_str() == Some("vgca")));
+            .is_some_and(|p| p.iter().any(|v| v.as_str() == Some("vgca")))
+    };
+    let vgca =
+        want_vgca && (listed("/signature/providers") || listed("/signature/site_wide_providers"));
     let unknown = |fact: &str| {
         want_unknown
             && facts
@@ -550,10 +557,10 @@ pub struct SurveyCounts {
     pub partial: i64,
     pub info: i64,
     pub unknown_level: i64,
-    /// Read full-process services with `vgca` among their own page's providers
-    /// (= [`ServiceCounts::full_with_vgca`]).
+    /// Read full-process services with `vgca` among their own page's providers.
     pub full_vgca_service: i64,
-    /// Read full-process services with `vgca` only among the site-wide providers.
+    /// Read full-process services with `vgca` only among the site-wide providers (with
+    /// `full_vgca_service`, [`ServiceCounts::full_with_vgca`]).
     pub full_vgca_site_wide: i64,
     pub partial_vgca_service: i64,
     pub partial_vgca_site_wide: i64,
