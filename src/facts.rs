@@ -566,6 +566,13 @@ pub struct UnknownFact {
     pub fact: String,
     pub kind: AssessReason,
     pub message: String,
+    /// For a list fact observed in part (`tls.weak_classes` when some weak-suite questions got
+    /// no answer): the members the unobserved part could add; what was observed is proven.
+    /// A rule reading only such facts is judged on every completion (the observed list plus
+    /// any subset of these): a verdict they all share stands, else could not assess. Empty:
+    /// nothing about the fact is known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_hold: Vec<String>,
 }
 
 /// What one agency's walk covered in a run: the honest denominator of every share.

@@ -932,18 +932,33 @@ async fn legacy_probe_disabled_is_could_not_assess_not_pass() {
 /// A TCP front for `backend` that never answers a ClientHello asking for TLS 1.0 or 1.1 (as
 /// some filters do) and passes every other connection through.
 async fn silent_to_old_hellos(backend: u16) -> u16 {
+    // Record header (5) + handshake header (4) + client_version (2).
+    silent_front(backend, |rec| {
+        rec.len() > 10 && rec[5] == 1 && matches!((rec[9], rec[10]), (3, 1) | (3, 2))
+    })
+    .await
+}
+
+/// A TCP front for `backend` that says nothing to a connection whose first TLS record
+/// (a ClientHello) matches `silent` and holds it open (a filter that drops such hellos), and
+/// relays every other connection.
+async fn silent_front(backend: u16, silent: fn(&[u8]) -> bool) -> u16 {
     let listener = tokio::net::TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((mut client, _)) = listener.accept().await {
             tokio::spawn(async move {
                 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                // Record header (5) + handshake header (4) + client_version (2).
-                let mut head = [0u8; 11];
+                let mut head = [0u8; 5];
                 if client.read_exact(&mut head).await.is_err() {
                     return;
                 }
-                if head[5] == 1 && matches!((head[9], head[10]), (3, 1) | (3, 2)) {
+                let mut record = head.to_vec();
+                record.resize(5 + usize::from(u16::from_be_bytes([head[3], head[4]])), 0);
+                if client.read_exact(&mut record[5..]).await.is_err() {
+                    return;
+                }
+                if silent(&record) {
                     // Hold the connection, say nothing.
                     tokio::time::sleep(std::time::Duration::from_secs(30)).await;
                     return;
@@ -952,13 +967,73 @@ async fn silent_to_old_hellos(backend: u16) -> u16 {
                 else {
                     return;
                 };
-                if server.write_all(&head).await.is_ok() {
+                if server.write_all(&record).await.is_ok() {
                     let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                 }
             });
         }
     });
     port
+}
+
+/// The cipher suites a ClientHello record offers (empty when it is not one).
+fn offered_suites(rec: &[u8]) -> Vec<u16> {
+    // Record header (5), handshake header (4), client_version (2), random (32).
+    let Some(&sid) = rec.get(43).filter(|_| rec.get(5) == Some(&1)) else {
+        return Vec::new();
+    };
+    let at = 44 + usize::from(sid);
+    let Some(len) = rec
+        .get(at..at + 2)
+        .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+    else {
+        return Vec::new();
+    };
+    rec.get(at + 2..at + 2 + len)
+        .map(|b| {
+            b.chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn an_unanswered_rc4_question_leaves_only_rc4_unknown() {
+    // A Go server that accepts 3DES, behind a filter that drops hellos offering RC4. 3DES is
+    // proven whatever RC4 would have said; NULL/anon/export were refused. Before, the one
+    // unanswered question made every weak-suite rule could-not-assess, TLS-017's proven
+    // finding included.
+    let dir = scratch();
+    let root = Ca::root("Test Web Root");
+    let Some((_guard, backend)) =
+        start_go(&root, dir.path(), HOST, "1.2", "1.2", &["3des", "hsts"])
+    else {
+        return;
+    };
+    // The RC4 question offers RC4 suites alone (the version questions offer them among many).
+    let port = silent_front(backend, |rec| {
+        let suites = offered_suites(rec);
+        let rc4 = |s: &u16| matches!(s, 0x0004 | 0x0005 | 0xc007 | 0xc011);
+        suites.iter().any(rc4) && suites.iter().all(|s| rc4(s) || *s == 0x00ff)
+    })
+    .await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, closed_port());
+    c.handshake_timeout = std::time::Duration::from_secs(1);
+    let f = probe_host(&c, HOST, port).await;
+    assert_eq!(f.tls.weak_classes, vec!["3des".to_string()], "{f:#?}");
+    let weak = f.unknown.iter().find(|u| u.fact == "tls.weak_classes");
+    assert!(
+        weak.is_some_and(|u| u.may_hold == ["rc4"]),
+        "only RC4 is in question: {:#?}",
+        f.unknown
+    );
+    expect(
+        "3DES proven, RC4 unanswered",
+        &f,
+        &["TLS-017"],
+        &["HTTP-001", "HTTP-002", "TLS-016"],
+    );
 }
 
 #[tokio::test]

@@ -1004,6 +1004,7 @@ mod tests {
             fact: "level".into(),
             kind: AssessReason::Unobservable,
             message: "no source".into(),
+            may_hold: Vec::new(),
         });
         let rec = FetchRecord {
             url: "https://x/a".into(),

@@ -66,6 +66,7 @@ pub fn unobservable(paths: &[&str], profile_id: &str) -> Vec<UnknownFact> {
                 "profile `{profile_id}` has no source for `{p}`: the portal's published \
                  interface does not carry this field"
             ),
+            may_hold: Vec::new(),
         })
         .collect()
 }

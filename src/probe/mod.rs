@@ -335,11 +335,26 @@ impl Prober {
                 );
             }
         }
-        for (fact, f) in legacy.unanswered {
+        for (fact, member, f) in legacy.unanswered {
             // One accepted legacy version proves `tls.legacy` whatever another question got.
-            let proven = fact == "tls.legacy" && facts.tls.legacy;
-            if !proven && !facts.unknown.iter().any(|u| u.fact == fact) {
-                unknown(&mut facts, fact, f);
+            if fact == "tls.legacy" && facts.tls.legacy {
+                continue;
+            }
+            match facts.unknown.iter_mut().find(|u| u.fact == fact) {
+                // Known in part so far: this question adds its member, or (a question about
+                // the whole fact) makes all of it unknown.
+                Some(u) if !u.may_hold.is_empty() => match member {
+                    Some(m) if !u.may_hold.iter().any(|h| h == m) => u.may_hold.push(m.into()),
+                    Some(_) => {}
+                    None => u.may_hold.clear(),
+                },
+                Some(_) => {}
+                None => {
+                    unknown(&mut facts, fact, f);
+                    if let (Some(m), Some(u)) = (member, facts.unknown.last_mut()) {
+                        u.may_hold.push(m.into());
+                    }
+                }
             }
         }
 
@@ -657,13 +672,17 @@ impl Prober {
             let a = match a {
                 Ok(a) => a,
                 Err(f) => {
-                    let fact = match q {
-                        Question::Version(hello::TLS1_2) => "tls.versions",
-                        Question::Version(_) => "tls.legacy",
-                        Question::Weak(_) => "tls.weak_classes",
-                        Question::Dhe => "tls.dhe_min_bits",
+                    let (fact, member) = match q {
+                        Question::Version(hello::TLS1_2) => ("tls.versions", None),
+                        Question::Version(_) => ("tls.legacy", None),
+                        // Only this class is in question: the others' answers stand.
+                        Question::Weak(class) => (
+                            "tls.weak_classes",
+                            Some(class.fact_name()).filter(|n| !n.is_empty()),
+                        ),
+                        Question::Dhe => ("tls.dhe_min_bits", None),
                     };
-                    out.unanswered.push((fact, f));
+                    out.unanswered.push((fact, member, f));
                     continue;
                 }
             };
@@ -699,6 +718,7 @@ impl Prober {
                     // is not "no DHE".
                     None => out.unanswered.push((
                         "tls.dhe_min_bits",
+                        None,
                         net::Failure::new(
                             AssessReason::Decode,
                             format!(
@@ -720,6 +740,7 @@ fn unknown(facts: &mut HostFacts, fact: &str, f: net::Failure) {
         fact: fact.to_string(),
         kind: f.kind,
         message: f.message,
+        may_hold: Vec::new(),
     });
 }
 
@@ -730,8 +751,9 @@ struct LegacyFacts {
     weak_classes: Vec<String>,
     dhe_min_bits: i64,
     certificates: Vec<CertificateDer<'static>>,
-    /// Questions that got no answer (the connection failed): the fact and why.
-    unanswered: Vec<(&'static str, net::Failure)>,
+    /// Questions that got no answer (the connection failed): the fact, the one member of a
+    /// list fact the question was about (a weak suite class), and why.
+    unanswered: Vec<(&'static str, Option<&'static str>, net::Failure)>,
 }
 
 impl LegacyFacts {

@@ -209,6 +209,7 @@ mod tests {
             fact: "http.hsts".into(),
             kind: AssessReason::TlsHandshake,
             message: "legacy TLS only".into(),
+            may_hold: Vec::new(),
         });
         let t = render_table(&f);
         let row = t.lines().find(|l| l.starts_with("http.hsts")).unwrap_or("");

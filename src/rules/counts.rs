@@ -110,6 +110,7 @@ pub fn agency_unknowns(services: &[ServiceFacts]) -> Vec<UnknownFact> {
         fact: String::new(),
         kind,
         message: format!("`{fact}` is unknown on {n} of {read} read services: {message}"),
+        may_hold: Vec::new(),
     };
     let mut out = Vec::new();
     for (count, reads) in COUNT_READS {

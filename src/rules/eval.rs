@@ -231,7 +231,9 @@ impl<'a> AgencyScope<'a> {
         // host: could not assess, with the fact's reason.
         let unknown = match &host.error {
             Some(_) => None,
-            None => self.unknown_blocking(rule, act, "host", &host.unknown),
+            None => self
+                .unknown_blocking(rule, act, "host", &host.unknown)
+                .filter(|_| !self.settled_on_completions(rule, host)),
         };
         self.judge(
             rule,
@@ -240,6 +242,60 @@ impl<'a> AgencyScope<'a> {
             subject,
             || vec![host_evidence(host)],
         )
+    }
+
+    /// Whether `rule` gets one verdict on every completion of the partly observed list facts
+    /// it reads ([`UnknownFact::may_hold`]): the observed list plus each subset of the members
+    /// the unobserved part could add. Then what was not observed cannot change the verdict (an
+    /// accepted 3DES suite fails TLS-017 whatever the unanswered RC4 question would have said).
+    /// `false` when the rule reads a fact unknown as a whole, or a completion errs.
+    fn settled_on_completions(&self, rule: &Rule, host: &HostFacts) -> bool {
+        let reads = |fact: &str| {
+            rule.when
+                .as_ref()
+                .is_some_and(|w| reads_fact(&w.uses(), "host", fact))
+                || reads_fact(&rule.require.uses(), "host", fact)
+        };
+        let read: Vec<&UnknownFact> = host.unknown.iter().filter(|u| reads(&u.fact)).collect();
+        if read.is_empty() || read.iter().any(|u| u.may_hold.is_empty()) {
+            return false;
+        }
+        let members: Vec<(String, &str)> = read
+            .iter()
+            .flat_map(|u| {
+                let ptr = format!("/{}", u.fact.replace('.', "/"));
+                u.may_hold.iter().map(move |m| (ptr.clone(), m.as_str()))
+            })
+            .collect();
+        if members.len() > MAX_COMPLETION_MEMBERS {
+            return false;
+        }
+        let Ok(observed) = serde_json::to_value(host) else {
+            return false;
+        };
+        let mut verdicts = (0u32..1 << members.len()).map(|mask| {
+            let mut v = observed.clone();
+            for (i, (ptr, member)) in members.iter().enumerate() {
+                if mask & (1 << i) != 0 {
+                    let list = v.pointer_mut(ptr).and_then(|x| x.as_array_mut())?;
+                    list.push(serde_json::Value::String((*member).to_string()));
+                }
+            }
+            let mut act = self.root.child();
+            self.bind(&mut act, "host", &v).ok()?;
+            let applicable = match &rule.when {
+                None => true,
+                Some(w) => w.eval_bool(&act).ok()?,
+            };
+            Some(match applicable {
+                false => None,
+                true => Some(rule.require.eval_bool(&act).ok()?),
+            })
+        });
+        let Some(Some(first)) = verdicts.next() else {
+            return false;
+        };
+        verdicts.all(|v| v == Some(first))
     }
 
     /// `unknown`: what the agency's services and hosts make unknown
@@ -407,6 +463,10 @@ impl AgencyScope<'_> {
     }
 }
 
+/// Most members a partly observed fact's unobserved part may add for a rule to be judged on
+/// every completion (2^8 evaluations at most); beyond, it could not assess.
+const MAX_COMPLETION_MEMBERS: usize = 8;
+
 /// What an agency rule cannot know: the counts and list fields its services' unknown facts
 /// make unknown (see [`agency_unknowns`]), and its hosts' unknown facts as read through
 /// `hosts` (`hosts.http.hsts`). Subjects that were not read at all are left out: aggregates
@@ -424,6 +484,7 @@ pub(crate) fn agency_scope_unknowns(
                     fact,
                     kind: u.kind,
                     message: format!("{}: {}", h.name, u.message),
+                    may_hold: Vec::new(),
                 });
             }
         }
@@ -810,5 +871,76 @@ expect = "fail"
         let report = set.self_test();
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         assert_eq!(report.passed, 7);
+    }
+}
+
+#[cfg(test)]
+mod completion_tests {
+    use super::*;
+    use crate::facts::{AssessReason, UnknownFact};
+
+    fn weak_verdicts(classes: &[&str], may_hold: &[&str]) -> BTreeMap<String, &'static str> {
+        let set = match RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let mut h = HostFacts {
+            name: "h.sandbox.test".into(),
+            port: 443,
+            reachable: true,
+            ..HostFacts::default()
+        };
+        h.tls.weak_classes = classes.iter().map(|c| c.to_string()).collect();
+        h.unknown.push(UnknownFact {
+            fact: "tls.weak_classes".into(),
+            kind: AssessReason::Timeout,
+            message: "a weak-suite question got no answer".into(),
+            may_hold: may_hold.iter().map(|c| c.to_string()).collect(),
+        });
+        let agency = crate::rules::bench::synthetic_agency();
+        set.evaluate_host(&h, &agency)
+            .into_iter()
+            .filter(|o| ["TLS-015", "TLS-016", "TLS-017"].contains(&&*o.rule_id))
+            .map(|o| (o.rule_id.to_string(), o.verdict.as_str()))
+            .collect()
+    }
+
+    fn expect(pairs: &[(&str, &'static str)]) -> BTreeMap<String, &'static str> {
+        pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+    }
+
+    #[test]
+    fn what_the_unanswered_questions_cannot_change_is_judged() {
+        // 3DES accepted, the RC4 question unanswered: TLS-017 fails whatever RC4 would have
+        // said, TLS-015 (NULL/anon/export, answered) passes, only TLS-016 is unknown.
+        assert_eq!(
+            weak_verdicts(&["3des"], &["rc4"]),
+            expect(&[
+                ("TLS-015", "pass"),
+                ("TLS-016", "could_not_assess"),
+                ("TLS-017", "fail"),
+            ])
+        );
+        // Two questions unanswered: each rule they could change stays unknown.
+        assert_eq!(
+            weak_verdicts(&[], &["rc4", "null"]),
+            expect(&[
+                ("TLS-015", "could_not_assess"),
+                ("TLS-016", "could_not_assess"),
+                ("TLS-017", "pass"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_fact_unknown_as_a_whole_is_never_completed() {
+        assert_eq!(
+            weak_verdicts(&["3des"], &[]),
+            expect(&[
+                ("TLS-015", "could_not_assess"),
+                ("TLS-016", "could_not_assess"),
+                ("TLS-017", "could_not_assess"),
+            ])
+        );
     }
 }

@@ -115,6 +115,7 @@ pub fn sample_service() -> ServiceFacts {
             fact: String::new(),
             kind: AssessReason::Unobservable,
             message: String::new(),
+            may_hold: Vec::new(),
         }],
         ..ServiceFacts::default()
     }
@@ -145,6 +146,7 @@ pub fn sample_host() -> HostFacts {
             fact: String::new(),
             kind: AssessReason::Timeout,
             message: String::new(),
+            may_hold: Vec::new(),
         }],
         ..HostFacts::default()
     }

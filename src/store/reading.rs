@@ -964,6 +964,7 @@ mod tests {
             fact: fact.into(),
             kind: AssessReason::Timeout,
             message: "m".into(),
+            may_hold: Vec::new(),
         };
         let mut services = Vec::new();
         for (i, level) in [Level::Full, Level::Partial, Level::Unknown]
