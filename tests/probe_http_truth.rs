@@ -456,3 +456,58 @@ async fn an_https_redirect_loop_without_hsts_is_unknown() {
         f.unknown
     );
 }
+
+// ---- HSTS on the portal's own page, and answers that are not the site's -------------------
+
+/// Probe HOST over HTTPS served by `route`, with the portal configured at `https://HOST/dvc/`.
+async fn probe_portal_at_dvc(route: fn(&str) -> Answer) -> HostFacts {
+    let (tls, root) = serve_tls_routes(route).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let mut c = cfg(Some(&root), tls, http);
+    c.add_entry(&format!("https://{HOST}:{tls}/dvc/"));
+    probe_host(&c, HOST, tls).await
+}
+
+#[tokio::test]
+async fn hsts_on_the_portals_own_page_counts_when_the_root_sends_none() {
+    // The root is an empty 404; the portal the agency is configured at sends HSTS: a citizen
+    // entering there is told to use HTTPS. Before, only `/` was asked (HTTP-001 failed).
+    let f = probe_portal_at_dvc(|path| match path {
+        "/dvc/" => Answer::Reply("200 OK", &[HSTS_YEAR]),
+        _ => Answer::Reply("404 Not Found", &[]),
+    })
+    .await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(f.http.hsts.present, "{:?}", f.http.hsts);
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Pass));
+}
+
+#[tokio::test]
+async fn a_refused_root_and_a_portal_page_without_hsts_is_no_hsts() {
+    // `/` refuses the probe, but the portal's page answers as the site, without a header.
+    let f = probe_portal_at_dvc(|path| match path {
+        "/dvc/" => Answer::Reply("200 OK", &[]),
+        _ => Answer::Reply("403 Forbidden", &[]),
+    })
+    .await;
+    assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
+    assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_403_without_a_header_is_not_the_sites_answer() {
+    // A WAF refusing the probe says nothing about the site's header: unknown, not absent.
+    let (tls, root) = serve_tls_status("403 Forbidden", &[]).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::HttpStatus),
+        "{:#?}",
+        f.unknown
+    );
+    assert!(matches!(
+        outcome(&f, "HTTP-001").verdict,
+        Verdict::CouldNotAssess { .. }
+    ));
+}

@@ -55,7 +55,14 @@ pub struct ProbeConfig {
     /// an internal service) is not connected to. `None`: no guard (`spot` of a host the
     /// operator names on the command line).
     pub address_guard: Option<crate::crawl::client::AddressPolicy>,
+    /// `host:port` → the paths citizens enter the host by besides `/` (a portal configured as
+    /// `https://host/dvc/`): when `/` sends no HSTS header, these pages are asked too, since a
+    /// header on any of them is the host's (at most [`MAX_ENTRY_PATHS`] per host).
+    pub entry_paths: BTreeMap<String, Vec<String>>,
 }
+
+/// Most entry paths asked for HSTS per host besides `/`.
+pub const MAX_ENTRY_PATHS: usize = 3;
 
 impl Default for ProbeConfig {
     fn default() -> Self {
@@ -73,11 +80,35 @@ impl Default for ProbeConfig {
             max_conns_per_host: DEFAULT_MAX_CONNS_PER_HOST,
             max_hosts_in_flight: DEFAULT_MAX_HOSTS_IN_FLIGHT,
             address_guard: None,
+            entry_paths: BTreeMap::new(),
         }
     }
 }
 
 impl ProbeConfig {
+    /// Record `url` (a portal or extra host) as a way into its host: its path, when not `/`.
+    pub fn add_entry(&mut self, url: &str) {
+        let Ok(u) = url::Url::parse(url) else { return };
+        let (Some(host), Some(port)) = (u.host_str(), u.port_or_known_default()) else {
+            return;
+        };
+        if u.scheme() != "https" || u.path() == "/" || u.path().is_empty() {
+            return;
+        }
+        let mut path = u.path().to_string();
+        if let Some(q) = u.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        let paths = self
+            .entry_paths
+            .entry(net::pin_key(host.trim_matches(['[', ']']), port))
+            .or_default();
+        if paths.len() < MAX_ENTRY_PATHS && !paths.contains(&path) {
+            paths.push(path);
+        }
+    }
+
     /// Pin `host:port` to `addr` (curl `--resolve host:port:addr`).
     pub fn pin(&mut self, host: &str, port: u16, addr: std::net::IpAddr) {
         self.resolve
@@ -143,5 +174,36 @@ mod tests {
         for bad in ["h:443", "h:x:127.0.0.1", ":443:127.0.0.1", "h:443:nope"] {
             assert!(parse_resolve(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod entry_tests {
+    use super::*;
+
+    #[test]
+    fn portal_paths_are_entries_of_their_host() {
+        let mut c = ProbeConfig::default();
+        c.add_entry("https://DVC.Example.gov.vn/dvc/home?lang=vi");
+        c.add_entry("https://dvc.example.gov.vn/");
+        c.add_entry("http://plain.example.gov.vn/portal/");
+        c.add_entry("https://dvc.example.gov.vn:8443/p/");
+        for i in 0..5 {
+            c.add_entry(&format!("https://many.example.gov.vn/p{i}/"));
+        }
+        c.add_entry("not a url");
+        assert_eq!(
+            c.entry_paths.get("dvc.example.gov.vn:443"),
+            Some(&vec!["/dvc/home?lang=vi".to_string()])
+        );
+        assert_eq!(
+            c.entry_paths.get("dvc.example.gov.vn:8443"),
+            Some(&vec!["/p/".to_string()])
+        );
+        assert!(!c.entry_paths.contains_key("plain.example.gov.vn:80"));
+        assert_eq!(
+            c.entry_paths.get("many.example.gov.vn:443").map(Vec::len),
+            Some(MAX_ENTRY_PATHS)
+        );
     }
 }

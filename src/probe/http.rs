@@ -151,16 +151,59 @@ fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
     }
 }
 
-/// HSTS as sent on `https://host:port/`; when the request fails, why (HSTS is then unknown,
-/// never "absent").
+/// HSTS of `https://host:port`: asked on `/`, and when `/` sends no header, on each of
+/// `entries` (the paths a portal is configured at, see [`super::ProbeConfig::entry_paths`]):
+/// a header on any page of the host is the host's, and a citizen entering at the portal's own
+/// page gets it there. The first header seen is the fact (`max-age=0` included). No header
+/// anywhere is "no HSTS" when at least one page answered as the site; when none did (each
+/// request failed, or answered 401/403/429/5xx without a header), HSTS is unknown, with the
+/// first failure as the reason.
+pub async fn hsts(
+    client: &reqwest::Client,
+    host: &str,
+    port: u16,
+    entries: &[String],
+) -> Result<HstsFacts, Failure> {
+    let mut first_failure = None;
+    let mut answered = false;
+    let paths = std::iter::once("/").chain(
+        entries
+            .iter()
+            .map(String::as_str)
+            .filter(|p| *p != "/")
+            .take(super::config::MAX_ENTRY_PATHS),
+    );
+    for path in paths {
+        match hsts_at(client, host, port, path).await {
+            Ok(Some(h)) => return Ok(h),
+            Ok(None) => answered = true,
+            Err(f) => {
+                first_failure.get_or_insert(f);
+            }
+        }
+    }
+    match first_failure {
+        Some(f) if !answered => Err(f),
+        _ => Ok(HstsFacts::default()),
+    }
+}
+
+/// The HSTS header as sent on `https://host:port{path}` (`None`: no header), when the page
+/// answered as the site.
 ///
-/// A redirect without the header to another path on the same origin (`https://host:port/` →
-/// `/portal/`, as most portals do) is followed, up to [`MAX_REDIRECTS`] hops: a browser that
-/// loads the portal gets the header from the page the chain ends at, and that header is the
-/// host's (RFC 6797 §8.1). A chain that ends without a header on the same origin, or leaves
-/// it, is "no HSTS"; one cut short (a failed hop, a loop, too many hops, a 429/5xx) is unknown.
-pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<HstsFacts, Failure> {
-    let mut url = Url::parse(&format!("https://{}:{port}/", host_for_url(host)))
+/// A redirect without the header to another path on the same origin (`/` → `/portal/`, as
+/// most portals do) is followed, up to [`MAX_REDIRECTS`] hops: a browser that loads the
+/// portal gets the header from the page the chain ends at, and that header is the host's
+/// (RFC 6797 §8.1). A chain that ends without a header on the same origin, or leaves it, has
+/// no header; one cut short (a failed hop, a loop, too many hops) or ending in an answer that
+/// is not the site's (401/403: access refused to the probe, 429, 5xx) is a failure.
+async fn hsts_at(
+    client: &reqwest::Client,
+    host: &str,
+    port: u16,
+    path: &str,
+) -> Result<Option<HstsFacts>, Failure> {
+    let mut url = Url::parse(&format!("https://{}:{port}{path}", host_for_url(host)))
         .map_err(|e| Failure::new(AssessReason::Decode, format!("bad URL: {e}")))?;
     let mut seen = vec![url.clone()];
     loop {
@@ -172,10 +215,20 @@ pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<Hst
         if let Some(v) = resp.headers().get(STRICT_TRANSPORT_SECURITY) {
             // A header that was sent is observed whatever the status (a UA honours it on any
             // response over a secure connection).
-            return Ok(v.to_str().map(parse_hsts).unwrap_or_default());
+            return Ok(Some(v.to_str().map(parse_hsts).unwrap_or_default()));
         }
-        // No header on a 429/5xx: the site did not answer, so its header is unknown.
-        if let Some(f) = unusable_status(resp.status(), url.as_str()) {
+        // No header on a 429/5xx/401/403: the site did not answer us, its header is unknown.
+        if let Some(f) = unusable_status(resp.status(), url.as_str()).or_else(|| {
+            matches!(resp.status().as_u16(), 401 | 403).then(|| {
+                Failure::new(
+                    AssessReason::HttpStatus,
+                    crate::facts::excerpt(&format!(
+                        "{url} answered {} (access refused to the probe)",
+                        resp.status()
+                    )),
+                )
+            })
+        }) {
             return Err(f);
         }
         let next = resp
@@ -189,7 +242,7 @@ pub async fn hsts(client: &reqwest::Client, host: &str, port: u16) -> Result<Hst
                     && n.port_or_known_default() == Some(port)
             });
         let Some(next) = next else {
-            return Ok(HstsFacts::default());
+            return Ok(None);
         };
         if seen.contains(&next) {
             return Err(Failure::new(

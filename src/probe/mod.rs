@@ -225,7 +225,15 @@ impl Prober {
         let hsts = async {
             let _p = gate.acquire().await;
             match &self.http {
-                Ok(client) => http::hsts(client, host, port).await,
+                Ok(client) => {
+                    let entries = self
+                        .cfg
+                        .entry_paths
+                        .get(&net::pin_key(host, port))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    http::hsts(client, host, port, entries).await
+                }
                 Err(e) => Err(net::Failure::new(
                     AssessReason::Connect,
                     format!("no HTTP client: {e}"),

@@ -156,6 +156,11 @@ impl Setup {
             let (host, port, addr) = crate::probe::parse_resolve(spec)?;
             cfg.pin(&host, port, addr);
         }
+        for a in &c.agencies {
+            for url in std::iter::once(&a.portal).chain(&a.extra_hosts) {
+                cfg.add_entry(url);
+            }
+        }
         Ok(cfg)
     }
 }
