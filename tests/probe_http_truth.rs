@@ -276,6 +276,16 @@ async fn plain_503_is_unknown_not_no_redirect() {
 }
 
 #[tokio::test]
+async fn plain_403_is_access_refused_not_no_redirect() {
+    // A WAF (or an IIS "SSL required") refusing the probe on plain HTTP: what a citizen's
+    // browser would be sent is unknown. Before, HTTP-003 failed ("serves plain HTTP").
+    let http = serve_routes(|_| Answer::Reply("403 Forbidden", &[])).await;
+    let f = probe_plain(http).await;
+    assert!(f.http.http_reachable);
+    assert_redirect_unknown(&f, AssessReason::HttpStatus);
+}
+
+#[tokio::test]
 async fn plain_429_after_a_hop_is_rate_limited() {
     let http = serve_routes(|p| match p {
         "/" => Answer::Reply("301 Moved Permanently", &["Location: /portal"]),

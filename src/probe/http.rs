@@ -48,8 +48,9 @@ pub fn client(
 /// failure is `Some` when whether plain HTTP redirects to HTTPS could not be observed, and
 /// why: the first request failed for a reason other than "nothing listens" (refused); a later
 /// hop failed or timed out before a final answer; the chain ran past [`MAX_REDIRECTS`] or
-/// came back to a URL already seen (`redirect_loop`); or an answer was 429 (`rate_limited`)
-/// or 5xx (`http_status`), which says nothing about the site's redirect. A chain cut short is
+/// came back to a URL already seen (`redirect_loop`); or an answer was 429 (`rate_limited`),
+/// 5xx or 401/403 (`http_status`: an overloaded server, or access refused to the probe),
+/// which says nothing about the site's redirect. A chain cut short is
 /// unknown, never "no redirect". Once a same-host HTTPS redirect has been seen, the fact is
 /// observed and what happens further down the chain does not change it.
 pub async fn plain(
@@ -82,7 +83,8 @@ pub async fn plain(
             facts.http_reachable = true;
         }
         facts.final_url = url.to_string();
-        if let Some(f) = unusable_status(resp.status(), &format!("{url}"))
+        if let Some(f) = unusable_status(resp.status(), url.as_str())
+            .or_else(|| access_refused(resp.status(), url.as_str()))
             && !facts.https_redirect
         {
             return (facts, Some(f));
@@ -149,6 +151,19 @@ fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
     } else {
         None
     }
+}
+
+/// A 401 or 403: access refused to the probe (a WAF, a bot filter, an IIS "SSL required"),
+/// not the page a citizen gets; what the site would have sent is unknown.
+fn access_refused(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
+    matches!(status.as_u16(), 401 | 403).then(|| {
+        Failure::new(
+            AssessReason::HttpStatus,
+            crate::facts::excerpt(&format!(
+                "{url} answered {status} (access refused to the probe)"
+            )),
+        )
+    })
 }
 
 /// HSTS of `https://host:port`: asked on `/`, and when `/` sends no header, on each of
@@ -218,17 +233,9 @@ async fn hsts_at(
             return Ok(Some(v.to_str().map(parse_hsts).unwrap_or_default()));
         }
         // No header on a 429/5xx/401/403: the site did not answer us, its header is unknown.
-        if let Some(f) = unusable_status(resp.status(), url.as_str()).or_else(|| {
-            matches!(resp.status().as_u16(), 401 | 403).then(|| {
-                Failure::new(
-                    AssessReason::HttpStatus,
-                    crate::facts::excerpt(&format!(
-                        "{url} answered {} (access refused to the probe)",
-                        resp.status()
-                    )),
-                )
-            })
-        }) {
+        if let Some(f) = unusable_status(resp.status(), url.as_str())
+            .or_else(|| access_refused(resp.status(), url.as_str()))
+        {
             return Err(f);
         }
         let next = resp
