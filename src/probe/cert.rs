@@ -98,11 +98,11 @@ pub fn weak_key(key: &KeyFacts) -> bool {
 }
 
 /// Whether ring (rustls's and x509-parser's verifier here) can check a signature made with
-/// this key: RSA of 2048 bits or more, EC P-256 or P-384, Ed25519. A signature by any other
+/// this key: RSA of 2048 to 8192 bits, EC P-256 or P-384, Ed25519. A signature by any other
 /// key fails to verify whether or not it is right, so its failure proves nothing.
 pub fn verifiable_key(key: &KeyFacts) -> bool {
     match key.alg.as_str() {
-        "rsa" => key.bits >= MIN_RSA_BITS,
+        "rsa" => (MIN_RSA_BITS..=8192).contains(&key.bits),
         "ec" => key.bits == 256 || key.bits == 384,
         "ed25519" => true,
         _ => false,

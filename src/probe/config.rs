@@ -100,9 +100,10 @@ impl ProbeConfig {
             path.push('?');
             path.push_str(q);
         }
+        // Keyed as the run names the host it probes (`host_str()`: IPv6 in brackets).
         let paths = self
             .entry_paths
-            .entry(net::pin_key(host.trim_matches(['[', ']']), port))
+            .entry(net::pin_key(host, port))
             .or_default();
         if paths.len() < MAX_ENTRY_PATHS && !paths.contains(&path) {
             paths.push(path);
@@ -192,6 +193,14 @@ mod entry_tests {
             c.add_entry(&format!("https://many.example.gov.vn/p{i}/"));
         }
         c.add_entry("not a url");
+        // Keyed as the run names a portal's host (IPv6 in brackets, lower case).
+        let v6 = "https://[2001:DB8::1]/dvc/";
+        c.add_entry(v6);
+        let (host, port) = crate::run::pipeline::host_port(v6).expect("host");
+        assert_eq!(
+            c.entry_paths.get(&net::pin_key(&host, port)),
+            Some(&vec!["/dvc/".to_string()])
+        );
         assert_eq!(
             c.entry_paths.get("dvc.example.gov.vn:443"),
             Some(&vec!["/dvc/home?lang=vi".to_string()])

@@ -462,10 +462,21 @@ impl Prober {
                 return;
             }
             trust::AiaIssuer::BadSignature => {
-                // The right name on another key (a re-keyed CA, a look-alike): it did not
-                // issue the served chain, which stays as served.
+                // The right name on another key (a re-keyed CA, a look-alike) did not issue
+                // the served chain. Whether the real issuer is a root the server need not send
+                // or an intermediate it left out is not observed: completeness is unknown.
+                unknown(
+                    facts,
+                    "cert.chain_complete",
+                    net::Failure::new(
+                        AssessReason::Decode,
+                        format!(
+                            "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature: whether the chain is complete is unknown"
+                        ),
+                    ),
+                );
                 facts.cert.verify_errors.push(format!(
-                    "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature: the chain stays incomplete as served"
+                    "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature"
                 ));
                 return;
             }
@@ -610,9 +621,9 @@ impl Prober {
             // TLS-009's finding, and say nothing about possession.
             if cert::verifiable_key(&l.key) {
                 if e.bad {
+                    // The chain facts (`trusted_by`, `publicly_trusted`) stay as verified: the
+                    // certificate is what it is; the host did not prove it holds its key.
                     l.trusted = false;
-                    l.publicly_trusted = false;
-                    l.trusted_by.clear();
                     l.trust_problem = "key_not_held".into();
                 } else {
                     unknown(

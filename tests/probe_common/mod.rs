@@ -454,9 +454,21 @@ pub async fn serve_banner(banner: &'static [u8]) -> u16 {
 }
 
 /// A port nothing listens on.
-pub fn closed_port() -> u16 {
+/// A loopback port free now, for a child process to listen on.
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind((LOCALHOST, 0)).unwrap();
     l.local_addr().unwrap().port()
+}
+
+pub fn closed_port() -> u16 {
+    // Bound and never listening, for the rest of the process: a connection is refused, and no
+    // other `bind(0)` of a concurrent test is handed this port (a listener bound and dropped
+    // freed it for reuse: a fixture server could then answer on the "closed" port).
+    let s = tokio::net::TcpSocket::new_v4().unwrap();
+    s.bind(SocketAddr::new(LOCALHOST, 0)).unwrap();
+    let port = s.local_addr().unwrap().port();
+    std::mem::forget(s);
+    port
 }
 
 fn response_head(status: &str, headers: &[String]) -> String {
@@ -647,7 +659,7 @@ pub async fn wait_listening(port: u16) {
 /// serves one connection at a time; `-www` makes it answer HTTP requests and hang up, so no
 /// connection holds it until a timeout.
 pub async fn openssl_server(cert: &Path, key: &Path, args: &[&str]) -> (ChildGuard, u16) {
-    let port = closed_port();
+    let port = free_port();
     let child = Command::new("openssl")
         .arg("s_server")
         .arg("-accept")
