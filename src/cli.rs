@@ -503,6 +503,8 @@ fn spot_config(args: &SpotArgs) -> anyhow::Result<crate::probe::ProbeConfig> {
     if let Some(path) = &args.web_roots {
         cfg.web_roots = WebRoots::Custom(load_pem_certs(path)?);
     }
+    // The page named is a way into its host, as a configured portal's path is for `run`.
+    cfg.add_entry(&args.url);
     Ok(cfg)
 }
 

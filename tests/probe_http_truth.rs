@@ -276,13 +276,49 @@ async fn plain_503_is_unknown_not_no_redirect() {
 }
 
 #[tokio::test]
-async fn plain_403_is_access_refused_not_no_redirect() {
-    // A WAF (or an IIS "SSL required") refusing the probe on plain HTTP: what a citizen's
-    // browser would be sent is unknown. Before, HTTP-003 failed ("serves plain HTTP").
+async fn a_plain_403_the_https_side_shares_is_access_refused() {
+    // A filter refusing the probe on both sides: what a citizen's browser would be sent over
+    // plain HTTP is unknown. Before, HTTP-003 failed ("serves plain HTTP").
+    let (tls, root) = serve_tls_status("403 Forbidden", &[]).await;
     let http = serve_routes(|_| Answer::Reply("403 Forbidden", &[])).await;
-    let f = probe_plain(http).await;
+    let f = probe_host(&cfg(Some(&root), tls, http), HOST, tls).await;
     assert!(f.http.http_reachable);
     assert_redirect_unknown(&f, AssessReason::HttpStatus);
+}
+
+#[tokio::test]
+async fn a_plain_403_alone_is_the_sites_answer_without_a_redirect() {
+    // HTTPS answers the probe; plain HTTP answers 403 (an IIS "SSL required"): a citizen
+    // typing the address gets an error page over plain HTTP, not the portal over HTTPS.
+    let http = serve_routes(|_| Answer::Reply("403 Forbidden", &[])).await;
+    let f = probe_plain(http).await;
+    assert_eq!(
+        unknown_kind(&f, "http.https_redirect"),
+        None,
+        "{:#?}",
+        f.unknown
+    );
+    assert!(f.http.http_reachable && !f.http.https_redirect);
+    assert!(matches!(outcome(&f, "HTTP-003").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_plain_401_login_is_the_sites_answer() {
+    let http = serve_routes(|_| {
+        Answer::Reply(
+            "401 Unauthorized",
+            &["WWW-Authenticate: Basic realm=\"dvc\""],
+        )
+    })
+    .await;
+    let f = probe_plain(http).await;
+    assert_eq!(
+        unknown_kind(&f, "http.https_redirect"),
+        None,
+        "{:#?}",
+        f.unknown
+    );
+    assert!(matches!(outcome(&f, "HTTP-003").verdict, Verdict::Fail));
 }
 
 #[tokio::test]
@@ -493,15 +529,59 @@ async fn hsts_on_the_portals_own_page_counts_when_the_root_sends_none() {
 }
 
 #[tokio::test]
-async fn a_refused_root_and_a_portal_page_without_hsts_is_no_hsts() {
-    // `/` refuses the probe, but the portal's page answers as the site, without a header.
+async fn a_portal_page_that_was_not_answered_leaves_hsts_unknown() {
+    // `/` answers a bare 404, the portal's own page (where citizens enter) is refused: its
+    // header is unknown, so "no HSTS" is not proven.
     let f = probe_portal_at_dvc(|path| match path {
-        "/dvc/" => Answer::Reply("200 OK", &[]),
-        _ => Answer::Reply("403 Forbidden", &[]),
+        "/dvc/" => Answer::Reply("403 Forbidden", &[]),
+        _ => Answer::Reply("404 Not Found", &[]),
     })
     .await;
+    assert_eq!(
+        unknown_kind(&f, "http.hsts"),
+        Some(AssessReason::HttpStatus),
+        "{:#?}",
+        f.unknown
+    );
+}
+
+#[tokio::test]
+async fn every_page_answering_without_a_header_is_no_hsts() {
+    let f = probe_portal_at_dvc(|_| Answer::Reply("200 OK", &[])).await;
     assert_eq!(unknown_kind(&f, "http.hsts"), None, "{:#?}", f.unknown);
     assert!(matches!(outcome(&f, "HTTP-001").verdict, Verdict::Fail));
+}
+
+#[tokio::test]
+async fn a_header_that_enables_hsts_on_the_portal_outweighs_max_age_zero_at_the_root() {
+    let f = probe_portal_at_dvc(|path| match path {
+        "/dvc/" => Answer::Reply("200 OK", &[HSTS_YEAR]),
+        _ => Answer::Reply("200 OK", &["Strict-Transport-Security: max-age=0"]),
+    })
+    .await;
+    assert!(f.http.hsts.present, "{:?}", f.http.hsts);
+}
+
+#[tokio::test]
+async fn hsts_after_a_redirect_to_another_port_of_the_host_counts() {
+    // `https://host/` sends the portal to `https://host:<other>/portal/`, which sends HSTS: the
+    // header is the host's whatever the port (RFC 6797 §8.1).
+    let (other, _) = serve_tls_routes(|_| Answer::Reply("200 OK", &[HSTS_YEAR])).await;
+    let location: &'static str =
+        Box::leak(format!("Location: https://{HOST}:{other}/portal/").into_boxed_str());
+    let headers: &'static [&'static str] = Box::leak(vec![location].into_boxed_slice());
+    let (tls, root) =
+        serve_tls_with(Arc::new(move |_: &str| Answer::Reply("302 Found", headers))).await;
+    let http = serve_routes(|_| Answer::Reply("200 OK", &[])).await;
+    // (The probe reads headers whatever the certificate: the other server's root needs no trust.)
+    let mut c = cfg(Some(&root), tls, http);
+    c.pin(
+        HOST,
+        other,
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    );
+    let f = probe_host(&c, HOST, tls).await;
+    assert!(f.http.hsts.present, "{:?} {:#?}", f.http.hsts, f.unknown);
 }
 
 #[tokio::test]

@@ -49,8 +49,9 @@ pub fn client(
 /// why: the first request failed for a reason other than "nothing listens" (refused); a later
 /// hop failed or timed out before a final answer; the chain ran past [`MAX_REDIRECTS`] or
 /// came back to a URL already seen (`redirect_loop`); or an answer was 429 (`rate_limited`),
-/// 5xx or 401/403 (`http_status`: an overloaded server, or access refused to the probe),
-/// which says nothing about the site's redirect. A chain cut short is
+/// 5xx or 403 (`http_status`: an overloaded server, or access refused to the probe; a 403
+/// the HTTPS side does not share is the site's own answer, settled by the caller with
+/// [`is_refusal`]), which says nothing about the site's redirect. A chain cut short is
 /// unknown, never "no redirect". Once a same-host HTTPS redirect has been seen, the fact is
 /// observed and what happens further down the chain does not change it.
 pub async fn plain(
@@ -153,34 +154,44 @@ fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
     }
 }
 
-/// A 401 or 403: access refused to the probe (a WAF, a bot filter, an IIS "SSL required"),
-/// not the page a citizen gets; what the site would have sent is unknown.
+/// A 403: possibly access refused to the probe (a WAF, a bot filter), not the page a citizen
+/// gets. (A 401 is the site's own login, answered as the site.) For plain HTTP the probe
+/// settles it against the HTTPS side (see [`is_refusal`]).
 fn access_refused(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
-    matches!(status.as_u16(), 401 | 403).then(|| {
+    (status.as_u16() == 403).then(|| {
+        // The URL is cut, never the marker `is_refusal` looks for.
+        let url = crate::facts::excerpt(url);
         Failure::new(
             AssessReason::HttpStatus,
-            crate::facts::excerpt(&format!(
-                "{url} answered {status} (access refused to the probe)"
-            )),
+            format!("{url} answered {status}{REFUSED}"),
         )
     })
 }
 
-/// HSTS of `https://host:port`: asked on `/`, and when `/` sends no header, on each of
-/// `entries` (the paths a portal is configured at, see [`super::ProbeConfig::entry_paths`]):
-/// a header on any page of the host is the host's, and a citizen entering at the portal's own
-/// page gets it there. The first header seen is the fact (`max-age=0` included). No header
-/// anywhere is "no HSTS" when at least one page answered as the site; when none did (each
-/// request failed, or answered 401/403/429/5xx without a header), HSTS is unknown, with the
-/// first failure as the reason.
+const REFUSED: &str = " (access refused to the probe?)";
+
+/// Whether `f` is [`plain`]'s or [`hsts`]'s 403 answer (made by `access_refused`).
+pub fn is_refusal(f: &Failure) -> bool {
+    f.kind == AssessReason::HttpStatus && f.message.ends_with(REFUSED)
+}
+
+/// HSTS of `https://host:port`: asked on `/`, and unless `/` sends a header that enables HSTS,
+/// on each of `entries` (the paths a portal is configured at, see
+/// [`super::ProbeConfig::entry_paths`]): a header on any page of the host is the host's, and a
+/// citizen entering at the portal's own page gets it there. A header that enables HSTS on any
+/// page is the fact; else the first header seen (`max-age=0`, unparseable); with no header
+/// anywhere, "no HSTS" only when every page asked answered as the site. When one did not (a
+/// failed request, a 403/429/5xx without a header), HSTS is unknown with that reason. Also
+/// returns whether `/` itself was refused with a 403 (see [`plain`]'s caller).
 pub async fn hsts(
     client: &reqwest::Client,
     host: &str,
     port: u16,
     entries: &[String],
-) -> Result<HstsFacts, Failure> {
+) -> (Result<HstsFacts, Failure>, bool) {
     let mut first_failure = None;
-    let mut answered = false;
+    let mut first_header = None;
+    let mut root_refused = false;
     let paths = std::iter::once("/").chain(
         entries
             .iter()
@@ -190,17 +201,23 @@ pub async fn hsts(
     );
     for path in paths {
         match hsts_at(client, host, port, path).await {
-            Ok(Some(h)) => return Ok(h),
-            Ok(None) => answered = true,
-            Err(f) => {
+            Ok(Some(h)) if h.present => return (Ok(h), root_refused),
+            Ok(Some(h)) => {
+                first_header.get_or_insert(h);
+            }
+            Ok(None) => {}
+            Err((f, refused)) => {
+                root_refused |= refused && path == "/";
                 first_failure.get_or_insert(f);
             }
         }
     }
-    match first_failure {
-        Some(f) if !answered => Err(f),
-        _ => Ok(HstsFacts::default()),
-    }
+    let result = match (first_header, first_failure) {
+        (Some(h), _) => Ok(h),
+        (None, Some(f)) => Err(f),
+        (None, None) => Ok(HstsFacts::default()),
+    };
+    (result, root_refused)
 }
 
 /// The HSTS header as sent on `https://host:port{path}` (`None`: no header), when the page
@@ -217,55 +234,60 @@ async fn hsts_at(
     host: &str,
     port: u16,
     path: &str,
-) -> Result<Option<HstsFacts>, Failure> {
-    let mut url = Url::parse(&format!("https://{}:{port}{path}", host_for_url(host)))
-        .map_err(|e| Failure::new(AssessReason::Decode, format!("bad URL: {e}")))?;
+) -> Result<Option<HstsFacts>, (Failure, bool)> {
+    let mut url =
+        Url::parse(&format!("https://{}:{port}{path}", host_for_url(host))).map_err(|e| {
+            (
+                Failure::new(AssessReason::Decode, format!("bad URL: {e}")),
+                false,
+            )
+        })?;
     let mut seen = vec![url.clone()];
     loop {
         let resp = client
             .get(url.clone())
             .send()
             .await
-            .map_err(|e| classify(&e, "HTTPS request"))?;
+            .map_err(|e| (classify(&e, "HTTPS request"), false))?;
         if let Some(v) = resp.headers().get(STRICT_TRANSPORT_SECURITY) {
             // A header that was sent is observed whatever the status (a UA honours it on any
             // response over a secure connection).
             return Ok(Some(v.to_str().map(parse_hsts).unwrap_or_default()));
         }
-        // No header on a 429/5xx/401/403: the site did not answer us, its header is unknown.
-        if let Some(f) = unusable_status(resp.status(), url.as_str())
-            .or_else(|| access_refused(resp.status(), url.as_str()))
-        {
-            return Err(f);
+        // No header on a 429/5xx/403: the site did not answer us, its header is unknown.
+        if let Some(f) = unusable_status(resp.status(), url.as_str()) {
+            return Err((f, false));
+        }
+        if let Some(f) = access_refused(resp.status(), url.as_str()) {
+            return Err((f, true));
         }
         let next = resp
             .status()
             .is_redirection()
             .then(|| location(&url, resp.headers()))
             .flatten()
-            .filter(|n| {
-                n.scheme() == "https"
-                    && same_host(n, host)
-                    && n.port_or_known_default() == Some(port)
-            });
+            // HSTS is the host's whatever the port (RFC 6797 §8.1): any https URL of the host.
+            .filter(|n| n.scheme() == "https" && same_host(n, host));
         let Some(next) = next else {
             return Ok(None);
         };
         if seen.contains(&next) {
-            return Err(Failure::new(
+            let f = Failure::new(
                 AssessReason::RedirectLoop,
                 crate::facts::excerpt(&format!(
                     "HTTPS redirects came back to {next} without a Strict-Transport-Security header"
                 )),
-            ));
+            );
+            return Err((f, false));
         }
         if seen.len() > MAX_REDIRECTS {
-            return Err(Failure::new(
+            let f = Failure::new(
                 AssessReason::RedirectLoop,
                 format!(
                     "more than {MAX_REDIRECTS} HTTPS redirects on {host} without a Strict-Transport-Security header"
                 ),
-            ));
+            );
+            return Err((f, false));
         }
         seen.push(next.clone());
         url = next;

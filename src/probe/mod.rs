@@ -197,8 +197,15 @@ impl Prober {
                 ),
             }
         };
-        let (hs13, (plain, plain_failure)) = tokio::join!(hs13, plain);
+        let (hs13, (plain, mut plain_failure)) = tokio::join!(hs13, plain);
         facts.http = plain;
+        // A plain-HTTP 403 is settled against the HTTPS side below, when there is one.
+        let tls_dead = matches!(&hs13, Err((f, _)) if !f.peer_answered());
+        let plain_refused = if tls_dead {
+            None
+        } else {
+            plain_failure.take_if(|f| http::is_refusal(f))
+        };
         if let Some(f) = plain_failure {
             // Where plain HTTP leads is unknown; whether it is served at all is unknown too
             // unless its first request got an answer (a chain cut short after a hop, a 503).
@@ -232,12 +239,32 @@ impl Prober {
                         .get(&net::pin_key(host, port))
                         .map(Vec::as_slice)
                         .unwrap_or_default();
-                    http::hsts(client, host, port, entries).await
+                    // One deadline for every page and hop asked (a tarpit host must not hold
+                    // a connection slot for each).
+                    let budget = (c.connect_timeout + c.read_timeout) * 2;
+                    match tokio::time::timeout(budget, http::hsts(client, host, port, entries))
+                        .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => (
+                            Err(net::Failure::new(
+                                AssessReason::Timeout,
+                                format!(
+                                    "the HSTS questions did not finish within {} s",
+                                    budget.as_secs()
+                                ),
+                            )),
+                            false,
+                        ),
+                    }
                 }
-                Err(e) => Err(net::Failure::new(
-                    AssessReason::Connect,
-                    format!("no HTTP client: {e}"),
-                )),
+                Err(e) => (
+                    Err(net::Failure::new(
+                        AssessReason::Connect,
+                        format!("no HTTP client: {e}"),
+                    )),
+                    false,
+                ),
             }
         };
         use hello::SuiteClass::*;
@@ -270,6 +297,16 @@ impl Prober {
                 .legacy(&[Question::Version(hello::TLS1_2)], addr, host, gate)
                 .await;
             legacy.merge(more);
+        }
+        let (hsts, root_refused) = hsts;
+        // A plain-HTTP 403 where HTTPS refuses the probe too: a filter in front of the site,
+        // whose plain-HTTP answer to a citizen is unknown. Where HTTPS answered the probe, the
+        // 403 is the site's own answer (an IIS "SSL required", a bare error page), served
+        // without a redirect.
+        if let Some(f) = plain_refused
+            && root_refused
+        {
+            unknown(&mut facts, "http.https_redirect", f);
         }
         match hsts {
             Ok(h) => facts.http.hsts = h,
