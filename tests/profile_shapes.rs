@@ -607,3 +607,51 @@ fn spa_provider_names_map_to_slugs() {
         assert!(f.signature.supported && !f.signature.required, "{name}");
     }
 }
+
+#[test]
+fn a_themed_page_without_the_label_value_block_is_no_service_data() {
+    // A soft 404 (or a page whose markup changed) in the portal's theme: the title selector
+    // still matches, nothing else does. Before, it was judged as a service with no level
+    // (a false LVL-001, and the agency's level share lowered).
+    let p = profile("accordion");
+    let html = "<html><head><script src=\"/static/vgcaplugin.js\"></script></head><body>\
+        <div class=\"tthc-title\"><h4>Không tìm thấy thủ tục hành chính</h4></div>\
+        <p>Thủ tục bạn tìm không tồn tại hoặc đã bị gỡ bỏ.</p></body></html>";
+    let f = extract::detail_page(
+        &p,
+        &Page::from_body(&format!("{PORTAL}/bothutuc/tthc?matt=999"), html),
+        "bca",
+    );
+    let err = f.fetch.error.as_ref().expect("no service data");
+    assert_eq!(err.kind, AssessReason::NoData, "{err:?}");
+    assert!(
+        err.message.contains("div.tthc-list-item"),
+        "{}",
+        err.message
+    );
+    let rules = dvc_audit::rules::RuleSet::bundled().expect("rules").rules;
+    let agency = dvc_audit::rules::bench::synthetic_agency();
+    for o in rules.evaluate_service(&f, &agency) {
+        assert!(
+            !matches!(o.verdict, dvc_audit::rules::Verdict::Fail),
+            "{} judged a page that is no service: {o:?}",
+            o.rule_id
+        );
+    }
+    // The same theme with the block present and no level row is still a service without a
+    // published level (LVL-001's business).
+    let with_block = accordion_detail(&DetailSpec {
+        code: "",
+        name: "Khai báo tạm vắng",
+        level: None,
+        head: "",
+        extra: "",
+        dossier: "Tờ khai",
+    });
+    let g = extract::detail_page(
+        &p,
+        &Page::from_body(&format!("{PORTAL}/x"), with_block),
+        "bca",
+    );
+    assert!(g.fetch.error.is_none(), "{:?}", g.fetch.error);
+}

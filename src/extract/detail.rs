@@ -143,9 +143,21 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     }
     facts.evidence = evidence;
     facts.signature = summarise_signature(signals);
-    let nothing = facts.code.is_empty() && facts.name.is_empty() && facts.level_label.is_empty();
+    // A name alone (a generic title selector also matches a soft 404 or a page whose markup
+    // changed) is no service data when the profile's label/value block is missing.
+    let layout_missing = matches!(shell, Some(Unreadable::Layout(_)));
+    let nothing = facts.code.is_empty()
+        && facts.level_label.is_empty()
+        && (facts.name.is_empty() || layout_missing);
     if nothing && facts.fetch.error.is_none() {
         let (kind, message) = match (shell, profile.has_api()) {
+            (Some(Unreadable::Layout(container)), _) => (
+                AssessReason::NoData,
+                format!(
+                    "profile `{}`: neither code nor level found, and its label/value block `{container}` matched nothing (the markup changed, or this is not a service page)",
+                    profile.id
+                ),
+            ),
             (Some(Unreadable::Json(e)), _) => (
                 AssessReason::Decode,
                 format!("the detail response is not JSON: {e}"),
@@ -186,6 +198,10 @@ type Read = (Vec<Evidence>, Option<Evidence>, Option<Unreadable>);
 enum Unreadable {
     Shell(String),
     Json(String),
+    /// The profile's label/value block (its container selector) matched nothing: the markup
+    /// changed, or the page is not a service page (a soft 404, a login or maintenance page in
+    /// the portal's theme).
+    Layout(String),
 }
 
 fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Read {
@@ -249,7 +265,13 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         .shell
         .as_ref()
         .filter(|m| doc.select(&m.selector).next().is_some())
-        .map(|m| Unreadable::Shell(m.text.clone()));
+        .map(|m| Unreadable::Shell(m.text.clone()))
+        .or_else(|| {
+            d.label_value
+                .as_ref()
+                .filter(|lv| doc.select(&lv.container.selector).next().is_none())
+                .map(|lv| Unreadable::Layout(lv.container.text.clone()))
+        });
     (signals, national, shell)
 }
 
