@@ -148,3 +148,20 @@ fn counter_pagination_needs_a_way_to_send_the_counter() {
     assert!(out.contains("needs `param`"), "{out}");
     assert!(out.contains("bad.toml:11:8"), "{out}");
 }
+
+#[test]
+fn unless_is_read_only_for_requirement_text() {
+    let text = format!(
+        "{GOOD}\n[[signal]]\nkind = \"control\"\nselector = \"button\"\nunless = \"không\"\neffect = \"supports\"\n"
+    );
+    let out = errors_of(&text);
+    assert!(
+        out.contains("`unless` applies to `requirement_text` signals, not `control`"),
+        "{out}"
+    );
+    assert!(out.contains("bad.toml:16:10"), "{out}");
+    let ok = format!(
+        "{GOOD}\n[[signal]]\nkind = \"requirement_text\"\nregex = \"chữ ký số\"\nunless = \"không\"\neffect = \"requires\"\n"
+    );
+    assert!(Profile::from_str_named("ok.toml", &ok).is_ok());
+}

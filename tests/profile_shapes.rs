@@ -655,3 +655,42 @@ fn a_themed_page_without_the_label_value_block_is_no_service_data() {
     );
     assert!(g.fetch.error.is_none(), "{:?}", g.fetch.error);
 }
+
+#[test]
+fn a_negated_mention_of_the_signature_is_no_requirement() {
+    // "không yêu cầu chữ ký số" (no signature required) named the signature and read as a
+    // requirement: a false SIG-003 (high). A clause that negates it is no signal; another
+    // clause of the same text that requires it still is.
+    let p = profile("accordion");
+    let read = |dossier: &str| {
+        let html = accordion_detail(&DetailSpec {
+            code: "1.000001",
+            name: "Khai báo tạm vắng",
+            level: Some("Toàn trình"),
+            head: "",
+            extra: "",
+            dossier,
+        });
+        extract::detail_page(&p, &Page::from_body(&format!("{PORTAL}/x"), html), "bca")
+    };
+    for negated in [
+        "Tờ khai (bản giấy, không yêu cầu chữ ký số)",
+        "Tờ khai điện tử: Không bắt buộc ký số",
+        "Bản chụp giấy tờ tùy thân; không cần chữ ký số",
+    ] {
+        let f = read(negated);
+        assert!(!f.signature.required, "{negated}: {:?}", f.signature);
+        let rules = dvc_audit::rules::RuleSet::bundled().expect("rules").rules;
+        let agency = dvc_audit::rules::bench::synthetic_agency();
+        let sig003 = rules
+            .evaluate_service(&f, &agency)
+            .into_iter()
+            .find(|o| &*o.rule_id == "SIG-003")
+            .expect("SIG-003");
+        assert_eq!(sig003.verdict.as_str(), "not_applicable", "{negated}");
+    }
+    let f = read(
+        "Tờ khai (bản giấy, không yêu cầu chữ ký số); hồ sơ điện tử phải ký số bằng chữ ký số chuyên dùng",
+    );
+    assert!(f.signature.required, "{:?}", f.signature);
+}

@@ -140,8 +140,27 @@ fn control(sig: &Signal, doc: &Html) -> Option<String> {
 
 fn requirement_text(sig: &Signal, sections: &[&str]) -> Option<String> {
     let re = sig.regex.as_ref()?;
-    sections.iter().find_map(|s| find_in_text(re, s))
+    let Some(unless) = &sig.unless else {
+        return sections.iter().find_map(|s| find_in_text(re, s));
+    };
+    // The first match whose clause is not negated ("bản giấy, không yêu cầu chữ ký số").
+    let clause_end = |c: char| matches!(c, '.' | ';' | ':' | ',' | '(' | ')' | '[' | ']' | '\n');
+    sections.iter().find_map(|text| {
+        re.find_iter(text)
+            .take(MAX_MATCHES_PER_SECTION)
+            .find_map(|m| {
+                let start = text[..m.start()].rfind(clause_end).map_or(0, |i| i + 1);
+                let end = text[m.end()..]
+                    .find(clause_end)
+                    .map_or(text.len(), |i| m.end() + i);
+                let clause = text.get(start..end).unwrap_or_default();
+                (!unless.is_match(clause)).then(|| context(text, m.range(), CONTEXT_CHARS))
+            })
+    })
 }
+
+/// Most matches of one requirement-text regex examined per section for an `unless` clause.
+const MAX_MATCHES_PER_SECTION: usize = 64;
 
 fn json_field(sig: &Signal, json: &Value) -> Option<String> {
     let v = json.pointer(sig.pointer.as_deref()?)?;

@@ -266,6 +266,8 @@ pub struct Signal {
     pub pointer: Option<String>,
     /// Provider slug (`vgca`, `vnpt-ca`, ...); empty for a provider-neutral signal.
     pub provider: String,
+    /// `requirement_text` only: a clause matching this is not a signal (see `RawSignal`).
+    pub unless: Option<Regex>,
     pub effect: Effect,
     /// What evidence shows as the locator: selector, pattern or pointer.
     pub locator: String,

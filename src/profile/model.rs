@@ -243,6 +243,10 @@ pub struct RawSignal {
     pub regex: Option<Spanned<String>>,
     pub pointer: Option<Spanned<String>>,
     pub provider: Option<Spanned<String>>,
+    /// `requirement_text` only: a match whose clause (the text between `.`, `;`, `:`, `,`,
+    /// brackets or line breaks around it) also matches this regex is not a signal (a negation:
+    /// "không yêu cầu chữ ký số").
+    pub unless: Option<Spanned<String>>,
     pub effect: Effect,
     /// A note for people reading the profile.
     #[serde(default)]

@@ -423,6 +423,23 @@ impl Cx {
         .flatten()
         .collect::<Vec<_>>()
         .join(" ~ ");
+        let unless = match (&s.unless, kind) {
+            (None, _) => None,
+            (Some(u), SignalKind::RequirementText) => self.page_text_regex(u),
+            (Some(u), _) => {
+                self.err(
+                    "profile::signal",
+                    u.span(),
+                    format!(
+                        "`unless` applies to `requirement_text` signals, not `{}`",
+                        kind.as_str()
+                    ),
+                    "not read for this kind",
+                );
+                ok = false;
+                None
+            }
+        };
         if !ok {
             return None;
         }
@@ -432,6 +449,7 @@ impl Cx {
             regex,
             pointer,
             provider,
+            unless,
             effect: s.effect,
             locator,
         })
