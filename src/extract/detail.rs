@@ -143,6 +143,17 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     }
     facts.evidence = evidence;
     facts.signature = summarise_signature(signals);
+    if json && let Ok(v) = serde_json::from_str::<Value>(&page.body) {
+        // An absent key is not a "no" (see `signals::json_unknowns`).
+        // A signal seen is seen: the signature is then not unknown.
+        let seen = !facts.signature.evidence.is_empty();
+        for u in super::signals::json_unknowns(profile, &v) {
+            let known = seen && u.fact == "signature";
+            if !known && !facts.unknown.iter().any(|k| k.fact == u.fact) {
+                facts.unknown.push(u);
+            }
+        }
+    }
     // A name alone (a generic title selector also matches a soft 404 or a page whose markup
     // changed) is no service data when the profile's label/value block is missing.
     let layout_missing = matches!(shell, Some(Unreadable::Layout(_)));
@@ -448,7 +459,7 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
     let national = match &profile.national_link {
         Some(Locator::Pointer(p)) => json
             .pointer(p)
-            .filter(|v| matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| !s.is_empty()))
+            .filter(|v| super::signals::json_link(v))
             .map(|v| Evidence {
                 kind: "json_field".into(),
                 locator: p.clone(),

@@ -49,6 +49,10 @@ pub struct ItemFacts {
     pub item: Evidence,
     /// SHA-256 (hex) of the item (its JSON, or its HTML).
     pub sha256: String,
+    /// What the item leaves unknown (a JSON item without the signature or link fields, see
+    /// `signals::json_unknowns`): applied to a list-only service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unknown: Vec<crate::facts::UnknownFact>,
 }
 
 impl ItemFacts {
@@ -119,6 +123,11 @@ pub fn list_only_service(
     };
     facts.fetch.sha256 = item.sha256.clone();
     item.fill(&mut facts);
+    for u in &item.unknown {
+        if !facts.unknown.iter().any(|k| k.fact == u.fact) {
+            facts.unknown.push(u.clone());
+        }
+    }
     let nothing = facts.code.is_empty() && facts.name.is_empty() && facts.level_label.is_empty();
     if nothing && facts.fetch.error.is_none() {
         facts.fetch.error = Some(ErrorFact {
@@ -226,10 +235,13 @@ pub(crate) fn read_json_item(
         .into_iter()
         .map(|e| rehome(e, pointer, url))
         .collect();
+    // A signal seen is seen: the signature is then not unknown.
+    out.unknown = super::signals::json_unknowns(profile, item)
+        .into_iter()
+        .filter(|u| out.signals.is_empty() || u.fact != "signature")
+        .collect();
     if let Some(Locator::Pointer(p)) = &profile.national_link
-        && let Some(v) = item
-            .pointer(p)
-            .filter(|v| matches!(v, Value::Bool(true)) || v.as_str().is_some_and(|s| !s.is_empty()))
+        && let Some(v) = item.pointer(p).filter(|v| super::signals::json_link(v))
     {
         out.national_portal_link = true;
         out.evidence.push(list_evidence(
@@ -564,5 +576,66 @@ effect = "supports"
             .expect("level evidence");
         assert_eq!(level.kind, "list:selector");
         assert_eq!(level.locator, "tr.dv [0] td.muc");
+    }
+
+    /// The bundled list-api profile's verdicts on one list-only item (SIG-001/003, NPL-001).
+    fn list_api_verdicts(item: &str) -> (ServiceFacts, std::collections::BTreeMap<String, String>) {
+        let set = crate::profile::ProfileSet::bundled().unwrap_or_else(|e| panic!("{e:?}"));
+        let p = set.get("list-api").expect("list-api profile");
+        let v: Value = serde_json::from_str(item).expect("json");
+        let fields = match &p.listing.source {
+            crate::profile::ListSource::Json(j) => j.item_facts.as_ref(),
+            crate::profile::ListSource::Html(_) => None,
+        };
+        let facts = read_json_item(p, fields, true, &v, "/data/0", "https://api.a.test/list");
+        let s = list_only_service(
+            "a",
+            "https://dvc.a.test/tt/1",
+            &facts,
+            FetchFacts::default(),
+        );
+        let rules = match crate::rules::RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let agency = crate::rules::bench::synthetic_agency();
+        let verdicts = rules
+            .evaluate_service(&s, &agency)
+            .into_iter()
+            .filter(|o| ["SIG-001", "SIG-003", "NPL-001"].contains(&&*o.rule_id))
+            .map(|o| (o.rule_id.to_string(), o.verdict.as_str().to_string()))
+            .collect();
+        (s, verdicts)
+    }
+
+    #[test]
+    fn absent_keys_and_unreadable_flags_are_unknown_not_no() {
+        let base =
+            r#""maThuTuc": "1.000001", "tenThuTuc": "Cấp phép", "mucDo": {"name": "Toàn trình"}"#;
+        // No signature or national-link keys at all: before, SIG-001 and NPL-001 failed.
+        let (s, v) = list_api_verdicts(&format!("{{{base}}}"));
+        assert_eq!(s.level, Level::Full, "{s:?}");
+        assert_eq!(v["SIG-001"], "could_not_assess", "{v:?}");
+        assert_eq!(v["NPL-001"], "could_not_assess", "{v:?}");
+        // String flags: "0" is no (before: any non-empty string was yes).
+        let (s, v) = list_api_verdicts(&format!(
+            r#"{{{base}, "yeuCauKySo": "0", "nhaCungCapKySo": [], "dongBoDvcqg": "0"}}"#
+        ));
+        assert!(!s.signature.required && !s.national_portal_link, "{s:?}");
+        assert_eq!(v["SIG-003"], "not_applicable", "{v:?}");
+        assert_eq!(v["NPL-001"], "fail", "{v:?}");
+        // A flag that is neither yes nor no is unknown.
+        let (_, v) = list_api_verdicts(&format!(
+            r#"{{{base}, "yeuCauKySo": "tuỳ hồ sơ", "nhaCungCapKySo": [], "dongBoDvcqg": true}}"#
+        ));
+        assert_eq!(v["SIG-003"], "could_not_assess", "{v:?}");
+        assert_eq!(v["NPL-001"], "pass", "{v:?}");
+        // Providers as objects are read.
+        let (s, v) = list_api_verdicts(&format!(
+            r#"{{{base}, "yeuCauKySo": true, "nhaCungCapKySo": [{{"ten": "VGCA"}}], "dongBoDvcqg": "1"}}"#
+        ));
+        assert!(s.signature.providers.iter().any(|p| p == "vgca"), "{s:?}");
+        assert_eq!(v["SIG-001"], "pass", "{v:?}");
+        assert_eq!(v["NPL-001"], "pass", "{v:?}");
     }
 }

@@ -164,22 +164,112 @@ const MAX_MATCHES_PER_SECTION: usize = 64;
 
 fn json_field(sig: &Signal, json: &Value) -> Option<String> {
     let v = json.pointer(sig.pointer.as_deref()?)?;
-    let matches = |s: &str| match &sig.regex {
-        Some(re) => re.is_match(&crate::profile::text::clean(s)),
-        None => !s.trim().is_empty(),
-    };
+    match (v, &sig.regex) {
+        (Value::String(s), Some(re)) => re
+            .is_match(&crate::profile::text::clean(s))
+            .then(|| s.clone()),
+        (Value::Array(items), Some(re)) => items.iter().find_map(|item| {
+            // A provider named as a string, or inside an object (`{"ten": "VGCA"}`).
+            let text = match item {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            re.is_match(&crate::profile::text::clean(&text))
+                .then_some(text)
+        }),
+        (Value::Array(items), None) => (!items.is_empty()).then(|| v.to_string()),
+        (v, _) => (json_flag(v) == Some(true)).then(|| v.to_string()),
+    }
+}
+
+/// A JSON value read as a yes/no flag: a boolean, a number (non-zero is yes), or a string
+/// from a closed set (`"true"`, `"1"`, `"có"` … / `"false"`, `"0"`, `"không"`, `""` …).
+/// `None` for anything else (`null`, an object, `"maybe"`): not a flag the probe can read.
+pub(crate) fn json_flag(v: &Value) -> Option<bool> {
     match v {
-        Value::Bool(true) => Some("true".into()),
-        Value::Number(n) if n.as_f64().is_some_and(|f| f != 0.0) => Some(n.to_string()),
-        Value::String(s) if matches(s) => Some(s.clone()),
-        Value::Array(items) => items
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|s| matches(s))
-            .map(str::to_string)
-            .or_else(|| (sig.regex.is_none() && !items.is_empty()).then(|| v.to_string())),
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+        Value::String(s) => {
+            let s = crate::profile::text::clean(s).to_lowercase();
+            match s.as_str() {
+                "true" | "1" | "có" | "co" | "yes" | "y" | "x" => Some(true),
+                "false" | "0" | "không" | "khong" | "no" | "n" | "" => Some(false),
+                _ => None,
+            }
+        }
         _ => None,
     }
+}
+
+/// Whether a JSON national-portal-link value says "linked": a yes flag, or a URL.
+pub(crate) fn json_link(v: &Value) -> bool {
+    json_flag(v) == Some(true)
+        || v.as_str()
+            .is_some_and(|s| s.trim_start().starts_with("http"))
+}
+
+/// What a JSON service record (a detail response or a list item) leaves unknown: the
+/// signature when none of the profile's `json_field` signal pointers is in it (or a flag among
+/// them cannot be read as yes/no), the national-portal link when its pointer is absent or not
+/// a flag. An absent key is not a "no".
+pub(crate) fn json_unknowns(profile: &Profile, json: &Value) -> Vec<crate::facts::UnknownFact> {
+    use crate::facts::{AssessReason, UnknownFact};
+    let mut out = Vec::new();
+    let mut say = |fact: &str, kind: AssessReason, message: String| {
+        out.push(UnknownFact {
+            fact: fact.into(),
+            kind,
+            message,
+            may_hold: Vec::new(),
+        });
+    };
+    let pointers: Vec<&str> = profile
+        .signals
+        .iter()
+        .filter(|s| s.kind == SignalKind::JsonField)
+        .filter_map(|s| s.pointer.as_deref())
+        .collect();
+    if !pointers.is_empty() && pointers.iter().all(|p| json.pointer(p).is_none()) {
+        let mut named = pointers.clone();
+        named.dedup();
+        say(
+            "signature",
+            AssessReason::NoData,
+            format!(
+                "none of the signature fields ({}) is in the record",
+                named.join(", ")
+            ),
+        );
+    } else if let Some((p, v)) = profile
+        .signals
+        .iter()
+        .filter(|s| s.kind == SignalKind::JsonField && s.regex.is_none())
+        .filter_map(|s| s.pointer.as_deref())
+        .filter_map(|p| json.pointer(p).map(|v| (p, v)))
+        .find(|(_, v)| !v.is_array() && json_flag(v).is_none())
+    {
+        say(
+            "signature",
+            AssessReason::Decode,
+            format!("`{p}` is {}, neither yes nor no", excerpt(&v.to_string())),
+        );
+    }
+    if let Some(crate::profile::Locator::Pointer(p)) = &profile.national_link {
+        match json.pointer(p) {
+            None => say(
+                "national_portal_link",
+                AssessReason::NoData,
+                format!("`{p}` is not in the record"),
+            ),
+            Some(v) if json_flag(v).is_none() && !json_link(v) => say(
+                "national_portal_link",
+                AssessReason::Decode,
+                format!("`{p}` is {}, neither yes nor no", excerpt(&v.to_string())),
+            ),
+            Some(_) => {}
+        }
+    }
+    out
 }
 
 /// Recompute the signature summary from evidence: site-wide evidence counts in `site_wide` /
