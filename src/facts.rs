@@ -601,7 +601,8 @@ pub struct Coverage {
 /// A bound that cut an agency's walk short.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Truncation {
-    /// The bound: `crawl.max_pages_per_agency`, `links_per_page`, `sample`.
+    /// The bound: `crawl.max_pages_per_agency`, `profile.max_pages`, `links_per_page`,
+    /// `sample`.
     pub bound: String,
     /// Links (or pages) not followed because of it; 0 when unknown (pages never fetched).
     pub dropped: i64,
@@ -613,12 +614,18 @@ impl Coverage {
         self.unread.values().sum()
     }
 
-    /// The listing was read to its end, no bound cut it, and every listed service was read.
+    /// The listing was read to its end, no bound cut it, every listed service was read, and
+    /// the listing holds as many services as the portal announces (when it announces a total:
+    /// fewer means the listing stopped early without saying so, e.g. a later list page that
+    /// was a maintenance page).
     pub fn complete(&self) -> bool {
         self.listing_error.is_none()
             && self.truncated.is_empty()
             && self.unread_total() == 0
             && self.listed > 0
+            && self
+                .announced
+                .is_none_or(|a| self.listed + self.excluded.values().sum::<i64>() >= a)
     }
 }
 

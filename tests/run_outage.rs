@@ -267,3 +267,60 @@ async fn a_sampled_surprise_run_during_an_outage_resolves_nothing() {
     assert!(r3.diff.resolved.is_empty() && r3.diff.regressed.is_empty() && r3.diff.new.is_empty());
     assert_eq!(set(&r3.diff.persisting), f1);
 }
+
+/// A listing that stops on a page that is no list (a maintenance page answered 200) without
+/// saying so: coverage is not complete although every listed service was read, and the
+/// agency's aggregate findings of the run before are not resolved by a walk that saw part of
+/// the portal. Before, the walk counted as complete: AGY-* findings could be resolved, and the
+/// shares were computed on the first list page as if it were the whole portal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_that_stops_on_a_maintenance_page_is_not_complete() {
+    let served = world::serve(Size::Demo, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+    });
+    let r1 = run(&setup, no_mail()).await;
+    // An agency listed over several pages, with a total announced, and aggregate findings.
+    let store = Store::open(&served.db()).expect("store");
+    let id = r1
+        .coverage
+        .iter()
+        .find(|(id, c)| {
+            c.complete()
+                && c.announced.is_some_and(|a| a > 20)
+                && !fails(&store, r1.run_id, Some(id), Some("agency")).is_empty()
+        })
+        .map(|(id, _)| id.clone())
+        .expect("a multi-page agency with aggregate findings");
+    drop(store);
+    served
+        .handle
+        .mutate(|o| assert!(o.set_outage(&id, Outage::ListMaintenance)))
+        .expect("mutate");
+    let r2 = run(&setup, no_mail()).await;
+    let cov = &r2.coverage[&id];
+    assert!(
+        cov.listed > 0 && cov.listed < cov.announced.unwrap_or_default(),
+        "{cov:?}"
+    );
+    assert!(!cov.complete(), "{cov:?}");
+    let store = Store::open(&served.db()).expect("store");
+    let aggregate = fails(&store, r1.run_id, Some(&id), Some("agency"));
+    assert!(
+        set(&r2.diff.resolved).is_disjoint(&aggregate),
+        "aggregate findings resolved by a partial listing: {:?}",
+        r2.diff.resolved
+    );
+    let json = report_json(&r2);
+    assert!(
+        json["totals"]["agencies_incomplete"].as_i64() >= Some(1),
+        "{}",
+        json["totals"]
+    );
+    let terminal = dvc_audit::run::cmd::render_summary(&r2);
+    assert!(
+        terminal.contains("coverage incomplete") && terminal.contains(&format!("{id} (")),
+        "{terminal}"
+    );
+}

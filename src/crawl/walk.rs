@@ -488,6 +488,19 @@ async fn walk(
                 out.coverage.announced = listed.total;
             }
             links_dropped += listed.links_dropped;
+            if listed.stopped_at_max_pages
+                && !out
+                    .coverage
+                    .truncated
+                    .iter()
+                    .any(|t| t.bound == "profile.max_pages")
+            {
+                // More list pages were announced than the profile reads: the rest is unlisted.
+                out.coverage.truncated.push(Truncation {
+                    bound: "profile.max_pages".into(),
+                    dropped: 0,
+                });
+            }
             for d in listed.details {
                 if d.kind == PageKind::Detail && detail_urls.insert(request_key(&d)) {
                     if let Some(item) = d.hint.item.as_ref().filter(|i| i.only) {

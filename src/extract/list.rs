@@ -73,6 +73,8 @@ pub struct ListOutcome {
     pub notes: Vec<String>,
     /// Links on this page beyond [`MAX_LINKS_PER_PAGE`], not followed (coverage says so).
     pub links_dropped: usize,
+    /// The chain had more pages and stopped at the profile's `max_pages` (coverage says so).
+    pub stopped_at_max_pages: bool,
 }
 
 /// What a list page says by itself, before the chain's memory decides what is new: the part
@@ -533,6 +535,7 @@ fn under_max(profile: &Profile, state: &ListState, out: &mut ListOutcome) -> boo
             "stopped at max_pages = {}",
             profile.listing.max_pages
         ));
+        out.stopped_at_max_pages = true;
         return false;
     }
     true

@@ -226,6 +226,16 @@ pub(crate) fn table_detail(a: &AgencySpec, s: &ServiceSpec, charset: &str) -> St
 }
 
 /// Home page of an HTML-shape portal.
+/// A maintenance notice in the portal's theme, answered 200.
+pub(crate) fn maintenance(a: &AgencySpec) -> String {
+    page(
+        a,
+        "Bảo trì hệ thống",
+        "utf-8",
+        "<h1>Hệ thống đang bảo trì</h1>\n<p>Xin quý khách vui lòng quay lại sau.</p>",
+    )
+}
+
 pub(crate) fn portal_home(a: &AgencySpec) -> String {
     let list = if a.shape == super::world::Shape::Table {
         "/web/guest/thu-tuc-hanh-chinh?count=0"

@@ -197,6 +197,11 @@ fn portal(
     if listing && a.outage == Outage::ListError {
         return Reply::status(StatusCode::INTERNAL_SERVER_ERROR, "Lỗi máy chủ (500)\n");
     }
+    let later_page =
+        num(q, "page").is_some_and(|p| p > 1) || num(q, "count").is_some_and(|c| c > 0);
+    if listing && later_page && a.outage == Outage::ListMaintenance {
+        return Reply::ok(HTML, render::maintenance(a));
+    }
     match (a.shape, path) {
         (Shape::Accordion | Shape::Table, "/") => Reply::ok(HTML, render::portal_home(a)),
         (Shape::Accordion, "/bothutuc") => {

@@ -246,6 +246,9 @@ pub enum Outage {
     ListError,
     /// Every detail page answers 503.
     DetailError,
+    /// The first list page is served; every later one answers 200 with a maintenance page
+    /// in the portal's theme (no items): a listing that stops without saying so.
+    ListMaintenance,
     /// Every host of the agency drops connections (the TLS handshake never completes; plain
     /// HTTP closes without an answer): unreachable.
     Down,
