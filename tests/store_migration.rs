@@ -191,8 +191,14 @@ const PRESENTATION: &[&str] = &[
     "explanation",
 ];
 
-/// Every value of `old` (recursively, by key) is in `new`, except [`PRESENTATION`]. A trend
-/// is compared up to the report's run: the old re-render also showed later runs' points.
+/// Counts redefined since the fixtures were recorded: the VGCA support of full-process
+/// services counts site-wide support too (as SIG-001 and AGY-001 always did), no longer the
+/// service's own page only. The migrated value is the old one or more, never less.
+const REDEFINED: &[&str] = &["full_with_vgca", "vgca"];
+
+/// Every value of `old` (recursively, by key) is in `new`, except [`PRESENTATION`] and
+/// [`REDEFINED`] (at least the old value). A trend is compared up to the report's run: the
+/// old re-render also showed later runs' points.
 fn stored_values_equal(
     old: &serde_json::Value,
     new: &serde_json::Value,
@@ -209,6 +215,16 @@ fn stored_values_equal(
                 let Some(nv) = n.get(k) else {
                     return Err(format!("{at}.{k} is missing"));
                 };
+                if REDEFINED.contains(&k.as_str()) && !v.is_object() {
+                    let at_least = match (v.as_f64(), nv.as_f64()) {
+                        (Some(o), Some(n)) => n >= o,
+                        _ => v == nv,
+                    };
+                    if !at_least {
+                        return Err(format!("{at}.{k}: {v} became {nv}, less than before"));
+                    }
+                    continue;
+                }
                 if k == "trend" {
                     let upto: Vec<Value> = v
                         .as_array()
