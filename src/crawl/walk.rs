@@ -715,6 +715,9 @@ fn settle_services(out: &mut AgencyCrawl) {
                 } else {
                     s
                 };
+                if prev.fetch.error.is_none() && other.fetch.error.is_none() {
+                    merge_read_pages(prev, &other);
+                }
                 note_duplicate(prev, &other.url);
             }
             _ => merged.push(s),
@@ -752,6 +755,35 @@ fn settle_services(out: &mut AgencyCrawl) {
 const MAX_DUPLICATE_URLS: usize = 16;
 
 /// Record on `kept` that `url` carries the same code (bounded like all evidence).
+/// Two read pages of one code: a signature signal seen on either is seen (as a list item's
+/// signals add to its page's); levels that disagree make the level unknown (which page is
+/// right is not observed), never the first URL's by sort order.
+fn merge_read_pages(kept: &mut ServiceFacts, other: &ServiceFacts) {
+    let disagree = kept.level != other.level
+        && kept.level != crate::facts::Level::Unknown
+        && other.level != crate::facts::Level::Unknown;
+    if disagree && kept.unknown.iter().all(|u| u.fact != "level") {
+        for fact in crate::extract::LEVEL_FACTS {
+            kept.unknown.push(crate::facts::UnknownFact {
+                fact: fact.into(),
+                kind: AssessReason::NoData,
+                message: crate::facts::excerpt(&format!(
+                    "pages of code {} disagree on the level: \"{}\" at {}, \"{}\" at {}",
+                    kept.code, kept.level_label, kept.url, other.level_label, other.url
+                )),
+                may_hold: Vec::new(),
+            });
+        }
+    }
+    let mut all = std::mem::take(&mut kept.signature.evidence);
+    for e in &other.signature.evidence {
+        if !all.contains(e) {
+            all.push(e.clone());
+        }
+    }
+    kept.signature = crate::extract::summarise_signature(all);
+}
+
 fn note_duplicate(kept: &mut ServiceFacts, url: &str) {
     let pages = 1 + kept
         .evidence
@@ -1006,6 +1038,54 @@ mod tests {
                 ..FetchFacts::default()
             },
             ..ServiceFacts::default()
+        }
+    }
+
+    #[test]
+    fn pages_of_one_code_that_disagree_leave_the_level_unknown_and_pool_their_signals() {
+        use crate::facts::Level;
+        let mut a = service("1.1", "https://x/a", None);
+        a.level = Level::Full;
+        a.level_label = "Toàn trình".into();
+        let mut b = service("1.1", "https://x/b", None);
+        b.level = Level::Partial;
+        b.level_label = "Một phần".into();
+        b.signature = crate::extract::summarise_signature(vec![Evidence {
+            kind: "script_src".into(),
+            field: "signature.supported".into(),
+            provider: "vgca".into(),
+            url: b.url.clone(),
+            ..Evidence::default()
+        }]);
+        let mut out = AgencyCrawl {
+            services: vec![a, b],
+            coverage: Coverage {
+                listed: 2,
+                ..Coverage::default()
+            },
+            ..AgencyCrawl::default()
+        };
+        settle_services(&mut out);
+        let kept = &out.services[0];
+        assert_eq!(out.services.len(), 1);
+        // Before: the first URL's "full" stood and the other page's VGCA signal was dropped.
+        assert!(
+            kept.unknown
+                .iter()
+                .any(|u| u.fact == "level" && u.message.contains("disagree")),
+            "{:?}",
+            kept.unknown
+        );
+        assert_eq!(kept.signature.providers, vec!["vgca".to_string()]);
+        let rules = match crate::rules::RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let agency = crate::rules::bench::synthetic_agency();
+        for o in rules.evaluate_service(kept, &agency) {
+            if ["LVL-001", "SIG-001", "SIG-002"].contains(&&*o.rule_id) {
+                assert_eq!(o.verdict.as_str(), "could_not_assess", "{o:?}");
+            }
         }
     }
 
