@@ -441,7 +441,10 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
             let Some(text) = json.pointer(p).and_then(scalar_text) else {
                 continue;
             };
-            let text: String = clean(&text).chars().take(max_chars(f)).collect();
+            let text: String = crate::profile::text::json_text(&text)
+                .chars()
+                .take(max_chars(f))
+                .collect();
             if !text.is_empty() {
                 found.set(
                     f,

@@ -22,7 +22,6 @@ use super::html::element_text;
 use super::signals::{detect_html, detect_json, summarise_signature};
 use crate::facts::{AssessReason, ErrorFact, Evidence, FetchFacts, Level, ServiceFacts, excerpt};
 use crate::profile::template::scalar_text;
-use crate::profile::text::clean;
 use crate::profile::{Css, Field, FieldMap, Locator, Profile};
 
 /// Prefix of the evidence `kind` of everything read from a list item.
@@ -222,7 +221,10 @@ pub(crate) fn read_json_item(
             let Some(v) = item.pointer(p).and_then(scalar_text) else {
                 continue;
             };
-            let v: String = clean(&v).chars().take(max_chars(f)).collect();
+            let v: String = crate::profile::text::json_text(&v)
+                .chars()
+                .take(max_chars(f))
+                .collect();
             if !v.is_empty() {
                 let ev = list_evidence("json_field", f.as_str(), format!("{pointer}{p}"), &v, url);
                 found.push((f, v, ev));
@@ -630,6 +632,16 @@ effect = "supports"
         ));
         assert_eq!(v["SIG-003"], "could_not_assess", "{v:?}");
         assert_eq!(v["NPL-001"], "pass", "{v:?}");
+        // Text carrying its editor's character references reads as the page would show it
+        // (before: "To&agrave;n tr&igrave;nh" was no level); markup stays text.
+        let (s, _) = list_api_verdicts(
+            r#"{"maThuTuc": "1.000002", "tenThuTuc": "<p>Cấp ph&eacute;p</p>", "mucDo": {"name": "To&agrave;n tr&igrave;nh"}, "yeuCauKySo": false, "nhaCungCapKySo": [], "dongBoDvcqg": true}"#,
+        );
+        assert_eq!(
+            (s.level, s.name.as_str()),
+            (Level::Full, "<p>Cấp phép</p>"),
+            "{s:?}"
+        );
         // Providers as objects are read.
         let (s, v) = list_api_verdicts(&format!(
             r#"{{{base}, "yeuCauKySo": true, "nhaCungCapKySo": [{{"ten": "VGCA"}}], "dongBoDvcqg": "1"}}"#

@@ -166,7 +166,7 @@ fn json_field(sig: &Signal, json: &Value) -> Option<String> {
     let v = json.pointer(sig.pointer.as_deref()?)?;
     match (v, &sig.regex) {
         (Value::String(s), Some(re)) => re
-            .is_match(&crate::profile::text::clean(s))
+            .is_match(&crate::profile::text::json_text(s))
             .then(|| s.clone()),
         (Value::Array(items), Some(re)) => items.iter().find_map(|item| {
             // A provider named as a string, or inside an object (`{"ten": "VGCA"}`).
@@ -174,7 +174,7 @@ fn json_field(sig: &Signal, json: &Value) -> Option<String> {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            re.is_match(&crate::profile::text::clean(&text))
+            re.is_match(&crate::profile::text::json_text(&text))
                 .then_some(text)
         }),
         (Value::Array(items), None) => (!items.is_empty()).then(|| v.to_string()),

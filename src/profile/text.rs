@@ -25,10 +25,28 @@ pub fn clean(text: &str) -> String {
     }
 }
 
+/// A JSON string's text with its HTML character references decoded, then [`clean`]: APIs
+/// often carry their editor's escaping ("To&agrave;n tr&igrave;nh", "M&#7913;c &#273;&#7897;
+/// 4"). Markup stays text, as it is for every field (it reaches reports escaped): only
+/// references are decoded, by the HTML parser with every `<` escaped first. Text without `&`
+/// is only cleaned.
+pub fn json_text(text: &str) -> String {
+    if !text.contains('&') {
+        return clean(text);
+    }
+    let frag = scraper::Html::parse_fragment(&text.replace('<', "&lt;"));
+    let plain: String = frag.root_element().text().collect();
+    clean(&plain)
+}
+
 fn collapse(chars: impl Iterator<Item = char>, len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut pending_space = false;
     for ch in chars {
+        // A soft hyphen is an invisible line-break hint inside a word ("toàn\u{ad}trình").
+        if ch == '\u{ad}' {
+            continue;
+        }
         if ch.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
@@ -109,5 +127,19 @@ mod tests {
     #[test]
     fn strip_diacritics_keeps_case_and_escapes() {
         assert_eq!(strip_diacritics(r"Mức\s*độ\D"), r"Muc\s*do\D");
+    }
+
+    #[test]
+    fn json_text_decodes_references_keeps_markup_as_text_and_drops_soft_hyphens() {
+        assert_eq!(json_text("To&agrave;n tr&igrave;nh"), "Toàn trình");
+        assert_eq!(json_text("M&#7913;c &#273;&#7897; 4"), "Mức độ 4");
+        assert_eq!(
+            json_text("<b>Tờ khai</b> &amp; bản sao"),
+            "<b>Tờ khai</b> & bản sao"
+        );
+        assert_eq!(json_text("&lt;script&gt;"), "<script>");
+        assert_eq!(json_text("to\u{ad}àn trình"), "toàn trình");
+        assert_eq!(json_text("a < b & c"), "a < b & c");
+        assert_eq!(json_text("  plain   text "), "plain text");
     }
 }
