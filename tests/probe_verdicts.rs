@@ -1451,3 +1451,44 @@ async fn an_aia_url_holding_another_intermediate_is_not_named_as_the_missing_one
     );
     expect("AIA names another intermediate", &f, &["TLS-013"], &[]);
 }
+
+#[tokio::test]
+async fn an_aia_issuer_whose_signature_cannot_be_checked_leaves_completeness_unknown() {
+    // The leaf is signed ecdsa-with-SHA512 by a CA not served; the CA's certificate is at the
+    // leaf's AIA URL, named as the issuer. The verifier cannot check that signature algorithm:
+    // whether this CA issued the leaf (nothing missing) or not is unknown, never "complete"
+    // and never "incomplete".
+    if !have("openssl") {
+        assert!(
+            std::env::var_os("DVC_AUDIT_REQUIRE_LEGACY_SERVERS").is_none(),
+            "openssl is required"
+        );
+        return;
+    }
+    let dir = scratch();
+    let ca = Ca::root("Rogue SHA-512 Root");
+    let (aia_port, hits, body) = serve_body().await;
+    *body.lock().unwrap() = ca.cert.to_vec();
+    let url = format!("http://127.0.0.1:{aia_port}/issuer.crt");
+    let leaf = LeafSpec::new(HOST);
+    let key_path = write(dir.path(), "leaf.key", &leaf.key.serialize_pem());
+    let csr = openssl_csr(dir.path(), &key_path, HOST, "leaf.csr");
+    let ext = format!("subjectAltName=DNS:{HOST}\nauthorityInfoAccess=caIssuers;URI:{url}\n");
+    let cert = openssl_sign(dir.path(), &ca, &csr, "sha512", Some(&ext), "leaf.pem");
+    let web = Ca::root("Test Web Root");
+    let f = probe_served(&web, Serve::new(vec![cert], leaf.private_key())).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1, "{f:#?}");
+    let u = f.unknown.iter().find(|u| u.fact == "cert.chain_complete");
+    assert!(
+        u.is_some_and(|u| u.message.contains("cannot be checked")),
+        "{:#?}",
+        f.unknown
+    );
+    let v = verdicts(&f);
+    assert!(
+        v.cna.contains("TLS-013") && !v.fails.contains("TLS-013"),
+        "{:#?} {:#?}",
+        v.fails,
+        v.cna
+    );
+}
