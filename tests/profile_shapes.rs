@@ -694,3 +694,32 @@ fn a_negated_mention_of_the_signature_is_no_requirement() {
     );
     assert!(f.signature.required, "{:?}", f.signature);
 }
+
+#[test]
+fn a_json_detail_without_the_signature_keys_leaves_the_signature_unknown() {
+    // An absent key is not a "no": before, SIG-001 failed on a record that says nothing.
+    let p = profile("spa");
+    let json = r#"{"id":"a9","code":"1.000109","name":"Đăng ký kết hôn",
+        "level":{"id":4,"name":"Dịch vụ công trực tuyến toàn trình"},"nationalPortalSync":true}"#;
+    let f = extract::detail_page(
+        &p,
+        &Page::from_body(&format!("{API}/api/v1/procedures/a9"), json),
+        "hni",
+    );
+    assert_eq!(f.level, Level::Full);
+    assert!(
+        f.unknown
+            .iter()
+            .any(|u| u.fact == "signature" && u.kind == AssessReason::NoData),
+        "{:?}",
+        f.unknown
+    );
+    let rules = dvc_audit::rules::RuleSet::bundled().expect("rules").rules;
+    let agency = dvc_audit::rules::bench::synthetic_agency();
+    let sig001 = rules
+        .evaluate_service(&f, &agency)
+        .into_iter()
+        .find(|o| &*o.rule_id == "SIG-001")
+        .expect("SIG-001");
+    assert_eq!(sig001.verdict.as_str(), "could_not_assess");
+}

@@ -101,7 +101,7 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
         });
         return facts;
     }
-    let (signals, national, shell) = if json {
+    let (signals, national, shell, json_unknowns) = if json {
         read_json(profile, page, &mut found)
     } else {
         read_html(profile, page, &mut found)
@@ -143,15 +143,12 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
     }
     facts.evidence = evidence;
     facts.signature = summarise_signature(signals);
-    if json && let Ok(v) = serde_json::from_str::<Value>(&page.body) {
-        // An absent key is not a "no" (see `signals::json_unknowns`).
-        // A signal seen is seen: the signature is then not unknown.
-        let seen = !facts.signature.evidence.is_empty();
-        for u in super::signals::json_unknowns(profile, &v) {
-            let known = seen && u.fact == "signature";
-            if !known && !facts.unknown.iter().any(|k| k.fact == u.fact) {
-                facts.unknown.push(u);
-            }
+    // A signal seen is seen: the signature is then not unknown.
+    let seen = !facts.signature.evidence.is_empty();
+    for u in json_unknowns {
+        let known = seen && u.fact == "signature";
+        if !known && !facts.unknown.iter().any(|k| k.fact == u.fact) {
+            facts.unknown.push(u);
         }
     }
     // A name alone (a generic title selector also matches a soft 404 or a page whose markup
@@ -204,7 +201,12 @@ pub(super) fn pick_code(profile: &Profile, text: &str) -> String {
 
 /// Signals, national-link evidence, and what made the page unreadable: the shell marker seen
 /// (HTML) or a JSON parse error.
-type Read = (Vec<Evidence>, Option<Evidence>, Option<Unreadable>);
+type Read = (
+    Vec<Evidence>,
+    Option<Evidence>,
+    Option<Unreadable>,
+    Vec<crate::facts::UnknownFact>,
+);
 
 enum Unreadable {
     Shell(String),
@@ -283,7 +285,7 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
                 .filter(|lv| doc.select(&lv.container.selector).next().is_none())
                 .map(|lv| Unreadable::Layout(lv.container.text.clone()))
         });
-    (signals, national, shell)
+    (signals, national, shell, Vec::new())
 }
 
 /// One label and its value, as `[detail.label_value]` pairs them.
@@ -433,7 +435,14 @@ fn sections(found: &FieldMap<Found>) -> Vec<&str> {
 fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Read {
     let json = match serde_json::from_str::<Value>(&page.body) {
         Ok(v) => v,
-        Err(e) => return (Vec::new(), None, Some(Unreadable::Json(e.to_string()))),
+        Err(e) => {
+            return (
+                Vec::new(),
+                None,
+                Some(Unreadable::Json(e.to_string())),
+                Vec::new(),
+            );
+        }
     };
     if let Some(ptrs) = &profile.detail.json {
         for f in Field::ALL {
@@ -471,7 +480,9 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
             }),
         _ => None,
     };
-    (signals, national, None)
+    // An absent key is not a "no" (see `signals::json_unknowns`).
+    let unknowns = super::signals::json_unknowns(profile, &json);
+    (signals, national, None, unknowns)
 }
 
 #[cfg(test)]

@@ -487,8 +487,8 @@ impl Prober {
         } else {
             &fetched.subject
         };
-        match trust::aia_issuer(chain, &der) {
-            trust::AiaIssuer::Issued => {}
+        let doubt = match trust::aia_issuer(chain, &der) {
+            trust::AiaIssuer::Issued => None,
             trust::AiaIssuer::NotNamed => {
                 // Only a certificate whose subject is the issuer named by the last served
                 // certificate can be the one left out. Anything else (the CA's root, another
@@ -498,40 +498,31 @@ impl Prober {
                 ));
                 return;
             }
+            // The right name on another key (a re-keyed CA, a look-alike) did not issue the
+            // served chain.
             trust::AiaIssuer::BadSignature => {
-                // The right name on another key (a re-keyed CA, a look-alike) did not issue
-                // the served chain. Whether the real issuer is a root the server need not send
-                // or an intermediate it left out is not observed: completeness is unknown.
-                unknown(
-                    facts,
-                    "cert.chain_complete",
-                    net::Failure::new(
-                        AssessReason::Decode,
-                        format!(
-                            "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature: whether the chain is complete is unknown"
-                        ),
-                    ),
-                );
-                facts.cert.verify_errors.push(format!(
-                    "AIA caIssuers {url} holds {subject}, named as the issuer, but its key does not verify the last served certificate's signature"
-                ));
-                return;
+                Some("its key does not verify the last served certificate's signature".to_string())
             }
-            trust::AiaIssuer::Uncheckable(why) => {
-                // Named, but whether it signed cannot be checked: complete or not is unknown
-                // (neither TLS-013's finding nor its pass).
-                unknown(
-                    facts,
-                    "cert.chain_complete",
-                    net::Failure::new(
-                        AssessReason::Decode,
-                        format!(
-                            "AIA caIssuers {url} holds {subject}, named as the missing issuer, but its signature over the served chain cannot be checked ({why})"
-                        ),
-                    ),
-                );
-                return;
-            }
+            trust::AiaIssuer::Uncheckable(why) => Some(format!(
+                "its signature over the served chain cannot be checked ({why})"
+            )),
+        };
+        if let Some(doubt) = doubt {
+            // Named, but not proven the issuer: whether the real issuer is a root the server
+            // need not send or an intermediate it left out is not observed. Completeness is
+            // unknown (neither TLS-013's finding nor its pass).
+            let said =
+                format!("AIA caIssuers {url} holds {subject}, named as the issuer, but {doubt}");
+            unknown(
+                facts,
+                "cert.chain_complete",
+                net::Failure::new(
+                    AssessReason::Decode,
+                    format!("{said}: whether the chain is complete is unknown"),
+                ),
+            );
+            facts.cert.verify_errors.push(said);
+            return;
         }
         if fetched.self_signed {
             facts.cert.chain_complete = true;
