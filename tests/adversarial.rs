@@ -353,6 +353,99 @@ async fn hostile_pages_are_unassessed_with_their_reason_and_reach_nothing_privat
 }
 
 // ---------------------------------------------------------------------------------------------
+// A level label that says two levels is not read as the first pattern's level.
+
+fn detail_page_with_level(code: &str, level: &str) -> String {
+    detail_page(code).replace(">Toàn trình<", &format!(">{level}<"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_level_label_saying_two_levels_is_could_not_assess_and_roman_levels_are_read() {
+    let mut routes = HashMap::new();
+    routes.insert(
+        LIST_PATH.to_string(),
+        Reply::Html(list_page(&["/tthc/1", "/tthc/2", "/tthc/3"])),
+    );
+    routes.insert(
+        "/tthc/1".into(),
+        Reply::Html(detail_page_with_level(
+            "1.000001",
+            "Một phần (chưa đủ điều kiện toàn trình)",
+        )),
+    );
+    routes.insert(
+        "/tthc/2".into(),
+        Reply::Html(detail_page_with_level("1.000002", "Mức độ IV")),
+    );
+    routes.insert(
+        "/tthc/3".into(),
+        Reply::Html(detail_page_with_level("1.000003", "Mức độ 3 - Một phần")),
+    );
+    let portal = serve(routes).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), portal.port, "");
+    let summary = run_once(&config).await;
+    assert!(summary.complete);
+    let store = Store::open(&dir.path().join("h.sqlite")).expect("store");
+    let findings = store.findings(summary.run_id).expect("findings");
+    let services = store.service_facts(summary.run_id).expect("services");
+    let verdict = |subject: &str, rule: &str| {
+        findings_for(&findings, subject)
+            .into_iter()
+            .find(|f| f.rule_id == rule)
+            .map(|f| (f.outcome.clone(), f.reason.clone()))
+    };
+
+    // Two levels in one label: the label is published (LVL-001 passes), but which level the
+    // agency meant is not observed: could not assess, never "full" because a full pattern
+    // comes first in the profile, never "matches no known scheme".
+    let two = services
+        .iter()
+        .find(|s| s.code == "1.000001")
+        .expect("service 1");
+    assert_eq!(two.level, dvc_audit::facts::Level::Unknown);
+    assert_eq!(two.level_label, "Một phần (chưa đủ điều kiện toàn trình)");
+    let why = two
+        .unknown_fact("level")
+        .expect("the level is an unknown fact");
+    assert!(
+        why.message.contains("more than one level"),
+        "{}",
+        why.message
+    );
+    assert_eq!(
+        verdict("1.000001", "LVL-001"),
+        None,
+        "the label is published"
+    );
+    for rule in ["LVL-002", "SIG-001", "SIG-002", "NPL-001"] {
+        assert_eq!(
+            verdict("1.000001", rule),
+            Some(("could_not_assess".to_string(), "no_data".to_string())),
+            "{rule}"
+        );
+    }
+
+    // "Mức độ IV" is level 4 (full): judged like "Mức độ 4" (no VGCA on the page: SIG-001
+    // fails, LVL-002 passes). "Mức độ 3 - Một phần" says one level twice: partial.
+    assert_eq!(verdict("1.000002", "LVL-002"), None);
+    assert_eq!(
+        verdict("1.000002", "SIG-001").map(|v| v.0),
+        Some("fail".into())
+    );
+    assert_eq!(verdict("1.000003", "LVL-002"), None);
+    assert_eq!(
+        verdict("1.000003", "SIG-002").map(|v| v.0),
+        Some("fail".into())
+    );
+    assert_eq!(
+        verdict("1.000003", "SIG-001"),
+        None,
+        "not full: not applicable"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Row 2: Crawl-delay: 3600 cannot stall the run.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,14 @@ const CASES: &[(&str, Level)] = &[
     ("Dịch vụ công trực tuyến một phần", Level::Partial),
     ("DVCTT một phần", Level::Partial),
     ("Dịch vụ cung cấp thông tin trực tuyến", Level::Info),
+    ("Mức độ IV", Level::Full),
+    ("MỨC ĐỘ III", Level::Partial),
+    ("Mức độ II", Level::Info),
+    ("Mức độ 4 - Toàn trình", Level::Full),
+    ("Mức độ 3 (một phần)", Level::Partial),
+    // Two levels in one label: which one the agency meant is not observed.
+    ("Một phần (chưa đủ điều kiện toàn trình)", Level::Unknown),
+    ("Mức độ 3 - toàn trình", Level::Unknown),
     ("Mức độ 14", Level::Unknown),
     ("Đang cập nhật", Level::Unknown),
 ];
@@ -33,7 +41,7 @@ const CASES: &[(&str, Level)] = &[
 #[test]
 fn every_bundled_html_and_json_profile_maps_levels_alike() {
     let set = ProfileSet::bundled().expect("bundled profiles load");
-    for id in ["accordion", "table", "spa"] {
+    for id in ["accordion", "table", "spa", "dl", "liferay", "list-api"] {
         let p = set.get(id).expect("profile");
         let mut wrong = Vec::new();
         for (label, want) in CASES {

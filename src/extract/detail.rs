@@ -127,9 +127,12 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
         push("name", f, &f.text);
     }
     if let Some(f) = found.get(Field::Level) {
-        let (level, label) = profile.levels.map(&f.text);
-        facts.level = level;
-        facts.level_label = label;
+        let read = profile.levels.read(&f.text);
+        facts.level = read.level;
+        facts.level_label = read.label;
+        if let Some(why) = &read.conflict {
+            super::unknown::push_level_conflict(&mut facts.unknown, why);
+        }
         push("level", f, &f.text);
     }
     facts.online_submission = matches!(facts.level, Level::Full | Level::Partial);

@@ -83,6 +83,16 @@ impl ItemFacts {
             facts.level = self.level;
             facts.level_label = self.level_label.clone();
             facts.online_submission = matches!(self.level, Level::Full | Level::Partial);
+            // A label saying two levels leaves the level unknown wherever it is used.
+            for u in self
+                .unknown
+                .iter()
+                .filter(|u| super::unknown::LEVEL_CONFLICT_FACTS.contains(&u.fact.as_str()))
+            {
+                if facts.unknown.iter().all(|k| k.fact != u.fact) {
+                    facts.unknown.push(u.clone());
+                }
+            }
             take("level", facts);
         }
         if !facts.national_portal_link && self.national_portal_link {
@@ -161,9 +171,12 @@ fn build(
             Field::Code => out.code = pick_code(profile, &text),
             Field::Name => out.name = text.clone(),
             Field::Level => {
-                let (level, label) = profile.levels.map(&text);
-                out.level = level;
-                out.level_label = label;
+                let read = profile.levels.read(&text);
+                out.level = read.level;
+                out.level_label = read.label;
+                if let Some(why) = &read.conflict {
+                    super::unknown::push_level_conflict(&mut out.unknown, why);
+                }
             }
             Field::Dossier | Field::Requirements => sections.push(text.clone()),
         }
@@ -238,10 +251,13 @@ pub(crate) fn read_json_item(
         .map(|e| rehome(e, pointer, url))
         .collect();
     // A signal seen is seen: the signature is then not unknown.
-    out.unknown = super::signals::json_unknowns(profile, item)
+    // (Added to what `build` found unknown: a level label saying two levels.)
+    let absent: Vec<_> = super::signals::json_unknowns(profile, item)
         .into_iter()
         .filter(|u| out.signals.is_empty() || u.fact != "signature")
+        .filter(|u| out.unknown.iter().all(|k| k.fact != u.fact))
         .collect();
+    out.unknown.extend(absent);
     if let Some(Locator::Pointer(p)) = &profile.national_link
         && let Some(v) = item.pointer(p).filter(|v| super::signals::json_link(v))
     {
@@ -430,6 +446,49 @@ pointer = "/national"
         // The next page sends the cursor back in the body.
         let next = out.next.expect("next page");
         assert_eq!(next.body.as_deref(), Some(r#"{"limit": 2, "lastId": "b"}"#));
+    }
+
+    #[test]
+    fn an_item_label_saying_two_levels_leaves_the_level_unknown_wherever_it_is_used() {
+        let p = load(LIST_ONLY);
+        let vars = AgencyVars::new("a", "https://dvc.a.test").with("api", "https://api.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        let body = r#"{"data": {"items": [
+            {"id": "a", "code": "1.000001", "level": "Một phần (chưa đủ điều kiện toàn trình)"}
+        ]}}"#;
+        let page = Page::from_body("https://api.a.test/list", body);
+        let mut state = ListState::new(&vars);
+        let out = list_page(&p, &page, &start, &mut state);
+        let item = out.details[0].hint.item.as_ref().expect("item facts");
+        // A list-only service.
+        let s = list_only_service("a", &out.details[0].url, item, page.fetch.clone());
+        assert_eq!(s.level, Level::Unknown);
+        assert_eq!(s.level_label, "Một phần (chưa đủ điều kiện toàn trình)");
+        assert!(!s.online_submission);
+        for fact in ["level", "online_submission"] {
+            let u = s
+                .unknown_fact(fact)
+                .unwrap_or_else(|| panic!("{fact} unknown"));
+            assert_eq!(u.kind, AssessReason::NoData);
+            assert!(u.message.contains("more than one level"), "{}", u.message);
+        }
+        // A detail page without a level takes the item's label, and its unknown with it.
+        let mut detail = ServiceFacts {
+            code: "1.000001".into(),
+            ..ServiceFacts::default()
+        };
+        item.fill(&mut detail);
+        assert_eq!(detail.level, Level::Unknown);
+        assert!(detail.unknown_fact("level").is_some());
+        // A detail page with its own level keeps it: the item's label is not used.
+        let mut own = ServiceFacts {
+            level: Level::Partial,
+            level_label: "Một phần".into(),
+            ..ServiceFacts::default()
+        };
+        item.fill(&mut own);
+        assert_eq!(own.level, Level::Partial);
+        assert!(own.unknown_fact("level").is_none());
     }
 
     #[test]

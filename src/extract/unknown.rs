@@ -12,6 +12,24 @@ use crate::profile::{Field, ListSource, Profile};
 
 /// The service facts that stand or fall with the level.
 pub const LEVEL_FACTS: [&str; 3] = ["level", "level_label", "online_submission"];
+/// The facts a level label saying two levels leaves unknown (the label itself was read).
+pub const LEVEL_CONFLICT_FACTS: [&str; 2] = ["level", "online_submission"];
+
+/// Record in `unknown` that the level label says more than one level (`why`, from
+/// [`crate::profile::level::LevelRead::conflict`]), unless the level is already unknown there.
+pub fn push_level_conflict(unknown: &mut Vec<crate::facts::UnknownFact>, why: &str) {
+    for fact in LEVEL_CONFLICT_FACTS {
+        if unknown.iter().all(|u| u.fact != fact) {
+            unknown.push(crate::facts::UnknownFact {
+                fact: fact.into(),
+                kind: crate::facts::AssessReason::NoData,
+                message: crate::facts::excerpt(why),
+                may_hold: Vec::new(),
+            });
+        }
+    }
+}
+
 /// The signature facts (one path covers all of `signature`).
 pub const SIGNATURE_FACTS: [&str; 1] = ["signature"];
 /// The national-portal link.

@@ -1,8 +1,14 @@
-//! Level labels → [`Level`]: an ordered list of patterns, first match wins.
+//! Level labels → [`Level`]: an ordered list of patterns.
 //!
 //! Labels and `contains` patterns are compared in folded form (see [`super::text::fold`]), so
 //! "MỨC ĐỘ 4", "Mức độ 4" and "muc do 4" are the same. A `regex` pattern has its diacritics
 //! stripped at load and is matched case-insensitively against the folded label.
+//!
+//! Every pattern is tried. A label the matching patterns agree on gets that level; a label
+//! that patterns of **different** levels match ("một phần (chưa đủ điều kiện toàn trình)",
+//! "Mức độ 3 – toàn trình") says two things, and which one the agency meant is not observed:
+//! its level is unknown, with the reason ([`LevelRead::conflict`]), never the level of
+//! whichever pattern comes first.
 
 use regex::Regex;
 
@@ -14,6 +20,15 @@ pub enum LevelPattern {
     /// Folded substring.
     Contains(String),
     Regex(Regex),
+}
+
+impl LevelPattern {
+    fn describe(&self) -> String {
+        match self {
+            LevelPattern::Contains(s) => format!("contains \"{s}\""),
+            LevelPattern::Regex(re) => format!("regex '{}'", re.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -28,25 +43,141 @@ pub struct LevelMap {
     pub rules: Vec<LevelRule>,
 }
 
+/// A label read through a [`LevelMap`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelRead {
+    pub level: Level,
+    /// The label as shown (NFC, whitespace collapsed).
+    pub label: String,
+    /// Patterns of different levels matched the label: why `level` is unknown.
+    pub conflict: Option<String>,
+}
+
 impl LevelMap {
     /// Map a label as shown on the page. Returns the level and the cleaned label (NFC,
     /// whitespace collapsed). No label → `unknown` with an empty label; a label no pattern
-    /// recognises → `unknown` with the label kept.
+    /// recognises, or one patterns of different levels match → `unknown` with the label kept
+    /// (see [`LevelMap::read`] for the reason of the latter).
     pub fn map(&self, label: &str) -> (Level, String) {
+        let r = self.read(label);
+        (r.level, r.label)
+    }
+
+    /// [`LevelMap::map`], saying why a recognised label still has no level.
+    pub fn read(&self, label: &str) -> LevelRead {
         let label = super::text::clean(label);
         if label.is_empty() {
-            return (Level::Unknown, label);
+            return LevelRead {
+                level: Level::Unknown,
+                label,
+                conflict: None,
+            };
         }
         let folded = fold(&label);
+        // The first matching pattern of each level, in profile order.
+        let mut hits: Vec<&LevelRule> = Vec::new();
         for rule in &self.rules {
             let hit = match &rule.pattern {
                 LevelPattern::Contains(needle) => folded.contains(needle.as_str()),
                 LevelPattern::Regex(re) => re.is_match(&folded),
             };
-            if hit {
-                return (rule.level, label);
+            if hit && hits.iter().all(|h| h.level != rule.level) {
+                hits.push(rule);
             }
         }
-        (Level::Unknown, label)
+        match hits.as_slice() {
+            [] => LevelRead {
+                level: Level::Unknown,
+                label,
+                conflict: None,
+            },
+            [one] => LevelRead {
+                level: one.level,
+                label,
+                conflict: None,
+            },
+            many => {
+                let said: Vec<String> = many
+                    .iter()
+                    .map(|h| format!("{} ({})", h.level.as_str(), h.pattern.describe()))
+                    .collect();
+                let conflict = format!(
+                    "the level label \"{label}\" says more than one level: {}",
+                    said.join(" and ")
+                );
+                LevelRead {
+                    level: Level::Unknown,
+                    label,
+                    conflict: Some(conflict),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decree_map() -> LevelMap {
+        let c = |s: &str, level| LevelRule {
+            pattern: LevelPattern::Contains(fold(s)),
+            level,
+        };
+        let r = |s: &str, level| LevelRule {
+            pattern: LevelPattern::Regex(Regex::new(s).expect("regex")),
+            level,
+        };
+        LevelMap {
+            rules: vec![
+                c("toàn trình", Level::Full),
+                c("một phần", Level::Partial),
+                r(r"\bmuc (do )?(4|iv)\b", Level::Full),
+                r(r"\bmuc (do )?(3|iii)\b", Level::Partial),
+                r(r"\bmuc (do )?([12]|ii?)\b", Level::Info),
+            ],
+        }
+    }
+
+    #[test]
+    fn patterns_that_agree_give_the_level() {
+        let m = decree_map();
+        assert_eq!(
+            m.map("Dịch vụ công trực tuyến toàn trình"),
+            (Level::Full, "Dịch vụ công trực tuyến toàn trình".into())
+        );
+        assert_eq!(m.map("Mức độ 4 - Toàn trình").0, Level::Full);
+        assert_eq!(m.map("  MỨC ĐỘ 3 ").0, Level::Partial);
+        assert_eq!(m.map("Mức độ IV").0, Level::Full);
+        assert_eq!(m.map("Mức độ III").0, Level::Partial);
+        assert_eq!(m.map("Mức độ II").0, Level::Info);
+        assert_eq!(m.map("Mức độ I").0, Level::Info);
+        assert_eq!(m.read("Mức độ 4").conflict, None);
+        assert_eq!(m.map(""), (Level::Unknown, String::new()));
+        let odd = m.read("Trực tuyến cấp cao");
+        assert_eq!((odd.level, odd.conflict), (Level::Unknown, None));
+    }
+
+    #[test]
+    fn a_label_saying_two_levels_has_none() {
+        let m = decree_map();
+        for label in [
+            "Một phần (chưa đủ điều kiện toàn trình)",
+            "Mức độ 3 - toàn trình",
+            "Toàn trình / Mức độ 2",
+        ] {
+            let r = m.read(label);
+            assert_eq!(r.level, Level::Unknown, "{label}");
+            let why = r.conflict.expect("the reason");
+            assert!(why.contains(label), "{why}");
+            assert!(why.contains("full"), "{why}");
+        }
+        // The first pattern of the profile does not decide: reversed order, same verdict.
+        let mut reversed = decree_map();
+        reversed.rules.reverse();
+        assert_eq!(
+            reversed.map("Một phần (chưa đủ điều kiện toàn trình)").0,
+            Level::Unknown
+        );
     }
 }
