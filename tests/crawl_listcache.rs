@@ -441,3 +441,79 @@ async fn damaged_or_foreign_entries_cost_a_full_fetch_never_a_page() {
         .collect();
     assert!(spoiled.iter().all(|u| renewed.contains(u)));
 }
+
+/// A stored extraction is the old profile's reading of a page: after the profile changes, an
+/// unchanged page is read again (no validators sent, a 200), never answered by a 304 that
+/// replays facts the new profile would not give; the next run with the new profile is all
+/// 304s again, and agencies of other profiles keep their cache throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edited_profile_rereads_unchanged_pages_once_instead_of_replaying_old_facts() {
+    use dvc_audit::facts::Level;
+    let h = crawl_common::start(Size::Demo);
+    let config = test_config(&h);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("history.sqlite");
+    let bundled = dvc_audit::profile::ProfileSet::bundled().expect("bundled profiles");
+    let fetcher = crawl_common::fetcher(&config.crawl);
+    let first =
+        crawl_common::crawl_with(&config, &bundled, &fetcher, &NoCache, &Progress::default()).await;
+
+    // The edit: the `table` profile no longer recognises any level label.
+    let edited_id = "table";
+    let mut edited = bundled.clone();
+    let mut table = (**bundled.get(edited_id).expect("table profile")).clone();
+    table.levels.rules.clear();
+    edited.insert(table);
+    let is_edited = |agency: &str| {
+        config
+            .agencies
+            .iter()
+            .any(|a| a.id == agency && a.platform == edited_id)
+    };
+    assert!(
+        first.iter().any(|r| is_edited(&r.agency_id)),
+        "a table portal"
+    );
+    let read_with_level = |runs: &[AgencyCrawl]| {
+        runs.iter()
+            .filter(|r| is_edited(&r.agency_id))
+            .flat_map(|r| r.services.iter())
+            .filter(|s| s.fetch.error.is_none() && s.level != Level::Unknown)
+            .count()
+    };
+    assert!(
+        read_with_level(&first) > 0,
+        "levels read by the bundled profile"
+    );
+
+    let cache = remember(&db, &first);
+    let second =
+        crawl_common::crawl_with(&config, &edited, &fetcher, &cache, &Progress::default()).await;
+    assert_eq!(
+        read_with_level(&second),
+        0,
+        "the edited profile's reading, not the stored one"
+    );
+    for r in &second {
+        let replayed = r.fetches.iter().filter(|f| f.not_modified).count();
+        if is_edited(&r.agency_id) {
+            assert_eq!(replayed, 0, "{}: nothing replayed", r.agency_id);
+        } else {
+            assert!(replayed > 0, "{}: its cache still holds", r.agency_id);
+        }
+    }
+
+    let cache = remember(&db, &second);
+    let third =
+        crawl_common::crawl_with(&config, &edited, &fetcher, &cache, &Progress::default()).await;
+    assert_all_lists_not_modified(&third);
+    assert_eq!(read_with_level(&third), 0);
+    let before = services(&second);
+    for r in third.iter().filter(|r| is_edited(&r.agency_id)) {
+        for f in detail_fetches(r) {
+            if before.get(&f.url).is_some_and(|s| s.fetch.error.is_none()) {
+                assert!(f.not_modified, "{}: detail answered {}", f.url, f.status);
+            }
+        }
+    }
+}

@@ -69,6 +69,31 @@ pub fn listing_fingerprint(profile: &Profile, vars: &AgencyVars) -> String {
     hex::encode(h.finalize())
 }
 
+/// Which extraction a cached page's facts come from: this build of dvc-audit (version, git
+/// commit and build date: extraction code changes between commits of one version), the whole
+/// compiled profile (selectors, level patterns, signals, national link, hash rules; see
+/// [`listing_fingerprint`] for why its `Debug` text is stable) and the agency's variables.
+/// The first 64 bits of a SHA-256, as one SQLite integer per cached URL: it tells versions
+/// apart, it guards nothing against an attacker.
+pub fn extraction_key(profile: &Profile, vars: &AgencyVars) -> i64 {
+    let mut h = Sha256::new();
+    let parts = [
+        crate::version::VERSION.to_string(),
+        crate::version::GIT_COMMIT.to_string(),
+        crate::version::BUILD_DATE.to_string(),
+        format!("{profile:?}"),
+        format!("{vars:?}"),
+    ];
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
+}
+
 /// List requests the fetcher can send conditionally (it sends validators on GETs only), and
 /// whose URL alone identifies them.
 pub fn cacheable(req: &PageRequest) -> bool {
@@ -116,6 +141,7 @@ pub fn encode(
             last_modified: last_modified.map(str::to_string),
             content_hash,
             extraction_json: json,
+            extraction_key: None,
         },
     ))
 }
@@ -165,6 +191,7 @@ mod tests {
         assert_eq!(decode(&page, "fp", "https://dvc.a.test/x"), None);
         let older = CachedPage {
             extraction_json: page.extraction_json.replace("\"format\":1", "\"format\":0"),
+            extraction_key: None,
             ..page.clone()
         };
         assert_eq!(decode(&older, "fp", url), None, "another format");
@@ -192,10 +219,12 @@ mod tests {
             last_modified: None,
             content_hash: "h".into(),
             extraction_json: serde_json::to_string(&ServiceFacts::default()).expect("json"),
+            extraction_key: None,
         };
         assert_eq!(decode(&detail, "fp", "https://a.test/"), None);
         let garbage = CachedPage {
             extraction_json: "{\"cache_kind\":\"list_page\",\"format\":1".into(),
+            extraction_key: None,
             ..detail
         };
         assert_eq!(decode(&garbage, "fp", "https://a.test/"), None);
@@ -222,6 +251,42 @@ mod tests {
         let mut changed = (**pa).clone();
         changed.listing.max_pages = changed.listing.max_pages.saturating_add(1);
         assert_ne!(fp, listing_fingerprint(&changed, &vars));
+    }
+
+    #[test]
+    fn the_extraction_key_follows_the_whole_profile_and_vars() {
+        let set = profiles();
+        let vars = AgencyVars::new("x", "https://dvc.x.test");
+        let odd = regex::Regex::new("x").expect("regex");
+        for id in set.ids() {
+            let p = set.get(id).expect("profile");
+            let key = extraction_key(p, &vars);
+            // The same for a reload of the same profile (no hash-map order in its text).
+            let again = profiles();
+            assert_eq!(key, extraction_key(again.get(id).expect("again"), &vars));
+            // Any part of extraction, not only the listing, moves it.
+            let mut levels = (**p).clone();
+            levels.levels.rules.push(crate::profile::level::LevelRule {
+                pattern: crate::profile::level::LevelPattern::Contains("x".into()),
+                level: crate::facts::Level::Info,
+            });
+            let mut national = (**p).clone();
+            national.national_link = Some(crate::profile::Locator::Pointer("/elsewhere".into()));
+            let mut volatile = (**p).clone();
+            volatile.volatile.clear();
+            volatile.volatile.push(odd.clone());
+            for (what, changed) in [
+                ("levels", levels),
+                ("national", national),
+                ("volatile", volatile),
+            ] {
+                assert_ne!(key, extraction_key(&changed, &vars), "{id}: {what}");
+            }
+            assert_ne!(
+                key,
+                extraction_key(p, &vars.clone().with("api", "https://api.x.test"))
+            );
+        }
     }
 
     #[test]

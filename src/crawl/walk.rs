@@ -85,6 +85,9 @@ pub struct AgencyCrawl {
     pub listing_end: Option<String>,
     /// What the walk covered: announced total, links, services read and not, bounds hit.
     pub coverage: Coverage,
+    /// The extraction this walk's cache entries come from ([`list_cache::extraction_key`]):
+    /// a stored entry is replayed only under the same key.
+    pub extraction_key: i64,
 }
 
 /// A page to remember for the next run's conditional GET.
@@ -165,6 +168,7 @@ impl From<PackedUpdate> for CacheUpdate {
             last_modified: u.last_modified,
             content_hash: u.content_hash,
             extraction_json: u.extraction_json,
+            extraction_key: None,
         };
         if u.ready {
             CacheUpdate::Ready(u.url, page)
@@ -256,16 +260,24 @@ impl AgencyCrawl {
     pub fn cache_entries(&self) -> Vec<(String, CachedPage)> {
         let by_url: std::collections::HashMap<&str, &ServiceFacts> =
             self.services.iter().map(|s| (s.url.as_str(), s)).collect();
+        let key = Some(self.extraction_key);
         self.cache_updates
             .iter()
             .filter_map(|u| match u {
-                CacheUpdate::Ready(url, page) => Some((url.clone(), page.clone())),
+                CacheUpdate::Ready(url, page) => Some((
+                    url.clone(),
+                    CachedPage {
+                        extraction_key: key,
+                        ..page.clone()
+                    },
+                )),
                 CacheUpdate::Service(url, page) => {
                     let facts = by_url.get(url.as_str())?;
                     Some((
                         url.clone(),
                         CachedPage {
                             extraction_json: state_json(facts)?,
+                            extraction_key: key,
                             ..page.clone()
                         },
                     ))
@@ -295,6 +307,7 @@ impl AgencyCrawl {
                     last_modified: page.last_modified.take(),
                     content_hash: std::mem::take(&mut page.content_hash),
                     extraction_json: json,
+                    extraction_key: None,
                 };
                 *u = CacheUpdate::Ready(std::mem::take(url), page);
             }
@@ -393,8 +406,12 @@ async fn walk(
         }
     };
 
-    // 1. Listing.
+    // 1. Listing. Stored pages are replayed only if this build read them with this profile
+    // and these variables (the key); list entries also check their own fingerprint.
     let fingerprint = list_cache::listing_fingerprint(profile, &job.vars);
+    out.extraction_key = list_cache::extraction_key(profile, &job.vars);
+    let extraction_key = out.extraction_key;
+    let ours = |c: &CachedPage| c.extraction_key == Some(extraction_key);
     let mut pages_used: u32 = 0;
     let mut visited: HashSet<String> = HashSet::new();
     let mut detail_urls: HashSet<String> = HashSet::new();
@@ -431,7 +448,7 @@ async fn walk(
             // A stored scan for this page, only if it is ours (profile, vars, format, URL):
             // without one the page is fetched unconditionally.
             let stored = if list_cache::cacheable(&req) {
-                cache.get(&req.url).and_then(|c| {
+                cache.get(&req.url).filter(ours).and_then(|c| {
                     list_cache::decode(&c, &fingerprint, &req.url).map(|scan| (c, scan))
                 })
             } else {
@@ -616,9 +633,11 @@ async fn walk(
     let mut results = futures::stream::iter(details)
         .map(|d| async move {
             // Validators are sent only with an extraction that decodes (not a list entry, not
-            // an older or damaged one): a 304 without one would lose the page.
+            // an older or damaged one) and that this build made with this profile (`ours`): a
+            // 304 without one would lose the page, a 304 with another would replay facts the
+            // profile or the code no longer reads that way.
             let cached = if d.body.is_none() {
-                cache.get(&d.url).and_then(|c| {
+                cache.get(&d.url).filter(ours).and_then(|c| {
                     let facts = serde_json::from_str::<ServiceFacts>(&c.extraction_json).ok()?;
                     Some((c, facts))
                 })
@@ -1006,6 +1025,7 @@ fn validators(
             last_modified: rec.last_modified.clone(),
             content_hash,
             extraction_json: String::new(),
+            extraction_key: None,
         },
     ))
 }
@@ -1113,6 +1133,7 @@ mod tests {
             last_modified: None,
             content_hash: "ab".into(),
             extraction_json: "{}".into(),
+            extraction_key: None,
         };
         let mut read: Packed<Finished> = Packed::default();
         for ready in [true, false] {

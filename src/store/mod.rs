@@ -132,6 +132,10 @@ pub struct CachedPage {
     pub last_modified: Option<String>,
     pub content_hash: String,
     pub extraction_json: String,
+    /// Which extraction `extraction_json` came from (`crawl::list_cache::extraction_key`);
+    /// `None` for rows written before schema 8. The crawler replays an entry only under its
+    /// walk's own key.
+    pub extraction_key: Option<i64>,
 }
 
 pub(crate) fn now() -> String {
@@ -653,8 +657,8 @@ impl Store {
                 &p.extraction_json,
             )?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO page_cache (url, etag, last_modified, content_hash, extraction_id, updated_at, extraction_key)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 url,
@@ -662,7 +666,8 @@ impl Store {
                 p.last_modified,
                 pack::hash_value(&p.content_hash),
                 text,
-                at
+                at,
+                p.extraction_key
             ])?;
         }
         tx.commit()?;
@@ -788,7 +793,7 @@ impl crate::crawl::walk::PageCache for CacheReader {
 /// The validators and extraction stored for `url` (the writer's and the crawler's reader).
 fn cached_page(conn: &Connection, url: &str) -> rusqlite::Result<Option<CachedPage>> {
     conn.query_row(
-        "SELECT p.etag, p.last_modified, dvc_hash(p.content_hash), dvc_text(t.text)
+        "SELECT p.etag, p.last_modified, dvc_hash(p.content_hash), dvc_text(t.text), p.extraction_key
          FROM page_cache p JOIN texts t ON t.id = p.extraction_id WHERE p.url = ?1",
         params![url],
         |r| {
@@ -797,6 +802,7 @@ fn cached_page(conn: &Connection, url: &str) -> rusqlite::Result<Option<CachedPa
                 last_modified: r.get(1)?,
                 content_hash: r.get(2)?,
                 extraction_json: r.get(3)?,
+                extraction_key: r.get(4)?,
             })
         },
     )

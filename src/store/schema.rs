@@ -872,6 +872,14 @@ INSERT INTO page_cache (url, etag, last_modified, content_hash, extraction_id, u
     FROM page_cache_v6 ORDER BY url;
 DROP TABLE page_cache_v6;
 "#,
+    // 8: which extraction a cached page's facts came from (`crawl::list_cache::extraction_key`:
+    // dvc-audit build, profile, agency variables). A stored extraction is replayed on a 304 only
+    // under the same key, so an edited profile or a new release re-reads unchanged pages once
+    // instead of replaying facts the old profile or code read. Rows from before have none:
+    // their pages are fetched unconditionally once.
+    r#"
+ALTER TABLE page_cache ADD COLUMN extraction_key INTEGER;
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).

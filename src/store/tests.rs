@@ -213,10 +213,19 @@ fn page_cache_and_bodies() {
         last_modified: None,
         content_hash: "h".into(),
         extraction_json: "{}".into(),
+        extraction_key: None,
     };
     s.put_cached_pages(&[("https://x/".into(), page.clone())])
         .expect("put");
-    assert_eq!(s.cached_page("https://x/").expect("q"), Some(page));
+    assert_eq!(s.cached_page("https://x/").expect("q"), Some(page.clone()));
+    // The extraction key is kept as written (a negative 64-bit value included).
+    let keyed = CachedPage {
+        extraction_key: Some(i64::MIN + 7),
+        ..page
+    };
+    s.put_cached_pages(&[("https://x/".into(), keyed.clone())])
+        .expect("put");
+    assert_eq!(s.cached_page("https://x/").expect("q"), Some(keyed));
     s.put_body("h", b"<html>").expect("body");
     s.put_body("h", b"<html>").expect("body stored once");
     assert_eq!(s.body("h").expect("q").as_deref(), Some(&b"<html>"[..]));
@@ -910,6 +919,7 @@ fn a_sha256_content_hash_is_stored_as_its_bytes_and_reads_back_as_hex() {
         last_modified: Some("Mon, 05 Jan 2026 08:00:00 GMT".into()),
         content_hash: hash.into(),
         extraction_json: "{}".into(),
+        extraction_key: None,
     };
     let pages = [
         ("https://x/1".to_string(), page(&hex)),
