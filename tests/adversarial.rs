@@ -446,6 +446,70 @@ async fn a_level_label_saying_two_levels_is_could_not_assess_and_roman_levels_ar
 }
 
 // ---------------------------------------------------------------------------------------------
+// A link to the national portal in the footer of every page is not the service's link.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_national_portal_link_on_every_page_is_not_a_services_own_link() {
+    let footer = "<footer><a href=\"https://dichvucong.gov.vn/p/home/dvc-trang-chu.html\">Cổng Dịch vụ công quốc gia</a></footer>";
+    let with_footer = |html: String| html.replace("</body>", &format!("{footer}</body>"));
+    let own = "<a class=\"lien-ket\" href=\"https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.000002\">Nộp trên Cổng DVC quốc gia</a>";
+    let mut routes = HashMap::new();
+    routes.insert(
+        LIST_PATH.to_string(),
+        Reply::Html(with_footer(list_page(&["/tthc/1", "/tthc/2"]))),
+    );
+    routes.insert(
+        "/tthc/1".into(),
+        Reply::Html(with_footer(detail_page("1.000001"))),
+    );
+    // The footer first in page order would have been the only link read before.
+    routes.insert(
+        "/tthc/2".into(),
+        Reply::Html(
+            with_footer(detail_page("1.000002")).replace("</footer>", &format!("</footer>{own}")),
+        ),
+    );
+    let portal = serve(routes).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), portal.port, "");
+    let summary = run_once(&config).await;
+    assert!(summary.complete);
+    let store = Store::open(&dir.path().join("h.sqlite")).expect("store");
+    let findings = store.findings(summary.run_id).expect("findings");
+    let services = store.service_facts(summary.run_id).expect("services");
+    let npl = |code: &str| {
+        findings_for(&findings, code)
+            .into_iter()
+            .find(|f| f.rule_id == "NPL-001")
+            .cloned()
+    };
+
+    // Only the portal-wide link: no link of its own (NPL-001 fails), the footer link shown as
+    // site-wide evidence.
+    let footer_only = services
+        .iter()
+        .find(|s| s.code == "1.000001")
+        .expect("service 1");
+    assert!(!footer_only.national_portal_link);
+    let f = npl("1.000001").expect("NPL-001 on the footer-only service");
+    assert_eq!(f.outcome, "fail");
+    assert!(
+        f.evidence
+            .iter()
+            .any(|e| e.locator.contains("site-wide") && e.excerpt.contains("dvc-trang-chu")),
+        "{:#?}",
+        f.evidence
+    );
+    // Its own link besides the footer's: linked.
+    let linked = services
+        .iter()
+        .find(|s| s.code == "1.000002")
+        .expect("service 2");
+    assert!(linked.national_portal_link);
+    assert!(npl("1.000002").is_none(), "{:?}", npl("1.000002"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Row 2: Crawl-delay: 3600 cannot stall the run.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ use crate::profile::Profile;
 use crate::store::CachedPage;
 
 /// Version of the envelope and of [`ListScan`]'s shape; bump when either changes.
-pub const LIST_ENTRY_FORMAT: u32 = 1;
+pub const LIST_ENTRY_FORMAT: u32 = 2;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "cache_kind", rename_all = "snake_case")]
@@ -190,7 +190,7 @@ mod tests {
         assert_eq!(decode(&page, "other", url), None, "another profile or vars");
         assert_eq!(decode(&page, "fp", "https://dvc.a.test/x"), None);
         let older = CachedPage {
-            extraction_json: page.extraction_json.replace("\"format\":1", "\"format\":0"),
+            extraction_json: page.extraction_json.replace("\"format\":2", "\"format\":1"),
             extraction_key: None,
             ..page.clone()
         };

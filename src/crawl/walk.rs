@@ -118,6 +118,8 @@ pub struct Walked {
 struct Pages {
     read: Packed<Finished>,
     list_signals: Vec<Vec<Evidence>>,
+    /// National-portal links of each list page.
+    list_national: Vec<Vec<Evidence>>,
     profile: Arc<Profile>,
 }
 
@@ -196,6 +198,7 @@ impl Walked {
         let Some(Pages {
             read,
             list_signals,
+            list_national,
             profile,
         }) = pages
         else {
@@ -242,10 +245,13 @@ impl Walked {
                 .entry(AssessReason::NoData.as_str().to_string())
                 .or_default() += i64::try_from(back.lost).unwrap_or(i64::MAX);
         }
-        if extract::has_site_wide(&out.services, &list_signals) {
+        if extract::has_site_wide(&out.services, &list_signals)
+            || extract::has_national_site_wide(&out.services, &list_national)
+        {
             out.resolve_pending(|_| true);
         }
         extract::mark_site_wide(&mut out.services, &list_signals);
+        extract::mark_national_site_wide(&mut out.services, &list_national);
         // Also list-only services and cached facts: what the profile cannot observe is unknown.
         extract::mark_all_unobservable(&profile, &mut out.services);
         out
@@ -420,6 +426,7 @@ async fn walk(
     let mut list_only: std::collections::HashMap<String, ServiceFacts> =
         std::collections::HashMap::new();
     let mut list_signals = Vec::new();
+    let mut list_national = Vec::new();
     let mut listing_error: Option<ErrorFact> = None;
     let mut links_dropped: usize = 0;
     'chains: for start in starts {
@@ -501,6 +508,7 @@ async fn walk(
                 break;
             }
             list_signals.push(listed.signals);
+            list_national.push(listed.national);
             if out.coverage.announced.is_none() {
                 out.coverage.announced = listed.total;
             }
@@ -691,6 +699,7 @@ async fn walk(
         pages: Some(Pages {
             read,
             list_signals,
+            list_national,
             profile: Arc::clone(profile),
         }),
     }

@@ -136,10 +136,9 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
         push("level", f, &f.text);
     }
     facts.online_submission = matches!(facts.level, Level::Full | Level::Partial);
-    if let Some(n) = national {
-        facts.national_portal_link = true;
+    facts.national_portal_link = !national.is_empty();
+    for n in national {
         evidence.push(Evidence {
-            field: "national_portal_link".into(),
             url: url.clone(),
             ..n
         });
@@ -202,11 +201,46 @@ pub(super) fn pick_code(profile: &Profile, text: &str) -> String {
     text.chars().take(MAX_CODE_CHARS).collect()
 }
 
+/// At most this many distinct national-portal links are kept of one page.
+pub const MAX_NATIONAL_LINKS: usize = 8;
+
+/// Every distinct link the profile's `[national_link]` selector finds on a page (HTML
+/// profiles; at most [`MAX_NATIONAL_LINKS`]), as `national_portal_link` evidence without its
+/// URL. All of them, not the first: a portal-wide link in a header or footer comes before a
+/// service's own link in page order, and only links that are not on every page of the portal
+/// say anything about this service (`signals::mark_national_site_wide`).
+pub(super) fn national_links(profile: &Profile, doc: &scraper::Html) -> Vec<Evidence> {
+    let Some(Locator::Css(css)) = &profile.national_link else {
+        return Vec::new();
+    };
+    let mut out: Vec<Evidence> = Vec::new();
+    for el in doc.select(&css.selector) {
+        let e = Evidence {
+            kind: "selector".into(),
+            field: "national_portal_link".into(),
+            locator: css.text.clone(),
+            excerpt: excerpt(&format!(
+                "{} {}",
+                el.value().attr("href").unwrap_or_default(),
+                element_text(el, 200)
+            )),
+            ..Evidence::default()
+        };
+        if !out.iter().any(|o| o.excerpt == e.excerpt) {
+            out.push(e);
+            if out.len() >= MAX_NATIONAL_LINKS {
+                break;
+            }
+        }
+    }
+    out
+}
+
 /// Signals, national-link evidence, and what made the page unreadable: the shell marker seen
 /// (HTML) or a JSON parse error.
 type Read = (
     Vec<Evidence>,
-    Option<Evidence>,
+    Vec<Evidence>,
     Option<Unreadable>,
     Vec<crate::facts::UnknownFact>,
 );
@@ -264,19 +298,7 @@ fn read_html(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
     }
     let sections = sections(found);
     let signals = detect_html(profile, &doc, &page.body, page.base_url(), &sections);
-    let national = match &profile.national_link {
-        Some(Locator::Css(css)) => doc.select(&css.selector).next().map(|el| Evidence {
-            kind: "selector".into(),
-            locator: css.text.clone(),
-            excerpt: excerpt(&format!(
-                "{} {}",
-                el.value().attr("href").unwrap_or_default(),
-                element_text(el, 200)
-            )),
-            ..Evidence::default()
-        }),
-        _ => None,
-    };
+    let national = national_links(profile, &doc);
     let shell = profile
         .shell
         .as_ref()
@@ -441,7 +463,7 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
         Err(e) => {
             return (
                 Vec::new(),
-                None,
+                Vec::new(),
                 Some(Unreadable::Json(e.to_string())),
                 Vec::new(),
             );
@@ -477,11 +499,14 @@ fn read_json(profile: &Profile, page: &Page, found: &mut FieldMap<Found>) -> Rea
             .filter(|v| super::signals::json_link(v))
             .map(|v| Evidence {
                 kind: "json_field".into(),
+                field: "national_portal_link".into(),
                 locator: p.clone(),
                 excerpt: excerpt(&v.to_string()),
                 ..Evidence::default()
-            }),
-        _ => None,
+            })
+            .into_iter()
+            .collect(),
+        _ => Vec::new(),
     };
     // An absent key is not a "no" (see `signals::json_unknowns`).
     let unknowns = super::signals::json_unknowns(profile, &json);

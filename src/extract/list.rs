@@ -68,6 +68,8 @@ pub struct ListOutcome {
     pub total: Option<i64>,
     /// Signature signals on this list page (input of [`super::mark_site_wide`]).
     pub signals: Vec<Evidence>,
+    /// National-portal links on this list page (input of [`super::mark_national_site_wide`]).
+    pub national: Vec<Evidence>,
     pub could_not_assess: Option<AssessReason>,
     /// Why the chain stopped or what was odd, for people (e.g. `dvc-audit profile test`).
     pub notes: Vec<String>,
@@ -90,6 +92,9 @@ pub struct ListScan {
     pub links_dropped: usize,
     pub total: Option<i64>,
     pub signals: Vec<Evidence>,
+    /// National-portal links on the page itself (HTML profiles).
+    #[serde(default)]
+    pub national: Vec<Evidence>,
     /// Notes about the page itself (items skipped, an app shell).
     pub notes: Vec<String>,
     pub could_not_assess: Option<AssessReason>,
@@ -198,6 +203,7 @@ fn apply(
     let mut out = ListOutcome {
         total: scan.total,
         signals: scan.signals.clone(),
+        national: scan.national.clone(),
         could_not_assess: scan.could_not_assess,
         notes: scan.notes.clone(),
         links_dropped: scan.links_dropped,
@@ -332,6 +338,13 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
         .and_then(|t| doc.select(&t.selector).next())
         .and_then(|e| parse_count(&element_text(e, 100)));
     scan.signals = detect_html(profile, &doc, &page.body, page.base_url(), &[]);
+    scan.national = super::detail::national_links(profile, &doc)
+        .into_iter()
+        .map(|e| Evidence {
+            url: page.base_url().to_string(),
+            ..e
+        })
+        .collect();
     if scan.items.is_empty()
         && let Some(marker) = &profile.shell
         && doc.select(&marker.selector).next().is_some()

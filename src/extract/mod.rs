@@ -65,7 +65,10 @@ pub use list::{
     replay_list_page, scan_list,
 };
 pub use request::{AgencyVars, ListPosition, PageKind, PageRequest, RequestError};
-pub use signals::{has_site_wide, mark_site_wide, summarise_signature};
+pub use signals::{
+    has_national_site_wide, has_site_wide, mark_national_site_wide, mark_site_wide,
+    summarise_signature,
+};
 pub use unknown::{
     LEVEL_FACTS, NATIONAL_LINK_FACTS, SIGNATURE_FACTS, mark_all_unobservable, mark_unobservable,
     unobservable, unobservable_groups,

@@ -357,6 +357,69 @@ pub fn mark_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>
     }
 }
 
+/// A national-portal link as compared between pages: what it is and where it points.
+type LinkKey = (String, String, String);
+
+fn link_key(e: &Evidence) -> LinkKey {
+    (e.kind.clone(), e.locator.clone(), e.excerpt.clone())
+}
+
+fn is_national(e: &Evidence) -> bool {
+    e.field == "national_portal_link"
+}
+
+/// The national-portal links on every list page and on the page of every read service.
+fn national_site_wide_keys(
+    services: &[ServiceFacts],
+    list_pages: &[Vec<Evidence>],
+) -> BTreeSet<LinkKey> {
+    let Some((first, rest)) = list_pages.split_first() else {
+        return BTreeSet::new();
+    };
+    let mut common: BTreeSet<LinkKey> = first.iter().map(link_key).collect();
+    for page in rest {
+        let keys: BTreeSet<LinkKey> = page.iter().map(link_key).collect();
+        common.retain(|k| keys.contains(k));
+    }
+    for s in services.iter().filter(|s| s.fetch.error.is_none()) {
+        let keys: BTreeSet<LinkKey> = s
+            .evidence
+            .iter()
+            .filter(|e| is_national(e))
+            .map(link_key)
+            .collect();
+        common.retain(|k| keys.contains(k));
+    }
+    common
+}
+
+/// Whether [`mark_national_site_wide`] would change any service.
+pub fn has_national_site_wide(services: &[ServiceFacts], list_pages: &[Vec<Evidence>]) -> bool {
+    !national_site_wide_keys(services, list_pages).is_empty()
+}
+
+/// Mark national-portal links present on **every** page of one portal (every list page and
+/// the page of every read service, as [`mark_site_wide`] does for signature signals) as
+/// `site_wide`, and let only the others count as the service's link: a header or footer link
+/// to dichvucong.gov.vn on every page says nothing about whether this service is linked with
+/// the national portal, so a page whose only link is that one has no link of its own
+/// (`national_portal_link = false`, the site-wide link kept as evidence). Without a list page
+/// nothing is marked.
+pub fn mark_national_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>]) {
+    let common = national_site_wide_keys(services, list_pages);
+    if common.is_empty() {
+        return;
+    }
+    for s in services.iter_mut().filter(|s| s.fetch.error.is_none()) {
+        for e in s.evidence.iter_mut().filter(|e| is_national(e)) {
+            if common.contains(&link_key(e)) {
+                e.site_wide = true;
+            }
+        }
+        s.national_portal_link = s.evidence.iter().any(|e| is_national(e) && !e.site_wide);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +438,66 @@ mod tests {
         ServiceFacts {
             signature: summarise_signature(evidence),
             ..ServiceFacts::default()
+        }
+    }
+
+    fn link(href: &str) -> Evidence {
+        Evidence {
+            kind: "selector".into(),
+            field: "national_portal_link".into(),
+            locator: "a[href^=\"https://dichvucong.gov.vn\"]".into(),
+            excerpt: format!("{href} Cổng DVC quốc gia"),
+            ..Evidence::default()
+        }
+    }
+
+    fn page(links: &[&str]) -> ServiceFacts {
+        ServiceFacts {
+            national_portal_link: !links.is_empty(),
+            evidence: links.iter().map(|h| link(h)).collect(),
+            ..ServiceFacts::default()
+        }
+    }
+
+    #[test]
+    fn a_national_link_on_every_page_is_not_a_services_own() {
+        let home = "https://dichvucong.gov.vn/";
+        let own = "https://dichvucong.gov.vn/?ma_thu_tuc=1";
+        let lists = vec![vec![link(home)], vec![link(home)]];
+        let mut services = vec![page(&[home]), page(&[home, own])];
+        // A page that could not be read does not keep the footer from being site-wide.
+        let mut unread = page(&[]);
+        unread.fetch.error = Some(crate::facts::ErrorFact {
+            kind: crate::facts::AssessReason::Timeout,
+            message: "t".into(),
+        });
+        services.push(unread);
+        assert!(has_national_site_wide(&services, &lists));
+        mark_national_site_wide(&mut services, &lists);
+        assert!(!services[0].national_portal_link);
+        assert!(services[0].evidence[0].site_wide);
+        assert!(services[1].national_portal_link);
+        assert_eq!(
+            services[1]
+                .evidence
+                .iter()
+                .map(|e| e.site_wide)
+                .collect::<Vec<_>>(),
+            [true, false]
+        );
+
+        // Not on every page (a list page without it, a read page without it), or no list
+        // page at all: nothing is marked.
+        for (lists, services) in [
+            (vec![vec![link(home)], vec![]], vec![page(&[home])]),
+            (vec![vec![link(home)]], vec![page(&[home]), page(&[own])]),
+            (vec![], vec![page(&[home])]),
+        ] {
+            let mut services = services;
+            assert!(!has_national_site_wide(&services, &lists));
+            let before = services.clone();
+            mark_national_site_wide(&mut services, &lists);
+            assert_eq!(services, before);
         }
     }
 

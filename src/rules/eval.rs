@@ -427,7 +427,13 @@ fn service_evidence(rule: &Rule, s: &ServiceFacts) -> Vec<EvidenceRef> {
                 at: s.fetch.fetched_at.clone(),
                 status: 0,
                 sha256: String::new(),
-                locator: e.locator.clone(),
+                // An inspector reading the finding must see that this is the portal's
+                // header/footer/theme, not the service's own page content.
+                locator: if e.site_wide {
+                    format!("{} (site-wide: on every page of the portal)", e.locator)
+                } else {
+                    e.locator.clone()
+                },
                 excerpt: crate::facts::excerpt(&e.excerpt),
             });
         }
