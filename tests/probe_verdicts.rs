@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-use dvc_audit::facts::{AgencyFacts, AgencyKind, HostFacts};
+use dvc_audit::facts::{AgencyFacts, AgencyKind, AssessReason, HostFacts};
 use dvc_audit::probe::{ProbeConfig, probe_host};
 use dvc_audit::rules::{Outcome, RuleSet, Verdict};
 use probe_common::*;
@@ -227,20 +227,33 @@ async fn untrusted_root() {
 }
 
 #[tokio::test]
-async fn incomplete_chain_from_the_served_chain_alone() {
-    // The server sends the leaf without its intermediate; the leaf names where its issuer is
-    // published (AIA caIssuers). No known intermediate is configured: the path built from what
-    // was served alone shows the gap.
+async fn a_gap_in_the_served_chain_alone_is_not_yet_an_incomplete_chain() {
+    // The server sends the leaf without its issuer; the leaf names where its issuer is
+    // published (AIA caIssuers), at a name that does not resolve. No known intermediate is
+    // configured. The path built from what was served alone shows a gap, but whether the
+    // missing issuer is a root (nothing missing) or an intermediate (TLS-013) is observed only
+    // by fetching it (`incomplete_chain_confirmed_by_fetching_the_aia_issuer`): could not
+    // assess, with the URL and why it was not had.
     let root = Ca::root("Test Web Root");
     let inter = root.intermediate("Test Issuing CA");
     let leaf = LeafSpec::new(HOST).aia("http://ca.sandbox.test/issuing.crt");
     let f = leaf_case(&root, leaf, &inter).await;
-    assert!(!f.cert.chain_complete, "{:#?}", f.cert);
     assert_eq!(
         f.cert.missing_issuer_url,
         "http://ca.sandbox.test/issuing.crt"
     );
-    expect("incomplete-chain", &f, &["TLS-013"], &[]);
+    let u = f
+        .unknown
+        .iter()
+        .find(|u| u.fact == "cert.chain_complete")
+        .unwrap_or_else(|| panic!("{:#?}", f.unknown));
+    assert!(u.message.contains("ca.sandbox.test"), "{}", u.message);
+    expect(
+        "gap in the served chain",
+        &f,
+        &[],
+        &["TLS-001", "TLS-002", "TLS-013"],
+    );
 }
 
 /// A leaf of `issuer` served alone, whose AIA caIssuers URL serves `published`'s
@@ -275,6 +288,36 @@ async fn incomplete_chain_confirmed_by_fetching_the_aia_issuer() {
         f.cert.verify_errors
     );
     expect("incomplete-chain (AIA fetched)", &f, &["TLS-013"], &[]);
+}
+
+#[tokio::test]
+async fn an_aia_issuer_that_cannot_be_fetched_leaves_completeness_unknown() {
+    // The served chain ends at a certificate whose issuer is published at an AIA URL, but the
+    // URL does not give it (refused, an empty answer): whether that issuer is a root the
+    // server need not send or an intermediate it left out is not observed. TLS-013 could not
+    // assess, never a finding the portal may not deserve (the inspection network may simply
+    // not reach the CA).
+    let root = Ca::root("Test Web Root");
+    let inter = root.intermediate("Test Issuing CA");
+    let refused = format!("http://127.0.0.1:{}/issuer.crt", closed_port());
+    let (empty_port, hits, _empty) = serve_body().await;
+    let empty = format!("http://127.0.0.1:{empty_port}/issuer.crt");
+    for (case, url, reason) in [
+        ("refused", refused, AssessReason::Connect),
+        ("no certificate", empty, AssessReason::Decode),
+    ] {
+        let f = leaf_case(&root, LeafSpec::new(HOST).aia(&url), &inter).await;
+        let u = f
+            .unknown
+            .iter()
+            .find(|u| u.fact == "cert.chain_complete")
+            .unwrap_or_else(|| panic!("{case}: completeness unknown: {:#?}", f.unknown));
+        assert_eq!(u.kind, reason, "{case}: {}", u.message);
+        assert!(u.message.contains(&url), "{case}: {}", u.message);
+        // Whether the host is trusted as served hangs on the same question (TLS-001/002).
+        expect(case, &f, &[], &["TLS-001", "TLS-002", "TLS-013"]);
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
 
 #[tokio::test]
@@ -1049,7 +1092,7 @@ async fn a_host_silent_to_old_hellos_is_not_assessed_for_legacy_tls() {
     let f = probe_host(&c, HOST, port).await;
     let legacy = f.unknown.iter().find(|u| u.fact == "tls.legacy");
     assert!(
-        legacy.is_some_and(|u| u.kind == dvc_audit::facts::AssessReason::Timeout),
+        legacy.is_some_and(|u| u.kind == AssessReason::Timeout),
         "silence is not a refusal: {:#?}",
         f.unknown
     );

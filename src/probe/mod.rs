@@ -461,10 +461,11 @@ impl Prober {
     /// most [`MAX_AIA_BYTES`], under the connect + read timeout) to tell the two cases apart: a
     /// self-signed root the server need not send (the chain is complete, just untrusted:
     /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
-    /// in `verify_errors`). A failed fetch keeps the verdict from the served chain, and so
-    /// does a fetched certificate that is not the issuer the served chain names, or whose key
-    /// does not verify the served chain's last signature; one whose signature cannot be
-    /// checked makes the chain's completeness unknown.
+    /// in `verify_errors`). A fetch that fails (or is not made: an `https://` URL, no client)
+    /// makes the chain's completeness unknown, as does a certificate named as the issuer
+    /// whose key does not verify the served chain's last signature or whose signature cannot
+    /// be checked; a fetched certificate that is not the issuer the served chain names keeps
+    /// the served chain's verdict.
     async fn confirm_missing_issuer(
         &self,
         facts: &mut HostFacts,
@@ -473,13 +474,44 @@ impl Prober {
         now: OffsetDateTime,
     ) {
         let url = facts.cert.missing_issuer_url.clone();
-        let Ok(client) = &self.http else { return };
-        if facts.cert.chain_complete || !url.starts_with("http://") {
+        if facts.cert.chain_complete || url.is_empty() {
             return;
         }
+        // Whether the certificate the served chain ends at names a root (which the server need
+        // not send) or an intermediate (which it left out) is observed only by fetching it: a
+        // fetch that did not happen or failed leaves completeness unknown, never "incomplete"
+        // (an inspection network that cannot reach the CA is not the portal's fault).
+        let not_observed = |facts: &mut HostFacts, f: net::Failure| {
+            let said = format!(
+                "the issuer named at AIA caIssuers {url} {}: whether it is a root the server need not send or an intermediate it left out is not observed",
+                f.message
+            );
+            facts.cert.verify_errors.push(said.clone());
+            unknown(
+                facts,
+                "cert.chain_complete",
+                net::Failure::new(f.kind, said),
+            );
+        };
+        let client = match &self.http {
+            Ok(c) if url.starts_with("http://") => c,
+            Ok(_) => {
+                let why = "was not fetched (only http:// AIA URLs are fetched)";
+                return not_observed(facts, net::Failure::new(AssessReason::Connect, why));
+            }
+            Err(e) => {
+                let why = format!("was not fetched (no HTTP client: {e})");
+                return not_observed(facts, net::Failure::new(AssessReason::Connect, why));
+            }
+        };
         let timeout = self.cfg.connect_timeout + self.cfg.read_timeout;
-        let Ok(Some(der)) = tokio::time::timeout(timeout, fetch_cert(client, &url)).await else {
-            return;
+        let der = match tokio::time::timeout(timeout, fetch_cert(client, &url)).await {
+            Ok(Ok(der)) => der,
+            Ok(Err(f)) => return not_observed(facts, f),
+            Err(_) => {
+                let why = format!("was not fetched within {} ms", timeout.as_millis());
+                return not_observed(facts, net::Failure::timeout(why));
+            }
         };
         let fetched = cert::cert_facts(&der, now);
         let subject = if fetched.subject.is_empty() {
@@ -827,27 +859,48 @@ pub const MAX_AIA_BYTES: usize = 64 * 1024;
 
 /// One certificate (DER, or the first of a PEM file) from `url`, at most [`MAX_AIA_BYTES`];
 /// `None` on any failure.
-async fn fetch_cert(client: &reqwest::Client, url: &str) -> Option<Vec<u8>> {
+/// The certificate published at an AIA caIssuers `url` (DER or PEM, at most
+/// [`MAX_AIA_BYTES`]), or why it could not be had.
+async fn fetch_cert(client: &reqwest::Client, url: &str) -> Result<Vec<u8>, net::Failure> {
     use rustls::pki_types::pem::PemObject;
-    let mut resp = client.get(url).send().await.ok()?;
+    let failed = |kind, why: String| net::Failure::new(kind, why);
+    let mut resp = client.get(url).send().await.map_err(|e| {
+        let kind = if e.is_timeout() {
+            AssessReason::Timeout
+        } else {
+            AssessReason::Connect
+        };
+        failed(kind, format!("not fetched: {e}"))
+    })?;
     if !resp.status().is_success() {
-        return None;
+        return Err(failed(
+            AssessReason::HttpStatus,
+            format!("answered HTTP {}", resp.status().as_u16()),
+        ));
     }
     let mut body = Vec::new();
-    while let Some(chunk) = resp.chunk().await.ok()? {
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| failed(AssessReason::Connect, format!("body not read: {e}")))?
+    {
         if body.len() + chunk.len() > MAX_AIA_BYTES {
-            return None;
+            return Err(failed(
+                AssessReason::TooLarge,
+                format!("more than {MAX_AIA_BYTES} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }
+    let not_a_cert = || failed(AssessReason::Decode, "holds no certificate".to_string());
     if body.starts_with(b"-----BEGIN") {
         return CertificateDer::from_pem_slice(&body)
-            .ok()
-            .map(|c| c.to_vec());
+            .map(|c| c.to_vec())
+            .map_err(|_| not_a_cert());
     }
     use x509_parser::prelude::{FromDer, X509Certificate};
-    X509Certificate::from_der(&body).ok()?;
-    Some(body)
+    X509Certificate::from_der(&body).map_err(|_| not_a_cert())?;
+    Ok(body)
 }
 
 fn leaf_times(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
