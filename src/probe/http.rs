@@ -159,20 +159,20 @@ fn unusable_status(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
 /// settles it against the HTTPS side (see [`is_refusal`]).
 fn access_refused(status: reqwest::StatusCode, url: &str) -> Option<Failure> {
     (status.as_u16() == 403).then(|| {
-        // The URL is cut, never the marker `is_refusal` looks for.
         let url = crate::facts::excerpt(url);
-        Failure::new(
-            AssessReason::HttpStatus,
-            format!("{url} answered {status}{REFUSED}"),
-        )
+        Failure {
+            refused: true,
+            ..Failure::new(
+                AssessReason::HttpStatus,
+                format!("{url} answered {status} (access refused to the probe?)"),
+            )
+        }
     })
 }
 
-const REFUSED: &str = " (access refused to the probe?)";
-
 /// Whether `f` is [`plain`]'s or [`hsts`]'s 403 answer (made by `access_refused`).
 pub fn is_refusal(f: &Failure) -> bool {
-    f.kind == AssessReason::HttpStatus && f.message.ends_with(REFUSED)
+    f.refused
 }
 
 /// HSTS of `https://host:port`: asked on `/`, and unless `/` sends a header that enables HSTS,

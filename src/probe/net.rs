@@ -14,6 +14,9 @@ use crate::facts::{AssessReason, ErrorFact};
 pub struct Failure {
     pub kind: AssessReason,
     pub message: String,
+    /// An HTTP 403 that may be access refused to the probe (a WAF, a bot filter) rather than
+    /// the site's own answer: the HTTP probe settles it against the HTTPS side.
+    pub refused: bool,
 }
 
 impl Failure {
@@ -21,6 +24,7 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            refused: false,
         }
     }
     pub fn tls(message: impl Into<String>) -> Self {
