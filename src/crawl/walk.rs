@@ -810,6 +810,18 @@ fn merge_read_pages(kept: &mut ServiceFacts, other: &ServiceFacts) {
         }
     }
     kept.signature = crate::extract::summarise_signature(all);
+    // A national-portal link on either page is seen (the site-wide marking that follows
+    // decides whether it is the service's own).
+    for e in other
+        .evidence
+        .iter()
+        .filter(|e| e.field == "national_portal_link")
+    {
+        if !kept.evidence.contains(e) {
+            kept.evidence.push(e.clone());
+        }
+    }
+    kept.national_portal_link |= other.national_portal_link;
 }
 
 fn note_duplicate(kept: &mut ServiceFacts, url: &str) {
@@ -1086,6 +1098,16 @@ mod tests {
             url: b.url.clone(),
             ..Evidence::default()
         }]);
+        // Only the second page links the service on the national portal.
+        let own_link = Evidence {
+            kind: "selector".into(),
+            field: "national_portal_link".into(),
+            excerpt: "https://dichvucong.gov.vn/?ma_thu_tuc=1.1".into(),
+            url: b.url.clone(),
+            ..Evidence::default()
+        };
+        b.national_portal_link = true;
+        b.evidence.push(own_link.clone());
         let mut out = AgencyCrawl {
             services: vec![a, b],
             coverage: Coverage {
@@ -1106,6 +1128,7 @@ mod tests {
             kept.unknown
         );
         assert_eq!(kept.signature.providers, vec!["vgca".to_string()]);
+        assert!(kept.national_portal_link && kept.evidence.contains(&own_link));
         let rules = match crate::rules::RuleSet::bundled() {
             Ok(l) => l.rules,
             Err(e) => panic!("{}", e.0.render(false)),

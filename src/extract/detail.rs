@@ -201,20 +201,26 @@ pub(super) fn pick_code(profile: &Profile, text: &str) -> String {
     text.chars().take(MAX_CODE_CHARS).collect()
 }
 
-/// At most this many distinct national-portal links are kept of one page.
-pub const MAX_NATIONAL_LINKS: usize = 8;
+/// Of the distinct national-portal links of one page, at most this many from its start and as
+/// many from its end are kept.
+pub const NATIONAL_LINKS_EACH_END: usize = 4;
+/// At most this many matching elements of one page are looked at.
+const MAX_NATIONAL_ELEMENTS: usize = 10_000;
 
-/// Every distinct link the profile's `[national_link]` selector finds on a page (HTML
-/// profiles; at most [`MAX_NATIONAL_LINKS`]), as `national_portal_link` evidence without its
-/// URL. All of them, not the first: a portal-wide link in a header or footer comes before a
-/// service's own link in page order, and only links that are not on every page of the portal
-/// say anything about this service (`signals::mark_national_site_wide`).
+/// The distinct links the profile's `[national_link]` selector finds on a page (HTML
+/// profiles), as `national_portal_link` evidence without its URL: all of them up to
+/// 2 × [`NATIONAL_LINKS_EACH_END`], else the first and the last ones in page order (a header
+/// link comes first and a footer link last, also on a list page whose rows each carry a link).
+/// All, not the first: a portal-wide link in a header or footer comes before a service's own
+/// link in page order, and only links that are not on every page of the portal say anything
+/// about this service (`signals::mark_national_site_wide`).
 pub(super) fn national_links(profile: &Profile, doc: &scraper::Html) -> Vec<Evidence> {
     let Some(Locator::Css(css)) = &profile.national_link else {
         return Vec::new();
     };
-    let mut out: Vec<Evidence> = Vec::new();
-    for el in doc.select(&css.selector) {
+    let mut all: Vec<Evidence> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for el in doc.select(&css.selector).take(MAX_NATIONAL_ELEMENTS) {
         let e = Evidence {
             kind: "selector".into(),
             field: "national_portal_link".into(),
@@ -226,14 +232,14 @@ pub(super) fn national_links(profile: &Profile, doc: &scraper::Html) -> Vec<Evid
             )),
             ..Evidence::default()
         };
-        if !out.iter().any(|o| o.excerpt == e.excerpt) {
-            out.push(e);
-            if out.len() >= MAX_NATIONAL_LINKS {
-                break;
-            }
+        if seen.insert(e.excerpt.clone()) {
+            all.push(e);
         }
     }
-    out
+    if all.len() > 2 * NATIONAL_LINKS_EACH_END {
+        all.drain(NATIONAL_LINKS_EACH_END..all.len() - NATIONAL_LINKS_EACH_END);
+    }
+    all
 }
 
 /// Signals, national-link evidence, and what made the page unreadable: the shell marker seen
@@ -545,6 +551,35 @@ level = "full"
 
     fn read(p: &Profile, body: &str) -> ServiceFacts {
         detail_page(p, &Page::from_body("https://x.test/a", body), "a")
+    }
+
+    #[test]
+    fn national_links_keep_the_first_and_last_of_a_long_page() {
+        let set = crate::profile::ProfileSet::bundled().expect("bundled");
+        let table = set.get("table").expect("table");
+        let rows: String = (0..50)
+            .map(|i| format!("<a href=\"https://dichvucong.gov.vn/?ma_thu_tuc={i}\">{i}</a>"))
+            .collect();
+        let html = format!(
+            "<html><body><a href=\"https://dichvucong.gov.vn/\">header</a>{rows}\
+             <a href=\"https://dichvucong.gov.vn/\">header</a>\
+             <footer><a href=\"https://dichvucong.gov.vn/p/home\">footer</a></footer></body></html>"
+        );
+        let doc = scraper::Html::parse_document(&html);
+        let links: Vec<String> = national_links(table, &doc)
+            .into_iter()
+            .map(|e| e.excerpt)
+            .collect();
+        assert_eq!(links.len(), 2 * NATIONAL_LINKS_EACH_END, "{links:?}");
+        assert_eq!(
+            links.first().map(String::as_str),
+            Some("https://dichvucong.gov.vn/ header")
+        );
+        assert_eq!(
+            links.last().map(String::as_str),
+            Some("https://dichvucong.gov.vn/p/home footer"),
+            "the footer, after 50 row links, is kept"
+        );
     }
 
     #[test]

@@ -95,7 +95,9 @@ impl ItemFacts {
             }
             take("level", facts);
         }
-        if !facts.national_portal_link && self.national_portal_link {
+        // The item's own link is added even when the page has one: the page's may be the
+        // portal's header/footer link, which the walk marks site-wide afterwards.
+        if self.national_portal_link {
             facts.national_portal_link = true;
             take("national_portal_link", facts);
         }
@@ -480,6 +482,35 @@ pointer = "/national"
         item.fill(&mut detail);
         assert_eq!(detail.level, Level::Unknown);
         assert!(detail.unknown_fact("level").is_some());
+        // The item's own national link is added beside a page's (maybe site-wide) one.
+        let mut footer = ServiceFacts {
+            national_portal_link: true,
+            evidence: vec![crate::facts::Evidence {
+                field: "national_portal_link".into(),
+                excerpt: "https://dichvucong.gov.vn/ footer".into(),
+                ..crate::facts::Evidence::default()
+            }],
+            ..ServiceFacts::default()
+        };
+        let linked = ItemFacts {
+            national_portal_link: true,
+            evidence: vec![crate::facts::Evidence {
+                kind: "list:json_field".into(),
+                field: "national_portal_link".into(),
+                excerpt: "true".into(),
+                ..crate::facts::Evidence::default()
+            }],
+            ..ItemFacts::default()
+        };
+        linked.fill(&mut footer);
+        assert_eq!(
+            footer
+                .evidence
+                .iter()
+                .filter(|e| e.field == "national_portal_link")
+                .count(),
+            2
+        );
         // A detail page with its own level keeps it: the item's label is not used.
         let mut own = ServiceFacts {
             level: Level::Partial,

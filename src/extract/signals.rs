@@ -376,6 +376,11 @@ fn national_site_wide_keys(
     let Some((first, rest)) = list_pages.split_first() else {
         return BTreeSet::new();
     };
+    // One read page cannot tell its own link (also shown in its list row) from the portal's.
+    let read = services.iter().filter(|s| s.fetch.error.is_none());
+    if read.clone().nth(1).is_none() {
+        return BTreeSet::new();
+    }
     let mut common: BTreeSet<LinkKey> = first.iter().map(link_key).collect();
     for page in rest {
         let keys: BTreeSet<LinkKey> = page.iter().map(link_key).collect();
@@ -403,8 +408,9 @@ pub fn has_national_site_wide(services: &[ServiceFacts], list_pages: &[Vec<Evide
 /// `site_wide`, and let only the others count as the service's link: a header or footer link
 /// to dichvucong.gov.vn on every page says nothing about whether this service is linked with
 /// the national portal, so a page whose only link is that one has no link of its own
-/// (`national_portal_link = false`, the site-wide link kept as evidence). Without a list page
-/// nothing is marked.
+/// (`national_portal_link = false`, the site-wide link kept as evidence). Without a list page,
+/// or with fewer than two read services (whose own link may also be in its list row), nothing
+/// is marked.
 pub fn mark_national_site_wide(services: &mut [ServiceFacts], list_pages: &[Vec<Evidence>]) {
     let common = national_site_wide_keys(services, list_pages);
     if common.is_empty() {
@@ -491,7 +497,9 @@ mod tests {
         for (lists, services) in [
             (vec![vec![link(home)], vec![]], vec![page(&[home])]),
             (vec![vec![link(home)]], vec![page(&[home]), page(&[own])]),
-            (vec![], vec![page(&[home])]),
+            (vec![], vec![page(&[home]), page(&[home])]),
+            // One read service: its own link may be in its list row too.
+            (vec![vec![link(own)]], vec![page(&[own])]),
         ] {
             let mut services = services;
             assert!(!has_national_site_wide(&services, &lists));

@@ -462,10 +462,9 @@ impl Prober {
     /// self-signed root the server need not send (the chain is complete, just untrusted:
     /// TLS-001's business), or an intermediate (the chain is incomplete: confirmed, and named
     /// in `verify_errors`). A fetch that fails (or is not made: an `https://` URL, no client)
-    /// makes the chain's completeness unknown, as does a certificate named as the issuer
-    /// whose key does not verify the served chain's last signature or whose signature cannot
-    /// be checked; a fetched certificate that is not the issuer the served chain names keeps
-    /// the served chain's verdict.
+    /// makes the chain's completeness unknown, as does a fetched certificate that is not the
+    /// issuer the served chain names, or one named as the issuer whose key does not verify the
+    /// served chain's last signature or whose signature cannot be checked.
     async fn confirm_missing_issuer(
         &self,
         facts: &mut HostFacts,
@@ -486,6 +485,9 @@ impl Prober {
                 "the issuer named at AIA caIssuers {url} {}: whether it is a root the server need not send or an intermediate it left out is not observed",
                 f.message
             );
+            // The served chain's own guess ("incomplete chain: ...") would reach every host
+            // finding's evidence as a statement: replaced by what was and was not observed.
+            drop_gap_guess(facts);
             facts.cert.verify_errors.push(said.clone());
             unknown(
                 facts,
@@ -524,11 +526,12 @@ impl Prober {
             trust::AiaIssuer::NotNamed => {
                 // Only a certificate whose subject is the issuer named by the last served
                 // certificate can be the one left out. Anything else (the CA's root, another
-                // CA) proves nothing about the served chain: its verdict stands.
-                facts.cert.verify_errors.push(format!(
-                    "AIA caIssuers {url} holds {subject}, which is not the issuer named by the last served certificate: the chain stays incomplete as served"
-                ));
-                return;
+                // CA, the name encoded otherwise) proves nothing about the served chain, whose
+                // gap may still be a root the server need not send.
+                let why = format!(
+                    "holds {subject}, which is not the issuer named by the last served certificate"
+                );
+                return not_observed(facts, net::Failure::new(AssessReason::Decode, why));
             }
             // The right name on another key (a re-keyed CA, a look-alike) did not issue the
             // served chain.
@@ -553,6 +556,7 @@ impl Prober {
                     format!("{said}: whether the chain is complete is unknown"),
                 ),
             );
+            drop_gap_guess(facts);
             facts.cert.verify_errors.push(said);
             return;
         }
@@ -811,6 +815,15 @@ impl Prober {
         }
         out
     }
+}
+
+/// Drop the served chain's guess that its gap is a missing certificate (see
+/// `trust::TrustVerdict`), once completeness turned out not observed.
+fn drop_gap_guess(facts: &mut HostFacts) {
+    facts
+        .cert
+        .verify_errors
+        .retain(|e| !e.starts_with("incomplete chain"));
 }
 
 /// Record that `fact` could not be observed, and why.
