@@ -77,15 +77,31 @@ pub fn listing_fingerprint(profile: &Profile, vars: &AgencyVars) -> String {
 /// MB over a national run's 200,000 URLs): it tells versions apart (two versions share a key
 /// with odds of 1 in 4 billion, and then cost what every run cost before the key existed), it
 /// guards nothing against an attacker.
-pub fn extraction_key(profile: &Profile, vars: &AgencyVars) -> i64 {
-    let mut h = Sha256::new();
-    let parts = [
+pub fn extraction_key(profile: &Profile, vars: &AgencyVars, max_body_bytes: u64) -> i64 {
+    key_of(&[
         crate::version::VERSION.to_string(),
         crate::version::GIT_COMMIT.to_string(),
         crate::version::BUILD_DATE.to_string(),
         format!("{profile:?}"),
         format!("{vars:?}"),
-    ];
+        // A page refused as too large is a verdict stored with its validators.
+        max_body_bytes.to_string(),
+    ])
+}
+
+/// The key of one detail entry: the walk's [`extraction_key`], and what the list row said of
+/// the service (its hint: code, name, item facts), which is filled into the facts before they
+/// are stored and which a 304 replay does not apply again. A row that changed while its page
+/// did not is read again.
+pub fn entry_key(walk: i64, hint: &crate::extract::ServiceHint) -> i64 {
+    if *hint == crate::extract::ServiceHint::default() {
+        return walk;
+    }
+    key_of(&[walk.to_string(), format!("{hint:?}")])
+}
+
+fn key_of(parts: &[String]) -> i64 {
+    let mut h = Sha256::new();
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
@@ -262,10 +278,10 @@ mod tests {
         let odd = regex::Regex::new("x").expect("regex");
         for id in set.ids() {
             let p = set.get(id).expect("profile");
-            let key = extraction_key(p, &vars);
+            let key = extraction_key(p, &vars, 1);
             // The same for a reload of the same profile (no hash-map order in its text).
             let again = profiles();
-            assert_eq!(key, extraction_key(again.get(id).expect("again"), &vars));
+            assert_eq!(key, extraction_key(again.get(id).expect("again"), &vars, 1));
             // Any part of extraction, not only the listing, moves it.
             let mut levels = (**p).clone();
             levels.levels.rules.push(crate::profile::level::LevelRule {
@@ -282,13 +298,42 @@ mod tests {
                 ("national", national),
                 ("volatile", volatile),
             ] {
-                assert_ne!(key, extraction_key(&changed, &vars), "{id}: {what}");
+                assert_ne!(key, extraction_key(&changed, &vars, 1), "{id}: {what}");
             }
             assert_ne!(
                 key,
-                extraction_key(p, &vars.clone().with("api", "https://api.x.test"))
+                extraction_key(p, &vars.clone().with("api", "https://api.x.test"), 1)
             );
+            assert_ne!(key, extraction_key(p, &vars, 2), "{id}: max_body_bytes");
         }
+    }
+
+    #[test]
+    fn a_detail_entry_key_follows_its_list_row() {
+        use crate::extract::ServiceHint;
+        let walk = 12345;
+        assert_eq!(entry_key(walk, &ServiceHint::default()), walk);
+        let hint = ServiceHint {
+            code: "1.000001".into(),
+            name: "Cấp phép".into(),
+            ..ServiceHint::default()
+        };
+        let k = entry_key(walk, &hint);
+        assert_eq!(k, entry_key(walk, &hint.clone()), "stable");
+        assert_ne!(k, entry_key(walk + 1, &hint), "another walk key");
+        let renamed = ServiceHint {
+            name: "Cấp đổi giấy phép".into(),
+            ..hint.clone()
+        };
+        assert_ne!(k, entry_key(walk, &renamed), "the row changed");
+        let item = ServiceHint {
+            item: Some(Box::new(crate::extract::ItemFacts {
+                level_label: "Toàn trình".into(),
+                ..crate::extract::ItemFacts::default()
+            })),
+            ..hint.clone()
+        };
+        assert_ne!(k, entry_key(walk, &item), "the row's item facts changed");
     }
 
     #[test]

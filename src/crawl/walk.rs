@@ -144,6 +144,7 @@ struct PackedUpdate {
     last_modified: Option<String>,
     content_hash: String,
     extraction_json: String,
+    extraction_key: Option<i64>,
 }
 
 impl From<CacheUpdate> for PackedUpdate {
@@ -159,6 +160,7 @@ impl From<CacheUpdate> for PackedUpdate {
             last_modified: page.last_modified,
             content_hash: page.content_hash,
             extraction_json: page.extraction_json,
+            extraction_key: page.extraction_key,
         }
     }
 }
@@ -170,7 +172,7 @@ impl From<PackedUpdate> for CacheUpdate {
             last_modified: u.last_modified,
             content_hash: u.content_hash,
             extraction_json: u.extraction_json,
-            extraction_key: None,
+            extraction_key: u.extraction_key,
         };
         if u.ready {
             CacheUpdate::Ready(u.url, page)
@@ -273,7 +275,7 @@ impl AgencyCrawl {
                 CacheUpdate::Ready(url, page) => Some((
                     url.clone(),
                     CachedPage {
-                        extraction_key: key,
+                        extraction_key: page.extraction_key.or(key),
                         ..page.clone()
                     },
                 )),
@@ -283,7 +285,7 @@ impl AgencyCrawl {
                         url.clone(),
                         CachedPage {
                             extraction_json: state_json(facts)?,
-                            extraction_key: key,
+                            extraction_key: page.extraction_key.or(key),
                             ..page.clone()
                         },
                     ))
@@ -313,7 +315,7 @@ impl AgencyCrawl {
                     last_modified: page.last_modified.take(),
                     content_hash: std::mem::take(&mut page.content_hash),
                     extraction_json: json,
-                    extraction_key: None,
+                    extraction_key: page.extraction_key,
                 };
                 *u = CacheUpdate::Ready(std::mem::take(url), page);
             }
@@ -415,7 +417,8 @@ async fn walk(
     // 1. Listing. Stored pages are replayed only if this build read them with this profile
     // and these variables (the key); list entries also check their own fingerprint.
     let fingerprint = list_cache::listing_fingerprint(profile, &job.vars);
-    out.extraction_key = list_cache::extraction_key(profile, &job.vars);
+    out.extraction_key =
+        list_cache::extraction_key(profile, &job.vars, fetcher.settings().max_body_bytes);
     let extraction_key = out.extraction_key;
     let ours = |c: &CachedPage| c.extraction_key == Some(extraction_key);
     let mut pages_used: u32 = 0;
@@ -644,11 +647,18 @@ async fn walk(
             // an older or damaged one) and that this build made with this profile (`ours`): a
             // 304 without one would lose the page, a 304 with another would replay facts the
             // profile or the code no longer reads that way.
+            // A detail entry's key also covers what its list row said (the hint filled in
+            // before the facts were stored, which a replay does not apply again).
+            let key = list_cache::entry_key(extraction_key, &d.hint);
             let cached = if d.body.is_none() {
-                cache.get(&d.url).filter(ours).and_then(|c| {
-                    let facts = serde_json::from_str::<ServiceFacts>(&c.extraction_json).ok()?;
-                    Some((c, facts))
-                })
+                cache
+                    .get(&d.url)
+                    .filter(|c| c.extraction_key == Some(key))
+                    .and_then(|c| {
+                        let facts =
+                            serde_json::from_str::<ServiceFacts>(&c.extraction_json).ok()?;
+                        Some((c, facts))
+                    })
             } else {
                 None
             };
@@ -671,7 +681,7 @@ async fn walk(
                 let weight = text.as_ref().map_or(0, String::len);
                 off_runtime(
                     weight,
-                    move || detail_facts(&profile, &agency, &req, &record, text, cached),
+                    move || detail_facts(&profile, &agency, &req, &record, text, cached, key),
                     || (extraction_failed(agency_id, &d, &rec), None),
                 )
                 .await
@@ -958,7 +968,7 @@ fn extraction_failed(agency_id: &str, req: &PageRequest, rec: &FetchRecord) -> S
 }
 
 /// Facts for one detail fetch: fresh extraction, the stored extraction on a 304, or the
-/// recorded error.
+/// recorded error. `key` is the entry's extraction key ([`list_cache::entry_key`]).
 fn detail_facts(
     profile: &Profile,
     agency_id: &str,
@@ -966,6 +976,7 @@ fn detail_facts(
     rec: &FetchRecord,
     text: Option<String>,
     cached: Option<(CachedPage, ServiceFacts)>,
+    key: i64,
 ) -> (ServiceFacts, Option<CacheUpdate>) {
     if rec.not_modified
         && let Some((c, mut facts)) = cached
@@ -1003,7 +1014,7 @@ fn detail_facts(
         let update = content_verdict
             .then(|| {
                 let json = state_json(&facts)?;
-                let (url, page) = validators(req, rec, String::new())?;
+                let (url, page) = validators(req, rec, String::new(), key)?;
                 Some(CacheUpdate::Ready(
                     url,
                     CachedPage {
@@ -1022,7 +1033,7 @@ fn detail_facts(
     let mut facts = extract::detail_page(profile, &page, agency_id);
     req.hint.fill(&mut facts);
     let update = if facts.fetch.error.is_none() {
-        validators(req, rec, hash).map(|(url, page)| CacheUpdate::Service(url, page))
+        validators(req, rec, hash, key).map(|(url, page)| CacheUpdate::Service(url, page))
     } else {
         None
     };
@@ -1035,6 +1046,7 @@ fn validators(
     req: &PageRequest,
     rec: &FetchRecord,
     content_hash: String,
+    key: i64,
 ) -> Option<(String, CachedPage)> {
     if rec.etag.is_none() && rec.last_modified.is_none() {
         return None;
@@ -1046,7 +1058,7 @@ fn validators(
             last_modified: rec.last_modified.clone(),
             content_hash,
             extraction_json: String::new(),
-            extraction_key: None,
+            extraction_key: Some(key),
         },
     ))
 }
