@@ -27,6 +27,8 @@ use dvc_audit::store::{FindingRecord, Store};
 #[derive(Clone)]
 enum Reply {
     Html(String),
+    /// HTML with an `ETag`, answered 304 to a matching `If-None-Match` (logged as `... 304`).
+    Tagged(String),
     Text(String),
     Redirect(String),
 }
@@ -45,6 +47,31 @@ async fn handle(State(site): State<Arc<Site>>, req: Request) -> Response {
         .unwrap_or("")
         .to_string();
     let path = req.uri().path().to_string();
+    if let Some(Reply::Tagged(body)) = site.routes.get(&path) {
+        let tag = etag(body);
+        let fresh = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .is_some_and(|v| v.as_bytes() == tag.as_bytes());
+        if let Ok(mut log) = site.log.lock() {
+            log.push(format!("{host} {path}{}", if fresh { " 304" } else { "" }));
+        }
+        let mut r = if fresh {
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::NOT_MODIFIED;
+            r
+        } else {
+            (
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                body.clone(),
+            )
+                .into_response()
+        };
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            r.headers_mut().insert(header::ETAG, v);
+        }
+        return r;
+    }
     if let Ok(mut log) = site.log.lock() {
         log.push(format!("{host} {path}"));
     }
@@ -67,8 +94,16 @@ async fn handle(State(site): State<Arc<Site>>, req: Request) -> Response {
             }
             r
         }
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        Some(Reply::Tagged(_)) | None => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
+}
+
+/// A strong validator of `body` (FNV-1a, enough to tell the test's pages apart).
+fn etag(body: &str) -> String {
+    let h = body.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("\"{h:016x}\"")
 }
 
 struct Portal {
@@ -507,6 +542,95 @@ async fn a_national_portal_link_on_every_page_is_not_a_services_own_link() {
         .expect("service 2");
     assert!(linked.national_portal_link);
     assert!(npl("1.000002").is_none(), "{:?}", npl("1.000002"));
+}
+
+/// The same portal with validators: the second run's pages are all 304 and replayed from the
+/// page cache, which holds each page's facts as read (before the site-wide marking). The
+/// footer link must be found site-wide again from the replayed list and detail pages, not
+/// read as each service's own link (NPL-001 passing on a 304 would be a false "resolved").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_wide_national_link_stays_site_wide_when_every_page_is_304() {
+    let footer = "<footer><a href=\"https://dichvucong.gov.vn/p/home/dvc-trang-chu.html\">Cổng Dịch vụ công quốc gia</a></footer>";
+    let with_footer = |html: String| html.replace("</body>", &format!("{footer}</body>"));
+    let own = "<a class=\"lien-ket\" href=\"https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.000002\">Nộp trên Cổng DVC quốc gia</a>";
+    let mut routes = HashMap::new();
+    routes.insert(
+        LIST_PATH.to_string(),
+        Reply::Tagged(with_footer(list_page(&["/tthc/1", "/tthc/2", "/tthc/3"]))),
+    );
+    for (path, code) in [("/tthc/1", "1.000001"), ("/tthc/3", "1.000003")] {
+        routes.insert(path.into(), Reply::Tagged(with_footer(detail_page(code))));
+    }
+    routes.insert(
+        "/tthc/2".into(),
+        Reply::Tagged(
+            with_footer(detail_page("1.000002")).replace("</footer>", &format!("</footer>{own}")),
+        ),
+    );
+    let portal = serve(routes).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), portal.port, "");
+    let first = run_once(&config).await;
+    assert!(first.complete);
+    let before = portal.requests().len();
+    let second = run_once(&config).await;
+    assert!(second.complete);
+
+    // The second run was answered from the cache: every page it asked for again was a 304.
+    let again: Vec<String> = portal.requests()[before..]
+        .iter()
+        .filter(|r| r.contains("/tthc/") || r.contains(LIST_PATH))
+        .cloned()
+        .collect();
+    assert_eq!(again.len(), 4, "{again:?}");
+    assert!(again.iter().all(|r| r.ends_with(" 304")), "{again:?}");
+
+    let store = Store::open(&dir.path().join("h.sqlite")).expect("store");
+    for run in [first.run_id, second.run_id] {
+        let findings = store.findings(run).expect("findings");
+        let services = store.service_facts(run).expect("services");
+        let linked = |code: &str| {
+            services
+                .iter()
+                .find(|s| s.code == code)
+                .map(|s| s.national_portal_link)
+        };
+        let npl = |code: &str| {
+            findings_for(&findings, code)
+                .into_iter()
+                .find(|f| f.rule_id == "NPL-001")
+                .map(|f| (f.outcome.clone(), f.evidence.clone()))
+        };
+        for code in ["1.000001", "1.000003"] {
+            assert_eq!(linked(code), Some(false), "run {run}: {code}");
+            let (outcome, evidence) = npl(code).expect("NPL-001 on a footer-only service");
+            assert_eq!(outcome, "fail", "run {run}: {code}");
+            assert!(
+                evidence.iter().any(|e| e.locator.contains("site-wide")),
+                "run {run}: {code}: {evidence:#?}"
+            );
+        }
+        assert_eq!(linked("1.000002"), Some(true), "run {run}");
+        assert!(npl("1.000002").is_none(), "run {run}");
+    }
+    // Nothing changed, so nothing is new or resolved: the two findings persist.
+    let d = &second.diff;
+    assert!(
+        d.new.is_empty() && d.resolved.is_empty() && d.regressed.is_empty(),
+        "{d:?}"
+    );
+    let npl_first: Vec<String> = store
+        .findings(first.run_id)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.rule_id == "NPL-001")
+        .map(|f| f.fingerprint)
+        .collect();
+    assert_eq!(npl_first.len(), 2);
+    assert!(
+        npl_first.iter().all(|fp| d.persisting.contains(fp)),
+        "{d:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
