@@ -601,6 +601,60 @@ pub fn render_summary(s: &RunSummary) -> String {
     out
 }
 
+/// The configured agency `url` belongs to: the agencies whose portal is on the URL's host and
+/// port; when several share it (one host serving many agencies under different paths), the
+/// one whose portal path is the longest prefix of the URL's path. `Err` (a usage error) when
+/// the URL is on a shared host but under none of their portals, or under two equal ones:
+/// spotting the wrong agency would store and mail its audit as another's.
+fn spot_target<'a>(
+    agencies: &'a [crate::config::AgencyConfig],
+    url: &str,
+) -> Result<Option<&'a crate::config::AgencyConfig>, String> {
+    let Some(target) = pipeline::host_port(url) else {
+        return Ok(None);
+    };
+    let on_host: Vec<&crate::config::AgencyConfig> = agencies
+        .iter()
+        .filter(|a| pipeline::host_port(&a.portal).as_ref() == Some(&target))
+        .collect();
+    if on_host.len() <= 1 {
+        return Ok(on_host.first().copied());
+    }
+    let path = |u: &str| {
+        url::Url::parse(u)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default()
+    };
+    let wanted = path(url);
+    let under = |portal: &str| wanted == portal || wanted.starts_with(&format!("{portal}/"));
+    let mut best: Vec<(&crate::config::AgencyConfig, usize)> = on_host
+        .iter()
+        .map(|a| (*a, path(&a.portal)))
+        .filter(|(_, p)| under(p))
+        .map(|(a, p)| (a, p.len()))
+        .collect();
+    best.sort_by_key(|(_, len)| std::cmp::Reverse(*len));
+    let ids = || {
+        on_host
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match best.as_slice() {
+        [(a, _)] => Ok(Some(a)),
+        [(a, l), (_, m), ..] if l > m => Ok(Some(a)),
+        [] => Err(format!(
+            "{url} is on a host several agencies share ({}) but under none of their portals: give the URL of one agency's portal",
+            ids()
+        )),
+        _ => Err(format!(
+            "{url} is under the portals of more than one agency ({}): their portal addresses must differ",
+            ids()
+        )),
+    }
+}
+
 /// `spot URL` for a configured agency's portal: a spot run of that agency (crawl, probe,
 /// rules, stored like any run, mailed to inspectors only with `--mail`). `None` when the URL
 /// is no configured portal (the caller then probes the host alone).
@@ -611,21 +665,20 @@ pub async fn spot_agency(
     mail: bool,
     color: bool,
 ) -> anyhow::Result<Option<ExitCode>> {
-    let Some(target) = pipeline::host_port(url) else {
+    if pipeline::host_port(url).is_none() {
         return Ok(None);
-    };
+    }
     let setup = match load_setup(config, color) {
         Ok(s) => s,
         Err(code) => return Ok(Some(code)),
     };
-    let Some(agency) = setup
-        .loaded
-        .config
-        .agencies
-        .iter()
-        .find(|a| pipeline::host_port(&a.portal).as_ref() == Some(&target))
-    else {
-        return Ok(None);
+    let agency = match spot_target(&setup.loaded.config.agencies, url) {
+        Ok(Some(a)) => a,
+        Ok(None) => return Ok(None),
+        Err(msg) => {
+            crate::logging::error(&msg);
+            return Ok(Some(ExitCode::USAGE));
+        }
     };
     let opts = RunOptions {
         mode: Mode::Spot,
@@ -971,5 +1024,79 @@ pub fn gc(config: &Path, vacuum: bool) -> anyhow::Result<ExitCode> {
         // The rest was done (the history pruned, the other directories removed, the file
         // rewritten); the status says that something asked for was not.
         Ok(ExitCode::Incomplete)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgencyConfig;
+
+    fn agency(id: &str, portal: &str) -> AgencyConfig {
+        let text = format!(
+            "id = \"{id}\"\nname = \"{id}\"\nkind = \"city\"\nportal = \"{portal}\"\nplatform = \"table\"\n"
+        );
+        toml::from_str(&text).expect("agency")
+    }
+
+    fn pick(agencies: &[AgencyConfig], url: &str) -> Result<Option<String>, String> {
+        spot_target(agencies, url).map(|a| a.map(|a| a.id.clone()))
+    }
+
+    #[test]
+    fn a_spot_url_on_a_shared_host_picks_the_agency_whose_portal_it_is_under() {
+        let shared = [
+            agency("a", "https://many.example.gov.vn/p/agency-a/"),
+            agency("b", "https://many.example.gov.vn/p/agency-b"),
+            agency(
+                "b-sub",
+                "https://many.example.gov.vn/p/agency-b/so-tu-phap/",
+            ),
+            agency("solo", "https://solo.example.gov.vn/"),
+        ];
+        // Before: the first agency on the host and port, whatever the path (`a` for all).
+        assert_eq!(
+            pick(&shared, "https://many.example.gov.vn/p/agency-b/"),
+            Ok(Some("b".into()))
+        );
+        assert_eq!(
+            pick(
+                &shared,
+                "https://many.example.gov.vn/p/agency-b/thu-tuc?id=1"
+            ),
+            Ok(Some("b".into()))
+        );
+        // The longest portal path wins; a sibling path with the same prefix is not under it.
+        assert_eq!(
+            pick(
+                &shared,
+                "https://MANY.example.gov.vn/p/agency-b/so-tu-phap/x"
+            ),
+            Ok(Some("b-sub".into()))
+        );
+        assert_eq!(
+            pick(&shared, "https://many.example.gov.vn/p/agency-a"),
+            Ok(Some("a".into()))
+        );
+        let err = pick(&shared, "https://many.example.gov.vn/p/agency-bc/")
+            .expect_err("under no portal of the shared host");
+        assert!(err.contains("a, b, b-sub"), "{err}");
+        // A host with one agency: any URL on it is that agency's.
+        assert_eq!(
+            pick(&shared, "https://solo.example.gov.vn/anything"),
+            Ok(Some("solo".into()))
+        );
+        // Another port or host: not a configured portal.
+        assert_eq!(
+            pick(&shared, "https://many.example.gov.vn:8443/p/agency-a/"),
+            Ok(None)
+        );
+        assert_eq!(pick(&shared, "https://other.example.gov.vn/"), Ok(None));
+        // Two agencies with the same portal: refused, not a guess.
+        let twins = [
+            agency("x", "https://twin.example.gov.vn/dvc/"),
+            agency("y", "https://twin.example.gov.vn/dvc"),
+        ];
+        assert!(pick(&twins, "https://twin.example.gov.vn/dvc/1").is_err());
     }
 }
