@@ -466,13 +466,30 @@ async fn spot(config: &std::path::Path, args: &SpotArgs) -> anyhow::Result<ExitC
         ));
         crate::logging::out(&text)?;
     }
-    Ok(if report.worst.is_some_and(|w| w >= fail_on) {
+    Ok(spot_exit(&report, fail_on))
+}
+
+/// `spot`'s status for a host: 1 on a failure at or above `fail_on`; 3 when the host could not
+/// be assessed: unreachable, or answering but with no host rule able to judge it (every
+/// outcome could-not-assess or not applicable, at least one could-not-assess): "0, no
+/// finding" would tell a script the host is sound when nothing about it was judged.
+fn spot_exit(report: &crate::probe::spot::SpotReport, fail_on: crate::facts::Severity) -> ExitCode {
+    use crate::rules::Verdict;
+    let judged = report
+        .outcomes
+        .iter()
+        .any(|o| matches!(o.verdict, Verdict::Pass | Verdict::Fail));
+    let unassessed = report
+        .outcomes
+        .iter()
+        .any(|o| matches!(o.verdict, Verdict::CouldNotAssess { .. }));
+    if report.worst.is_some_and(|w| w >= fail_on) {
         ExitCode::Findings
-    } else if report.host.error.is_some() {
+    } else if report.host.error.is_some() || (unassessed && !judged) {
         ExitCode::Incomplete
     } else {
         ExitCode::Ok
-    })
+    }
 }
 
 fn parse_spot_severity(s: &str) -> Result<crate::facts::Severity, String> {
@@ -757,5 +774,66 @@ fn drift_rate(s: &str) -> Result<f64, String> {
         Ok(v)
     } else {
         Err(format!("{v} is not a share between 0 and 1"))
+    }
+}
+
+#[cfg(test)]
+mod spot_exit_tests {
+    use super::*;
+    use crate::facts::{AssessReason, HostFacts, Severity};
+    use crate::probe::spot::SpotReport;
+    use crate::rules::{Outcome, Scope, Subject, Verdict};
+
+    fn outcome(verdict: Verdict) -> Outcome {
+        Outcome {
+            rule_id: "TLS-001".into(),
+            scope: Scope::Host,
+            severity: Severity::High,
+            subject: Subject::Host {
+                name: "h".into(),
+                port: 443,
+            },
+            verdict,
+            message_vi: String::new(),
+            message_en: String::new(),
+            evidence: Vec::new(),
+            waiver: None,
+        }
+    }
+
+    fn report(outcomes: Vec<Outcome>, worst: Option<Severity>) -> SpotReport {
+        SpotReport {
+            schema_version: 1,
+            target: "h".into(),
+            redirected_to: String::new(),
+            host: HostFacts::default(),
+            outcomes,
+            worst,
+        }
+    }
+
+    #[test]
+    fn a_host_no_rule_could_judge_is_not_exit_0() {
+        let unknown = || {
+            outcome(Verdict::CouldNotAssess {
+                reason: AssessReason::NoData,
+                detail: "x".into(),
+            })
+        };
+        // Before: 0 ("no finding") although nothing was judged.
+        let nothing = report(vec![unknown(), outcome(Verdict::NotApplicable)], None);
+        assert_eq!(spot_exit(&nothing, Severity::High), ExitCode::Incomplete);
+        // One rule judged (a pass): the unknowns are listed, the status is the verdicts'.
+        let some = report(vec![unknown(), outcome(Verdict::Pass)], None);
+        assert_eq!(spot_exit(&some, Severity::High), ExitCode::Ok);
+        let failing = report(
+            vec![unknown(), outcome(Verdict::Fail)],
+            Some(Severity::High),
+        );
+        assert_eq!(spot_exit(&failing, Severity::High), ExitCode::Findings);
+        assert_eq!(spot_exit(&failing, Severity::Critical), ExitCode::Ok);
+        // Only not-applicable rules (nothing unknown): judged as nothing to find.
+        let na = report(vec![outcome(Verdict::NotApplicable)], None);
+        assert_eq!(spot_exit(&na, Severity::High), ExitCode::Ok);
     }
 }

@@ -44,7 +44,7 @@ pub const TABLE: [(u8, &str); 5] = [
     ),
     (
         3,
-        "the run could not complete (storage error, interrupted by SIGTERM/SIGINT), or its reports could not be written (the run is complete in history: `dvc-audit report --run N` writes them); `outbox flush` left mail undelivered; `gc` could not remove an old run's report files (the rest of `gc` was done)",
+        "the run could not complete (storage error, interrupted by SIGTERM/SIGINT), or its reports could not be written (the run is complete in history: `dvc-audit report --run N` writes them); `outbox flush` left mail undelivered; `gc` could not remove an old run's report files (the rest of `gc` was done); `spot` on a host alone: the host could not be assessed (unreachable, or no host rule could judge it)",
     ),
     (4, "another run holds the lock"),
 ];
@@ -55,7 +55,7 @@ Exit codes (cron and systemd act on them):
   0  everything ran; no finding at or above `fail_on` (`spot`: `--fail-on`)
   1  findings at or above `fail_on` (`run`, `spot`), counting earlier findings a run could not re-check (unverified) at their severity; a break in the digest chain (`history verify`); a failing rule test (`rules test`)
   2  usage or configuration error, nothing was run: unknown option, run, agency or report format; invalid configuration, profile or rule file; `config init` would overwrite a file
-  3  the run could not complete (storage error, interrupted by SIGTERM/SIGINT), or its reports could not be written (the run is complete in history: `dvc-audit report --run N` writes them); `outbox flush` left mail undelivered; `gc` could not remove an old run's report files (the rest of `gc` was done)
+  3  the run could not complete (storage error, interrupted by SIGTERM/SIGINT), or its reports could not be written (the run is complete in history: `dvc-audit report --run N` writes them); `outbox flush` left mail undelivered; `gc` could not remove an old run's report files (the rest of `gc` was done); `spot` on a host alone: the host could not be assessed (unreachable, or no host rule could judge it)
   4  another run holds the lock";
 
 /// [`TABLE`] as the README's Markdown table.
