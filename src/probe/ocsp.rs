@@ -42,10 +42,36 @@ pub fn request(issuer_name: &[u8], issuer_key_bits: &[u8], serial: &[u8]) -> Vec
     der(0x30, &tbs)
 }
 
-/// `good`, `revoked` or `unknown` (also for unsuccessful or unreadable responses).
+/// `good`, `revoked` or `unknown` (also for unsuccessful or unreadable responses, and for a
+/// `good` past its `nextUpdate`: a stale staple says the certificate *was* good, and clients
+/// reject it; a revocation stays a revocation however old the response).
 pub fn stapled_status(response: &[u8], leaf_serial: &[u8]) -> &'static str {
-    status(response, leaf_serial).unwrap_or("unknown")
+    status_at(response, leaf_serial, &generalized_now()).unwrap_or("unknown")
 }
+
+/// Now in UTC as the 14 digits `YYYYMMDDHHMMSS` a GeneralizedTime starts with (those compare
+/// as text in time order).
+fn generalized_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The 14 leading digits of a GeneralizedTime's content, if it has them and ends in `Z` (RFC
+/// 6960 requires UTC).
+fn generalized_digits(content: &[u8]) -> Option<&[u8]> {
+    let digits = content.get(..14)?;
+    (digits.iter().all(u8::is_ascii_digit) && content.last() == Some(&b'Z')).then_some(digits)
+}
+
+const GENERALIZED_TIME: u32 = 24;
 
 /// DER TLV: (class, tag number, constructed content, rest).
 fn tlv(i: &[u8]) -> Option<(Class, u32, &[u8], &[u8])> {
@@ -71,7 +97,7 @@ const ENUMERATED: u32 = 10;
 const INTEGER: u32 = 2;
 const OCTET_STRING: u32 = 4;
 
-fn status(response: &[u8], leaf_serial: &[u8]) -> Option<&'static str> {
+fn status_at(response: &[u8], leaf_serial: &[u8], now: &str) -> Option<&'static str> {
     // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED, responseBytes [0] EXPLICIT ... }
     let (_, _, top, _) = tlv(response)?;
     let top = children(top);
@@ -110,11 +136,34 @@ fn status(response: &[u8], leaf_serial: &[u8]) -> Option<&'static str> {
                     .find(|(c, t, _)| *c == Class::Universal && *t == INTEGER)
                     .map(|(_, _, s)| s)
             });
-        let st = match parts.get(1) {
+        let mut st = match parts.get(1) {
             Some((Class::ContextSpecific, 0, _)) => "good",
             Some((Class::ContextSpecific, 1, _)) => "revoked",
             _ => "unknown",
         };
+        // SingleResponse continues { thisUpdate GeneralizedTime, nextUpdate [0] EXPLICIT
+        // GeneralizedTime OPTIONAL, ... }. A `good` is current only from thisUpdate until
+        // nextUpdate; an unreadable time makes it unknown, not good.
+        if st == "good" {
+            let this_update = parts
+                .get(2)
+                .filter(|(c, t, _)| *c == Class::Universal && *t == GENERALIZED_TIME)
+                .and_then(|(_, _, v)| generalized_digits(v));
+            let next_update = match parts.get(3) {
+                Some((Class::ContextSpecific, 0, inner)) => Some(
+                    tlv(inner)
+                        .filter(|(c, t, _, _)| *c == Class::Universal && *t == GENERALIZED_TIME)
+                        .and_then(|(_, _, v, _)| generalized_digits(v)),
+                ),
+                _ => None,
+            };
+            let now = now.as_bytes();
+            let current = this_update.is_some_and(|t| t <= now)
+                && next_update.is_none_or(|n| n.is_some_and(|n| now < n));
+            if !current {
+                st = "unknown";
+            }
+        }
         if serial.is_some_and(|s| strip_zeros(s) == strip_zeros(leaf_serial)) {
             return Some(st);
         }
@@ -143,8 +192,18 @@ mod tests {
         out
     }
 
-    /// A successful OCSP response with one SingleResponse per `(serial, revoked)`.
+    /// A successful OCSP response with one SingleResponse per `(serial, revoked)`, current
+    /// (thisUpdate 2026-12-03, no nextUpdate).
     fn response(singles: &[(&[u8], bool)]) -> Vec<u8> {
+        response_updated(singles, b"20261203000000Z", None)
+    }
+
+    /// The same with these `thisUpdate` and `nextUpdate` times.
+    fn response_updated(
+        singles: &[(&[u8], bool)],
+        this_update: &[u8],
+        next_update: Option<&[u8]>,
+    ) -> Vec<u8> {
         let responses: Vec<u8> = singles
             .iter()
             .flat_map(|(serial, revoked)| {
@@ -164,9 +223,12 @@ mod tests {
                 } else {
                     der(0x80, &[])
                 };
+                let next = next_update
+                    .map(|n| der(0xA0, &der(0x18, n)))
+                    .unwrap_or_default();
                 der(
                     0x30,
-                    &[cert_id, status, der(0x18, b"20261203000000Z")].concat(),
+                    &[cert_id, status, der(0x18, this_update), next].concat(),
                 )
             })
             .collect();
@@ -192,6 +254,50 @@ mod tests {
         assert_eq!(stapled_status(&two, b"\x07"), "good");
         assert_eq!(stapled_status(&two, b"\x00\x05"), "revoked");
         assert_eq!(stapled_status(&two, b"\x09"), "unknown");
+    }
+
+    #[test]
+    fn a_good_staple_counts_only_between_this_update_and_next_update() {
+        let now = "20261205120000";
+        let at = |this: &[u8], next: Option<&[u8]>, revoked: bool| {
+            status_at(
+                &response_updated(&[(b"\x05", revoked)], this, next),
+                b"\x05",
+                now,
+            )
+        };
+        assert_eq!(
+            at(b"20261205000000Z", Some(b"20261212000000Z"), false),
+            Some("good")
+        );
+        assert_eq!(at(b"20261205000000Z", None, false), Some("good"));
+        // Before: a staple that expired a month ago still read as good.
+        assert_eq!(
+            at(b"20261101000000Z", Some(b"20261108000000Z"), false),
+            Some("unknown")
+        );
+        assert_eq!(
+            at(b"20261204000000Z", Some(b"20261205120000Z"), false),
+            Some("unknown")
+        );
+        // Issued in the future (a wrong clock somewhere): not a current answer.
+        assert_eq!(at(b"20270101000000Z", None, false), Some("unknown"));
+        // Unreadable times are no proof of freshness.
+        assert_eq!(at(b"2026120500Z", None, false), Some("unknown"));
+        assert_eq!(
+            at(b"20261205000000Z", Some(b"soon"), false),
+            Some("unknown")
+        );
+        // A revocation stays a revocation, however old the response.
+        assert_eq!(
+            at(b"20261101000000Z", Some(b"20261108000000Z"), true),
+            Some("revoked")
+        );
+        // Fractions of a second (outside RFC 5280's profile, but seen): the 14 digits count.
+        assert_eq!(
+            at(b"20261205000000.5Z", Some(b"20261212000000Z"), false),
+            Some("good")
+        );
     }
 
     #[test]
