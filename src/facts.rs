@@ -602,7 +602,8 @@ pub struct Coverage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Truncation {
     /// The bound: `crawl.max_pages_per_agency`, `profile.max_pages`, `links_per_page`,
-    /// `sample`.
+    /// `sample`; or `listing_end_unconfirmed` (the listing ended on a later page with no
+    /// service link that the profile cannot tell from a page that is no list).
     pub bound: String,
     /// Links (or pages) not followed because of it; 0 when unknown (pages never fetched).
     pub dropped: i64,

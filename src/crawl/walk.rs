@@ -543,6 +543,24 @@ async fn walk(
                     details.push(d);
                 }
             }
+            if listed.end_unconfirmed
+                && !out
+                    .coverage
+                    .truncated
+                    .iter()
+                    .any(|t| t.bound == "listing_end_unconfirmed")
+            {
+                // The listing may go on past a page the profile cannot tell from its end.
+                out.notes.push(format!(
+                    "list page {}: {}",
+                    req.url,
+                    listed.notes.join("; ")
+                ));
+                out.coverage.truncated.push(Truncation {
+                    bound: "listing_end_unconfirmed".into(),
+                    dropped: 0,
+                });
+            }
             if listed.next.is_none() && !listed.notes.is_empty() {
                 // Why the listing ended (last page, loop, cap): for the run log, not a problem.
                 out.listing_end = Some(format!(
