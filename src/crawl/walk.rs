@@ -414,6 +414,17 @@ async fn walk(
         }
     };
 
+    // The agency's hosts: its portal's (and URL-valued variables'), `extra_hosts` and
+    // `crawl.redirect_allow_hosts`. A list or detail page on, or redirected to, another host is
+    // not fetched (`redirect_offsite`): a merged agency's old portal that now redirects to its
+    // successor's, or a row linking to another portal, never gives another agency's services
+    // as this one's.
+    let scope = {
+        let mut hosts = job.vars.url_hosts();
+        hosts.extend(job.redirect_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        super::fetch::RedirectScope { hosts }
+    };
+
     // 1. Listing. Stored pages are replayed only if this build read them with this profile
     // and these variables (the key); list entries also check their own fingerprint.
     let fingerprint = list_cache::listing_fingerprint(profile, &job.vars);
@@ -465,7 +476,10 @@ async fn walk(
                 None
             };
             let fetched = fetcher
-                .fetch(&to_request(&req, stored.as_ref().map(|(c, _)| c)))
+                .fetch_scoped(
+                    &to_request(&req, stored.as_ref().map(|(c, _)| c)),
+                    Some(&scope),
+                )
                 .await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             out.list_pages += 1;
@@ -650,14 +664,9 @@ async fn walk(
         .fetch_add(details.len() as u64, Ordering::Relaxed);
 
     // 3. Details, concurrently (bounded by the fetcher's per-host and global limits). A
-    // service page redirected to a host that is not the agency's is not that agency's
-    // service: `redirect_offsite`.
+    // service page on, or redirected to, a host that is not the agency's is not that agency's
+    // service: `redirect_offsite`, unread.
     let agency_id = job.agency_id.as_str();
-    let scope = {
-        let mut hosts = job.vars.url_hosts();
-        hosts.extend(job.redirect_hosts.iter().map(|h| h.to_ascii_lowercase()));
-        super::fetch::RedirectScope { hosts }
-    };
     let scope = &scope;
     let mut results = futures::stream::iter(details)
         .map(|d| async move {
