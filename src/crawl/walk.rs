@@ -744,8 +744,9 @@ async fn walk(
 
 /// Decide which fetched links count as services, and count what was read.
 ///
-/// - A page robots.txt disallows was never read and is not known to be a service: it is a
-///   listing note, never a service in a denominator.
+/// - A page robots.txt disallows was never read: it is `excluded` (never a service in the
+///   denominator of a share, no finding of its own), and it leaves the agency's coverage
+///   incomplete (a listed service not observed, `Coverage::complete`).
 /// - Several pages carrying the same code are one service (the first read page, by URL),
 ///   with every URL in its evidence and a note, so every count and rule sees one set.
 fn settle_services(out: &mut AgencyCrawl) {
@@ -759,11 +760,12 @@ fn settle_services(out: &mut AgencyCrawl) {
     let disallowed = before - out.services.len();
     if disallowed > 0 {
         out.notes.push(format!(
-            "{disallowed} listed links are disallowed by robots.txt: not read, not counted as services"
+            "{disallowed} listed service pages are disallowed by robots.txt: not read, outside the shares; the agency is not fully assessed"
         ));
-        out.coverage
-            .excluded
-            .insert("robots_disallowed".into(), disallowed as i64);
+        out.coverage.excluded.insert(
+            crate::facts::ROBOTS_DISALLOWED.into(),
+            i64::try_from(disallowed).unwrap_or(i64::MAX),
+        );
     }
 
     // Group by code (services are sorted by code, then URL); pages without a code stay apart.
