@@ -592,7 +592,9 @@ pub struct Coverage {
     pub unread: std::collections::BTreeMap<String, i64>,
     /// Links a bound cut off: which bound, how many were dropped.
     pub truncated: Vec<Truncation>,
-    /// Links that are not counted as services, by why (`robots_disallowed`, `duplicate_code`).
+    /// Links not counted in the denominator, by why: `duplicate_code` (another page of the
+    /// same service), `robots_disallowed` (a listed service robots.txt forbids us to read:
+    /// not observed, so coverage is not complete).
     pub excluded: std::collections::BTreeMap<String, i64>,
     /// Why the listing itself stopped early, if it did.
     pub listing_error: Option<AssessReason>,
@@ -602,11 +604,15 @@ pub struct Coverage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Truncation {
     /// The bound: `crawl.max_pages_per_agency`, `profile.max_pages`, `links_per_page`,
-    /// `sample`.
+    /// `sample`; or `listing_end_unconfirmed` (the listing ended on a later page with no
+    /// service link that the profile cannot tell from a page that is no list).
     pub bound: String,
     /// Links (or pages) not followed because of it; 0 when unknown (pages never fetched).
     pub dropped: i64,
 }
+
+/// The [`Coverage::excluded`] key of listed service pages robots.txt disallows.
+pub const ROBOTS_DISALLOWED: &str = "robots_disallowed";
 
 impl Coverage {
     /// Services not read, whatever the reason.
@@ -614,14 +620,17 @@ impl Coverage {
         self.unread.values().sum()
     }
 
-    /// The listing was read to its end, no bound cut it, every listed service was read, and
-    /// the listing holds as many services as the portal announces (when it announces a total:
-    /// fewer means the listing stopped early without saying so, e.g. a later list page that
-    /// was a maintenance page).
+    /// The listing was read to its end, no bound cut it, every listed service was read (a
+    /// service page robots.txt forbids us to read is a listed service not observed: it is
+    /// `excluded` from the denominator of shares, which stay over services read, but the
+    /// agency is not fully assessed), and the listing holds as many services as the portal
+    /// announces (when it announces a total: fewer means the listing stopped early without
+    /// saying so, e.g. a later list page that was a maintenance page).
     pub fn complete(&self) -> bool {
         self.listing_error.is_none()
             && self.truncated.is_empty()
             && self.unread_total() == 0
+            && self.excluded.get(ROBOTS_DISALLOWED).is_none_or(|n| *n == 0)
             && self.listed > 0
             && self
                 .announced
@@ -632,6 +641,19 @@ impl Coverage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_robots_disallowed_service_leaves_coverage_incomplete_a_repeated_code_does_not() {
+        let mut c = Coverage {
+            listed: 4,
+            read: 4,
+            ..Coverage::default()
+        };
+        c.excluded.insert("duplicate_code".into(), 2);
+        assert!(c.complete());
+        c.excluded.insert(ROBOTS_DISALLOWED.into(), 1);
+        assert!(!c.complete());
+    }
 
     #[test]
     fn excerpt_is_bounded_and_collapses_whitespace() {

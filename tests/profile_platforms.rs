@@ -103,6 +103,14 @@ async fn every_platform_shape_is_read_by_its_profile_alone() {
             continue;
         }
         m.field(&run.agency_id, "agency could_not_assess", None, reason);
+        // Each shape's listing ends its own way (an empty page past the end, an empty items
+        // array, no next link, a null cursor): a normal end, the listing complete.
+        m.field(
+            &run.agency_id,
+            "coverage complete",
+            true,
+            run.coverage.complete(),
+        );
         for s in &run.services {
             if extracted
                 .insert((s.agency_id.clone(), s.url.clone()), s)

@@ -324,3 +324,118 @@ async fn a_listing_that_stops_on_a_maintenance_page_is_not_complete() {
         "{terminal}"
     );
 }
+
+/// The same for a portal that announces no total (the table shape): its listing stops on a
+/// maintenance page at page 2 (answered 200, in the portal's theme, no list on it). The page
+/// the pager promised is not a list page: the listing could not be assessed past page 1,
+/// coverage is not complete, and no aggregate finding of run 1 is resolved. Before, the
+/// maintenance page read as the listing's normal end (no new services, no pager).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_listing_without_a_total_that_stops_on_a_maintenance_page_is_not_complete() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+    });
+    let r1 = run(&setup, no_mail()).await;
+    let cov1 = &r1.coverage[AGENCY];
+    assert!(
+        cov1.complete() && cov1.announced.is_none() && cov1.listed > 10,
+        "run 1: {AGENCY} is listed over several pages without a total: {cov1:?}"
+    );
+    let store = Store::open(&served.db()).expect("store");
+    let aggregate = fails(&store, r1.run_id, Some(AGENCY), Some("agency"));
+    assert!(!aggregate.is_empty(), "run 1 has aggregate findings");
+    drop(store);
+    served
+        .handle
+        .mutate(|o| assert!(o.set_outage(AGENCY, Outage::ListMaintenance)))
+        .expect("mutate");
+    let r2 = run(&setup, no_mail()).await;
+    let cov = &r2.coverage[AGENCY];
+    assert!(cov.listed > 0 && cov.listed < cov1.listed, "{cov:?}");
+    assert!(!cov.complete(), "{cov:?}");
+    assert_eq!(
+        cov.listing_error,
+        Some(dvc_audit::facts::AssessReason::NoData),
+        "{cov:?}"
+    );
+    assert!(
+        set(&r2.diff.resolved).is_disjoint(&aggregate),
+        "aggregate findings resolved by a partial listing: {:?}",
+        r2.diff.resolved
+    );
+    // The run's notes name the page that was no list page.
+    assert!(
+        r2.notes
+            .iter()
+            .any(|n| n.starts_with(AGENCY) && n.contains("count=10") && n.contains("no list page")),
+        "{:?}",
+        r2.notes
+    );
+    let json = report_json(&r2);
+    assert!(
+        json["totals"]["agencies_incomplete"].as_i64() >= Some(1),
+        "{}",
+        json["totals"]
+    );
+}
+
+/// robots.txt starts to forbid half of an agency's listed service pages: they are listed
+/// services not observed, so the agency is not fully assessed (coverage incomplete, its
+/// aggregate findings not resolved on the allowed half), while its shares stay over the
+/// services read. Before, disallowed links left the denominator and coverage stayed complete:
+/// AGY-* were judged and resolved on the allowed subset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_robots_txt_forbids_leave_the_agency_not_fully_assessed() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = vec!["json".into()];
+        c.email.enabled = false;
+    });
+    let r1 = run(&setup, no_mail()).await;
+    assert!(r1.coverage[AGENCY].complete(), "{:?}", r1.coverage[AGENCY]);
+    let store = Store::open(&served.db()).expect("store");
+    let aggregate = fails(&store, r1.run_id, Some(AGENCY), Some("agency"));
+    assert!(!aggregate.is_empty(), "run 1 has aggregate findings");
+    drop(store);
+    let mut forbidden = 0;
+    served
+        .handle
+        .mutate(|o| {
+            let a = o.agency(AGENCY).expect("agency").clone();
+            let codes: Vec<String> = (0..a.service_count / 2)
+                .filter_map(|i| o.service_at(a.index, i).map(|s| s.code))
+                .collect();
+            for code in codes {
+                if let Some(s) = o.service(&code) {
+                    s.robots_disallowed = true;
+                    forbidden += 1;
+                }
+            }
+        })
+        .expect("mutate");
+    assert!(forbidden > 0);
+    let r2 = run(&setup, no_mail()).await;
+    let cov = &r2.coverage[AGENCY];
+    assert_eq!(
+        cov.excluded.get("robots_disallowed").copied(),
+        Some(forbidden),
+        "{cov:?}"
+    );
+    assert!(!cov.complete(), "{cov:?}");
+    assert!(
+        set(&r2.diff.resolved).is_disjoint(&aggregate),
+        "aggregate findings resolved on the allowed services only: {:?}",
+        r2.diff.resolved
+    );
+    let json = report_json(&r2);
+    let agency = json["agencies"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["facts"]["id"] == AGENCY))
+        .expect("agency in report.json")
+        .clone();
+    assert_eq!(agency["assessment"], "partial", "{}", agency["coverage"]);
+    // Shares stay over the services read.
+    assert_eq!(agency["services_read"].as_i64(), Some(cov.read));
+}

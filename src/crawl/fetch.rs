@@ -260,7 +260,8 @@ impl Fetcher {
     }
 
     /// [`fetch`](Self::fetch), following redirects only to hosts `scope` allows: a redirect
-    /// elsewhere is recorded (in `redirects`) and not followed (`redirect_offsite`).
+    /// elsewhere is recorded (in `redirects`) and not followed (`redirect_offsite`); a request
+    /// whose own URL is elsewhere is not sent (`redirect_offsite` too).
     pub async fn fetch_scoped(&self, req: &Request, scope: Option<&RedirectScope>) -> Fetched {
         let started = Instant::now();
         let mut rec = FetchRecord {
@@ -292,6 +293,19 @@ impl Fetcher {
                 return None;
             }
         };
+        // A link to a host outside the scope is not fetched at all (as a redirect there is not
+        // followed): a list row or item of another portal is not the agency's page.
+        if let Some(scope) = scope
+            && !scope.allows(&url)
+        {
+            rec.error = Some(err(
+                AssessReason::RedirectOffsite,
+                format!(
+                    "{url} is on a host that is not the agency's (portal, extra_hosts) nor in crawl.redirect_allow_hosts; not fetched"
+                ),
+            ));
+            return None;
+        }
         let mut method = req.method;
         let mut body = req.body.clone();
         // URLs of this chain, for loop detection: filled when the first redirect comes (most

@@ -414,6 +414,17 @@ async fn walk(
         }
     };
 
+    // The agency's hosts: its portal's (and URL-valued variables'), `extra_hosts` and
+    // `crawl.redirect_allow_hosts`. A list or detail page on, or redirected to, another host is
+    // not fetched (`redirect_offsite`): a merged agency's old portal that now redirects to its
+    // successor's, or a row linking to another portal, never gives another agency's services
+    // as this one's.
+    let scope = {
+        let mut hosts = job.vars.url_hosts();
+        hosts.extend(job.redirect_hosts.iter().map(|h| h.to_ascii_lowercase()));
+        super::fetch::RedirectScope { hosts }
+    };
+
     // 1. Listing. Stored pages are replayed only if this build read them with this profile
     // and these variables (the key); list entries also check their own fingerprint.
     let fingerprint = list_cache::listing_fingerprint(profile, &job.vars);
@@ -465,7 +476,10 @@ async fn walk(
                 None
             };
             let fetched = fetcher
-                .fetch(&to_request(&req, stored.as_ref().map(|(c, _)| c)))
+                .fetch_scoped(
+                    &to_request(&req, stored.as_ref().map(|(c, _)| c)),
+                    Some(&scope),
+                )
                 .await;
             progress.pages_done.fetch_add(1, Ordering::Relaxed);
             out.list_pages += 1;
@@ -542,6 +556,24 @@ async fn walk(
                     }
                     details.push(d);
                 }
+            }
+            if listed.end_unconfirmed
+                && !out
+                    .coverage
+                    .truncated
+                    .iter()
+                    .any(|t| t.bound == "listing_end_unconfirmed")
+            {
+                // The listing may go on past a page the profile cannot tell from its end.
+                out.notes.push(format!(
+                    "list page {}: {}",
+                    req.url,
+                    listed.notes.join("; ")
+                ));
+                out.coverage.truncated.push(Truncation {
+                    bound: "listing_end_unconfirmed".into(),
+                    dropped: 0,
+                });
             }
             if listed.next.is_none() && !listed.notes.is_empty() {
                 // Why the listing ended (last page, loop, cap): for the run log, not a problem.
@@ -632,14 +664,9 @@ async fn walk(
         .fetch_add(details.len() as u64, Ordering::Relaxed);
 
     // 3. Details, concurrently (bounded by the fetcher's per-host and global limits). A
-    // service page redirected to a host that is not the agency's is not that agency's
-    // service: `redirect_offsite`.
+    // service page on, or redirected to, a host that is not the agency's is not that agency's
+    // service: `redirect_offsite`, unread.
     let agency_id = job.agency_id.as_str();
-    let scope = {
-        let mut hosts = job.vars.url_hosts();
-        hosts.extend(job.redirect_hosts.iter().map(|h| h.to_ascii_lowercase()));
-        super::fetch::RedirectScope { hosts }
-    };
     let scope = &scope;
     let mut results = futures::stream::iter(details)
         .map(|d| async move {
@@ -717,8 +744,9 @@ async fn walk(
 
 /// Decide which fetched links count as services, and count what was read.
 ///
-/// - A page robots.txt disallows was never read and is not known to be a service: it is a
-///   listing note, never a service in a denominator.
+/// - A page robots.txt disallows was never read: it is `excluded` (never a service in the
+///   denominator of a share, no finding of its own), and it leaves the agency's coverage
+///   incomplete (a listed service not observed, `Coverage::complete`).
 /// - Several pages carrying the same code are one service (the first read page, by URL),
 ///   with every URL in its evidence and a note, so every count and rule sees one set.
 fn settle_services(out: &mut AgencyCrawl) {
@@ -732,11 +760,12 @@ fn settle_services(out: &mut AgencyCrawl) {
     let disallowed = before - out.services.len();
     if disallowed > 0 {
         out.notes.push(format!(
-            "{disallowed} listed links are disallowed by robots.txt: not read, not counted as services"
+            "{disallowed} listed service pages are disallowed by robots.txt: not read, outside the shares; the agency is not fully assessed"
         ));
-        out.coverage
-            .excluded
-            .insert("robots_disallowed".into(), disallowed as i64);
+        out.coverage.excluded.insert(
+            crate::facts::ROBOTS_DISALLOWED.into(),
+            i64::try_from(disallowed).unwrap_or(i64::MAX),
+        );
     }
 
     // Group by code (services are sorted by code, then URL); pages without a code stay apart.

@@ -77,6 +77,10 @@ pub struct ListOutcome {
     pub links_dropped: usize,
     /// The chain had more pages and stopped at the profile's `max_pages` (coverage says so).
     pub stopped_at_max_pages: bool,
+    /// The chain ended on a later page with no service link that the profile cannot tell
+    /// from a page that is no list page (it names no list `container`): whether the listing
+    /// really ended there is not observed (coverage says so).
+    pub end_unconfirmed: bool,
 }
 
 /// What a list page says by itself, before the chain's memory decides what is new: the part
@@ -107,6 +111,10 @@ pub struct ListScan {
     pub more: bool,
     /// Cursor pagination of a JSON listing: what the response says.
     pub cursor: Option<CursorScan>,
+    /// The page shows the list itself even if it has no row: the profile's list `container`
+    /// (HTML) or the items array (JSON).
+    #[serde(default)]
+    pub list_marker: bool,
 }
 
 /// One service link on a list page, with the request its detail page needs.
@@ -219,14 +227,53 @@ fn apply(
             None => next_request(profile, scan, request, state, new_links, &mut out),
         };
     }
-    // A page that announces a total (even 0) or whose JSON has the items array was understood.
-    let matched = !scan.items.is_empty() || out.total.is_some();
-    if !matched && state.pages == 1 && out.could_not_assess.is_none() {
+    // A page that announces a total (even 0), shows the list container or whose JSON has the
+    // items array was understood.
+    let matched = !scan.items.is_empty() || out.total.is_some() || scan.list_marker;
+    if !matched && out.could_not_assess.is_none() {
+        not_a_list_page(profile, state.pages, &mut out);
+    }
+    out
+}
+
+/// A page the profile recognises nothing on. The first page: the profile matched nothing.
+/// A later page was reached because the page before promised more (a next link, `more`, a
+/// cursor, new services): a page that is not a list (a maintenance, login or error page
+/// answered 200) is no end of the listing, which could not be read past it. Only a profile
+/// that names no list container cannot tell such a page from an empty last page: the end is
+/// then recorded as unconfirmed.
+fn not_a_list_page(profile: &Profile, page: u32, out: &mut ListOutcome) {
+    if page <= 1 {
         out.could_not_assess = Some(AssessReason::NoData);
         out.notes
             .push("the profile's listing matched nothing on the first page".into());
+        return;
     }
-    out
+    let missing = match &profile.listing.source {
+        ListSource::Html(h) => h.container.as_ref().map(|c| {
+            format!(
+                "no service link, no total and no list container `{}`",
+                c.text
+            )
+        }),
+        ListSource::Json(j) => Some(format!("no items array at `{}`", j.items)),
+    };
+    match missing {
+        Some(missing) => {
+            out.could_not_assess = Some(AssessReason::NoData);
+            out.next = None;
+            out.notes.push(format!(
+                "page {page} of the listing is no list page ({missing}; a maintenance, login or error page?): the listing was not read past it"
+            ));
+        }
+        None if out.next.is_none() => {
+            out.end_unconfirmed = true;
+            out.notes.push(format!(
+                "page {page} of the listing has no service link, and the profile names no list `container` to tell an empty last page from a page that is no list: the end of the listing is not confirmed"
+            ));
+        }
+        None => {}
+    }
 }
 
 fn new_detail(state: &mut ListState, item: &ListItem, out: &mut ListOutcome) {
@@ -337,6 +384,10 @@ fn html_scan(profile: &Profile, h: &HtmlListing, page: &Page, scan: &mut ListSca
         .as_ref()
         .and_then(|t| doc.select(&t.selector).next())
         .and_then(|e| parse_count(&element_text(e, 100)));
+    scan.list_marker = h
+        .container
+        .as_ref()
+        .is_some_and(|c| doc.select(&c.selector).next().is_some());
     scan.signals = detect_html(profile, &doc, &page.body, page.base_url(), &[]);
     scan.national = super::detail::national_links(profile, &doc)
         .into_iter()
@@ -475,6 +526,7 @@ fn json_scan(
         .as_ref()
         .and_then(|p| json.pointer(p))
         .and_then(Value::as_i64);
+    scan.list_marker = array.is_some();
     if array.is_some() && scan.items.is_empty() && scan.total.is_none() {
         // An empty list is an answer, not a profile that matched nothing.
         scan.total = Some(0);

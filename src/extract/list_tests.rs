@@ -158,3 +158,139 @@ fn links_over_the_per_page_bound_are_counted_not_silently_dropped() {
     let again = replay_list_page(&p, &scan, &req, &mut ListState::new(&vars));
     assert_eq!(again.links_dropped, extra);
 }
+
+/// Read `pages` along a chain (each answering the request the page before asked for) and give
+/// the last page's outcome; a replay of the stored scans gives the same.
+fn chain_end(profile: &Profile, pages: &[Page], vars: &AgencyVars) -> ListOutcome {
+    assert_replay_matches(profile, pages, vars);
+    let mut req = profile.start_requests(vars).expect("start").remove(0);
+    let mut state = ListState::new(vars);
+    let mut last = ListOutcome::default();
+    for page in pages {
+        let page = Page {
+            url: req.url.clone(),
+            final_url: req.url.clone(),
+            ..page.clone()
+        };
+        last = list_page(profile, &page, &req, &mut state);
+        match last.next.clone() {
+            Some(n) => req = n,
+            None => break,
+        }
+    }
+    last
+}
+
+const MAINTENANCE: &str =
+    "<html><body><h1>Hệ thống đang bảo trì</h1><p>Xin quay lại sau.</p></body></html>";
+
+/// A Liferay list page: rows `ids` inside the portlet's list (none past the end).
+fn liferay_page(ids: std::ops::Range<usize>) -> Page {
+    let rows: String = ids
+        .map(|i| format!("<li><div><div class=\"tb-td-3\"><a href=\"/dich-vu-cong/chi-tiet?id={i}\">Thủ tục {i}</a></div></div></li>"))
+        .collect();
+    Page::from_body(
+        "",
+        format!(
+            "<html><body><div class=\"portlet-body\"><ul class=\"ds-dvc\">{rows}</ul></div></body></html>"
+        ),
+    )
+}
+
+#[test]
+fn an_empty_last_page_with_the_list_on_it_ends_the_listing() {
+    let vars = AgencyVars::new("d", "https://dvc.d.test");
+    // Offset pagination without a pager: the page past the end has the list and no row.
+    let end = chain_end(
+        &profile("liferay"),
+        &[liferay_page(0..6), liferay_page(6..9), liferay_page(0..0)],
+        &vars,
+    );
+    assert_eq!(end.could_not_assess, None, "{:?}", end.notes);
+    assert!(!end.end_unconfirmed && end.next.is_none());
+    // The table shape: an empty table after the pager promised more is an end too.
+    let end = chain_end(
+        &profile("table"),
+        &[table_page("", 0..10, true), table_page("", 0..0, false)],
+        &vars,
+    );
+    assert_eq!(end.could_not_assess, None, "{:?}", end.notes);
+    assert!(!end.end_unconfirmed);
+}
+
+#[test]
+fn a_later_page_that_is_no_list_page_is_no_end() {
+    let vars = AgencyVars::new("d", "https://dvc.d.test");
+    for (id, first) in [
+        ("table", table_page("", 0..10, true)),
+        ("liferay", liferay_page(0..6)),
+    ] {
+        let end = chain_end(
+            &profile(id),
+            &[first, Page::from_body("", MAINTENANCE.to_string())],
+            &vars,
+        );
+        assert_eq!(end.could_not_assess, Some(AssessReason::NoData), "{id}");
+        assert!(end.next.is_none());
+        assert!(
+            end.notes
+                .iter()
+                .any(|n| n.contains("page 2") && n.contains("no list page")),
+            "{id}: {:?}",
+            end.notes
+        );
+    }
+}
+
+#[test]
+fn a_later_json_page_without_the_items_array_is_no_end() {
+    let p = profile("spa");
+    let vars = AgencyVars::new("s", "https://dvc.s.test").with("api", "https://api.s.test");
+    let first = Page::from_body(
+        "",
+        serde_json::json!({"content": [{"id": "001", "code": "1.001", "name": "Tên"}], "lastId": "001", "last": false})
+            .to_string(),
+    );
+    let error = Page::from_body("", r#"{"success":false,"data":null}"#.to_string());
+    let end = chain_end(&p, &[first.clone(), error], &vars);
+    assert_eq!(
+        end.could_not_assess,
+        Some(AssessReason::NoData),
+        "{:?}",
+        end.notes
+    );
+    // An empty array is an answer: the listing ended.
+    let empty = Page::from_body(
+        "",
+        serde_json::json!({"content": [], "lastId": null, "last": false}).to_string(),
+    );
+    let end = chain_end(&p, &[first, empty], &vars);
+    assert_eq!(end.could_not_assess, None, "{:?}", end.notes);
+    assert!(!end.end_unconfirmed);
+}
+
+#[test]
+fn an_empty_later_page_of_a_profile_without_a_list_container_is_an_unconfirmed_end() {
+    let mut p = (*profile("table")).clone();
+    if let ListSource::Html(h) = &mut p.listing.source {
+        h.container = None;
+    }
+    let vars = AgencyVars::new("d", "https://dvc.d.test");
+    let end = chain_end(
+        &p,
+        &[
+            table_page("", 0..10, true),
+            Page::from_body("", MAINTENANCE.to_string()),
+        ],
+        &vars,
+    );
+    assert_eq!(end.could_not_assess, None);
+    assert!(end.end_unconfirmed, "{:?}", end.notes);
+    // A later page with rows and no pager is the end, confirmed.
+    let end = chain_end(
+        &p,
+        &[table_page("", 0..10, true), table_page("", 10..12, false)],
+        &vars,
+    );
+    assert!(!end.end_unconfirmed && end.could_not_assess.is_none());
+}

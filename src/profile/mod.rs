@@ -117,6 +117,9 @@ pub struct HtmlListing {
     pub code: Option<Css>,
     pub name: Option<Css>,
     pub total: Option<Css>,
+    /// The list's own element (`[listing.html] container`), present on a list page with no
+    /// row: a later page without it (and without a link or a total) is no list page.
+    pub container: Option<Css>,
     /// Facts read inside each `item` (`[listing.html] item_facts`).
     pub item_facts: Option<FieldMap<Css>>,
 }

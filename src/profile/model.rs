@@ -52,6 +52,9 @@ pub struct RawHtmlListing {
     pub name: Option<Spanned<String>>,
     /// Element whose text holds the total number of services.
     pub total: Option<Spanned<String>>,
+    /// The list itself (e.g. its `table` or `ul`), present on a list page even when it has no
+    /// row: tells a legitimately empty last page from a page that is no list page at all.
+    pub container: Option<Spanned<String>>,
     /// Facts read from each `item` (selectors inside it), as on a detail page; the detail
     /// page wins field by field.
     pub item_facts: Option<Spanned<RawFields>>,

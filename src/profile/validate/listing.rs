@@ -68,6 +68,7 @@ impl Cx {
                 let code = self.opt_css(&h.code);
                 let name = self.opt_css(&h.name);
                 let total = self.opt_css(&h.total);
+                let container = self.opt_css(&h.container);
                 let item_facts = h.item_facts.as_ref().map(|f| {
                     if h.item.is_none() {
                         self.err(
@@ -89,6 +90,7 @@ impl Cx {
                     code,
                     name,
                     total,
+                    container,
                     item_facts,
                 }))
             }
