@@ -548,6 +548,11 @@ pub struct HostFacts {
     /// The chain as served, leaf first.
     pub chain: Vec<CertFacts>,
     pub http: HttpFacts,
+    /// The host does not offer HTTPS: its TLS port refused the connection (an observed
+    /// refusal, not silence or a timeout) on the address plain HTTP answered from. Then no
+    /// TLS, certificate or HSTS fact was observed (each is in `unknown`, saying so).
+    #[serde(default)]
+    pub https_refused: bool,
     pub error: Option<ErrorFact>,
     pub probed_at: String,
     /// Facts the probe could not observe although the host answered, each with the reason.

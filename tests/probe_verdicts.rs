@@ -1557,3 +1557,118 @@ async fn an_aia_issuer_whose_signature_cannot_be_checked_leaves_completeness_unk
         v.cna
     );
 }
+
+// ---- HTTPS not offered (the TLS port refuses, plain HTTP answers) -------------------------------
+
+/// Every host rule of the bundled pack.
+fn host_rule_ids() -> BTreeSet<String> {
+    rules()
+        .rules()
+        .iter()
+        .filter(|r| r.scope == dvc_audit::rules::Scope::Host)
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_host_whose_tls_port_refuses_while_plain_http_answers_offers_no_https() {
+    // Plain HTTP answers 200 without a redirect; nothing listens on the TLS port (refused)
+    // of the same address. Before: `error: connect`, every host rule could not assess, no
+    // finding for the worst transport state there is.
+    let root = Ca::root("Test Web Root");
+    let http_port = serve_http("200 OK", Vec::new()).await;
+    let port = closed_port();
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(f.error.is_none(), "{:#?}", f.error);
+    assert!(f.https_refused && f.reachable, "{f:#?}");
+    let fails = ["HTTP-003", "HTTP-004"];
+    let cna: Vec<String> = host_rule_ids()
+        .into_iter()
+        // AVL-001 passes (plain HTTP answered); TLS-003 is not applicable without a
+        // government anchor configured.
+        .filter(|id| !fails.contains(&id.as_str()) && id != "AVL-001" && id != "TLS-003")
+        .collect();
+    let cna: Vec<&str> = cna.iter().map(String::as_str).collect();
+    expect("HTTPS not offered", &f, &fails, &cna);
+    let v = verdicts(&f);
+    for o in v.outcomes.iter().filter(|o| cna.contains(&&*o.rule_id)) {
+        match &o.verdict {
+            Verdict::CouldNotAssess { detail, .. } => assert!(
+                detail.contains("HTTPS is not offered"),
+                "{}: {detail}",
+                o.rule_id
+            ),
+            other => panic!("{}: {other:?}", o.rule_id),
+        }
+    }
+    let https = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "HTTP-004")
+        .unwrap();
+    assert!(https.message_en.contains(HOST), "{}", https.message_en);
+}
+
+#[tokio::test]
+async fn a_tls_port_that_refuses_while_plain_http_redirects_is_still_no_https() {
+    // http:// redirects to https:// on the same host, whose TLS port refuses: the citizen is
+    // sent to an address that does not answer. HTTP-003 passes (it redirects); HTTP-004 fails.
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec![format!("Location: https://{HOST}:{port}/")],
+    )
+    .await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(f.https_refused && f.http.https_redirect, "{f:#?}");
+    let v = verdicts(&f);
+    assert_eq!(v.fails, set(&["HTTP-004"]), "{:#?}", v.outcomes);
+}
+
+#[tokio::test]
+async fn a_tls_port_that_never_answers_is_unknown_not_https_refused() {
+    // Silence on the TLS port (accepted, never a word) is not a refusal: the host's HTTPS is
+    // unknown even though plain HTTP answered.
+    let root = Ca::root("Test Web Root");
+    let http_port = serve_http("200 OK", Vec::new()).await;
+    let port = serve_silent().await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, http_port);
+    c.handshake_timeout = std::time::Duration::from_millis(500);
+    let f = probe_host(&c, HOST, port).await;
+    assert!(!f.https_refused, "{f:#?}");
+    assert_eq!(
+        f.error.as_ref().map(|e| e.kind),
+        Some(AssessReason::Timeout)
+    );
+    let v = verdicts(&f);
+    assert!(v.fails.is_empty(), "{:#?}", v.fails);
+}
+
+#[tokio::test]
+async fn a_refused_tls_port_with_plain_http_also_refused_is_an_outage() {
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(!f.https_refused && !f.reachable, "{f:#?}");
+    assert_eq!(
+        f.error.as_ref().map(|e| e.kind),
+        Some(AssessReason::Connect)
+    );
+    assert!(verdicts(&f).fails.is_empty());
+}

@@ -179,6 +179,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
             },
             final_url: h.url.clone(),
         },
+        https_refused: false,
         error: None,
         probed_at: "2026-11-27T05:00:00Z".into(),
         unknown: Vec::new(),

@@ -59,9 +59,20 @@ pub async fn plain(
     host: &str,
     http_port: u16,
 ) -> (HttpFacts, Option<Failure>) {
+    let (facts, failure, _) = plain_from(client, host, http_port).await;
+    (facts, failure)
+}
+
+/// [`plain`], with the address the first plain-HTTP request was answered from (when it was).
+pub async fn plain_from(
+    client: &reqwest::Client,
+    host: &str,
+    http_port: u16,
+) -> (HttpFacts, Option<Failure>, Option<std::net::SocketAddr>) {
     let mut facts = HttpFacts::default();
+    let mut from = None;
     let Ok(mut url) = Url::parse(&format!("http://{}:{http_port}/", host_for_url(host))) else {
-        return (facts, None);
+        return (facts, None, from);
     };
     let mut seen = vec![url.clone()];
     for hop in 0..=MAX_REDIRECTS {
@@ -77,18 +88,19 @@ pub async fn plain(
                 } else {
                     format!("request {} of the redirect chain ({url})", hop + 1)
                 };
-                return (facts, Some(classify(&e, &what)));
+                return (facts, Some(classify(&e, &what)), from);
             }
         };
         if hop == 0 {
             facts.http_reachable = true;
+            from = resp.remote_addr();
         }
         facts.final_url = url.to_string();
         if let Some(f) = unusable_status(resp.status(), url.as_str())
             .or_else(|| access_refused(resp.status(), url.as_str()))
             && !facts.https_redirect
         {
-            return (facts, Some(f));
+            return (facts, Some(f), from);
         }
         let next = resp
             .status()
@@ -120,6 +132,7 @@ pub async fn plain(
                             "plain HTTP redirect chain loops back to {next}"
                         )),
                     )),
+                    from,
                 );
             }
             if hop == MAX_REDIRECTS {
@@ -132,13 +145,14 @@ pub async fn plain(
                              {MAX_REDIRECTS} redirects"
                         )),
                     )),
+                    from,
                 );
             }
         }
         seen.push(next.clone());
         url = next;
     }
-    (facts, None)
+    (facts, None, from)
 }
 
 /// A 429 or 5xx answer: the server (or a WAF / load balancer in front of it) did not answer

@@ -187,17 +187,18 @@ impl Prober {
         let plain = async {
             let _p = gate.acquire().await;
             match &self.http {
-                Ok(client) => http::plain(client, host, c.http_port).await,
+                Ok(client) => http::plain_from(client, host, c.http_port).await,
                 Err(e) => (
                     Default::default(),
                     Some(net::Failure::new(
                         AssessReason::Connect,
                         format!("no HTTP client: {e}"),
                     )),
+                    None,
                 ),
             }
         };
-        let (hs13, (plain, mut plain_failure)) = tokio::join!(hs13, plain);
+        let (hs13, (plain, mut plain_failure, plain_from)) = tokio::join!(hs13, plain);
         facts.http = plain;
         // A plain-HTTP 403 is settled against the HTTPS side below, when there is one.
         let tls_dead = matches!(&hs13, Err((f, _)) if !f.peer_answered());
@@ -217,6 +218,15 @@ impl Prober {
         if let Err((f, _)) = &hs13
             && !f.peer_answered()
         {
+            if f.connection_refused
+                && facts.http.http_reachable
+                && plain_from.is_some_and(|a| a.ip() == addr.ip())
+            {
+                // The address that answered plain HTTP refused the TLS port: an observed
+                // "no HTTPS here", not an outage.
+                https_not_offered(&mut facts, addr);
+                return facts;
+            }
             // Nothing listens on the TLS port: no point asking more questions of it.
             facts.reachable = facts.http.http_reachable;
             facts.error = Some(f.clone().into());
@@ -814,6 +824,26 @@ impl Prober {
             }
         }
         out
+    }
+}
+
+/// The host's TLS port at `addr` refused the connection while plain HTTP answered from the
+/// same address: HTTPS is not offered (`https_refused`, HTTP-004's finding). Plain HTTP's facts
+/// stand as observed (HTTP-003 judges them); nothing about TLS, the certificate or HSTS was
+/// observed, and each says why.
+fn https_not_offered(facts: &mut HostFacts, addr: SocketAddr) {
+    facts.https_refused = true;
+    facts.reachable = true;
+    let why = format!(
+        "HTTPS is not offered: {addr} refused the connection on the TLS port while plain HTTP \
+         answered from the same address; no TLS handshake, certificate or HSTS header to observe"
+    );
+    for fact in ["tls", "cert", "chain", "http.hsts"] {
+        unknown(
+            facts,
+            fact,
+            net::Failure::new(AssessReason::Connect, why.clone()),
+        );
     }
 }
 

@@ -17,6 +17,9 @@ pub struct Failure {
     /// An HTTP 403 that may be access refused to the probe (a WAF, a bot filter) rather than
     /// the site's own answer: the HTTP probe settles it against the HTTPS side.
     pub refused: bool,
+    /// The TCP connect was refused (RST to the SYN, `ECONNREFUSED`): a host that answered,
+    /// saying nothing listens on the port. Not a timeout, not an unreachable network.
+    pub connection_refused: bool,
 }
 
 impl Failure {
@@ -25,6 +28,7 @@ impl Failure {
             kind,
             message: message.into(),
             refused: false,
+            connection_refused: false,
         }
     }
     pub fn tls(message: impl Into<String>) -> Self {
@@ -86,10 +90,10 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, F
             "connect to {addr} timed out after {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) => Err(Failure::new(
-            AssessReason::Connect,
-            format!("connect to {addr}: {e}"),
-        )),
+        Ok(Err(e)) => Err(Failure {
+            connection_refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
+            ..Failure::new(AssessReason::Connect, format!("connect to {addr}: {e}"))
+        }),
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)

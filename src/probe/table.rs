@@ -29,6 +29,12 @@ pub fn render_table(f: &HostFacts) -> String {
     if let Some(e) = &f.error {
         row("error", format!("{}: {}", e.kind, e.message));
     }
+    if f.https_refused {
+        row(
+            "https",
+            "not offered (the TLS port refused the connection; plain HTTP answered)".into(),
+        );
+    }
     let t = &f.tls;
     if !t.versions.is_empty() {
         row("tls.version", format!("{} {}", t.version, t.cipher));
