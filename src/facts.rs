@@ -464,6 +464,13 @@ pub struct LeafFacts {
     pub publicly_trusted: bool,
     /// Names of the anchor sets that verify the chain: `web` and configured names.
     pub trusted_by: Vec<String>,
+    /// Names of the anchor sets under which the leaf was issued: those whose chain verifies
+    /// once completed from the known intermediates (anchor files, `intermediates`, an AIA
+    /// certificate proven to be the issuer), at a moment inside the leaf's validity. So an
+    /// expired, not-yet-valid or incompletely served certificate is still known by its issuer
+    /// (who issued it is TLS-003's question; its dates and chain are other rules').
+    #[serde(default)]
+    pub issued_by: Vec<String>,
     pub chain_complete: bool,
     pub self_signed: bool,
     pub key: KeyFacts,

@@ -1672,3 +1672,133 @@ async fn a_refused_tls_port_with_plain_http_also_refused_is_an_outage() {
     );
     assert!(verdicts(&f).fails.is_empty());
 }
+
+// ---- TLS-003: judged on who issued the certificate, not on its other defects -------------------
+
+/// The bundled pack with `government_anchor = "gov"`.
+fn gov_rules() -> &'static RuleSet {
+    static SET: OnceLock<RuleSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut set = match RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let settings = dvc_audit::rules::RuleSettings {
+            params: [("government_anchor".to_string(), toml::Value::from("gov"))].into(),
+            ..Default::default()
+        };
+        set.configure(&settings).unwrap();
+        set
+    })
+}
+
+/// Failing host rules under [`gov_rules`].
+fn gov_fails(f: &HostFacts) -> BTreeSet<String> {
+    let agency = AgencyFacts {
+        id: "verdicts".into(),
+        name: "Verdicts".into(),
+        name_en: "Verdicts".into(),
+        kind: AgencyKind::Province,
+        portal: format!("https://{HOST}/"),
+        platform: String::new(),
+        jurisdiction: String::new(),
+    };
+    gov_rules()
+        .agency_scope(&agency)
+        .evaluate_host(f)
+        .into_iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail))
+        .map(|o| o.rule_id.to_string())
+        .collect()
+}
+
+/// A government PKI (root + issuing CA, both in the `gov` anchor file) beside the web root;
+/// serve `chain` (with HSTS) and probe it.
+async fn gov_case(
+    web: &Ca,
+    gov: &[&Ca],
+    chain: Vec<CertificateDer<'static>>,
+    leaf: &LeafSpec,
+) -> HostFacts {
+    let mut serve = Serve::new(chain, leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let mut c = cfg(std::slice::from_ref(&web.cert), port, closed_port());
+    c.anchors.push(dvc_audit::probe::AnchorSet {
+        name: "gov".into(),
+        certs: gov.iter().map(|ca| ca.cert.clone()).collect(),
+    });
+    probe_host(&c, HOST, port).await
+}
+
+#[tokio::test]
+async fn a_government_issued_certificate_with_other_defects_is_not_blamed_on_its_issuer() {
+    // Before: an expired, not-yet-valid or incompletely served VGCA-issued leaf had
+    // `trusted_by = []`, and TLS-003 failed with "use a government-issued certificate" beside
+    // the real finding (TLS-005, TLS-007, TLS-013), on a host that already has one.
+    let web = Ca::root("Test Web Root");
+    let gov = Ca::root("Test Government Root");
+    let issuing = gov.intermediate("Test Government Issuing CA");
+    let anchors = [&gov, &issuing];
+
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-002"]),
+        "valid, government only: {f:#?}"
+    );
+
+    let leaf = LeafSpec::new(HOST).valid(-100, -3);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(gov_fails(&f), set(&["TLS-005"]), "expired: {:#?}", f.cert);
+
+    let leaf = LeafSpec::new(HOST).valid(3, 90);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-007"]),
+        "not yet valid: {:#?}",
+        f.cert
+    );
+
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(&web, &anchors, vec![issuing.issue(&leaf)], &leaf).await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-013"]),
+        "intermediate not served: {:#?}",
+        f.cert
+    );
+    assert!(f.cert.issued_by.iter().any(|s| s == "gov"), "{:#?}", f.cert);
+
+    // A publicly issued certificate is still TLS-003's finding, whatever else is wrong with it.
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(&web, &anchors, vec![web.issue(&leaf)], &leaf).await;
+    assert_eq!(gov_fails(&f), set(&["TLS-003"]), "web-issued: {f:#?}");
+    let leaf = LeafSpec::new(HOST).valid(-100, -3);
+    let f = gov_case(&web, &anchors, vec![web.issue(&leaf)], &leaf).await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-003", "TLS-005"]),
+        "web-issued, expired: {f:#?}"
+    );
+}

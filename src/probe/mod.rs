@@ -499,6 +499,7 @@ impl Prober {
             // finding's evidence as a statement: replaced by what was and was not observed.
             drop_gap_guess(facts);
             facts.cert.verify_errors.push(said.clone());
+            issuer_unknown(facts, &net::Failure::new(f.kind, said.clone()));
             unknown(
                 facts,
                 "cert.chain_complete",
@@ -558,6 +559,10 @@ impl Prober {
             // unknown (neither TLS-013's finding nor its pass).
             let said =
                 format!("AIA caIssuers {url} holds {subject}, named as the issuer, but {doubt}");
+            issuer_unknown(
+                facts,
+                &net::Failure::new(AssessReason::Decode, said.clone()),
+            );
             unknown(
                 facts,
                 "cert.chain_complete",
@@ -589,6 +594,12 @@ impl Prober {
             u64::try_from(now.unix_timestamp()).unwrap_or_default(),
         ));
         let with = self.trust.judge(&extended, host, unix);
+        // The issuer the server left out is proven: the leaf is known by it.
+        for name in with.issued_by {
+            if !facts.cert.issued_by.contains(&name) {
+                facts.cert.issued_by.push(name);
+            }
+        }
         facts.cert.verify_errors.push(format!(
             "AIA caIssuers {url} holds the missing certificate {}{}",
             fetched.subject,
@@ -665,6 +676,7 @@ impl Prober {
             trusted: !verdict.trusted_by.is_empty(),
             publicly_trusted: verdict.trusted_by.iter().any(|n| n == trust::WEB),
             trusted_by: verdict.trusted_by,
+            issued_by: verdict.issued_by,
             chain_complete: verdict.chain_complete,
             self_signed: leaf.self_signed,
             weak_key: cert::weak_key(&leaf.key),
@@ -713,6 +725,18 @@ impl Prober {
                     );
                 }
             }
+        }
+        if l.weak_sig_in_chain && l.issued_by.is_empty() {
+            // The verifier refuses SHA-1/MD5 signatures: no set can vouch for such a chain,
+            // so who issued it is not observed (it is not "nobody's").
+            unknown(
+                facts,
+                "cert.issued_by",
+                net::Failure::new(
+                    AssessReason::Decode,
+                    "the chain carries a SHA-1/MD5 signature, which the verifier does not accept: the leaf's issuer could not be verified",
+                ),
+            );
         }
         l.missing_issuer_url = verdict.missing_issuer_url;
         if !ocsp.is_empty() {
@@ -843,6 +867,21 @@ fn https_not_offered(facts: &mut HostFacts, addr: SocketAddr) {
             facts,
             fact,
             net::Failure::new(AssessReason::Connect, why.clone()),
+        );
+    }
+}
+
+/// The served chain ends at an issuer that was not observed (`why`): under which anchor set the
+/// leaf was issued is unknown, unless a set already vouches for it.
+fn issuer_unknown(facts: &mut HostFacts, why: &net::Failure) {
+    if facts.cert.issued_by.is_empty() {
+        unknown(
+            facts,
+            "cert.issued_by",
+            net::Failure::new(
+                why.kind,
+                format!("the leaf's issuer was not observed ({})", why.message),
+            ),
         );
     }
 }
