@@ -538,6 +538,11 @@ pub struct HstsFacts {
 pub struct HttpFacts {
     /// `http://host/` answers with a redirect to `https://` on the same host.
     pub https_redirect: bool,
+    /// `http://host/`'s redirect chain reaches `https://` on another host (a merged agency's
+    /// new portal, `www.`): the citizen is sent to HTTPS, though not on this name
+    /// (`final_url` says where).
+    #[serde(default)]
+    pub https_redirect_offsite: bool,
     /// Plain HTTP was reachable at all.
     pub http_reachable: bool,
     pub hsts: HstsFacts,

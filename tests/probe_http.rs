@@ -60,7 +60,13 @@ async fn redirect_to_https_and_hsts() {
 }
 
 #[tokio::test]
-async fn redirect_to_another_host_is_not_an_https_redirect() {
+async fn redirect_to_https_on_another_host_is_an_offsite_https_redirect() {
+    // This test used to pin `https_redirect == false` for a redirect to another host, so that
+    // HTTP-003 read it as "serves plain HTTP without redirecting to HTTPS", which is false:
+    // the citizen is sent to HTTPS. `https_redirect` still means "on this host" (HSTS for this
+    // name cannot be set over a redirect elsewhere; HTTP-001 judges https://HOST/ itself), and
+    // the cross-host case is its own fact. Once the chain reaches https://, where plain HTTP
+    // sends the citizen is observed: the target failing (DNS here) leaves nothing unknown.
     let (cfg, port) = setup(
         vec![],
         "302 Found",
@@ -70,8 +76,39 @@ async fn redirect_to_another_host_is_not_an_https_redirect() {
     let f = probe_host(&cfg, HOST, port).await;
     assert!(f.http.http_reachable);
     assert!(!f.http.https_redirect);
+    assert!(f.http.https_redirect_offsite, "{:#?}", f.http);
     assert_eq!(f.http.final_url, "https://elsewhere.invalid/");
+    assert!(
+        !f.unknown.iter().any(|u| u.fact.starts_with("http.https")),
+        "{:#?}",
+        f.unknown
+    );
     assert!(!f.http.hsts.present);
+}
+
+#[tokio::test]
+async fn plain_http_redirect_to_plain_http_elsewhere_is_no_https_redirect() {
+    // A hop to another host over plain HTTP that then serves the page: no HTTPS anywhere.
+    let other = serve_http("200 OK", vec![]).await;
+    let (mut cfg, port) = setup(
+        vec![],
+        "302 Found",
+        vec![format!("Location: http://elsewhere.sandbox.test:{other}/")],
+    )
+    .await;
+    cfg.pin("elsewhere.sandbox.test", other, LOCALHOST);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.http.http_reachable);
+    assert!(
+        !f.http.https_redirect && !f.http.https_redirect_offsite,
+        "{:#?}",
+        f.http
+    );
+    assert!(
+        !f.unknown.iter().any(|u| u.fact.starts_with("http.")),
+        "{:#?}",
+        f.unknown
+    );
 }
 
 #[tokio::test]

@@ -1802,3 +1802,41 @@ async fn a_government_issued_certificate_with_other_defects_is_not_blamed_on_its
         "web-issued, expired: {f:#?}"
     );
 }
+
+// ---- a plain-HTTP redirect to HTTPS on another host ---------------------------------------------
+
+#[tokio::test]
+async fn plain_http_redirecting_to_https_on_another_host_is_an_https_redirect() {
+    // http://HOST/ answers 301 to https://NEW/ (a merged agency's new portal, `www.`), which
+    // answers. The citizen is sent to HTTPS: before, HTTP-003 failed with "serves plain HTTP
+    // without redirecting to HTTPS", which is false. This name's own HTTPS and HSTS are judged
+    // on https://HOST/ by the TLS rules and HTTP-001.
+    const NEW: &str = "new.verdicts.sandbox.test";
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let new_leaf = LeafSpec::new(NEW);
+    let new_port = serve_tls(Serve::new(
+        vec![root.issue(&new_leaf)],
+        new_leaf.private_key(),
+    ))
+    .await;
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec![format!("Location: https://{NEW}:{new_port}/")],
+    )
+    .await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, http_port);
+    c.pin(NEW, new_port, LOCALHOST);
+    let f = probe_host(&c, HOST, port).await;
+    expect("offsite https redirect", &f, &[], &[]);
+    assert!(
+        f.http.http_reachable && !f.http.https_redirect,
+        "{:#?}",
+        f.http
+    );
+    assert!(f.http.https_redirect_offsite, "{:#?}", f.http);
+    assert_eq!(f.http.final_url, format!("https://{NEW}:{new_port}/"));
+}

@@ -174,6 +174,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         chain: Vec::new(),
         http: HttpFacts {
             https_redirect: h.https_redirect,
+            https_redirect_offsite: false,
             http_reachable: true,
             hsts: HstsFacts {
                 present: h.hsts,

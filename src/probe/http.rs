@@ -44,7 +44,8 @@ pub fn client(
     b.build()
 }
 
-/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL. The
+/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host (or, `https_redirect_offsite`,
+/// on another host), final URL. The
 /// failure is `Some` when whether plain HTTP redirects to HTTPS could not be observed, and
 /// why: the first request failed for a reason other than "nothing listens" (refused); a later
 /// hop failed or timed out before a final answer; the chain ran past [`MAX_REDIRECTS`] or
@@ -52,8 +53,8 @@ pub fn client(
 /// 5xx or 403 (`http_status`: an overloaded server, or access refused to the probe; a 403
 /// the HTTPS side does not share is the site's own answer, settled by the caller with
 /// [`is_refusal`]), which says nothing about the site's redirect. A chain cut short is
-/// unknown, never "no redirect". Once a same-host HTTPS redirect has been seen, the fact is
-/// observed and what happens further down the chain does not change it.
+/// unknown, never "no redirect". Once an HTTPS redirect has been seen (same host or not), the
+/// fact is observed and what happens further down the chain does not change it.
 pub async fn plain(
     client: &reqwest::Client,
     host: &str,
@@ -80,7 +81,7 @@ pub async fn plain_from(
             Ok(r) => r,
             Err(e) if hop == 0 && refused(&e) => break,
             Err(e) => {
-                if facts.https_redirect {
+                if sent_to_https(&facts) {
                     break;
                 }
                 let what = if hop == 0 {
@@ -98,7 +99,7 @@ pub async fn plain_from(
         facts.final_url = url.to_string();
         if let Some(f) = unusable_status(resp.status(), url.as_str())
             .or_else(|| access_refused(resp.status(), url.as_str()))
-            && !facts.https_redirect
+            && !sent_to_https(&facts)
         {
             return (facts, Some(f), from);
         }
@@ -109,8 +110,12 @@ pub async fn plain_from(
             .flatten();
         drop(resp);
         let Some(next) = next else { break };
-        if next.scheme() == "https" && !facts.https_redirect {
-            facts.https_redirect = same_host(&next, host);
+        if next.scheme() == "https" {
+            if same_host(&next, host) {
+                facts.https_redirect = true;
+            } else if !facts.https_redirect {
+                facts.https_redirect_offsite = true;
+            }
         }
         if next.scheme() != "https" && next.scheme() != "http" {
             break;
@@ -122,7 +127,7 @@ pub async fn plain_from(
             break;
         }
         facts.final_url = next.to_string();
-        if !facts.https_redirect {
+        if !sent_to_https(&facts) {
             if seen.contains(&next) {
                 return (
                     facts,
@@ -153,6 +158,12 @@ pub async fn plain_from(
         url = next;
     }
     (facts, None, from)
+}
+
+/// The chain has reached `https://`, on this host or another: where plain HTTP sends the
+/// citizen is observed, and what happens further down the chain does not change it.
+fn sent_to_https(facts: &HttpFacts) -> bool {
+    facts.https_redirect || facts.https_redirect_offsite
 }
 
 /// A 429 or 5xx answer: the server (or a WAF / load balancer in front of it) did not answer

@@ -96,6 +96,12 @@ pub fn render_table(f: &HostFacts) -> String {
     let h = &f.http;
     row("http.http_reachable", h.http_reachable.to_string());
     row("http.https_redirect", h.https_redirect.to_string());
+    if h.https_redirect_offsite {
+        row(
+            "http.https_redirect_offsite",
+            "true (to HTTPS on another host)".into(),
+        );
+    }
     row("http.final_url", h.final_url.clone());
     let hsts = if h.hsts.present {
         format!(
