@@ -554,6 +554,10 @@ pub struct HttpFacts {
 pub struct HostFacts {
     pub name: String,
     pub port: i64,
+    /// The address (`ip:port`) the TLS questions were asked of: the first of the name's
+    /// addresses (at most 4, in the resolver's order) that answered; empty when none did.
+    #[serde(default)]
+    pub address: String,
     pub reachable: bool,
     pub tls: TlsFacts,
     pub cert: LeafFacts,

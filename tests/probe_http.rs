@@ -219,3 +219,39 @@ async fn many_hosts_in_order() {
         facts[1]
     );
 }
+
+#[tokio::test]
+async fn a_name_whose_first_address_refuses_is_probed_on_the_next_one() {
+    // A dual-stack name whose first address does not answer on the inspection network (here
+    // 127.0.0.2, where nothing listens) and whose second does (127.0.0.1). Before, only the
+    // first address was asked: `error: connect`, every host rule could not assess, while the
+    // crawler (which tries every address) read the site.
+    let (mut cfg, port) = setup(vec![], "200 OK", vec![]).await;
+    let first = std::net::IpAddr::from([127, 0, 0, 2]);
+    cfg.pin_all(HOST, port, &[first, LOCALHOST]);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.error.is_none(), "{:#?}", f.error);
+    assert!(f.reachable && f.cert.trusted, "{f:#?}");
+    assert_eq!(f.address, format!("127.0.0.1:{port}"));
+}
+
+#[tokio::test]
+async fn every_address_refusing_is_one_connect_error_naming_each() {
+    let port = closed_port();
+    let mut cfg = config(&[], &[]);
+    cfg.pin_all(
+        HOST,
+        port,
+        &[std::net::IpAddr::from([127, 0, 0, 2]), LOCALHOST],
+    );
+    cfg.http_port = closed_port();
+    let f = probe_host(&cfg, HOST, port).await;
+    let e = f.error.expect("error fact");
+    assert_eq!(e.kind, AssessReason::Connect, "{}", e.message);
+    assert!(
+        e.message.contains("127.0.0.2") && e.message.contains("127.0.0.1"),
+        "{}",
+        e.message
+    );
+    assert!(f.address.is_empty());
+}

@@ -185,6 +185,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
             final_url: h.url.clone(),
         },
         https_refused: false,
+        address: String::new(),
         error: None,
         probed_at: "2026-11-27T05:00:00Z".into(),
         unknown: Vec::new(),

@@ -20,7 +20,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// name only), no proxy, no automatic redirects, bounded times.
 pub fn client(
     tls: rustls::ClientConfig,
-    pins: &std::collections::BTreeMap<String, std::net::SocketAddr>,
+    pins: &std::collections::BTreeMap<String, Vec<std::net::SocketAddr>>,
     connect_timeout: Duration,
     total_timeout: Duration,
     guard: Option<&crate::crawl::client::AddressPolicy>,
@@ -36,10 +36,24 @@ pub fn client(
     if let Some(policy) = guard {
         b = b.dns_resolver(crate::crawl::client::guarded_resolver(policy.clone()));
     }
-    for (key, addr) in pins {
+    // reqwest pins by name only: every address pinned for the name, on any port, in order,
+    // with port 0 so the port is the URL's (an `http://host/` URL names none: a pin's 443
+    // would otherwise be used for it).
+    let mut by_host: std::collections::BTreeMap<&str, Vec<std::net::SocketAddr>> =
+        std::collections::BTreeMap::new();
+    for (key, addrs) in pins {
         if let Some((host, _port)) = key.rsplit_once(':') {
-            b = b.resolve(host, *addr);
+            let all = by_host.entry(host).or_default();
+            for a in addrs {
+                let a = std::net::SocketAddr::new(a.ip(), 0);
+                if !all.contains(&a) {
+                    all.push(a);
+                }
+            }
         }
+    }
+    for (host, addrs) in by_host {
+        b = b.resolve_to_addrs(host, &addrs);
     }
     b.build()
 }

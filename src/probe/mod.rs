@@ -157,32 +157,59 @@ impl Prober {
             ..HostFacts::default()
         };
         let c = &self.cfg;
-        let addr = match net::resolve(&c.resolve, host, port, c.connect_timeout).await {
+        let addrs = match net::resolve(&c.resolve, host, port, c.connect_timeout).await {
             Ok(a) => a,
             Err(f) => {
                 facts.error = Some(f.into());
                 return facts;
             }
         };
-        if let Some(guard) = &c.address_guard
-            && !guard.permits(addr.ip())
-        {
-            facts.error = Some(crate::facts::ErrorFact {
-                kind: crate::facts::AssessReason::Connect,
-                message: format!(
-                    "{host} resolves to {}, a private/loopback/link-local address not allowed by crawl.allow_private",
-                    addr.ip()
-                ),
-            });
-            return facts;
-        }
+        // The guard drops what it does not permit (as the crawler's resolver does); a name
+        // with no permitted address is not connected to at all.
+        let addrs: Vec<SocketAddr> = match &c.address_guard {
+            Some(guard) => {
+                let permitted: Vec<SocketAddr> = addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| guard.permits(a.ip()))
+                    .collect();
+                if permitted.is_empty() {
+                    facts.error = Some(crate::facts::ErrorFact {
+                        kind: crate::facts::AssessReason::Connect,
+                        message: format!(
+                            "{host} resolves to {}, a private/loopback/link-local address not allowed by crawl.allow_private",
+                            addrs
+                                .first()
+                                .map(|a| a.ip().to_string())
+                                .unwrap_or_default()
+                        ),
+                    });
+                    return facts;
+                }
+                permitted
+            }
+            None => addrs,
+        };
         let gate = Semaphore::new(c.max_conns_per_host.max(1));
         let gate = &gate;
 
-        // Phase 1: TLS 1.3 and plain HTTP together.
+        // Phase 1: TLS 1.3 and plain HTTP together. TLS 1.3 asks the name's addresses in order
+        // until one answers (a dual-stack name whose IPv6 does not work on the inspection
+        // network is probed over IPv4); every later question goes to that address.
         let hs13 = async {
-            let _p = gate.acquire().await;
-            self.handshake(&rustls::version::TLS13, addr, host).await
+            let mut tried: Vec<(SocketAddr, net::Failure)> = Vec::new();
+            for a in &addrs {
+                let r = {
+                    let _p = gate.acquire().await;
+                    self.handshake(&rustls::version::TLS13, *a, host).await
+                };
+                match r {
+                    Err((f, _)) if !f.peer_answered() => tried.push((*a, f)),
+                    r => return (Some(*a), r, tried),
+                }
+            }
+            let failure = none_answered(&tried);
+            (None, Err((failure, tls::Seen::default())), tried)
         };
         let plain = async {
             let _p = gate.acquire().await;
@@ -198,7 +225,8 @@ impl Prober {
                 ),
             }
         };
-        let (hs13, (plain, mut plain_failure, plain_from)) = tokio::join!(hs13, plain);
+        let ((answered, hs13, tried), (plain, mut plain_failure, plain_from)) =
+            tokio::join!(hs13, plain);
         facts.http = plain;
         // A plain-HTTP 403 is settled against the HTTPS side below, when there is one.
         let tls_dead = matches!(&hs13, Err((f, _)) if !f.peer_answered());
@@ -215,23 +243,28 @@ impl Prober {
             }
             unknown(&mut facts, "http.https_redirect", f);
         }
-        if let Err((f, _)) = &hs13
-            && !f.peer_answered()
-        {
-            if f.connection_refused
+        let Some(addr) = answered else {
+            // The address that answered plain HTTP refused the TLS port: an observed "no
+            // HTTPS here", not an outage.
+            let refused = tried.iter().find(|(a, f)| {
+                f.connection_refused && plain_from.is_some_and(|p| p.ip() == a.ip())
+            });
+            if let Some((a, _)) = refused
                 && facts.http.http_reachable
-                && plain_from.is_some_and(|a| a.ip() == addr.ip())
             {
-                // The address that answered plain HTTP refused the TLS port: an observed
-                // "no HTTPS here", not an outage.
-                https_not_offered(&mut facts, addr);
+                https_not_offered(&mut facts, *a);
                 return facts;
             }
             // Nothing listens on the TLS port: no point asking more questions of it.
             facts.reachable = facts.http.http_reachable;
-            facts.error = Some(f.clone().into());
+            if let Err((f, _)) = &hs13 {
+                facts.error = Some(f.clone().into());
+            }
             return facts;
-        }
+        };
+        // The first address that answered on the TLS port (a handshake, or a peer that
+        // spoke): every later question goes to it.
+        facts.address = addr.to_string();
         facts.reachable = true;
 
         // Phase 2: TLS 1.2, HSTS and the legacy questions, at most `max_conns_per_host` at once.
@@ -851,6 +884,38 @@ impl Prober {
     }
 }
 
+/// Why no address of the host answered on the TLS port (`tried`: each address and its
+/// failure, in order): one failure as it is; several in one message naming each, of the
+/// first failure's kind, a refusal only when every address refused.
+fn none_answered(tried: &[(SocketAddr, net::Failure)]) -> net::Failure {
+    match tried {
+        [] => net::Failure::new(AssessReason::Dns, "the name has no address to ask"),
+        [(_, f)] => f.clone(),
+        [(_, first), ..] => {
+            let said: Vec<String> = tried
+                .iter()
+                .map(|(a, f)| {
+                    if f.message.contains(&a.to_string()) {
+                        f.message.clone()
+                    } else {
+                        format!("{a}: {}", f.message)
+                    }
+                })
+                .collect();
+            net::Failure {
+                connection_refused: tried.iter().all(|(_, f)| f.connection_refused),
+                ..net::Failure::new(
+                    first.kind,
+                    format!(
+                        "no address of the host answered on the TLS port: {}",
+                        said.join("; ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
 /// The host's TLS port at `addr` refused the connection while plain HTTP answered from the
 /// same address: HTTPS is not offered (`https_refused`, HTTP-004's finding). Plain HTTP's facts
 /// stand as observed (HTTP-003 judges them); nothing about TLS, the certificate or HSTS was
@@ -858,6 +923,7 @@ impl Prober {
 fn https_not_offered(facts: &mut HostFacts, addr: SocketAddr) {
     facts.https_refused = true;
     facts.reachable = true;
+    facts.address = addr.to_string();
     let why = format!(
         "HTTPS is not offered: {addr} refused the connection on the TLS port while plain HTTP \
          answered from the same address; no TLS handshake, certificate or HSTS header to observe"

@@ -25,6 +25,9 @@ pub fn render_table(f: &HostFacts) -> String {
         rows.push((k.to_string(), v));
     };
     row("host", format!("{}:{}", f.name, f.port));
+    if !f.address.is_empty() {
+        row("address", f.address.clone());
+    }
     row("reachable", f.reachable.to_string());
     if let Some(e) = &f.error {
         row("error", format!("{}: {}", e.kind, e.message));
