@@ -34,6 +34,7 @@ fn host() -> HostFacts {
             trusted: true,
             publicly_trusted: true,
             trusted_by: vec!["web".into()],
+            issued_by: vec!["web".into()],
             chain_complete: true,
             has_san: true,
             key: KeyFacts {

@@ -464,6 +464,13 @@ pub struct LeafFacts {
     pub publicly_trusted: bool,
     /// Names of the anchor sets that verify the chain: `web` and configured names.
     pub trusted_by: Vec<String>,
+    /// Names of the anchor sets under which the leaf was issued: those whose chain verifies
+    /// once completed from the known intermediates (anchor files, `intermediates`, an AIA
+    /// certificate proven to be the issuer), at a moment inside the leaf's validity. So an
+    /// expired, not-yet-valid or incompletely served certificate is still known by its issuer
+    /// (who issued it is TLS-003's question; its dates and chain are other rules').
+    #[serde(default)]
+    pub issued_by: Vec<String>,
     pub chain_complete: bool,
     pub self_signed: bool,
     pub key: KeyFacts,
@@ -531,6 +538,11 @@ pub struct HstsFacts {
 pub struct HttpFacts {
     /// `http://host/` answers with a redirect to `https://` on the same host.
     pub https_redirect: bool,
+    /// `http://host/`'s redirect chain reaches `https://` on another host (a merged agency's
+    /// new portal, `www.`): the citizen is sent to HTTPS, though not on this name
+    /// (`final_url` says where).
+    #[serde(default)]
+    pub https_redirect_offsite: bool,
     /// Plain HTTP was reachable at all.
     pub http_reachable: bool,
     pub hsts: HstsFacts,
@@ -542,12 +554,21 @@ pub struct HttpFacts {
 pub struct HostFacts {
     pub name: String,
     pub port: i64,
+    /// The address (`ip:port`) the TLS questions were asked of: the first of the name's
+    /// addresses (at most 4, in the resolver's order) that answered; empty when none did.
+    #[serde(default)]
+    pub address: String,
     pub reachable: bool,
     pub tls: TlsFacts,
     pub cert: LeafFacts,
     /// The chain as served, leaf first.
     pub chain: Vec<CertFacts>,
     pub http: HttpFacts,
+    /// The host does not offer HTTPS: its TLS port refused the connection (an observed
+    /// refusal, not silence or a timeout) on the address plain HTTP answered from. Then no
+    /// TLS, certificate or HSTS fact was observed (each is in `unknown`, saying so).
+    #[serde(default)]
+    pub https_refused: bool,
     pub error: Option<ErrorFact>,
     pub probed_at: String,
     /// Facts the probe could not observe although the host answered, each with the reason.

@@ -60,7 +60,13 @@ async fn redirect_to_https_and_hsts() {
 }
 
 #[tokio::test]
-async fn redirect_to_another_host_is_not_an_https_redirect() {
+async fn redirect_to_https_on_another_host_is_an_offsite_https_redirect() {
+    // This test used to pin `https_redirect == false` for a redirect to another host, so that
+    // HTTP-003 read it as "serves plain HTTP without redirecting to HTTPS", which is false:
+    // the citizen is sent to HTTPS. `https_redirect` still means "on this host" (HSTS for this
+    // name cannot be set over a redirect elsewhere; HTTP-001 judges https://HOST/ itself), and
+    // the cross-host case is its own fact. Once the chain reaches https://, where plain HTTP
+    // sends the citizen is observed: the target failing (DNS here) leaves nothing unknown.
     let (cfg, port) = setup(
         vec![],
         "302 Found",
@@ -70,8 +76,39 @@ async fn redirect_to_another_host_is_not_an_https_redirect() {
     let f = probe_host(&cfg, HOST, port).await;
     assert!(f.http.http_reachable);
     assert!(!f.http.https_redirect);
+    assert!(f.http.https_redirect_offsite, "{:#?}", f.http);
     assert_eq!(f.http.final_url, "https://elsewhere.invalid/");
+    assert!(
+        !f.unknown.iter().any(|u| u.fact.starts_with("http.https")),
+        "{:#?}",
+        f.unknown
+    );
     assert!(!f.http.hsts.present);
+}
+
+#[tokio::test]
+async fn plain_http_redirect_to_plain_http_elsewhere_is_no_https_redirect() {
+    // A hop to another host over plain HTTP that then serves the page: no HTTPS anywhere.
+    let other = serve_http("200 OK", vec![]).await;
+    let (mut cfg, port) = setup(
+        vec![],
+        "302 Found",
+        vec![format!("Location: http://elsewhere.sandbox.test:{other}/")],
+    )
+    .await;
+    cfg.pin("elsewhere.sandbox.test", other, LOCALHOST);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.http.http_reachable);
+    assert!(
+        !f.http.https_redirect && !f.http.https_redirect_offsite,
+        "{:#?}",
+        f.http
+    );
+    assert!(
+        !f.unknown.iter().any(|u| u.fact.starts_with("http.")),
+        "{:#?}",
+        f.unknown
+    );
 }
 
 #[tokio::test]
@@ -174,5 +211,47 @@ async fn many_hosts_in_order() {
     assert_eq!(facts.len(), 3);
     assert!(facts[0].cert.trusted && facts[2].cert.trusted);
     assert_eq!(facts[1].port, i64::from(dead));
-    assert!(facts[1].error.is_some());
+    // The refused TLS port on the address whose plain HTTP answers: no HTTPS offered there
+    // (an observation, HTTP-004), not an outage.
+    assert!(
+        facts[1].https_refused && facts[1].error.is_none(),
+        "{:#?}",
+        facts[1]
+    );
+}
+
+#[tokio::test]
+async fn a_name_whose_first_address_refuses_is_probed_on_the_next_one() {
+    // A dual-stack name whose first address does not answer on the inspection network (here
+    // 127.0.0.2, where nothing listens) and whose second does (127.0.0.1). Before, only the
+    // first address was asked: `error: connect`, every host rule could not assess, while the
+    // crawler (which tries every address) read the site.
+    let (mut cfg, port) = setup(vec![], "200 OK", vec![]).await;
+    let first = std::net::IpAddr::from([127, 0, 0, 2]);
+    cfg.pin_all(HOST, port, &[first, LOCALHOST]);
+    let f = probe_host(&cfg, HOST, port).await;
+    assert!(f.error.is_none(), "{:#?}", f.error);
+    assert!(f.reachable && f.cert.trusted, "{f:#?}");
+    assert_eq!(f.address, format!("127.0.0.1:{port}"));
+}
+
+#[tokio::test]
+async fn every_address_refusing_is_one_connect_error_naming_each() {
+    let port = closed_port();
+    let mut cfg = config(&[], &[]);
+    cfg.pin_all(
+        HOST,
+        port,
+        &[std::net::IpAddr::from([127, 0, 0, 2]), LOCALHOST],
+    );
+    cfg.http_port = closed_port();
+    let f = probe_host(&cfg, HOST, port).await;
+    let e = f.error.expect("error fact");
+    assert_eq!(e.kind, AssessReason::Connect, "{}", e.message);
+    assert!(
+        e.message.contains("127.0.0.2") && e.message.contains("127.0.0.1"),
+        "{}",
+        e.message
+    );
+    assert!(f.address.is_empty());
 }

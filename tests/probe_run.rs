@@ -168,3 +168,90 @@ jurisdiction = "mien-bac"
     }
     assert_eq!(got(&cna, PORTAL, portal), ids(&[]), "{cna:#?}");
 }
+
+const PLAIN: &str = "plain.run.sandbox.test";
+
+#[tokio::test]
+async fn a_portal_configured_as_plain_http_without_https_gets_the_no_https_finding() {
+    // The portal is configured as `http://…` and its host offers no HTTPS: port 443 of its
+    // address refuses (nothing listens there on this machine), plain HTTP answers 200. Before,
+    // the run probed the plain-HTTP port with a TLS handshake (tls_handshake against an HTTP
+    // server): every host rule could not assess, and nothing was found.
+    if std::net::TcpStream::connect(("127.0.0.1", 443)).is_ok() {
+        eprintln!("SKIP: something listens on 127.0.0.1:443");
+        return;
+    }
+    let dir = scratch();
+    let d = dir.path();
+    let http_port = serve_http("200 OK", Vec::new()).await;
+    let config = format!(
+        r#"[audit]
+name = "plain portal"
+fail_on = "high"
+
+[crawl]
+user_agent = "dvc-audit/0.1 (+mailto:kiemtra@sandbox.test)"
+http_port = {http_port}
+allow_private = ["127.0.0.0/8"]
+connect_timeout_ms = 2000
+read_timeout_ms = 3000
+total_timeout_ms = 5000
+retries = 0
+resolve = ["{PLAIN}:443:127.0.0.1", "{PLAIN}:{http_port}:127.0.0.1"]
+
+[storage]
+sqlite = "db.sqlite"
+
+[report]
+dir = "reports"
+
+[email]
+enabled = false
+
+[[agency]]
+id = "plain-test"
+name = "Plain test"
+name_en = "Plain test"
+kind = "province"
+portal = "http://{PLAIN}:{http_port}/"
+platform = "table"
+jurisdiction = "mien-bac"
+"#
+    );
+    let config_path = write(d, "audit.toml", &config);
+    let out = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("dvc-audit")
+            .unwrap()
+            .arg("--config")
+            .arg(&config_path)
+            .args(["run", "--no-mail"])
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let store = Store::open(&d.join("db.sqlite")).unwrap();
+    let run = store.runs(1).unwrap()[0].id;
+    let mut fails = BTreeSet::new();
+    let mut subjects = BTreeSet::new();
+    for f in store.findings(run).unwrap() {
+        if f.scope != "host" {
+            continue;
+        }
+        subjects.insert(f.subject.clone());
+        if f.outcome == "fail" {
+            fails.insert(f.rule_id.clone());
+        }
+    }
+    assert_eq!(subjects, BTreeSet::from([format!("{PLAIN}:443")]));
+    assert_eq!(
+        fails,
+        BTreeSet::from(["HTTP-003".to_string(), "HTTP-004".to_string()]),
+        "stdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // HTTP-004 is critical: at or above fail_on = high.
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -1557,3 +1557,286 @@ async fn an_aia_issuer_whose_signature_cannot_be_checked_leaves_completeness_unk
         v.cna
     );
 }
+
+// ---- HTTPS not offered (the TLS port refuses, plain HTTP answers) -------------------------------
+
+/// Every host rule of the bundled pack.
+fn host_rule_ids() -> BTreeSet<String> {
+    rules()
+        .rules()
+        .iter()
+        .filter(|r| r.scope == dvc_audit::rules::Scope::Host)
+        .map(|r| r.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_host_whose_tls_port_refuses_while_plain_http_answers_offers_no_https() {
+    // Plain HTTP answers 200 without a redirect; nothing listens on the TLS port (refused)
+    // of the same address. Before: `error: connect`, every host rule could not assess, no
+    // finding for the worst transport state there is.
+    let root = Ca::root("Test Web Root");
+    let http_port = serve_http("200 OK", Vec::new()).await;
+    let port = closed_port();
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(f.error.is_none(), "{:#?}", f.error);
+    assert!(f.https_refused && f.reachable, "{f:#?}");
+    let fails = ["HTTP-003", "HTTP-004"];
+    let cna: Vec<String> = host_rule_ids()
+        .into_iter()
+        // AVL-001 passes (plain HTTP answered); TLS-003 is not applicable without a
+        // government anchor configured.
+        .filter(|id| !fails.contains(&id.as_str()) && id != "AVL-001" && id != "TLS-003")
+        .collect();
+    let cna: Vec<&str> = cna.iter().map(String::as_str).collect();
+    expect("HTTPS not offered", &f, &fails, &cna);
+    let v = verdicts(&f);
+    for o in v.outcomes.iter().filter(|o| cna.contains(&&*o.rule_id)) {
+        match &o.verdict {
+            Verdict::CouldNotAssess { detail, .. } => assert!(
+                detail.contains("HTTPS is not offered"),
+                "{}: {detail}",
+                o.rule_id
+            ),
+            other => panic!("{}: {other:?}", o.rule_id),
+        }
+    }
+    let https = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "HTTP-004")
+        .unwrap();
+    assert!(https.message_en.contains(HOST), "{}", https.message_en);
+}
+
+#[tokio::test]
+async fn a_tls_port_that_refuses_while_plain_http_redirects_is_still_no_https() {
+    // http:// redirects to https:// on the same host, whose TLS port refuses: the citizen is
+    // sent to an address that does not answer. HTTP-003 passes (it redirects); HTTP-004 fails.
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec![format!("Location: https://{HOST}:{port}/")],
+    )
+    .await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(f.https_refused && f.http.https_redirect, "{f:#?}");
+    let v = verdicts(&f);
+    assert_eq!(v.fails, set(&["HTTP-004"]), "{:#?}", v.outcomes);
+}
+
+#[tokio::test]
+async fn a_tls_port_that_never_answers_is_unknown_not_https_refused() {
+    // Silence on the TLS port (accepted, never a word) is not a refusal: the host's HTTPS is
+    // unknown even though plain HTTP answered.
+    let root = Ca::root("Test Web Root");
+    let http_port = serve_http("200 OK", Vec::new()).await;
+    let port = serve_silent().await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, http_port);
+    c.handshake_timeout = std::time::Duration::from_millis(500);
+    let f = probe_host(&c, HOST, port).await;
+    assert!(!f.https_refused, "{f:#?}");
+    assert_eq!(
+        f.error.as_ref().map(|e| e.kind),
+        Some(AssessReason::Timeout)
+    );
+    let v = verdicts(&f);
+    assert!(v.fails.is_empty(), "{:#?}", v.fails);
+}
+
+#[tokio::test]
+async fn a_refused_tls_port_with_plain_http_also_refused_is_an_outage() {
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, closed_port()),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(!f.https_refused && !f.reachable, "{f:#?}");
+    assert_eq!(
+        f.error.as_ref().map(|e| e.kind),
+        Some(AssessReason::Connect)
+    );
+    assert!(verdicts(&f).fails.is_empty());
+}
+
+// ---- TLS-003: judged on who issued the certificate, not on its other defects -------------------
+
+/// The bundled pack with `government_anchor = "gov"`.
+fn gov_rules() -> &'static RuleSet {
+    static SET: OnceLock<RuleSet> = OnceLock::new();
+    SET.get_or_init(|| {
+        let mut set = match RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let settings = dvc_audit::rules::RuleSettings {
+            params: [("government_anchor".to_string(), toml::Value::from("gov"))].into(),
+            ..Default::default()
+        };
+        set.configure(&settings).unwrap();
+        set
+    })
+}
+
+/// Failing host rules under [`gov_rules`].
+fn gov_fails(f: &HostFacts) -> BTreeSet<String> {
+    let agency = AgencyFacts {
+        id: "verdicts".into(),
+        name: "Verdicts".into(),
+        name_en: "Verdicts".into(),
+        kind: AgencyKind::Province,
+        portal: format!("https://{HOST}/"),
+        platform: String::new(),
+        jurisdiction: String::new(),
+    };
+    gov_rules()
+        .agency_scope(&agency)
+        .evaluate_host(f)
+        .into_iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail))
+        .map(|o| o.rule_id.to_string())
+        .collect()
+}
+
+/// A government PKI (root + issuing CA, both in the `gov` anchor file) beside the web root;
+/// serve `chain` (with HSTS) and probe it.
+async fn gov_case(
+    web: &Ca,
+    gov: &[&Ca],
+    chain: Vec<CertificateDer<'static>>,
+    leaf: &LeafSpec,
+) -> HostFacts {
+    let mut serve = Serve::new(chain, leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let mut c = cfg(std::slice::from_ref(&web.cert), port, closed_port());
+    c.anchors.push(dvc_audit::probe::AnchorSet {
+        name: "gov".into(),
+        certs: gov.iter().map(|ca| ca.cert.clone()).collect(),
+    });
+    probe_host(&c, HOST, port).await
+}
+
+#[tokio::test]
+async fn a_government_issued_certificate_with_other_defects_is_not_blamed_on_its_issuer() {
+    // Before: an expired, not-yet-valid or incompletely served VGCA-issued leaf had
+    // `trusted_by = []`, and TLS-003 failed with "use a government-issued certificate" beside
+    // the real finding (TLS-005, TLS-007, TLS-013), on a host that already has one.
+    let web = Ca::root("Test Web Root");
+    let gov = Ca::root("Test Government Root");
+    let issuing = gov.intermediate("Test Government Issuing CA");
+    let anchors = [&gov, &issuing];
+
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-002"]),
+        "valid, government only: {f:#?}"
+    );
+
+    let leaf = LeafSpec::new(HOST).valid(-100, -3);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(gov_fails(&f), set(&["TLS-005"]), "expired: {:#?}", f.cert);
+
+    let leaf = LeafSpec::new(HOST).valid(3, 90);
+    let f = gov_case(
+        &web,
+        &anchors,
+        vec![issuing.issue(&leaf), issuing.cert.clone()],
+        &leaf,
+    )
+    .await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-007"]),
+        "not yet valid: {:#?}",
+        f.cert
+    );
+
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(&web, &anchors, vec![issuing.issue(&leaf)], &leaf).await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-013"]),
+        "intermediate not served: {:#?}",
+        f.cert
+    );
+    assert!(f.cert.issued_by.iter().any(|s| s == "gov"), "{:#?}", f.cert);
+
+    // A publicly issued certificate is still TLS-003's finding, whatever else is wrong with it.
+    let leaf = LeafSpec::new(HOST);
+    let f = gov_case(&web, &anchors, vec![web.issue(&leaf)], &leaf).await;
+    assert_eq!(gov_fails(&f), set(&["TLS-003"]), "web-issued: {f:#?}");
+    let leaf = LeafSpec::new(HOST).valid(-100, -3);
+    let f = gov_case(&web, &anchors, vec![web.issue(&leaf)], &leaf).await;
+    assert_eq!(
+        gov_fails(&f),
+        set(&["TLS-003", "TLS-005"]),
+        "web-issued, expired: {f:#?}"
+    );
+}
+
+// ---- a plain-HTTP redirect to HTTPS on another host ---------------------------------------------
+
+#[tokio::test]
+async fn plain_http_redirecting_to_https_on_another_host_is_an_https_redirect() {
+    // http://HOST/ answers 301 to https://NEW/ (a merged agency's new portal, `www.`), which
+    // answers. The citizen is sent to HTTPS: before, HTTP-003 failed with "serves plain HTTP
+    // without redirecting to HTTPS", which is false. This name's own HTTPS and HSTS are judged
+    // on https://HOST/ by the TLS rules and HTTP-001.
+    const NEW: &str = "new.verdicts.sandbox.test";
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls(serve).await;
+    let new_leaf = LeafSpec::new(NEW);
+    let new_port = serve_tls(Serve::new(
+        vec![root.issue(&new_leaf)],
+        new_leaf.private_key(),
+    ))
+    .await;
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec![format!("Location: https://{NEW}:{new_port}/")],
+    )
+    .await;
+    let mut c = cfg(std::slice::from_ref(&root.cert), port, http_port);
+    c.pin(NEW, new_port, LOCALHOST);
+    let f = probe_host(&c, HOST, port).await;
+    expect("offsite https redirect", &f, &[], &[]);
+    assert!(
+        f.http.http_reachable && !f.http.https_redirect,
+        "{:#?}",
+        f.http
+    );
+    assert!(f.http.https_redirect_offsite, "{:#?}", f.http);
+    assert_eq!(f.http.final_url, format!("https://{NEW}:{new_port}/"));
+}

@@ -104,6 +104,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         trusted: true,
         publicly_trusted: true,
         trusted_by: vec!["web".into()],
+        issued_by: vec!["web".into()],
         chain_complete: true,
         self_signed: false,
         key: KeyFacts {
@@ -143,15 +144,18 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         }
         "cert_untrusted_issuer" => {
             cert.issuer = "CN=Unknown Issuer".into();
+            cert.issued_by = Vec::new();
             untrusted(&mut cert, "unknown issuer");
         }
         "cert_incomplete_chain" => {
             cert.chain_complete = false;
+            cert.issued_by = Vec::new();
             untrusted(&mut cert, "unknown issuer");
         }
         "cert_gov_anchor_only" => {
             cert.publicly_trusted = false;
             cert.trusted_by = vec!["vgca".into()];
+            cert.issued_by = vec!["vgca".into()];
             cert.verify_errors = vec!["web: unknown issuer".into()];
         }
         other => panic!("unknown certificate defect {other:?}"),
@@ -170,6 +174,7 @@ fn host_facts(h: &HostTruth) -> HostFacts {
         chain: Vec::new(),
         http: HttpFacts {
             https_redirect: h.https_redirect,
+            https_redirect_offsite: false,
             http_reachable: true,
             hsts: HstsFacts {
                 present: h.hsts,
@@ -179,6 +184,8 @@ fn host_facts(h: &HostTruth) -> HostFacts {
             },
             final_url: h.url.clone(),
         },
+        https_refused: false,
+        address: String::new(),
         error: None,
         probed_at: "2026-11-27T05:00:00Z".into(),
         unknown: Vec::new(),

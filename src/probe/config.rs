@@ -44,8 +44,8 @@ pub struct ProbeConfig {
     pub handshake_timeout: Duration,
     /// Bound on reading one answer (legacy flight, HTTP response headers).
     pub read_timeout: Duration,
-    /// `host:port` → address, as curl's `--resolve`.
-    pub resolve: BTreeMap<String, SocketAddr>,
+    /// `host:port` → addresses, as curl's `--resolve` (asked in order, like a DNS answer).
+    pub resolve: BTreeMap<String, Vec<SocketAddr>>,
     pub http_port: u16,
     pub legacy_probe: bool,
     pub max_conns_per_host: usize,
@@ -110,10 +110,19 @@ impl ProbeConfig {
         }
     }
 
-    /// Pin `host:port` to `addr` (curl `--resolve host:port:addr`).
+    /// Pin `host:port` to `addr` (curl `--resolve host:port:addr`; a later pin of the same
+    /// `host:port` replaces an earlier one).
     pub fn pin(&mut self, host: &str, port: u16, addr: std::net::IpAddr) {
-        self.resolve
-            .insert(net::pin_key(host, port), SocketAddr::new(addr, port));
+        self.pin_all(host, port, &[addr]);
+    }
+
+    /// Pin `host:port` to several addresses, asked in this order (curl
+    /// `--resolve host:port:addr1,addr2`; a name with several DNS records).
+    pub fn pin_all(&mut self, host: &str, port: u16, addrs: &[std::net::IpAddr]) {
+        self.resolve.insert(
+            net::pin_key(host, port),
+            addrs.iter().map(|a| SocketAddr::new(*a, port)).collect(),
+        );
     }
 }
 

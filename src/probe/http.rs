@@ -20,7 +20,7 @@ pub const MAX_REDIRECTS: usize = 5;
 /// name only), no proxy, no automatic redirects, bounded times.
 pub fn client(
     tls: rustls::ClientConfig,
-    pins: &std::collections::BTreeMap<String, std::net::SocketAddr>,
+    pins: &std::collections::BTreeMap<String, Vec<std::net::SocketAddr>>,
     connect_timeout: Duration,
     total_timeout: Duration,
     guard: Option<&crate::crawl::client::AddressPolicy>,
@@ -36,15 +36,30 @@ pub fn client(
     if let Some(policy) = guard {
         b = b.dns_resolver(crate::crawl::client::guarded_resolver(policy.clone()));
     }
-    for (key, addr) in pins {
+    // reqwest pins by name only: every address pinned for the name, on any port, in order,
+    // with port 0 so the port is the URL's (an `http://host/` URL names none: a pin's 443
+    // would otherwise be used for it).
+    let mut by_host: std::collections::BTreeMap<&str, Vec<std::net::SocketAddr>> =
+        std::collections::BTreeMap::new();
+    for (key, addrs) in pins {
         if let Some((host, _port)) = key.rsplit_once(':') {
-            b = b.resolve(host, *addr);
+            let all = by_host.entry(host).or_default();
+            for a in addrs {
+                let a = std::net::SocketAddr::new(a.ip(), 0);
+                if !all.contains(&a) {
+                    all.push(a);
+                }
+            }
         }
+    }
+    for (host, addrs) in by_host {
+        b = b.resolve_to_addrs(host, &addrs);
     }
     b.build()
 }
 
-/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host, final URL. The
+/// Plain-HTTP facts: reachability, redirect to HTTPS on the same host (or, `https_redirect_offsite`,
+/// on another host), final URL. The
 /// failure is `Some` when whether plain HTTP redirects to HTTPS could not be observed, and
 /// why: the first request failed for a reason other than "nothing listens" (refused); a later
 /// hop failed or timed out before a final answer; the chain ran past [`MAX_REDIRECTS`] or
@@ -52,16 +67,27 @@ pub fn client(
 /// 5xx or 403 (`http_status`: an overloaded server, or access refused to the probe; a 403
 /// the HTTPS side does not share is the site's own answer, settled by the caller with
 /// [`is_refusal`]), which says nothing about the site's redirect. A chain cut short is
-/// unknown, never "no redirect". Once a same-host HTTPS redirect has been seen, the fact is
-/// observed and what happens further down the chain does not change it.
+/// unknown, never "no redirect". Once an HTTPS redirect has been seen (same host or not), the
+/// fact is observed and what happens further down the chain does not change it.
 pub async fn plain(
     client: &reqwest::Client,
     host: &str,
     http_port: u16,
 ) -> (HttpFacts, Option<Failure>) {
+    let (facts, failure, _) = plain_from(client, host, http_port).await;
+    (facts, failure)
+}
+
+/// [`plain`], with the address the first plain-HTTP request was answered from (when it was).
+pub async fn plain_from(
+    client: &reqwest::Client,
+    host: &str,
+    http_port: u16,
+) -> (HttpFacts, Option<Failure>, Option<std::net::SocketAddr>) {
     let mut facts = HttpFacts::default();
+    let mut from = None;
     let Ok(mut url) = Url::parse(&format!("http://{}:{http_port}/", host_for_url(host))) else {
-        return (facts, None);
+        return (facts, None, from);
     };
     let mut seen = vec![url.clone()];
     for hop in 0..=MAX_REDIRECTS {
@@ -69,7 +95,7 @@ pub async fn plain(
             Ok(r) => r,
             Err(e) if hop == 0 && refused(&e) => break,
             Err(e) => {
-                if facts.https_redirect {
+                if sent_to_https(&facts) {
                     break;
                 }
                 let what = if hop == 0 {
@@ -77,18 +103,19 @@ pub async fn plain(
                 } else {
                     format!("request {} of the redirect chain ({url})", hop + 1)
                 };
-                return (facts, Some(classify(&e, &what)));
+                return (facts, Some(classify(&e, &what)), from);
             }
         };
         if hop == 0 {
             facts.http_reachable = true;
+            from = resp.remote_addr();
         }
         facts.final_url = url.to_string();
         if let Some(f) = unusable_status(resp.status(), url.as_str())
             .or_else(|| access_refused(resp.status(), url.as_str()))
-            && !facts.https_redirect
+            && !sent_to_https(&facts)
         {
-            return (facts, Some(f));
+            return (facts, Some(f), from);
         }
         let next = resp
             .status()
@@ -97,8 +124,12 @@ pub async fn plain(
             .flatten();
         drop(resp);
         let Some(next) = next else { break };
-        if next.scheme() == "https" && !facts.https_redirect {
-            facts.https_redirect = same_host(&next, host);
+        if next.scheme() == "https" {
+            if same_host(&next, host) {
+                facts.https_redirect = true;
+            } else if !facts.https_redirect {
+                facts.https_redirect_offsite = true;
+            }
         }
         if next.scheme() != "https" && next.scheme() != "http" {
             break;
@@ -110,7 +141,7 @@ pub async fn plain(
             break;
         }
         facts.final_url = next.to_string();
-        if !facts.https_redirect {
+        if !sent_to_https(&facts) {
             if seen.contains(&next) {
                 return (
                     facts,
@@ -120,6 +151,7 @@ pub async fn plain(
                             "plain HTTP redirect chain loops back to {next}"
                         )),
                     )),
+                    from,
                 );
             }
             if hop == MAX_REDIRECTS {
@@ -132,13 +164,20 @@ pub async fn plain(
                              {MAX_REDIRECTS} redirects"
                         )),
                     )),
+                    from,
                 );
             }
         }
         seen.push(next.clone());
         url = next;
     }
-    (facts, None)
+    (facts, None, from)
+}
+
+/// The chain has reached `https://`, on this host or another: where plain HTTP sends the
+/// citizen is observed, and what happens further down the chain does not change it.
+fn sent_to_https(facts: &HttpFacts) -> bool {
+    facts.https_redirect || facts.https_redirect_offsite
 }
 
 /// A 429 or 5xx answer: the server (or a WAF / load balancer in front of it) did not answer

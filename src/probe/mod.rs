@@ -157,47 +157,76 @@ impl Prober {
             ..HostFacts::default()
         };
         let c = &self.cfg;
-        let addr = match net::resolve(&c.resolve, host, port, c.connect_timeout).await {
+        let addrs = match net::resolve(&c.resolve, host, port, c.connect_timeout).await {
             Ok(a) => a,
             Err(f) => {
                 facts.error = Some(f.into());
                 return facts;
             }
         };
-        if let Some(guard) = &c.address_guard
-            && !guard.permits(addr.ip())
-        {
-            facts.error = Some(crate::facts::ErrorFact {
-                kind: crate::facts::AssessReason::Connect,
-                message: format!(
-                    "{host} resolves to {}, a private/loopback/link-local address not allowed by crawl.allow_private",
-                    addr.ip()
-                ),
-            });
-            return facts;
-        }
+        // The guard drops what it does not permit (as the crawler's resolver does); a name
+        // with no permitted address is not connected to at all.
+        let addrs: Vec<SocketAddr> = match &c.address_guard {
+            Some(guard) => {
+                let permitted: Vec<SocketAddr> = addrs
+                    .iter()
+                    .copied()
+                    .filter(|a| guard.permits(a.ip()))
+                    .collect();
+                if permitted.is_empty() {
+                    facts.error = Some(crate::facts::ErrorFact {
+                        kind: crate::facts::AssessReason::Connect,
+                        message: format!(
+                            "{host} resolves to {}, a private/loopback/link-local address not allowed by crawl.allow_private",
+                            addrs
+                                .first()
+                                .map(|a| a.ip().to_string())
+                                .unwrap_or_default()
+                        ),
+                    });
+                    return facts;
+                }
+                permitted
+            }
+            None => addrs,
+        };
         let gate = Semaphore::new(c.max_conns_per_host.max(1));
         let gate = &gate;
 
-        // Phase 1: TLS 1.3 and plain HTTP together.
+        // Phase 1: TLS 1.3 and plain HTTP together. TLS 1.3 asks the name's addresses in order
+        // until one answers (a dual-stack name whose IPv6 does not work on the inspection
+        // network is probed over IPv4); every later question goes to that address.
         let hs13 = async {
-            let _p = gate.acquire().await;
-            self.handshake(&rustls::version::TLS13, addr, host).await
+            let mut tried: Vec<(SocketAddr, net::Failure)> = Vec::new();
+            for a in &addrs {
+                let r = {
+                    let _p = gate.acquire().await;
+                    self.handshake(&rustls::version::TLS13, *a, host).await
+                };
+                match r {
+                    Err((f, _)) if !f.peer_answered() => tried.push((*a, f)),
+                    r => return (Some(*a), r, tried),
+                }
+            }
+            let failure = none_answered(&tried);
+            (None, Err((failure, tls::Seen::default())), tried)
         };
         let plain = async {
             let _p = gate.acquire().await;
             match &self.http {
-                Ok(client) => http::plain(client, host, c.http_port).await,
+                Ok(client) => http::plain_from(client, host, c.http_port).await,
                 Err(e) => (
                     Default::default(),
                     Some(net::Failure::new(
                         AssessReason::Connect,
                         format!("no HTTP client: {e}"),
                     )),
+                    None,
                 ),
             }
         };
-        let (hs13, (plain, mut plain_failure)) = tokio::join!(hs13, plain);
+        let ((answered, hs13, tried), (plain, mut plain_failure, plain_from)) =
+            tokio::join!(hs13, plain);
         facts.http = plain;
         // A plain-HTTP 403 is settled against the HTTPS side below, when there is one.
         let tls_dead = matches!(&hs13, Err((f, _)) if !f.peer_answered());
@@ -214,14 +243,28 @@ impl Prober {
             }
             unknown(&mut facts, "http.https_redirect", f);
         }
-        if let Err((f, _)) = &hs13
-            && !f.peer_answered()
-        {
+        let Some(addr) = answered else {
+            // The address that answered plain HTTP refused the TLS port: an observed "no
+            // HTTPS here", not an outage.
+            let refused = tried.iter().find(|(a, f)| {
+                f.connection_refused && plain_from.is_some_and(|p| p.ip() == a.ip())
+            });
+            if let Some((a, _)) = refused
+                && facts.http.http_reachable
+            {
+                https_not_offered(&mut facts, *a);
+                return facts;
+            }
             // Nothing listens on the TLS port: no point asking more questions of it.
             facts.reachable = facts.http.http_reachable;
-            facts.error = Some(f.clone().into());
+            if let Err((f, _)) = &hs13 {
+                facts.error = Some(f.clone().into());
+            }
             return facts;
-        }
+        };
+        // The first address that answered on the TLS port (a handshake, or a peer that
+        // spoke): every later question goes to it.
+        facts.address = addr.to_string();
         facts.reachable = true;
 
         // Phase 2: TLS 1.2, HSTS and the legacy questions, at most `max_conns_per_host` at once.
@@ -489,6 +532,7 @@ impl Prober {
             // finding's evidence as a statement: replaced by what was and was not observed.
             drop_gap_guess(facts);
             facts.cert.verify_errors.push(said.clone());
+            issuer_unknown(facts, &net::Failure::new(f.kind, said.clone()));
             unknown(
                 facts,
                 "cert.chain_complete",
@@ -548,6 +592,10 @@ impl Prober {
             // unknown (neither TLS-013's finding nor its pass).
             let said =
                 format!("AIA caIssuers {url} holds {subject}, named as the issuer, but {doubt}");
+            issuer_unknown(
+                facts,
+                &net::Failure::new(AssessReason::Decode, said.clone()),
+            );
             unknown(
                 facts,
                 "cert.chain_complete",
@@ -579,6 +627,12 @@ impl Prober {
             u64::try_from(now.unix_timestamp()).unwrap_or_default(),
         ));
         let with = self.trust.judge(&extended, host, unix);
+        // The issuer the server left out is proven: the leaf is known by it.
+        for name in with.issued_by {
+            if !facts.cert.issued_by.contains(&name) {
+                facts.cert.issued_by.push(name);
+            }
+        }
         facts.cert.verify_errors.push(format!(
             "AIA caIssuers {url} holds the missing certificate {}{}",
             fetched.subject,
@@ -655,6 +709,7 @@ impl Prober {
             trusted: !verdict.trusted_by.is_empty(),
             publicly_trusted: verdict.trusted_by.iter().any(|n| n == trust::WEB),
             trusted_by: verdict.trusted_by,
+            issued_by: verdict.issued_by,
             chain_complete: verdict.chain_complete,
             self_signed: leaf.self_signed,
             weak_key: cert::weak_key(&leaf.key),
@@ -703,6 +758,18 @@ impl Prober {
                     );
                 }
             }
+        }
+        if l.weak_sig_in_chain && l.issued_by.is_empty() {
+            // The verifier refuses SHA-1/MD5 signatures: no set can vouch for such a chain,
+            // so who issued it is not observed (it is not "nobody's").
+            unknown(
+                facts,
+                "cert.issued_by",
+                net::Failure::new(
+                    AssessReason::Decode,
+                    "the chain carries a SHA-1/MD5 signature, which the verifier does not accept: the leaf's issuer could not be verified",
+                ),
+            );
         }
         l.missing_issuer_url = verdict.missing_issuer_url;
         if !ocsp.is_empty() {
@@ -814,6 +881,74 @@ impl Prober {
             }
         }
         out
+    }
+}
+
+/// Why no address of the host answered on the TLS port (`tried`: each address and its
+/// failure, in order): one failure as it is; several in one message naming each, of the
+/// first failure's kind, a refusal only when every address refused.
+fn none_answered(tried: &[(SocketAddr, net::Failure)]) -> net::Failure {
+    match tried {
+        [] => net::Failure::new(AssessReason::Dns, "the name has no address to ask"),
+        [(_, f)] => f.clone(),
+        [(_, first), ..] => {
+            let said: Vec<String> = tried
+                .iter()
+                .map(|(a, f)| {
+                    if f.message.contains(&a.to_string()) {
+                        f.message.clone()
+                    } else {
+                        format!("{a}: {}", f.message)
+                    }
+                })
+                .collect();
+            net::Failure {
+                connection_refused: tried.iter().all(|(_, f)| f.connection_refused),
+                ..net::Failure::new(
+                    first.kind,
+                    format!(
+                        "no address of the host answered on the TLS port: {}",
+                        said.join("; ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// The host's TLS port at `addr` refused the connection while plain HTTP answered from the
+/// same address: HTTPS is not offered (`https_refused`, HTTP-004's finding). Plain HTTP's facts
+/// stand as observed (HTTP-003 judges them); nothing about TLS, the certificate or HSTS was
+/// observed, and each says why.
+fn https_not_offered(facts: &mut HostFacts, addr: SocketAddr) {
+    facts.https_refused = true;
+    facts.reachable = true;
+    facts.address = addr.to_string();
+    let why = format!(
+        "HTTPS is not offered: {addr} refused the connection on the TLS port while plain HTTP \
+         answered from the same address; no TLS handshake, certificate or HSTS header to observe"
+    );
+    for fact in ["tls", "cert", "chain", "http.hsts"] {
+        unknown(
+            facts,
+            fact,
+            net::Failure::new(AssessReason::Connect, why.clone()),
+        );
+    }
+}
+
+/// The served chain ends at an issuer that was not observed (`why`): under which anchor set the
+/// leaf was issued is unknown, unless a set already vouches for it.
+fn issuer_unknown(facts: &mut HostFacts, why: &net::Failure) {
+    if facts.cert.issued_by.is_empty() {
+        unknown(
+            facts,
+            "cert.issued_by",
+            net::Failure::new(
+                why.kind,
+                format!("the leaf's issuer was not observed ({})", why.message),
+            ),
+        );
     }
 }
 

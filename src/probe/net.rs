@@ -17,6 +17,9 @@ pub struct Failure {
     /// An HTTP 403 that may be access refused to the probe (a WAF, a bot filter) rather than
     /// the site's own answer: the HTTP probe settles it against the HTTPS side.
     pub refused: bool,
+    /// The TCP connect was refused (RST to the SYN, `ECONNREFUSED`): a host that answered,
+    /// saying nothing listens on the port. Not a timeout, not an unreachable network.
+    pub connection_refused: bool,
 }
 
 impl Failure {
@@ -25,6 +28,7 @@ impl Failure {
             kind,
             message: message.into(),
             refused: false,
+            connection_refused: false,
         }
     }
     pub fn tls(message: impl Into<String>) -> Self {
@@ -48,19 +52,23 @@ impl From<Failure> for ErrorFact {
     }
 }
 
-/// Resolve `host:port`: a pinned address first (curl `--resolve` semantics: the pin applies to
-/// exactly that host and port), else the system resolver, under `timeout`.
+/// Most addresses of one host the probe tries, in the resolver's order, before it gives up.
+pub const MAX_ADDRS: usize = 4;
+
+/// Resolve `host:port` to its addresses (at most [`MAX_ADDRS`], in order): the pinned ones
+/// (curl `--resolve` semantics: the pin applies to exactly that host and port), else the
+/// system resolver's answer, under `timeout`.
 pub async fn resolve(
-    pins: &BTreeMap<String, SocketAddr>,
+    pins: &BTreeMap<String, Vec<SocketAddr>>,
     host: &str,
     port: u16,
     timeout: Duration,
-) -> Result<SocketAddr, Failure> {
-    if let Some(addr) = pins.get(&pin_key(host, port)) {
-        return Ok(*addr);
+) -> Result<Vec<SocketAddr>, Failure> {
+    if let Some(addrs) = pins.get(&pin_key(host, port)).filter(|a| !a.is_empty()) {
+        return Ok(addrs.iter().copied().take(MAX_ADDRS).collect());
     }
     if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
+        return Ok(vec![SocketAddr::new(ip, port)]);
     }
     match tokio::time::timeout(timeout, tokio::net::lookup_host((host, port))).await {
         Err(_) => Err(Failure::timeout(format!("DNS lookup of {host} timed out"))),
@@ -68,9 +76,24 @@ pub async fn resolve(
             AssessReason::Dns,
             format!("DNS lookup of {host} failed: {e}"),
         )),
-        Ok(Ok(mut addrs)) => addrs
-            .next()
-            .ok_or_else(|| Failure::new(AssessReason::Dns, format!("{host} has no address"))),
+        Ok(Ok(addrs)) => {
+            let mut out: Vec<SocketAddr> = Vec::new();
+            for a in addrs {
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+                if out.len() == MAX_ADDRS {
+                    break;
+                }
+            }
+            if out.is_empty() {
+                return Err(Failure::new(
+                    AssessReason::Dns,
+                    format!("{host} has no address"),
+                ));
+            }
+            Ok(out)
+        }
     }
 }
 
@@ -86,10 +109,10 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, F
             "connect to {addr} timed out after {} ms",
             timeout.as_millis()
         ))),
-        Ok(Err(e)) => Err(Failure::new(
-            AssessReason::Connect,
-            format!("connect to {addr}: {e}"),
-        )),
+        Ok(Err(e)) => Err(Failure {
+            connection_refused: e.kind() == std::io::ErrorKind::ConnectionRefused,
+            ..Failure::new(AssessReason::Connect, format!("connect to {addr}: {e}"))
+        }),
         Ok(Ok(s)) => {
             let _ = s.set_nodelay(true);
             Ok(s)

@@ -25,9 +25,18 @@ pub fn render_table(f: &HostFacts) -> String {
         rows.push((k.to_string(), v));
     };
     row("host", format!("{}:{}", f.name, f.port));
+    if !f.address.is_empty() {
+        row("address", f.address.clone());
+    }
     row("reachable", f.reachable.to_string());
     if let Some(e) = &f.error {
         row("error", format!("{}: {}", e.kind, e.message));
+    }
+    if f.https_refused {
+        row(
+            "https",
+            "not offered (the TLS port refused the connection; plain HTTP answered)".into(),
+        );
     }
     let t = &f.tls;
     if !t.versions.is_empty() {
@@ -90,6 +99,12 @@ pub fn render_table(f: &HostFacts) -> String {
     let h = &f.http;
     row("http.http_reachable", h.http_reachable.to_string());
     row("http.https_redirect", h.https_redirect.to_string());
+    if h.https_redirect_offsite {
+        row(
+            "http.https_redirect_offsite",
+            "true (to HTTPS on another host)".into(),
+        );
+    }
     row("http.final_url", h.final_url.clone());
     let hsts = if h.hsts.present {
         format!(

@@ -36,6 +36,9 @@ pub struct TrustStore {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustVerdict {
     pub trusted_by: Vec<String>,
+    /// Sets under which the leaf was issued: their chain verifies once completed from the
+    /// intermediate pool, at a moment inside the leaf's validity (see `LeafFacts::issued_by`).
+    pub issued_by: Vec<String>,
     pub verify_errors: Vec<String>,
     pub chain_complete: bool,
     pub hostname_ok: bool,
@@ -148,26 +151,44 @@ impl TrustStore {
         if !v.trusted_by.is_empty() {
             v.problem.clear();
         }
-        if v.trusted_by.is_empty() && !self.pool.is_empty() {
-            let mut with_pool: Vec<CertificateDer<'_>> = intermediates.to_vec();
-            with_pool.extend(self.pool.iter().cloned());
-            for (name, roots) in &self.sets {
-                let ok = verify_server_cert_signed_by_trust_anchor(
-                    &parsed,
-                    roots,
-                    &with_pool,
-                    now,
-                    self.algs.all,
-                )
-                .is_ok();
-                if ok {
-                    v.chain_complete = false;
-                    v.verify_errors.push(format!(
-                        "{name}: incomplete chain (verifies with a known intermediate the server did not send)"
-                    ));
-                    break;
+        // Who issued the leaf, and whether the server left an intermediate out, are judged at
+        // a moment inside the leaf's validity: an expired certificate served without its
+        // intermediate is both expired and incomplete, and still its issuer's.
+        let at = within_validity(leaf, now);
+        let verifies = |roots: &RootCertStore, chain: &[CertificateDer<'_>]| {
+            verify_server_cert_signed_by_trust_anchor(&parsed, roots, chain, at, self.algs.all)
+                .is_ok()
+        };
+        let served: Vec<bool> = self
+            .sets
+            .iter()
+            .map(|(name, roots)| {
+                if at == now {
+                    v.trusted_by.contains(name)
+                } else {
+                    verifies(roots, intermediates)
+                }
+            })
+            .collect();
+        let mut with_pool: Vec<CertificateDer<'_>> = intermediates.to_vec();
+        with_pool.extend(self.pool.iter().cloned());
+        let mut completed = None;
+        for ((name, roots), served) in self.sets.iter().zip(&served) {
+            let issued = *served || (!self.pool.is_empty() && verifies(roots, &with_pool));
+            if issued {
+                v.issued_by.push(name.clone());
+                if !served && completed.is_none() {
+                    completed = Some(name.clone());
                 }
             }
+        }
+        if !served.iter().any(|s| *s)
+            && let Some(name) = completed
+        {
+            v.chain_complete = false;
+            v.verify_errors.push(format!(
+                "{name}: incomplete chain (verifies with a known intermediate the server did not send)"
+            ));
         }
         if v.chain_complete
             && v.problem == "unknown_issuer"
@@ -183,6 +204,23 @@ impl TrustStore {
         }
         v
     }
+}
+
+/// `now`, or the nearest moment inside `leaf`'s validity when it is expired or not yet valid
+/// (`now` when its dates cannot be read).
+fn within_validity(leaf: &CertificateDer<'_>, now: UnixTime) -> UnixTime {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let Ok((_, x)) = X509Certificate::from_der(leaf) else {
+        return now;
+    };
+    let secs = |t: i64| u64::try_from(t).unwrap_or_default();
+    let from = secs(x.validity().not_before.timestamp());
+    let to = secs(x.validity().not_after.timestamp());
+    if from > to {
+        return now;
+    }
+    let t = now.as_secs().clamp(from, to);
+    UnixTime::since_unix_epoch(std::time::Duration::from_secs(t))
 }
 
 /// Most certificates followed when building a path from the served chain.

@@ -133,6 +133,7 @@ pub fn sample_host() -> HostFacts {
         cert: LeafFacts {
             sans: vec![String::new()],
             trusted_by: vec![String::new()],
+            issued_by: vec![String::new()],
             verify_errors: vec![String::new()],
             ..LeafFacts::default()
         },

@@ -140,13 +140,18 @@ fn agency_facts(a: &AgencyConfig) -> AgencyFacts {
     }
 }
 
-/// `(host, port)` of a URL, if it has one.
+/// `(host, port)` of a URL's HTTPS side, the address its host is probed and judged on. A
+/// portal configured as `http://host[:port]/` is probed on port 443 of its host: the host
+/// rules judge the host's HTTPS (HTTP-004 when it refuses it), and its plain HTTP is asked on
+/// `crawl.http_port` as for every host. (Probing the plain-HTTP port itself would be a TLS
+/// handshake against an HTTP server: could not assess, whatever the host offers.)
 pub(crate) fn host_port(url: &str) -> Option<(String, u16)> {
     let u = url::Url::parse(url).ok()?;
-    Some((
-        u.host_str()?.to_ascii_lowercase(),
-        u.port_or_known_default()?,
-    ))
+    let port = match u.scheme() {
+        "http" => 443,
+        _ => u.port_or_known_default()?,
+    };
+    Some((u.host_str()?.to_ascii_lowercase(), port))
 }
 
 /// Resolves when a stop was requested (SIGINT/SIGTERM); never when there is no channel.
