@@ -785,6 +785,29 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
                 "This run did not read the subject.",
             )
             .to_string(),
+        None if s == "rule_not_evaluated" => lang
+            .pick(
+                "Lần kiểm tra này không đánh giá quy tắc này (quy tắc đã đổi mã, bị gỡ hoặc nằm ngoài thư mục quy tắc).",
+                "This run did not evaluate the rule (renamed, removed or outside the rule directories).",
+            )
+            .to_string(),
+        None if s == "rule_changed" => lang
+            .pick(
+                "Quy tắc không còn áp dụng vì quy tắc hoặc tham số cấu hình của nó đã thay đổi, không phải vì đối tượng đã khắc phục.",
+                "The rule no longer applies because the rule or its configured parameters changed, not because the subject was fixed.",
+            )
+            .to_string(),
+        None if s.starts_with("masked_by:") => {
+            let rules = s.trim_start_matches("masked_by:").replace(',', ", ");
+            match lang {
+                Lang::Vi => format!(
+                    "Một lỗi khác trên cùng đối tượng ({rules}) khiến quy tắc này không áp dụng: chưa kiểm tra lại được."
+                ),
+                Lang::En => format!(
+                    "Another defect on the same subject ({rules}) makes this rule not applicable: not re-checked."
+                ),
+            }
+        }
         None if s.is_empty() => String::new(),
         // Text this version does not know (a library's message, a newer reason): said in
         // words; the raw text goes to the technical fold (see [`reason_is_raw`]).
@@ -794,7 +817,12 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
 
 /// A stored reason that [`reason_words`] cannot say in words (kept raw for the technical fold).
 pub(crate) fn reason_is_raw(s: &str) -> bool {
-    !s.is_empty() && s != "not_assessed" && parse_reason(s).is_none()
+    !s.is_empty()
+        && s != "not_assessed"
+        && s != "rule_not_evaluated"
+        && s != "rule_changed"
+        && !s.starts_with("masked_by:")
+        && parse_reason(s).is_none()
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {

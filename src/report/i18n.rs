@@ -372,6 +372,15 @@ pub fn reason_id_words(lang: Lang, id: &str) -> String {
     match id {
         "duplicate_code" => lang.pick("trùng mã dịch vụ", "duplicate service code"),
         "not_assessed" => lang.pick("không đọc được", "not read"),
+        "rule_not_evaluated" => lang.pick("quy tắc không được đánh giá", "rule not evaluated"),
+        "rule_changed" => lang.pick("quy tắc/tham số đã thay đổi", "rule or parameters changed"),
+        other if other.starts_with("masked_by:") => {
+            return format!(
+                "{} {}",
+                lang.pick("bị che bởi", "masked by"),
+                other.trim_start_matches("masked_by:").replace(',', ", ")
+            );
+        }
         other => other,
     }
     .to_string()

@@ -86,6 +86,13 @@ struct OpenRow {
     unassessable: Option<String>,
     /// The subject's facts were read in this run.
     assessed: bool,
+    rule_id: String,
+    /// This run judged the rule not applicable to the subject, and recorded why that is no
+    /// evidence of a fix: failing rules masking it (comma-separated), or '' (see `rule_changed`).
+    not_applicable: Option<String>,
+    /// The rule's definition or the parameters it reads differ from those of the run in which
+    /// the finding last failed (both runs recorded them).
+    rule_changed: bool,
 }
 
 fn in_scope(agencies: &HashSet<&str>, services: Option<&HashSet<&str>>, row: &OpenRow) -> bool {
@@ -108,6 +115,76 @@ impl Store {
     pub fn finish_run(&mut self, run: i64, findings: &[FindingRecord]) -> Result<RunDiff> {
         self.record_findings(run, findings)?;
         self.complete_run(run)
+    }
+
+    /// Record the rules a run evaluates, each with its judgement key
+    /// ([`crate::rules::RuleSet::judgement_keys`]): an open finding whose rule is not among them
+    /// is never resolved by the run. A run that records none (a tool, a run stored before
+    /// schema 9) is taken to have evaluated every rule.
+    pub fn record_rules(&mut self, run: i64, rules: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO run_rules (run_id, rule_id, judged_key) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, key) in rules {
+                st.execute(params![run, id, key])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rules of `run` whose judgement key differs from the key some earlier run recorded for
+    /// them: their "not applicable" outcomes may come from the change, not from the facts.
+    pub fn changed_rules(&self, run: i64) -> Result<HashSet<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT k.rule_id FROM run_rules k JOIN run_rules e ON e.rule_id = k.rule_id
+             WHERE k.run_id = ?1 AND e.run_id < ?1 AND e.judged_key != k.judged_key",
+        )?;
+        let rows = st.query_map(params![run], |r| r.get::<_, String>(0))?;
+        let mut out = HashSet::new();
+        for r in rows {
+            out.insert(r?);
+        }
+        Ok(out)
+    }
+
+    /// Those of `fingerprints` whose finding is open.
+    pub fn open_among<'a>(
+        &self,
+        fingerprints: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM lifecycle WHERE fingerprint = ?1 AND state = 'open'")?;
+        let mut out = HashSet::new();
+        for fp in fingerprints {
+            if st.exists(params![fp])? {
+                out.insert(fp.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open findings a running run judged not applicable, with the failing rules on the same
+    /// subject that mask them ('' when none): the lifecycle does not read such a "not
+    /// applicable" as a fix (see [`Store::complete_run`]).
+    pub fn record_not_applicable(&mut self, run: i64, rows: &[(String, String)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO not_applicable (run_id, fingerprint, masked_by) VALUES (?1, ?2, ?3)",
+            )?;
+            for (fp, masked_by) in rows {
+                st.execute(params![run, fp, masked_by])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
 
     /// Store findings (with evidence) of a running run, one transaction; the run stays
@@ -180,14 +257,37 @@ impl Store {
             .services
             .as_ref()
             .map(|s| s.iter().map(String::as_str).collect());
+        // A rule this run did not evaluate (renamed, removed, outside `rules.dirs`) says
+        // nothing of its findings. A run that recorded no rules is taken to have evaluated all.
+        let evaluated: HashSet<String> = {
+            let mut st = tx.prepare_cached("SELECT rule_id FROM run_rules WHERE run_id = ?1")?;
+            let ids = st.query_map(params![run], |r| r.get::<_, String>(0))?;
+            ids.collect::<std::result::Result<_, _>>()?
+        };
         let mut resolved = Vec::new();
         let mut unverified = Vec::new();
         for row in unseen_open_rows(&tx, run)? {
             if !in_scope(&agencies, sampled.as_ref(), &row) {
                 continue;
             }
+            if !evaluated.is_empty() && !evaluated.contains(&row.rule_id) {
+                unverified.push((row.fingerprint, "rule_not_evaluated".to_string()));
+                continue;
+            }
             match (&row.unassessable, row.assessed) {
-                (None, true) => resolved.push(row.fingerprint),
+                (None, true) => match (&row.not_applicable, row.rule_changed) {
+                    // A worse defect on the same subject makes the rule not applicable: the
+                    // lesser defect was not re-checked.
+                    (Some(masked), _) if !masked.is_empty() => {
+                        unverified.push((row.fingerprint, format!("masked_by:{masked}")));
+                    }
+                    // Not applicable under a rule or parameters changed since it last failed:
+                    // the operator's change, not the facts.
+                    (Some(_), true) => {
+                        unverified.push((row.fingerprint, "rule_changed".to_string()));
+                    }
+                    _ => resolved.push(row.fingerprint),
+                },
                 (Some(reason), _) => unverified.push((row.fingerprint, reason.clone())),
                 (None, false) => {
                     let reason = not_assessed_reason(&tx, run, &row)?;
@@ -259,6 +359,25 @@ impl Store {
             diff.unverified.push(fp?);
         }
         Ok(diff)
+    }
+
+    /// Why each finding a run left unverified was not re-checked (`fingerprint → reason`):
+    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed` or
+    /// `masked_by:RULE,...`.
+    pub fn unverified_reasons(
+        &self,
+        run: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT fingerprint, reason FROM unverified WHERE run_id = ?1")?;
+        let rows = st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (fp, reason): (String, String) = row?;
+            out.insert(fp, reason);
+        }
+        Ok(out)
     }
 
     /// New, persisting and regressed failures of a run that no waiver covers: the counts
@@ -491,7 +610,13 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
                     WHERE v.agency_id = l.agency_id
                       AND v.service_key = substr(l.subject, length(l.agency_id) + 2)
                       AND l.subject = v.agency_id || '/' || v.service_key
-                      AND v.unread = '' AND r.run_id = ?1))
+                      AND v.unread = '' AND r.run_id = ?1)),
+                l.rule_id,
+                (SELECT n.masked_by FROM not_applicable n WHERE n.run_id = ?1 AND n.fingerprint = l.fingerprint),
+                COALESCE((SELECT then_.judged_key != now_.judged_key
+                          FROM run_rules then_ JOIN run_rules now_ ON now_.rule_id = then_.rule_id
+                          WHERE then_.run_id = l.last_seen_run AND then_.rule_id = l.rule_id
+                            AND now_.run_id = ?1), 0)
          FROM lifecycle l
          WHERE l.state = 'open'
            AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint
@@ -506,6 +631,9 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
             subject: r.get(3)?,
             unassessable: r.get(4)?,
             assessed: r.get(5)?,
+            rule_id: r.get(6)?,
+            not_applicable: r.get(7)?,
+            rule_changed: r.get(8)?,
         })
     })?;
     let mut out = Vec::new();
