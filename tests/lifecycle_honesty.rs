@@ -258,3 +258,89 @@ async fn agency_rules_on_part_of_a_portal_are_could_not_assess() {
     assert!(aggregate1.is_subset(&set(&r2.diff.unverified)));
     assert!(set(&r2.diff.persisting).is_disjoint(&aggregate1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_gone_from_a_complete_listing_is_withdrawn_not_unverified() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), json_only);
+    let r1 = run(&setup).await;
+    let store = Store::open(&served.db()).expect("store");
+    // An agency read completely whose last services carry findings.
+    let service_fails = rows(&store, r1.run_id, "fail");
+    let overrides = served.handle.overrides();
+    let (agency, cut) = r1
+        .coverage
+        .iter()
+        .filter(|(_, c)| c.complete())
+        .find_map(|(id, _)| {
+            // The highest service index of the agency with a failing finding.
+            let idx = service_fails
+                .iter()
+                .filter(|r| &r.3 == id && r.2.starts_with(&format!("{id}/1.")))
+                .filter_map(|r| overrides.find_code(r.2.trim_start_matches(&format!("{id}/"))))
+                .map(|(_, i)| i)
+                .max()?;
+            (idx > 0).then(|| (id.clone(), idx))
+        })
+        .expect("a completely read agency with service findings");
+    drop(store);
+    // The portal publishes the services before `cut` only: the others left the catalogue.
+    served
+        .handle
+        .mutate(|o| assert!(o.set_published_services(&agency, cut)))
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    assert!(
+        r2.coverage[&agency].complete(),
+        "{:?}",
+        r2.coverage[&agency]
+    );
+
+    let store = Store::open(&served.db()).expect("store");
+    let gone: BTreeSet<String> = rows(&store, r1.run_id, "fail")
+        .into_iter()
+        .filter(|r| r.3 == agency)
+        .filter(|r| {
+            overrides
+                .find_code(r.2.trim_start_matches(&format!("{agency}/")))
+                .is_some_and(|(_, i)| i >= cut)
+        })
+        .map(|r| r.0)
+        .collect();
+    assert!(!gone.is_empty());
+    let withdrawn = set(&r2.diff.withdrawn);
+    assert_eq!(
+        withdrawn, gone,
+        "the findings of the unlisted services are withdrawn"
+    );
+    assert!(set(&r2.diff.unverified).is_disjoint(&gone));
+    assert!(set(&r2.diff.resolved).is_disjoint(&gone));
+    // Nothing else was left without a verdict: the exit code owes nothing to the gone ones.
+    assert!(r2.diff.unverified.is_empty(), "{:?}", r2.diff.unverified);
+    assert_eq!(r2.totals.withdrawn, gone.len() as i64);
+    let text = r2
+        .reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).expect("text report"))
+        .expect("text report");
+    assert!(
+        text.contains(&format!("Không còn trong danh mục: {}", gone.len())),
+        "{text}"
+    );
+    for fp in &gone {
+        assert_eq!(
+            store.lifecycle_of(fp).expect("lifecycle").map(|l| l.2),
+            Some("withdrawn".to_string())
+        );
+    }
+    drop(store);
+
+    // Listed again with the same defects: persisting, never new or regressed.
+    served
+        .handle
+        .mutate(|o| assert!(o.set_published_services(&agency, usize::MAX)))
+        .expect("mutate");
+    let r3 = run(&setup).await;
+    assert!(gone.is_subset(&set(&r3.diff.persisting)), "{:?}", r3.diff);
+}

@@ -665,6 +665,7 @@ pub fn gather_with(
     let unassessed = store.unassessed_counts(run_id)?;
     let resolved = store.resolved_counts(run_id)?;
     let unverified = store.unverified_counts(run_id)?;
+    let withdrawn = store.withdrawn_counts(run_id)?;
     let mut coverage = store.coverage(run_id)?;
 
     // Example rows (bounded by `limit` per group), distributed to their agencies.
@@ -745,6 +746,7 @@ pub fn gather_with(
         counts.could_not_assess = unassessed.get(&id).copied().unwrap_or(0);
         counts.resolved = resolved.get(&id).copied().unwrap_or(0);
         counts.unverified = unverified.get(&id).copied().unwrap_or(0);
+        counts.withdrawn = withdrawn.get(&id).copied().unwrap_or(0);
         let s = services.get(&id).copied().unwrap_or_default();
         let trend = trends.get(&id).cloned().unwrap_or_default();
         let cov = coverage.remove(&id).unwrap_or_default();
@@ -850,6 +852,7 @@ pub(crate) fn totals(agencies: &[AgencyReport]) -> Totals {
         t.services += a.services_total;
         t.services_read += a.services_read;
         t.unverified += c.unverified;
+        t.withdrawn += c.withdrawn;
         if !a.coverage.complete() {
             t.agencies_incomplete += 1;
         }

@@ -126,6 +126,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Not re-checked",
     ),
     (
+        "state_withdrawn",
+        "Không còn trong danh mục",
+        "No longer listed",
+    ),
+    (
         "not_rechecked",
         "Vi phạm cũ chưa kiểm tra lại được (không coi là đã khắc phục)",
         "Earlier findings not re-checked (not counted as resolved)",

@@ -643,6 +643,7 @@ async fn stages(
                 regressed,
                 resolved: n(diff.resolved.len()),
                 unverified: n(diff.unverified.len()),
+                withdrawn: n(diff.withdrawn.len()),
                 ..report::Totals::default()
             }
         }

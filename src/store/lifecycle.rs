@@ -21,6 +21,11 @@ pub struct RunDiff {
     /// rule could not assess it): not known to be fixed, so never resolved.
     #[serde(default)]
     pub unverified: Vec<String>,
+    /// Open findings of services that left their agency's listing, read completely by this
+    /// run ("không còn trong danh mục / no longer listed"): closed, not fixed, no longer
+    /// counted (state `withdrawn`). A service listed again with the defect is persisting.
+    #[serde(default)]
+    pub withdrawn: Vec<String>,
 }
 
 /// One point of an agency's trend: the same SQL aggregates as the run's report.
@@ -203,6 +208,17 @@ impl Store {
     /// Set-based SQL, so the cost does not depend on holding the findings in memory.
     pub fn complete_run(&mut self, run: i64) -> Result<RunDiff> {
         let scope = self.run(run)?.scope;
+        // Agencies whose listing this run read completely (not a sample): a service absent
+        // from it is no longer listed.
+        let listed_whole: HashSet<String> = if scope.services.is_some() {
+            HashSet::new()
+        } else {
+            self.coverage(run)?
+                .into_iter()
+                .filter(|(_, c)| c.complete())
+                .map(|(a, _)| a)
+                .collect()
+        };
         let tx = self.conn.transaction()?;
 
         // Each failure's state, from the lifecycle as it stood before this run.
@@ -211,7 +227,7 @@ impl Store {
         // 3 regressed.
         tx.execute(
             "UPDATE finding_marks SET state = COALESCE(
-                 (SELECT CASE l.state WHEN 'open' THEN 2 ELSE 3 END
+                 (SELECT CASE l.state WHEN 'resolved' THEN 3 ELSE 2 END
                   FROM finding_versions v JOIN lifecycle l ON l.fingerprint = v.fingerprint
                   WHERE v.id = finding_marks.version_id),
                  1)
@@ -221,14 +237,14 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE findings_rows SET state = COALESCE(
-                 (SELECT CASE l.state WHEN 'open' THEN 'persisting' ELSE 'regressed' END
+                 (SELECT CASE l.state WHEN 'resolved' THEN 'regressed' ELSE 'persisting' END
                   FROM lifecycle l WHERE l.fingerprint = findings_rows.fingerprint),
                  'new')
              WHERE run_id = ?1 AND outcome = 'fail'",
             params![run],
         )?;
         tx.execute(
-            "UPDATE lifecycle SET last_seen_run = ?1
+            "UPDATE lifecycle SET last_seen_run = ?1, state = 'open', resolved_run = NULL
              WHERE fingerprint IN (SELECT fingerprint FROM findings WHERE run_id = ?1 AND state = 'persisting')",
             params![run],
         )?;
@@ -266,6 +282,7 @@ impl Store {
         };
         let mut resolved = Vec::new();
         let mut unverified = Vec::new();
+        let mut withdrawn = Vec::new();
         for row in unseen_open_rows(&tx, run)? {
             if !in_scope(&agencies, sampled.as_ref(), &row) {
                 continue;
@@ -289,6 +306,9 @@ impl Store {
                     _ => resolved.push(row.fingerprint),
                 },
                 (Some(reason), _) => unverified.push((row.fingerprint, reason.clone())),
+                (None, false) if withdrawn_service(&tx, run, &listed_whole, &row)? => {
+                    withdrawn.push(row.fingerprint);
+                }
                 (None, false) => {
                     let reason = not_assessed_reason(&tx, run, &row)?;
                     unverified.push((row.fingerprint, reason));
@@ -310,6 +330,15 @@ impl Store {
             )?;
             for (fp, reason) in &unverified {
                 unv.execute(params![run, fp, reason])?;
+            }
+            let mut wd = tx.prepare_cached(
+                "UPDATE lifecycle SET state = 'withdrawn', resolved_run = ?2 WHERE fingerprint = ?1",
+            )?;
+            let mut wins =
+                tx.prepare_cached("INSERT INTO withdrawals (run_id, fingerprint) VALUES (?1, ?2)")?;
+            for fp in &withdrawn {
+                wd.execute(params![fp, run])?;
+                wins.execute(params![run, fp])?;
             }
         }
 
@@ -358,7 +387,23 @@ impl Store {
         for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
             diff.unverified.push(fp?);
         }
+        let mut st = self.conn.prepare_cached(
+            "SELECT fingerprint FROM withdrawals WHERE run_id = ?1 ORDER BY fingerprint",
+        )?;
+        for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
+            diff.withdrawn.push(fp?);
+        }
         Ok(diff)
+    }
+
+    /// Findings a run withdrew (their service left a completely read listing), per agency.
+    pub fn withdrawn_counts(&self, run: i64) -> Result<std::collections::BTreeMap<String, i64>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT l.agency_id, COUNT(*) FROM withdrawals w JOIN lifecycle l ON l.fingerprint = w.fingerprint
+             WHERE w.run_id = ?1 GROUP BY l.agency_id",
+        )?;
+        let rows = st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     /// Why each finding a run left unverified was not re-checked (`fingerprint → reason`):
@@ -641,6 +686,32 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
         out.push(row?);
     }
     Ok(out)
+}
+
+/// A service finding whose agency's listing `run` read completely (`listed_whole`) while the
+/// service was not in it at all (neither read nor unread): the service left the portal's
+/// catalogue (or was renumbered). Its finding can no longer be re-checked, nor is it fixed.
+fn withdrawn_service(
+    tx: &Transaction<'_>,
+    run: i64,
+    listed_whole: &HashSet<String>,
+    row: &OpenRow,
+) -> Result<bool> {
+    if row.scope != "service" || !listed_whole.contains(&row.agency_id) {
+        return Ok(false);
+    }
+    let Some(key) = row.subject.strip_prefix(&format!("{}/", row.agency_id)) else {
+        return Ok(false);
+    };
+    let present: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM service_versions v
+                        WHERE v.agency_id = ?2 AND v.service_key = ?3
+                          AND (EXISTS (SELECT 1 FROM service_reads r WHERE r.version_id = v.id AND r.run_id = ?1)
+                               OR EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = v.id AND r.run_id = ?1)))",
+        params![run, row.agency_id, key],
+        |r| r.get(0),
+    )?;
+    Ok(!present)
 }
 
 /// Why a run did not assess a subject, as precisely as it knows: the service page's read
