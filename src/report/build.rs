@@ -665,6 +665,7 @@ pub fn gather_with(
     let unassessed = store.unassessed_counts(run_id)?;
     let resolved = store.resolved_counts(run_id)?;
     let unverified = store.unverified_counts(run_id)?;
+    let withdrawn = store.withdrawn_counts(run_id)?;
     let mut coverage = store.coverage(run_id)?;
 
     // Example rows (bounded by `limit` per group), distributed to their agencies.
@@ -745,6 +746,7 @@ pub fn gather_with(
         counts.could_not_assess = unassessed.get(&id).copied().unwrap_or(0);
         counts.resolved = resolved.get(&id).copied().unwrap_or(0);
         counts.unverified = unverified.get(&id).copied().unwrap_or(0);
+        counts.withdrawn = withdrawn.get(&id).copied().unwrap_or(0);
         let s = services.get(&id).copied().unwrap_or_default();
         let trend = trends.get(&id).cloned().unwrap_or_default();
         let cov = coverage.remove(&id).unwrap_or_default();
@@ -785,6 +787,29 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
                 "This run did not read the subject.",
             )
             .to_string(),
+        None if s == "rule_not_evaluated" => lang
+            .pick(
+                "Lần kiểm tra này không đánh giá quy tắc này (quy tắc đã đổi mã, bị gỡ hoặc nằm ngoài thư mục quy tắc).",
+                "This run did not evaluate the rule (renamed, removed or outside the rule directories).",
+            )
+            .to_string(),
+        None if s == "rule_changed" => lang
+            .pick(
+                "Quy tắc không còn áp dụng vì quy tắc hoặc tham số cấu hình của nó đã thay đổi, không phải vì đối tượng đã khắc phục.",
+                "The rule no longer applies because the rule or its configured parameters changed, not because the subject was fixed.",
+            )
+            .to_string(),
+        None if s.starts_with("masked_by:") => {
+            let rules = s.trim_start_matches("masked_by:").replace(',', ", ");
+            match lang {
+                Lang::Vi => format!(
+                    "Một lỗi khác trên cùng đối tượng ({rules}) khiến quy tắc này không áp dụng: chưa kiểm tra lại được."
+                ),
+                Lang::En => format!(
+                    "Another defect on the same subject ({rules}) makes this rule not applicable: not re-checked."
+                ),
+            }
+        }
         None if s.is_empty() => String::new(),
         // Text this version does not know (a library's message, a newer reason): said in
         // words; the raw text goes to the technical fold (see [`reason_is_raw`]).
@@ -794,7 +819,12 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
 
 /// A stored reason that [`reason_words`] cannot say in words (kept raw for the technical fold).
 pub(crate) fn reason_is_raw(s: &str) -> bool {
-    !s.is_empty() && s != "not_assessed" && parse_reason(s).is_none()
+    !s.is_empty()
+        && s != "not_assessed"
+        && s != "rule_not_evaluated"
+        && s != "rule_changed"
+        && !s.starts_with("masked_by:")
+        && parse_reason(s).is_none()
 }
 
 fn parse_reason(s: &str) -> Option<AssessReason> {
@@ -822,6 +852,7 @@ pub(crate) fn totals(agencies: &[AgencyReport]) -> Totals {
         t.services += a.services_total;
         t.services_read += a.services_read;
         t.unverified += c.unverified;
+        t.withdrawn += c.withdrawn;
         if !a.coverage.complete() {
             t.agencies_incomplete += 1;
         }

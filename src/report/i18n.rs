@@ -126,6 +126,11 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Not re-checked",
     ),
     (
+        "state_withdrawn",
+        "Không còn trong danh mục",
+        "No longer listed",
+    ),
+    (
         "not_rechecked",
         "Vi phạm cũ chưa kiểm tra lại được (không coi là đã khắc phục)",
         "Earlier findings not re-checked (not counted as resolved)",
@@ -372,6 +377,15 @@ pub fn reason_id_words(lang: Lang, id: &str) -> String {
     match id {
         "duplicate_code" => lang.pick("trùng mã dịch vụ", "duplicate service code"),
         "not_assessed" => lang.pick("không đọc được", "not read"),
+        "rule_not_evaluated" => lang.pick("quy tắc không được đánh giá", "rule not evaluated"),
+        "rule_changed" => lang.pick("quy tắc/tham số đã thay đổi", "rule or parameters changed"),
+        other if other.starts_with("masked_by:") => {
+            return format!(
+                "{} {}",
+                lang.pick("bị che bởi", "masked by"),
+                other.trim_start_matches("masked_by:").replace(',', ", ")
+            );
+        }
         other => other,
     }
     .to_string()

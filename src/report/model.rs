@@ -371,6 +371,9 @@ pub struct AgencyCounts {
     /// Open findings this run could not re-check.
     #[serde(default)]
     pub unverified: i64,
+    /// Open findings of services no longer in a completely read listing (closed, not fixed).
+    #[serde(default)]
+    pub withdrawn: i64,
 }
 
 /// Where the complete rows of a report are, for the complete formats (JSON, CSV, XLSX).
@@ -428,6 +431,10 @@ pub struct Totals {
     /// Open findings this run could not re-check (not resolved, not known to be fixed).
     #[serde(default)]
     pub unverified: i64,
+    /// Open findings of services that left a completely read listing: "no longer listed",
+    /// closed without being fixed; not counted as open, nor in the exit code.
+    #[serde(default)]
+    pub withdrawn: i64,
     /// Services read (the denominator of the shares) and listed.
     #[serde(default)]
     pub services_read: i64,

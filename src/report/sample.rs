@@ -267,6 +267,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
             regressed: vec!["fp-hsts-1".into()],
             resolved: vec!["fp-old".into()],
             unverified: vec![],
+            withdrawn: vec![],
         },
         resolved,
         unverified: Vec::new(),

@@ -408,7 +408,7 @@ fn changes(data: &ReportData) -> Vec<ChangeRow> {
     let lang = data.lang;
     let t = &data.totals;
     type Count = fn(&AgencyReport) -> i64;
-    let kinds: [(&'static str, &'static str, i64, Count); 4] = [
+    let kinds: [(&'static str, &'static str, i64, Count); 5] = [
         ("new", "new", t.new, |a| a.counts.new),
         ("regressed", "regressed", t.regressed, |a| {
             a.counts.regressed
@@ -418,6 +418,9 @@ fn changes(data: &ReportData) -> Vec<ChangeRow> {
         }),
         ("unverified", "state_unverified", t.unverified, |a| {
             a.counts.unverified
+        }),
+        ("withdrawn", "state_withdrawn", t.withdrawn, |a| {
+            a.counts.withdrawn
         }),
     ];
     kinds

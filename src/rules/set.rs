@@ -188,6 +188,34 @@ impl RuleSet {
         &self.settings_digest
     }
 
+    /// Each rule's id with the key of what judges it: SHA-256 (hex) of its canonical form and
+    /// of the values of the parameters its `when` and `require` read. A run records them, so
+    /// the lifecycle can tell a finding that became not applicable on new facts from one the
+    /// operator switched off (`government_anchor = ""`) or a rule edit changed.
+    pub fn judgement_keys(&self) -> Vec<(String, String)> {
+        self.rules
+            .iter()
+            .map(|r| {
+                let mut reads = r.require.uses();
+                if let Some(w) = &r.when {
+                    for (k, v) in w.uses() {
+                        reads.entry(k).or_default().merge(&v);
+                    }
+                }
+                let mut items = vec![("rule".to_string(), r.canonical.clone())];
+                if let Some(p) = reads.get("params") {
+                    for (name, value) in &self.params {
+                        if p.is_whole() || p.field(name).is_some() {
+                            items.push((format!("param:{name}"), value.to_string()));
+                        }
+                    }
+                }
+                let key = rule_set_digest(items.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+                (r.id.clone(), key)
+            })
+            .collect()
+    }
+
     /// Parameter values in effect (defaults overlaid with settings).
     pub fn params(&self) -> &BTreeMap<String, toml::Value> {
         &self.params

@@ -265,6 +265,7 @@ impl Finished {
                 "regressed": s.totals.regressed,
                 "resolved": s.totals.resolved,
                 "unverified": s.totals.unverified,
+                "withdrawn": s.totals.withdrawn,
                 "mail_sent": s.mail_sent,
                 "mail_pending": s.mail_pending,
             },
@@ -583,6 +584,12 @@ pub fn render_summary(s: &RunSummary) -> String {
         "since the last run: {} new, {} persisting, {} regressed, {} resolved, {} not re-checked\n",
         t.new, t.persisting, t.regressed, t.resolved, t.unverified
     ));
+    if t.withdrawn > 0 {
+        out.push_str(&format!(
+            "no longer listed (closed, not fixed): {}\n",
+            t.withdrawn
+        ));
+    }
     if s.mail_sent + s.mail_pending > 0 {
         out.push_str(&format!(
             "email: {} sent, {} waiting in the outbox\n",

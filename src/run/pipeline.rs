@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::lock::{LockError, RunLock};
 use super::sample;
-use super::settle::{Settle, Settled, Tally, blocking, record};
+use super::settle::{NotApplicableHints, Settle, Settled, Tally, blocking, record};
 use super::setup::Setup;
 use crate::config::AgencyConfig;
 use crate::crawl::walk::{self, AgencyCrawl, AgencyJob, NoCache, PageCache, Progress};
@@ -221,6 +221,8 @@ pub async fn run(
     })?;
     let agencies: Vec<AgencyFacts> = selected.iter().map(|a| agency_facts(a)).collect();
     store.record_agencies(run_id, &agencies)?;
+    // What judges this run: the lifecycle resolves only findings of rules evaluated here.
+    store.record_rules(run_id, &setup.rules.judgement_keys())?;
     tracing::info!(
         run_id,
         agencies = agencies.len(),
@@ -420,8 +422,10 @@ async fn stages(
     let mut slots: Vec<Option<Settled>> = (0..selected.len()).map(|_| None).collect();
     let no_hosts: Vec<HostFacts> = Vec::new();
     let sampled = service_sample.is_some();
+    let hints = NotApplicableHints::new(&setup.rules, store.changed_rules(run_id)?);
     let judge = Settle {
         setup,
+        hints: &hints,
         run_id,
         sampled,
         today,
@@ -533,7 +537,7 @@ async fn stages(
         let hosts = hosts_by_agency.get(&f.id).unwrap_or(&no_hosts);
         let outcomes: Vec<Outcome> = hosts.iter().flat_map(|h| scope.evaluate_host(h)).collect();
         tally.add(record(
-            setup, store, run_id, today, &f.id, outcomes, &mut seen,
+            setup, &hints, store, run_id, today, &f.id, outcomes, &mut seen,
         )?);
     }
     let fail_on = opts.fail_on.unwrap_or(cfg.audit.fail_on);
@@ -644,6 +648,7 @@ async fn stages(
                 regressed,
                 resolved: n(diff.resolved.len()),
                 unverified: n(diff.unverified.len()),
+                withdrawn: n(diff.withdrawn.len()),
                 ..report::Totals::default()
             }
         }

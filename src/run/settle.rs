@@ -7,7 +7,7 @@
 //! flight and the agency being settled do. The facts are in SQLite the moment an agency is
 //! settled, so an interrupted run keeps every agency it finished.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::setup::Setup;
@@ -49,10 +49,97 @@ impl Tally {
     }
 }
 
+/// What the lifecycle needs to know of a "not applicable" outcome, prepared once per run: a
+/// rule not applicable to a subject on which another rule fails on the facts its `when` reads
+/// is masked by that worse defect (TLS-001, whose `when` wants an unexpired certificate, on an
+/// expired one that TLS-005 fails), and one whose definition or parameters changed since an
+/// earlier run may be not applicable by the operator's change. Such outcomes of open findings
+/// are recorded, so the lifecycle keeps them unverified instead of resolved.
+#[derive(Default)]
+pub(crate) struct NotApplicableHints {
+    /// Per rule id: what its `when` reads, and what its `require` reads (`params` left out:
+    /// sharing a threshold is no shared fact).
+    reads: HashMap<String, (Reads, Reads)>,
+    /// Rules whose judgement key changed against an earlier run ([`Store::changed_rules`]).
+    changed: HashSet<String>,
+}
+
+type Reads = BTreeMap<String, crate::rules::expr::Projection>;
+
+impl NotApplicableHints {
+    pub fn new(rules: &crate::rules::RuleSet, changed: HashSet<String>) -> Self {
+        let reads = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                let mut when = r.when.as_ref().map(|w| w.uses()).unwrap_or_default();
+                let mut require = r.require.uses();
+                when.remove("params");
+                require.remove("params");
+                (r.id.clone(), (when, require))
+            })
+            .collect();
+        NotApplicableHints { reads, changed }
+    }
+
+    /// Failing rules among `failing` whose `require` reads what `rule`'s `when` reads.
+    fn masking<'a>(&self, rule: &str, failing: &[&'a str]) -> Vec<&'a str> {
+        let Some((when, _)) = self.reads.get(rule) else {
+            return Vec::new();
+        };
+        failing
+            .iter()
+            .copied()
+            .filter(|f| *f != rule)
+            .filter(|f| {
+                self.reads.get(*f).is_some_and(|(_, require)| {
+                    when.iter()
+                        .any(|(root, p)| require.get(root).is_some_and(|q| p.overlaps(q)))
+                })
+            })
+            .collect()
+    }
+
+    /// `(fingerprint, masked_by)` of the not-applicable outcomes worth recording: masked by a
+    /// failure on the same subject, or of a changed rule. (Whether the finding is open is
+    /// asked of the store afterwards, for these few only.)
+    fn candidates(&self, outcomes: &[Outcome]) -> Vec<(String, String)> {
+        let mut failing: HashMap<(RuleScope, String), Vec<&str>> = HashMap::new();
+        for o in outcomes {
+            if o.verdict == Verdict::Fail {
+                failing
+                    .entry((o.scope, o.subject.key()))
+                    .or_default()
+                    .push(&o.rule_id);
+            }
+        }
+        let mut out = Vec::new();
+        for o in outcomes {
+            if o.verdict != Verdict::NotApplicable {
+                continue;
+            }
+            let masked = failing
+                .get(&(o.scope, o.subject.key()))
+                .map(|f| self.masking(&o.rule_id, f))
+                .unwrap_or_default();
+            if !masked.is_empty() || self.changed.contains(o.rule_id.as_ref()) {
+                let mut masked: Vec<&str> = masked;
+                masked.sort_unstable();
+                masked.dedup();
+                out.push((o.fingerprint(), masked.join(",")));
+            }
+        }
+        out
+    }
+}
+
 /// Apply waivers to `outcomes`, then store the findings among them (failures, waived or not,
-/// and could-not-assess) for `owner`, skipping fingerprints already in `seen`.
+/// and could-not-assess) for `owner`, skipping fingerprints already in `seen`; and the open
+/// findings judged not applicable for a reason that is no fix (see [`NotApplicableHints`]).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn record(
     setup: &Setup,
+    hints: &NotApplicableHints,
     store: &mut Store,
     run_id: i64,
     today: time::Date,
@@ -60,6 +147,15 @@ pub(crate) fn record(
     mut outcomes: Vec<Outcome>,
     seen: &mut HashSet<String>,
 ) -> Result<Tally, store::StoreError> {
+    let candidates = hints.candidates(&outcomes);
+    if !candidates.is_empty() {
+        let open = store.open_among(candidates.iter().map(|(fp, _)| fp.as_str()))?;
+        let rows: Vec<(String, String)> = candidates
+            .into_iter()
+            .filter(|(fp, _)| open.contains(fp))
+            .collect();
+        store.record_not_applicable(run_id, &rows)?;
+    }
     setup.waivers.apply(&mut outcomes, today);
     let mut tally = Tally::default();
     let mut records = Vec::new();
@@ -95,6 +191,7 @@ pub(crate) struct Settled {
 /// What settling needs from the run.
 pub(crate) struct Settle<'a> {
     pub setup: &'a Setup,
+    pub hints: &'a NotApplicableHints,
     pub run_id: i64,
     /// A sample of services: the agency-aggregate rules are dropped (a sample says nothing
     /// about the whole agency).
@@ -170,7 +267,7 @@ fn settle(
     let mut tally = Tally::default();
     let mut store_outcomes = |outcomes: Vec<Outcome>| -> Result<(), store::StoreError> {
         tally.add(record(
-            setup, store, run_id, ctx.today, &facts.id, outcomes, &mut seen,
+            setup, ctx.hints, store, run_id, ctx.today, &facts.id, outcomes, &mut seen,
         )?);
         Ok(())
     };
@@ -190,6 +287,13 @@ fn settle(
             if !ctx.sampled {
                 store_outcomes(match nothing_read {
                     Some(err) => unassessable_agency(setup, facts, err),
+                    // An aggregate over part of the portal is no verdict on the agency,
+                    // either way: could not assess, with why the coverage is incomplete.
+                    None if !coverage.complete() => partial_agency(
+                        facts,
+                        &coverage,
+                        scope.evaluate_agency(&crawl.services, hosts),
+                    ),
                     None => scope.evaluate_agency(&crawl.services, hosts),
                 })?;
             }
@@ -338,6 +442,86 @@ fn unassessable_agency(setup: &Setup, facts: &AgencyFacts, err: &ErrorFact) -> V
                     .collect(),
             }],
             waiver: None,
+        })
+        .collect()
+}
+
+/// Agency rules judged on an incomplete coverage (a listing error after its first page, a
+/// bound that cut the walk, detail pages left unread, fewer services listed than announced):
+/// every verdict but could-not-assess becomes could-not-assess with the reason, the listing
+/// error first, else the most frequent reason a page was not read, else `no_data` with the
+/// truncation or the shortfall in words. A failure over 5 of 300 services is no violation of
+/// the agency, and a pass over them is no compliance.
+fn partial_agency(
+    facts: &AgencyFacts,
+    coverage: &crate::facts::Coverage,
+    outcomes: Vec<Outcome>,
+) -> Vec<Outcome> {
+    use crate::facts::AssessReason;
+    let unread = coverage
+        .unread
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .max_by_key(|(_, n)| **n)
+        .map(|(k, _)| k.as_str());
+    let reason = coverage
+        .listing_error
+        .or_else(|| unread.and_then(AssessReason::parse))
+        .unwrap_or(AssessReason::NoData);
+    let mut why_en = vec![format!(
+        "{} of {} listed services read",
+        coverage.read, coverage.listed
+    )];
+    let mut why_vi = vec![format!(
+        "đọc được {}/{} dịch vụ trong danh sách",
+        coverage.read, coverage.listed
+    )];
+    if let Some(e) = coverage.listing_error {
+        why_en.push(format!("the listing stopped ({e})"));
+        why_vi.push(format!("danh sách dừng giữa chừng ({e})"));
+    }
+    for t in &coverage.truncated {
+        why_en.push(format!("cut by {} ({} dropped)", t.bound, t.dropped));
+        why_vi.push(format!("bị cắt bởi {} (bỏ {})", t.bound, t.dropped));
+    }
+    if let Some(a) = coverage
+        .announced
+        .filter(|a| coverage.listed + coverage.excluded.values().sum::<i64>() < *a)
+    {
+        why_en.push(format!("the portal announces {a}"));
+        why_vi.push(format!("cổng công bố {a}"));
+    }
+    let (why_en, why_vi) = (why_en.join("; "), why_vi.join("; "));
+    outcomes
+        .into_iter()
+        .map(|mut o| {
+            if !matches!(o.verdict, Verdict::CouldNotAssess { .. }) {
+                o.verdict = Verdict::CouldNotAssess {
+                    reason,
+                    detail: format!("coverage incomplete: {why_en}"),
+                };
+                o.message_vi = format!(
+                    "Không đánh giá được {} trên toàn cơ quan: chưa đọc đủ cổng ({why_vi}).",
+                    facts.name
+                );
+                o.message_en = format!(
+                    "Could not assess {} as a whole: coverage incomplete ({why_en}).",
+                    facts.name_en
+                );
+                if o.evidence.is_empty() {
+                    o.evidence = vec![crate::rules::outcome::EvidenceRef {
+                        kind: "portal".into(),
+                        url: facts.portal.clone(),
+                        locator: "coverage".into(),
+                        excerpt: why_en
+                            .chars()
+                            .take(crate::facts::EXCERPT_MAX_CHARS)
+                            .collect(),
+                        ..crate::rules::outcome::EvidenceRef::default()
+                    }];
+                }
+            }
+            o
         })
         .collect()
 }

@@ -225,10 +225,7 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
             "R",
             "SELECT fingerprint FROM resolutions WHERE run_id = ?1 ORDER BY fingerprint",
         ),
-        (
-            "U",
-            "SELECT fingerprint, reason FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
-        ),
+        ("U", UNVERIFIED_ROWS),
         (
             "V",
             "SELECT scope, subject FROM assessed_all WHERE run_id = ?1 ORDER BY scope, subject",
@@ -276,6 +273,15 @@ fn run_digest_v2(conn: &Connection, run: i64, prev: &str) -> Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The open findings a run carried without a verdict: unverified (with the reason) and, since
+/// schema 9, withdrawn (reason `withdrawn`: the service left a completely read listing). A run
+/// without withdrawals hashes exactly the rows it hashed before.
+const UNVERIFIED_ROWS: &str = "SELECT fingerprint, reason FROM (
+         SELECT fingerprint, reason FROM unverified WHERE run_id = ?1
+         UNION ALL
+         SELECT fingerprint, 'withdrawn' FROM withdrawals WHERE run_id = ?1)
+     ORDER BY fingerprint";
+
 /// The full fetch records of run `?1`, every column text, in digest order. A row stores ''
 /// for its URL since schema 6 (its record holds it).
 const FETCH_ROWS: &str = "SELECT c1, c2, c3, c4 FROM (
@@ -294,7 +300,7 @@ pub(super) const PRUNABLE: [&str; 3] = ["V", "S", "X"];
 pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
     Some(match tag {
         "R" => "SELECT fingerprint FROM resolutions WHERE run_id = ?1 ORDER BY fingerprint",
-        "U" => "SELECT fingerprint, reason FROM unverified WHERE run_id = ?1 ORDER BY fingerprint",
+        "U" => UNVERIFIED_ROWS,
         "V" => "SELECT scope, subject FROM assessed_all WHERE run_id = ?1 ORDER BY scope, subject",
         "C" => {
             "SELECT agency_id, COALESCE(CAST(announced AS TEXT), ''), CAST(listed AS TEXT),

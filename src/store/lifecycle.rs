@@ -21,6 +21,11 @@ pub struct RunDiff {
     /// rule could not assess it): not known to be fixed, so never resolved.
     #[serde(default)]
     pub unverified: Vec<String>,
+    /// Open findings of services that left their agency's listing, read completely by this
+    /// run ("không còn trong danh mục / no longer listed"): closed, not fixed, no longer
+    /// counted (state `withdrawn`). A service listed again with the defect is persisting.
+    #[serde(default)]
+    pub withdrawn: Vec<String>,
 }
 
 /// One point of an agency's trend: the same SQL aggregates as the run's report.
@@ -86,6 +91,13 @@ struct OpenRow {
     unassessable: Option<String>,
     /// The subject's facts were read in this run.
     assessed: bool,
+    rule_id: String,
+    /// This run judged the rule not applicable to the subject, and recorded why that is no
+    /// evidence of a fix: failing rules masking it (comma-separated), or '' (see `rule_changed`).
+    not_applicable: Option<String>,
+    /// The rule's definition or the parameters it reads differ from those of the run in which
+    /// the finding last failed (both runs recorded them).
+    rule_changed: bool,
 }
 
 fn in_scope(agencies: &HashSet<&str>, services: Option<&HashSet<&str>>, row: &OpenRow) -> bool {
@@ -110,6 +122,76 @@ impl Store {
         self.complete_run(run)
     }
 
+    /// Record the rules a run evaluates, each with its judgement key
+    /// ([`crate::rules::RuleSet::judgement_keys`]): an open finding whose rule is not among them
+    /// is never resolved by the run. A run that records none (a tool, a run stored before
+    /// schema 9) is taken to have evaluated every rule.
+    pub fn record_rules(&mut self, run: i64, rules: &[(String, String)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO run_rules (run_id, rule_id, judged_key) VALUES (?1, ?2, ?3)",
+            )?;
+            for (id, key) in rules {
+                st.execute(params![run, id, key])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Rules of `run` whose judgement key differs from the key some earlier run recorded for
+    /// them: their "not applicable" outcomes may come from the change, not from the facts.
+    pub fn changed_rules(&self, run: i64) -> Result<HashSet<String>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT k.rule_id FROM run_rules k JOIN run_rules e ON e.rule_id = k.rule_id
+             WHERE k.run_id = ?1 AND e.run_id < ?1 AND e.judged_key != k.judged_key",
+        )?;
+        let rows = st.query_map(params![run], |r| r.get::<_, String>(0))?;
+        let mut out = HashSet::new();
+        for r in rows {
+            out.insert(r?);
+        }
+        Ok(out)
+    }
+
+    /// Those of `fingerprints` whose finding is open.
+    pub fn open_among<'a>(
+        &self,
+        fingerprints: impl IntoIterator<Item = &'a str>,
+    ) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT 1 FROM lifecycle WHERE fingerprint = ?1 AND state = 'open'")?;
+        let mut out = HashSet::new();
+        for fp in fingerprints {
+            if st.exists(params![fp])? {
+                out.insert(fp.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open findings a running run judged not applicable, with the failing rules on the same
+    /// subject that mask them ('' when none): the lifecycle does not read such a "not
+    /// applicable" as a fix (see [`Store::complete_run`]).
+    pub fn record_not_applicable(&mut self, run: i64, rows: &[(String, String)]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT OR REPLACE INTO not_applicable (run_id, fingerprint, masked_by) VALUES (?1, ?2, ?3)",
+            )?;
+            for (fp, masked_by) in rows {
+                st.execute(params![run, fp, masked_by])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Store findings (with evidence) of a running run, one transaction; the run stays
     /// `running` until [`Store::complete_run`]. A run records its findings agency by agency,
     /// so a national run never holds them all in memory. Storing a fingerprint twice keeps the
@@ -126,6 +208,17 @@ impl Store {
     /// Set-based SQL, so the cost does not depend on holding the findings in memory.
     pub fn complete_run(&mut self, run: i64) -> Result<RunDiff> {
         let scope = self.run(run)?.scope;
+        // Agencies whose listing this run read completely (not a sample): a service absent
+        // from it is no longer listed.
+        let listed_whole: HashSet<String> = if scope.services.is_some() {
+            HashSet::new()
+        } else {
+            self.coverage(run)?
+                .into_iter()
+                .filter(|(_, c)| c.complete())
+                .map(|(a, _)| a)
+                .collect()
+        };
         let tx = self.conn.transaction()?;
 
         // Each failure's state, from the lifecycle as it stood before this run.
@@ -134,7 +227,7 @@ impl Store {
         // 3 regressed.
         tx.execute(
             "UPDATE finding_marks SET state = COALESCE(
-                 (SELECT CASE l.state WHEN 'open' THEN 2 ELSE 3 END
+                 (SELECT CASE l.state WHEN 'resolved' THEN 3 ELSE 2 END
                   FROM finding_versions v JOIN lifecycle l ON l.fingerprint = v.fingerprint
                   WHERE v.id = finding_marks.version_id),
                  1)
@@ -144,14 +237,14 @@ impl Store {
         )?;
         tx.execute(
             "UPDATE findings_rows SET state = COALESCE(
-                 (SELECT CASE l.state WHEN 'open' THEN 'persisting' ELSE 'regressed' END
+                 (SELECT CASE l.state WHEN 'resolved' THEN 'regressed' ELSE 'persisting' END
                   FROM lifecycle l WHERE l.fingerprint = findings_rows.fingerprint),
                  'new')
              WHERE run_id = ?1 AND outcome = 'fail'",
             params![run],
         )?;
         tx.execute(
-            "UPDATE lifecycle SET last_seen_run = ?1
+            "UPDATE lifecycle SET last_seen_run = ?1, state = 'open', resolved_run = NULL
              WHERE fingerprint IN (SELECT fingerprint FROM findings WHERE run_id = ?1 AND state = 'persisting')",
             params![run],
         )?;
@@ -180,15 +273,42 @@ impl Store {
             .services
             .as_ref()
             .map(|s| s.iter().map(String::as_str).collect());
+        // A rule this run did not evaluate (renamed, removed, outside `rules.dirs`) says
+        // nothing of its findings. A run that recorded no rules is taken to have evaluated all.
+        let evaluated: HashSet<String> = {
+            let mut st = tx.prepare_cached("SELECT rule_id FROM run_rules WHERE run_id = ?1")?;
+            let ids = st.query_map(params![run], |r| r.get::<_, String>(0))?;
+            ids.collect::<std::result::Result<_, _>>()?
+        };
         let mut resolved = Vec::new();
         let mut unverified = Vec::new();
+        let mut withdrawn = Vec::new();
         for row in unseen_open_rows(&tx, run)? {
             if !in_scope(&agencies, sampled.as_ref(), &row) {
                 continue;
             }
+            if !evaluated.is_empty() && !evaluated.contains(&row.rule_id) {
+                unverified.push((row.fingerprint, "rule_not_evaluated".to_string()));
+                continue;
+            }
             match (&row.unassessable, row.assessed) {
-                (None, true) => resolved.push(row.fingerprint),
+                (None, true) => match (&row.not_applicable, row.rule_changed) {
+                    // A worse defect on the same subject makes the rule not applicable: the
+                    // lesser defect was not re-checked.
+                    (Some(masked), _) if !masked.is_empty() => {
+                        unverified.push((row.fingerprint, format!("masked_by:{masked}")));
+                    }
+                    // Not applicable under a rule or parameters changed since it last failed:
+                    // the operator's change, not the facts.
+                    (Some(_), true) => {
+                        unverified.push((row.fingerprint, "rule_changed".to_string()));
+                    }
+                    _ => resolved.push(row.fingerprint),
+                },
                 (Some(reason), _) => unverified.push((row.fingerprint, reason.clone())),
+                (None, false) if withdrawn_service(&tx, run, &listed_whole, &row)? => {
+                    withdrawn.push(row.fingerprint);
+                }
                 (None, false) => {
                     let reason = not_assessed_reason(&tx, run, &row)?;
                     unverified.push((row.fingerprint, reason));
@@ -210,6 +330,15 @@ impl Store {
             )?;
             for (fp, reason) in &unverified {
                 unv.execute(params![run, fp, reason])?;
+            }
+            let mut wd = tx.prepare_cached(
+                "UPDATE lifecycle SET state = 'withdrawn', resolved_run = ?2 WHERE fingerprint = ?1",
+            )?;
+            let mut wins =
+                tx.prepare_cached("INSERT INTO withdrawals (run_id, fingerprint) VALUES (?1, ?2)")?;
+            for fp in &withdrawn {
+                wd.execute(params![fp, run])?;
+                wins.execute(params![run, fp])?;
             }
         }
 
@@ -258,7 +387,42 @@ impl Store {
         for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
             diff.unverified.push(fp?);
         }
+        let mut st = self.conn.prepare_cached(
+            "SELECT fingerprint FROM withdrawals WHERE run_id = ?1 ORDER BY fingerprint",
+        )?;
+        for fp in st.query_map(params![run], |r| r.get::<_, String>(0))? {
+            diff.withdrawn.push(fp?);
+        }
         Ok(diff)
+    }
+
+    /// Findings a run withdrew (their service left a completely read listing), per agency.
+    pub fn withdrawn_counts(&self, run: i64) -> Result<std::collections::BTreeMap<String, i64>> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT l.agency_id, COUNT(*) FROM withdrawals w JOIN lifecycle l ON l.fingerprint = w.fingerprint
+             WHERE w.run_id = ?1 GROUP BY l.agency_id",
+        )?;
+        let rows = st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Why each finding a run left unverified was not re-checked (`fingerprint → reason`):
+    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed` or
+    /// `masked_by:RULE,...`.
+    pub fn unverified_reasons(
+        &self,
+        run: i64,
+    ) -> Result<std::collections::BTreeMap<String, String>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT fingerprint, reason FROM unverified WHERE run_id = ?1")?;
+        let rows = st.query_map(params![run], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (fp, reason): (String, String) = row?;
+            out.insert(fp, reason);
+        }
+        Ok(out)
     }
 
     /// New, persisting and regressed failures of a run that no waiver covers: the counts
@@ -491,7 +655,13 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
                     WHERE v.agency_id = l.agency_id
                       AND v.service_key = substr(l.subject, length(l.agency_id) + 2)
                       AND l.subject = v.agency_id || '/' || v.service_key
-                      AND v.unread = '' AND r.run_id = ?1))
+                      AND v.unread = '' AND r.run_id = ?1)),
+                l.rule_id,
+                (SELECT n.masked_by FROM not_applicable n WHERE n.run_id = ?1 AND n.fingerprint = l.fingerprint),
+                COALESCE((SELECT then_.judged_key != now_.judged_key
+                          FROM run_rules then_ JOIN run_rules now_ ON now_.rule_id = then_.rule_id
+                          WHERE then_.run_id = l.last_seen_run AND then_.rule_id = l.rule_id
+                            AND now_.run_id = ?1), 0)
          FROM lifecycle l
          WHERE l.state = 'open'
            AND NOT EXISTS (SELECT 1 FROM findings f WHERE f.run_id = ?1 AND f.fingerprint = l.fingerprint
@@ -506,6 +676,9 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
             subject: r.get(3)?,
             unassessable: r.get(4)?,
             assessed: r.get(5)?,
+            rule_id: r.get(6)?,
+            not_applicable: r.get(7)?,
+            rule_changed: r.get(8)?,
         })
     })?;
     let mut out = Vec::new();
@@ -513,6 +686,32 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
         out.push(row?);
     }
     Ok(out)
+}
+
+/// A service finding whose agency's listing `run` read completely (`listed_whole`) while the
+/// service was not in it at all (neither read nor unread): the service left the portal's
+/// catalogue (or was renumbered). Its finding can no longer be re-checked, nor is it fixed.
+fn withdrawn_service(
+    tx: &Transaction<'_>,
+    run: i64,
+    listed_whole: &HashSet<String>,
+    row: &OpenRow,
+) -> Result<bool> {
+    if row.scope != "service" || !listed_whole.contains(&row.agency_id) {
+        return Ok(false);
+    }
+    let Some(key) = row.subject.strip_prefix(&format!("{}/", row.agency_id)) else {
+        return Ok(false);
+    };
+    let present: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM service_versions v
+                        WHERE v.agency_id = ?2 AND v.service_key = ?3
+                          AND (EXISTS (SELECT 1 FROM service_reads r WHERE r.version_id = v.id AND r.run_id = ?1)
+                               OR EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = v.id AND r.run_id = ?1)))",
+        params![run, row.agency_id, key],
+        |r| r.get(0),
+    )?;
+    Ok(!present)
 }
 
 /// Why a run did not assess a subject, as precisely as it knows: the service page's read

@@ -880,6 +880,53 @@ DROP TABLE page_cache_v6;
     r#"
 ALTER TABLE page_cache ADD COLUMN extraction_key INTEGER;
 "#,
+    // 9: "resolved" only when a run observed the finding fixed. What judged a run: each rule
+    // it evaluated, with the key of its definition and the parameter values it reads
+    // (`RuleSet::judgement_keys`); an open finding whose rule a run did not evaluate (renamed,
+    // removed, outside `rules.dirs`) is not resolved. Open findings a run judged not
+    // applicable while another rule failed on the same subject on the facts the `when` reads
+    // (a worse defect masks the lesser one), or under a rule definition or parameters changed
+    // since it last failed, are recorded with why, and stay unverified. A finding whose
+    // service left a completely read listing is `withdrawn` (no longer listed): closed, not
+    // fixed, never counted as open.
+    r#"
+CREATE TABLE run_rules (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    rule_id     TEXT NOT NULL,
+    judged_key  TEXT NOT NULL,                -- SHA-256 of the definition + parameters read
+    PRIMARY KEY (run_id, rule_id)
+) WITHOUT ROWID;
+
+CREATE TABLE not_applicable (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    masked_by   TEXT NOT NULL DEFAULT '',     -- failing rules on the same subject, comma-separated
+    PRIMARY KEY (run_id, fingerprint)
+) WITHOUT ROWID;
+
+CREATE TABLE withdrawals (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    fingerprint TEXT NOT NULL,
+    PRIMARY KEY (run_id, fingerprint)
+) WITHOUT ROWID;
+
+ALTER TABLE lifecycle RENAME TO lifecycle_v8;
+CREATE TABLE lifecycle (
+    fingerprint      TEXT PRIMARY KEY,
+    rule_id          TEXT NOT NULL,
+    scope            TEXT NOT NULL,
+    agency_id        TEXT NOT NULL,
+    subject          TEXT NOT NULL,
+    state            TEXT NOT NULL CHECK (state IN ('open','resolved','withdrawn')),
+    first_seen_run   INTEGER NOT NULL,
+    last_seen_run    INTEGER NOT NULL,
+    resolved_run     INTEGER,
+    times_regressed  INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO lifecycle SELECT fingerprint, rule_id, scope, agency_id, subject, state,
+    first_seen_run, last_seen_run, resolved_run, times_regressed FROM lifecycle_v8;
+DROP TABLE lifecycle_v8;
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).

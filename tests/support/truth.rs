@@ -86,6 +86,18 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
         if !read.is_empty() && (unseen(&a.id, "level") || (any_full && unseen(&a.id, "signature")))
         {
             add("AGY-001", a.id.clone(), "cna:unobservable".into());
+            continue;
+        }
+        // Some listed service unread: the coverage is incomplete, and an aggregate over part
+        // of the portal is no verdict: could not assess, for the most frequent reason.
+        let mut unread: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in truth.services.iter().filter(|s| s.agency_id == a.id) {
+            if s.expect != "ok" && s.expect != "robots_disallowed" {
+                *unread.entry(s.expect.as_str()).or_default() += 1;
+            }
+        }
+        if let Some((reason, _)) = unread.iter().max_by_key(|(_, n)| **n) {
+            add("AGY-001", a.id.clone(), format!("cna:{reason}"));
         }
     }
     for h in &truth.hosts {

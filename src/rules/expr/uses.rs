@@ -60,6 +60,17 @@ impl Projection {
         }
     }
 
+    /// Whether the two projections read a common part of the value: one reads it whole (or
+    /// reads the node itself, nothing inside), or a field both read overlaps.
+    pub fn overlaps(&self, other: &Projection) -> bool {
+        if self.whole || other.whole || self.fields.is_empty() || other.fields.is_empty() {
+            return true;
+        }
+        self.fields
+            .iter()
+            .any(|(k, v)| other.fields.get(k).is_some_and(|w| v.overlaps(w)))
+    }
+
     /// Everything either projection reads.
     pub fn merge(&mut self, other: &Projection) {
         if self.whole {
