@@ -464,9 +464,15 @@ fn partial_agency(
         .filter(|(_, n)| **n > 0)
         .max_by_key(|(_, n)| **n)
         .map(|(k, _)| k.as_str());
+    let forbidden = coverage
+        .excluded
+        .get(crate::facts::ROBOTS_DISALLOWED)
+        .copied()
+        .unwrap_or(0);
     let reason = coverage
         .listing_error
         .or_else(|| unread.and_then(AssessReason::parse))
+        .or((forbidden > 0).then_some(AssessReason::RobotsDisallowed))
         .unwrap_or(AssessReason::NoData);
     let mut why_en = vec![format!(
         "{} of {} listed services read",
@@ -476,6 +482,14 @@ fn partial_agency(
         "đọc được {}/{} dịch vụ trong danh sách",
         coverage.read, coverage.listed
     )];
+    if forbidden > 0 {
+        why_en.push(format!(
+            "{forbidden} more listed services robots.txt forbids reading"
+        ));
+        why_vi.push(format!(
+            "robots.txt không cho đọc {forbidden} dịch vụ khác trong danh sách"
+        ));
+    }
     if let Some(e) = coverage.listing_error {
         why_en.push(format!("the listing stopped ({e})"));
         why_vi.push(format!("danh sách dừng giữa chừng ({e})"));

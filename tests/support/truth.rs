@@ -64,8 +64,8 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
             }
             // The listing cannot be read at all: the agency is not assessable (below).
             "spa_without_api" => {}
-            // A link robots.txt disallows is never read and is not a service: a listing
-            // note in the agency's coverage, no finding.
+            // A link robots.txt disallows is never read: no service finding, but the
+            // agency's coverage is incomplete (its aggregate, below).
             "robots_disallowed" => {}
             reason => add("AVL-002", subject, format!("cna:{reason}")),
         }
@@ -96,8 +96,15 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
                 *unread.entry(s.expect.as_str()).or_default() += 1;
             }
         }
+        // Pages robots.txt forbids are listed services not observed too (after the others).
+        let forbidden = truth
+            .services
+            .iter()
+            .any(|s| s.agency_id == a.id && s.expect == "robots_disallowed");
         if let Some((reason, _)) = unread.iter().max_by_key(|(_, n)| **n) {
             add("AGY-001", a.id.clone(), format!("cna:{reason}"));
+        } else if forbidden {
+            add("AGY-001", a.id.clone(), "cna:robots_disallowed".into());
         }
     }
     for h in &truth.hosts {
