@@ -83,8 +83,14 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
             .filter(|s| s.agency_id == a.id && s.expect == "ok")
             .collect();
         let any_full = read.iter().any(|s| s.level == Level::Full);
-        if !read.is_empty() && (unseen(&a.id, "level") || (any_full && unseen(&a.id, "signature")))
-        {
+        if !read.is_empty() && unseen(&a.id, "level") {
+            add("AGY-001", a.id.clone(), "cna:unobservable".into());
+        } else if read.iter().any(|s| s.level == Level::Unknown) {
+            // A read page without a level (no label, or one no pattern matches): the level is
+            // not observed there, so `counts.full` (read by `when`) is unknown, never "not
+            // full-process".
+            add("AGY-001", a.id.clone(), "cna:no_data".into());
+        } else if any_full && unseen(&a.id, "signature") {
             add("AGY-001", a.id.clone(), "cna:unobservable".into());
         }
     }
