@@ -297,15 +297,26 @@ fn expected_agency(a: &AgencyTruth, services: &[&ServiceTruth], out: &mut BTreeS
             && !has(&s.signature.site_wide_providers, "vgca")
     });
     // A read service whose level was not observed: the share of full-process services
-    // cannot be computed.
-    if fetched.iter().any(|s| s.level == Level::Unknown) {
+    // cannot be computed, unless every level it could have gives the same verdict (a known
+    // full-process service without VGCA fails whatever; a known one and every unlabelled one
+    // with VGCA passes whatever).
+    let vgca = |s: &ServiceTruth| {
+        has(&s.signature.providers, "vgca") || has(&s.signature.site_wide_providers, "vgca")
+    };
+    let unlabelled: Vec<_> = fetched
+        .iter()
+        .filter(|s| s.level == Level::Unknown)
+        .collect();
+    let any_full = fetched.iter().any(|s| s.level == Level::Full);
+    let settled = unsigned_full || (any_full && unlabelled.iter().all(|s| vgca(s)));
+    if unsigned_full {
+        out.insert(fail("AGY-001", &a.id));
+    } else if !unlabelled.is_empty() && !settled {
         out.insert((
             "AGY-001".into(),
             a.id.clone(),
             "could_not_assess:no_data".into(),
         ));
-    } else if unsigned_full {
-        out.insert(fail("AGY-001", &a.id));
     }
     // no_level_label → AGY-002 when the published share drops below 0.95.
     if !fetched.is_empty() {
