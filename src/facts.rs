@@ -333,6 +333,11 @@ pub struct ServiceFacts {
     pub level: Level,
     /// The level as shown on the page, trimmed; empty when none is published.
     pub level_label: String,
+    /// A level label was shown and no level pattern of the profile matches it (LVL-002): the
+    /// label is known, its level is not (`level` is then an unknown fact, reason `no_data`).
+    /// `false` when no label was shown or a pattern matched it.
+    #[serde(default)]
+    pub level_unrecognised: bool,
     /// The service accepts online submission (levels `full` and `partial`).
     pub online_submission: bool,
     pub signature: SignatureFacts,
@@ -342,11 +347,15 @@ pub struct ServiceFacts {
     /// Evidence for the non-signature fields (code, name, level, national link).
     pub evidence: Vec<Evidence>,
     /// Facts that could not be observed on this service, each with the reason: `level`,
-    /// `level_label`, `online_submission`, `signature`, `national_portal_link` when the
-    /// profile has no source for them (reason `unobservable`). As for `host.unknown`, a rule
-    /// that reads one of them is `could_not_assess` with that reason, never pass or fail: a
-    /// field the portal's interface does not carry is not "not published". A field the
-    /// profile can read but the page does not show is an observed absence, not listed here.
+    /// `level_label`, `level_unrecognised`, `online_submission`, `signature`,
+    /// `national_portal_link` when the profile has no source for them (reason
+    /// `unobservable`). As for `host.unknown`, a rule that reads one of them is
+    /// `could_not_assess` with that reason, never pass or fail: a field the portal's interface
+    /// does not carry is not "not published". A field the profile can read but the page does
+    /// not show is an observed absence, not listed here, except the level: a read page (or
+    /// list row) whose level label is missing, matches no level pattern, or says two levels
+    /// has `level` and `online_submission` unknown (reason `no_data`), as the service's level
+    /// was not observed; the label itself stays known.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<UnknownFact>,
 }
@@ -402,7 +411,8 @@ pub struct ServiceCounts {
     /// Read services linking to the National Public Service Portal (`national_portal_link`).
     pub national_portal_link: i64,
     /// Read services whose level is an unknown fact (`level` in `unknown`: the profile has no
-    /// source for it). While this is above 0 the level counts (`full`, `partial`, `info`,
+    /// source for it, or the page's level label was missing, unrecognised or said two levels).
+    /// While this is above 0 the level counts (`full`, `partial`, `info`,
     /// `unknown_level`, `level_published`, `full_vgca`, `partial_vgca`) are unknown too, and
     /// an agency rule reading them is `could_not_assess`.
     #[serde(default)]

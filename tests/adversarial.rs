@@ -1151,7 +1151,7 @@ fn a_cel_type_error_is_a_lint_error_with_its_place() {
     let dir = tempfile::tempdir().expect("tempdir");
     let text = std::fs::read_to_string("rules/level.toml").expect("bundled rules");
     let bad = text.replacen(
-        "require = \"service.level != 'unknown'\"",
+        "require = \"!service.level_unrecognised\"",
         "require = \"service.name + 1 == 2\"",
         1,
     );
@@ -1165,7 +1165,7 @@ fn a_cel_type_error_is_a_lint_error_with_its_place() {
         .expect("lint");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    let line = require_line(&text, "require = \"service.level != 'unknown'\"");
+    let line = require_line(&text, "require = \"!service.level_unrecognised\"");
     assert!(
         stderr.contains(&format!("level.toml:{line}:25")),
         "{stderr}"
@@ -1218,7 +1218,11 @@ fn config_check_reports_every_problem_run_would() {
     std::fs::create_dir(&rules).expect("dir");
     let level = std::fs::read_to_string("rules/level.toml")
         .expect("rules")
-        .replacen("service.level != 'unknown'", "service.level != ", 1);
+        .replacen(
+            "!service.level_unrecognised",
+            "service.level_unrecognised != ",
+            1,
+        );
     std::fs::write(rules.join("level.toml"), &level).expect("write");
     std::fs::write(
         &config,
@@ -1227,7 +1231,7 @@ fn config_check_reports_every_problem_run_would() {
     .expect("write");
     let (code, stderr) = check(&config);
     assert_eq!(code, Some(2), "{stderr}");
-    let line = require_line(&level, "require = \"service.level != \"");
+    let line = require_line(&level, "require = \"service.level_unrecognised != \"");
     assert!(stderr.contains(&format!("level.toml:{line}:")), "{stderr}");
 }
 
@@ -1285,4 +1289,145 @@ fn profile_lint_with_a_config_lints_the_profiles_the_run_uses() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("broken.toml"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// A level label the profile does not recognise, or a level row that is gone, is not a level:
+// the rules that judge full/partial services could not assess, and their open findings are
+// unverified, not resolved (review item 3).
+
+/// One run of the table portal serving `routes`, with the history in `dir`.
+async fn run_portal(dir: &Path, routes: HashMap<String, Reply>) -> pipeline::RunSummary {
+    let portal = serve(routes).await;
+    let config = write_config(dir, portal.port, "");
+    run_once(&config).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unrecognised_or_missing_level_label_leaves_the_signature_findings_unverified() {
+    let no_level_row = |code: &str| {
+        detail_page(code).replace(
+            "<tr><td class=\"td-1\">Mức độ</td><td class=\"td-2\">Toàn trình</td></tr>",
+            "",
+        )
+    };
+    let routes = |second: bool| {
+        let mut r = HashMap::new();
+        r.insert(
+            LIST_PATH.to_string(),
+            Reply::Html(list_page(&["/tthc/1", "/tthc/2", "/tthc/3"])),
+        );
+        let (one, two) = if second {
+            (
+                detail_page_with_level("1.000001", "Đang cập nhật"),
+                no_level_row("1.000002"),
+            )
+        } else {
+            (detail_page("1.000001"), detail_page("1.000002"))
+        };
+        r.insert("/tthc/1".into(), Reply::Html(one));
+        r.insert("/tthc/2".into(), Reply::Html(two));
+        // Read and recognised in both runs: judged in both.
+        r.insert(
+            "/tthc/3".into(),
+            Reply::Html(detail_page_with_level("1.000003", "Một phần")),
+        );
+        r
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run_portal(dir.path(), routes(false)).await;
+    assert!(first.complete);
+    let second = run_portal(dir.path(), routes(true)).await;
+    assert!(second.complete);
+
+    let store = Store::open(&dir.path().join("h.sqlite")).expect("store");
+    let f1 = store.findings(first.run_id).expect("findings");
+    let f2 = store.findings(second.run_id).expect("findings");
+    let find = |all: &[FindingRecord], subject: &str, rule: &str| {
+        findings_for(all, subject)
+            .into_iter()
+            .find(|f| f.rule_id == rule)
+            .cloned()
+    };
+    // Run 1: two full-process services without the government signature, a partial one too.
+    let mut open = Vec::new();
+    for (code, rule) in [
+        ("adv/1.000001", "SIG-001"),
+        ("adv/1.000001", "NPL-001"),
+        ("adv/1.000002", "SIG-001"),
+        ("adv/1.000003", "SIG-002"),
+    ] {
+        let f = find(&f1, code, rule).unwrap_or_else(|| panic!("run 1: {rule} on {code}"));
+        assert_eq!(f.outcome, "fail", "run 1: {rule} on {code}");
+        open.push((code, rule, f.fingerprint));
+    }
+    let agency = |all: &[FindingRecord], rule: &str| {
+        all.iter()
+            .find(|f| f.subject == "adv" && f.rule_id == rule)
+            .cloned()
+    };
+    let agy = agency(&f1, "AGY-001").expect("run 1: AGY-001");
+    assert_eq!(agy.outcome, "fail");
+
+    // Run 2: the pages were read (code and name found), the level was not.
+    let services = store.service_facts(second.run_id).expect("services");
+    let service = |code: &str| {
+        services
+            .iter()
+            .find(|s| s.code == code)
+            .unwrap_or_else(|| panic!("service {code}"))
+    };
+    let odd = service("1.000001");
+    assert!(odd.fetch.error.is_none(), "{:?}", odd.fetch.error);
+    assert_eq!(odd.level_label, "Đang cập nhật");
+    let why = odd.unknown_fact("level").expect("level unknown on 1");
+    assert!(why.message.contains("Đang cập nhật"), "{}", why.message);
+    let gone = service("1.000002");
+    assert!(gone.fetch.error.is_none(), "{:?}", gone.fetch.error);
+    assert_eq!(gone.level_label, "");
+    let why = gone.unknown_fact("level").expect("level unknown on 2");
+    assert!(why.message.contains("no level label"), "{}", why.message);
+    // A recognised label stays a level.
+    let partial = service("1.000003");
+    assert_eq!(partial.level, dvc_audit::facts::Level::Partial);
+    assert!(partial.unknown.is_empty(), "{:?}", partial.unknown);
+
+    let d = &second.diff;
+    for (code, rule, fp) in &open[..3] {
+        let f = find(&f2, code, rule).unwrap_or_else(|| panic!("run 2: {rule} on {code}"));
+        assert_eq!(
+            (f.outcome.as_str(), f.reason.as_str()),
+            ("could_not_assess", "no_data"),
+            "run 2: {rule} on {code}: {}",
+            f.message_en
+        );
+        assert!(!d.resolved.contains(fp), "{rule} on {code} resolved: {d:?}");
+        assert!(
+            d.unverified.contains(fp),
+            "{rule} on {code} not unverified: {d:?}"
+        );
+    }
+    // The partial service is judged as before: its finding persists.
+    let (_, _, sig2) = &open[3];
+    assert_eq!(
+        find(&f2, "adv/1.000003", "SIG-002").map(|f| f.outcome),
+        Some("fail".into())
+    );
+    assert!(d.persisting.contains(sig2), "{d:?}");
+    // The label rules still judge the label, which was read: an unrecognised wording fails
+    // LVL-002, a missing one LVL-001.
+    assert_eq!(
+        find(&f2, "adv/1.000001", "LVL-002").map(|f| f.outcome),
+        Some("fail".into())
+    );
+    assert!(find(&f2, "adv/1.000001", "LVL-001").is_none());
+    assert_eq!(
+        find(&f2, "adv/1.000002", "LVL-001").map(|f| f.outcome),
+        Some("fail".into())
+    );
+    // The agency's share of full-process services cannot be computed: not resolved either.
+    let agy2 = agency(&f2, "AGY-001").expect("run 2: AGY-001");
+    assert_eq!(agy2.outcome, "could_not_assess", "{}", agy2.message_en);
+    assert!(!d.resolved.contains(&agy.fingerprint), "{d:?}");
+    assert!(d.unverified.contains(&agy.fingerprint), "{d:?}");
 }

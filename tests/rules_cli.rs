@@ -29,11 +29,15 @@ fn lint_and_test_pass_on_the_default_pack() {
 fn lint_reports_a_bad_directory_with_exit_2() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let text = std::fs::read_to_string("rules/level.toml").unwrap_or_default();
-    let bad = text.replacen("service.level != 'unknown'", "service.levl != 'unknown'", 1);
+    let bad = text.replacen(
+        "\"!service.level_unrecognised\"",
+        "\"service.levl != 'unknown'\"",
+        1,
+    );
     // The 1-based line of the broken `require` (the file grows as cases are added).
     let line = text
         .lines()
-        .position(|l| l.contains("service.level != 'unknown'"))
+        .position(|l| l.contains("!service.level_unrecognised"))
         .map_or(0, |i| i + 1);
     std::fs::write(dir.path().join("level.toml"), bad).unwrap_or_else(|e| panic!("{e}"));
     cmd()
@@ -60,7 +64,7 @@ fn test_reports_a_failing_case_with_exit_1() {
         .assert()
         .code(1)
         .stdout(contains("FAIL ").and(contains("NPL-001 / linked: expected pass, got fail")))
-        .stdout(contains("2 passed, 2 failed"));
+        .stdout(contains("3 passed, 2 failed"));
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use dvc_audit::facts::{
     AgencyFacts, AssessReason, ErrorFact, FetchFacts, HostFacts, HstsFacts, HttpFacts, KeyFacts,
-    LeafFacts, Level, ServiceFacts, SignatureFacts, TlsFacts,
+    LeafFacts, Level, ServiceFacts, SignatureFacts, TlsFacts, UnknownFact,
 };
 use dvc_audit::rules::{RuleSet, Scope, Verdict};
 use dvc_audit::sandbox::{
@@ -57,6 +57,22 @@ fn service_facts(s: &ServiceTruth) -> ServiceFacts {
         kind: reason(&s.expect),
         message: format!("planted: {}", s.expect),
     });
+    // A read page whose level label is missing or matches no pattern: its level was not
+    // observed (an unknown fact, as the extractor records it); the label was.
+    let level_unseen = error.is_none() && s.level == Level::Unknown;
+    let unknown = if level_unseen {
+        ["level", "online_submission"]
+            .into_iter()
+            .map(|fact| UnknownFact {
+                fact: fact.into(),
+                kind: AssessReason::NoData,
+                message: format!("level label {:?}: no level observed", s.level_label),
+                may_hold: Vec::new(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     ServiceFacts {
         agency_id: s.agency_id.clone(),
         code: s.code.clone(),
@@ -64,6 +80,7 @@ fn service_facts(s: &ServiceTruth) -> ServiceFacts {
         url: s.url.clone(),
         level: s.level,
         level_label: s.level_label.clone(),
+        level_unrecognised: !s.level_label.is_empty() && s.level == Level::Unknown,
         online_submission: matches!(s.level, Level::Full | Level::Partial),
         signature: SignatureFacts {
             required: s.signature.required,
@@ -84,7 +101,7 @@ fn service_facts(s: &ServiceTruth) -> ServiceFacts {
             error,
         },
         evidence: Vec::new(),
-        unknown: Vec::new(),
+        unknown,
     }
 }
 
@@ -217,6 +234,13 @@ fn expected_service(s: &ServiceTruth, service_rules: &[&str], out: &mut BTreeSet
     }
     let d = &s.defects;
     let sig = &s.signature;
+    // A page read without a level (no label, or one no pattern matches): the rules about
+    // full-process and partial services could not assess it, never "not applicable".
+    if s.level == Level::Unknown {
+        for r in ["SIG-001", "SIG-002", "SIG-004", "NPL-001"] {
+            out.insert((r.into(), subject.clone(), "could_not_assess:no_data".into()));
+        }
+    }
     let online = matches!(s.level, Level::Full | Level::Partial);
     let vgca_own = has(&sig.providers, "vgca");
     let vgca_site = has(&sig.site_wide_providers, "vgca");
@@ -279,8 +303,27 @@ fn expected_agency(a: &AgencyTruth, services: &[&ServiceTruth], out: &mut BTreeS
             && !has(&s.signature.providers, "vgca")
             && !has(&s.signature.site_wide_providers, "vgca")
     });
+    // A read service whose level was not observed: the share of full-process services
+    // cannot be computed, unless every level it could have gives the same verdict (a known
+    // full-process service without VGCA fails whatever; a known one and every unlabelled one
+    // with VGCA passes whatever).
+    let vgca = |s: &ServiceTruth| {
+        has(&s.signature.providers, "vgca") || has(&s.signature.site_wide_providers, "vgca")
+    };
+    let unlabelled: Vec<_> = fetched
+        .iter()
+        .filter(|s| s.level == Level::Unknown)
+        .collect();
+    let any_full = fetched.iter().any(|s| s.level == Level::Full);
+    let settled = unsigned_full || (any_full && unlabelled.iter().all(|s| vgca(s)));
     if unsigned_full {
         out.insert(fail("AGY-001", &a.id));
+    } else if !unlabelled.is_empty() && !settled {
+        out.insert((
+            "AGY-001".into(),
+            a.id.clone(),
+            "could_not_assess:no_data".into(),
+        ));
     }
     // no_level_label → AGY-002 when the published share drops below 0.95.
     if !fetched.is_empty() {

@@ -130,8 +130,15 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
         let read = profile.levels.read(&f.text);
         facts.level = read.level;
         facts.level_label = read.label;
+        facts.level_unrecognised = read.unrecognised;
         if let Some(why) = &read.conflict {
             super::unknown::push_level_conflict(&mut facts.unknown, why);
+        } else if read.unrecognised {
+            super::unknown::push_level_unrecognised(
+                &mut facts.unknown,
+                &facts.level_label,
+                &profile.id,
+            );
         }
         push("level", f, &f.text);
     }
@@ -186,6 +193,9 @@ pub fn detail_page(profile: &Profile, page: &Page, agency_id: &str) -> ServiceFa
         };
         facts.fetch.error = Some(ErrorFact { kind, message });
     }
+    // A read page without a level label: the level is not observed (a list row may still
+    // give it, see `ItemFacts::fill`).
+    super::unknown::mark_level_not_found(profile, &mut facts);
     facts
 }
 
@@ -647,6 +657,64 @@ level = "full"
         assert_eq!(f.code, "1.000204");
         assert_eq!(f.level_label, "Toàn trình");
         assert_eq!(f.name, "Cấp phép");
+    }
+
+    #[test]
+    fn a_read_page_whose_level_is_not_recognised_or_not_found_has_its_level_unknown() {
+        let p =
+            profile("container = \"table.ct tr\"\nlabel = \"th\"\nvalue = \"td\"\npairs = \"row\"");
+        let page = |level: Option<&str>| {
+            let row = level
+                .map(|l| format!("<tr><th>Mức độ</th><td>{l}</td></tr>"))
+                .unwrap_or_default();
+            read(
+                &p,
+                &format!(
+                    "<table class=ct><tr><th>Mã thủ tục</th><td>1.000204</td></tr>{row}</table>"
+                ),
+            )
+        };
+        let unread = |f: &ServiceFacts| {
+            ["level", "online_submission"].map(|fact| {
+                f.unknown_fact(fact)
+                    .filter(|u| u.kind == AssessReason::NoData)
+                    .map(|u| u.message.clone())
+            })
+        };
+        // Recognised: a level, nothing unknown.
+        let full = page(Some("Toàn trình"));
+        assert_eq!((full.level, full.level_unrecognised), (Level::Full, false));
+        assert!(full.unknown_fact("level").is_none(), "{:?}", full.unknown);
+        // A label no pattern matches: the label is known and unrecognised, the level unknown.
+        let odd = page(Some("Đang cập nhật"));
+        assert!(odd.fetch.error.is_none());
+        assert_eq!(odd.level, Level::Unknown);
+        assert_eq!(odd.level_label, "Đang cập nhật");
+        assert!(odd.level_unrecognised);
+        for why in unread(&odd) {
+            let why = why.expect("level unknown");
+            assert!(
+                why.contains("\"Đang cập nhật\"") && why.contains("`t`"),
+                "{why}"
+            );
+        }
+        assert!(odd.unknown_fact("level_label").is_none());
+        assert!(odd.unknown_fact("level_unrecognised").is_none());
+        // No level row on a page that was read: no label, the level unknown.
+        let gone = page(None);
+        assert!(gone.fetch.error.is_none());
+        assert_eq!(
+            (gone.level_label.as_str(), gone.level_unrecognised),
+            ("", false)
+        );
+        for why in unread(&gone) {
+            assert!(why.expect("level unknown").contains("no level label"));
+        }
+        assert!(gone.unknown_fact("level_label").is_none());
+        // A page nothing was read from is no_data as a whole, not a service without a level.
+        let empty = read(&p, "<p>Bảo trì</p>");
+        assert!(empty.fetch.error.is_some());
+        assert!(empty.unknown_fact("level").is_none(), "{:?}", empty.unknown);
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct ItemFacts {
     /// The level as mapped by the profile's `[[level]]` rules, and its label.
     pub level: Level,
     pub level_label: String,
+    /// The item's level label matches no level pattern of the profile.
+    #[serde(default)]
+    pub level_unrecognised: bool,
     pub national_portal_link: bool,
     /// Evidence per field read (`code`, `name`, `level`, `dossier`, `requirements`,
     /// `national_portal_link`), all `list:` kinds.
@@ -49,7 +52,9 @@ pub struct ItemFacts {
     /// SHA-256 (hex) of the item (its JSON, or its HTML).
     pub sha256: String,
     /// What the item leaves unknown (a JSON item without the signature or link fields, see
-    /// `signals::json_unknowns`): applied to a list-only service.
+    /// `signals::json_unknowns`; the level when its label is missing, matches no pattern or
+    /// says two levels): applied to a list-only service, and the level's to a detail page
+    /// that takes the item's label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unknown: Vec<crate::facts::UnknownFact>,
 }
@@ -82,13 +87,18 @@ impl ItemFacts {
         if facts.level_label.is_empty() && !self.level_label.is_empty() {
             facts.level = self.level;
             facts.level_label = self.level_label.clone();
+            facts.level_unrecognised = self.level_unrecognised;
             facts.online_submission = matches!(self.level, Level::Full | Level::Partial);
-            // A label saying two levels leaves the level unknown wherever it is used.
-            for u in self
-                .unknown
-                .iter()
-                .filter(|u| super::unknown::LEVEL_CONFLICT_FACTS.contains(&u.fact.as_str()))
-            {
+            // The page found no label (its level was unknown for that): the item's label is
+            // the one read now, and only what the item leaves unknown about it holds.
+            let level_fact = |u: &crate::facts::UnknownFact| {
+                super::unknown::LEVEL_CONFLICT_FACTS.contains(&u.fact.as_str())
+                    && u.kind == AssessReason::NoData
+            };
+            facts.unknown.retain(|u| !level_fact(u));
+            // A label saying two levels, or none known, leaves the level unknown wherever it
+            // is used.
+            for u in self.unknown.iter().filter(|u| level_fact(u)) {
                 if facts.unknown.iter().all(|k| k.fact != u.fact) {
                     facts.unknown.push(u.clone());
                 }
@@ -154,9 +164,12 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Field texts → facts and evidence (shared by JSON and HTML items).
+/// `reads_level`: the profile's `item_facts` has a level locator (an item without a label then
+/// leaves the level unknown).
 fn build(
     profile: &Profile,
     only: bool,
+    reads_level: bool,
     found: Vec<(Field, String, Evidence)>,
     item: Evidence,
     sha256: String,
@@ -176,13 +189,23 @@ fn build(
                 let read = profile.levels.read(&text);
                 out.level = read.level;
                 out.level_label = read.label;
+                out.level_unrecognised = read.unrecognised;
                 if let Some(why) = &read.conflict {
                     super::unknown::push_level_conflict(&mut out.unknown, why);
+                } else if read.unrecognised {
+                    super::unknown::push_level_unrecognised(
+                        &mut out.unknown,
+                        &out.level_label,
+                        &profile.id,
+                    );
                 }
             }
             Field::Dossier | Field::Requirements => sections.push(text.clone()),
         }
         out.evidence.push(ev);
+    }
+    if reads_level && out.level_label.is_empty() {
+        super::unknown::push_level_not_found(&mut out.unknown, &profile.id);
     }
     (out, sections)
 }
@@ -246,7 +269,8 @@ pub(crate) fn read_json_item(
             }
         }
     }
-    let (mut out, sections) = build(profile, only, found, item_ev, sha256);
+    let reads_level = fields.is_some_and(|f| f.get(Field::Level).is_some());
+    let (mut out, sections) = build(profile, only, reads_level, found, item_ev, sha256);
     let sections: Vec<&str> = sections.iter().map(String::as_str).collect();
     out.signals = detect_json(profile, item, &text, url, &sections)
         .into_iter()
@@ -314,7 +338,8 @@ pub(crate) fn read_html_item(
             found.push((f, v, ev));
         }
     }
-    let (mut out, sections) = build(profile, false, found, item_ev, sha256);
+    let reads_level = fields.get(Field::Level).is_some();
+    let (mut out, sections) = build(profile, false, reads_level, found, item_ev, sha256);
     let sections: Vec<&str> = sections.iter().map(String::as_str).collect();
     // The item's own markup, so a signal elsewhere on the page is not this service's.
     let frag = Html::parse_fragment(&html);
@@ -739,5 +764,131 @@ effect = "supports"
         assert!(s.signature.providers.iter().any(|p| p == "vgca"), "{s:?}");
         assert_eq!(v["SIG-001"], "pass", "{v:?}");
         assert_eq!(v["NPL-001"], "pass", "{v:?}");
+    }
+
+    /// The bundled list-api profile's verdicts on one list-only item, every rule.
+    fn list_api_all(item: &str) -> (ServiceFacts, std::collections::BTreeMap<String, String>) {
+        let set = crate::profile::ProfileSet::bundled().unwrap_or_else(|e| panic!("{e:?}"));
+        let p = set.get("list-api").expect("list-api profile");
+        let v: Value = serde_json::from_str(item).expect("json");
+        let fields = match &p.listing.source {
+            crate::profile::ListSource::Json(j) => j.item_facts.as_ref(),
+            crate::profile::ListSource::Html(_) => None,
+        };
+        let facts = read_json_item(p, fields, true, &v, "/data/0", "https://api.a.test/list");
+        let s = list_only_service(
+            "a",
+            "https://dvc.a.test/tt/1",
+            &facts,
+            FetchFacts::default(),
+        );
+        let rules = match crate::rules::RuleSet::bundled() {
+            Ok(l) => l.rules,
+            Err(e) => panic!("{}", e.0.render(false)),
+        };
+        let agency = crate::rules::bench::synthetic_agency();
+        let verdicts = rules
+            .evaluate_service(&s, &agency)
+            .into_iter()
+            .map(|o| (o.rule_id.to_string(), o.verdict.as_str().to_string()))
+            .collect();
+        (s, verdicts)
+    }
+
+    #[test]
+    fn a_list_only_item_whose_level_is_unrecognised_or_missing_is_not_judged_as_offline() {
+        let tail = r#""yeuCauKySo": false, "nhaCungCapKySo": [], "dongBoDvcqg": false"#;
+        // Recognised: judged (no VGCA, no national link).
+        let (s, v) = list_api_all(&format!(
+            r#"{{"maThuTuc": "1.000001", "tenThuTuc": "A", "mucDo": {{"name": "Toàn trình"}}, {tail}}}"#
+        ));
+        assert_eq!(s.level, Level::Full);
+        assert!(s.unknown_fact("level").is_none(), "{:?}", s.unknown);
+        assert_eq!(v["SIG-001"], "fail", "{v:?}");
+        assert_eq!(v["NPL-001"], "fail", "{v:?}");
+        assert_eq!(v["LVL-002"], "pass", "{v:?}");
+        // A label no pattern matches: the level rules judge the label, the others cannot
+        // tell whether the service is online (before: "not applicable", read as fixed).
+        let (s, v) = list_api_all(&format!(
+            r#"{{"maThuTuc": "1.000001", "tenThuTuc": "A", "mucDo": {{"name": "Đang cập nhật"}}, {tail}}}"#
+        ));
+        assert!(s.fetch.error.is_none());
+        assert_eq!((s.level, s.level_unrecognised), (Level::Unknown, true));
+        let why = s.unknown_fact("level").expect("level unknown");
+        assert_eq!(why.kind, AssessReason::NoData);
+        assert!(why.message.contains("Đang cập nhật"), "{}", why.message);
+        for rule in ["SIG-001", "SIG-002", "NPL-001"] {
+            assert_eq!(v[rule], "could_not_assess", "{rule}: {v:?}");
+        }
+        assert_eq!(v["LVL-001"], "pass", "{v:?}");
+        assert_eq!(v["LVL-002"], "fail", "{v:?}");
+        // No level field in the item: LVL-001 fails, the level is unknown.
+        let (s, v) = list_api_all(&format!(
+            r#"{{"maThuTuc": "1.000001", "tenThuTuc": "A", {tail}}}"#
+        ));
+        assert!(s.fetch.error.is_none());
+        assert_eq!((s.level_label.as_str(), s.level_unrecognised), ("", false));
+        let why = s.unknown_fact("level").expect("level unknown");
+        assert!(why.message.contains("no level label"), "{}", why.message);
+        for rule in ["SIG-001", "SIG-002", "NPL-001"] {
+            assert_eq!(v[rule], "could_not_assess", "{rule}: {v:?}");
+        }
+        assert_eq!(v["LVL-001"], "fail", "{v:?}");
+        assert_eq!(v["LVL-002"], "not_applicable", "{v:?}");
+    }
+
+    #[test]
+    fn a_list_row_fills_the_level_a_detail_page_lacks_and_only_its_own_unknowns_hold() {
+        let p = load(
+            &LIST_ONLY
+                .replace(
+                    "item_url = \"{portal}/thu-tuc/{/id}\"",
+                    "detail_url = \"{api}/detail/{/id}\"",
+                )
+                .replace(
+                    "code = \"/code\"\n[[level]]",
+                    "code = \"/code\"\nlevel = \"/muc\"\n[[level]]",
+                ),
+        );
+        let vars = AgencyVars::new("a", "https://dvc.a.test").with("api", "https://api.a.test");
+        let start = p.start_requests(&vars).expect("start").remove(0);
+        let body = r#"{"data": {"items": [
+            {"id": "a", "code": "1.000001", "level": "Toàn trình"},
+            {"id": "b", "code": "1.000002", "level": "Đang cập nhật"},
+            {"id": "c", "code": "1.000003"}
+        ]}}"#;
+        let mut state = ListState::new(&vars);
+        let out = list_page(
+            &p,
+            &Page::from_body("https://api.a.test/list", body),
+            &start,
+            &mut state,
+        );
+        let facts = |i: usize, detail: &str| {
+            let req = out.details.get(i).expect("detail request");
+            let mut f = crate::extract::detail_page(&p, &Page::from_body(&req.url, detail), "a");
+            req.hint.fill(&mut f);
+            f
+        };
+        // The detail page has no level: it was unknown there, the row's recognised label
+        // makes it known.
+        let f = facts(0, r#"{"code": "1.000001"}"#);
+        assert_eq!(f.level, Level::Full);
+        assert!(f.unknown_fact("level").is_none(), "{:?}", f.unknown);
+        assert!(f.online_submission);
+        // The row's label matches no pattern: unknown, with the row's reason.
+        let f = facts(1, r#"{"code": "1.000002"}"#);
+        assert_eq!((f.level, f.level_unrecognised), (Level::Unknown, true));
+        let why = f.unknown_fact("level").expect("level unknown");
+        assert!(why.message.contains("Đang cập nhật"), "{}", why.message);
+        // Neither the page nor the row has a label: unknown, "no level label".
+        let f = facts(2, r#"{"code": "1.000003"}"#);
+        assert_eq!(f.level_label, "");
+        let why = f.unknown_fact("level").expect("level unknown");
+        assert!(why.message.contains("no level label"), "{}", why.message);
+        // The detail page's own recognised level wins over the row's unrecognised one.
+        let f = facts(1, r#"{"code": "1.000002", "muc": "Một phần"}"#);
+        assert_eq!((f.level, f.level_unrecognised), (Level::Partial, false));
+        assert!(f.unknown_fact("level").is_none(), "{:?}", f.unknown);
     }
 }

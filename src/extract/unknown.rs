@@ -11,22 +11,76 @@ use crate::facts::{AssessReason, ServiceFacts, UnknownFact};
 use crate::profile::{Field, ListSource, Profile};
 
 /// The service facts that stand or fall with the level.
-pub const LEVEL_FACTS: [&str; 3] = ["level", "level_label", "online_submission"];
-/// The facts a level label saying two levels leaves unknown (the label itself was read).
-pub const LEVEL_CONFLICT_FACTS: [&str; 2] = ["level", "online_submission"];
+pub const LEVEL_FACTS: [&str; 4] = [
+    "level",
+    "level_label",
+    "level_unrecognised",
+    "online_submission",
+];
+/// The facts a level label saying two levels leaves unknown (the label itself was read; so
+/// is whether a pattern matched it, but which level it names is not: LVL-002 is not judged).
+pub const LEVEL_CONFLICT_FACTS: [&str; 3] = ["level", "online_submission", "level_unrecognised"];
+/// The facts a missing or unrecognised level label leaves unknown: the level, not the label.
+pub const LEVEL_UNREAD_FACTS: [&str; 2] = ["level", "online_submission"];
 
-/// Record in `unknown` that the level label says more than one level (`why`, from
-/// [`crate::profile::level::LevelRead::conflict`]), unless the level is already unknown there.
-pub fn push_level_conflict(unknown: &mut Vec<crate::facts::UnknownFact>, why: &str) {
-    for fact in LEVEL_CONFLICT_FACTS {
-        if unknown.iter().all(|u| u.fact != fact) {
+fn push_level_unknown(unknown: &mut Vec<crate::facts::UnknownFact>, facts: &[&str], why: &str) {
+    for fact in facts {
+        if unknown.iter().all(|u| u.fact != *fact) {
             unknown.push(crate::facts::UnknownFact {
-                fact: fact.into(),
+                fact: (*fact).into(),
                 kind: crate::facts::AssessReason::NoData,
                 message: crate::facts::excerpt(why),
                 may_hold: Vec::new(),
             });
         }
+    }
+}
+
+/// Record in `unknown` that the level label says more than one level (`why`, from
+/// [`crate::profile::level::LevelRead::conflict`]), unless the level is already unknown there.
+pub fn push_level_conflict(unknown: &mut Vec<crate::facts::UnknownFact>, why: &str) {
+    push_level_unknown(unknown, &LEVEL_CONFLICT_FACTS, why);
+}
+
+/// Record in `unknown` that the level label `label` matches no level pattern of profile
+/// `profile_id` ([`crate::profile::level::LevelRead::unrecognised`]): which level the service
+/// has is not observed. The label is, and LVL-002 judges it.
+pub fn push_level_unrecognised(
+    unknown: &mut Vec<crate::facts::UnknownFact>,
+    label: &str,
+    profile_id: &str,
+) {
+    let why = format!(
+        "the level label \"{label}\" matches no level pattern of profile `{profile_id}`: the \
+         service's level is not observed"
+    );
+    push_level_unknown(unknown, &LEVEL_UNREAD_FACTS, &why);
+}
+
+/// Record in `unknown` that profile `profile_id`, which has a level source, found no level
+/// label for a service whose page or list row was read: the level row is missing, or the
+/// markup moved so the locator missed it. Either way the level is not observed (LVL-001
+/// judges the missing label).
+pub fn push_level_not_found(unknown: &mut Vec<crate::facts::UnknownFact>, profile_id: &str) {
+    let why = format!(
+        "profile `{profile_id}` found no level label for this service (the level row is \
+         missing, or the markup changed): the service's level is not observed"
+    );
+    push_level_unknown(unknown, &LEVEL_UNREAD_FACTS, &why);
+}
+
+/// A read service (no `fetch.error`) of a profile with a level source that ended with no
+/// level label: its level is unknown ([`push_level_not_found`]). Nothing for a profile
+/// without a level source (its level is `unobservable`, [`mark_unobservable`]), an unread
+/// service, or one with a label (an unrecognised or two-level label is recorded where it is
+/// read).
+pub fn mark_level_not_found(profile: &Profile, facts: &mut ServiceFacts) {
+    if facts.fetch.error.is_none()
+        && facts.level_label.is_empty()
+        && facts.level == crate::facts::Level::Unknown
+        && reads_level(profile)
+    {
+        push_level_not_found(&mut facts.unknown, &profile.id);
     }
 }
 
@@ -155,6 +209,7 @@ mod tests {
             [
                 "level",
                 "level_label",
+                "level_unrecognised",
                 "online_submission",
                 "signature",
                 "national_portal_link"

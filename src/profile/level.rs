@@ -8,7 +8,8 @@
 //! that patterns of **different** levels match ("một phần (chưa đủ điều kiện toàn trình)",
 //! "Mức độ 3 – toàn trình") says two things, and which one the agency meant is not observed:
 //! its level is unknown, with the reason ([`LevelRead::conflict`]), never the level of
-//! whichever pattern comes first.
+//! whichever pattern comes first. A label no pattern matches is [`LevelRead::unrecognised`]:
+//! its level is not observed either (the extractor records it as an unknown fact).
 
 use regex::Regex;
 
@@ -51,6 +52,8 @@ pub struct LevelRead {
     pub label: String,
     /// Patterns of different levels matched the label: why `level` is unknown.
     pub conflict: Option<String>,
+    /// A label was shown and no pattern matched it: its level is not observed (the label is).
+    pub unrecognised: bool,
 }
 
 impl LevelMap {
@@ -71,6 +74,7 @@ impl LevelMap {
                 level: Level::Unknown,
                 label,
                 conflict: None,
+                unrecognised: false,
             };
         }
         let folded = fold(&label);
@@ -90,11 +94,13 @@ impl LevelMap {
                 level: Level::Unknown,
                 label,
                 conflict: None,
+                unrecognised: true,
             },
             [one] => LevelRead {
                 level: one.level,
                 label,
                 conflict: None,
+                unrecognised: false,
             },
             many => {
                 let said: Vec<String> = many
@@ -109,6 +115,7 @@ impl LevelMap {
                     level: Level::Unknown,
                     label,
                     conflict: Some(conflict),
+                    unrecognised: false,
                 }
             }
         }
@@ -156,6 +163,23 @@ mod tests {
         assert_eq!(m.map(""), (Level::Unknown, String::new()));
         let odd = m.read("Trực tuyến cấp cao");
         assert_eq!((odd.level, odd.conflict), (Level::Unknown, None));
+        assert!(odd.unrecognised);
+    }
+
+    #[test]
+    fn only_a_label_no_pattern_matches_is_unrecognised() {
+        let m = decree_map();
+        for label in ["Đang cập nhật", "Mức độ 14", "Trực tuyến cấp cao"] {
+            let r = m.read(label);
+            assert_eq!(r.level, Level::Unknown, "{label}");
+            assert!(r.unrecognised, "{label}");
+            assert_eq!(r.label, label);
+        }
+        // Recognised, empty, or saying two levels: not "unrecognised".
+        for label in ["Mức độ 4", "Một phần", "", "   ", "Mức độ 3 - toàn trình"] {
+            assert!(!m.read(label).unrecognised, "{label:?}");
+        }
+        assert_eq!(m.read("Mức độ 4").level, Level::Full);
     }
 
     #[test]

@@ -135,6 +135,74 @@ pub fn agency_unknowns(services: &[ServiceFacts]) -> Vec<UnknownFact> {
     out
 }
 
+/// The service facts a read service's unknown level leaves unknown, which the level counts
+/// complete ([`level_completions`]).
+pub(crate) const LEVEL_COMPLETED_FACTS: [&str; 2] = ["level", "online_submission"];
+
+/// Every way the agency's counts could be had the read services whose level is an unknown fact
+/// (a missing or unrecognised label, a label saying two levels, pages that disagree) been seen:
+/// each such service full, partial or info, its VGCA support as observed. Only the level counts
+/// (`full`, `partial`, `info`, `unknown_level`, `full_vgca`, `partial_vgca`) differ between
+/// completions; the first one has every such service `info` (the observed counts of the known
+/// levels). `None` when no read service's level is unknown, or when there would be more than
+/// `max` completions.
+pub(crate) fn level_completions(
+    services: &[ServiceFacts],
+    max: usize,
+) -> Option<Vec<ServiceCounts>> {
+    let mut base = count_services(services);
+    let (mut with, mut without) = (0i64, 0i64);
+    for s in services
+        .iter()
+        .filter(|s| s.fetch.error.is_none() && s.unknown_fact("level").is_some())
+    {
+        let vgca = has_vgca(s);
+        // Take the service out of the level it was counted under.
+        match s.level {
+            Level::Full => {
+                base.full -= 1;
+                base.full_vgca -= i64::from(vgca);
+            }
+            Level::Partial => {
+                base.partial -= 1;
+                base.partial_vgca -= i64::from(vgca);
+            }
+            Level::Info => base.info -= 1,
+            Level::Unknown => base.unknown_level -= 1,
+        }
+        if vgca {
+            with += 1;
+        } else {
+            without += 1;
+        }
+    }
+    if with + without == 0 {
+        return None;
+    }
+    // Ways to split k services into full / partial / rest.
+    let splits = |k: i64| usize::try_from((k + 1) * (k + 2) / 2).unwrap_or(usize::MAX);
+    if splits(with).saturating_mul(splits(without)) > max {
+        return None;
+    }
+    let mut out = Vec::new();
+    for fa in 0..=with {
+        for pa in 0..=with - fa {
+            for fb in 0..=without {
+                for pb in 0..=without - fb {
+                    let mut c = base;
+                    c.full += fa + fb;
+                    c.full_vgca += fa;
+                    c.partial += pa + pb;
+                    c.partial_vgca += pa;
+                    c.info += (with - fa - pa) + (without - fb - pb);
+                    out.push(c);
+                }
+            }
+        }
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +375,54 @@ mod tests {
             u[0].message
         );
         assert!(agency_unknowns(&all[3..]).is_empty());
+    }
+
+    #[test]
+    fn level_completions_give_every_level_to_the_services_whose_level_is_unknown() {
+        let level_unknown = |level: Level, vgca: bool| {
+            let mut s = ServiceFacts {
+                level,
+                ..ServiceFacts::default()
+            };
+            if vgca {
+                s.signature.providers = vec!["vgca".into()];
+            }
+            s.unknown = vec![UnknownFact {
+                fact: "level".into(),
+                kind: AssessReason::NoData,
+                message: "no level label".into(),
+                may_hold: Vec::new(),
+            }];
+            s
+        };
+        let known = ServiceFacts {
+            level: Level::Full,
+            ..ServiceFacts::default()
+        };
+        // Nothing unknown: nothing to complete.
+        assert!(level_completions(std::slice::from_ref(&known), 100).is_none());
+        // One known full service, one unlabelled with VGCA, one kept at "full" by pages that
+        // disagree (without VGCA): 3 x 3 completions.
+        let all = vec![
+            known,
+            level_unknown(Level::Unknown, true),
+            level_unknown(Level::Full, false),
+        ];
+        let c = level_completions(&all, 100).expect("completions");
+        assert_eq!(c.len(), 9);
+        let first = c[0];
+        assert_eq!(
+            (first.full, first.full_vgca, first.info, first.unknown_level),
+            (1, 0, 2, 0),
+            "every unknown one info, the known full one kept"
+        );
+        assert!(
+            c.iter()
+                .all(|k| k.read == 3 && k.full + k.partial + k.info == 3)
+        );
+        assert!(c.iter().any(|k| (k.full, k.full_vgca) == (3, 1)));
+        assert!(c.iter().any(|k| (k.partial, k.partial_vgca) == (2, 1)));
+        // Too many: none.
+        assert!(level_completions(&all, 8).is_none());
     }
 }

@@ -143,7 +143,7 @@ impl<'a> AgencyScope<'a> {
             .rules
             .iter()
             .filter(|r| r.scope == Scope::Agency)
-            .map(|r| self.agency_rule(r, &act, &unknown))
+            .map(|r| self.agency_rule(r, &act, &unknown, services, hosts))
             .collect()
     }
 
@@ -298,6 +298,71 @@ impl<'a> AgencyScope<'a> {
         verdicts.all(|v| v == Some(first))
     }
 
+    /// Whether agency rule `rule`, blocked by counts that services with an unknown level make
+    /// unknown, gets one verdict on every completion of those levels
+    /// ([`super::counts::level_completions`]): then the services whose level was not seen
+    /// cannot change it (3 of 10 full-process services without VGCA fail AGY-001 whatever the
+    /// unlabelled ones are). Returns the activation of the first completion (the observed
+    /// counts) to judge and word the message with. `None` when the rule reads the `services`
+    /// list, something else it reads is unknown too, there are too many completions, or they
+    /// disagree.
+    fn settled_on_level_completions(
+        &self,
+        rule: &Rule,
+        services: &[ServiceFacts],
+        hosts: &[HostFacts],
+    ) -> Option<Activation<'_>> {
+        let reads_services = rule
+            .when
+            .as_ref()
+            .is_some_and(|w| w.uses().contains_key("services"))
+            || rule.require.uses().contains_key("services");
+        if reads_services {
+            return None;
+        }
+        let completions = super::counts::level_completions(services, MAX_LEVEL_COMPLETIONS)?;
+        let act_of = |c: &crate::facts::ServiceCounts| {
+            let mut act = self.root.child();
+            act.set_facts("counts", c).ok()?;
+            self.bind(&mut act, "hosts", hosts).ok()?;
+            Some(act)
+        };
+        let first = act_of(completions.first()?)?;
+        // What stays unknown once the levels are completed blocks the rule as before.
+        let stripped: Vec<ServiceFacts> = services
+            .iter()
+            .map(|s| {
+                let mut s = s.clone();
+                s.unknown
+                    .retain(|u| !super::counts::LEVEL_COMPLETED_FACTS.contains(&u.fact.as_str()));
+                s
+            })
+            .collect();
+        let others = agency_scope_unknowns(&stripped, hosts);
+        // On every completion: nothing else it reads is unknown (a `when` false on one
+        // completion may not read what another does), and the same verdict.
+        let verdict = |act: &Activation<'_>| -> Option<Option<bool>> {
+            if self.unknown_blocking(rule, act, "", &others).is_some() {
+                return None;
+            }
+            let applicable = match &rule.when {
+                None => true,
+                Some(w) => w.eval_bool(act).ok()?,
+            };
+            Some(match applicable {
+                false => None,
+                true => Some(rule.require.eval_bool(act).ok()?),
+            })
+        };
+        let want = verdict(&first)?;
+        for c in completions.iter().skip(1) {
+            if verdict(&act_of(c)?)? != want {
+                return None;
+            }
+        }
+        Some(first)
+    }
+
     /// `unknown`: what the agency's services and hosts make unknown
     /// ([`agency_scope_unknowns`]), paths rooted at their variable (`counts.full`).
     pub(crate) fn agency_rule(
@@ -305,12 +370,23 @@ impl<'a> AgencyScope<'a> {
         rule: &Rule,
         act: &Activation<'_>,
         unknown: &[UnknownFact],
+        services: &[ServiceFacts],
+        hosts: &[HostFacts],
     ) -> Outcome {
         let subject = Subject::Agency {
             id: self.agency.id.clone(),
         };
         let portal = self.agency.portal.clone();
-        let unknown = self.unknown_blocking(rule, act, "", unknown);
+        let mut unknown = self.unknown_blocking(rule, act, "", unknown);
+        // Unknown only through services whose level was not seen, and the same verdict
+        // whatever their levels: judged (on the observed counts).
+        let settled = unknown
+            .as_ref()
+            .and_then(|_| self.settled_on_level_completions(rule, services, hosts));
+        if settled.is_some() {
+            unknown = None;
+        }
+        let act = settled.as_ref().unwrap_or(act);
         self.judge(rule, act, unknown.as_ref(), subject, || {
             vec![EvidenceRef {
                 kind: "portal".into(),
@@ -468,6 +544,10 @@ impl AgencyScope<'_> {
         }
     }
 }
+
+/// Most completions of unknown service levels an agency rule is evaluated on
+/// ([`super::counts::level_completions`]); beyond, it could not assess.
+const MAX_LEVEL_COMPLETIONS: usize = 1024;
 
 /// Most members a partly observed fact's unobserved part may add for a rule to be judged on
 /// every completion (2^8 evaluations at most); beyond, it could not assess.

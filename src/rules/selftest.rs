@@ -63,7 +63,7 @@ pub fn run_case(set: &RuleSet, rule: &Rule, case: &TestCase) -> Outcome {
         Scope::Agency => {
             let act = scope.agency_activation(&case.services, &case.hosts);
             let unknown = super::eval::agency_scope_unknowns(&case.services, &case.hosts);
-            scope.agency_rule(rule, &act, &unknown)
+            scope.agency_rule(rule, &act, &unknown, &case.services, &case.hosts)
         }
     }
 }

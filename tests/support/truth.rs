@@ -30,6 +30,24 @@ pub fn unobservable(platform: &str) -> &'static [&'static str] {
     }
 }
 
+/// AGY-001 (every full-process service supports VGCA) gets one verdict whatever level the read
+/// services without a level have: a known full-process service lacks VGCA (fail on every
+/// completion), or there is one and every unlabelled service supports VGCA (pass on every
+/// completion). At most 1024 completions are tried (`rules::eval`).
+fn level_settled(read: &[&dvc_audit::sandbox::ServiceTruth]) -> bool {
+    let vgca = |s: &dvc_audit::sandbox::ServiceTruth| {
+        has(&s.signature.providers, "vgca") || has(&s.signature.site_wide_providers, "vgca")
+    };
+    let unknown: Vec<_> = read.iter().filter(|s| s.level == Level::Unknown).collect();
+    let with = unknown.iter().filter(|s| vgca(s)).count();
+    let splits = |k: usize| (k + 1) * (k + 2) / 2;
+    if splits(with) * splits(unknown.len() - with) > 1024 {
+        return false;
+    }
+    let full: Vec<_> = read.iter().filter(|s| s.level == Level::Full).collect();
+    full.iter().any(|s| !vgca(s)) || (!full.is_empty() && with == unknown.len())
+}
+
 /// `(rule, subject, verdict)` the ground truth implies for the [`CHECKED`] rules, where the
 /// verdict is `fail` or `cna:<reason>`.
 pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
@@ -83,8 +101,16 @@ pub fn expected(truth: &GroundTruth) -> BTreeSet<(String, String, String)> {
             .filter(|s| s.agency_id == a.id && s.expect == "ok")
             .collect();
         let any_full = read.iter().any(|s| s.level == Level::Full);
-        if !read.is_empty() && (unseen(&a.id, "level") || (any_full && unseen(&a.id, "signature")))
+        if !read.is_empty() && unseen(&a.id, "level") {
+            add("AGY-001", a.id.clone(), "cna:unobservable".into());
+        } else if read.iter().any(|s| s.level == Level::Unknown)
+            && (unseen(&a.id, "signature") || !level_settled(&read))
         {
+            // A read page without a level (no label, or one no pattern matches): the level is
+            // not observed there, so `counts.full` (read by `when`) is unknown, never "not
+            // full-process", unless every level those services could have gives one verdict.
+            add("AGY-001", a.id.clone(), "cna:no_data".into());
+        } else if any_full && unseen(&a.id, "signature") {
             add("AGY-001", a.id.clone(), "cna:unobservable".into());
             continue;
         }
