@@ -18,6 +18,7 @@ pub mod host;
 pub mod list_cache;
 pub mod packed;
 pub mod progress;
+pub mod tcvn3;
 pub mod walk;
 
 use std::sync::Arc;
