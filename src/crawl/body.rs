@@ -252,7 +252,7 @@ fn inflate_gzip(wire: &[u8], cap: u64) -> Result<Vec<u8>, Inflate> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
     pub text: String,
-    /// Encoding name as encoding_rs spells it (`UTF-8`, `windows-1258`, ...).
+    /// Encoding name as encoding_rs spells it (`UTF-8`, `windows-1258`, ...), or `TCVN3`.
     pub encoding: String,
     /// Where the encoding came from: `header`, `bom`, `meta`, `detected`, `default`.
     pub source: &'static str,
@@ -340,6 +340,10 @@ pub const SNIFF_MAX_BYTES: usize = 1 << 20;
 /// A fallback must be clean: no malformed sequence (UTF-8 alone keeps the tolerance, being
 /// self-checking) and no control character a page's text never holds (a single-byte charset
 /// reads any byte, so that is how a wrong one shows).
+///
+/// TCVN3 ([`tcvn3`]) is read when a label names it, and detected (source `detected`, the
+/// reason in the note) over a declared windows-1252, windows-1258 or x-user-defined, over no
+/// declaration, and in place of chardetng's guess: see [`tcvn3::detect`].
 pub fn decode_text(
     bytes: &[u8],
     content_type: &str,
