@@ -162,6 +162,7 @@ fn assert_failures_recorded(runs: &[AgencyCrawl], truth: &GroundTruth) {
         ("oversized_page", Some(AssessReason::TooLarge)),
         ("rate_limited_429", None),
         ("windows_1258_page", None),
+        ("tcvn3_page", None),
     ];
     for (defect, kind) in cases {
         for s in with_defect(truth, defect) {
@@ -194,6 +195,22 @@ fn assert_failures_recorded(runs: &[AgencyCrawl], truth: &GroundTruth) {
         assert_eq!(f.name, s.name, "Windows-1258 name decoded");
         let rec = records.get(s.url.as_str()).expect("record");
         assert_eq!(rec.encoding, "windows-1258");
+    }
+    for s in with_defect(truth, "tcvn3_page") {
+        let f = got.get(&s.url).expect("listed");
+        assert_eq!(f.name, s.name, "TCVN3 name decoded");
+        assert_eq!(f.level, s.level, "TCVN3 level read");
+        let rec = records.get(s.url.as_str()).expect("record");
+        assert_eq!(
+            (rec.encoding.as_str(), rec.encoding_source.as_str()),
+            ("TCVN3", "detected")
+        );
+        assert!(
+            rec.charset_note
+                .starts_with("header said windows-1252 but the text is TCVN3 (.VnTime font; "),
+            "{}",
+            rec.charset_note
+        );
     }
     for s in with_defect(truth, "redirect_loop") {
         let rec = records.get(s.url.as_str()).expect("record");

@@ -365,6 +365,33 @@ async fn planted_behaviours_are_served() {
     let nfc: String = decoded.nfc().collect();
     assert!(nfc.contains(&win.name), "{}", win.name);
 
+    // TCVN3: the header and meta say windows-1252, the page names .VnTime, the bytes are
+    // TCVN3 and read back to the ground-truth name.
+    let vn3 = service_with(&gt, "tcvn3_page");
+    let r = c.get(&vn3.url).send().await.expect("response");
+    assert_eq!(
+        r.headers()["content-type"],
+        "text/html; charset=windows-1252"
+    );
+    let bytes = r.bytes().await.expect("body");
+    assert!(std::str::from_utf8(&bytes).is_err(), "not UTF-8");
+    let has = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(b"<meta charset=\"windows-1252\">") && has(b"font-family: .VnTime"));
+    // Toned capitals (not in TCVN3) are numeric references.
+    let text = dvc_audit::crawl::tcvn3::decode(&bytes);
+    let text = regex::Regex::new(r"&#(\d+);").expect("regex").replace_all(
+        &text,
+        |c: &regex::Captures<'_>| {
+            c[1].parse::<u32>()
+                .ok()
+                .and_then(char::from_u32)
+                .map(String::from)
+                .unwrap_or_default()
+        },
+    );
+    assert!(text.contains(&vn3.name), "{}", vn3.name);
+    assert!(!has(vn3.name.as_bytes()), "not UTF-8 text");
+
     // Injected markup is escaped in the page; the truth keeps it raw.
     let inj = service_with(&gt, "injected_markup_name");
     assert!(inj.name.contains("<script>alert(1)</script>"));

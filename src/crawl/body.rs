@@ -11,6 +11,8 @@ use std::io::Write;
 
 use encoding_rs::{DecoderResult, Encoding};
 
+use super::tcvn3;
+
 /// The decompressed body grew past the cap.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -250,7 +252,7 @@ fn inflate_gzip(wire: &[u8], cap: u64) -> Result<Vec<u8>, Inflate> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decoded {
     pub text: String,
-    /// Encoding name as encoding_rs spells it (`UTF-8`, `windows-1258`, ...).
+    /// Encoding name as encoding_rs spells it (`UTF-8`, `windows-1258`, ...), or `TCVN3`.
     pub encoding: String,
     /// Where the encoding came from: `header`, `bom`, `meta`, `detected`, `default`.
     pub source: &'static str,
@@ -338,18 +340,22 @@ pub const SNIFF_MAX_BYTES: usize = 1 << 20;
 /// A fallback must be clean: no malformed sequence (UTF-8 alone keeps the tolerance, being
 /// self-checking) and no control character a page's text never holds (a single-byte charset
 /// reads any byte, so that is how a wrong one shows).
+///
+/// TCVN3 ([`tcvn3`]) is read when a label names it, and detected (source `detected`, the
+/// reason in the note) over a declared windows-1252, windows-1258 or x-user-defined, over no
+/// declaration, and in place of chardetng's guess: see [`tcvn3::detect`].
 pub fn decode_text(
     bytes: &[u8],
     content_type: &str,
     tld: Option<&[u8]>,
 ) -> Result<Decoded, DecodeFailure> {
     let bom = Encoding::for_bom(bytes);
-    let header = charset_param(content_type).and_then(|l| Encoding::for_label(l.as_bytes()));
+    let header = charset_param(content_type).and_then(|l| charset_for_label(l.as_bytes()));
     let meta = meta_charset(bytes);
-    let declared: Vec<(&'static Encoding, &'static str)> = [
-        bom.map(|(e, _)| (e, "bom")),
-        header.map(|e| (e, "header")),
-        meta.map(|e| (e, "meta")),
+    let declared: Vec<(Charset, &'static str)> = [
+        bom.map(|(e, _)| (Charset::Enc(e), "bom")),
+        header.map(|c| (c, "header")),
+        meta.map(|c| (c, "meta")),
     ]
     .into_iter()
     .flatten()
@@ -367,17 +373,13 @@ pub fn decode_text(
         return pick(
             bytes,
             tld,
-            &[(Some(encoding_rs::UTF_8), "default"), (None, "detected")],
+            &[(Some(UTF8), "default"), (None, "detected")],
             None,
             tolerated,
         );
     };
 
-    if bom.is_none()
-        && first != encoding_rs::UTF_8
-        && first.is_ascii_compatible()
-        && utf8_valid
-        && non_ascii > 0
+    if bom.is_none() && first != UTF8 && first.is_ascii_compatible() && utf8_valid && non_ascii > 0
     {
         let mut d = plain(bytes, encoding_rs::UTF_8, "detected");
         d.note = format!(
@@ -387,6 +389,24 @@ pub fn decode_text(
         return Ok(d);
     }
 
+    // A declared single-byte Latin charset reads TCVN3 bytes without one error (every byte is a
+    // letter in it): only the words show that the page is TCVN3.
+    if let Charset::Enc(declared_enc) = first
+        && MAYBE_TCVN3.contains(&declared_enc)
+        && let Some(why) = tcvn3::detect(bytes, &[declared_enc])
+    {
+        return Ok(Decoded {
+            text: tcvn3::decode(bytes),
+            encoding: tcvn3::NAME.to_string(),
+            source: "detected",
+            had_errors: false,
+            note: format!(
+                "{first_source} said {} but the text is TCVN3 ({why})",
+                declared_enc.name()
+            ),
+        });
+    }
+
     let bom_len = bom.map_or(0, |(_, n)| n);
     let scan = scan(
         first,
@@ -394,7 +414,7 @@ pub fn decode_text(
         if first_source == "bom" { bom_len } else { 0 },
     );
     // The `replacement` encoding (labels such as `iso-2022-kr`) reads any body as one U+FFFD.
-    if first != encoding_rs::REPLACEMENT && scan.malformed <= tolerated {
+    if first != Charset::Enc(encoding_rs::REPLACEMENT) && scan.malformed <= tolerated {
         return Ok(Decoded {
             had_errors: scan.malformed > 0,
             text: scan.text,
@@ -403,12 +423,12 @@ pub fn decode_text(
             note: String::new(),
         });
     }
-    let mut rest: Vec<(Option<&'static Encoding>, &'static str)> = declared
+    let mut rest: Vec<(Option<Charset>, &'static str)> = declared
         .iter()
         .skip(1)
         .map(|&(e, source)| (Some(e), source))
         .collect();
-    rest.push((Some(encoding_rs::UTF_8), "default"));
+    rest.push((Some(UTF8), "default"));
     rest.push((None, "detected"));
     pick(
         bytes,
@@ -430,14 +450,14 @@ pub fn decode_text_owned(
         return decode_text(&bytes, content_type, tld);
     }
     let (enc, source) =
-        match charset_param(content_type).and_then(|l| Encoding::for_label(l.as_bytes())) {
+        match charset_param(content_type).and_then(|l| charset_for_label(l.as_bytes())) {
             Some(enc) => (Some(enc), "header"),
             None => match meta_charset(&bytes) {
                 Some(enc) => (Some(enc), "meta"),
                 None => (None, "default"),
             },
         };
-    if enc.is_none_or(|e| e == encoding_rs::UTF_8) {
+    if enc.is_none_or(|e| e == UTF8) {
         return match String::from_utf8(bytes) {
             Ok(text) => Ok(Decoded {
                 text,
@@ -459,27 +479,34 @@ pub fn decode_text_owned(
 fn pick(
     bytes: &[u8],
     tld: Option<&[u8]>,
-    candidates: &[(Option<&'static Encoding>, &'static str)],
+    candidates: &[(Option<Charset>, &'static str)],
     first: Option<Attempt>,
     tolerated: usize,
 ) -> Result<Decoded, DecodeFailure> {
     let note = first.as_ref().map(ToString::to_string);
     let mut tried: Vec<Attempt> = first.into_iter().collect();
     for &(enc, source) in candidates {
-        let enc = enc.unwrap_or_else(|| sniff(bytes, tld));
+        let (enc, why) = match enc {
+            Some(enc) => (enc, None),
+            None => detect(bytes, tld),
+        };
         if tried.iter().any(|t| t.encoding == enc.name()) {
             continue;
         }
         let s = scan(enc, bytes, 0);
         let a = s.attempt(enc, source);
-        let clean = a.controls == 0
-            && (a.malformed == 0 || (enc == encoding_rs::UTF_8 && a.malformed <= tolerated));
+        let clean =
+            a.controls == 0 && (a.malformed == 0 || (enc == UTF8 && a.malformed <= tolerated));
         if clean {
-            // Only a declaration that was wrong is worth a note, not a failed guess.
-            let note = note
-                .as_ref()
-                .map(|t| format!("{t}; read as {} ({source})", enc.name()))
-                .unwrap_or_default();
+            // Only a declaration that was wrong is worth a note, not a failed guess; TCVN3
+            // always is (no browser reads it, so an inspector must see why it was chosen).
+            let why = why.map(|w| format!("the text is TCVN3 ({w})"));
+            let note = match (note.as_ref(), why) {
+                (Some(t), Some(w)) => format!("{t}; read as TCVN3 ({source}): {w}"),
+                (Some(t), None) => format!("{t}; read as {} ({source})", enc.name()),
+                (None, Some(w)) => format!("no charset declared; {w}"),
+                (None, None) => String::new(),
+            };
             return Ok(Decoded {
                 had_errors: s.malformed > 0,
                 text: s.text,
@@ -497,6 +524,64 @@ fn sniff(bytes: &[u8], tld: Option<&[u8]>) -> &'static Encoding {
     let mut det = chardetng::EncodingDetector::new();
     det.feed(bytes.get(..SNIFF_MAX_BYTES).unwrap_or(bytes), true);
     det.guess(tld, true)
+}
+
+/// Detection: TCVN3 when its words say so against chardetng's guess (and windows-1252/1258,
+/// see [`tcvn3::detect`]), otherwise the guess.
+fn detect(bytes: &[u8], tld: Option<&[u8]>) -> (Charset, Option<tcvn3::Detection>) {
+    let guess = sniff(bytes, tld);
+    let others: &[&'static Encoding] = if guess.is_single_byte() {
+        &[guess]
+    } else {
+        &[]
+    };
+    match tcvn3::detect(bytes, others) {
+        Some(why) => (Charset::Tcvn3, Some(why)),
+        None => (Charset::Enc(guess), None),
+    }
+}
+
+/// A charset a page is read in: one of encoding_rs's (the WHATWG set), or TCVN3, which no
+/// browser knows ([`tcvn3`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Enc(&'static Encoding),
+    Tcvn3,
+}
+
+const UTF8: Charset = Charset::Enc(encoding_rs::UTF_8);
+
+/// Declared single-byte charsets that a TCVN3 page may carry: what editors of the `.VnTime` era
+/// wrote (`windows-1252`, to which `iso-8859-1` and `us-ascii` map; `x-user-defined`, "do not
+/// transcode") and the Vietnamese code page a server may add.
+const MAYBE_TCVN3: [&Encoding; 3] = [
+    encoding_rs::WINDOWS_1252,
+    encoding_rs::WINDOWS_1258,
+    encoding_rs::X_USER_DEFINED,
+];
+
+impl Charset {
+    fn name(self) -> &'static str {
+        match self {
+            Charset::Enc(e) => e.name(),
+            Charset::Tcvn3 => tcvn3::NAME,
+        }
+    }
+
+    fn is_ascii_compatible(self) -> bool {
+        match self {
+            Charset::Enc(e) => e.is_ascii_compatible(),
+            Charset::Tcvn3 => true,
+        }
+    }
+}
+
+/// The charset a label names: TCVN3's labels ([`tcvn3::LABELS`]), then the WHATWG ones.
+fn charset_for_label(label: &[u8]) -> Option<Charset> {
+    if tcvn3::is_label(label) {
+        return Some(Charset::Tcvn3);
+    }
+    Encoding::for_label(label).map(Charset::Enc)
 }
 
 fn plain(bytes: &[u8], enc: &'static Encoding, source: &'static str) -> Decoded {
@@ -519,7 +604,7 @@ struct Scan {
 }
 
 impl Scan {
-    fn attempt(&self, enc: &'static Encoding, source: &'static str) -> Attempt {
+    fn attempt(&self, enc: Charset, source: &'static str) -> Attempt {
         Attempt {
             encoding: enc.name(),
             source,
@@ -540,8 +625,16 @@ fn is_stray_control(c: char) -> bool {
 /// U+FFFD, counting them and stray control characters, and locating the first of either.
 /// Control characters are located exactly for UTF-8 and single-byte charsets (one byte per
 /// character) and by their byte value otherwise.
-fn scan(enc: &'static Encoding, bytes: &[u8], skip: usize) -> Scan {
+fn scan(charset: Charset, bytes: &[u8], skip: usize) -> Scan {
     let input = bytes.get(skip..).unwrap_or_default();
+    let enc = match charset {
+        Charset::Enc(enc) => enc,
+        // One character a byte, every byte read: nothing malformed, controls located exactly.
+        Charset::Tcvn3 => {
+            let text = tcvn3::decode(input);
+            return count_controls(text, |i, _, _| Some(skip + i), None, 0);
+        }
+    };
     let mut decoder = enc.new_decoder_without_bom_handling();
     let room = |d: &encoding_rs::Decoder, n: usize| {
         d.max_utf8_buffer_length_without_replacement(n)
@@ -571,25 +664,38 @@ fn scan(enc: &'static Encoding, bytes: &[u8], skip: usize) -> Scan {
             }
         }
     }
+    if enc == encoding_rs::UTF_8 {
+        return count_controls(text, |_, at, _| Some(skip + at), first_malformed, malformed);
+    }
+    if enc.is_single_byte() {
+        return count_controls(text, |i, _, _| Some(skip + i), first_malformed, malformed);
+    }
+    let by_value = |_, _, c: char| {
+        u8::try_from(u32::from(c))
+            .ok()
+            .and_then(|b| input.iter().position(|x| *x == b))
+            .map(|p| skip + p)
+    };
+    count_controls(text, by_value, first_malformed, malformed)
+}
+
+/// Count the stray control characters of a decoded text; `locate(char index, byte offset in
+/// the text, character)` gives the first one's byte offset in the body.
+fn count_controls(
+    text: String,
+    locate: impl Fn(usize, usize, char) -> Option<usize>,
+    first_malformed: Option<usize>,
+    malformed: usize,
+) -> Scan {
     let mut controls = 0usize;
     let mut first_control: Option<usize> = None;
-    let exact = enc == encoding_rs::UTF_8 || enc.is_single_byte();
     for (i, (at, c)) in text.char_indices().enumerate() {
         if !is_stray_control(c) {
             continue;
         }
         controls += 1;
         if first_control.is_none() {
-            first_control = if enc == encoding_rs::UTF_8 {
-                Some(skip + at)
-            } else if exact {
-                Some(skip + i)
-            } else {
-                u8::try_from(u32::from(c))
-                    .ok()
-                    .and_then(|b| input.iter().position(|x| *x == b))
-                    .map(|p| skip + p)
-            };
+            first_control = locate(i, at, c);
         }
     }
     let first_bad = match (first_malformed, first_control) {
@@ -616,7 +722,7 @@ pub fn charset_param(content_type: &str) -> Option<&str> {
 
 /// `<meta charset="...">` or `<meta http-equiv="Content-Type" content="...; charset=...">`
 /// within the first 1024 bytes (the HTML prescan window), found without a full parse.
-fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
+fn meta_charset(bytes: &[u8]) -> Option<Charset> {
     let head = &bytes[..bytes.len().min(1024)];
     let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
     let mut from = 0;
@@ -637,12 +743,14 @@ fn meta_charset(bytes: &[u8]) -> Option<&'static Encoding> {
                 .iter()
                 .position(|b| matches!(b, b'"' | b'\'' | b';' | b' ' | b'>' | b'/'))
                 .unwrap_or(rest.len());
-            if let Some(enc) = Encoding::for_label(&rest[..end]) {
+            if let Some(charset) = charset_for_label(&rest[..end]) {
                 // A page that says UTF-16 in ASCII is lying; the standard maps it to UTF-8.
-                if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
-                    return Some(encoding_rs::UTF_8);
+                if charset == Charset::Enc(encoding_rs::UTF_16LE)
+                    || charset == Charset::Enc(encoding_rs::UTF_16BE)
+                {
+                    return Some(UTF8);
                 }
-                return Some(enc);
+                return Some(charset);
             }
         }
         from = start;
@@ -1083,6 +1191,190 @@ mod tests {
                 decode_text(bytes, ct, Some(b"vn")),
                 "{ct} {bytes:?}"
             );
+        }
+    }
+
+    /// `BODY` as a `.VnTime` site served it: TCVN3 bytes after `head`. Without a font named,
+    /// twice: detection then wants more words (at least 40 non-ASCII letters).
+    fn tcvn3_page(head: &str) -> Vec<u8> {
+        let mut page = head.as_bytes().to_vec();
+        page.extend(tcvn3::encode_html(BODY));
+        if !head.contains(".Vn") {
+            page.extend(tcvn3::encode_html(BODY));
+        }
+        page.extend_from_slice(b"</font></body></html>");
+        page
+    }
+
+    const VNTIME: &str = "<html><head><title>TTHC</title></head><body><font face=\".VnTime\">";
+
+    #[test]
+    fn tcvn3_declared_by_header_or_meta_is_read_as_tcvn3() {
+        let page = tcvn3_page(VNTIME);
+        for ct in ["text/html; charset=tcvn3", "text/html; charset=TCVN5712-1"] {
+            let d = dec(&page, ct);
+            assert_eq!((d.source, d.encoding.as_str()), ("header", "TCVN3"), "{ct}");
+            assert!(d.text.contains(BODY) && d.note.is_empty() && !d.had_errors);
+        }
+        let page = tcvn3_page(
+            "<meta http-equiv='Content-Type' content='text/html; charset=x-viet-tcvn5712'><p>",
+        );
+        let d = dec(&page, "text/html");
+        assert_eq!((d.source, d.encoding.as_str()), ("meta", "TCVN3"));
+        assert!(d.text.contains(BODY));
+        // A TCVN3 label on UTF-8 bytes is overruled like any legacy label.
+        let d = dec(BODY.as_bytes(), "text/html; charset=tcvn");
+        assert_eq!((d.source, d.encoding.as_str()), ("detected", "UTF-8"));
+    }
+
+    #[test]
+    fn tcvn3_under_a_single_byte_declaration_or_none_is_detected() {
+        let cases = [
+            (
+                VNTIME,
+                "text/html; charset=windows-1252",
+                "header said windows-1252",
+            ),
+            (
+                VNTIME,
+                "text/html; charset=iso-8859-1",
+                "header said windows-1252",
+            ),
+            (
+                "<meta charset=windows-1258><font face='.VnArial'>",
+                "text/html",
+                "meta said windows-1258",
+            ),
+            (
+                "<meta charset=x-user-defined><font face='.VnTime'>",
+                "",
+                "meta said x-user-defined",
+            ),
+            (VNTIME, "text/html", "no charset declared"),
+            // No font named: the words alone, which BODY has enough of.
+            (
+                "<p>",
+                "text/html; charset=windows-1252",
+                "header said windows-1252",
+            ),
+            ("<p>", "text/html", "no charset declared"),
+        ];
+        for (head, ct, said) in cases {
+            let page = tcvn3_page(head);
+            let d = dec(&page, ct);
+            assert_eq!(
+                (d.source, d.encoding.as_str()),
+                ("detected", "TCVN3"),
+                "{head} {ct}"
+            );
+            assert!(d.text.contains(BODY), "{}", d.text);
+            assert!(d.text.contains("Mức độ cung cấp dịch vụ công trực tuyến"));
+            assert!(!d.had_errors);
+            // The fetch record says what the page claimed and why TCVN3 was used.
+            assert!(d.note.starts_with(said), "{}", d.note);
+            assert!(d.note.contains("the text is TCVN3 ("), "{}", d.note);
+            assert!(d.note.contains("letters in Vietnamese words"), "{}", d.note);
+            assert_eq!(d.note.contains(".Vn"), head.contains(".Vn"), "{}", d.note);
+            assert!(d.note.len() <= 200, "{}", d.note);
+            assert_eq!(
+                decode_text_owned(page.clone(), ct, Some(b"vn")),
+                Ok(d),
+                "{ct}"
+            );
+        }
+        // A lying UTF-8 header: the page's bytes are not UTF-8; detection finds TCVN3.
+        let page = tcvn3_page(VNTIME);
+        let d = dec(&page, "text/html; charset=utf-8");
+        assert_eq!((d.source, d.encoding.as_str()), ("detected", "TCVN3"));
+        assert!(d.note.starts_with("UTF-8 (header): "), "{}", d.note);
+        assert!(
+            d.note
+                .contains("read as TCVN3 (detected): the text is TCVN3 (.VnTime font"),
+            "{}",
+            d.note
+        );
+    }
+
+    #[test]
+    fn windows_1258_windows_1252_and_utf8_pages_are_never_tcvn3() {
+        // The Windows-1258 fixtures of the tests above, and with a .Vn font in their CSS.
+        let w = w1258(BODY);
+        let styled = [
+            b"<style>td { font-family: Tahoma, .VnTime }</style>".as_slice(),
+            &w,
+        ]
+        .concat();
+        for bytes in [&w, &styled] {
+            for (ct, source) in [
+                ("text/html; charset=windows-1258", "header"),
+                ("text/html; charset=windows-1252", "header"),
+                ("text/html", "detected"),
+                ("text/html; charset=utf-8", "detected"),
+            ] {
+                let d = dec(bytes, ct);
+                assert_ne!(d.encoding, "TCVN3", "{ct}");
+                assert_eq!(d.source, source, "{ct}");
+                if ct != "text/html; charset=windows-1252" {
+                    assert_eq!(d.encoding, "windows-1258", "{ct}");
+                    assert!(nfc(&d.text).contains(BODY), "{ct}");
+                }
+            }
+        }
+        // French and English in windows-1252, declared or not, .Vn font or not.
+        let french = "<p>L'été dernier, nous sommes allés à Paris voir le musée; déjà très \
+            fréquenté, le café était complet. Après la visite, une crêpe à la crème et un thé \
+            glacé. Où êtes-vous né ? À bientôt, chère amie, répondez-moi s'il vous plaît.</p>\
+            <p>Copyright © 2009 – “Online public services”, résumé, naïve façade.</p>";
+        let (fr, _, unmappable) = encoding_rs::WINDOWS_1252.encode(french);
+        assert!(!unmappable);
+        for head in ["", "<font face=\".VnTime\">"] {
+            let page = [head.as_bytes(), &fr].concat();
+            for ct in ["text/html; charset=windows-1252", "text/html"] {
+                let d = dec(&page, ct);
+                assert_eq!(d.encoding, "windows-1252", "{head} {ct}");
+                assert!(d.text.ends_with(french) && d.note.is_empty(), "{}", d.note);
+            }
+        }
+        // UTF-8 stays UTF-8, whatever it declares or names.
+        let page = format!("{VNTIME}{BODY}");
+        for ct in [
+            "text/html",
+            "text/html; charset=utf-8",
+            "text/html; charset=windows-1252",
+        ] {
+            let d = dec(page.as_bytes(), ct);
+            assert_eq!(d.encoding, "UTF-8", "{ct}");
+            assert!(d.text.contains(BODY));
+        }
+    }
+
+    #[test]
+    fn tcvn3_labels_decode_any_bytes_the_same_owned_or_borrowed() {
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        for round in 0..500 {
+            let len = (rng.next() % 400) as usize;
+            let pick = rng.next();
+            let mut bytes = if pick.is_multiple_of(2) {
+                b"<meta charset=tcvn3>".to_vec()
+            } else {
+                Vec::new()
+            };
+            bytes.extend((0..len).map(|_| (rng.next() >> 8) as u8));
+            let ct = [
+                "",
+                "text/html; charset=tcvn",
+                "text/html; charset=windows-1252",
+            ][((pick >> 8) % 3) as usize];
+            let borrowed = decode_text(&bytes, ct, Some(b"vn"));
+            assert_eq!(
+                decode_text_owned(bytes.clone(), ct, Some(b"vn")),
+                borrowed,
+                "round {round}"
+            );
+            if let Ok(d) = borrowed {
+                assert!(d.text.len() <= 3 * bytes.len() + 3, "round {round}");
+                assert!(d.note.len() <= 200, "round {round}: {}", d.note);
+            }
         }
     }
 

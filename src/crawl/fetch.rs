@@ -115,6 +115,7 @@ pub struct FetchRecord {
     pub bytes_wire: u64,
     pub bytes_decoded: u64,
     pub content_type: String,
+    /// `UTF-8`, `windows-1258`, ... (encoding_rs names) or `TCVN3`.
     pub encoding: String,
     pub encoding_source: String,
     /// Why the page's own charset (BOM, header, `<meta>`) was not used, e.g. the header said

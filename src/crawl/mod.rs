@@ -4,6 +4,7 @@
 //! - [`host`]: per-host politeness (robots.txt, rate limit, concurrency, cool-off);
 //! - [`fetch`]: one request → a [`fetch::FetchRecord`] (+ decoded text), every bound recorded;
 //! - [`body`]: capped streaming decompression and charset decoding;
+//! - [`tcvn3`]: the TCVN3 (`.VnTime` font) table and its detection, which `body` uses;
 //! - [`walk`]: one agency's listing and detail pages, with conditional GETs on re-runs;
 //! - [`list_cache`]: what the page cache keeps of a list page, so a `304` replays it;
 //! - [`packed`]: a walk's read pages, compressed until the walk ends;
@@ -18,6 +19,7 @@ pub mod host;
 pub mod list_cache;
 pub mod packed;
 pub mod progress;
+pub mod tcvn3;
 pub mod walk;
 
 use std::sync::Arc;

@@ -277,11 +277,12 @@ fn method(m: Method) -> &'static str {
     }
 }
 
-/// Decode page bytes read from a file: UTF-8 when valid, else the encoding `chardetng`
-/// guesses (a stand-in until the crawler's header/meta/detection decoding is shared).
+/// Decode page bytes read from a file as the crawler decodes a page without a `Content-Type`
+/// charset (BOM, `<meta>`, UTF-8, then detection, TCVN3 included); when no charset reads it
+/// cleanly, the encoding `chardetng` guesses, errors and all (a file is shown, not assessed).
 pub fn decode_bytes(bytes: &[u8]) -> String {
-    if let Ok(s) = std::str::from_utf8(bytes) {
-        return s.to_string();
+    if let Ok(d) = crate::crawl::body::decode_text(bytes, "", Some(b"vn")) {
+        return d.text;
     }
     let mut det = chardetng::EncodingDetector::new();
     det.feed(bytes, true);
@@ -292,6 +293,19 @@ pub fn decode_bytes(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A saved page of a `.VnTime` site reads as the crawler would read it, not as mojibake.
+    #[test]
+    fn a_tcvn3_file_reads_as_vietnamese() {
+        let text = "Mức độ 4: dịch vụ công trực tuyến toàn trình";
+        let mut page = b"<font face=\".VnTime\">".to_vec();
+        page.extend(crate::crawl::tcvn3::encode_html(text));
+        assert_eq!(
+            decode_bytes(&page),
+            format!("<font face=\".VnTime\">{text}")
+        );
+        assert_eq!(decode_bytes(text.as_bytes()), text);
+    }
 
     /// A national-portal API detail: code and name read, the level (no field in the API) shown
     /// as unknown, not as "none published".

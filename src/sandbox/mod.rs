@@ -64,7 +64,7 @@ pub fn detail_body(a: &AgencySpec, s: &ServiceSpec) -> Option<String> {
 }
 
 /// Every defect name the sandbox can plant (docs/sandbox-world.md, "Planted defects").
-pub const DEFECTS: [&str; 24] = [
+pub const DEFECTS: [&str; 25] = [
     "full_without_signature",
     "site_wide_signature_only",
     "no_level_label",
@@ -89,11 +89,16 @@ pub const DEFECTS: [&str; 24] = [
     "injected_markup_name",
     "spa_without_api",
     "pagination_loop",
+    "tcvn3_page",
 ];
 
 /// Defects no world plants, set by tests through [`Overrides::service`] (`behaviour`), so the
 /// demo world's counts stay as they are. Each is in the ground truth of the service it is set on.
-pub const OVERRIDE_DEFECTS: [&str; 2] = ["windows_1258_lying_header", "mixed_charsets_page"];
+pub const OVERRIDE_DEFECTS: [&str; 3] = [
+    "windows_1258_lying_header",
+    "mixed_charsets_page",
+    "tcvn3_undeclared_page",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {

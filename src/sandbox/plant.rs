@@ -79,6 +79,9 @@ pub(crate) fn plant(
         kinds.push(PlantKind::Service(Plant::Behaviour(B::Hang), false));
     }
     kinds.extend(CertDefect::ALL.iter().map(|&c| PlantKind::Cert(c)));
+    // Defects added after the others were fixed: placed once every round is done, so every
+    // world keeps the plants it had before them (the nation world's rounds shuffle `kinds`).
+    let late = [PlantKind::Service(Plant::Behaviour(B::Tcvn3), true)];
     let copies = if size == Size::Nation { 4 } else { 1 };
     let mut rng = rng_for(seed, TAG_PLANT, 0, 0);
     let mut load = vec![0usize; agencies.len()];
@@ -89,31 +92,48 @@ pub(crate) fn plant(
             order.shuffle(&mut rng);
         }
         for kind in order {
-            let eligible: Vec<usize> = agencies
-                .iter()
-                .filter(|a| eligible(kind, a))
-                .map(|a| a.index)
-                .collect();
-            let Some(min) = eligible.iter().filter_map(|&i| load.get(i)).min().copied() else {
-                continue;
-            };
-            let least: Vec<usize> = eligible
-                .into_iter()
-                .filter(|&i| load.get(i) == Some(&min))
-                .collect();
-            let Some(&ai) = least.choose(&mut rng) else {
-                continue;
-            };
-            if let Some(l) = load.get_mut(ai) {
-                *l += 1;
-            }
-            let Some(agency) = agencies.get_mut(ai) else {
-                continue;
-            };
-            apply_plant(kind, agency, hosts, &mut plants, &mut rng);
+            place(kind, agencies, hosts, &mut load, &mut plants, &mut rng);
+        }
+    }
+    for _ in 0..copies {
+        for kind in late {
+            place(kind, agencies, hosts, &mut load, &mut plants, &mut rng);
         }
     }
     plants
+}
+
+/// Place one plant on an eligible agency with the fewest plants so far (ties by the seed).
+fn place(
+    kind: PlantKind,
+    agencies: &mut [AgencySpec],
+    hosts: &mut Vec<HostSpec>,
+    load: &mut [usize],
+    plants: &mut BTreeMap<(usize, usize), Plant>,
+    rng: &mut ChaCha8Rng,
+) {
+    let eligible: Vec<usize> = agencies
+        .iter()
+        .filter(|a| eligible(kind, a))
+        .map(|a| a.index)
+        .collect();
+    let Some(min) = eligible.iter().filter_map(|&i| load.get(i)).min().copied() else {
+        return;
+    };
+    let least: Vec<usize> = eligible
+        .into_iter()
+        .filter(|&i| load.get(i) == Some(&min))
+        .collect();
+    let Some(&ai) = least.choose(rng) else {
+        return;
+    };
+    if let Some(l) = load.get_mut(ai) {
+        *l += 1;
+    }
+    let Some(agency) = agencies.get_mut(ai) else {
+        return;
+    };
+    apply_plant(kind, agency, hosts, plants, rng);
 }
 
 fn eligible(kind: PlantKind, a: &AgencySpec) -> bool {

@@ -366,6 +366,18 @@ pub(crate) fn encode_windows_1258(nfc: &str) -> Result<Vec<u8>, String> {
     Ok(bytes.into_owned())
 }
 
+/// A page rendered with `<meta charset="windows-1252">` as a `.VnTime` site served it: a
+/// stylesheet setting the `.VnTime` font, the text in TCVN3 ([`crate::crawl::tcvn3`]; toned
+/// capitals, not in TCVN3, as `&#...;` references). `undeclared` drops the `<meta charset>`.
+pub(crate) fn tcvn3_page(html: &str, undeclared: bool) -> Vec<u8> {
+    const STYLE: &str = "<style>body, h4, td, p, div { font-family: .VnTime, serif; }</style>\n";
+    let mut page = html.replacen("<title>", &format!("{STYLE}<title>"), 1);
+    if undeclared {
+        page = page.replacen("<meta charset=\"windows-1252\">", "", 1);
+    }
+    crate::crawl::tcvn3::encode_html(&page)
+}
+
 /// A UTF-8 page with the service's own text (name, field, level label, dossier) in
 /// Windows-1258 and no `<meta charset>`: a template in UTF-8 around data stored in the legacy
 /// charset. No single charset reads it (UTF-8 trips on the data, Windows-1258 turns the

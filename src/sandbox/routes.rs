@@ -339,7 +339,15 @@ fn detail(
                 s.behaviour,
                 Behaviour::Windows1258 | Behaviour::Windows1258LyingHeader
             );
-            let charset = if win { "windows-1258" } else { "utf-8" };
+            let tcvn3 = matches!(s.behaviour, Behaviour::Tcvn3 | Behaviour::Tcvn3Undeclared);
+            let charset = if win {
+                "windows-1258"
+            } else if tcvn3 {
+                // What the page's editor declared; the bytes are TCVN3.
+                "windows-1252"
+            } else {
+                "utf-8"
+            };
             let mut html = if a.shape == Shape::Table {
                 render::table_detail(a, s, charset)
             } else {
@@ -361,6 +369,16 @@ fn detail(
                         ..Reply::ok(HTML, bytes)
                     },
                     Err(e) => Reply::status(StatusCode::INTERNAL_SERVER_ERROR, &e),
+                }
+            } else if tcvn3 {
+                let undeclared = s.behaviour == Behaviour::Tcvn3Undeclared;
+                Reply {
+                    content_type: if undeclared {
+                        "text/html"
+                    } else {
+                        "text/html; charset=windows-1252"
+                    },
+                    ..Reply::ok(HTML, render::tcvn3_page(&html, undeclared))
                 }
             } else if s.behaviour == Behaviour::MixedCharsets {
                 match render::mixed_charsets(&html, s) {

@@ -41,6 +41,13 @@ pub enum Behaviour {
     /// Windows-1258, served as `charset=utf-8`: no single charset reads it. Set only through
     /// overrides (no world plants it).
     MixedCharsets,
+    /// Served in TCVN3 as a `.VnTime` site of the 2000s served it: the text in `.VnTime` fonts,
+    /// `Content-Type: text/html; charset=windows-1252` and `<meta charset="windows-1252">`
+    /// (both lie; toned capitals, not in TCVN3, as `&#...;` references).
+    Tcvn3,
+    /// The TCVN3 page with no charset anywhere (no header parameter, no `<meta charset>`). Set
+    /// only through overrides (no world plants it).
+    Tcvn3Undeclared,
 }
 
 /// A signature provider with a per-service signal.
@@ -307,6 +314,8 @@ impl ServiceSpec {
             Behaviour::Windows1258 => Some("windows_1258_page"),
             Behaviour::Windows1258LyingHeader => Some("windows_1258_lying_header"),
             Behaviour::MixedCharsets => Some("mixed_charsets_page"),
+            Behaviour::Tcvn3 => Some("tcvn3_page"),
+            Behaviour::Tcvn3Undeclared => Some("tcvn3_undeclared_page"),
         });
         if self.name.contains('<') {
             d.push("injected_markup_name");
@@ -337,7 +346,9 @@ impl ServiceSpec {
             | Behaviour::Windows1258LyingHeader
             | Behaviour::Slow
             | Behaviour::RateLimited
-            | Behaviour::Windows1258 => "ok",
+            | Behaviour::Windows1258
+            | Behaviour::Tcvn3
+            | Behaviour::Tcvn3Undeclared => "ok",
         }
     }
 
