@@ -91,6 +91,7 @@ db_bytes() {
 }
 
 prev=0
+last_stats=("" "")
 run_day() { # $1 = label, $2 = drift day
     serve_day "$2"
     bench_config
@@ -108,6 +109,9 @@ run_day() { # $1 = label, $2 = drift day
     fi
     stop_server
     bytes=$(db_bytes)
+    # Pages per table after this run, for the growth of the last run by table (at the end).
+    sqlite3 "$DB" "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name;" >"$OUT/dbstat-$1.txt" 2>/dev/null || true
+    last_stats=("${last_stats[@]:1}" "$OUT/dbstat-$1.txt")
     # The run's reports (regenerable with `dvc-audit report --run N`): their size is printed,
     # and unless KEEP_REPORTS=1 only the newest run's are kept, so a long series does not
     # fill the disk (a national run writes ~0.6 GB of reports).
@@ -138,4 +142,22 @@ for d in $(seq "${START:-1}" "$DAYS"); do
 done
 echo "# largest tables and indexes after the last run (dbstat):"
 sqlite3 "$DB" "SELECT printf('%-28s %12d', name, SUM(pgsize)) FROM dbstat GROUP BY name ORDER BY SUM(pgsize) DESC LIMIT 12;" 2>/dev/null || true
+if [ -s "${last_stats[0]}" ] && [ -s "${last_stats[1]}" ]; then
+    echo "# what the last run added, by table and index (bytes of pages, dbstat; > 16 KB):"
+    python3 - "${last_stats[0]}" "${last_stats[1]}" <<'PY'
+import sys
+def load(p):
+    out = {}
+    for line in open(p, encoding="utf-8"):
+        name, _, size = line.strip().rpartition("|")
+        if name:
+            out[name] = int(size or 0)
+    return out
+a, b = load(sys.argv[1]), load(sys.argv[2])
+rows = sorted(((b.get(k, 0) - a.get(k, 0), k) for k in set(a) | set(b)), reverse=True)
+for d, k in rows:
+    if abs(d) > 16384:
+        print(f"{k:<36} {d:+12d}")
+PY
+fi
 "$BIN" history verify -c "$OUT/world/audit-bench.toml" | tail -1
