@@ -187,6 +187,13 @@ pub fn render(store: Option<&Store>, outcome: &RunOutcome) -> Result<String, Met
         "Findings of earlier runs that the last run could not re-check (not known to be fixed).",
     );
     o.sample("dvc_audit_findings_unverified", &[], unverified as f64);
+    // The report's `withdrawn` totals: the same per-agency aggregate, summed.
+    let withdrawn: i64 = store.withdrawn_counts(run_id)?.values().sum();
+    o.family(
+        "dvc_audit_findings_withdrawn",
+        "Findings of earlier runs whose service left a completely read listing in the last run (no longer listed: closed, not fixed).",
+    );
+    o.sample("dvc_audit_findings_withdrawn", &[], withdrawn as f64);
 
     // Coverage: per agency of the run's scope, services read and could-not-assess lines.
     let services = store.service_counts(run_id)?;

@@ -25,6 +25,8 @@ struct Numbers {
     could_not_assess: i64,
     resolved: i64,
     unverified: i64,
+    /// Open findings of services gone from a completely read listing ("no longer listed").
+    withdrawn: i64,
     services_read: i64,
     services: i64,
 }
@@ -39,6 +41,16 @@ fn after(text: &str, prefix: &str) -> i64 {
     digits
         .parse()
         .unwrap_or_else(|_| panic!("no number after {prefix:?}: {rest:.40}"))
+}
+
+/// The number right after `prefix`, or 0 when `text` does not say it (outputs print the
+/// withdrawn count only when there is one).
+fn after_or_0(text: &str, prefix: &str) -> i64 {
+    if text.contains(prefix) {
+        after(text, prefix)
+    } else {
+        0
+    }
 }
 
 /// `a/b` right after `prefix`.
@@ -67,6 +79,7 @@ fn from_terminal(text: &str) -> Numbers {
         could_not_assess: after(text, "could not assess: "),
         resolved: after(text, "regressed, "),
         unverified: after(text, "resolved, "),
+        withdrawn: after_or_0(text, "no longer listed (closed, not fixed): "),
     }
 }
 
@@ -79,6 +92,7 @@ fn from_text(text: &str) -> Numbers {
         could_not_assess: after(text, "  Không thể đánh giá: "),
         resolved: after(text, "Đã khắc phục: "),
         unverified: after(text, "Chưa kiểm tra lại được: "),
+        withdrawn: after_or_0(text, " · Không còn trong danh mục: "),
         services_read,
         services,
     }
@@ -101,6 +115,7 @@ fn from_html(html: &str) -> Numbers {
         could_not_assess: kpi("Không thể đánh giá").parse().expect("n"),
         resolved: kpi("Đã khắc phục").parse().expect("n"),
         unverified: kpi("Chưa kiểm tra lại được").parse().expect("n"),
+        withdrawn: kpi("Không còn trong danh mục").parse().expect("n"),
         services_read: r.parse().expect("n"),
         services: t.parse().expect("n"),
     }
@@ -115,6 +130,7 @@ fn from_json(json: &serde_json::Value) -> Numbers {
         could_not_assess: n("could_not_assess"),
         resolved: n("resolved"),
         unverified: n("unverified"),
+        withdrawn: n("withdrawn"),
         services_read: n("services_read"),
         services: n("services"),
     }
@@ -152,6 +168,7 @@ fn from_csv(path: &Path) -> Numbers {
             "waived" => n.waived += 1,
             "resolved" => n.resolved += 1,
             "unverified" => n.unverified += 1,
+            "withdrawn" => n.withdrawn += 1,
             // One row per blocked rule; a line is one subject and reason.
             "could_not_assess" => {
                 lines.insert((cell(1), cell(9), cell(11)));
@@ -183,6 +200,7 @@ fn from_xlsx(path: &Path) -> Numbers {
         n.waived += num(12);
         n.services_read += num(13);
         n.unverified += num(14);
+        n.withdrawn += num(16);
     }
     n
 }
@@ -913,4 +931,258 @@ async fn a_sampled_run_is_not_complete_coverage_anywhere() {
             "{id}: {p:?}"
         );
     }
+}
+
+/// The per-agency "no longer listed" sections of a text report (or the digest's text part):
+/// `(rule, subject)` of each listed row, and whether every row says when it last failed.
+fn withdrawn_listed_text(text: &str) -> (BTreeSet<(String, String)>, bool) {
+    let header = "  Không còn trong danh mục (đã đóng, không phải đã khắc phục):";
+    let mut out = BTreeSet::new();
+    let mut dated = true;
+    let mut inside = false;
+    for line in text.lines() {
+        if line == header {
+            inside = true;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        let Some(row) = line.strip_prefix("  - ") else {
+            inside = false;
+            continue;
+        };
+        let mut words = row.split(' ');
+        let rule = words.next().unwrap_or_default().to_string();
+        let subject = words.next().unwrap_or_default().trim_end_matches(':');
+        dated &= row.contains("lần cuối thấy lỗi: ");
+        out.insert((rule, subject.to_string()));
+    }
+    (out, dated)
+}
+
+/// The HTML report's withdrawn rows: `(rule, subject)` of each, and whether every row says
+/// when it last failed.
+fn withdrawn_listed_html(html: &str) -> (BTreeSet<(String, String)>, bool) {
+    let mut out = BTreeSet::new();
+    let mut dated = true;
+    for part in html
+        .split("<tr><td><span class=\"badge st-withdrawn\">")
+        .skip(1)
+    {
+        let row = &part[..part.find("</tr>").expect("</tr>")];
+        let after_badge = &row[row.find("</span> ").expect("badge end") + 8..];
+        let rule = after_badge[..after_badge.find("</td>").expect("</td>")].to_string();
+        let s = &row[row.find("<td class=\"subject\">").expect("subject") + 20..];
+        let subject = s[..s.find("</td>").expect("</td>")].to_string();
+        dated &= row.contains("lần cuối thấy lỗi");
+        out.insert((rule, subject));
+    }
+    (out, dated)
+}
+
+/// A service that left a completely read listing (its open findings "no longer listed",
+/// state `withdrawn`): the terminal, `run_finished`, report.json (totals, agency counts and
+/// its rows), the text and HTML reports (count and the findings one by one), findings.csv,
+/// the XLSX summary sheet, the lead's emailed digest and the metrics file print the same
+/// withdrawn count, the same set of findings where they list them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_service_is_counted_and_listed_the_same_everywhere() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let setup = world::setup(&served.config_path(), |c| {
+        c.report.formats = ["html", "json", "text", "csv", "xlsx"]
+            .map(String::from)
+            .to_vec();
+        c.email.enabled = true;
+        c.email.smtp_host = "127.0.0.1".into();
+        c.email.smtp_port = closed;
+        c.email.tls = dvc_audit::config::SmtpTls::None;
+    });
+    let r1 = pipeline::run(&setup, no_mail(), None).await.expect("run 1");
+
+    // An agency read completely whose last services carry findings; the portal then lists
+    // only the services before the last failing one (as in lifecycle_honesty).
+    let store = Store::open(&served.db()).expect("store");
+    let r1_fails: Vec<_> = store
+        .findings(r1.run_id)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.outcome == "fail")
+        .collect();
+    drop(store);
+    let overrides = served.handle.overrides();
+    let (agency, cut) = r1
+        .coverage
+        .iter()
+        .filter(|(_, c)| c.complete())
+        .find_map(|(id, _)| {
+            let idx = r1_fails
+                .iter()
+                .filter(|f| &f.agency_id == id && f.scope == "service")
+                .filter_map(|f| {
+                    overrides.find_code(f.subject.trim_start_matches(&format!("{id}/")))
+                })
+                .map(|(_, i)| i)
+                .max()?;
+            (idx > 0).then(|| (id.clone(), idx))
+        })
+        .expect("a completely read agency with service findings");
+    served
+        .handle
+        .mutate(|o| assert!(o.set_published_services(&agency, cut)))
+        .expect("mutate");
+    let r2 = pipeline::run(&setup, RunOptions::default(), None)
+        .await
+        .expect("run 2");
+
+    let gone: BTreeSet<String> = r2.diff.withdrawn.iter().cloned().collect();
+    assert!(!gone.is_empty(), "a finding was withdrawn: {:?}", r2.diff);
+    let n = gone.len() as i64;
+    // What the reports must list: each withdrawn finding's rule and subject.
+    let listed: BTreeSet<(String, String)> = r1_fails
+        .iter()
+        .filter(|f| gone.contains(&f.fingerprint))
+        .map(|f| (f.rule_id.clone(), f.subject.clone()))
+        .collect();
+    assert_eq!(listed.len(), gone.len());
+
+    let summary = render_summary(&r2);
+    let terminal = from_terminal(&summary);
+    assert_eq!(terminal.withdrawn, n, "terminal:\n{summary}");
+    let finished = dvc_audit::run::cmd::Finished::of(&r2, std::time::Instant::now());
+    assert_eq!(
+        finished.fields["counts"]["withdrawn"].as_i64(),
+        Some(n),
+        "run_finished"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(file(&r2.reports, "json")).expect("json"))
+            .expect("parse");
+    assert_eq!(from_json(&json), terminal, "report.json");
+    let agencies = json["agencies"].as_array().expect("agencies");
+    let per_agency: i64 = agencies
+        .iter()
+        .map(|a| a["counts"]["withdrawn"].as_i64().expect("counts.withdrawn"))
+        .sum();
+    assert_eq!(per_agency, n, "report.json agency counts");
+    let rows: BTreeSet<String> = agencies
+        .iter()
+        .flat_map(|a| {
+            a["withdrawn_findings"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|f| {
+            f["record"]["fingerprint"]
+                .as_str()
+                .expect("fingerprint")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(rows, gone, "report.json withdrawn_findings");
+
+    let text = std::fs::read_to_string(file(&r2.reports, "txt")).expect("text");
+    assert_eq!(from_text(&text), terminal, "text report");
+    assert_eq!(
+        withdrawn_listed_text(&text),
+        (listed.clone(), true),
+        "text report rows:\n{text}"
+    );
+
+    let html = std::fs::read_to_string(file(&r2.reports, "html")).expect("html");
+    let h = from_html(&html);
+    assert_eq!(
+        Numbers {
+            waived: terminal.waived,
+            ..h
+        },
+        terminal,
+        "HTML report"
+    );
+    assert_eq!(
+        withdrawn_listed_html(&html),
+        (listed.clone(), true),
+        "HTML report rows"
+    );
+
+    let csv_path = file(&r2.reports, "csv");
+    assert_eq!(
+        Numbers {
+            services: terminal.services,
+            services_read: terminal.services_read,
+            ..from_csv(&csv_path)
+        },
+        terminal,
+        "findings.csv"
+    );
+    let csv_text = std::fs::read_to_string(&csv_path).expect("csv");
+    let csv_rows: BTreeSet<String> = csv_text
+        .lines()
+        .skip(1)
+        .map(csv_cells)
+        .filter(|c| c[3] == "withdrawn")
+        .map(|c| c[14].clone())
+        .collect();
+    assert_eq!(csv_rows, gone, "findings.csv withdrawn rows");
+    assert_eq!(from_xlsx(&file(&r2.reports, "xlsx")), terminal, "XLSX");
+
+    // The mail as spooled: the lead's digest counts the same in its short body's change line
+    // and in its text report (a digest lists no rows: they are in its workbook); the
+    // agencies' own messages list the withdrawn findings one by one.
+    let outbox = served.dir.path().join("outbox");
+    let mut digests = 0;
+    let mut mailed = BTreeSet::new();
+    for entry in std::fs::read_dir(&outbox).expect("outbox") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "eml") {
+            continue;
+        }
+        let raw = std::fs::read(&path).expect("eml");
+        let msg = mail_parser::MessageParser::default()
+            .parse(&raw)
+            .expect("a parsable message");
+        let body = msg.body_text(0).expect("a text part").to_string();
+        let (rows, dated) = withdrawn_listed_text(&body);
+        assert!(dated, "{}: rows say when they last failed", path.display());
+        if !msg.subject().unwrap_or_default().contains("Tổng hợp") {
+            mailed.extend(rows);
+            continue;
+        }
+        digests += 1;
+        assert_eq!(from_text(&body), terminal, "emailed digest");
+        assert_eq!(
+            after(&body, "Không còn trong danh mục "),
+            n,
+            "the digest's change line:\n{body}"
+        );
+    }
+    assert_eq!(digests, 1, "one lead digest in {}", outbox.display());
+    assert_eq!(
+        mailed, listed,
+        "the agencies' messages list the withdrawn findings"
+    );
+
+    // The metrics file: the same aggregate.
+    let store = Store::open(&served.db()).expect("store");
+    let prom = dvc_audit::metrics::render(
+        Some(&store),
+        &dvc_audit::metrics::RunOutcome {
+            run_id: Some(r2.run_id),
+            mode: "regular".into(),
+            exit: dvc_audit::exit::ExitCode::Findings,
+            duration_secs: 1.0,
+        },
+    )
+    .expect("metrics");
+    assert_eq!(
+        after_or_0(&prom, "\ndvc_audit_findings_withdrawn "),
+        n,
+        "metrics:\n{prom}"
+    );
 }

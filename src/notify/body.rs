@@ -158,6 +158,8 @@ pub struct AgencyLine {
     pub regressed: i64,
     pub resolved: i64,
     pub unverified: i64,
+    /// Findings of services no longer listed (closed, not fixed).
+    pub withdrawn: i64,
     pub services: String,
     pub vgca: String,
     pub vgca_delta: String,
@@ -266,6 +268,7 @@ fn agency_line(lang: Lang, part: &ReportData, r: &RankRow) -> AgencyLine {
         regressed: c.regressed,
         resolved: c.resolved,
         unverified: c.unverified,
+        withdrawn: c.withdrawn,
         services: format!(
             "{}/{} {}",
             r.services_read,
@@ -345,7 +348,7 @@ pub fn body(part: &ReportData, msg: &PlannedMessage, settings: &BodySettings, fr
             w(lang, "services_read"),
         ),
         change_line: format!(
-            "{} {} · {} {} · {} {} · {} {}",
+            "{} {} · {} {} · {} {} · {} {}{}",
             label(lang, "new"),
             t.new,
             label(lang, "regressed"),
@@ -353,7 +356,13 @@ pub fn body(part: &ReportData, msg: &PlannedMessage, settings: &BodySettings, fr
             label(lang, "state_resolved"),
             t.resolved,
             label(lang, "state_unverified"),
-            t.unverified
+            t.unverified,
+            // Said when there are any, as in the report's totals line.
+            if t.withdrawn > 0 {
+                format!(" · {} {}", label(lang, "state_withdrawn"), t.withdrawn)
+            } else {
+                String::new()
+            }
         ),
         actions: actions(part),
         reply_by: reply_by(&part.run.started_at, settings.reply_by_days),

@@ -70,6 +70,8 @@ pub struct BuildInput {
     /// Last failing records of the findings in `diff.unverified`, `reason` set to why this
     /// run could not re-check them.
     pub unverified: Vec<FindingRecord>,
+    /// Last failing records of the findings in `diff.withdrawn`.
+    pub withdrawn: Vec<FindingRecord>,
     /// Coverage per agency id (agencies without one: nothing recorded).
     pub coverage: BTreeMap<String, crate::facts::Coverage>,
     /// This run's service facts (for counts and shares).
@@ -102,6 +104,7 @@ struct Lists {
     resolved: Vec<FindingView>,
     waived: Vec<FindingView>,
     unverified: Vec<FindingView>,
+    withdrawn: Vec<FindingView>,
 }
 
 /// Rule titles and texts in the report's language.
@@ -179,6 +182,7 @@ fn parse_state(s: &str) -> FindingState {
         "regressed" => FindingState::Regressed,
         "resolved" => FindingState::Resolved,
         "unverified" => FindingState::Unverified,
+        "withdrawn" => FindingState::Withdrawn,
         _ => FindingState::New,
     }
 }
@@ -248,7 +252,8 @@ fn assemble(
         + lists.could_not_assess.len()
         + lists.resolved.len()
         + lists.waived.len()
-        + lists.unverified.len()) as i64;
+        + lists.unverified.len()
+        + lists.withdrawn.len()) as i64;
     let mut counts = counts;
     counts.info = rules
         .iter()
@@ -260,7 +265,8 @@ fn assemble(
         + counts.could_not_assess
         + counts.resolved
         + counts.waived
-        + counts.unverified;
+        + counts.unverified
+        + counts.withdrawn;
     AgencyReport {
         successor: meta.successor,
         successor_name: String::new(),
@@ -285,6 +291,7 @@ fn assemble(
         resolved: lists.resolved,
         waived: lists.waived,
         unverified_findings: lists.unverified,
+        withdrawn_findings: lists.withdrawn,
         omitted: (all - shown).max(0),
         rules,
         counts,
@@ -301,6 +308,7 @@ fn count_lists(texts: &Texts<'_>, lists: &Lists) -> (Vec<RuleSummary>, AgencyCou
         resolved: lists.resolved.len() as i64,
         waived: lists.waived.len() as i64,
         unverified: lists.unverified.len() as i64,
+        withdrawn: lists.withdrawn.len() as i64,
         ..AgencyCounts::default()
     };
     for f in &lists.findings {
@@ -316,7 +324,7 @@ fn count_lists(texts: &Texts<'_>, lists: &Lists) -> (Vec<RuleSummary>, AgencyCou
                 FindingState::New => r.new += 1,
                 FindingState::Persisting => r.persisting += 1,
                 FindingState::Regressed => r.regressed += 1,
-                FindingState::Resolved | FindingState::Unverified => {}
+                FindingState::Resolved | FindingState::Unverified | FindingState::Withdrawn => {}
             }
         }
     }
@@ -463,10 +471,23 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
             .filter(|r| unverified_fps.contains(r.fingerprint.as_str()))
             .map(|r| texts.view(r.clone(), FindingState::Unverified))
             .collect();
+        let withdrawn_fps: HashSet<&str> =
+            input.diff.withdrawn.iter().map(String::as_str).collect();
+        lists.withdrawn = input
+            .withdrawn
+            .iter()
+            .filter(mine)
+            .filter(|r| withdrawn_fps.contains(r.fingerprint.as_str()))
+            .map(|r| texts.view(r.clone(), FindingState::Withdrawn))
+            .collect();
         sort_views(&mut lists.findings);
         sort_views(&mut lists.waived);
         sort_views(&mut lists.resolved);
         sort_views(&mut lists.unverified);
+        sort_views(&mut lists.withdrawn);
+        lists
+            .withdrawn
+            .dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
         lists
             .unverified
             .dedup_by(|a, b| a.record.fingerprint == b.record.fingerprint);
@@ -487,6 +508,7 @@ pub fn build(input: BuildInput) -> Result<ReportData, BuildError> {
         cap_per_rule(&mut lists.waived, max);
         cap_per_rule(&mut lists.resolved, max);
         cap_per_rule(&mut lists.unverified, max);
+        cap_per_rule(&mut lists.withdrawn, max);
         cap_unassessed(&mut lists.could_not_assess, max);
 
         let services: Vec<&ServiceFacts> = input
@@ -677,6 +699,7 @@ pub fn gather_with(
         RowKind::Unassessed,
         RowKind::Resolved,
         RowKind::Unverified,
+        RowKind::Withdrawn,
     ] {
         let mut q = store.report_rows(run_id, kind, limit)?;
         let mut cur = q.cursor()?;
@@ -694,6 +717,9 @@ pub fn gather_with(
                 RowKind::Unverified => l
                     .unverified
                     .push(texts.view(record, FindingState::Unverified)),
+                RowKind::Withdrawn => l
+                    .withdrawn
+                    .push(texts.view(record, FindingState::Withdrawn)),
                 RowKind::Unassessed => l.could_not_assess.push(texts.unassessed(record)),
             }
         }

@@ -1,4 +1,5 @@
-//! `findings.csv`: one row per finding (failing, waived, could-not-assess and resolved), with
+//! `findings.csv`: one row per finding (failing, waived, could-not-assess, resolved, unverified
+//! and withdrawn: outcome `withdrawn`, "no longer listed"), with
 //! a header row, UTF-8 with a byte-order mark (so spreadsheet programs pick UTF-8 for the
 //! Vietnamese text), CRLF line ends.
 //!
@@ -99,7 +100,7 @@ pub fn field(raw: &str) -> String {
 }
 
 /// Every row of the report, in report order (agency; then failing, waived, could-not-assess,
-/// resolved; within each, most severe first, rule, subject), handed to `each` one at a time.
+/// resolved, unverified, withdrawn; within each, most severe first, rule, subject), handed to `each` one at a time.
 /// A could-not-assess line that blocks several rules gives one row per rule.
 pub fn for_each_row(
     data: &ReportData,
@@ -120,6 +121,7 @@ pub fn for_each_row(
                 (RowKind::Unassessed, "could_not_assess"),
                 (RowKind::Resolved, "resolved"),
                 (RowKind::Unverified, "unverified"),
+                (RowKind::Withdrawn, "withdrawn"),
             ] {
                 src.each(a, kind, &mut |row| match row {
                     Row::Finding(f) => {

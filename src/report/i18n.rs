@@ -163,6 +163,21 @@ pub const LABELS: &[(&str, &str, &str)] = &[
         "Đã khắc phục từ lần trước",
         "Resolved since the last run",
     ),
+    (
+        "withdrawn",
+        "Không còn trong danh mục (đã đóng, không phải đã khắc phục)",
+        "No longer listed (closed, not fixed)",
+    ),
+    (
+        "withdrawn_note",
+        "Dịch vụ không còn trong danh sách thủ tục mà lần kiểm tra này đã đọc đầy đủ: vi phạm cũ được đóng nhưng không được xác nhận là đã khắc phục.",
+        "The service is gone from the procedure listing this run read completely: the earlier finding is closed but not confirmed fixed.",
+    ),
+    (
+        "last_seen_failing",
+        "lần cuối thấy lỗi",
+        "last seen failing",
+    ),
     ("could_not_assess", "Không thể đánh giá", "Could not assess"),
     (
         "could_not_assess_note",

@@ -86,7 +86,7 @@ impl Serialize for Agency<'_, '_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (doc, a) = (self.0, self.1);
         // Field order as derived for `AgencyReport`; `omitted` is 0: this document is complete.
-        let mut st = s.serialize_struct("AgencyReport", 23)?;
+        let mut st = s.serialize_struct("AgencyReport", 24)?;
         st.serialize_field("facts", &a.facts)?;
         st.serialize_field("successor", &a.successor)?;
         st.serialize_field("successor_name", &a.successor_name)?;
@@ -104,6 +104,7 @@ impl Serialize for Agency<'_, '_, '_> {
         st.serialize_field("resolved", &List(doc, a, RowKind::Resolved))?;
         st.serialize_field("waived", &List(doc, a, RowKind::Waived))?;
         st.serialize_field("unverified_findings", &List(doc, a, RowKind::Unverified))?;
+        st.serialize_field("withdrawn_findings", &List(doc, a, RowKind::Withdrawn))?;
         st.serialize_field("coverage", &a.coverage)?;
         let omitted = match doc.data.rows {
             super::model::RowsAt::InData => a.omitted,

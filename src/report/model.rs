@@ -114,6 +114,9 @@ pub enum FindingState {
     /// Open before this run, not re-checked by it (subject not assessed, or the rule could not
     /// assess it): "chưa kiểm tra lại được". Never counted as resolved.
     Unverified,
+    /// Open before this run, its service gone from a listing the run read completely:
+    /// "không còn trong danh mục" (no longer listed), closed without being seen fixed.
+    Withdrawn,
 }
 
 impl FindingState {
@@ -124,6 +127,7 @@ impl FindingState {
             FindingState::Regressed => "regressed",
             FindingState::Resolved => "resolved",
             FindingState::Unverified => "unverified",
+            FindingState::Withdrawn => "withdrawn",
         }
     }
 }
@@ -267,6 +271,10 @@ pub struct AgencyReport {
     /// record as last seen failing, `record.reason` saying why this run could not check it).
     #[serde(default)]
     pub unverified_findings: Vec<FindingView>,
+    /// Findings open before this run whose service left the agency's listing, read completely
+    /// by this run (state `withdrawn`, the record as last seen failing): closed, not fixed.
+    #[serde(default)]
+    pub withdrawn_findings: Vec<FindingView>,
     /// What this run covered of the agency: the denominator of its shares.
     #[serde(default)]
     pub coverage: crate::facts::Coverage,
@@ -489,6 +497,8 @@ impl ReportData {
             a.waived.truncate(limit);
             cut += a.unverified_findings.len().saturating_sub(limit);
             a.unverified_findings.truncate(limit);
+            cut += a.withdrawn_findings.len().saturating_sub(limit);
+            a.withdrawn_findings.truncate(limit);
             a.omitted += cut as i64;
         }
         out

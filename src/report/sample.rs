@@ -271,6 +271,7 @@ pub fn sample_input(lang: Lang) -> BuildInput {
         },
         resolved,
         unverified: Vec::new(),
+        withdrawn: Vec::new(),
         coverage: Default::default(),
         services: vec![
             service("bca", "1.001234", "Đăng ký thường trú", Level::Full, false),

@@ -2,8 +2,8 @@
 //!
 //! A [`RowSource`] hands out the rows of one (agency, list) in report order; callers ask for
 //! agencies in ascending id order. Two sources: the lists already in a [`ReportData`] built
-//! from values, or the run in its history database ([`RowsAt::Database`]), read through four
-//! whole-run cursors (one per list, each ordered by agency) on a read-only connection, so
+//! from values, or the run in its history database ([`RowsAt::Database`]), read through one
+//! whole-run cursor per list (each ordered by agency) on a read-only connection, so
 //! memory stays the size of one row whatever the run's size.
 
 use std::collections::BTreeMap;
@@ -55,6 +55,10 @@ impl RowSource for InData {
                 .try_for_each(|f| sink(Row::Finding(f))),
             RowKind::Unverified => agency
                 .unverified_findings
+                .iter()
+                .try_for_each(|f| sink(Row::Finding(f))),
+            RowKind::Withdrawn => agency
+                .withdrawn_findings
                 .iter()
                 .try_for_each(|f| sink(Row::Finding(f))),
             RowKind::Unassessed => agency
@@ -117,6 +121,7 @@ fn key(kind: RowKind) -> RowKindKey {
         RowKind::Unassessed => 2,
         RowKind::Resolved => 3,
         RowKind::Unverified => 4,
+        RowKind::Withdrawn => 5,
     }
 }
 
@@ -173,6 +178,7 @@ impl RowSource for FromStore<'_, '_> {
                     let state = match (kind, row.state.as_str()) {
                         (RowKind::Resolved, _) => FindingState::Resolved,
                         (RowKind::Unverified, _) => FindingState::Unverified,
+                        (RowKind::Withdrawn, _) => FindingState::Withdrawn,
                         (_, "persisting") => FindingState::Persisting,
                         (_, "regressed") => FindingState::Regressed,
                         _ => FindingState::New,
@@ -209,6 +215,7 @@ pub fn with_rows<T>(
         RowKind::Unassessed,
         RowKind::Resolved,
         RowKind::Unverified,
+        RowKind::Withdrawn,
     ];
     let mut queries = Vec::with_capacity(kinds.len());
     for kind in kinds {

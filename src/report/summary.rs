@@ -161,7 +161,7 @@ pub struct ChangeAgency {
 
 #[derive(Debug, Serialize)]
 pub struct ChangeRow {
-    /// `new`, `regressed`, `resolved` or `unverified` (the `st-*` badge class).
+    /// `new`, `regressed`, `resolved`, `unverified` or `withdrawn` (the `st-*` badge class).
     pub kind: &'static str,
     pub label: &'static str,
     /// Equal to the report's totals of the same name.

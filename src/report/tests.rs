@@ -385,3 +385,66 @@ fn successors_are_shown_by_name() {
     name_successors(&mut data, &[cfg]);
     assert_eq!(bca(&data), "Da Nang City");
 }
+
+/// A withdrawn finding given to [`build`] (its service left a completely read listing) is
+/// counted once (agency and totals), and listed in the text and HTML reports with when it was
+/// last seen failing, as a `withdrawn` CSV row and in report.json's `withdrawn_findings`.
+#[test]
+fn a_withdrawn_finding_is_counted_and_listed() {
+    let mut input = sample_input(Lang::Vi);
+    let mut gone = input
+        .findings
+        .iter()
+        .find(|f| f.fingerprint == "fp-sig-1")
+        .cloned()
+        .expect("a service finding");
+    gone.fingerprint = "fp-gone".into();
+    gone.subject = "bca/1.009999".into();
+    for e in &mut gone.evidence {
+        e.fetched_at = "2026-11-20T03:04:00Z".into();
+    }
+    input.diff.withdrawn = vec!["fp-gone".into()];
+    input.withdrawn = vec![gone];
+    let data = build(input).expect("build");
+    assert_eq!(data.totals.withdrawn, 1);
+    let bca = data
+        .agencies
+        .iter()
+        .find(|a| a.facts.id == "bca")
+        .expect("bca");
+    assert_eq!(bca.counts.withdrawn, 1);
+    assert_eq!(bca.withdrawn_findings[0].state, FindingState::Withdrawn);
+
+    let r = Renderer::new().expect("renderer");
+    let text = r.text(&data).expect("text");
+    assert!(
+        text.contains("  Không còn trong danh mục (đã đóng, không phải đã khắc phục):\n  - SIG-001 bca/1.009999: ")
+            && text.contains("lần cuối thấy lỗi: 20/11/2026 10:04"),
+        "{text}"
+    );
+    let html = r.html(&data).expect("html");
+    assert!(
+        html.contains("<span class=\"badge st-withdrawn\">Không còn trong danh mục</span> SIG-001</td><td class=\"subject\">bca/1.009999</td>")
+            && html.contains("lần cuối thấy lỗi: 20/11/2026 10:04"),
+        "HTML lists the withdrawn finding"
+    );
+    let csv = csv::render(&data).expect("csv");
+    assert_eq!(
+        csv.lines()
+            .filter(|l| l.contains(",withdrawn,withdrawn,"))
+            .count(),
+        1,
+        "{csv}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&json::render(&data).expect("json")).expect("parse");
+    let bca = json["agencies"]
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["facts"]["id"] == "bca"))
+        .expect("bca");
+    assert_eq!(
+        bca["withdrawn_findings"][0]["record"]["fingerprint"],
+        "fp-gone"
+    );
+    assert_eq!(json["totals"]["withdrawn"], 1);
+}

@@ -87,6 +87,10 @@ pub struct FindingRow {
     pub first_seen: String,
     pub open_days: i64,
     pub times_regressed: i64,
+    /// When the finding was last observed failing (its last failing record's latest evidence,
+    /// local time); filled for findings this run carried without checking them (withdrawn),
+    /// empty when no evidence was kept.
+    pub last_seen_failing: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -168,6 +172,10 @@ pub struct AgencyView {
     pub not_rechecked: Vec<FindingRow>,
     pub not_rechecked_count: i64,
     pub not_rechecked_more: i64,
+    /// Earlier findings whose service left the listing this run read completely (withdrawn).
+    pub withdrawn: Vec<FindingRow>,
+    pub withdrawn_count: i64,
+    pub withdrawn_more: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -243,6 +251,7 @@ fn row(lang: Lang, f: &FindingView) -> FindingRow {
         technical_basis: f.technical_basis.iter().map(|s| clean(s)).collect(),
         evidence: evidence(lang, &r.evidence),
         technical: Vec::new(),
+        last_seen_failing: String::new(),
     }
 }
 
@@ -522,7 +531,33 @@ pub fn agency_view(lang: Lang, a: &AgencyReport, rows: bool) -> AgencyView {
         },
         not_rechecked_count: a.counts.unverified,
         not_rechecked_more: more(a.counts.unverified, a.unverified_findings.len()),
+        withdrawn: if rows {
+            a.withdrawn_findings
+                .iter()
+                .map(|f| withdrawn_row(lang, f))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        withdrawn_count: a.counts.withdrawn,
+        withdrawn_more: more(a.counts.withdrawn, a.withdrawn_findings.len()),
     }
+}
+
+/// A finding whose service left a completely read listing: its last failing record, with
+/// when it was last seen failing (the latest time its evidence was fetched).
+fn withdrawn_row(lang: Lang, f: &FindingView) -> FindingRow {
+    let mut r = row(lang, f);
+    r.last_seen_failing = f
+        .record
+        .evidence
+        .iter()
+        .map(|e| e.fetched_at.as_str())
+        .filter(|t| !t.is_empty())
+        .max()
+        .map(|t| clean(&local_time(lang, t)))
+        .unwrap_or_default();
+    r
 }
 
 /// A finding this run could not re-check: its last failing record, `reason` in words.

@@ -123,6 +123,7 @@ fn summary(
         label(lang, "services_read"),
         label(lang, "state_unverified"),
         label(lang, "sev_info"),
+        label(lang, "state_withdrawn"),
     ];
     header(ws, &cols, bold)?;
     for (i, a) in data.agencies.iter().enumerate() {
@@ -161,6 +162,7 @@ fn summary(
             a.services_read,
             c.unverified,
             c.info,
+            c.withdrawn,
         ];
         for (j, n) in counts.iter().enumerate() {
             ws.write_number(r, 7 + j as u16, *n as f64).map_err(err)?;
@@ -187,6 +189,7 @@ fn summary(
         ws,
         &[
             18.0, 40.0, 10.0, 12.0, 8.0, 10.0, 10.0, 10.0, 8.0, 10.0, 10.0, 12.0, 10.0, 10.0, 12.0,
+            10.0, 14.0,
         ],
     )?;
     filter(ws, data.agencies.len() as u32, cols.len())?;

@@ -162,6 +162,9 @@ pub enum RowKind {
     /// Open findings this run could not re-check: the last failing record, as for resolved,
     /// with this run's reason in `reason`; same order as failing.
     Unverified,
+    /// Open findings this run withdrew (their service left a completely read listing): the
+    /// last failing record, as for resolved; same order as failing.
+    Withdrawn,
 }
 
 /// One row of a report query; `evidence` is empty until [`RowCursor::evidence`] fills it.
@@ -216,7 +219,7 @@ fn select(kind: RowKind, limited: bool) -> String {
             "agency_id, subject, reason, rule_id".to_string(),
             "DENSE_RANK() OVER (PARTITION BY agency_id, reason ORDER BY subject)".to_string(),
         ),
-        RowKind::Resolved | RowKind::Unverified => {
+        RowKind::Resolved | RowKind::Unverified | RowKind::Withdrawn => {
             let base = carried_base(kind);
             let order = format!("agency_id, {SEV_RANK}, rule_id, subject, fingerprint");
             return if limited {
@@ -246,12 +249,13 @@ fn select(kind: RowKind, limited: bool) -> String {
     }
 }
 
-/// Rows a run carries from earlier runs (resolved or unverified by it): each finding's last
+/// Rows a run carries from earlier runs (resolved, unverified or withdrawn by it): each finding's last
 /// failing record, from the latest earlier complete run that had it. Unverified rows carry
 /// this run's reason (why it could not re-check them) in `reason`.
 fn carried_base(kind: RowKind) -> String {
     let (table, state, reason) = match kind {
         RowKind::Unverified => ("unverified", "unverified", "r.reason"),
+        RowKind::Withdrawn => ("withdrawals", "withdrawn", "c.reason"),
         _ => ("resolutions", "resolved", "c.reason"),
     };
     // The candidate rows first (`c`: the carried fingerprints' failing rows of earlier complete
