@@ -188,10 +188,14 @@ impl RuleSet {
         &self.settings_digest
     }
 
-    /// Each rule's id with the key of what judges it: SHA-256 (hex) of its canonical form and
-    /// of the values of the parameters its `when` and `require` read. A run records them, so
-    /// the lifecycle can tell a finding that became not applicable on new facts from one the
-    /// operator switched off (`government_anchor = ""`) or a rule edit changed.
+    /// Each rule's id with the key of what judges it: SHA-256 (hex) of what decides its
+    /// outcome — scope, `when`, `require`, `on_fail`, `assess_unavailable` — and of the values
+    /// of the parameters those read. A run records them, so the lifecycle can tell a finding
+    /// that became not applicable on new facts from one the operator switched off
+    /// (`government_anchor = ""`) or a rule edit changed. Texts, citations, documentation,
+    /// tests and severity are left out: rewording a message or adding a test must not keep
+    /// the rule's not-applicable findings unverified (an edit of the whole canonical form
+    /// would, on every pack upgrade).
     pub fn judgement_keys(&self) -> Vec<(String, String)> {
         self.rules
             .iter()
@@ -202,7 +206,22 @@ impl RuleSet {
                         reads.entry(k).or_default().merge(&v);
                     }
                 }
-                let mut items = vec![("rule".to_string(), r.canonical.clone())];
+                let mut items = vec![
+                    ("scope".to_string(), format!("{:?}", r.scope)),
+                    (
+                        "when".to_string(),
+                        r.when
+                            .as_ref()
+                            .map(|w| w.source().trim().to_string())
+                            .unwrap_or_default(),
+                    ),
+                    ("require".to_string(), r.require.source().trim().to_string()),
+                    ("on_fail".to_string(), format!("{:?}", r.on_fail)),
+                    (
+                        "assess_unavailable".to_string(),
+                        r.assess_unavailable.to_string(),
+                    ),
+                ];
                 if let Some(p) = reads.get("params") {
                     for (name, value) in &self.params {
                         if p.is_whole() || p.field(name).is_some() {
@@ -287,4 +306,65 @@ pub fn read_dir(dir: &Path) -> Result<Vec<Arc<SourceFile>>, DiagnosticsError> {
         files.push(SourceFile::read(&p)?);
     }
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys_with(edit: impl Fn(&str) -> String) -> BTreeMap<String, String> {
+        let files: Vec<Arc<SourceFile>> = BUNDLED
+            .iter()
+            .map(|(name, text)| {
+                let text = if name.ends_with("signature.toml") {
+                    edit(text)
+                } else {
+                    text.to_string()
+                };
+                SourceFile::new(*name, text)
+            })
+            .collect();
+        let loaded = RuleSet::from_sources(&files).expect("the edited pack loads");
+        loaded.rules.judgement_keys().into_iter().collect()
+    }
+
+    #[test]
+    fn only_what_decides_an_outcome_changes_a_rules_judgement_key() {
+        let same = keys_with(str::to_string);
+        // Reworded texts, documentation and a new test case: the same judgement.
+        let reworded = keys_with(|t| {
+            t.replacen(
+                "shows no support for the government signature (VGCA).",
+                "shows no sign of the government signature (VGCA).",
+                1,
+            )
+            .replacen(
+                "A full-process (toàn trình, level 4) service",
+                "A full-process (toàn trình, level 4, Decree 42/2022) service",
+                1,
+            )
+            .replacen(
+                "[[rule.test]]\nname = \"full service with vgca on its page\"",
+                "[[rule.test]]\nname = \"full service, vgca twice\"\nservice = { level = \"full\", signature = { supported = true, providers = [\"vgca\", \"vgca\"] } }\nexpect = \"pass\"\n\n[[rule.test]]\nname = \"full service with vgca on its page\"",
+                1,
+            )
+        });
+        assert_ne!(
+            reworded.get("SIG-001"),
+            None,
+            "the edited pack still has SIG-001"
+        );
+        // Before: the key hashed the whole canonical rule, so each of these edits changed it.
+        assert_eq!(same, reworded);
+        // A changed condition is another judgement.
+        let stricter = keys_with(|t| {
+            t.replacen(
+                "when = \"service.level == 'full'\"",
+                "when = \"service.level == 'full' || service.level == 'partial'\"",
+                1,
+            )
+        });
+        assert_ne!(same.get("SIG-001"), stricter.get("SIG-001"));
+        assert_eq!(same.get("SIG-002"), stricter.get("SIG-002"));
+    }
 }
