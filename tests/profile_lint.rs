@@ -165,3 +165,42 @@ fn unless_is_read_only_for_requirement_text() {
     );
     assert!(Profile::from_str_named("ok.toml", &ok).is_ok());
 }
+
+#[test]
+fn a_counter_listing_that_cannot_confirm_its_end_is_a_warning() {
+    let paged = |extra_html: &str, extra_pagination: &str| {
+        GOOD.replace("link = \"a.x\"\n", &format!("link = \"a.x\"\n{extra_html}"))
+            .replace(
+                "[detail.direct]",
+                &format!(
+                    "[listing.pagination]\nkind = \"page_index\"\nparam = \"p\"\n{extra_pagination}\n[detail.direct]"
+                ),
+            )
+    };
+    let warnings = |text: &str| {
+        let (_, w) = Profile::from_str_named("w.toml", text).expect("loads");
+        w.render(false)
+    };
+    // No container, no total, no `more`: every run's end would be unconfirmed.
+    let out = warnings(&paged("", ""));
+    assert!(
+        out.contains("warning[profile::listing-end]: w.toml:"),
+        "{out}"
+    );
+    assert!(out.contains("`container`"), "{out}");
+    // Any one of the three lets a run tell its last page from a page that is no list.
+    for (html, pagination) in [
+        ("container = \"ul.list\"\n", ""),
+        ("total = \"#total\"\n", ""),
+        ("", "more = \"a.next\"\n"),
+    ] {
+        let out = warnings(&paged(html, pagination));
+        assert!(!out.contains("listing-end"), "{html}{pagination}: {out}");
+    }
+    // A next-link chain ends on its last page (no next link), never on an empty one.
+    let next = GOOD.replace(
+        "[detail.direct]",
+        "[listing.pagination]\nkind = \"next_link\"\nselector = \"a.next\"\n\n[detail.direct]",
+    );
+    assert!(!warnings(&next).contains("listing-end"));
+}

@@ -3,6 +3,7 @@
 use toml::Spanned;
 
 use super::Cx;
+use crate::diag::Diagnostic;
 use crate::profile::model::{PaginationKind, RawListing, RawPagination};
 use crate::profile::template::Template;
 use crate::profile::{
@@ -170,10 +171,32 @@ impl Cx {
                 None
             }
         };
+        let kind_span = raw.pagination.as_ref().map(|p| p.kind.span());
         let pagination = match raw.pagination {
             None => Some(Pagination::None),
             Some(p) => self.pagination(p, is_json, &body_vars),
         };
+        // A counter chain without `more` or a total ends on the first page with no service
+        // link: without the list's container, that page cannot be told from a maintenance or
+        // login page answered 200, so every run records the end as unconfirmed and the agency
+        // as not fully assessed. Say so now rather than in every night's coverage.
+        if let (Some(ListSource::Html(h)), Some(Pagination::Counter(c)), Some(span)) =
+            (&source, &pagination, kind_span)
+            && h.container.is_none()
+            && h.total.is_none()
+            && c.more.is_none()
+        {
+            self.diags.push(
+                Diagnostic::warning(
+                    "profile::listing-end",
+                    "this listing is paged by a counter with no `more`, no `total` and no list `container`: its empty last page cannot be told from a maintenance or login page, so every run will record the end of the listing as unconfirmed (the agency not fully assessed)",
+                )
+                .at(&self.file, span, "counter pagination")
+                .with_help(
+                    "name the element that holds the list in [listing.html] `container` (present on the empty last page too), or a `more` selector, or the `total`",
+                ),
+            );
+        }
         Some(Listing {
             start,
             max_pages,
