@@ -590,3 +590,27 @@ fn finding_record(o: &Outcome, owner: &str) -> FindingRecord {
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worse_certificate_defect_masks_the_trust_finding() {
+        let rules = crate::rules::RuleSet::bundled()
+            .expect("bundled rules")
+            .rules;
+        let hints = NotApplicableHints::new(&rules, HashSet::new());
+        // TLS-001's `when` excludes each worse defect; the rule that fails on it masks TLS-001
+        // (a weak key too: before, TLS-009 read only `key.alg/bits`, so an open TLS-001 of a
+        // certificate reissued with a weak key read as resolved).
+        for worse in [
+            "TLS-005", "TLS-007", "TLS-004", "TLS-013", "TLS-009", "TLS-010",
+        ] {
+            assert_eq!(hints.masking("TLS-001", &[worse]), vec![worse], "{worse}");
+        }
+        // A defect TLS-001's `when` does not exclude masks nothing.
+        assert!(hints.masking("TLS-001", &["TLS-008"]).is_empty());
+        assert!(hints.masking("TLS-001", &["TLS-001"]).is_empty());
+    }
+}
