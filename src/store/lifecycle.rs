@@ -424,8 +424,8 @@ impl Store {
     }
 
     /// Why each finding a run left unverified was not re-checked (`fingerprint → reason`):
-    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed` or
-    /// `masked_by:RULE,...`.
+    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed`,
+    /// `masked_by:RULE,...` or `absence_unconfirmed:...` (see [`UNCONFIRMED_NO_TOTAL`]).
     pub fn unverified_reasons(
         &self,
         run: i64,
