@@ -456,6 +456,14 @@ async fn a_listing_without_a_total_that_ends_early_withdraws_nothing() {
             Some("open".to_string())
         );
     }
+    // The report says why, in words.
+    let text = r2
+        .reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).expect("text report"))
+        .expect("text report");
+    assert!(text.contains("cổng không công bố tổng số"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
