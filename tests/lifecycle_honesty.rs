@@ -66,6 +66,29 @@ fn json_only(c: &mut dvc_audit::config::Config) {
     c.email.enabled = false;
 }
 
+/// Every service page of `agency` answers normally (no planted slow, oversized or failing
+/// page, none disallowed by robots.txt), so a run can read its listing whole.
+fn readable_whole(served: &world::Served, agency: &str) {
+    let codes: Vec<String> = served
+        .handle
+        .ground_truth()
+        .services
+        .iter()
+        .filter(|s| s.agency_id == agency)
+        .map(|s| s.code.clone())
+        .collect();
+    served
+        .handle
+        .mutate(|o| {
+            for c in &codes {
+                let s = o.service(c).expect("service");
+                s.behaviour = Behaviour::Normal;
+                s.robots_disallowed = false;
+            }
+        })
+        .expect("mutate");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rule_renamed_between_runs_resolves_none_of_its_findings() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
@@ -263,15 +286,19 @@ async fn agency_rules_on_part_of_a_portal_are_could_not_assess() {
 async fn a_service_gone_from_a_complete_listing_is_withdrawn_not_unverified() {
     let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
     let setup = world::setup(&served.config_path(), json_only);
+    // Withdrawal needs the listing's end confirmed by a total the portal announces: bca
+    // (accordion, "trên N bản ghi") is made readable whole (its planted unreadable pages
+    // answer normally), so its listing is complete and matches its total.
+    readable_whole(&served, "bca");
     let r1 = run(&setup).await;
     let store = Store::open(&served.db()).expect("store");
-    // An agency read completely whose last services carry findings.
+    // An agency read completely, with a total it matched, whose last services carry findings.
     let service_fails = rows(&store, r1.run_id, "fail");
     let overrides = served.handle.overrides();
     let (agency, cut) = r1
         .coverage
         .iter()
-        .filter(|(_, c)| c.complete())
+        .filter(|(_, c)| c.complete() && c.announced == Some(c.listed))
         .find_map(|(id, _)| {
             // The highest service index of the agency with a failing finding.
             let idx = service_fails
@@ -343,4 +370,155 @@ async fn a_service_gone_from_a_complete_listing_is_withdrawn_not_unverified() {
         .expect("mutate");
     let r3 = run(&setup).await;
     assert!(gone.is_subset(&set(&r3.diff.persisting)), "{:?}", r3.diff);
+}
+
+/// The findings of run 1 failing on the services of `agency` whose index in the agency is in
+/// `range` (codes are the world's, so the index comes from the code).
+fn fails_of_services(
+    store: &Store,
+    run: i64,
+    agency: &str,
+    overrides: &dvc_audit::sandbox::Overrides,
+    range: std::ops::RangeFrom<usize>,
+) -> BTreeSet<String> {
+    rows(store, run, "fail")
+        .into_iter()
+        .filter(|r| r.3 == agency)
+        .filter(|r| {
+            overrides
+                .find_code(r.2.trim_start_matches(&format!("{agency}/")))
+                .is_some_and(|(_, i)| range.contains(&i))
+        })
+        .map(|r| r.0)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_without_a_total_that_ends_early_withdraws_nothing() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), json_only);
+    // danang: table shape (profile `table`: no total announced), 12 services on two pages of
+    // 10. Service 10 (the second page's first) gets the defect of 1.001012 (full, VNPT-CA
+    // only: SIG-001 fails), so the second page surely carries a finding.
+    let agency = "danang";
+    served
+        .handle
+        .mutate(|o| {
+            let model = o.service("1.001012").expect("service").clone();
+            let s = o.service("1.001018").expect("service");
+            s.level = model.level;
+            s.level_label = model.level_label;
+            s.providers = model.providers;
+            s.signature_required = model.signature_required;
+        })
+        .expect("mutate");
+    let r1 = run(&setup).await;
+    assert!(r1.coverage[agency].complete(), "{:?}", r1.coverage[agency]);
+    assert_eq!(
+        r1.coverage[agency].announced, None,
+        "the table shape shows no total"
+    );
+    let overrides = served.handle.overrides();
+    let store = Store::open(&served.db()).expect("store");
+    let second_page = fails_of_services(&store, r1.run_id, agency, &overrides, 10..);
+    assert!(!second_page.is_empty(), "run 1 has findings on page 2");
+    drop(store);
+
+    // The listing now ends after its first page: to the scanner a renamed pager link, an
+    // error inside the list or a removal look the same (no next link, no total to check).
+    served
+        .handle
+        .mutate(|o| assert!(o.set_published_services(agency, 10)))
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    assert!(
+        r2.coverage[agency].complete(),
+        "the early end is not seen: {:?}",
+        r2.coverage[agency]
+    );
+    assert!(
+        set(&r2.diff.withdrawn).is_disjoint(&second_page),
+        "withdrawn on a listing whose end nothing confirms: {:?}",
+        r2.diff.withdrawn
+    );
+    assert!(r2.diff.withdrawn.is_empty(), "{:?}", r2.diff.withdrawn);
+    assert!(second_page.is_subset(&set(&r2.diff.unverified)));
+    assert!(set(&r2.diff.resolved).is_disjoint(&second_page));
+    let store = Store::open(&served.db()).expect("store");
+    let reasons = store.unverified_reasons(r2.run_id).expect("reasons");
+    for fp in &second_page {
+        assert_eq!(
+            reasons.get(fp).map(String::as_str),
+            Some("absence_unconfirmed:no_total"),
+        );
+        assert_eq!(
+            store.lifecycle_of(fp).expect("lifecycle").map(|l| l.2),
+            Some("open".to_string())
+        );
+    }
+    // The report says why, in words.
+    let text = r2
+        .reports
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "txt"))
+        .map(|p| std::fs::read_to_string(p).expect("text report"))
+        .expect("text report");
+    assert!(text.contains("cổng không công bố tổng số"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn services_read_without_their_code_withdraw_nothing() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), json_only);
+    // bca: accordion shape, which announces its total: the listing's end is confirmed, so
+    // only the identities can be wrong.
+    let agency = "bca";
+    readable_whole(&served, agency);
+    let r1 = run(&setup).await;
+    let cov1 = &r1.coverage[agency];
+    assert!(cov1.complete() && cov1.announced.is_some(), "{cov1:?}");
+    let overrides = served.handle.overrides();
+    let store = Store::open(&served.db()).expect("store");
+    let services = fails_of_services(&store, r1.run_id, agency, &overrides, 0..);
+    assert!(!services.is_empty(), "run 1 has service findings");
+    drop(store);
+
+    // The code row is no longer read on any page (its value gone: to the scanner the same as
+    // a label it does not know, "Mã thủ tục" → "Số hiệu"): every page is read, keyed by URL.
+    let codes: Vec<String> = served
+        .handle
+        .ground_truth()
+        .services
+        .iter()
+        .filter(|s| s.agency_id == agency)
+        .map(|s| s.code.clone())
+        .collect();
+    served
+        .handle
+        .mutate(|o| {
+            for c in &codes {
+                o.service(c).expect("service").code = String::new();
+            }
+        })
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    let cov2 = &r2.coverage[agency];
+    assert!(
+        cov2.complete() && cov2.announced == Some(cov2.listed),
+        "every page read, the total matched: {cov2:?}"
+    );
+    assert!(
+        r2.diff.withdrawn.is_empty(),
+        "withdrawn while no service showed its code: {:?}",
+        r2.diff.withdrawn
+    );
+    assert!(services.is_subset(&set(&r2.diff.unverified)));
+    let store = Store::open(&served.db()).expect("store");
+    let reasons = store.unverified_reasons(r2.run_id).expect("reasons");
+    for fp in &services {
+        assert_eq!(
+            reasons.get(fp).map(String::as_str),
+            Some("absence_unconfirmed:code_unread"),
+        );
+    }
 }

@@ -1002,10 +1002,31 @@ async fn a_withdrawn_service_is_counted_and_listed_the_same_everywhere() {
         c.email.smtp_port = closed;
         c.email.tls = dvc_audit::config::SmtpTls::None;
     });
+    // Withdrawal needs a total the portal announces and the listing matches: bca
+    // (accordion) is made readable whole (its planted unreadable pages answer normally).
+    let bca: Vec<String> = served
+        .handle
+        .ground_truth()
+        .services
+        .iter()
+        .filter(|s| s.agency_id == "bca")
+        .map(|s| s.code.clone())
+        .collect();
+    served
+        .handle
+        .mutate(|o| {
+            for c in &bca {
+                let s = o.service(c).expect("service");
+                s.behaviour = dvc_audit::sandbox::Behaviour::Normal;
+                s.robots_disallowed = false;
+            }
+        })
+        .expect("mutate");
     let r1 = pipeline::run(&setup, no_mail(), None).await.expect("run 1");
 
-    // An agency read completely whose last services carry findings; the portal then lists
-    // only the services before the last failing one (as in lifecycle_honesty).
+    // An agency read completely (its announced total matched) whose last services carry
+    // findings; the portal then lists only the services before the last failing one (as in
+    // lifecycle_honesty).
     let store = Store::open(&served.db()).expect("store");
     let r1_fails: Vec<_> = store
         .findings(r1.run_id)
@@ -1018,7 +1039,7 @@ async fn a_withdrawn_service_is_counted_and_listed_the_same_everywhere() {
     let (agency, cut) = r1
         .coverage
         .iter()
-        .filter(|(_, c)| c.complete())
+        .filter(|(_, c)| c.complete() && c.announced == Some(c.listed))
         .find_map(|(id, _)| {
             let idx = r1_fails
                 .iter()

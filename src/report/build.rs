@@ -825,6 +825,27 @@ pub(crate) fn reason_words(lang: Lang, s: &str) -> String {
                 "The rule no longer applies because the rule or its configured parameters changed, not because the subject was fixed.",
             )
             .to_string(),
+        None if s.starts_with("absence_unconfirmed:") => {
+            let (vi, en) = match s.trim_start_matches("absence_unconfirmed:") {
+                "no_total" => (
+                    "Dịch vụ không có trong danh mục lần này, nhưng cổng không công bố tổng số nên không xác nhận được danh mục đã đọc hết: chưa coi là đã gỡ.",
+                    "The service is not in this run's listing, but the portal announces no total, so the listing's end is not confirmed: not taken as withdrawn.",
+                ),
+                "total_mismatch" => (
+                    "Dịch vụ không có trong danh mục lần này, nhưng số dịch vụ đọc được không khớp tổng số cổng công bố: chưa coi là đã gỡ.",
+                    "The service is not in this run's listing, but the listing does not match the total the portal announces: not taken as withdrawn.",
+                ),
+                "code_unread" => (
+                    "Lần này có trang dịch vụ của cơ quan được đọc mà không thấy mã thủ tục, nên không đối chiếu được danh tính dịch vụ: chưa coi là đã gỡ.",
+                    "Some service page of the agency was read without its code this run, so service identities could not be matched: not taken as withdrawn.",
+                ),
+                _ => (
+                    "Địa chỉ trang của dịch vụ vẫn có trong danh mục lần này (có thể đã đổi mã): chưa coi là đã gỡ.",
+                    "The service's page URL is still in this run's listing (perhaps renumbered): not taken as withdrawn.",
+                ),
+            };
+            lang.pick(vi, en).to_string()
+        }
         None if s.starts_with("masked_by:") => {
             let rules = s.trim_start_matches("masked_by:").replace(',', ", ");
             match lang {
@@ -850,6 +871,7 @@ pub(crate) fn reason_is_raw(s: &str) -> bool {
         && s != "rule_not_evaluated"
         && s != "rule_changed"
         && !s.starts_with("masked_by:")
+        && !s.starts_with("absence_unconfirmed:")
         && parse_reason(s).is_none()
 }
 

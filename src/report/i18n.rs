@@ -394,6 +394,10 @@ pub fn reason_id_words(lang: Lang, id: &str) -> String {
         "not_assessed" => lang.pick("không đọc được", "not read"),
         "rule_not_evaluated" => lang.pick("quy tắc không được đánh giá", "rule not evaluated"),
         "rule_changed" => lang.pick("quy tắc/tham số đã thay đổi", "rule or parameters changed"),
+        other if other.starts_with("absence_unconfirmed:") => lang.pick(
+            "vắng khỏi danh mục, chưa xác nhận đã gỡ",
+            "absent from the listing, not confirmed withdrawn",
+        ),
         other if other.starts_with("masked_by:") => {
             return format!(
                 "{} {}",

@@ -2,7 +2,7 @@
 //! states computed against every earlier complete run of overlapping scope and the digest
 //! chained — one transaction, set-based SQL over the stored rows.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -208,17 +208,29 @@ impl Store {
     /// Set-based SQL, so the cost does not depend on holding the findings in memory.
     pub fn complete_run(&mut self, run: i64) -> Result<RunDiff> {
         let scope = self.run(run)?.scope;
-        // Agencies whose listing this run read completely (not a sample): a service absent
-        // from it is no longer listed.
-        let listed_whole: HashSet<String> = if scope.services.is_some() {
-            HashSet::new()
+        // Agencies whose listing this run read completely (not a sample), each with whether
+        // the listing's end is confirmed: `None` when the portal announced a total the listing
+        // matched, else why it is not (see `withdrawn_service`). Without a total, "complete"
+        // may be an early end no page said (a renamed pager link, an error inside the list).
+        let listed_whole: HashMap<String, Option<&'static str>> = if scope.services.is_some() {
+            HashMap::new()
         } else {
             self.coverage(run)?
                 .into_iter()
                 .filter(|(_, c)| c.complete())
-                .map(|(a, _)| a)
+                .map(|(a, c)| {
+                    let seen = c.listed + c.excluded.values().sum::<i64>();
+                    let end = match c.announced {
+                        None => Some(UNCONFIRMED_NO_TOTAL),
+                        Some(total) if total != seen => Some(UNCONFIRMED_TOTAL),
+                        Some(_) => None,
+                    };
+                    (a, end)
+                })
                 .collect()
         };
+        // Per agency: some page read in this run showed no code (keyed by its URL).
+        let mut code_unread: HashMap<String, bool> = HashMap::new();
         let tx = self.conn.transaction()?;
 
         // Each failure's state, from the lifecycle as it stood before this run.
@@ -306,12 +318,17 @@ impl Store {
                     _ => resolved.push(row.fingerprint),
                 },
                 (Some(reason), _) => unverified.push((row.fingerprint, reason.clone())),
-                (None, false) if withdrawn_service(&tx, run, &listed_whole, &row)? => {
-                    withdrawn.push(row.fingerprint);
-                }
                 (None, false) => {
-                    let reason = not_assessed_reason(&tx, run, &row)?;
-                    unverified.push((row.fingerprint, reason));
+                    match withdrawn_service(&tx, run, &listed_whole, &mut code_unread, &row)? {
+                        Absence::Withdrawn => withdrawn.push(row.fingerprint),
+                        Absence::Unconfirmed(why) => {
+                            unverified.push((row.fingerprint, why.to_string()));
+                        }
+                        Absence::NotAbsent => {
+                            let reason = not_assessed_reason(&tx, run, &row)?;
+                            unverified.push((row.fingerprint, reason));
+                        }
+                    }
                 }
             }
         }
@@ -407,8 +424,8 @@ impl Store {
     }
 
     /// Why each finding a run left unverified was not re-checked (`fingerprint → reason`):
-    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed` or
-    /// `masked_by:RULE,...`.
+    /// a could-not-assess reason, `not_assessed`, `rule_not_evaluated`, `rule_changed`,
+    /// `masked_by:RULE,...` or `absence_unconfirmed:...` (see [`UNCONFIRMED_NO_TOTAL`]).
     pub fn unverified_reasons(
         &self,
         run: i64,
@@ -688,20 +705,54 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
     Ok(out)
 }
 
+/// Unverified reasons of a service absent from a completely read listing whose absence is
+/// not confirmed: the portal announced no total ([`UNCONFIRMED_NO_TOTAL`]) or one the listing
+/// did not match ([`UNCONFIRMED_TOTAL`]); a page read in the run showed no code, so identities
+/// are not reliable ([`UNCONFIRMED_CODE`]); the subject's last known URL is still listed
+/// ([`UNCONFIRMED_URL`]).
+pub const UNCONFIRMED_NO_TOTAL: &str = "absence_unconfirmed:no_total";
+pub const UNCONFIRMED_TOTAL: &str = "absence_unconfirmed:total_mismatch";
+pub const UNCONFIRMED_CODE: &str = "absence_unconfirmed:code_unread";
+pub const UNCONFIRMED_URL: &str = "absence_unconfirmed:url_listed";
+
+/// What a run knows of an open service finding's subject that it did not assess.
+enum Absence {
+    /// Not a service absent from a completely read listing: unverified for the usual reason.
+    NotAbsent,
+    /// Absent, and the run has positive evidence the service is gone.
+    Withdrawn,
+    /// Absent, but the run cannot confirm the service is gone (why).
+    Unconfirmed(&'static str),
+}
+
 /// A service finding whose agency's listing `run` read completely (`listed_whole`) while the
-/// service was not in it at all (neither read nor unread): the service left the portal's
-/// catalogue (or was renumbered). Its finding can no longer be re-checked, nor is it fixed.
+/// service was not in it at all (neither read nor unread). It is withdrawn ("no longer
+/// listed": the service left the portal's catalogue) only on positive evidence, all of:
+/// - the portal announced a total and the listing matched it (listed + excluded == announced):
+///   otherwise the listing's end is not confirmed (most profiles read no total, and a renamed
+///   pager link, an error drawn inside the list or an API saying "last" too soon all end a
+///   walk normally);
+/// - every service page read for the agency in this run showed its code: a page read without
+///   one is keyed by its URL, so code-keyed subjects look absent when their page was read;
+/// - none of the subject's known URLs (its pages as stored under its key, the evidence of its
+///   last failing record) is among the agency's services of this run.
+///
+/// Otherwise the finding stays unverified with the reason it could not be confirmed gone.
 fn withdrawn_service(
     tx: &Transaction<'_>,
     run: i64,
-    listed_whole: &HashSet<String>,
+    listed_whole: &HashMap<String, Option<&'static str>>,
+    code_unread: &mut HashMap<String, bool>,
     row: &OpenRow,
-) -> Result<bool> {
-    if row.scope != "service" || !listed_whole.contains(&row.agency_id) {
-        return Ok(false);
+) -> Result<Absence> {
+    if row.scope != "service" {
+        return Ok(Absence::NotAbsent);
     }
+    let Some(end) = listed_whole.get(&row.agency_id) else {
+        return Ok(Absence::NotAbsent);
+    };
     let Some(key) = row.subject.strip_prefix(&format!("{}/", row.agency_id)) else {
-        return Ok(false);
+        return Ok(Absence::NotAbsent);
     };
     let present: bool = tx.query_row(
         "SELECT EXISTS (SELECT 1 FROM service_versions v
@@ -711,7 +762,49 @@ fn withdrawn_service(
         params![run, row.agency_id, key],
         |r| r.get(0),
     )?;
-    Ok(!present)
+    if present {
+        return Ok(Absence::NotAbsent);
+    }
+    if let Some(why) = end {
+        return Ok(Absence::Unconfirmed(why));
+    }
+    let unread = match code_unread.get(&row.agency_id) {
+        Some(b) => *b,
+        None => {
+            let b: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM service_versions v
+                                WHERE v.agency_id = ?2 AND v.service_key = v.url AND v.unread = ''
+                                  AND (EXISTS (SELECT 1 FROM service_reads r WHERE r.version_id = v.id AND r.run_id = ?1)
+                                       OR EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = v.id AND r.run_id = ?1)))",
+                params![run, row.agency_id],
+                |r| r.get(0),
+            )?;
+            code_unread.insert(row.agency_id.clone(), b);
+            b
+        }
+    };
+    if unread {
+        return Ok(Absence::Unconfirmed(UNCONFIRMED_CODE));
+    }
+    let url_listed: bool = tx.query_row(
+        "SELECT EXISTS (SELECT 1 FROM service_versions v
+                        WHERE v.agency_id = ?2
+                          AND v.url IN (SELECT o.url FROM service_versions o
+                                        WHERE o.agency_id = ?2 AND o.service_key = ?3
+                                        UNION SELECT e.url FROM evidence e
+                                        WHERE e.run_id = (SELECT l.last_seen_run FROM lifecycle l
+                                                          WHERE l.fingerprint = ?4)
+                                          AND e.fingerprint = ?4 AND e.url != '')
+                          AND (EXISTS (SELECT 1 FROM service_reads r WHERE r.version_id = v.id AND r.run_id = ?1)
+                               OR EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = v.id AND r.run_id = ?1)))",
+        params![run, row.agency_id, key, row.fingerprint],
+        |r| r.get(0),
+    )?;
+    Ok(if url_listed {
+        Absence::Unconfirmed(UNCONFIRMED_URL)
+    } else {
+        Absence::Withdrawn
+    })
 }
 
 /// Why a run did not assess a subject, as precisely as it knows: the service page's read
