@@ -93,6 +93,8 @@ async fn serve() -> (u16, Arc<Site>) {
 const LIST_PATH: &str = "/web/guest/thu-tuc-hanh-chinh";
 const AGENCY: &str = "dvc.adv.test";
 const OTHER: &str = "other.test";
+/// The agency's portal under its `www.` name: the same organisation's host.
+const WWW: &str = "www.dvc.adv.test";
 
 fn list_page(links: &[&str]) -> String {
     let rows: String = links
@@ -134,7 +136,7 @@ read_timeout_ms = 3000
 total_timeout_ms = 6000
 retries = 0
 allow_private = ["127.0.0.1/32"]
-resolve = ["{AGENCY}:{port}:127.0.0.1", "{OTHER}:{port}:127.0.0.1"]
+resolve = ["{AGENCY}:{port}:127.0.0.1", "{OTHER}:{port}:127.0.0.1", "{WWW}:{port}:127.0.0.1"]
 http_port = {port}
 
 [storage]
@@ -353,6 +355,56 @@ async fn a_list_row_linking_to_another_host_is_not_read_as_the_agencys_service()
     let requests = site.requests();
     assert!(
         requests[before..].iter().all(|r| !r.starts_with(OTHER)),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_redirected_to_the_portals_www_name_is_read() {
+    // `dichvucong.x.gov.vn` answering 301 to `www.dichvucong.x.gov.vn` is routine: the same
+    // organisation's host. Before: the listing was `redirect_offsite` on page 1, the agency
+    // unassessable and every service verdict lost.
+    let (port, site) = serve().await;
+    site.set(
+        AGENCY,
+        LIST_PATH,
+        Reply::Redirect(format!("http://{WWW}:{port}{LIST_PATH}")),
+    );
+    site.set(
+        WWW,
+        LIST_PATH,
+        Reply::Html(list_page(&["/tthc/1", "/tthc/2"])),
+    );
+    site.set(WWW, "/tthc/1", Reply::Html(detail_page("1.000001", false)));
+    // A row's page that redirects back to the bare name is the agency's too.
+    site.set(
+        WWW,
+        "/tthc/2",
+        Reply::Redirect(format!("http://{AGENCY}:{port}/tthc/2")),
+    );
+    site.set(
+        AGENCY,
+        "/tthc/2",
+        Reply::Html(detail_page("1.000002", false)),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write_config(dir.path(), port);
+    let r = run_once(&config).await;
+    let cov = &r.coverage["adv"];
+    assert_eq!(cov.listing_error, None, "{cov:?}");
+    assert!(cov.complete(), "{cov:?}");
+    let store = Store::open(&dir.path().join("h.sqlite")).expect("store");
+    let sig: BTreeSet<String> = store
+        .findings(r.run_id)
+        .expect("findings")
+        .into_iter()
+        .filter(|f| f.agency_id == "adv" && f.rule_id == "SIG-001" && f.outcome == "fail")
+        .map(|f| f.subject)
+        .collect();
+    assert_eq!(sig.len(), 2, "both services judged: {sig:?}");
+    let requests = site.requests();
+    assert!(
+        requests.iter().all(|r| !r.starts_with(OTHER)),
         "{requests:?}"
     );
 }

@@ -1637,6 +1637,102 @@ async fn a_tls_port_that_refuses_while_plain_http_redirects_is_still_no_https() 
 }
 
 #[tokio::test]
+async fn a_name_whose_plain_http_redirects_to_https_on_another_host_is_not_judged_for_no_https() {
+    // A merged agency's old name keeps only a port-80 redirector: `http://old/` answers 301 to
+    // `https://new/`, and nothing listens on the old name's TLS port. The citizen ends on
+    // HTTPS, so "everything citizens send travels unencrypted" (HTTP-004, critical) is false.
+    // Before: HTTP-004 failed. The refusal itself stays observed (`https_refused`), and the
+    // rules about this name's own TLS say why they could not assess.
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec!["Location: https://new-portal.verdicts.sandbox.test/".into()],
+    )
+    .await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(
+        f.https_refused && f.http.https_redirect_offsite && !f.http.https_redirect,
+        "{f:#?}"
+    );
+    let v = verdicts(&f);
+    assert!(v.fails.is_empty(), "{:#?}", v.outcomes);
+    let https = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "HTTP-004")
+        .unwrap();
+    assert_eq!(https.verdict.as_str(), "not_applicable", "{https:#?}");
+    let redirect = v
+        .outcomes
+        .iter()
+        .find(|o| &*o.rule_id == "HTTP-003")
+        .unwrap();
+    assert_eq!(redirect.verdict.as_str(), "pass", "{redirect:#?}");
+    for o in v.outcomes.iter().filter(|o| o.rule_id.starts_with("TLS-0")) {
+        if let Verdict::CouldNotAssess { detail, .. } = &o.verdict {
+            assert!(
+                detail.contains("HTTPS is not offered"),
+                "{}: {detail}",
+                o.rule_id
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_refused_tls_port_where_plain_http_leads_nowhere_known_is_not_judged() {
+    // Plain HTTP redirects in a loop (where it leads is unknown: perhaps to HTTPS elsewhere),
+    // the TLS port refuses. Whether citizens stay on plain HTTP is unknown: HTTP-004 could not
+    // assess. Before: it failed, critical.
+    let root = Ca::root("Test Web Root");
+    let port = closed_port();
+    let http_port = serve_http("301 Moved Permanently", vec!["Location: /loop".into()]).await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(f.https_refused, "{f:#?}");
+    let v = verdicts(&f);
+    assert!(v.fails.is_empty(), "{:#?} {f:#?}", v.fails);
+    assert!(v.cna.contains("HTTP-004"), "{:#?}", v.cna);
+    assert!(v.cna.contains("HTTP-003"), "{:#?}", v.cna);
+}
+
+#[tokio::test]
+async fn a_tls_port_refused_once_then_answering_is_not_https_refused() {
+    // A listener restarting (or one refused SYN) during the probe: the first connect to the
+    // TLS port is refused, the port listens a moment later. One refusal is not "HTTPS is not
+    // offered" (critical): the probe asks again after a short pause. Before: `https_refused`
+    // and HTTP-004 failed on a host that serves HTTPS.
+    let root = Ca::root("Test Web Root");
+    let leaf = LeafSpec::new(HOST);
+    let mut serve = Serve::new(vec![root.issue(&leaf)], leaf.private_key());
+    serve.headers = vec![HSTS.into()];
+    let port = serve_tls_late(serve, std::time::Duration::from_millis(100)).await;
+    let http_port = serve_http(
+        "301 Moved Permanently",
+        vec![format!("Location: https://{HOST}:{port}/")],
+    )
+    .await;
+    let f = probe_host(
+        &cfg(std::slice::from_ref(&root.cert), port, http_port),
+        HOST,
+        port,
+    )
+    .await;
+    assert!(!f.https_refused && f.error.is_none(), "{f:#?}");
+    expect("refused once, then served", &f, &[], &[]);
+}
+
+#[tokio::test]
 async fn a_tls_port_that_never_answers_is_unknown_not_https_refused() {
     // Silence on the TLS port (accepted, never a word) is not a refusal: the host's HTTPS is
     // unknown even though plain HTTP answered.

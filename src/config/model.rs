@@ -131,8 +131,9 @@ pub struct CrawlSection {
     /// Wall-clock budget of the crawl, in minutes: a page that cannot be fetched within it
     /// (at the host's Crawl-delay and rate) is could-not-assess `rate_limited`.
     pub max_run_minutes: u64,
-    /// Hosts, besides each agency's portal and `extra_hosts`, that a service page may
-    /// redirect to; a redirect to any other host is could-not-assess `redirect_offsite`.
+    /// Hosts, besides each agency's portal and `extra_hosts` (and their `www.` variants), that a
+    /// list or service page may be on or redirect to; any other host is could-not-assess
+    /// `redirect_offsite`.
     pub redirect_allow_hosts: Vec<String>,
     /// HTTP versions offered to portals: `auto` (ALPN chooses), `http1` or `http2`.
     pub http_version: HttpVersion,

@@ -47,7 +47,10 @@ pub struct FetchSettings {
 }
 
 /// The hosts a request may be redirected to (a service page: its agency's hosts and
-/// `crawl.redirect_allow_hosts`). Names are lower-case, without port.
+/// `crawl.redirect_allow_hosts`). Names are lower-case, without port. Each host's `www.`
+/// variant is in scope too, both ways (`dichvucong.x.gov.vn` and `www.dichvucong.x.gov.vn`:
+/// the same organisation's name, a redirect between them is routine); any other alias is in
+/// scope only when listed (`crawl.redirect_allow_hosts`, the agency's `extra_hosts`).
 #[derive(Debug, Clone, Default)]
 pub struct RedirectScope {
     pub hosts: Vec<String>,
@@ -59,7 +62,11 @@ impl RedirectScope {
             return false;
         };
         let h = h.to_ascii_lowercase();
-        self.hosts.contains(&h)
+        let bare = |n: &str| n.strip_prefix("www.").map(str::to_string);
+        self.hosts.iter().any(|s| {
+            let s = s.to_ascii_lowercase();
+            s == h || bare(&h).is_some_and(|b| b == s) || bare(&s).is_some_and(|b| b == h)
+        })
     }
 }
 
@@ -302,7 +309,7 @@ impl Fetcher {
             rec.error = Some(err(
                 AssessReason::RedirectOffsite,
                 format!(
-                    "{url} is on a host that is not the agency's (portal, extra_hosts) nor in crawl.redirect_allow_hosts; not fetched"
+                    "{url} is on a host that is not the agency's (portal, extra_hosts, or their www. variant) nor in crawl.redirect_allow_hosts (list an alias of the agency there to read it); not fetched"
                 ),
             ));
             return None;
@@ -371,7 +378,7 @@ impl Fetcher {
                     rec.error = Some(err(
                         AssessReason::RedirectOffsite,
                         format!(
-                            "{} redirected to {next}, a host that is not the agency's (portal, extra_hosts) nor in crawl.redirect_allow_hosts; not followed",
+                            "{} redirected to {next}, a host that is not the agency's (portal, extra_hosts, or their www. variant) nor in crawl.redirect_allow_hosts (list an alias of the agency there to follow it); not followed",
                             url
                         ),
                     ));
@@ -718,6 +725,34 @@ fn body_error(e: &BodyError) -> ErrorFact {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hosts_www_variant_is_in_scope_both_ways_and_nothing_else() {
+        let scope = |h: &str| RedirectScope {
+            hosts: vec![h.to_string()],
+        };
+        let allows = |s: &RedirectScope, u: &str| match Url::parse(u) {
+            Ok(u) => s.allows(&u),
+            Err(e) => panic!("{u}: {e}"),
+        };
+        let bare = scope("dichvucong.x.gov.vn");
+        assert!(allows(&bare, "https://dichvucong.x.gov.vn/a"));
+        assert!(allows(&bare, "https://WWW.dichvucong.x.gov.vn:8443/a"));
+        for other in [
+            "https://dvc.x.gov.vn/",
+            "https://x.gov.vn/",
+            "https://wwwdichvucong.x.gov.vn/",
+            "https://www.www.dichvucong.x.gov.vn/",
+            "https://m.dichvucong.x.gov.vn/",
+        ] {
+            assert!(!allows(&bare, other), "{other}");
+        }
+        let www = scope("www.dichvucong.x.gov.vn");
+        assert!(allows(&www, "https://dichvucong.x.gov.vn/"));
+        assert!(allows(&www, "https://www.dichvucong.x.gov.vn/"));
+        assert!(!allows(&www, "https://x.gov.vn/"));
+        assert!(!allows(&www, "https://gov.vn/"));
+    }
 
     #[test]
     fn retry_after_seconds_and_dates() {

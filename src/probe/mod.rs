@@ -199,10 +199,17 @@ impl Prober {
         let hs13 = async {
             let mut tried: Vec<(SocketAddr, net::Failure)> = Vec::new();
             for a in &addrs {
-                let r = {
+                let mut r = {
                     let _p = gate.acquire().await;
                     self.handshake(&rustls::version::TLS13, *a, host).await
                 };
+                // One refusal (a firewall's reject, a listener restarting) is not yet "nothing
+                // listens here": ask once more after a short pause before taking it as final.
+                if matches!(&r, Err((f, _)) if f.connection_refused) {
+                    tokio::time::sleep(REFUSAL_PAUSE.min(c.connect_timeout)).await;
+                    let _p = gate.acquire().await;
+                    r = self.handshake(&rustls::version::TLS13, *a, host).await;
+                }
                 match r {
                     Err((f, _)) if !f.peer_answered() => tried.push((*a, f)),
                     r => return (Some(*a), r, tried),
@@ -916,6 +923,10 @@ fn none_answered(tried: &[(SocketAddr, net::Failure)]) -> net::Failure {
     }
 }
 
+/// Pause before asking a TLS port that refused the connection once more: a single refusal
+/// (an ICMP reject, a listener restarting) is not taken as "HTTPS is not offered".
+const REFUSAL_PAUSE: Duration = Duration::from_millis(400);
+
 /// The host's TLS port at `addr` refused the connection while plain HTTP answered from the
 /// same address: HTTPS is not offered (`https_refused`, HTTP-004's finding). Plain HTTP's facts
 /// stand as observed (HTTP-003 judges them); nothing about TLS, the certificate or HSTS was
@@ -934,6 +945,20 @@ fn https_not_offered(facts: &mut HostFacts, addr: SocketAddr) {
             fact,
             net::Failure::new(AssessReason::Connect, why.clone()),
         );
+    }
+    // Where plain HTTP leads is unknown (a chain cut short): so is whether it leads to HTTPS
+    // on another host, which decides whether the refusal leaves citizens on plain HTTP.
+    if let Some(u) = facts
+        .unknown
+        .iter()
+        .find(|u| u.fact == "http.https_redirect")
+        .cloned()
+        && !facts.http.https_redirect_offsite
+    {
+        facts.unknown.push(UnknownFact {
+            fact: "http.https_redirect_offsite".into(),
+            ..u
+        });
     }
 }
 

@@ -287,13 +287,34 @@ impl Serve {
 
 /// Serve TLS (1.2 and 1.3, rustls defaults) on 127.0.0.1:0; answers any request with 200.
 pub async fn serve_tls(s: Serve) -> u16 {
+    let cfg = tls_server_config(&s);
+    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    serve_tls_on(s, cfg, listener)
+}
+
+/// Serve TLS as [`serve_tls`] does on a socket bound now that starts listening only after
+/// `delay` (until then a connection to its port is refused): a listener restarting.
+pub async fn serve_tls_late(s: Serve, delay: Duration) -> u16 {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(LOCALHOST, 0)).unwrap();
+    let port = socket.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        let listener = socket.listen(64).unwrap();
+        let cfg = tls_server_config(&s);
+        serve_tls_on(s, cfg, listener);
+    });
+    port
+}
+
+fn tls_server_config(s: &Serve) -> rustls::ServerConfig {
     dvc_audit::install_crypto_provider();
     let builder = if s.versions.is_empty() {
         rustls::ServerConfig::builder()
     } else {
         rustls::ServerConfig::builder_with_protocol_versions(&s.versions)
     };
-    let cfg = match &s.sign_with {
+    match &s.sign_with {
         None => builder
             .with_no_client_auth()
             .with_single_cert_with_ocsp(s.chain.clone(), s.key.clone_key(), s.ocsp.clone())
@@ -309,9 +330,11 @@ pub async fn serve_tls(s: Serve) -> u16 {
                 .with_no_client_auth()
                 .with_cert_resolver(Arc::new(AnyKey(Arc::new(certified))))
         }
-    };
+    }
+}
+
+fn serve_tls_on(s: Serve, cfg: rustls::ServerConfig, listener: TcpListener) -> u16 {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let head = response_head("200 OK", &s.headers);
     tokio::spawn(async move {
