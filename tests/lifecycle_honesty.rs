@@ -522,3 +522,65 @@ async fn services_read_without_their_code_withdraw_nothing() {
         );
     }
 }
+
+/// A service renumbered by the portal (same page, another code) leaves its old identity: the
+/// old findings are withdrawn, the page's defects are judged under the new code. Before, the
+/// old identity stayed unverified for ever (`absence_unconfirmed:url_listed`: its page was
+/// still listed, under a key it would never be read under again), beside the same defect's
+/// new finding: one defect counted twice in the exit code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renumbered_service_closes_its_old_identity_and_is_judged_under_the_new_one() {
+    let served = world::serve(Size::Tiny, 1, Duration::from_millis(200)).await;
+    let setup = world::setup(&served.config_path(), json_only);
+    let agency = "bca";
+    readable_whole(&served, agency);
+    let r1 = run(&setup).await;
+    assert!(r1.coverage[agency].complete());
+    let store = Store::open(&served.db()).expect("store");
+    let failing: Vec<(String, String, String, String)> = rows(&store, r1.run_id, "fail")
+        .into_iter()
+        .filter(|r| r.3 == agency && r.2.starts_with(&format!("{agency}/1.")))
+        .collect();
+    let (_, rule, subject, _) = failing.first().cloned().expect("a failing bca service");
+    let old_code = subject
+        .trim_start_matches(&format!("{agency}/"))
+        .to_string();
+    let old: BTreeSet<String> = failing
+        .iter()
+        .filter(|r| r.2 == subject)
+        .map(|r| r.0.clone())
+        .collect();
+    drop(store);
+
+    let new_code = "1.999999";
+    served
+        .handle
+        .mutate(|o| o.service(&old_code).expect("service").code = new_code.to_string())
+        .expect("mutate");
+    let r2 = run(&setup).await;
+    let cov2 = &r2.coverage[agency];
+    assert!(
+        cov2.complete() && cov2.announced == Some(cov2.listed),
+        "{cov2:?}"
+    );
+    let withdrawn = set(&r2.diff.withdrawn);
+    assert_eq!(
+        old.intersection(&withdrawn).count(),
+        old.len(),
+        "{:?}",
+        r2.diff
+    );
+    assert!(old.is_disjoint(&set(&r2.diff.unverified)), "{:?}", r2.diff);
+    // The same defect, judged under the new code, is a new finding.
+    let store = Store::open(&served.db()).expect("store");
+    let renamed = format!("{agency}/{new_code}");
+    let now_failing: Vec<_> = rows(&store, r2.run_id, "fail")
+        .into_iter()
+        .filter(|r| r.2 == renamed)
+        .collect();
+    assert!(
+        now_failing.iter().any(|r| r.1 == rule),
+        "{rule} under {renamed}: {now_failing:?}"
+    );
+    assert!(now_failing.iter().all(|r| r2.diff.new.contains(&r.0)));
+}

@@ -708,12 +708,10 @@ fn unseen_open_rows(tx: &Transaction<'_>, run: i64) -> Result<Vec<OpenRow>> {
 /// Unverified reasons of a service absent from a completely read listing whose absence is
 /// not confirmed: the portal announced no total ([`UNCONFIRMED_NO_TOTAL`]) or one the listing
 /// did not match ([`UNCONFIRMED_TOTAL`]); a page read in the run showed no code, so identities
-/// are not reliable ([`UNCONFIRMED_CODE`]); the subject's last known URL is still listed
-/// ([`UNCONFIRMED_URL`]).
+/// are not reliable ([`UNCONFIRMED_CODE`]).
 pub const UNCONFIRMED_NO_TOTAL: &str = "absence_unconfirmed:no_total";
 pub const UNCONFIRMED_TOTAL: &str = "absence_unconfirmed:total_mismatch";
 pub const UNCONFIRMED_CODE: &str = "absence_unconfirmed:code_unread";
-pub const UNCONFIRMED_URL: &str = "absence_unconfirmed:url_listed";
 
 /// What a run knows of an open service finding's subject that it did not assess.
 enum Absence {
@@ -733,9 +731,13 @@ enum Absence {
 ///   pager link, an error drawn inside the list or an API saying "last" too soon all end a
 ///   walk normally);
 /// - every service page read for the agency in this run showed its code: a page read without
-///   one is keyed by its URL, so code-keyed subjects look absent when their page was read;
-/// - none of the subject's known URLs (its pages as stored under its key, the evidence of its
-///   last failing record) is among the agency's services of this run.
+///   one is keyed by its URL, so code-keyed subjects look absent when their page was read.
+///
+/// A subject whose page is still listed under another code (the portal renumbered the
+/// service, or a profile fix now reads its code) is withdrawn too: that identity is gone, and
+/// the page is judged under its new one (a defect still there is that identity's finding).
+/// Keeping the old one unverified would count one defect twice, for ever (its key is never
+/// read again), and finding it meant a search through the agency's stored pages per finding.
 ///
 /// Otherwise the finding stays unverified with the reason it could not be confirmed gone.
 fn withdrawn_service(
@@ -786,25 +788,7 @@ fn withdrawn_service(
     if unread {
         return Ok(Absence::Unconfirmed(UNCONFIRMED_CODE));
     }
-    let url_listed: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM service_versions v
-                        WHERE v.agency_id = ?2
-                          AND v.url IN (SELECT o.url FROM service_versions o
-                                        WHERE o.agency_id = ?2 AND o.service_key = ?3
-                                        UNION SELECT e.url FROM evidence e
-                                        WHERE e.run_id = (SELECT l.last_seen_run FROM lifecycle l
-                                                          WHERE l.fingerprint = ?4)
-                                          AND e.fingerprint = ?4 AND e.url != '')
-                          AND (EXISTS (SELECT 1 FROM service_reads r WHERE r.version_id = v.id AND r.run_id = ?1)
-                               OR EXISTS (SELECT 1 FROM service_runs r WHERE r.version_id = v.id AND r.run_id = ?1)))",
-        params![run, row.agency_id, key, row.fingerprint],
-        |r| r.get(0),
-    )?;
-    Ok(if url_listed {
-        Absence::Unconfirmed(UNCONFIRMED_URL)
-    } else {
-        Absence::Withdrawn
-    })
+    Ok(Absence::Withdrawn)
 }
 
 /// Why a run did not assess a subject, as precisely as it knows: the service page's read
