@@ -602,6 +602,25 @@ async fn every_output_prints_the_same_numbers() {
     let ids: Vec<String> = r2.agencies.clone();
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     let trends = store.trends(&refs, 100).expect("trends");
+    // The run kept its points (`trend_points`); computed again from the run's rows, they
+    // are the same, and a point kept under another computation (`calc`) is not read.
+    {
+        let conn = rusqlite::Connection::open(served.db()).expect("db");
+        let kept: i64 = conn
+            .query_row("SELECT COUNT(*) FROM trend_points", [], |r| r.get(0))
+            .expect("count");
+        assert!(kept >= refs.len() as i64, "{kept} points kept");
+        conn.execute(
+            "UPDATE trend_points SET calc = calc - 1, point = json_set(point, '$.fails', 999999)",
+            [],
+        )
+        .expect("stale points");
+    }
+    assert_eq!(
+        store.trends(&refs, 100).expect("trends again"),
+        trends,
+        "recomputed points"
+    );
     let (mut fails, mut cna, mut read, mut services) = (0, 0, 0, 0);
     let mut violations = 0;
     for points in trends.values() {

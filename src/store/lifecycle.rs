@@ -64,6 +64,48 @@ fn measured_default() -> bool {
     true
 }
 
+/// The version of how a trend point is computed from a run's rows ([`Store::service_counts`],
+/// [`Store::outcome_counts`], [`Store::coverage`] and the `measured` rule below). Points kept
+/// in `trend_points` under another value are computed again: **bump it whenever any of these
+/// changes meaning**.
+pub const TREND_CALC: i64 = 1;
+
+/// One agency's point of run `r`, from the run's aggregates.
+fn trend_point(
+    r: &super::RunRow,
+    agency: &str,
+    services: &std::collections::BTreeMap<String, super::reading::ServiceCounts>,
+    outcomes: &std::collections::BTreeMap<String, (i64, i64, i64)>,
+    coverage: &std::collections::BTreeMap<String, crate::facts::Coverage>,
+) -> TrendPoint {
+    let s = services.get(agency).copied().unwrap_or_default();
+    let (fails, violations, cna) = outcomes.get(agency).copied().unwrap_or_default();
+    // Runs before coverage was recorded: measured when a service was stored.
+    // A sampled run read a sample, not the agency: its shares are no point of the
+    // agency's trend (a delta against a full run would compare unlike things).
+    let sampled = r.scope.services.is_some()
+        || coverage
+            .get(agency)
+            .is_some_and(|c| c.truncated.iter().any(|t| t.bound == "sample"));
+    let measured = !sampled && coverage.get(agency).map_or(s.read > 0, |c| c.read > 0);
+    TrendPoint {
+        run_id: r.id,
+        mode: r.mode.clone(),
+        started_at: r.started_at.clone(),
+        fails,
+        violations,
+        could_not_assess: cna,
+        services: s.services,
+        services_read: s.read,
+        full_services: s.full,
+        full_with_vgca: s.full_with_vgca,
+        level_published: s.level_published,
+        level_unobserved: s.level_unobserved,
+        signature_unobserved: s.signature_unobserved,
+        measured,
+    }
+}
+
 impl TrendPoint {
     /// Share of read full-process services with VGCA signature support; `None` when not
     /// measured or when no full-process service was read.
@@ -519,55 +561,87 @@ impl Store {
                 .collect();
             wanted.insert(id, mine);
         }
-        let ids: BTreeSet<i64> = wanted.values().flatten().map(|r| r.id).collect();
-        let mut per_run = BTreeMap::new();
-        for id in ids {
-            per_run.insert(
-                id,
-                (
-                    self.service_counts(id)?,
-                    self.outcome_counts(id)?,
-                    self.coverage(id)?,
-                ),
-            );
+        // Which agencies want each run's point.
+        let mut by_run: BTreeMap<i64, (&super::RunRow, BTreeSet<&str>)> = BTreeMap::new();
+        for (agency, runs) in &wanted {
+            for r in runs {
+                by_run
+                    .entry(r.id)
+                    .or_insert_with(|| (r, BTreeSet::new()))
+                    .1
+                    .insert(agency);
+            }
+        }
+        // A complete run's rows never change, so its points are computed once and kept in
+        // `trend_points` (schema 10): recomputing the aggregates of each of the last `max`
+        // runs cost every report about a second per run of history on a national world
+        // (BENCHMARKS "Session 13").
+        let mut points_of: HashMap<(i64, &str), TrendPoint> = HashMap::new();
+        for (id, (r, agencies)) in &by_run {
+            let mut missing: Vec<&str> = Vec::new();
+            for agency in agencies {
+                match self.cached_point(*id, agency)? {
+                    Some(p) => {
+                        points_of.insert((*id, agency), p);
+                    }
+                    None => missing.push(agency),
+                }
+            }
+            if missing.is_empty() {
+                continue;
+            }
+            let services = self.service_counts(*id)?;
+            let outcomes = self.outcome_counts(*id)?;
+            let coverage = self.coverage(*id)?;
+            for agency in missing {
+                let p = trend_point(r, agency, &services, &outcomes, &coverage);
+                self.keep_point(&p, agency);
+                points_of.insert((*id, agency), p);
+            }
         }
         let mut out = BTreeMap::new();
         for (agency, runs) in wanted {
             let mut points = Vec::with_capacity(runs.len());
             for r in runs.into_iter().rev() {
-                let Some((services, outcomes, coverage)) = per_run.get(&r.id) else {
-                    continue;
-                };
-                let s = services.get(agency).copied().unwrap_or_default();
-                let (fails, violations, cna) = outcomes.get(agency).copied().unwrap_or_default();
-                // Runs before coverage was recorded: measured when a service was stored.
-                // A sampled run read a sample, not the agency: its shares are no point of the
-                // agency's trend (a delta against a full run would compare unlike things).
-                let sampled = r.scope.services.is_some()
-                    || coverage
-                        .get(agency)
-                        .is_some_and(|c| c.truncated.iter().any(|t| t.bound == "sample"));
-                let measured = !sampled && coverage.get(agency).map_or(s.read > 0, |c| c.read > 0);
-                points.push(TrendPoint {
-                    run_id: r.id,
-                    mode: r.mode.clone(),
-                    started_at: r.started_at.clone(),
-                    fails,
-                    violations,
-                    could_not_assess: cna,
-                    services: s.services,
-                    services_read: s.read,
-                    full_services: s.full,
-                    full_with_vgca: s.full_with_vgca,
-                    level_published: s.level_published,
-                    level_unobserved: s.level_unobserved,
-                    signature_unobserved: s.signature_unobserved,
-                    measured,
-                });
+                if let Some(p) = points_of.remove(&(r.id, agency)) {
+                    points.push(p);
+                }
             }
             out.insert(agency.to_string(), points);
         }
         Ok(out)
+    }
+
+    /// The kept trend point of a complete run and agency, when computed by this
+    /// [`TREND_CALC`]. A point that no longer parses is recomputed.
+    fn cached_point(&self, run: i64, agency: &str) -> Result<Option<TrendPoint>> {
+        use rusqlite::OptionalExtension;
+        let text: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT point FROM trend_points WHERE run_id = ?1 AND agency_id = ?2 AND calc = ?3",
+            )?
+            .query_row(params![run, agency, TREND_CALC], |r| r.get(0))
+            .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Keep a computed trend point. A store opened read-only (or busy) keeps nothing: the
+    /// point is then computed again next time, which is slower and never wrong.
+    fn keep_point(&self, p: &TrendPoint, agency: &str) {
+        let Ok(text) = serde_json::to_string(p) else {
+            return;
+        };
+        let kept = self
+            .conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO trend_points (run_id, agency_id, calc, point)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut st| st.execute(params![p.run_id, agency, TREND_CALC, text]));
+        if let Err(e) = kept {
+            tracing::debug!(run = p.run_id, agency, error = %e, "trend point not kept");
+        }
     }
 
     /// Findings of a run as stored (with evidence), ordered by fingerprint.

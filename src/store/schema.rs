@@ -927,6 +927,20 @@ INSERT INTO lifecycle SELECT fingerprint, rule_id, scope, agency_id, subject, st
     first_seen_run, last_seen_run, resolved_run, times_regressed FROM lifecycle_v8;
 DROP TABLE lifecycle_v8;
 "#,
+    // 10: each complete run's trend point per agency, computed once (`Store::trends_until`):
+    // a complete run's rows never change, and recomputing the aggregates of the last 120
+    // runs made every national report cost about a second per run of history. `calc` is the
+    // version of the computation (`lifecycle::TREND_CALC`); points of another one are
+    // computed again.
+    r#"
+CREATE TABLE trend_points (
+    run_id      INTEGER NOT NULL REFERENCES runs(id),
+    agency_id   TEXT NOT NULL,
+    calc        INTEGER NOT NULL,
+    point       TEXT NOT NULL,                -- JSON of `TrendPoint`
+    PRIMARY KEY (run_id, agency_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).
