@@ -2,10 +2,11 @@
 //! migrated in place by today's code: schema 3 (commit 50396b9, before content-addressed
 //! storage), schema 4 (commit 5276168, before compressed texts and finding spans) and schema
 //! 5 (commit 9a53393, before 16-byte content keys and the key-only page cache and lifecycle)
-//! and schema 6 (commit cf0897e, before the page cache's times as Unix seconds).
+//! and schema 6 (commit cf0897e, before the page cache's times as Unix seconds), and schema 10
+//! (commit 2fd5301, before a 304 read's status stored as 1).
 //!
-//! The fixtures `tests/fixtures/store-v3/` to `store-v6/` were produced by [`make_fixture`]
-//! at those commits (see their `README.md`).
+//! The fixtures `tests/fixtures/store-v3/` to `store-v6/` and `store-v10/` were produced by
+//! [`make_fixture`] at those commits (see their `README.md`).
 
 mod support;
 
@@ -46,6 +47,12 @@ const V6: Fixture = Fixture {
     name: "store-v6",
     schema: 6,
     https_port: 46261,
+};
+
+const V10: Fixture = Fixture {
+    name: "store-v10",
+    schema: 10,
+    https_port: 33533,
 };
 
 impl Fixture {
@@ -309,6 +316,33 @@ async fn a_schema6_database_migrates_in_place_verifies_renders_the_same_and_runs
             .expect("an RFC 3339 time");
         assert_eq!(*secs, was.unix_timestamp(), "{url}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema10_database_migrates_in_place_verifies_renders_the_same_and_runs_on() {
+    migrates_in_place(V10).await;
+    // Schema 11 reads the 304s stored as 304 the same; the run on top stores them as 1.
+    let fx = served_with_fixture(V10).await;
+    let store = dvc_audit::store::Store::open(&fx.db()).expect("open migrates");
+    let stored_304: i64 = store
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM service_reads WHERE status = 304",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert!(stored_304 > 0, "run 2 of the fixture read pages with 304");
+    let facts_304: i64 = store
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM service_facts
+             WHERE run_id = 2 AND json_extract(facts_json, '$.fetch.status') = 304",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(facts_304, stored_304);
 }
 
 async fn migrates_in_place(fx: Fixture) {

@@ -173,9 +173,29 @@ pub(super) fn put_service_read(
         "INSERT OR REPLACE INTO service_reads (run_id, version_id, at_ms, fetched_at, status, bytes)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![run, version, at_ms, fetched_at, read.status, read.bytes])?;
+    .execute(params![
+        run,
+        version,
+        at_ms,
+        fetched_at,
+        stored_status(read.status),
+        read.bytes
+    ])?;
     Ok(())
 }
+
+/// How `service_reads.status` stores a read's HTTP status (schema 11): a 304, the status of
+/// nearly every read of an unchanged re-run, as 1, which SQLite stores in no bytes. No HTTP
+/// status is 1, so nothing else is ever stored as 1.
+pub(super) fn stored_status(status: i64) -> i64 {
+    if status == 304 { STORED_304 } else { status }
+}
+
+/// `service_reads.status` for a 304 (see [`stored_status`]). Readers map it back with
+/// `CASE r.status WHEN 1 THEN 304 ELSE r.status END` (rows written before schema 11 store 304
+/// itself): `service_read` here, the digest (`chain.rs`), the `evidence` and `service_facts`
+/// views (migration 11).
+pub(super) const STORED_304: i64 = 1;
 
 /// Record a schema-3 row: its facts text whole, stored as it was (`service_runs`).
 fn put_service_run_v3(conn: &Connection, run: i64, v: &Version<'_>) -> Result<()> {
@@ -419,7 +439,8 @@ pub(super) fn service_read(
 ) -> Result<Option<SubjectRead>> {
     Ok(conn
         .prepare_cached(
-            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at), r.status, v.url,
+            "SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at),
+                    CASE r.status WHEN 1 THEN 304 ELSE r.status END, v.url,
                     dvc_hash(v.content_hash)
              FROM service_versions v
              JOIN service_reads r ON r.version_id = v.id AND r.run_id = ?1

@@ -329,7 +329,8 @@ pub(super) fn v3_section_sql(tag: &str) -> Option<&'static str> {
                  WHERE r.run_id = ?1
                  UNION ALL
                  SELECT v.agency_id, v.service_key, v.url, v.level, dvc_hash(v.content_hash), dvc_text(t.text),
-                        dvc_time(x.started_at, r.at_ms, r.fetched_at), CAST(r.status AS TEXT),
+                        dvc_time(x.started_at, r.at_ms, r.fetched_at),
+                        CAST(CASE r.status WHEN 1 THEN 304 ELSE r.status END AS TEXT),
                         CAST(r.bytes AS TEXT), v.unread
                  FROM service_reads r
                  JOIN runs x ON x.id = r.run_id

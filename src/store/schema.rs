@@ -941,6 +941,159 @@ CREATE TABLE trend_points (
     PRIMARY KEY (run_id, agency_id)
 ) WITHOUT ROWID;
 "#,
+    // 11 (issue 20, the unchanged re-run's margin): a read answered 304 stores status 1 in
+    // `service_reads` (SQLite stores the integers 0 and 1 in no bytes, 304 in two): one row
+    // per service and run, ~0.4 MB of a national re-run's 5. Every reader maps 1 back to 304
+    // (no HTTP status is 1); rows stored before keep 304 and read the same. The two views that
+    // read the column are restated with that mapping, unchanged otherwise.
+    r#"
+-- Evidence items store '@' for the URL or content hash of their subject service's state
+-- read in the run (a text starting with '@' is stored with it doubled), as -1 stands for
+-- its status.
+DROP VIEW evidence;
+CREATE VIEW evidence AS
+SELECT r.rowid AS rowid, r.run_id AS run_id, r.fingerprint AS fingerprint, i.url AS url,
+       r.fetched_at AS fetched_at, i.status AS status, i.content_hash AS content_hash,
+       i.locator AS locator, i.excerpt AS excerpt, NULL AS seq
+FROM evidence_refs r
+JOIN evidence_items i ON i.id = r.item_id
+UNION ALL
+SELECT NULL, m.run_id, v.fingerprint,
+       CASE WHEN i.url = '@' THEN COALESCE((SELECT sv.url FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.url, 1, 2) = '@@' THEN substr(i.url, 2) ELSE i.url END,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       CASE WHEN i.status = -1 THEN COALESCE((SELECT CASE r.status WHEN 1 THEN 304 ELSE r.status END FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT dvc_hash(sv.content_hash) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = m.run_id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.content_hash, 1, 2) = '@@' THEN substr(i.content_hash, 2)
+            ELSE i.content_hash END,
+       i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_marks m ON m.version_id = v.id
+JOIN runs x ON x.id = m.run_id
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = m.run_id AND t.version_id = v.id AND t.seq = vi.seq
+UNION ALL
+SELECT NULL, x.id, v.fingerprint,
+       CASE WHEN i.url = '@' THEN COALESCE((SELECT sv.url FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.url, 1, 2) = '@@' THEN substr(i.url, 2) ELSE i.url END,
+       CASE WHEN t.seq IS NOT NULL THEN dvc_time(x.started_at, t.at_ms, t.fetched_at)
+            ELSE COALESCE((SELECT dvc_time(x.started_at, r.at_ms, r.fetched_at) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+       END,
+       CASE WHEN i.status = -1 THEN COALESCE((SELECT CASE r.status WHEN 1 THEN 304 ELSE r.status END FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), -1)
+            ELSE i.status END,
+       CASE WHEN i.content_hash = '@' THEN COALESCE((SELECT dvc_hash(sv.content_hash) FROM service_versions sv
+                           JOIN service_reads r ON r.version_id = sv.id AND r.run_id = x.id
+                           WHERE v.scope = 'service' AND sv.agency_id = v.agency_id
+                             AND sv.service_key = substr(v.subject, length(v.agency_id) + 2)), '')
+            WHEN substr(i.content_hash, 1, 2) = '@@' THEN substr(i.content_hash, 2)
+            ELSE i.content_hash END,
+       i.locator, i.excerpt, vi.seq
+FROM finding_versions v
+CROSS JOIN finding_spans s ON s.version_id = v.id
+CROSS JOIN runs x ON x.id BETWEEN s.first_run AND s.last_run
+JOIN version_items vi ON vi.version_id = v.id
+JOIN evidence_items i ON i.id = vi.item_id
+LEFT JOIN evidence_times t ON t.run_id = x.id AND t.version_id = v.id AND t.seq = vi.seq;
+CREATE TRIGGER evidence_insert INSTEAD OF INSERT ON evidence
+BEGIN
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(16), NEW.url, NEW.status, NEW.content_hash, COALESCE(NEW.locator, ''), NEW.excerpt);
+    INSERT INTO evidence_refs (run_id, fingerprint, item_id, fetched_at)
+        VALUES (NEW.run_id, NEW.fingerprint, last_insert_rowid(), NEW.fetched_at);
+END;
+CREATE TRIGGER evidence_delete INSTEAD OF DELETE ON evidence
+BEGIN
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be deleted through the view')
+    WHERE OLD.rowid IS NULL;
+    DELETE FROM evidence_refs WHERE rowid = OLD.rowid;
+END;
+CREATE TRIGGER evidence_update INSTEAD OF UPDATE ON evidence
+BEGIN
+    SELECT RAISE(ABORT, 'evidence stored since schema 5 cannot be edited through the view')
+    WHERE OLD.rowid IS NULL;
+    INSERT INTO evidence_items (hash, url, status, content_hash, locator, excerpt)
+        VALUES (randomblob(16), NEW.url, NEW.status, NEW.content_hash, NEW.locator, NEW.excerpt);
+    UPDATE evidence_refs SET run_id = NEW.run_id, fingerprint = NEW.fingerprint,
+           fetched_at = NEW.fetched_at, item_id = last_insert_rowid()
+    WHERE rowid = OLD.rowid;
+END;
+DROP VIEW service_facts;
+CREATE VIEW service_facts AS
+SELECT r.run_id AS run_id, v.agency_id AS agency_id, v.service_key AS service_key, v.url AS url,
+       v.level AS level, dvc_hash(v.content_hash) AS content_hash,
+       CASE WHEN r.fetched_at IS NULL THEN dvc_text(t.text)
+            ELSE json_set(dvc_text(t.text), '$.fetch.fetched_at', r.fetched_at, '$.fetch.status', r.status,
+                          '$.fetch.bytes', r.bytes) END AS facts_json,
+       v.unread AS unread
+FROM service_runs r
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id
+UNION ALL
+SELECT r.run_id, v.agency_id, v.service_key, v.url, v.level, dvc_hash(v.content_hash),
+       json_set(dvc_text(t.text), '$.fetch.fetched_at', dvc_time(x.started_at, r.at_ms, r.fetched_at),
+                '$.fetch.status', CASE r.status WHEN 1 THEN 304 ELSE r.status END, '$.fetch.bytes', r.bytes),
+       v.unread
+FROM service_reads r
+JOIN runs x ON x.id = r.run_id
+JOIN service_versions v ON v.id = r.version_id
+JOIN texts t ON t.id = v.facts_id;
+CREATE TRIGGER service_facts_insert INSTEAD OF INSERT ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    DELETE FROM service_reads WHERE run_id = NEW.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = NEW.agency_id AND service_key = NEW.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(16), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(16), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, COALESCE(NEW.unread, ''), last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+CREATE TRIGGER service_facts_delete INSTEAD OF DELETE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+END;
+CREATE TRIGGER service_facts_update INSTEAD OF UPDATE ON service_facts
+BEGIN
+    DELETE FROM service_runs WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    DELETE FROM service_reads WHERE run_id = OLD.run_id AND version_id IN
+        (SELECT id FROM service_versions WHERE agency_id = OLD.agency_id AND service_key = OLD.service_key);
+    INSERT INTO texts (hash, text) VALUES (randomblob(16), NEW.facts_json);
+    INSERT INTO service_versions (hash, agency_id, service_key, url, level, content_hash, unread, facts_id)
+        VALUES (randomblob(16), NEW.agency_id, NEW.service_key, NEW.url, NEW.level,
+                NEW.content_hash, NEW.unread, last_insert_rowid());
+    INSERT INTO service_runs (run_id, version_id, fetched_at) VALUES (NEW.run_id, last_insert_rowid(), NULL);
+END;
+"#,
 ];
 
 /// The line of a migration at which Rust code moves rows (`Store::migrate`).

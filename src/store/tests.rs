@@ -654,6 +654,35 @@ fn an_unchanged_service_costs_a_run_one_row_and_reads_back_exactly() {
     // Recording a service again in the same run replaces it.
     s.record_services(r2, &second[..1]).expect("again");
     assert_eq!(s.service_facts(r2).expect("facts"), second);
+    // Schema 11: the 304 is stored as 1 (no bytes in SQLite's record), the 200s as they are.
+    let raw = |s: &Store| -> Vec<i64> {
+        s.connection()
+            .prepare("SELECT status FROM service_reads ORDER BY run_id, version_id")
+            .expect("prepare")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<std::result::Result<_, _>>()
+            .expect("rows")
+    };
+    assert_eq!(raw(&s), vec![200, 200, 1, 200]);
+    s.finish_run(r2, &[]).expect("finish 2");
+    assert!(s.verify_chain().expect("verify").is_empty());
+    // A row written before schema 11 holds 304 itself: it reads back the same, and the
+    // digest sealed over the mapped value still verifies.
+    s.connection()
+        .execute("UPDATE service_reads SET status = 304 WHERE status = 1", [])
+        .expect("as before schema 11");
+    assert_eq!(raw(&s), vec![200, 200, 304, 200]);
+    assert_eq!(s.service_facts(r2).expect("facts"), second);
+    assert!(s.verify_chain().expect("verify").is_empty());
+    // The mapping is read by the digest: a stored status that differs is caught.
+    s.connection()
+        .execute(
+            "UPDATE service_reads SET status = 200 WHERE status = 304",
+            [],
+        )
+        .expect("edit");
+    assert!(!s.verify_chain().expect("verify").is_empty());
 }
 
 /// Issue 20: a finding seen again costs a run nothing (its span grows), not a copy of its
