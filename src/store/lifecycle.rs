@@ -575,7 +575,7 @@ impl Store {
         // A complete run's rows never change, so its points are computed once and kept in
         // `trend_points` (schema 10): recomputing the aggregates of each of the last `max`
         // runs cost every report about a second per run of history on a national world
-        // (BENCHMARKS "Session 13").
+        // (BENCHMARKS "Sessions 13–14").
         let mut points_of: HashMap<(i64, &str), TrendPoint> = HashMap::new();
         for (id, (r, agencies)) in &by_run {
             let mut missing: Vec<&str> = Vec::new();
